@@ -1,0 +1,3 @@
+from vrrpkit.cli.main import main
+
+raise SystemExit(main())

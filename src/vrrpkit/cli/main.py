@@ -1,0 +1,39 @@
+"""`vrrpkit` command line: parsing and rendering only; the work lives in the other packages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from vrrpkit import __version__
+from vrrpkit.cli.commands import registrars
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vrrpkit",
+        description="VRRP daemon that reads keepalived.conf, and a doctor for VIPs that end up on every host.",
+    )
+    parser.add_argument("--version", action="version", version=f"vrrpkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in registrars():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,519 @@
+"""One virtual router (a keepalived vrrp_instance): RFC 5798 section 6 with keepalived's defaults.
+
+Sans-I/O: every method takes ``now`` (seconds, any monotonic origin) and nothing here sleeps, sends
+or logs. Outputs are effects pulled with ``effects()``; the next deadline is ``get_timer()``.
+Where keepalived and the RFC differ, keepalived wins (reference section 3): an advert and re-GARP in
+answer to a lower priority, owner still listening, VIP-list mismatch only counted, real MAC.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from vrrpkit.core import effects as fx
+from vrrpkit.core.config import (
+    PRIORITY_OWNER,
+    PRIORITY_STOP,
+    VRRP_GROUP4,
+    InstanceConfig,
+    IPAddress,
+    TrackKind,
+    apply_strict,
+)
+from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, encode, inspect
+from vrrpkit.core.state import Event, State, next_state
+from vrrpkit.core.stats import Stats
+
+if TYPE_CHECKING:
+    from vrrpkit.core.sync import SyncGroup
+
+TTL_REQUIRED = 255
+FILE_FAULT = -254
+
+
+class Timer(StrEnum):
+    ADVERT = "advert"
+    MASTER_DOWN = "master-down"
+    PREEMPT_DELAY = "preempt-delay"
+    GARP_REPEAT = "garp-repeat"
+    GARP_REFRESH = "garp-refresh"
+
+
+TrackValue = bool | int | None
+
+
+class VirtualRouter:
+    def __init__(self, config: InstanceConfig, address: IPAddress | None = None) -> None:
+        self.config = apply_strict(config)
+        cfg = self.config
+        # The address adverts come from, and the one compared on equal priority. keepalived uses
+        # unicast_src_ip, else mcast_src_ip, else the interface's primary address (given by the host).
+        self.address: IPAddress | None = cfg.unicast_src_ip or cfg.mcast_src_ip or address
+        self.name = cfg.name
+        self.state = State.INIT
+        self.state_since = 0.0
+        self.stats = Stats()
+        self.master_address: IPAddress | None = None
+        self.master_priority: int | None = None
+        self.master_adver_int_cs = cfg.advert_int_cs
+        self.running = False
+        self.sync: SyncGroup | None = None
+        self.fault_reason: str | None = None
+        self.transitions: list[tuple[float, State, State, str]] = []
+        self._effects: deque[fx.Effect] = deque()
+        self._deadlines: dict[Timer, float] = {}
+        self._link_up = True
+        self._sync_fault = False
+        self._garp_lower_pending = False
+        self._tracks: dict[str, TrackValue] = {}
+        for track in cfg.tracks:
+            initial: TrackValue = (
+                None if track.kind is TrackKind.SCRIPT else (True if track.kind is TrackKind.INTERFACE else 0)
+            )
+            self._tracks[track.name] = initial
+        self._peers = {p.address: p for p in cfg.unicast_peers}
+        self._ttl_checked_unicast = cfg.check_unicast_src or any(
+            p.min_ttl is not None or p.max_ttl is not None for p in cfg.unicast_peers
+        )
+        self._vip_set = frozenset(cfg.advertised_addresses())
+        self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
+        self._priority = self._compute_priority()
+
+    # --- inputs -------------------------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        """Initialize (RFC 5798 6.4.1); may stay INIT while weight-0 scripts have not reported."""
+        self.running = True
+        self.state_since = now
+        self._evaluate(now)
+
+    def set_initial_track(self, name: str, value: TrackValue) -> None:
+        """Set a tracker's value before start(): scripts with init_fail, interfaces already down."""
+        if name in self._tracks:
+            self._tracks[name] = value
+            self._priority = self._compute_priority()
+
+    def tracker_changed(self, name: str, value: TrackValue, now: float) -> None:
+        """A tracked script (bool ok), interface (bool up) or file (int) reported a new value."""
+        if name not in self._tracks or self._tracks[name] == value:
+            return
+        self._tracks[name] = value
+        self._evaluate(now)
+
+    def link_changed(self, up: bool, now: float) -> None:
+        if up == self._link_up:
+            return
+        self._link_up = up
+        self._evaluate(now)
+
+    def shutdown(self, now: float) -> None:
+        """Graceful stop: a master sends priority 0 so a backup takes over after Skew_Time."""
+        if not self.running:
+            return
+        if self.state is State.MASTER:
+            self._send_advert(now, PRIORITY_STOP)
+        if self.state is not State.INIT:
+            self._transition(Event.SHUTDOWN, now, "shutdown")
+        self._emit(fx.Notify(self.name, "STOP", self._priority))
+        self.running = False
+        self._deadlines.clear()
+
+    def datagram_received(
+        self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
+    ) -> Advertisement | None:
+        """Apply RFC and keepalived receive rules; bad packets are dropped and counted."""
+        if not self.running or self.state in (State.INIT, State.FAULT):
+            self._drop(DropReason.NOT_RUNNING, src, f"state {self.state.value}", count=False)
+            return None
+        try:
+            insp = inspect(data, src, dst, self.config.mcast_group4 if src.version == 4 else VRRP_GROUP4)
+        except InvalidPacket as exc:
+            self._drop(exc.reason, src, exc.detail)
+            return None
+        adv = insp.advert
+        reason, detail = self._receive_rule(adv, src, dst, ttl)
+        if reason is not None:
+            self._drop(reason, src, detail, count=reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID))
+            return None
+        self.stats.advert_rcvd += 1
+        if adv.priority == PRIORITY_STOP:
+            self.stats.pri_zero_rcvd += 1
+        self._check_mismatches(adv, src)
+        if self.config.owner and self.config.owner_ignore_adverts:
+            self._drop(DropReason.OWNER_IGNORES, src, "address owner ignores adverts", count=False)
+            return adv
+        if self.state is State.BACKUP:
+            self._backup_received(adv, src, now)
+        else:
+            self._master_received(adv, src, now)
+        return adv
+
+    def handle_timer(self, now: float) -> None:
+        """Run every deadline that is due, earliest first."""
+        while self.running:
+            due = [(when, name) for name, when in self._deadlines.items() if when <= now]
+            if not due:
+                return
+            _, name = min(due)
+            del self._deadlines[name]
+            self._fire(name, now)
+
+    # --- outputs ------------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        return min(self._deadlines.values()) if self._deadlines else None
+
+    def timers(self) -> dict[str, float]:
+        return {name.value: when for name, when in self._deadlines.items()}
+
+    def effects(self) -> Iterator[fx.Effect]:
+        while self._effects:
+            yield self._effects.popleft()
+
+    @property
+    def priority(self) -> int:
+        """Effective priority: base plus track weights, clamped to 1..254; 255 for the owner."""
+        return self._priority
+
+    @property
+    def skew_time(self) -> float:
+        prio = self._priority
+        if self.config.version == 2:
+            return (256 - prio) / 256
+        return ((256 - prio) * self.master_adver_int_cs) / 256 / 100
+
+    @property
+    def master_down_interval(self) -> float:
+        return self.config.down_timer_adverts * self.master_adver_int_cs / 100 + self.skew_time
+
+    def own_fault(self) -> str | None:
+        """Why this instance itself must be in FAULT, ignoring its sync group."""
+        if not self._link_up:
+            return f"interface {self.config.interface} down"
+        if self.address is None:
+            return "src address not configured"
+        for track in self.config.tracks:
+            value = self._tracks[track.name]
+            if track.kind is TrackKind.FILE:
+                status = _file_status(track.weight, track.reverse, int(value or 0))
+                if status <= FILE_FAULT:
+                    return f"tracked file {track.name} = {value}"
+            elif track.weight == 0 and value is not None and bool(value) is track.reverse:
+                return f"tracked {track.kind.value} {track.name} {'ok (reverse)' if value else 'failed'}"
+        return None
+
+    # --- internals: state changes -------------------------------------------------------------
+
+    def _waiting_for_scripts(self) -> bool:
+        return any(
+            t.kind is TrackKind.SCRIPT and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
+        )
+
+    def _evaluate(self, now: float) -> None:
+        """Re-derive priority and fault state after any input changed."""
+        old = self._priority
+        self._priority = self._compute_priority()
+        if self._priority != old:
+            self._advert_cache.clear()
+            self._emit(fx.PriorityChanged(self.name, old, self._priority))
+        if not self.running:
+            return
+        fault = self.own_fault()
+        if fault is not None:
+            self.fault_reason = fault
+            if self.state is not State.FAULT:
+                self._enter_fault(Event.FAULT, now, fault)
+            return
+        if self.state is State.FAULT:
+            if self._sync_fault or (self.sync is not None and not self.sync.may_leave_fault(self)):
+                return
+            self.fault_reason = None
+            self._transition(Event.RECOVERED_OWNER if self.config.owner else Event.RECOVERED, now, "fault cleared")
+            if self.sync is not None:
+                self.sync.member_recovered(self, now)
+            return
+        if self.state is State.INIT:
+            if self._waiting_for_scripts():
+                return
+            if self.sync is not None and self.sync.faulted():
+                self._enter_fault(Event.SYNC_FAULT, now, "sync group in fault")
+                self._sync_fault = True
+                return
+            owner = self.config.owner
+            self._transition(Event.STARTUP_OWNER if owner else Event.STARTUP, now, "startup")
+            return
+        if self._priority != old and self.state is State.MASTER:
+            # keepalived tells the LAN at once rather than at the next tick (faster handover).
+            self._send_advert(now)
+            self._deadlines[Timer.ADVERT] = now + self.config.advert_int_cs / 100
+
+    def _enter_fault(self, event: Event, now: float, reason: str) -> None:
+        if self.state is State.MASTER and self._link_up:
+            # keepalived sends priority 0 on leaving MASTER for FAULT so a backup need not wait.
+            self._send_advert(now, PRIORITY_STOP)
+        self._transition(event, now, reason)
+
+    def _transition(self, event: Event, now: float, reason: str) -> None:
+        old = self.state
+        new = next_state(old, event)
+        if old is State.MASTER:
+            self._leave_master()
+        self.state = new
+        self.state_since = now
+        self.transitions.append((now, old, new, reason))
+        for timer in (Timer.MASTER_DOWN, Timer.PREEMPT_DELAY):
+            self._deadlines.pop(timer, None)
+        self._emit(fx.StateChanged(self.name, old.value, new.value, reason, now))
+        if new is State.MASTER:
+            self._become_master(now)
+        elif new is State.BACKUP:
+            self.master_adver_int_cs = self.config.advert_int_cs  # until a master tells us its own
+            self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+        if new is not State.INIT:
+            self._emit(fx.Notify(self.name, new.value, self._priority))
+        if self.sync is not None and event not in _SYNC_EVENTS:
+            self.sync.member_changed(self, new, now)
+
+    def _become_master(self, now: float) -> None:
+        cfg = self.config
+        self.stats.become_master += 1
+        self.master_address = self.address
+        self.master_priority = self._priority
+        self._emit(fx.AddVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
+        self._send_advert(now)
+        self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+        self._garp(cfg.garp_master_repeat)
+        if cfg.garp_master_delay_cs > 0 and cfg.garp_master_repeat > 0:
+            self._deadlines[Timer.GARP_REPEAT] = now + cfg.garp_master_delay_cs / 100
+            self._garp_lower_pending = False
+        if cfg.garp_master_refresh_cs > 0:
+            self._deadlines[Timer.GARP_REFRESH] = now + cfg.garp_master_refresh_cs / 100
+
+    def _leave_master(self) -> None:
+        cfg = self.config
+        self.stats.release_master += 1
+        for timer in (Timer.ADVERT, Timer.GARP_REPEAT, Timer.GARP_REFRESH):
+            self._deadlines.pop(timer, None)
+        self.master_address = None
+        self.master_priority = None
+        self._emit(fx.DelVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
+
+    def sync_to(self, state: State, now: float) -> None:
+        """Called by the sync group: follow a member's transition where the table allows it."""
+        if not self.running:
+            return
+        if state is State.FAULT and self.state is not State.FAULT:
+            self._sync_fault = True
+            self._enter_fault(Event.SYNC_FAULT, now, "sync group member entered fault")
+        elif state is State.MASTER and self.state is State.BACKUP:
+            self._transition(Event.SYNC_MASTER, now, "sync group member became master")
+        elif state is State.BACKUP and self.state is State.MASTER:
+            self._transition(Event.SYNC_BACKUP, now, "sync group member became backup")
+
+    def sync_recover(self, now: float) -> None:
+        """The sync group's last own fault cleared: leave a FAULT we only held for the group."""
+        self._sync_fault = False
+        if self.running and self.state is State.FAULT and self.own_fault() is None:
+            self.fault_reason = None
+            self._transition(
+                Event.RECOVERED_OWNER if self.config.owner else Event.RECOVERED, now, "sync group recovered"
+            )
+
+    # --- internals: receive -------------------------------------------------------------------
+
+    def _receive_rule(
+        self, adv: Advertisement, src: IPAddress, dst: IPAddress, ttl: int
+    ) -> tuple[DropReason | None, str]:
+        cfg = self.config
+        if adv.vrid != cfg.vrid:
+            return DropReason.WRONG_VRID, f"vrid {adv.vrid}"
+        if src == self.address:
+            return DropReason.OWN_ADVERT, ""
+        if src.version != cfg.family:
+            return DropReason.FAMILY_MISMATCH, f"IPv{src.version} advert for an IPv{cfg.family} instance"
+        if cfg.unicast:
+            if dst.is_multicast:
+                return DropReason.MULTICAST_IN_UNICAST_MODE, f"to {dst}"
+            peer = self._peers.get(src)
+            if peer is None and self._ttl_checked_unicast:
+                return DropReason.NOT_A_PEER, f"{src} is not a unicast_peer"
+            if peer is not None and (
+                (peer.min_ttl is not None and ttl < peer.min_ttl) or (peer.max_ttl is not None and ttl > peer.max_ttl)
+            ):
+                return DropReason.BAD_TTL, f"TTL {ttl} not in [{peer.min_ttl}, {peer.max_ttl}]"
+        else:
+            if not dst.is_multicast:
+                return DropReason.UNICAST_IN_MULTICAST_MODE, f"to {dst}"
+            if ttl != TTL_REQUIRED:
+                return DropReason.BAD_TTL, f"TTL {ttl}, expected 255"
+        if adv.version != cfg.version:
+            return DropReason.VERSION_MISMATCH, f"VRRPv{adv.version}, configured v{cfg.version}"
+        if cfg.version == 2:
+            if adv.auth_type != cfg.auth_type:
+                return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
+            if cfg.auth_type and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
+                return DropReason.BAD_PASSWORD, "password differs"
+            if adv.interval_cs != cfg.advert_int_cs:
+                return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
+        return None, ""
+
+    def _check_mismatches(self, adv: Advertisement, src: IPAddress) -> None:
+        cfg = self.config
+        if cfg.version == 3 and adv.interval_cs != cfg.advert_int_cs:
+            self._emit(fx.Mismatch(self.name, "interval", src, f"{adv.interval:g}s, mine {cfg.advert_int_cs / 100:g}s"))
+        if adv.priority == PRIORITY_STOP or (cfg.skip_check_adv_addr and src == self.master_address):
+            return
+        if frozenset(adv.addresses) != self._vip_set or len(adv.addresses) != len(self._vip_set):
+            self.stats.addr_list_err += 1
+            got = ",".join(map(str, adv.addresses)) or "none"
+            self._emit(fx.Mismatch(self.name, "address-list", src, f"advertised {got}"))
+
+    def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        cfg = self.config
+        if adv.priority == PRIORITY_STOP:
+            self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
+            return
+        if not cfg.preempt or adv.priority >= self._priority:
+            self._accept_master(adv, src, now)
+            self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            return
+        # A lower priority master and we may preempt: let the down timer run out, unless
+        # preempt_delay asks us to keep deferring to it for a while first.
+        if cfg.preempt_delay_cs > 0:
+            if Timer.PREEMPT_DELAY not in self._deadlines:
+                self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
+            self._accept_master(adv, src, now)
+
+    def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        if self.config.version == 3:
+            self.master_adver_int_cs = adv.interval_cs
+        self.master_address = src
+        self.master_priority = adv.priority
+        self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+
+    def _master_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        cfg = self.config
+        if adv.priority == PRIORITY_STOP:
+            self._send_advert(now)
+            self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+            return
+        mine = self._priority
+        assert self.address is not None  # a master always has one (else FAULT)
+        if adv.priority > mine or (adv.priority == mine and int(src) > int(self.address)):
+            if cfg.higher_prio_send_advert:
+                self._send_advert(now)
+            self._transition(Event.HIGHER_PRIORITY, now, f"higher priority {adv.priority} from {src}")
+            self._accept_master(adv, src, now)
+            return
+        # Lower priority: another host thinks it is master (e.g. a split brain healing). keepalived
+        # answers at once and re-announces the VIPs, so switches stop black-holing them.
+        self._emit(fx.Notify(self.name, "MASTER_RX_LOWER_PRI", mine))
+        if cfg.lower_prio_no_advert:
+            return
+        self._send_advert(now)
+        self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+        repeat = cfg.garp_master_repeat if cfg.garp_lower_prio_repeat is None else cfg.garp_lower_prio_repeat
+        delay = cfg.garp_master_delay_cs if cfg.garp_lower_prio_delay_cs is None else cfg.garp_lower_prio_delay_cs
+        if repeat > 0:
+            self._garp(repeat)
+            if delay > 0:
+                self._deadlines[Timer.GARP_REPEAT] = now + delay / 100
+                self._garp_lower_pending = True
+
+    # --- internals: timers and sending ----------------------------------------------------------
+
+    def _fire(self, name: Timer, now: float) -> None:
+        cfg = self.config
+        if name is Timer.ADVERT:
+            self._send_advert(now)
+            self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+        elif name is Timer.MASTER_DOWN:
+            self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
+        elif name is Timer.PREEMPT_DELAY:
+            self._transition(Event.PREEMPT, now, "preempt delay expired")
+        elif name is Timer.GARP_REPEAT:
+            lower = self._garp_lower_pending
+            self._garp_lower_pending = False
+            if lower and cfg.garp_lower_prio_repeat is not None:
+                self._garp(cfg.garp_lower_prio_repeat)
+            else:
+                self._garp(cfg.garp_master_repeat)
+        else:  # GARP_REFRESH
+            self._garp(cfg.garp_master_refresh_repeat)
+            self._deadlines[Timer.GARP_REFRESH] = now + cfg.garp_master_refresh_cs / 100
+
+    def _garp(self, count: int) -> None:
+        if count > 0 and self.config.vips:
+            self._emit(fx.SendGarp(self.name, self.config.interface, self.config.vips, count))
+
+    def destinations(self) -> tuple[IPAddress, ...]:
+        cfg = self.config
+        if cfg.unicast:
+            return tuple(p.address for p in cfg.unicast_peers)
+        return (cfg.group,)
+
+    def _send_advert(self, now: float, priority: int | None = None) -> None:
+        """Send the (cached) advert bytes. A master's advert only changes with its priority."""
+        prio = self._priority if priority is None else priority
+        cached = self._advert_cache.get(prio)
+        if cached is None:
+            cfg = self.config
+            assert self.address is not None
+            adv = Advertisement(
+                version=cfg.version,
+                vrid=cfg.vrid,
+                priority=prio,
+                addresses=cfg.advertised_addresses(),
+                interval=cfg.advert_int_cs / 100,
+                auth_type=cfg.auth_type if cfg.version == 2 else 0,
+                auth_data=cfg.auth_pass if cfg.version == 2 and cfg.auth_type else b"",
+            )
+            cached = tuple(
+                fx.SendAdvert(self.name, cfg.interface, self.address, dst, encode(adv, self.address, dst), prio)
+                for dst in self.destinations()
+            )
+            self._advert_cache[prio] = cached
+        self._effects.extend(cached)
+        self.stats.advert_sent += 1
+        if prio == PRIORITY_STOP:
+            self.stats.pri_zero_sent += 1
+
+    def _drop(self, reason: DropReason, src: IPAddress | None, detail: str, count: bool = True) -> None:
+        if count:
+            self.stats.count_drop(reason)
+        self._emit(fx.PacketDropped(self.name, reason, src, detail))
+
+    def _emit(self, effect: fx.Effect) -> None:
+        self._effects.append(effect)
+
+    def _compute_priority(self) -> int:
+        cfg = self.config
+        if cfg.owner:
+            return PRIORITY_OWNER  # keepalived: the address owner ignores weights
+        total = cfg.priority
+        for track in cfg.tracks:
+            value = self._tracks[track.name]
+            if track.weight == 0 or value is None:
+                continue
+            if track.kind is TrackKind.FILE:
+                total += max(_file_status(track.weight, track.reverse, int(value)), FILE_FAULT + 1)
+                continue
+            sign = -1 if track.reverse else 1
+            ok = bool(value)
+            if (track.weight > 0 and ok) or (track.weight < 0 and not ok):
+                total += track.weight * sign
+        return max(1, min(254, total))
+
+
+_SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
+
+
+def _file_status(weight: int, reverse: bool, value: int) -> int:
+    """keepalived's track_file arithmetic (vrrp_track.c): value x weight, clamped to -254..253."""
+    if weight == 0:
+        return FILE_FAULT if value else 0
+    status = value * weight * (-1 if reverse else 1)
+    return max(FILE_FAULT, min(253, status))
