@@ -1,0 +1,552 @@
+"""VirtualRouter against RFC 5798 section 6 / RFC 3768 and keepalived's defaults, with literal times."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address, ip_interface
+
+import pytest
+
+from vrrpkit.core import effects as fx
+from vrrpkit.core.config import InstanceConfig, Track, TrackKind, UnicastPeer, Vip
+from vrrpkit.core.packet import Advertisement, DropReason, encode
+from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import State
+
+ME = ip_address("192.0.2.1")
+PEER = ip_address("192.0.2.2")
+LOW_PEER = ip_address("192.0.2.0")
+GROUP = ip_address("224.0.0.18")
+VIP = Vip(ip_interface("192.0.2.99/24"))
+
+
+def cfg(**kw: object) -> InstanceConfig:
+    base: dict[str, object] = {"name": "VI_1", "interface": "eth0", "vrid": 51, "vips": (VIP,)}
+    base.update(kw)
+    return InstanceConfig(**base)  # type: ignore[arg-type]
+
+
+def router(address: object = ME, start: float | None = 0.0, **kw: object) -> VirtualRouter:
+    r = VirtualRouter(cfg(**kw), address)  # type: ignore[arg-type]
+    if start is not None:
+        r.start(start)
+    return r
+
+
+def drain(r: VirtualRouter) -> list[fx.Effect]:
+    return list(r.effects())
+
+
+def of(effects: list[fx.Effect], kind: type) -> list:  # type: ignore[type-arg]
+    return [e for e in effects if isinstance(e, kind)]
+
+
+def advert(
+    prio: int = 100,
+    *,
+    version: int = 2,
+    interval: float = 1.0,
+    vips: tuple[str, ...] = ("192.0.2.99",),
+    auth_type: int = 0,
+    auth: bytes = b"",
+    vrid: int = 51,
+    src: object = PEER,
+    dst: object = GROUP,
+) -> bytes:
+    adv = Advertisement(version, vrid, prio, tuple(ip_address(v) for v in vips), interval, auth_type, auth)
+    return encode(adv, src, dst)  # type: ignore[arg-type]
+
+
+def receive(r: VirtualRouter, data: bytes, now: float, src: object = PEER, dst: object = GROUP, ttl: int = 255) -> None:
+    r.datagram_received(data, src, dst, ttl, now)  # type: ignore[arg-type]
+
+
+# --- startup and timers ------------------------------------------------------------------------
+
+
+def test_backup_start_arms_master_down_interval() -> None:
+    r = router()
+    assert r.state is State.BACKUP
+    # v2: 3 * 1 s + Skew_Time (256 - 100) / 256
+    assert r.timers() == {"master-down": 3.609375}
+    assert r.skew_time == 0.609375
+    effects = drain(r)
+    assert of(effects, fx.StateChanged)[0].new == "BACKUP"
+    assert of(effects, fx.Notify)[0].state == "BACKUP"
+
+
+def test_configured_master_below_255_still_waits_as_backup() -> None:
+    r = router(state="MASTER", priority=200)
+    assert r.state is State.BACKUP
+    assert r.get_timer() == pytest.approx(3 + 56 / 256)
+
+
+def test_owner_becomes_master_at_once_with_advert_and_garp() -> None:
+    r = router(priority=255, state="MASTER", start=10.0)
+    assert r.state is State.MASTER
+    effects = drain(r)
+    assert [type(e) for e in effects][:4] == [fx.StateChanged, fx.AddVips, fx.SendAdvert, fx.SendGarp]
+    send = of(effects, fx.SendAdvert)[0]
+    assert (send.src, send.dst, send.priority) == (ME, GROUP, 255)
+    assert of(effects, fx.SendGarp)[0].count == 5
+    assert r.timers() == {"advert": 11.0, "garp-repeat": 15.0}
+    assert r.stats.become_master == 1
+
+
+def test_master_down_timer_promotes_backup_and_adverts_follow() -> None:
+    r = router()
+    drain(r)
+    r.handle_timer(3.609375)
+    assert r.state is State.MASTER
+    assert r.transitions[-1][3] == "advertisement timeout"
+    drain(r)
+    r.handle_timer(4.609375)
+    sends = of(drain(r), fx.SendAdvert)
+    assert len(sends) == 1
+    assert r.timers()["advert"] == pytest.approx(5.609375)
+    r.handle_timer(8.609375)  # delayed second GARP batch, 5 s after becoming master
+    garps = of(drain(r), fx.SendGarp)
+    assert [g.count for g in garps] == [5]
+
+
+def test_handle_timer_before_deadline_does_nothing() -> None:
+    r = router()
+    drain(r)
+    r.handle_timer(1.0)
+    assert r.state is State.BACKUP and drain(r) == []
+
+
+def test_v3_skew_and_down_interval_use_master_interval() -> None:
+    r = router(version=3, advert_int_cs=100)
+    receive(r, advert(100, version=3, interval=0.5), 1.0)
+    assert r.master_adver_int_cs == 50
+    # 3 * 0.5 + ((256 - 100) * 0.5) / 256
+    assert r.master_down_interval == pytest.approx(1.5 + 156 * 0.5 / 256)
+    assert r.timers()["master-down"] == pytest.approx(1.0 + 1.5 + 156 * 0.5 / 256)
+    mismatch = of(drain(r), fx.Mismatch)
+    assert mismatch and mismatch[0].kind == "interval"
+
+
+def test_backup_resets_down_timer_on_higher_priority_advert() -> None:
+    r = router()
+    receive(r, advert(200), 2.0)
+    assert r.timers()["master-down"] == 2.0 + 3.609375
+    assert r.master_address == PEER and r.master_priority == 200
+    assert r.stats.advert_rcvd == 1
+
+
+def test_backup_priority_zero_waits_skew_time() -> None:
+    r = router()
+    receive(r, advert(0), 2.0)
+    assert r.timers()["master-down"] == 2.0 + 0.609375
+    assert r.stats.pri_zero_rcvd == 1
+
+
+def test_backup_ignores_lower_priority_so_it_preempts() -> None:
+    r = router(priority=200)
+    deadline = r.get_timer()
+    receive(r, advert(100), 1.0)
+    assert r.get_timer() == deadline
+
+
+def test_nopreempt_backup_keeps_lower_master() -> None:
+    r = router(priority=200, preempt=False)
+    receive(r, advert(100), 1.0)
+    assert r.timers()["master-down"] == pytest.approx(1.0 + 3 + 56 / 256)
+
+
+def test_preempt_delay_defers_then_takes_over() -> None:
+    r = router(priority=200, preempt_delay_cs=1000)
+    receive(r, advert(100), 1.0)
+    assert r.timers()["preempt-delay"] == 11.0
+    receive(r, advert(100), 2.0)
+    assert r.timers()["preempt-delay"] == 11.0
+    r.handle_timer(4.5)
+    assert r.state is State.BACKUP
+    for t in range(3, 11):
+        receive(r, advert(100), float(t))
+    r.handle_timer(11.0)
+    assert r.state is State.MASTER
+    assert r.transitions[-1][3] == "preempt delay expired"
+
+
+def test_preempt_delay_cancelled_by_higher_master() -> None:
+    r = router(priority=200, preempt_delay_cs=1000)
+    receive(r, advert(100), 1.0)
+    receive(r, advert(250), 2.0)
+    assert "preempt-delay" not in r.timers()
+
+
+# --- master receive rules ------------------------------------------------------------------------
+
+
+def master(**kw: object) -> VirtualRouter:
+    r = router(**kw)
+    r.handle_timer(r.get_timer() or 0.0)
+    assert r.state is State.MASTER
+    drain(r)
+    return r
+
+
+def test_master_steps_down_for_higher_priority() -> None:
+    r = master()
+    now = 10.0
+    receive(r, advert(150), now)
+    assert r.state is State.BACKUP
+    effects = drain(r)
+    assert of(effects, fx.DelVips)[0].vips == (VIP,)
+    assert not of(effects, fx.SendAdvert)
+    assert r.timers() == {"master-down": now + 3.609375}
+    assert r.stats.release_master == 1
+
+
+def test_master_equal_priority_higher_address_wins() -> None:
+    r = master()
+    receive(r, advert(100), 10.0, src=PEER)
+    assert r.state is State.BACKUP
+
+
+def test_master_equal_priority_lower_address_answers() -> None:
+    r = master()
+    receive(r, advert(100, src=LOW_PEER), 10.0, src=LOW_PEER)
+    assert r.state is State.MASTER
+    effects = drain(r)
+    assert len(of(effects, fx.SendAdvert)) == 1
+    assert of(effects, fx.SendGarp)[0].count == 5
+    assert of(effects, fx.Notify)[0].state == "MASTER_RX_LOWER_PRI"
+    assert r.timers()["advert"] == 11.0
+    assert r.timers()["garp-repeat"] == 15.0
+
+
+def test_lower_priority_garp_repeat_configurable() -> None:
+    r = master(garp_lower_prio_repeat=2, garp_lower_prio_delay_cs=100)
+    receive(r, advert(50), 10.0)
+    assert of(drain(r), fx.SendGarp)[0].count == 2
+    r.handle_timer(11.0)
+    assert [g.count for g in of(drain(r), fx.SendGarp)] == [2]
+
+
+def test_lower_prio_no_advert_stays_silent() -> None:
+    r = master(lower_prio_no_advert=True)
+    receive(r, advert(50), 10.0)
+    effects = drain(r)
+    assert not of(effects, fx.SendAdvert) and not of(effects, fx.SendGarp)
+
+
+def test_master_answers_priority_zero_at_once() -> None:
+    r = master()
+    receive(r, advert(0), 10.0)
+    assert r.state is State.MASTER
+    assert len(of(drain(r), fx.SendAdvert)) == 1
+    assert r.timers()["advert"] == 11.0
+
+
+def test_higher_prio_send_advert_before_stepping_down() -> None:
+    r = master(higher_prio_send_advert=True)
+    receive(r, advert(200), 10.0)
+    effects = drain(r)
+    assert of(effects, fx.SendAdvert) and r.state is State.BACKUP
+
+
+def test_owner_ignores_adverts_under_strict() -> None:
+    r = router(priority=255, strict=True)
+    drain(r)
+    receive(r, advert(254, src=PEER), 1.0)
+    assert r.state is State.MASTER
+    assert of(drain(r), fx.PacketDropped)[0].reason is DropReason.OWNER_IGNORES
+
+
+def test_strict_mode_silences_lower_priority_answer_and_drops_auth() -> None:
+    r = master(strict=True, auth_type=1, auth_pass=b"1111")
+    assert r.config.auth_type == 0 and r.config.lower_prio_no_advert
+    receive(r, advert(50), 10.0)
+    effects = drain(r)
+    assert not of(effects, fx.SendAdvert)
+
+
+# --- receive validation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "kw", "reason", "counter"),
+    [
+        (advert(), {"ttl": 254}, DropReason.BAD_TTL, "ip_ttl_err"),
+        (advert(version=3), {}, DropReason.VERSION_MISMATCH, "version_err"),
+        (advert(interval=2.0), {}, DropReason.INTERVAL_MISMATCH, "advert_interval_err"),
+        (advert(auth_type=1, auth=b"1111"), {}, DropReason.AUTH_TYPE_MISMATCH, "authtype_mismatch"),
+        (advert()[:5], {}, DropReason.TOO_SHORT, "packet_len_err"),
+        (advert()[:-1], {}, DropReason.LENGTH_MISMATCH, "packet_len_err"),
+        (advert(), {"dst": ip_address("192.0.2.1")}, DropReason.UNICAST_IN_MULTICAST_MODE, None),
+        (advert(src=ME), {"src": ME}, DropReason.OWN_ADVERT, None),
+        (advert(vrid=52), {}, DropReason.WRONG_VRID, None),
+    ],
+)
+def test_receive_rules_drop_and_count(
+    data: bytes, kw: dict[str, object], reason: DropReason, counter: str | None
+) -> None:
+    r = router()
+    drain(r)
+    receive(r, data, 1.0, **kw)  # type: ignore[arg-type]
+    dropped = of(drain(r), fx.PacketDropped)
+    assert [d.reason for d in dropped] == [reason]
+    if counter:
+        assert getattr(r.stats, counter) == 1
+    assert r.stats.advert_rcvd == 0
+    assert r.timers() == {"master-down": 3.609375}
+
+
+def test_password_checked_and_mismatch_rejected() -> None:
+    r = router(auth_type=1, auth_pass=b"secret")
+    receive(r, advert(auth_type=1, auth=b"wrong"), 1.0)
+    assert r.stats.auth_failure == 1
+    receive(r, advert(200, auth_type=1, auth=b"secret"), 1.0)
+    assert r.stats.advert_rcvd == 1
+
+
+def test_ipv6_advert_to_ipv4_instance_is_family_mismatch() -> None:
+    r = router()
+    src, dst = ip_address("fe80::2"), ip_address("ff02::12")
+    data = encode(Advertisement(3, 51, 100, (ip_address("fe80::99"),), 1.0), src, dst)
+    r.datagram_received(data, src, dst, 255, 1.0)
+    assert of(drain(r), fx.PacketDropped)[0].reason is DropReason.FAMILY_MISMATCH
+
+
+def test_vip_list_mismatch_is_counted_not_dropped() -> None:
+    r = router()
+    receive(r, advert(200, vips=("192.0.2.98",)), 1.0)
+    assert r.stats.addr_list_err == 1
+    assert r.master_priority == 200
+    mismatch = of(drain(r), fx.Mismatch)
+    assert mismatch[0].kind == "address-list" and "192.0.2.98" in mismatch[0].detail
+
+
+def test_skip_check_adv_addr_skips_the_same_master() -> None:
+    r = router(skip_check_adv_addr=True)
+    receive(r, advert(200, vips=()), 1.0)
+    receive(r, advert(200, vips=()), 2.0)
+    assert r.stats.addr_list_err == 1
+
+
+def test_datagrams_in_fault_or_after_stop_are_ignored() -> None:
+    r = router()
+    r.link_changed(False, 1.0)
+    receive(r, advert(200), 1.5)
+    assert of(drain(r), fx.PacketDropped)[-1].reason is DropReason.NOT_RUNNING
+    assert r.stats.dropped == {}
+
+
+# --- unicast ------------------------------------------------------------------------------------------
+
+
+PEERS = (UnicastPeer(ip_address("192.0.2.2")), UnicastPeer(ip_address("192.0.2.3")))
+
+
+def test_unicast_sends_one_advert_per_peer_with_its_checksum() -> None:
+    r = master(version=3, unicast_src_ip=ME, unicast_peers=PEERS)
+    r.handle_timer(r.get_timer() or 0)
+    sends = of(drain(r), fx.SendAdvert)
+    assert [s.dst for s in sends] == [p.address for p in PEERS]
+    assert sends[0].data[6:8] != sends[1].data[6:8]  # v3 pseudo-header covers the destination
+
+
+def test_unicast_rejects_multicast_and_accepts_peers() -> None:
+    r = router(unicast_src_ip=ME, unicast_peers=PEERS)
+    receive(r, advert(200), 1.0)
+    assert r.stats.dropped == {"multicast-in-unicast-mode": 1}
+    receive(r, advert(200, dst=ME), 1.0, dst=ME, ttl=64)  # no TTL check without min/max_ttl
+    assert r.stats.advert_rcvd == 1
+
+
+def test_unicast_ttl_range_and_check_src() -> None:
+    peers = (UnicastPeer(ip_address("192.0.2.2"), min_ttl=250, max_ttl=255),)
+    r = router(unicast_src_ip=ME, unicast_peers=peers)
+    receive(r, advert(200, dst=ME), 1.0, dst=ME, ttl=64)
+    assert r.stats.ip_ttl_err == 1
+    other = ip_address("192.0.2.7")
+    receive(r, advert(200, src=other, dst=ME), 1.0, src=other, dst=ME)
+    assert r.stats.dropped["not-a-peer"] == 1
+
+
+def test_ipv6_instance_uses_ff02_12() -> None:
+    ll = ip_address("fe80::1")
+    r = master(
+        version=3, vips=(Vip(ip_interface("fe80::99/64")), Vip(ip_interface("2001:db8::99/64"))), address=ll
+    )
+    r.handle_timer(r.get_timer() or 0)
+    send = of(drain(r), fx.SendAdvert)[0]
+    assert send.dst == ip_address("ff02::12") and send.src == ll
+
+
+def test_master_advert_bytes_are_computed_once() -> None:
+    r = master()
+    r.handle_timer(r.get_timer() or 0)
+    first = of(drain(r), fx.SendAdvert)[0]
+    r.handle_timer(r.get_timer() or 0)
+    second = of(drain(r), fx.SendAdvert)[0]
+    assert first is second
+
+
+# --- tracking, priority, fault ----------------------------------------------------------------------
+
+
+def test_track_weights_follow_keepalived() -> None:
+    tracks = (
+        Track("up", TrackKind.SCRIPT, 10),
+        Track("down", TrackKind.SCRIPT, -20),
+        Track("rev", TrackKind.SCRIPT, 5, reverse=True),
+        Track("eth1", TrackKind.INTERFACE, 7),
+        Track("f", TrackKind.FILE, 3),
+    )
+    r = router(tracks=tracks)
+    assert r.priority == 107  # interface up at start (+7); scripts unknown add nothing; file 0
+    r.tracker_changed("up", True, 1.0)
+    assert r.priority == 117
+    r.tracker_changed("down", False, 1.0)
+    assert r.priority == 97
+    r.tracker_changed("rev", True, 1.0)
+    assert r.priority == 92  # reverse: the +5 becomes -5
+    r.tracker_changed("eth1", False, 1.0)
+    assert r.priority == 85
+    r.tracker_changed("f", 4, 1.0)
+    assert r.priority == 97
+    changed = of(drain(r), fx.PriorityChanged)
+    assert changed[-1].new == 97
+    r.tracker_changed("nosuch", True, 1.0)
+    r.tracker_changed("f", 4, 1.0)
+    assert not of(drain(r), fx.PriorityChanged)
+
+
+def test_priority_is_clamped_and_owner_ignores_weights() -> None:
+    r = router(priority=250, tracks=(Track("up", TrackKind.SCRIPT, 100),))
+    r.tracker_changed("up", True, 1.0)
+    assert r.priority == 254
+    low = router(priority=10, tracks=(Track("down", TrackKind.SCRIPT, -100),))
+    low.tracker_changed("down", False, 1.0)
+    assert low.priority == 1
+    owner = router(priority=255, tracks=(Track("down", TrackKind.SCRIPT, -100),))
+    owner.tracker_changed("down", False, 1.0)
+    assert owner.priority == 255
+
+
+def test_master_sends_advert_at_once_when_priority_changes() -> None:
+    r = master(tracks=(Track("chk", TrackKind.SCRIPT, -50),))
+    r.tracker_changed("chk", False, 20.0)
+    sends = of(drain(r), fx.SendAdvert)
+    assert sends[0].priority == 50
+    assert r.timers()["advert"] == 21.0
+
+
+def test_weight_zero_script_waits_then_faults_and_recovers() -> None:
+    r = router(tracks=(Track("chk", TrackKind.SCRIPT, 0),))
+    assert r.state is State.INIT and r.get_timer() is None
+    r.tracker_changed("chk", True, 2.0)
+    assert r.state is State.BACKUP
+    r.tracker_changed("chk", False, 3.0)
+    assert r.state is State.FAULT and r.fault_reason == "tracked script chk failed"
+    r.tracker_changed("chk", True, 4.0)
+    assert r.state is State.BACKUP
+    assert r.timers() == {"master-down": 4.0 + 3.609375}
+
+
+def test_reversed_weight_zero_faults_while_ok() -> None:
+    r = router(tracks=(Track("maint", TrackKind.SCRIPT, 0, reverse=True),))
+    r.tracker_changed("maint", True, 1.0)
+    assert r.state is State.FAULT
+
+
+def test_track_file_fault_and_initial_values() -> None:
+    r = VirtualRouter(cfg(tracks=(Track("f", TrackKind.FILE, 0), Track("eth1", TrackKind.INTERFACE, 0))), ME)
+    r.set_initial_track("eth1", False)
+    r.set_initial_track("nosuch", True)
+    r.start(0.0)
+    assert r.state is State.FAULT and "eth1" in (r.fault_reason or "")
+    r.tracker_changed("eth1", True, 1.0)
+    assert r.state is State.BACKUP
+    r.tracker_changed("f", 1, 2.0)
+    assert r.state is State.FAULT and r.fault_reason == "tracked file f = 1"
+
+
+def test_track_file_weight_reaching_minus_254_faults() -> None:
+    r = router(tracks=(Track("f", TrackKind.FILE, -127),))
+    r.tracker_changed("f", 1, 1.0)
+    assert r.state is State.BACKUP and r.priority == 1
+    r.tracker_changed("f", 2, 2.0)
+    assert r.state is State.FAULT
+
+
+def test_master_tracker_fault_sends_priority_zero_and_releases() -> None:
+    r = router(tracks=(Track("chk", TrackKind.SCRIPT, 0),))
+    r.tracker_changed("chk", True, 0.0)
+    r.handle_timer(r.get_timer() or 0.0)
+    assert r.state is State.MASTER
+    drain(r)
+    r.tracker_changed("chk", False, 30.0)
+    effects = drain(r)
+    assert of(effects, fx.SendAdvert)[0].priority == 0
+    assert of(effects, fx.DelVips)
+    assert r.state is State.FAULT and r.get_timer() is None
+
+
+def test_link_down_master_releases_without_sending() -> None:
+    r = master()
+    r.link_changed(False, 30.0)
+    r.link_changed(False, 30.0)
+    effects = drain(r)
+    assert r.state is State.FAULT and not of(effects, fx.SendAdvert) and of(effects, fx.DelVips)
+    r.link_changed(True, 31.0)
+    assert r.state is State.BACKUP
+
+
+def test_owner_recovers_from_fault_as_master() -> None:
+    r = router(priority=255)
+    r.link_changed(False, 1.0)
+    r.link_changed(True, 2.0)
+    assert r.state is State.MASTER
+
+
+def test_no_source_address_means_fault() -> None:
+    r = router(address=None)
+    assert r.state is State.FAULT and r.fault_reason == "src address not configured"
+
+
+def test_shutdown_master_sends_priority_zero_and_releases() -> None:
+    r = master()
+    r.shutdown(50.0)
+    effects = drain(r)
+    assert of(effects, fx.SendAdvert)[0].priority == 0
+    assert of(effects, fx.DelVips)
+    assert of(effects, fx.Notify)[-1].state == "STOP"
+    assert r.state is State.INIT and r.get_timer() is None
+    assert r.stats.pri_zero_sent == 1
+    r.shutdown(51.0)
+    assert drain(r) == []
+    r.handle_timer(100.0)
+
+
+def test_shutdown_backup_only_notifies_stop() -> None:
+    r = router()
+    drain(r)
+    r.shutdown(1.0)
+    effects = drain(r)
+    assert not of(effects, fx.SendAdvert)
+    assert of(effects, fx.Notify)[-1].state == "STOP"
+
+
+def test_shutdown_while_waiting_in_init() -> None:
+    r = router(tracks=(Track("chk", TrackKind.SCRIPT, 0),))
+    r.shutdown(1.0)
+    assert r.state is State.INIT and not r.running
+
+
+def test_garp_refresh_repeats() -> None:
+    r = master(garp_master_refresh_cs=6000, garp_master_refresh_repeat=2, garp_master_delay_cs=0)
+    start = r.state_since
+    assert r.timers()["garp-refresh"] == start + 60
+    r.handle_timer(start + 60)
+    garps = of(drain(r), fx.SendGarp)
+    assert [g.count for g in garps] == [2]
+    assert r.timers()["garp-refresh"] == start + 120
+
+
+def test_no_garp_without_vips() -> None:
+    r = router(priority=255, vips=(), version=2)
+    assert not of(drain(r), fx.SendGarp)
