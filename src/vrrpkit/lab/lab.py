@@ -611,7 +611,8 @@ class Lab:
         """argv that runs this vrrpkit (`python -m vrrpkit ARGS`), independent of PATH."""
         return [sys.executable, "-m", "vrrpkit", *args]
 
-    def _wrap(self, host: str, argv: Sequence[str]) -> list[str]:
+    def command(self, host: str, argv: Sequence[str]) -> list[str]:
+        """The argv that runs `argv` inside `host` (`ip netns exec NS ...`), for callers that exec it themselves."""
         return [system.tool("ip"), "netns", "exec", self.netns(host), *argv]
 
     def exec(
@@ -630,7 +631,7 @@ class Lab:
         `check`, a non-zero exit raises CalledProcessError (stdout/stderr attached).
         """
         proc = subprocess.Popen(
-            self._wrap(host, argv),
+            self.command(host, argv),
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -659,7 +660,7 @@ class Lab:
         """
         popen_kwargs.setdefault("cwd", self.workdir)
         proc: subprocess.Popen[Any] = subprocess.Popen(
-            self._wrap(host, argv), env=self.env(host, env), start_new_session=True, **popen_kwargs
+            self.command(host, argv), env=self.env(host, env), start_new_session=True, **popen_kwargs
         )
         self._popens[proc.pid] = proc
         return proc
