@@ -774,14 +774,19 @@ class Lab:
         self._index(host)
         return sum(lp.signal(sig, group=group) for lp in self.processes(host, alive_only=True))
 
-    def ping(self, src: str, dst: str, count: int = 3, timeout: float = 1.0) -> int:
-        """ICMP echo from host `src` to a host name or address; returns the number of replies."""
+    def ping(self, src: str, dst: str, count: int = 3, timeout: float = 1.0, interval: float = 0.2) -> int:
+        """ICMP echo from host `src` to a host name or address ("fe80::1%eth0" works); returns the replies.
+
+        `timeout` is the wait after the last request, `interval` the gap between requests.
+        """
         target = str(self.addr(dst)) if re.fullmatch(r"h\d+", dst) else dst
         argv = [sys.executable, "-m", "vrrpkit.lab.probe", "ping", target, "--count", str(count)]
-        done = self.exec(src, [*argv, "--timeout", str(timeout)], check=False, timeout=count * 0.2 + timeout + 10)
-        if done.returncode not in (0, 1):
-            raise LabError(f"ping from {src} failed: {done.stderr.strip()}")
-        return int(json.loads(done.stdout)["received"])
+        argv += ["--timeout", str(timeout), "--interval", str(interval)]
+        done = self.exec(src, argv, check=False, timeout=count * interval + timeout + 10)
+        try:
+            return int(json.loads(done.stdout)["received"])
+        except (ValueError, KeyError):
+            raise LabError(f"ping from {src} to {target} failed: {done.stderr.strip()}") from None
 
     def send_udp(self, src: str, dst: str, port: int = 9999, count: int = 1, ttl: int = 1) -> None:
         """UDP datagrams from host `src` out of its eth0, e.g. to a multicast group."""

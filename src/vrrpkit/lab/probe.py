@@ -30,8 +30,10 @@ def _checksum(data: bytes) -> int:
 
 def ping(dst: str, count: int, timeout: float, interval: float) -> dict[str, object]:
     """ICMP(v6) echo over a raw socket; counts replies from `dst` that carry our identifier."""
-    addr = ipaddress.ip_address(dst)
+    addr = ipaddress.ip_address(dst.split("%")[0])  # "fe80::1%eth0": the scope only matters to sendto
     v6 = addr.version == 6
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    target = socket.getaddrinfo(dst, None, family, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST)[0][4]
     if v6:
         sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
         request, reply = 128, 129
@@ -47,7 +49,7 @@ def ping(dst: str, count: int, timeout: float, interval: float) -> dict[str, obj
             payload = b"vrrpkit-lab-ping"
             header = struct.pack("!BBHHH", request, 0, 0, ident, seq)
             csum = 0 if v6 else _checksum(header + payload)  # the kernel fills in ICMPv6 checksums
-            sock.sendto(struct.pack("!BBHHH", request, 0, csum, ident, seq) + payload, (str(addr), 0))
+            sock.sendto(struct.pack("!BBHHH", request, 0, csum, ident, seq) + payload, target)
             sent_at[seq] = time.monotonic()
             wait_until = time.monotonic() + (timeout if seq == count else interval)
             while (left := wait_until - time.monotonic()) > 0:
