@@ -141,7 +141,7 @@ def encode(adv: Advertisement, src: IPAddress, dst: IPAddress) -> bytes:
     if adv.version == 2:
         if family != 4:
             raise ValueError("VRRPv2 is IPv4 only")
-        if adv.interval != int(adv.interval) or not 1 <= adv.interval <= 255:
+        if not 1 <= adv.interval <= 255 or adv.interval != int(adv.interval):  # range first: inf, NaN
             raise ValueError("VRRPv2 interval must be whole seconds 1..255")
         if adv.auth_type not in (AUTH_NONE, AUTH_SIMPLE):
             raise ValueError("VRRPv2 auth_type must be 0 (none) or 1 (simple password)")
@@ -154,7 +154,7 @@ def encode(adv: Advertisement, src: IPAddress, dst: IPAddress) -> bytes:
         msg = header + body
         csum = checksum(msg)
     else:
-        cs = adv.interval_cs
+        cs = adv.interval_cs if 0 < adv.interval < 41 else 0  # inf/NaN: ValueError below, not Overflow
         if not 1 <= cs <= 4095 or abs(adv.interval * 100 - cs) > 1e-6:
             raise ValueError("VRRPv3 interval must be 0.01..40.95 s in whole centiseconds")
         if adv.auth_type != AUTH_NONE or adv.auth_data:
