@@ -146,6 +146,8 @@ def test_cloud_drops_multicast_but_not_unicast_or_neighbour_discovery(lab: Lab) 
 
 
 def test_loss_rule_drops_a_fraction(lab: Lab) -> None:
+    # Resolve neighbours first: a lost ARP exchange would otherwise stall the echoes for a whole second.
+    assert lab.ping("h1", "h2", count=1) == 1
     lab.loss("h1", 50)
     nft = [system.tool("ip"), "netns", "exec", lab.switch_netns, "nft", "list", "chain", "bridge", lab.nft_table]
     ruleset = system.run([*nft, "lab_loss"]).stdout
