@@ -1,0 +1,196 @@
+"""Runs vrrpkit.io operations inside a lab host (``lab.exec(host, [python, io_helper.py, ...])``).
+
+Sockets, netlink and nftables act on the network namespace of the process that opens them, so
+the namespace tests run each operation through this small CLI inside ``ip netns exec``. Every
+command prints one JSON document (``recv`` and ``links`` first print ``READY`` once their socket
+is open, so the test can start the sender without racing it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import select
+import sys
+import time
+from ipaddress import ip_address, ip_interface
+from pathlib import Path
+from typing import Any
+
+from vrrpkit.core.config import Vip
+from vrrpkit.io import garp, netlink, nft
+from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6, open_vrrp_socket
+
+HELPER = Path(__file__).resolve()
+
+
+def _out(doc: Any) -> None:
+    print(json.dumps(doc), flush=True)
+
+
+def _vip(args: argparse.Namespace) -> Vip:
+    return Vip(ip_interface(args.vip), brd=args.brd, scope=args.scope, label=args.label, flags=tuple(args.flag or ()))
+
+
+def cmd_recv(args: argparse.Namespace) -> None:
+    sockets: list[VrrpSocket4 | VrrpSocket6] = []
+    for spec in args.socket:  # "mcast" or "ucast[:SRC]"
+        mode, _, src = spec.partition(":")
+        source = ip_address(src) if src else None
+        group = ip_address(args.group) if args.group else None
+        sockets.append(open_vrrp_socket(args.iface, args.family, group, unicast=mode == "ucast", src=source))
+    print("READY", flush=True)
+    got: list[list[dict[str, Any]]] = [[] for _ in sockets]
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline and sum(map(len, got)) < args.count:
+        readable, _, _ = select.select(sockets, [], [], max(0.0, deadline - time.monotonic()))
+        for sock in readable:
+            good, bad = sock.drain()
+            i = sockets.index(sock)
+            got[i] += [{"src": str(d.src), "dst": str(d.dst), "ttl": d.ttl, "payload": d.payload.hex()} for d in good]
+            got[i] += [{"invalid": str(exc)} for exc in bad]
+    _out({"sockets": got})
+
+
+def cmd_send(args: argparse.Namespace) -> None:
+    group = ip_address(args.group) if args.group else None
+    src = ip_address(args.src) if args.src else None
+    sock = open_vrrp_socket(args.iface, args.family, group, unicast=args.unicast, src=src)
+    errors = []
+    for _ in range(args.count):
+        dst = ip_address(args.dst) if args.dst else None
+        error = sock.send(bytes.fromhex(args.payload), dst, src)  # type: ignore[arg-type]
+        if error is not None:
+            errors.append(error.errno)
+        time.sleep(args.gap)
+    _out({"errors": errors, "sent": sock.stats.sent, "send_errors": sock.stats.send_errors})
+
+
+def cmd_vip(args: argparse.Namespace) -> None:
+    vip = _vip(args)
+    changed = netlink.add_vip(args.iface, vip) if args.action == "add" else netlink.del_vip(args.iface, vip)
+    _out({"changed": changed})
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    async def gather() -> dict[str, Any]:
+        async with netlink.Netlink() as nl:  # the async API, as the daemon uses it
+            return {
+                "primary4": str(await nl.primary_address(args.iface, 4)),
+                "primary6": str(await nl.primary_address(args.iface, 6)),
+                "has": {a: await nl.has_address(args.iface, ip_address(a)) for a in args.has or ()},
+            }
+
+    doc = asyncio.run(gather())
+    doc["sync_primary4"] = str(netlink.primary_address(args.iface, 4))
+    doc["exists"] = netlink.interface_exists(args.iface)
+    doc["up"] = netlink.link_is_up(args.iface)
+    doc["missing_exists"] = netlink.interface_exists("nosuch0")
+    _out(doc)
+
+
+def cmd_links(args: argparse.Namespace) -> None:
+    with netlink.LinkMonitor([args.iface]) as mon:
+        mon.request_dump()
+        print("READY", flush=True)
+        events: list[tuple[str, bool]] = []
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and len(events) < args.count:
+            readable, _, _ = select.select([mon], [], [], max(0.0, deadline - time.monotonic()))
+            if readable:
+                events += mon.drain()
+        _out({"events": events})
+
+
+def cmd_garp(args: argparse.Namespace) -> None:
+    with garp.GarpSender(args.iface) as sender:
+        failed = sender.announce([ip_address(a) for a in args.address], args.count)
+        _out({"failed": failed, "sent": sender.sent, "mac": garp.format_mac(sender.mac)})
+
+
+def cmd_probe(args: argparse.Namespace) -> None:
+    address = ip_address(args.address)
+    macs = garp.probe_once(args.iface, address, timeout=args.timeout)
+    _out({"macs": sorted(macs)})
+
+
+def cmd_nft(args: argparse.Namespace) -> None:
+    fw = nft.NoAcceptFirewall(table=args.table)
+    addresses = [ip_address(a) for a in args.address or ()]
+    if args.action == "setup":
+        fw.setup()
+    elif args.action == "add":
+        fw.add(args.iface, addresses)
+    elif args.action == "remove":
+        fw.remove(args.iface, addresses)
+    elif args.action == "teardown":
+        fw.teardown()
+    elif args.action == "add-async":
+        asyncio.run(fw.add_async(args.iface, addresses))
+    _out({"ok": True})
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("recv")
+    r.add_argument("--iface", default="eth0")
+    r.add_argument("--family", type=int, default=4)
+    r.add_argument("--group")
+    r.add_argument("--socket", action="append", default=[])
+    r.add_argument("--count", type=int, default=1)
+    r.add_argument("--timeout", type=float, default=5.0)
+    s = sub.add_parser("send")
+    s.add_argument("--iface", default="eth0")
+    s.add_argument("--family", type=int, default=4)
+    s.add_argument("--group")
+    s.add_argument("--unicast", action="store_true")
+    s.add_argument("--src")
+    s.add_argument("--dst")
+    s.add_argument("--payload", required=True)
+    s.add_argument("--count", type=int, default=1)
+    s.add_argument("--gap", type=float, default=0.05)
+    v = sub.add_parser("vip")
+    v.add_argument("action", choices=["add", "del"])
+    v.add_argument("vip")
+    v.add_argument("--iface", default="eth0")
+    v.add_argument("--brd")
+    v.add_argument("--scope")
+    v.add_argument("--label")
+    v.add_argument("--flag", action="append")
+    i = sub.add_parser("info")
+    i.add_argument("--iface", default="eth0")
+    i.add_argument("--has", action="append")
+    m = sub.add_parser("links")
+    m.add_argument("--iface", default="eth0")
+    m.add_argument("--count", type=int, default=1)
+    m.add_argument("--timeout", type=float, default=5.0)
+    g = sub.add_parser("garp")
+    g.add_argument("address", nargs="+")
+    g.add_argument("--iface", default="eth0")
+    g.add_argument("--count", type=int, default=1)
+    b = sub.add_parser("probe")
+    b.add_argument("address")
+    b.add_argument("--iface", default="eth0")
+    b.add_argument("--timeout", type=float, default=1.0)
+    n = sub.add_parser("nft")
+    n.add_argument("action", choices=["setup", "add", "remove", "teardown", "add-async"])
+    n.add_argument("address", nargs="*")
+    n.add_argument("--iface", default="eth0")
+    n.add_argument("--table", default=nft.DEFAULT_TABLE)
+    args = p.parse_args(argv)
+    {
+        "recv": cmd_recv,
+        "send": cmd_send,
+        "vip": cmd_vip,
+        "info": cmd_info,
+        "links": cmd_links,
+        "garp": cmd_garp,
+        "probe": cmd_probe,
+        "nft": cmd_nft,
+    }[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
