@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import ipaddress
+import itertools
 import json
 import os
 import re
@@ -73,6 +74,19 @@ def wait_until(predicate: Callable[[], T], timeout: float, interval: float = 0.0
         if time.monotonic() >= deadline:
             return None
         time.sleep(interval)
+
+
+_default_names = itertools.count(1)
+
+
+def _default_name() -> str:
+    """`vk<pid>` for a process's first lab, `vk<pid>z<n>` after it (hex pid if decimal is too long)."""
+    n = next(_default_names)
+    for pid in (str(os.getpid()), f"{os.getpid():x}"):
+        name = f"vk{pid}" if n == 1 else f"vk{pid}z{n}"
+        if len(name) <= 10:
+            return name
+    raise LabError("too many default-named labs in one process; pass name=")
 
 
 def _validate_name(name: str) -> str:
@@ -340,7 +354,7 @@ class Lab:
         Give a directory of your own (e.g. pytest's tmp_path) to keep daemon logs after the lab is gone.
         """
         self._auto_name = name is None
-        self.name = _validate_name(name if name is not None else f"vk{os.getpid()}")
+        self.name = _validate_name(name if name is not None else _default_name())
         if not 1 <= hosts <= MAX_HOSTS:
             raise LabError(f"hosts must be 1..{MAX_HOSTS}, not {hosts}")
         self.n_hosts = hosts
