@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
         description="Run CMD inside HOST with VRRPKIT_CONTROL set to that host's control socket. "
         "Example: vrrpkit lab exec h1 -- vrrpkit status",
     )
-    p.add_argument("host")
+    p.add_argument("host", help="h1..hK")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     p.set_defaults(handler=_exec)
 
@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
         "keeps running after this command returns; its log path is printed. "
         "Example: vrrpkit lab run h1 keepalived -f keepalived.conf --args='--log-facility=0'",
     )
-    p.add_argument("host")
+    p.add_argument("host", help="h1..hK")
     p.add_argument("daemon", choices=("vrrpkit", "keepalived"))
     p.add_argument("-f", "--conf", required=True, type=Path, help="keepalived.conf-style configuration")
     p.add_argument("--args", dest="extra", default="", help="extra daemon arguments, one shell-quoted string")
@@ -89,10 +89,10 @@ def register(subparsers: Any) -> None:
         "fault",
         parents=[named],
         help="inject a fault on a host",
-        description="loss PCT: drop PCT%% of frames from/to the host at the switch (0 removes); down/up: the "
+        description="loss PCT: drop PCT% of frames from/to the host at the switch (0 removes); down/up: the "
         "host's link; kill/stop/cont: SIGKILL/SIGSTOP/SIGCONT every daemon the lab started on the host.",
     )
-    p.add_argument("host")
+    p.add_argument("host", help="h1..hK")
     p.add_argument("fault", choices=FAULTS)
     p.add_argument("pct", nargs="?", type=int, help="loss percentage (loss only)")
     p.set_defaults(handler=_fault)

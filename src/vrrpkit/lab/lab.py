@@ -404,7 +404,10 @@ class Lab:
                 _teardown(self.name, {})  # a dead process with our recycled pid left it behind
             else:
                 raise LabError(f"lab {self.name} already exists; remove it with `vrrpkit lab down --name {self.name}`")
-        self.rundir.mkdir(parents=True, exist_ok=False)
+        try:
+            self.rundir.mkdir(parents=True, exist_ok=False)  # the claim on the name, made before anything else
+        except FileExistsError:
+            raise LabError(f"lab {self.name} is being created by another process") from None
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._up = True
         _write_state(self.name, self._initial_state())
