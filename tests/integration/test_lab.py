@@ -234,10 +234,10 @@ def test_cleanup_after_sigkill_of_the_lab_process(tmp_path: Path, lab_name: str)
 
 
 def test_two_labs_at_once(make_lab: Callable[..., Lab]) -> None:
-    a, b = make_lab(2), make_lab(2)
+    a, b = make_lab(2), make_lab(2, cloud=True)
     assert a.name != b.name and a.addr("h1") == b.addr("h1")  # same addresses, separate worlds
     a.partition({"h1"}, {"h2"})
-    b.cloud(True)
+    assert "cloud-ipv4" in b.counters() and "cloud-ipv4" not in a.counters()
     assert a.ping("h1", "h2", count=1, timeout=0.3) == 0
     assert b.ping("h1", "h2", count=1) == 1
     assert a.status()["cloud"] is False and b.status()["faults"]["partition"] == []
