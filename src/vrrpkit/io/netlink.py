@@ -1,0 +1,524 @@
+"""Addresses and links through rtnetlink (pyroute2), as keepalived's ``vrrp_ipaddress.c`` does it.
+
+Why each choice:
+
+* VIPs are added with exactly the attributes keepalived sends (``netlink_ipaddress``): IFA_LOCAL
+  and the configured prefix (keepalived's default for an address without ``/len`` is /32 or /128,
+  decided by the config parser), IFA_BROADCAST only when ``brd`` is given (``+``/``-`` computed as
+  ip-addr(8) does, and only for prefixes up to /30), the scope (default global), IFA_LABEL, and
+  IFA_FLAGS from ``home``/``mngtmpaddr``/``noprefixroute``/``autojoin``. IPv6 VIPs get IFA_F_NODAD
+  unless ``-nodad`` is configured (a VIP that fails DAD during a split brain would stay dead
+  forever), and a /128 VIP is deprecated (preferred_lft 0) so it is never picked as a source
+  address; scope and label are ignored for IPv6, as keepalived ignores them.
+* Add and delete are idempotent (EEXIST on add; EADDRNOTAVAIL, ESRCH or ENODEV on delete are
+  success), like pyroute2's own DHCP client hooks: the daemon replays them after crashes and
+  reloads without reading state first.
+* pyroute2 0.9's synchronous ``IPRoute`` runs its own event loop and fails inside a running one,
+  so everything goes through ``Netlink`` (AsyncIPRoute). Async code awaits it; the module-level
+  functions run it on a private loop thread and wait, so they work from synchronous code and from
+  inside the daemon's loop alike (one kernel round trip of blocking, as in keepalived).
+* Link state for the loop comes from ``LinkMonitor``, a plain non-blocking netlink socket
+  subscribed to RTMGRP_LINK, so asyncio can watch its fd directly. "Up" means IFF_UP and
+  IFF_RUNNING (carrier), keepalived's ``IF_FLAGS_UP``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+import struct
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, ip_address
+from typing import Any, TypeVar
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.io import consts
+
+T = TypeVar("T")
+
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+FLAG_BITS = {
+    "home": consts.IFA_F_HOMEADDRESS,
+    "mngtmpaddr": consts.IFA_F_MANAGETEMPADDR,
+    "noprefixroute": consts.IFA_F_NOPREFIXROUTE,
+    "autojoin": consts.IFA_F_MCAUTOJOIN,
+}
+IFA_F_TENTATIVE = 0x40
+ADD_IS_DONE = frozenset({errno.EEXIST})
+DEL_IS_DONE = frozenset({errno.EADDRNOTAVAIL, errno.ESRCH, errno.ENODEV, errno.ENOENT})
+_SIOCGIFFLAGS = 0x8913
+
+
+# --- what keepalived would send for a Vip (pure) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class VipRequest:
+    """The RTM_NEWADDR attributes for one VIP, computed without touching the system."""
+
+    family: int  # 4 or 6
+    address: IPAddress
+    prefixlen: int
+    broadcast: IPv4Address | None = None
+    scope: int = 0
+    label: str | None = None
+    flags: int = 0  # IFA_FLAGS
+    preferred_lft: int | None = None  # None: forever, no IFA_CACHEINFO sent
+
+    def add_kwargs(self, index: int) -> dict[str, Any]:
+        """pyroute2 ``addr('add', ...)`` keyword arguments."""
+        kwargs: dict[str, Any] = {
+            "index": index,
+            "family": socket.AF_INET if self.family == 4 else socket.AF_INET6,
+            "address": str(self.address),
+            "prefixlen": self.prefixlen,
+            "scope": self.scope,
+        }
+        if self.family == 4:
+            kwargs["local"] = str(self.address)
+        if self.broadcast is not None:
+            kwargs["broadcast"] = str(self.broadcast)
+        if self.label is not None:
+            kwargs["label"] = self.label
+        if self.flags:
+            kwargs["flags"] = self.flags
+        if self.preferred_lft is not None:
+            kwargs["preferred_lft"] = self.preferred_lft
+            kwargs["valid_lft"] = consts.INFINITY_LIFE_TIME
+        return kwargs
+
+    def del_kwargs(self, index: int) -> dict[str, Any]:
+        """pyroute2 ``addr('del', ...)`` keyword arguments (keepalived: local, address, prefix)."""
+        kwargs: dict[str, Any] = {
+            "index": index,
+            "family": socket.AF_INET if self.family == 4 else socket.AF_INET6,
+            "address": str(self.address),
+            "prefixlen": self.prefixlen,
+        }
+        if self.family == 4:
+            kwargs["local"] = str(self.address)
+        return kwargs
+
+
+def parse_scope(scope: str | None) -> int:
+    """rt_scopes names or a number; None means global (keepalived's default)."""
+    if scope is None:
+        return 0
+    if scope in SCOPES:
+        return SCOPES[scope]
+    value = int(scope, 0)
+    if not 0 <= value <= 255:
+        raise ValueError(f"scope {scope} out of range")
+    return value
+
+
+def broadcast_for(vip: Vip) -> IPv4Address | None:
+    """``brd`` as ip-addr(8) and keepalived compute it: ``+`` host bits set, ``-`` cleared.
+
+    ``+``/``-`` on a prefix longer than /30 is ignored (keepalived logs "too long for broadcast").
+    """
+    if vip.brd is None or vip.interface.version != 4:
+        return None
+    prefixlen = vip.interface.network.prefixlen
+    if vip.brd in ("+", "-"):
+        if prefixlen > 30:
+            return None
+        network = IPv4Interface(f"{vip.address}/{prefixlen}").network
+        return network.broadcast_address if vip.brd == "+" else network.network_address
+    return IPv4Address(vip.brd)
+
+
+def _preferred_lft(vip: Vip) -> int | None:
+    """keepalived: IPv6 /128 VIPs default to deprecated (0); ``preferred_lft N|forever`` overrides."""
+    value: str | None = None
+    tokens = list(vip.flags)
+    for i, token in enumerate(tokens):
+        if token.startswith("preferred_lft="):
+            value = token.split("=", 1)[1]
+        elif token == "preferred_lft" and i + 1 < len(tokens):
+            value = tokens[i + 1]
+    if value is None:
+        return 0 if vip.interface.network.prefixlen == 128 else None
+    if value == "forever":
+        return None
+    return int(value)
+
+
+def vip_request(vip: Vip) -> VipRequest:
+    """What keepalived's ``netlink_ipaddress`` sends for this VIP."""
+    family = vip.interface.version
+    prefixlen = vip.interface.network.prefixlen
+    flags = 0
+    for token in vip.flags:
+        flags |= FLAG_BITS.get(token, 0)
+    if family == 4:
+        return VipRequest(
+            family=4,
+            address=vip.address,
+            prefixlen=prefixlen,
+            broadcast=broadcast_for(vip),
+            scope=parse_scope(vip.scope),
+            label=vip.label,
+            flags=flags,
+        )
+    if "-nodad" not in vip.flags:
+        flags |= consts.IFA_F_NODAD
+    return VipRequest(
+        family=6, address=vip.address, prefixlen=prefixlen, flags=flags, preferred_lft=_preferred_lft(vip)
+    )
+
+
+# --- synchronous, netlink-free link queries ---------------------------------------------------
+
+
+def interface_index(ifname: str) -> int | None:
+    """The ifindex, or None when the interface does not exist (in our network namespace)."""
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        return None
+
+
+def interface_exists(ifname: str) -> bool:
+    return interface_index(ifname) is not None
+
+
+def interface_flags(ifname: str) -> int | None:
+    """SIOCGIFFLAGS: cheap and synchronous, so the loop may call it (None if missing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            result = fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, struct.pack("16s16x", ifname.encode()[:15]))
+        except OSError:
+            return None
+    return int(struct.unpack("H", result[16:18])[0])
+
+
+def flags_up(flags: int) -> bool:
+    """keepalived's IF_FLAGS_UP: administratively up and with carrier."""
+    return flags & (consts.IFF_UP | consts.IFF_RUNNING) == (consts.IFF_UP | consts.IFF_RUNNING)
+
+
+def link_is_up(ifname: str) -> bool:
+    flags = interface_flags(ifname)
+    return flags is not None and flags_up(flags)
+
+
+# --- addresses through pyroute2 ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddressInfo:
+    """One address as the kernel reports it (the fields ``ip -j addr`` shows that we compare)."""
+
+    address: IPAddress
+    prefixlen: int
+    scope: int
+    flags: int
+    label: str | None
+    broadcast: IPv4Address | None
+
+    @property
+    def secondary(self) -> bool:
+        return bool(self.flags & consts.IFA_F_SECONDARY)
+
+    @property
+    def tentative(self) -> bool:
+        return bool(self.flags & IFA_F_TENTATIVE)
+
+
+def _no_such_interface(ifname: str) -> OSError:
+    return OSError(errno.ENODEV, f"no such interface: {ifname}")
+
+
+class Netlink:
+    """One rtnetlink connection for asyncio code (the daemon). Open lazily; ``close()`` at exit."""
+
+    def __init__(self) -> None:
+        self._ipr: AsyncIPRoute | None = None
+
+    async def _conn(self) -> AsyncIPRoute:
+        if self._ipr is None:
+            self._ipr = AsyncIPRoute()
+        return self._ipr
+
+    def close(self) -> None:
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
+
+    async def __aenter__(self) -> Netlink:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    async def add_vip(self, ifname: str, vip: Vip) -> bool:
+        """Add ``vip`` to ``ifname``; True if added, False if it was already there."""
+        index = interface_index(ifname)
+        if index is None:
+            raise _no_such_interface(ifname)
+        ipr = await self._conn()
+        try:
+            await ipr.addr("add", **vip_request(vip).add_kwargs(index))
+        except NetlinkError as exc:
+            if exc.code in ADD_IS_DONE:
+                return False
+            raise OSError(exc.code, f"add {vip} dev {ifname}: {exc}") from exc
+        return True
+
+    async def del_vip(self, ifname: str, vip: Vip) -> bool:
+        """Remove ``vip`` from ``ifname``; True if removed, False if it was not there."""
+        index = interface_index(ifname)
+        if index is None:
+            return False  # the interface went away, and its addresses with it
+        ipr = await self._conn()
+        try:
+            await ipr.addr("del", **vip_request(vip).del_kwargs(index))
+        except NetlinkError as exc:
+            if exc.code in DEL_IS_DONE:
+                return False
+            raise OSError(exc.code, f"del {vip} dev {ifname}: {exc}") from exc
+        return True
+
+    async def addresses(self, ifname: str, family: int | None = None) -> list[AddressInfo]:
+        """The interface's addresses in kernel order (primaries first for IPv4)."""
+        index = interface_index(ifname)
+        if index is None:
+            raise _no_such_interface(ifname)
+        ipr = await self._conn()
+        af = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}[family]
+        result: list[AddressInfo] = []
+        async for msg in await ipr.addr("dump", family=af, index=index):
+            if msg["index"] != index:
+                continue
+            addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+            if addr is None:
+                continue
+            brd = msg.get_attr("IFA_BROADCAST")
+            flags = msg.get_attr("IFA_FLAGS")
+            result.append(
+                AddressInfo(
+                    address=ip_address(addr),
+                    prefixlen=msg["prefixlen"],
+                    scope=msg["scope"],
+                    flags=flags if flags is not None else msg["flags"],
+                    label=msg.get_attr("IFA_LABEL"),
+                    broadcast=IPv4Address(brd) if brd else None,
+                )
+            )
+        return result
+
+    async def has_address(self, ifname: str, address: IPAddress) -> bool:
+        if not interface_exists(ifname):
+            return False
+        return any(a.address == address for a in await self.addresses(ifname, address.version))
+
+    async def primary_address(self, ifname: str, family: int, include_tentative: bool = False) -> IPAddress | None:
+        """keepalived's source address: IPv4 the first primary address; IPv6 the link-local.
+
+        A tentative IPv6 link-local (DAD running) cannot be used as a source yet, so it is skipped
+        unless asked for; the caller retries.
+        """
+        for info in await self.addresses(ifname, family):
+            if family == 4 and not info.secondary:
+                return info.address
+            if family == 6 and info.address.is_link_local and (include_tentative or not info.tentative):
+                return info.address
+        return None
+
+
+# --- synchronous wrappers -------------------------------------------------------------------------
+
+
+class _Background:
+    """One Netlink connection on a private event-loop thread, for synchronous callers.
+
+    pyroute2 0.9's sync API cannot run inside a running loop, yet a VIP change is a sub-millisecond
+    kernel round trip that keepalived also makes synchronously. So sync callers (the daemon's
+    effect handler, tests, the CLI) hand the coroutine to this thread and wait for it; the
+    connection is reused, so a call costs one round trip rather than a socket setup.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._netlink: Netlink | None = None
+        self._pid = 0
+
+    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, Netlink]:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # a fork must not share the socket
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="vrrpkit-netlink", daemon=True)
+                thread.start()
+                self._loop, self._netlink, self._pid = loop, Netlink(), os.getpid()
+            assert self._netlink is not None
+            return self._loop, self._netlink
+
+    def run(self, call: Callable[[Netlink], Awaitable[T]], timeout: float) -> T:
+        loop, nl = self._ensure()
+
+        async def main() -> T:
+            return await call(nl)
+
+        return asyncio.run_coroutine_threadsafe(main(), loop).result(timeout)
+
+
+_background = _Background()
+SYNC_TIMEOUT = 10.0
+
+
+def _run(call: Callable[[Netlink], Awaitable[T]]) -> T:
+    return _background.run(call, SYNC_TIMEOUT)
+
+
+def add_vip(ifname: str, vip: Vip) -> bool:
+    """Synchronous ``Netlink.add_vip`` (blocks for one netlink round trip; safe inside a loop)."""
+    return _run(lambda nl: nl.add_vip(ifname, vip))
+
+
+def del_vip(ifname: str, vip: Vip) -> bool:
+    """Synchronous ``Netlink.del_vip``."""
+    return _run(lambda nl: nl.del_vip(ifname, vip))
+
+
+def addresses(ifname: str, family: int | None = None) -> list[AddressInfo]:
+    return _run(lambda nl: nl.addresses(ifname, family))
+
+
+def has_address(ifname: str, address: IPAddress) -> bool:
+    return _run(lambda nl: nl.has_address(ifname, address))
+
+
+def primary_address(ifname: str, family: int, include_tentative: bool = False) -> IPAddress | None:
+    return _run(lambda nl: nl.primary_address(ifname, family, include_tentative))
+
+
+# --- link monitor -------------------------------------------------------------------------------
+
+_NLMSGHDR = struct.Struct("=IHHII")
+_IFINFOMSG = struct.Struct("=BxHiII")
+_RTATTR = struct.Struct("=HH")
+
+
+def _align4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def parse_link_messages(data: bytes) -> list[tuple[int, int, str | None, int]]:
+    """(message type, ifindex, ifname, flags) for each RTM_NEWLINK/RTM_DELLINK in a netlink buffer."""
+    result: list[tuple[int, int, str | None, int]] = []
+    offset = 0
+    while offset + _NLMSGHDR.size <= len(data):
+        length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+        if length < _NLMSGHDR.size or offset + length > len(data):
+            break
+        if kind in (consts.RTM_NEWLINK, consts.RTM_DELLINK) and length >= _NLMSGHDR.size + _IFINFOMSG.size:
+            body = offset + _NLMSGHDR.size
+            _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(data, body)
+            name: str | None = None
+            attr = body + _IFINFOMSG.size
+            end = offset + length
+            while attr + _RTATTR.size <= end:
+                alen, atype = _RTATTR.unpack_from(data, attr)
+                if alen < _RTATTR.size:
+                    break
+                if atype == consts.IFLA_IFNAME:
+                    name = data[attr + _RTATTR.size : attr + alen].split(b"\0", 1)[0].decode(errors="replace")
+                attr += _align4(alen)
+            result.append((kind, index, name, flags))
+        offset += _align4(length)
+    return result
+
+
+class LinkMonitor:
+    """Link up/down events for asyncio: ``loop.add_reader(mon.fileno(), on_readable)``.
+
+    ``drain()`` returns ``(ifname, up)`` for every watched interface whose state changed (and, the
+    first time an interface is seen, its state). Call ``request_dump()`` once at start for the
+    initial states; it is also sent automatically after ENOBUFS (events were lost, so resync).
+    """
+
+    def __init__(self, interfaces: Iterable[str] | None = None) -> None:
+        self.interfaces = None if interfaces is None else frozenset(interfaces)
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK, consts.NETLINK_ROUTE)
+        try:
+            self.sock.bind((0, consts.RTMGRP_LINK))
+        except BaseException:
+            self.sock.close()
+            raise
+        self._seq = 0
+        self._state: dict[int, tuple[str, bool]] = {}
+        self.resyncs = 0
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def request_dump(self) -> None:
+        """Ask the kernel for every link; the answers arrive through ``drain`` like events."""
+        self._seq += 1
+        ifinfo = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        header = _NLMSGHDR.pack(
+            _NLMSGHDR.size + len(ifinfo), consts.RTM_GETLINK, consts.NLM_F_REQUEST | consts.NLM_F_DUMP, self._seq, 0
+        )
+        with contextlib.suppress(BlockingIOError):  # the next ENOBUFS or a later call retries
+            self.sock.sendto(header + ifinfo, (0, 0))
+
+    def drain(self, limit: int = 64) -> list[tuple[str, bool]]:
+        """Read queued netlink datagrams (bounded) and return the state changes they carry."""
+        events: list[tuple[str, bool]] = []
+        for _ in range(limit):
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
+                    self.resyncs += 1
+                    self.request_dump()
+                    continue
+                raise
+            for kind, index, name, flags in parse_link_messages(data):
+                events.extend(self._update(kind, index, name, flags))
+        return events
+
+    def _update(self, kind: int, index: int, name: str | None, flags: int) -> list[tuple[str, bool]]:
+        old = self._state.get(index)
+        if name is None:
+            name = old[0] if old else None
+        if name is None:
+            return []
+        events: list[tuple[str, bool]] = []
+        if kind == consts.RTM_DELLINK:
+            self._state.pop(index, None)
+            if self._watched(name):
+                events.append((name, False))
+            return events
+        up = flags_up(flags)
+        if old is not None and old[0] != name and self._watched(old[0]) and old[1]:
+            events.append((old[0], False))  # renamed away: the configured name is gone
+        self._state[index] = (name, up)
+        if self._watched(name) and (old is None or old != (name, up)):
+            events.append((name, up))
+        return events
+
+    def _watched(self, name: str) -> bool:
+        return self.interfaces is None or name in self.interfaces
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> LinkMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
