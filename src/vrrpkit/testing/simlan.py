@@ -286,9 +286,9 @@ class SimLan:
         found = set()
         for host in self.hosts.values():
             for router in host.routers.values():
-                if (instance is None or router.name == instance) and (vrid is None or router.config.vrid == vrid):
-                    if router.state.value == "MASTER":
-                        found.add(host.name)
+                wanted = (instance is None or router.name == instance) and (vrid is None or router.config.vrid == vrid)
+                if wanted and router.state.value == "MASTER":
+                    found.add(host.name)
         return found
 
     def vip_holders(self, vip: str) -> set[str]:
