@@ -1,1 +1,1 @@
-
+"""`vrrpkit run`: the asyncio driver that connects core to io."""

@@ -1,0 +1,124 @@
+"""vrrpkit and real keepalived (Debian 2.2.7) in one virtual router, both roles, both directions.
+
+A team replaces keepalived one host at a time, so each pairing must elect one master and fail
+over within the protocol bound whichever daemon dies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from confgen import VIP, config, instance
+
+from vrrpkit.lab import Lab
+from vrrpkit.lab.lab import wait_until
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.interop,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
+    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
+]
+
+MakeLab = Callable[..., Lab]
+
+
+def wait_holders(lab: Lab, expected: set[str], timeout: float, vip: str = VIP) -> float:
+    start = time.monotonic()
+    got = wait_until(lambda: lab.vip_holders(vip) == expected or None, timeout, interval=0.02)
+    if not got:
+        logs = "\n".join(f"--- {p.host} {p.kind}\n{p.log()[-2500:]}" for p in lab.processes())
+        raise AssertionError(f"VIP held by {lab.vip_holders(vip)}, expected {expected}\n{logs}")
+    return time.monotonic() - start
+
+
+def vrrpkit_instance(lab: Lab, host: str) -> dict:  # type: ignore[type-arg]
+    out = lab.exec(host, Lab.vrrpkit_argv("status", "--json"), timeout=10).stdout
+    return json.loads(out)["instances"][0]  # type: ignore[no-any-return]
+
+
+def run(lab: Lab, host: str, daemon: str, conf: str) -> None:
+    if daemon == "keepalived":
+        lab.run_keepalived(host, conf)
+    else:
+        lab.run_vrrpkit(host, conf)
+
+
+@pytest.mark.parametrize(
+    ("master", "backup", "kw"),
+    [
+        ("keepalived", "vrrpkit", {"auth_pass": "s3cret"}),
+        ("vrrpkit", "keepalived", {"auth_pass": "s3cret"}),
+        ("keepalived", "vrrpkit", {"version": 3, "advert_int": "0.1"}),
+        ("vrrpkit", "keepalived", {"version": 3, "advert_int": "0.1"}),
+    ],
+    ids=["v2-pass-ka-master", "v2-pass-vk-master", "v3-ka-master", "v3-vk-master"],
+)
+def test_mixed_cluster_elects_and_fails_over(make_lab: MakeLab, master: str, backup: str, kw: dict) -> None:  # type: ignore[type-arg]
+    lab = make_lab(2)
+    run(lab, "h1", master, config(instance(150, **kw)))
+    run(lab, "h2", backup, config(instance(100, **kw)))
+    wait_holders(lab, {"h1"}, 10)
+    time.sleep(1.5 if kw.get("version") == 3 else 4.0)  # longer than Master_Down_Interval: no takeover
+    assert lab.vip_holders(VIP) == {"h1"}
+    if backup == "vrrpkit":
+        st = vrrpkit_instance(lab, "h2")
+        assert st["state"] == "BACKUP" and st["master"] == str(lab.addr("h1"))
+        assert st["counters"]["advert_rcvd"] > 0 and not st["counters"]["dropped"]
+    # the master dies without a goodbye: the other daemon must take over within the bound
+    lab.processes("h1")[0].kill()
+    took = wait_holders(lab, {"h2"} if master == "keepalived" else {"h1", "h2"}, 8)
+    interval = float(kw.get("advert_int", "1"))
+    bound = 3 * interval + (256 - 100) * (interval if kw.get("version") == 3 else 1) / 256
+    print(f"\n{master} master SIGKILL -> {backup} takes over in {took:.3f}s (bound {bound:.3f}s)")
+    assert took < bound + interval + 1.0
+
+
+@pytest.mark.parametrize("master", ["keepalived", "vrrpkit"])
+def test_graceful_handover_both_directions(make_lab: MakeLab, master: str) -> None:
+    other = "vrrpkit" if master == "keepalived" else "keepalived"
+    lab = make_lab(2)
+    run(lab, "h1", master, config(instance(150, version=3, advert_int="0.1")))
+    run(lab, "h2", other, config(instance(110, version=3, advert_int="0.1")))
+    wait_holders(lab, {"h1"}, 10)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    lab.processes("h1")[0].stop(timeout=10)
+    wait_holders(lab, {"h2"}, 5)
+    took = time.monotonic() - t0
+    print(f"\n{master} SIGTERM -> {other} master in {took:.3f}s (Skew_Time {(256 - 110) * 0.1 / 256:.3f}s)")
+    assert took < 2.0
+
+
+@pytest.mark.parametrize("master", ["keepalived", "vrrpkit"])
+def test_unicast_both_ways_under_a_cloud(make_lab: MakeLab, master: str) -> None:
+    other = "vrrpkit" if master == "keepalived" else "keepalived"
+    lab = make_lab(2)
+    lab.cloud(True)
+    for host, daemon, prio in (("h1", master, 150), ("h2", other, 100)):
+        peer = "h2" if host == "h1" else "h1"
+        conf = config(instance(prio, unicast_src=str(lab.addr(host)), peers=[str(lab.addr(peer))]))
+        run(lab, host, daemon, conf)
+    wait_holders(lab, {"h1"}, 10)
+    time.sleep(4.5)
+    assert lab.vip_holders(VIP) == {"h1"}
+
+
+def test_wrong_password_is_rejected_by_both(make_lab: MakeLab) -> None:
+    lab = make_lab(2)
+    lab.run_keepalived("h1", config(instance(150, auth_pass="right")))
+    lab.run_vrrpkit("h2", config(instance(100, auth_pass="wrong")))
+    wait_holders(lab, {"h1", "h2"}, 10)  # neither accepts the other's adverts: both master
+    st = vrrpkit_instance(lab, "h2")
+    assert st["counters"]["auth_failure"] > 0
+    ka = lab.processes("h1")[0]
+    assert ka.wait_for_log("passwd", timeout=5) or ka.wait_for_log("auth", timeout=1), ka.log()[-2000:]
