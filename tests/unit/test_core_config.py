@@ -7,8 +7,8 @@ from ipaddress import ip_address, ip_interface
 import pytest
 
 from vrrpkit.core.config import InstanceConfig, UnicastPeer, Vip, apply_strict
-from vrrpkit.core.stats import Stats
 from vrrpkit.core.packet import DropReason
+from vrrpkit.core.stats import Stats
 
 
 def make(**kw: object) -> InstanceConfig:
