@@ -115,6 +115,17 @@ def cmd_probe(args: argparse.Namespace) -> None:
     _out({"macs": sorted(macs)})
 
 
+def cmd_probe_later(args: argparse.Namespace) -> None:
+    """Open the prober, say READY, and probe only after a line arrives on stdin (frames queue meanwhile)."""
+    address = ip_address(args.address)
+    with garp.NeighborProber(args.iface, address.version) as prober:
+        print("READY", flush=True)
+        sys.stdin.readline()
+        prober.probe(address)
+        time.sleep(args.timeout)
+        _out({"macs": sorted(prober.finish(address))})
+
+
 def cmd_nft(args: argparse.Namespace) -> None:
     fw = nft.NoAcceptFirewall(table=args.table)
     addresses = [ip_address(a) for a in args.address or ()]
@@ -174,6 +185,10 @@ def main(argv: list[str]) -> None:
     b.add_argument("address")
     b.add_argument("--iface", default="eth0")
     b.add_argument("--timeout", type=float, default=1.0)
+    b2 = sub.add_parser("probe-later")
+    b2.add_argument("address")
+    b2.add_argument("--iface", default="eth0")
+    b2.add_argument("--timeout", type=float, default=0.5)
     n = sub.add_parser("nft")
     n.add_argument("action", choices=["setup", "add", "remove", "teardown", "add-async"])
     n.add_argument("address", nargs="*")
@@ -188,6 +203,7 @@ def main(argv: list[str]) -> None:
         "links": cmd_links,
         "garp": cmd_garp,
         "probe": cmd_probe,
+        "probe-later": cmd_probe_later,
         "nft": cmd_nft,
     }[args.cmd](args)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -129,3 +130,27 @@ def test_prober_counts_every_other_owner(make_lab: Callable[..., Lab]) -> None:
     # the probes poisoned no cache: h3 learnt nothing about the VIP from its own DAD-style probes
     neigh = json.loads(lab.exec("h3", ["ip", "-j", "neigh", "show", "192.0.2.60"]).stdout)
     assert neigh == []
+
+
+def test_prober_ignores_claims_queued_before_the_probe(make_lab: Callable[..., Lab]) -> None:
+    """A GARP from an old owner, still in the socket buffer, is not a split brain now."""
+    lab = make_lab(3)
+    results = []
+    for keep in (False, True):
+        proc = lab.popen(
+            "h3", [sys.executable, HELPER, "probe-later", "192.0.2.62"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+            run_json(lab, "h2", "vip", "add", "192.0.2.62/32")
+            run_json(lab, "h2", "garp", "192.0.2.62", "--count", "3")
+            if not keep:
+                run_json(lab, "h2", "vip", "del", "192.0.2.62/32")
+            out, _ = proc.communicate("go\n", timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        results.append(json.loads(out.strip().splitlines()[-1])["macs"])
+    assert results == [[], [lab.mac("h2")]]

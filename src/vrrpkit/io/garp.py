@@ -44,6 +44,7 @@ ARP_FRAME_LEN = 42
 NA_FRAME_LEN = 86
 
 _NOTHING_TO_READ = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
+_FLUSH_LIMIT = 100_000  # more than a full default receive buffer of minimum-size frames
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -339,7 +340,13 @@ class NeighborProber:
         return self.sock.fileno()
 
     def probe(self, address: IPAddress) -> OSError | None:
-        """Send one probe for ``address`` and start (or keep) collecting claims for it."""
+        """Send one probe for ``address`` and start (or keep) collecting claims for it.
+
+        Frames queued before this call are read first, so only addresses already being collected
+        can use them: a GARP the previous master sent long ago, still in the socket buffer, must
+        not count as another owner now.
+        """
+        self.read(limit=_FLUSH_LIMIT)
         self._claims.setdefault(address, {})
         if isinstance(address, IPv4Address):
             frame = arp_probe_frame(self.mac, address)
