@@ -1,0 +1,73 @@
+"""Sync groups: members move to MASTER, BACKUP and FAULT together (keepalived vrrp_sync_group)."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address, ip_interface
+
+from vrrpkit.core.config import InstanceConfig, Track, TrackKind, Vip
+from vrrpkit.core.packet import Advertisement, encode
+from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import State
+from vrrpkit.core.sync import SyncGroup
+
+ME = ip_address("192.0.2.1")
+PEER = ip_address("192.0.2.2")
+GROUP = ip_address("224.0.0.18")
+
+
+def member(name: str, vrid: int, tracks: tuple[Track, ...] = ()) -> VirtualRouter:
+    cfg = InstanceConfig(
+        name=name, interface="eth0", vrid=vrid, vips=(Vip(ip_interface(f"192.0.2.{vrid}/24")),), tracks=tracks
+    )
+    return VirtualRouter(cfg, ME)
+
+
+def pair() -> tuple[SyncGroup, VirtualRouter, VirtualRouter]:
+    a = member("A", 51, (Track("chk", TrackKind.SCRIPT, 0),))
+    b = member("B", 52)
+    group = SyncGroup("G", [a, b])
+    return group, a, b
+
+
+def test_group_state_before_start_is_init() -> None:
+    group, _, _ = pair()
+    assert group.state is State.INIT
+
+
+def test_master_and_backup_propagate() -> None:
+    group, a, b = pair()
+    a.tracker_changed("chk", True, 0.0)
+    b.start(0.0)
+    a.start(0.0)
+    assert group.state is State.BACKUP
+    b.handle_timer(b.get_timer() or 0.0)
+    assert a.state is State.MASTER and b.state is State.MASTER and group.state is State.MASTER
+    higher = encode(Advertisement(2, 51, 200, (ip_address("192.0.2.51"),), 1.0), PEER, GROUP)
+    a.datagram_received(higher, PEER, GROUP, 255, 5.0)
+    assert a.state is State.BACKUP and b.state is State.BACKUP
+
+
+def test_fault_of_one_member_holds_the_group_until_it_clears() -> None:
+    group, a, b = pair()
+    b.start(0.0)
+    a.start(0.0)  # waits in INIT for its weight-0 script
+    a.tracker_changed("chk", False, 1.0)
+    assert a.state is State.FAULT and b.state is State.FAULT and group.state is State.FAULT
+    assert group.faulted()
+    b.link_changed(False, 2.0)
+    b.link_changed(True, 3.0)  # b's own fault is gone, but a still faults: b stays
+    assert b.state is State.FAULT
+    a.tracker_changed("chk", True, 4.0)
+    assert a.state is State.BACKUP and b.state is State.BACKUP
+
+
+def test_member_starting_while_group_faulted_joins_fault() -> None:
+    a = member("A", 51)
+    b = member("B", 52)
+    SyncGroup("G", [a, b])
+    a.start(0.0)
+    a.link_changed(False, 1.0)
+    b.start(2.0)
+    assert b.state is State.FAULT
+    a.link_changed(True, 3.0)
+    assert a.state is State.BACKUP and b.state is State.BACKUP
