@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
@@ -129,3 +130,21 @@ def test_nft_scripts() -> None:
         nft.setup_script("bad name;")
     with pytest.raises(ValueError):
         nft.add_script('eth0"; flush ruleset', [IPv6Address("fe80::1")])
+
+
+def test_sync_helpers_work_inside_a_running_loop() -> None:
+    """pyroute2 0.9's sync API fails in a running loop; ours must not (the daemon calls it there).
+
+    Read-only queries of `lo` in the current namespace: nothing is changed or sent.
+    """
+
+    async def main() -> tuple[object, object, object]:
+        sync = netlink.primary_address("lo", 4)
+        async with netlink.Netlink() as nl:
+            awaited = await nl.primary_address("lo", 4)
+        return sync, awaited, netlink.has_address("lo", IPv4Address("127.0.0.1"))
+
+    assert asyncio.run(main()) == (IPv4Address("127.0.0.1"), IPv4Address("127.0.0.1"), True)
+    assert netlink.primary_address("lo", 4) == IPv4Address("127.0.0.1")  # and outside a loop
+    with pytest.raises(OSError):
+        netlink.addresses("vk-no-such0")
