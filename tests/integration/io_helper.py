@@ -84,6 +84,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
     doc = asyncio.run(gather())
     doc["sync_primary4"] = str(netlink.primary_address(args.iface, 4))
+    doc["primary4_excluding"] = str(netlink.primary_address(args.iface, 4, exclude=map(ip_address, args.exclude or ())))
     doc["exists"] = netlink.interface_exists(args.iface)
     doc["up"] = netlink.link_is_up(args.iface)
     doc["missing_exists"] = netlink.interface_exists("nosuch0")
@@ -173,6 +174,7 @@ def main(argv: list[str]) -> None:
     i = sub.add_parser("info")
     i.add_argument("--iface", default="eth0")
     i.add_argument("--has", action="append")
+    i.add_argument("--exclude", action="append")
     m = sub.add_parser("links")
     m.add_argument("--iface", default="eth0")
     m.add_argument("--count", type=int, default=1)

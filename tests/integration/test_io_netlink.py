@@ -122,8 +122,10 @@ def test_primary_address_and_queries(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab(1)
     run_json(lab, "h1", "vip", "add", "192.0.2.150/24")  # a secondary: never the primary
     run_json(lab, "h1", "vip", "add", "198.51.100.9/32")  # a primary of its own, added later
-    info = run_json(lab, "h1", "info", "--has", "192.0.2.150", "--has", "192.0.2.151")
+    run_json(lab, "h1", "vip", "add", "198.51.100.10/32", "--scope", "link")  # listed first by the kernel
+    info = run_json(lab, "h1", "info", "--has", "192.0.2.150", "--has", "192.0.2.151", "--exclude", "192.0.2.1")
     assert info["primary4"] == info["sync_primary4"] == str(lab.addr("h1"))
+    assert info["primary4_excluding"] == "198.51.100.9"  # global scope preferred over the link-scope one
     assert info["primary6"] == str(lab.link_local("h1"))
     assert info["has"] == {"192.0.2.150": True, "192.0.2.151": False}
     assert info["exists"] and info["up"] and not info["missing_exists"]

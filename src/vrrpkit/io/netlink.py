@@ -322,18 +322,29 @@ class Netlink:
             return False
         return any(a.address == address for a in await self.addresses(ifname, address.version))
 
-    async def primary_address(self, ifname: str, family: int, include_tentative: bool = False) -> IPAddress | None:
-        """keepalived's source address: IPv4 the first primary address; IPv6 the link-local.
+    async def primary_address(
+        self, ifname: str, family: int, include_tentative: bool = False, exclude: Iterable[IPAddress] = ()
+    ) -> IPAddress | None:
+        """keepalived's source address: IPv4 the interface's primary address; IPv6 the link-local.
 
-        A tentative IPv6 link-local (DAD running) cannot be used as a source yet, so it is skipped
-        unless asked for; the caller retries.
+        IPv4: the first non-secondary address of global scope in kernel order, else the first
+        non-secondary one. The kernel lists a more local scope first, so a /32 ``scope link`` VIP
+        left by a crash would otherwise become our advert source: pass the configured VIPs as
+        ``exclude``. IPv6: a tentative link-local (DAD running) cannot be a source yet, so it is
+        skipped unless asked for; the caller retries.
         """
+        skip = set(exclude)
+        fallback: IPAddress | None = None
         for info in await self.addresses(ifname, family):
+            if info.address in skip:
+                continue
             if family == 4 and not info.secondary:
-                return info.address
+                if info.scope == 0:
+                    return info.address
+                fallback = fallback or info.address
             if family == 6 and info.address.is_link_local and (include_tentative or not info.tentative):
                 return info.address
-        return None
+        return fallback
 
 
 # --- synchronous wrappers -------------------------------------------------------------------------
@@ -399,8 +410,11 @@ def has_address(ifname: str, address: IPAddress) -> bool:
     return _run(lambda nl: nl.has_address(ifname, address))
 
 
-def primary_address(ifname: str, family: int, include_tentative: bool = False) -> IPAddress | None:
-    return _run(lambda nl: nl.primary_address(ifname, family, include_tentative))
+def primary_address(
+    ifname: str, family: int, include_tentative: bool = False, exclude: Iterable[IPAddress] = ()
+) -> IPAddress | None:
+    skip = tuple(exclude)
+    return _run(lambda nl: nl.primary_address(ifname, family, include_tentative, skip))
 
 
 # --- link monitor -------------------------------------------------------------------------------
