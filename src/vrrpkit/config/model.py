@@ -1,0 +1,121 @@
+"""The parser's output: frozen objects the daemon, the linter and the simulator share.
+
+Instances are the core's `InstanceConfig` (already defaulted the way keepalived defaults them);
+what the core does not need (scripts, track files, global settings, source locations) lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+
+from vrrpkit.config.diagnostics import Diagnostic, Location
+from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, SyncGroupConfig
+
+
+@dataclass(frozen=True)
+class ScriptConfig:
+    """A vrrp_script block. Times are centiseconds; weight 0 means FAULT while the script fails."""
+
+    script: str
+    interval_cs: int = 100
+    timeout_cs: int = 0  # 0: same as interval (keepalived vrrp_scheduler.c)
+    weight: int = 0
+    reverse: bool = False
+    rise: int = 1
+    fall: int = 1
+    user: str | None = None
+    group: str | None = None
+    init_fail: bool = False
+
+    @property
+    def effective_timeout_cs(self) -> int:
+        return self.timeout_cs or self.interval_cs
+
+
+@dataclass(frozen=True)
+class TrackFileConfig:
+    """A top-level track_file block: a file holding an integer, multiplied by the weight."""
+
+    path: str
+    weight: int = 1
+    init_file: int | None = None  # value written at start-up when `init_file` is given
+    init_overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class GlobalDefs:
+    """global_defs settings that change VRRP behaviour (the rest is reported as unsupported)."""
+
+    router_id: str | None = None
+    strict: bool = False
+    version: int = 2
+    mcast_group4: IPv4Address = VRRP_GROUP4
+    mcast_group6: IPv6Address = VRRP_GROUP6
+    enable_script_security: bool = False
+    script_user: str | None = None
+    script_group: str | None = None
+    vrrp_startup_delay_cs: int = 0
+    vrrp_delay_after_boot_cs: int = 0
+    garp_master_delay_cs: int = 500
+    garp_master_repeat: int = 5
+    garp_master_refresh_cs: int = 0
+    garp_master_refresh_repeat: int = 1
+    garp_lower_prio_delay_cs: int | None = None
+    garp_lower_prio_repeat: int | None = None
+    garp_interval_cs: int = 0
+    gna_interval_cs: int = 0
+    min_garp: bool = False
+    skip_check_adv_addr: bool = False
+    check_unicast_src: bool = False
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    down_timer_adverts: int = 3
+    owner_ignore_adverts: bool = False
+
+
+@dataclass(frozen=True)
+class InstanceSource:
+    """Where an instance and its parts were written, for diagnostics about it after parsing."""
+
+    file: str
+    line: int
+    column: int = 1
+    end_line: int | None = None  # the line of the closing brace
+    keywords: dict[str, Location] = field(default_factory=dict)  # first occurrence of each keyword
+
+    def at(self, keyword: str) -> Location:
+        return self.keywords.get(keyword, Location(self.file, self.line, self.column))
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    instances: tuple[InstanceConfig, ...] = ()
+    sync_groups: tuple[SyncGroupConfig, ...] = ()
+    scripts: dict[str, ScriptConfig] = field(default_factory=dict)
+    track_files: dict[str, TrackFileConfig] = field(default_factory=dict)
+    globals: GlobalDefs = field(default_factory=GlobalDefs)
+    diagnostics: tuple[Diagnostic, ...] = ()
+    sources: dict[str, InstanceSource] = field(default_factory=dict)
+    files: tuple[str, ...] = ()  # every file read, the top one first
+    config_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No error diagnostics (warnings and infos are allowed)."""
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    def location(self, instance_name: str) -> tuple[str, int]:
+        """(file, line) of the `vrrp_instance NAME` line."""
+        src = self.sources[instance_name]
+        return src.file, src.line
+
+    def instance(self, name: str) -> InstanceConfig:
+        for inst in self.instances:
+            if inst.name == name:
+                return inst
+        raise KeyError(name)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")

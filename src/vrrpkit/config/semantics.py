@@ -1,0 +1,398 @@
+"""Completing what was written into what keepalived runs, and saying what changed on the way.
+
+This mirrors keepalived's `vrrp_complete_instance` (vrrp.c) and the checks after it: priority and
+state defaults, the version an instance really speaks, interval rounding, strict mode (reference
+section 2), tracker resolution and sync-group rules, then the checks across instances of one file
+(duplicate VRIDs and VIPs, script security). Every fix-up keepalived makes silently or with a log
+line becomes a diagnostic here, on the line it is about.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from vrrpkit.config.diagnostics import Location, Reporter
+from vrrpkit.config.model import GlobalDefs, InstanceSource
+from vrrpkit.core.config import (
+    InstanceConfig,
+    IPAddress,
+    SyncGroupConfig,
+    Track,
+    TrackKind,
+    UnicastPeer,
+    Vip,
+    apply_strict,
+)
+
+if TYPE_CHECKING:
+    from vrrpkit.config.parser import Parsed, Parser, _Instance, _TrackRef
+
+MULTICAST_HINT = (
+    "this instance sends its adverts by multicast ({group}); clouds (AWS, Azure, GCP, Aliyun...) and "
+    "many switches drop multicast, and then every host becomes MASTER and holds the VIP. If that is your "
+    "symptom, run `vrrpkit investigate` to confirm, and `vrrpkit convert --to-unicast` to switch"
+)
+STRICT_ACCEPT_HINT = (
+    "strict mode without `accept`: keepalived (and vrrpkit) install a firewall rule that drops every packet "
+    "addressed to the VIP on a non-owner (RFC 5798 Accept_Mode), so the VIP answers neither ping nor TCP. "
+    "Add `accept` unless that is what you want"
+)
+
+
+def _round_half_up(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def complete(p: Parser) -> Parsed:
+    from vrrpkit.config.parser import Parsed
+
+    g = p.globals_obj()
+    r = p.r
+    instances: list[InstanceConfig] = []
+    sources: dict[str, InstanceSource] = {}
+    groups_of: dict[str, str] = {}
+    tracking_weight: dict[str, bool] = {}
+    group_tracks: dict[str, list[_TrackRef]] = {}
+
+    # Sync groups first: member weights depend on them.
+    names = [i.name for i in p.raw_instances]
+    groups: list[SyncGroupConfig] = []
+    for grp in p.raw_groups:
+        members: list[str] = []
+        for member, loc in grp.members:
+            if member not in names:
+                r.add(loc, "sync-group-unknown-instance",
+                      f"vrrp_sync_group {grp.name}: no vrrp_instance named {member!r} (keepalived ignores it)")
+                continue
+            if member in groups_of:
+                r.add(loc, "invalid-value", f"{member} is already in sync group {groups_of[member]}")
+                continue
+            groups_of[member] = grp.name
+            members.append(member)
+            tracking_weight[member] = grp.tracking_weight
+            group_tracks[member] = grp.tracks
+        if len(members) < 2:
+            r.add(grp.loc, "sync-group-single",
+                  f"sync group {grp.name} has {len(members)} instance(s): a group only matters with two or more")
+        groups.append(SyncGroupConfig(grp.name, tuple(members), tuple(grp.notify)))
+
+    seen_names: set[str] = set()
+    for raw in p.raw_instances:
+        if raw.name in seen_names:
+            r.add(raw.loc, "invalid-value", f"a second vrrp_instance named {raw.name}; names must be unique")
+            continue
+        seen_names.add(raw.name)
+        cfg = _complete_instance(p, raw, g, groups_of.get(raw.name), tracking_weight.get(raw.name, False),
+                                 group_tracks.get(raw.name, []))
+        if cfg is not None:
+            instances.append(cfg)
+            sources[cfg.name] = InstanceSource(raw.loc.file, raw.loc.line, raw.loc.column, raw.end_line,
+                                               dict(raw.keywords))
+
+    _cross_instance(r, instances, sources)
+    if (p.scripts or any(i.notify for i in instances) or any(gr.notify for gr in groups)) and \
+            not g.enable_script_security and p.first_script_loc is not None:
+        r.add(p.first_script_loc, "script-security",
+              "scripts are configured but enable_script_security is not set: keepalived logs "
+              "'SECURITY VIOLATION - scripts are being executed but script_security not enabled' "
+              "(keepalived -t fails); add enable_script_security and a script_user to global_defs")
+
+    return Parsed(instances, sources, groups, p.scripts, p.track_files, g, p.script_locs)
+
+
+def _family_of(raw: _Instance) -> int | None:
+    if raw.vips:
+        return raw.vips[0][0].interface.version
+    for addr in (raw.unicast_src, raw.mcast_src):
+        if addr is not None:
+            return addr.version
+    if raw.peers:
+        return raw.peers[0][0].address.version
+    return None
+
+
+def _complete_instance(
+    p: Parser, raw: _Instance, g: GlobalDefs, group: str | None, tracking_weight: bool,
+    group_tracks: list[_TrackRef],
+) -> InstanceConfig | None:
+    r: Reporter = p.r
+
+    def loc(keyword: str) -> Location:
+        return raw.keywords.get(keyword, raw.loc)
+
+    if raw.vrid is None:
+        msg = "virtual_router_id is invalid" if raw.vrid_given else "virtual_router_id is missing"
+        r.add(loc("virtual_router_id"), "vrid-missing",
+              f"vrrp_instance {raw.name}: {msg}; keepalived drops the instance ('the virtual router id must be set')")
+        return None
+
+    # Address family: the first VIP decides; addresses of the other family are dropped.
+    family = _family_of(raw)
+    vips: list[Vip] = []
+    for vip, vloc in raw.vips:
+        if vip.interface.version != family:
+            r.add(vloc, "vip-family-mismatch",
+                  f"{vip}: address family must match the instance's (IPv{family}); keepalived ignores it")
+            continue
+        vips.append(vip)
+    excluded = [v for v, _ in raw.excluded]
+    peers: list[UnicastPeer] = []
+    for peer, ploc in raw.peers:
+        if family is not None and peer.address.version != family:
+            r.add(ploc, "vip-family-mismatch", f"unicast peer {peer.address} is not IPv{family}; ignored")
+            continue
+        peers.append(peer)
+    is_v6 = family == 6
+
+    # Version: instance, else global, and IPv6 always speaks v3.
+    version = raw.version or g.version
+    if is_v6 and version == 2:
+        if raw.version == 2:
+            r.add(loc("version"), "invalid-value", "VRRPv2 has no IPv6: this instance uses version 3", "warning")
+        version = 3
+
+    strict = raw.strict if raw.strict is not None else g.strict
+
+    # Interface.
+    interface = raw.interface
+    if interface is None:
+        if raw.unicast_src is not None and peers:
+            r.add(raw.loc, "interface-missing",
+                  f"vrrp_instance {raw.name} has no `interface`: keepalived 2.4 picks it from unicast_src_ip, "
+                  f"2.2 and older refuse the instance ('Unknown interface!')", "warning")
+        else:
+            r.add(raw.loc, "interface-missing",
+                  f"vrrp_instance {raw.name} has no `interface` (keepalived: 'Unknown interface!')")
+        interface = ""
+
+    # Priority and state defaults (vrrp_complete_instance).
+    priority = raw.priority if raw.priority is not None else (255 if raw.state == "MASTER" else 100)
+    state = raw.state or ("MASTER" if priority == 255 else "BACKUP")
+
+    # Authentication.
+    auth_type, auth_pass = (1, raw.auth_pass) if raw.auth_type == "PASS" else (0, b"")
+    if raw.auth_type is None and raw.auth_pass:
+        r.add(loc("authentication"), "invalid-value", "authentication has auth_pass but no auth_type; ignored",
+              "warning")
+        auth_pass = b""
+    if auth_type and version == 3:
+        r.add(loc("authentication"), "auth-ignored-v3",
+              "VRRPv3 has no authentication (RFC 5798); keepalived ignores this block ('VRRP version 3 does not "
+              "support authentication. Ignoring.')")
+        auth_type, auth_pass = 0, b""
+
+    accept = raw.accept
+    preempt = not raw.nopreempt
+    preempt_delay_cs = round((raw.preempt_delay or 0) * 100)
+
+    if strict:
+        if peers:
+            r.add(loc("unicast_peer"), "strict-forbids-unicast",
+                  "unicast_peer in strict mode (vrrp_strict / strict_mode): keepalived 2.3+ refuses the config "
+                  "('Unicast peers are not supported in strict mode'; 2.2 still accepts it). Remove vrrp_strict "
+                  "- `vrrpkit convert --to-unicast` does it and keeps strict mode's behaviour")
+        if auth_type:
+            r.add(loc("authentication"), "strict-drops-auth",
+                  "strict mode ignores the authentication block ('Strict mode does not support authentication'); "
+                  "adverts go out without a password, so hosts without strict mode and with this password "
+                  "will drop them")
+            auth_type, auth_pass = 0, b""
+        if state == "MASTER" and priority != 255:
+            r.add(loc("state"), "strict-state-reset",
+                  f"strict mode: state MASTER needs priority 255 (address owner); with priority {priority} "
+                  f"keepalived starts this instance as BACKUP")
+            state = "BACKUP"
+        if preempt_delay_cs:
+            r.add(loc("preempt_delay"), "strict-resets-option",
+                  "strict mode does not support preempt_delay; keepalived resets it to 0")
+            preempt_delay_cs = 0
+        if not vips:
+            r.add(loc("virtual_ipaddress"), "strict-needs-vips",
+                  f"vrrp_instance {raw.name}: strict mode requires at least one virtual address")
+        if accept and version == 2:
+            r.add(loc("accept"), "accept-v2",
+                  "accept mode with VRRPv2 does not comply with RFC 3768; in strict mode keepalived resets it")
+            accept = None
+        if accept is None and priority != 255 and vips:
+            r.add(loc("accept") if "accept" in raw.keywords else raw.loc, "strict-no-accept", STRICT_ACCEPT_HINT)
+        if is_v6 and vips and not vips[0].address.is_link_local:
+            r.add(raw.vips[0][1], "strict-ipv6-link-local",
+                  "strict mode: the first IPv6 virtual address must be link-local (RFC 5798 5.2.9)")
+        if raw.bools.get("lower_prio_no_advert") is False:
+            r.add(loc("lower_prio_no_advert"), "strict-resets-option", "strict mode cannot clear lower_prio_no_advert")
+        if raw.bools.get("higher_prio_send_advert"):
+            r.add(loc("higher_prio_send_advert"), "strict-resets-option",
+                  "strict mode cannot set higher_prio_send_advert")
+    elif not vips:
+        r.add(loc("virtual_ipaddress"), "no-vips",
+              f"vrrp_instance {raw.name} has no virtual_ipaddress ('No VIP specified; at least one is sensible')")
+
+    # Preemption only works for a BACKUP start.
+    if not preempt and state == "MASTER":
+        r.add(loc("nopreempt"), "nopreempt-needs-backup",
+              "nopreempt only works with `state BACKUP` on every host; keepalived clears it for an initial MASTER "
+              "(set state BACKUP and use priorities instead)")
+        preempt = True
+    if preempt_delay_cs and state == "MASTER":
+        r.add(loc("preempt_delay"), "preempt-delay-needs-backup",
+              "preempt_delay will not work with initial state MASTER; keepalived clears it")
+        preempt_delay_cs = 0
+    if preempt_delay_cs and not preempt:
+        r.add(loc("preempt_delay"), "preempt-delay-needs-backup",
+              "preempt_delay is incompatible with nopreempt; keepalived resets it")
+        preempt_delay_cs = 0
+
+    # Advertisement interval.
+    advert_cs = 100
+    if raw.advert_int is not None:
+        if version == 2:
+            secs = max(1, _round_half_up(raw.advert_int))
+            if secs != raw.advert_int:
+                r.add(loc("advert_int"), "advert-int-rounded",
+                      f"VRRPv2 advertises whole seconds: advert_int {raw.advert_int:g} becomes {secs}")
+            advert_cs = secs * 100
+        else:
+            cs = max(1, _round_half_up(raw.advert_int * 100))
+            if abs(cs - raw.advert_int * 100) > 1e-6:
+                r.add(loc("advert_int"), "advert-int-rounded",
+                      f"VRRPv3 advertises centiseconds: advert_int {raw.advert_int:g} becomes {cs / 100:g}")
+            if cs > 4095:
+                r.add(loc("advert_int"), "out-of-range",
+                      f"VRRPv3 advert_int {raw.advert_int:g} s is more than 40.95 s; keepalived uses 40.95")
+                cs = 4095
+            advert_cs = cs
+
+    # Unicast sanity.
+    src = raw.unicast_src
+    for peer, ploc in raw.peers:
+        if src is not None and peer.address == src:
+            r.add(ploc, "unicast-peer-is-self",
+                  f"unicast peer {peer.address} is this instance's own unicast_src_ip; list the other hosts only")
+
+    tracks = _tracks(p, raw, interface, group, tracking_weight, group_tracks)
+
+    if not peers:
+        grp = g.mcast_group6 if is_v6 else g.mcast_group4
+        r.add(raw.loc, "multicast-may-be-dropped", MULTICAST_HINT.format(group=grp))
+
+    b = raw.bools
+    ints = raw.ints
+    t = raw.timers_cs
+    try:
+        cfg = InstanceConfig(
+            name=raw.name,
+            interface=interface,
+            vrid=raw.vrid,
+            priority=priority,
+            state="MASTER" if state == "MASTER" else "BACKUP",
+            version=3 if version == 3 else 2,
+            advert_int_cs=advert_cs,
+            vips=tuple(vips),
+            excluded_vips=tuple(excluded),
+            auth_type=auth_type,
+            auth_pass=auth_pass,
+            preempt=preempt,
+            preempt_delay_cs=preempt_delay_cs,
+            unicast_src_ip=src,
+            unicast_peers=tuple(peers),
+            mcast_src_ip=raw.mcast_src,
+            mcast_group4=g.mcast_group4,
+            mcast_group6=g.mcast_group6,
+            check_unicast_src=b.get("check_unicast_src", g.check_unicast_src),
+            tracks=tuple(tracks),
+            strict=strict,
+            accept=accept,
+            lower_prio_no_advert=b.get("lower_prio_no_advert", g.lower_prio_no_advert),
+            higher_prio_send_advert=b.get("higher_prio_send_advert", g.higher_prio_send_advert),
+            skip_check_adv_addr=b.get("skip_check_adv_addr", g.skip_check_adv_addr),
+            owner_ignore_adverts=b.get("owner_ignore_adverts", g.owner_ignore_adverts),
+            down_timer_adverts=ints.get("down_timer_adverts", g.down_timer_adverts),
+            garp_master_delay_cs=t.get("garp_master_delay_cs", g.garp_master_delay_cs),
+            garp_master_repeat=ints.get("garp_master_repeat", g.garp_master_repeat),
+            garp_master_refresh_cs=t.get("garp_master_refresh_cs", g.garp_master_refresh_cs),
+            garp_master_refresh_repeat=ints.get("garp_master_refresh_repeat", g.garp_master_refresh_repeat),
+            garp_lower_prio_delay_cs=t.get("garp_lower_prio_delay_cs", g.garp_lower_prio_delay_cs),
+            garp_lower_prio_repeat=ints.get("garp_lower_prio_repeat", g.garp_lower_prio_repeat),
+            notify=tuple(raw.notify),
+            sync_group=group,
+        )
+    except ValueError as exc:  # the core's own invariants; the diagnostics above should already say why
+        r.add(raw.loc, "invalid-value", f"vrrp_instance {raw.name}: {exc}")
+        return None
+    return apply_strict(cfg)
+
+
+def _tracks(
+    p: Parser, raw: _Instance, interface: str, group: str | None, tracking_weight: bool,
+    group_tracks: list[_TrackRef],
+) -> list[Track]:
+    """Resolve track_* references: weights from the definitions, sync-group rules, own interface."""
+    r = p.r
+    out: list[Track] = []
+    names: set[tuple[TrackKind, str]] = set()
+    for ref in [*raw.tracks, *group_tracks]:
+        if ref.kind is TrackKind.SCRIPT:
+            script = p.scripts.get(ref.name)
+            if script is None:
+                r.add(ref.loc, "track-script-undefined",
+                      f"track_script {ref.name}: no vrrp_script of that name; keepalived ignores the tracker")
+                continue
+            weight = ref.weight if ref.weight is not None else script.weight
+            reverse = ref.reverse if ref.reverse is not None else script.reverse
+        elif ref.kind is TrackKind.FILE:
+            tf = p.track_files.get(ref.name)
+            if tf is None:
+                r.add(ref.loc, "track-file-undefined",
+                      f"track_file {ref.name}: no track_file block of that name; keepalived ignores the tracker")
+                continue
+            weight = ref.weight if ref.weight is not None else tf.weight
+            reverse = bool(ref.reverse)
+        else:
+            if ref.name == interface:
+                r.add(ref.loc, "track-own-interface",
+                      f"track_interface {ref.name} is the instance's own interface, which is always tracked; "
+                      f"keepalived ignores this line")
+                continue
+            weight = ref.weight if ref.weight is not None else 0
+            reverse = bool(ref.reverse)
+        if (ref.kind, ref.name) in names:
+            continue
+        names.add((ref.kind, ref.name))
+        if group is not None and weight != 0 and not tracking_weight and ref.kind is not TrackKind.FILE:
+            r.add(ref.loc, "sync-group-ignores-weights",
+                  f"{raw.name} is in sync group {group}: keepalived ignores the weight of {ref.name} and puts the "
+                  f"group in FAULT while it fails (add sync_group_tracking_weight to the group to keep weights)")
+            weight = 0
+        if weight == 0 and ref.kind is not TrackKind.FILE:
+            r.add(ref.loc, "weight-zero-means-fault",
+                  f"{ref.kind.value} {ref.name} has weight 0: when it fails the instance goes to FAULT (and gives "
+                  f"up the VIP) instead of lowering its priority")
+        out.append(Track(ref.name, ref.kind, weight, reverse))
+    return out
+
+
+def _cross_instance(r: Reporter, instances: list[InstanceConfig], sources: dict[str, InstanceSource]) -> None:
+    """Checks between instances of one configuration: VRIDs and VIPs must be unique."""
+    vrids: dict[tuple[str, int, int], str] = {}
+    vips: dict[IPAddress, str] = {}
+    for inst in instances:
+        src = sources[inst.name]
+        key = (inst.interface, inst.family, inst.vrid)
+        if key in vrids:
+            r.add(src.at("virtual_router_id"), "vrid-duplicate",
+                  f"{vrids[key]} and {inst.name} both use VRID {inst.vrid} with IPv{inst.family} on "
+                  f"interface {inst.interface}: their adverts would be taken for each other's")
+        else:
+            vrids[key] = inst.name
+        seen_here: set[IPAddress] = set()
+        for vip in (*inst.vips, *inst.excluded_vips):
+            where = src.at("virtual_ipaddress")
+            if vip.address in seen_here:
+                r.add(where, "vip-duplicate", f"{vip.address} is listed twice in {inst.name}")
+            elif vip.address in vips:
+                r.add(where, "vip-duplicate", f"{vip.address} is a virtual address of both {vips[vip.address]} and "
+                                              f"{inst.name}: whichever becomes MASTER last takes it")
+            else:
+                vips[vip.address] = inst.name
+            seen_here.add(vip.address)
