@@ -152,7 +152,7 @@ class Daemon:
     def _make_instance(self, cfg: InstanceConfig) -> Instance:
         address = None
         if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
-            address = netlink.primary_address(cfg.interface, cfg.family)
+            address = _source_address(cfg)
         router = VirtualRouter(cfg, address)
         for track in cfg.tracks:
             if track.kind is TrackKind.INTERFACE:
@@ -262,7 +262,7 @@ class Daemon:
             self._timer.cancel()
         for task in [*self.script_tasks, *self._background]:
             task.cancel()
-        await self._finish_notifies()
+        await self._finish_notifies()  # also kills every script process group still alive
         if self.firewall is not None:
             with contextlib.suppress(Exception):
                 self.firewall.teardown()
@@ -365,7 +365,7 @@ class Daemon:
 
     def _refresh_address(self, inst: Instance) -> None:
         if inst.router.address is None:
-            inst.router.address = netlink.primary_address(inst.cfg.interface, inst.cfg.family)
+            inst.router.address = _source_address(inst.cfg)
 
     async def _script_loop(self, tracker: ScriptTracker) -> None:
         interval = max(tracker.script.interval_cs, 1) / 100
@@ -666,3 +666,9 @@ class Daemon:
                 item["counters"]["advert_rcvd"],
                 item["counters"]["advert_sent"],
             )
+
+
+def _source_address(cfg: InstanceConfig) -> IPAddress | None:
+    """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
+    vips = [v.address for v in cfg.vips + cfg.excluded_vips]
+    return netlink.primary_address(cfg.interface, cfg.family, exclude=vips)
