@@ -41,6 +41,7 @@ def load_string(
         sources=dict(parsed.sources),
         files=tuple(dict.fromkeys(lexer.files)),
         config_id=config_id,
+        script_locs=dict(parsed.script_locs),
     )
 
 

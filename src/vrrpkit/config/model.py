@@ -83,6 +83,13 @@ class InstanceSource:
     column: int = 1
     end_line: int | None = None  # the line of the closing brace
     keywords: dict[str, Location] = field(default_factory=dict)  # first occurrence of each keyword
+    items: dict[str, Location] = field(default_factory=dict)  # "vip:ADDR", "peer:ADDR", "track:NAME" lines
+
+    def item(self, key: str, fallback: str) -> Location:
+        return self.items.get(key) or self.at(fallback)
+
+    def loc_line(self) -> Location:
+        return Location(self.file, self.line, self.column)
 
     def at(self, keyword: str) -> Location:
         return self.keywords.get(keyword, Location(self.file, self.line, self.column))
@@ -98,6 +105,7 @@ class ParseResult:
     diagnostics: tuple[Diagnostic, ...] = ()
     sources: dict[str, InstanceSource] = field(default_factory=dict)
     files: tuple[str, ...] = ()  # every file read, the top one first
+    script_locs: dict[str, Location] = field(default_factory=dict)  # vrrp_script NAME lines
     config_id: str | None = None
 
     @property

@@ -87,8 +87,15 @@ def complete(p: Parser) -> Parsed:
                                  group_tracks.get(raw.name, []))
         if cfg is not None:
             instances.append(cfg)
+            items: dict[str, Location] = {}
+            for vip, vloc in [*raw.vips, *raw.excluded]:
+                items.setdefault(f"vip:{vip.address}", vloc)
+            for peer, ploc in raw.peers:
+                items.setdefault(f"peer:{peer.address}", ploc)
+            for ref in raw.tracks:
+                items.setdefault(f"track:{ref.name}", ref.loc)
             sources[cfg.name] = InstanceSource(raw.loc.file, raw.loc.line, raw.loc.column, raw.end_line,
-                                               dict(raw.keywords))
+                                               dict(raw.keywords), items)
 
     _cross_instance(r, instances, sources)
     if (p.scripts or any(i.notify for i in instances) or any(gr.notify for gr in groups)) and \

@@ -1,0 +1,77 @@
+"""`vrrpkit convert --to-unicast`: rewrite a keepalived.conf for networks that drop multicast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from vrrpkit.config import load_string
+from vrrpkit.config.convert import ConvertError, SrcSpec, parse_peers, to_unicast
+from vrrpkit.config.files import FileLoader, default_config_id
+
+EPILOG = """\
+Only the lines that must change are touched: unicast_src_ip and unicast_peer are added to every
+vrrp_instance; vrrp_strict / strict_mode are commented out (keepalived rejects unicast in strict mode)
+and what strict mode did is kept: the authentication blocks it ignored are commented out, and
+accept/no_accept is written out. The source address is --src, else the address of the instance's
+interface on this host. Exit status: 0 converted, 1 the result has check errors, 2 cannot convert.
+"""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "convert",
+        help="rewrite a keepalived.conf to unicast (the fix when the network drops multicast)",
+        description="Rewrite a keepalived.conf from multicast to unicast, keeping every comment and line.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--to-unicast", action="store_true", required=True, help="convert multicast instances to unicast")
+    p.add_argument("-f", "--file", required=True, metavar="FILE", help="the keepalived.conf to convert")
+    p.add_argument("--peer", "--peers", dest="peers", action="append", default=[], metavar="IP",
+                   help="another host of the cluster; repeatable, or a comma-separated list")
+    p.add_argument("--src", metavar="IP", help="this host's source address (default: the interface's address)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    p.add_argument("--config-id", metavar="ID", help="config id for @ID lines (default: host name)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        peers = parse_peers(args.peers)
+    except ValueError as exc:
+        print(f"vrrpkit convert: --peer: {exc}", file=sys.stderr)
+        return 2
+    if not peers:
+        print("vrrpkit convert: no peers: name the other hosts with --peer IP (repeatable or comma-separated)",
+              file=sys.stderr)
+        return 2
+    text = FileLoader()(args.file)
+    if text is None:
+        print(f"vrrpkit convert: cannot read {args.file}", file=sys.stderr)
+        return 2
+    src: SrcSpec = args.src
+    if src is None:
+        try:
+            from vrrpkit.cli.hostfacts import gather, primary_sources
+
+            src = primary_sources(gather())
+        except OSError:
+            src = None
+    config_id = args.config_id if args.config_id is not None else default_config_id()
+    try:
+        out = to_unicast(text, peers, src=src, filename=args.file, config_id=config_id)
+    except (ConvertError, ValueError) as exc:
+        print(f"vrrpkit convert: {exc}", file=sys.stderr)
+        return 2
+    after = load_string(out, filename=args.output or args.file, config_id=config_id, loader=FileLoader())
+    for d in after.diagnostics:
+        if d.severity == "error":
+            print(d, file=sys.stderr)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(out)
+    else:
+        sys.stdout.write(out)
+    return 0 if after.ok else 1

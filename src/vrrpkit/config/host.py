@@ -1,0 +1,91 @@
+"""Checks of a configuration against the host it will run on, with the host's facts passed in as data.
+
+The CLI gathers the facts (interfaces and their addresses, which programs and users exist) and this
+module only compares: that keeps `vrrpkit.config` pure and lets tests and the differential test
+describe a host (for instance a network namespace) without touching it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from vrrpkit.config.diagnostics import Diagnostic, Location, Reporter
+from vrrpkit.config.model import ParseResult
+from vrrpkit.core.config import IPAddress, IPInterface
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What `check` needs to know about the host. None for a fact means "unknown, do not check"."""
+
+    interfaces: Mapping[str, tuple[IPInterface, ...]] = field(default_factory=dict)
+    executable: Callable[[str], bool] | None = None  # program (path or name) -> runnable?
+    users: frozenset[str] | None = None
+
+    def addresses(self) -> set[IPAddress]:
+        return {a.ip for addrs in self.interfaces.values() for a in addrs}
+
+    def primary(self, interface: str, version: int) -> IPAddress | None:
+        """The interface's first address of that family (IPv6: link-local first, as VRRPv3 sends from it)."""
+        addrs = [a.ip for a in self.interfaces.get(interface, ()) if a.version == version]
+        if version == 6:
+            addrs.sort(key=lambda a: not a.is_link_local)
+        return addrs[0] if addrs else None
+
+
+def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
+    """Warnings for what keepalived would find missing on this host (it logs them and goes on, or drops parts)."""
+    r = Reporter()
+    have = facts.addresses()
+    for inst in result.instances:
+        src = result.sources[inst.name]
+        if inst.interface and inst.interface not in facts.interfaces:
+            r.add(src.at("interface"), "host-interface-missing",
+                  f"interface {inst.interface} of vrrp_instance {inst.name} does not exist on this host")
+        for vip in (*inst.vips, *inst.excluded_vips):
+            if vip.dev and vip.dev not in facts.interfaces:
+                r.add(src.item(f"vip:{vip.address}", "virtual_ipaddress"), "host-interface-missing",
+                      f"interface {vip.dev} for virtual address {vip} does not exist on this host")
+        for keyword, addr in (("unicast_src_ip", inst.unicast_src_ip), ("mcast_src_ip", inst.mcast_src_ip)):
+            if addr is not None and addr not in have:
+                r.add(src.at(keyword), "host-address-missing",
+                      f"{keyword} {addr} is not an address of this host: adverts cannot be sent from it")
+        for track in inst.tracks:
+            if track.kind.value == "interface" and track.name not in facts.interfaces:
+                r.add(src.item(f"track:{track.name}", "track_interface"), "host-interface-missing",
+                      f"tracked interface {track.name} does not exist on this host (the instance stays in FAULT)")
+    if facts.executable is not None:
+        for name, script in result.scripts.items():
+            program = _program(script.script)
+            if program and not facts.executable(program):
+                loc = result_script_loc(result, name)
+                r.add(loc, "host-script-missing",
+                      f"vrrp_script {name}: {program} is not found or not executable here; keepalived disables "
+                      f"the script ('not found/accessible') and trackers of it never report")
+    g = result.globals
+    if facts.users is not None and g.enable_script_security and (result.scripts or _has_notify(result)):
+        user = g.script_user or "keepalived_script"
+        if user not in facts.users:
+            r.add(Location(result.files[0] if result.files else "<string>", 1), "host-script-user-missing",
+                  f"scripts run as {user}, which does not exist on this host; set script_user in global_defs "
+                  f"(keepalived: 'Unable to set default user')")
+    return r.items
+
+
+def _has_notify(result: ParseResult) -> bool:
+    return any(i.notify for i in result.instances) or any(g.notify for g in result.sync_groups)
+
+
+def _program(command: str) -> str:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    return words[0] if words else ""
+
+
+def result_script_loc(result: ParseResult, name: str) -> Location:
+    loc = result.script_locs.get(name)
+    return loc if loc is not None else Location(result.files[0] if result.files else "<string>", 1)
