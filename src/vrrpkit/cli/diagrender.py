@@ -1,0 +1,60 @@
+"""Rendering shared by `decode`, `watch`, `probe` and `investigate`: progress, findings, peers.
+
+The diag package returns data; this module is the only place that turns it into terminal text.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from vrrpkit.core.config import IPAddress
+
+
+class Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal (design: quiet when piped)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self._drawn = False
+
+    def __call__(self, message: str, fraction: float) -> None:
+        if not self.enabled:
+            return
+        width = 24
+        filled = int(max(0.0, min(1.0, fraction)) * width)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {message[:60]:<60}")
+        self.stream.flush()
+        self._drawn = True
+
+    def done(self) -> None:
+        if self.enabled and self._drawn:
+            self.stream.write("\r" + " " * 90 + "\r")
+            self.stream.flush()
+            self._drawn = False
+
+
+def peers_from_args(values: Sequence[str] | None) -> list[IPAddress]:
+    """`--peer A --peer B,C` -> addresses; ValueError names the bad one."""
+    from vrrpkit.config.convert import parse_peers
+
+    return parse_peers(list(values or []))
+
+
+def finding_lines(f: dict[str, Any], evidence: bool = True) -> list[str]:
+    sev = f["severity"]
+    lines = [f"{sev:<7} {f['code']}: {f['message']}"]
+    if evidence and sev != "info" and f.get("evidence"):
+        lines.append("        evidence: " + json.dumps(f["evidence"], sort_keys=True, default=str)[:600])
+    for i, fix_line in enumerate(str(f.get("fix") or "").splitlines()):
+        lines.append(("        fix: " if i == 0 else "             ") + fix_line)
+    return lines
+
+
+def fail(command: str, message: str) -> int:
+    """One clear line on stderr, exit 2 (usage or environment)."""
+    print(f"vrrpkit {command}: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,417 @@
+"""``vrrpkit investigate``: the seed's whole investigation on this host, as data.
+
+``collect`` gathers facts (files, /proc, firewall rules, then a window of 3 advert intervals + 2 s
+during which it taps the link, listens on a protocol-112 socket, asks the network who holds each
+VIP, pings the peers and asks them by IGMP whether they are in the VRRP group); ``verdict.decide``
+turns them into findings. Nothing here prints: progress goes to a callback the CLI renders.
+
+What is sent, and to whom (all of it stays on the instance's link, and only goes to addresses the
+user gave or configured, or to the link's own groups):
+
+* ARP probes (RFC 5227, sender 0.0.0.0) / DAD neighbour solicitations for each VIP: poison no cache;
+* ICMP echo to each peer (``--peer`` and ``unicast_peer``);
+* unless ``--passive``: one IGMPv3 group-specific query for 224.0.0.18 (changes no host's IGMP mode),
+  and two protocol-112 ``vrrpkit probe`` packets by unicast to each peer, whose only possible answer
+  is ICMP "protocol unreachable" from a host where no VRRP daemon runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address, ip_interface
+from typing import Any
+
+from vrrpkit.core.config import VRRP_GROUP4, InstanceConfig, IPAddress
+from vrrpkit.diag import firewall as fw
+from vrrpkit.diag import probe_wire, sysinfo
+from vrrpkit.diag.decode import sight, sight_ip
+from vrrpkit.diag.findings import Report
+from vrrpkit.diag.verdict import DEFAULT_CONFIG, Facts, PeerFacts, decide
+
+Progress = Callable[[str, float], None]
+IGMP = 2
+ICMP_COUNT = 3
+SPREAD = 0.6  # probes and echoes go out over the first 0.6 s of the window
+
+
+class EnvironmentProblem(Exception):
+    """Not root, no such interface, no config: the CLI prints it on one line and exits 2."""
+
+
+@dataclass
+class Options:
+    files: list[str] | None = None
+    iface: str | None = None
+    peers: list[IPAddress] = field(default_factory=list)
+    duration: float | None = None
+    passive: bool = False
+    control: str | None = None
+    config_id: str | None = None
+
+
+def default_duration(instances: list[InstanceConfig]) -> float:
+    """3 advert intervals of the slowest instance + 2 s: a live master is heard at least 3 times."""
+    longest = max((c.advert_int_cs for c in instances), default=100) / 100
+    return 3 * longest + 2.0
+
+
+def investigate(opts: Options, progress: Progress | None = None) -> Report:
+    return decide(collect(opts, progress))
+
+
+def _load_config(opts: Options, facts: Facts) -> list[InstanceConfig]:
+    files = opts.files or []
+    if not files:
+        if os.path.exists(DEFAULT_CONFIG):
+            files = [DEFAULT_CONFIG]
+        elif opts.iface is None:
+            raise EnvironmentProblem(f"no configuration: {DEFAULT_CONFIG} does not exist; give -f FILE or -i IFACE")
+        else:
+            facts.notes.append(f"no configuration ({DEFAULT_CONFIG} missing): VRIDs are learned from the link")
+            return []
+    for f in files:
+        if not os.path.exists(f):
+            raise EnvironmentProblem(f"{f}: no such file")
+    try:
+        from vrrpkit.config import load_files
+    except ImportError as exc:
+        raise EnvironmentProblem(f"the keepalived.conf parser is not available in this build ({exc})") from exc
+    result = load_files(files, opts.config_id)
+    facts.config_files = list(files)
+    for d in result.diagnostics:
+        facts.diagnostics.append(
+            {
+                "file": d.file,
+                "line": d.line,
+                "column": d.column,
+                "severity": str(getattr(d.severity, "value", d.severity)),
+                "rule": d.rule,
+                "message": d.message,
+                "text": str(d),
+            }
+        )
+    instances = list(result.instances)
+    if opts.iface is not None:
+        others = [c.name for c in instances if c.interface != opts.iface]
+        if others:
+            facts.notes.append(f"instances on other interfaces not examined: {', '.join(others)}")
+        instances = [c for c in instances if c.interface == opts.iface]
+    return instances
+
+
+def collect(opts: Options, progress: Progress | None = None) -> Facts:
+    """Gather every fact ``decide`` needs. Raises EnvironmentProblem for exit-2 conditions."""
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("investigate needs root (packet and raw sockets): run it with sudo")
+    if opts.iface is not None and not os.path.isdir(f"/sys/class/net/{opts.iface}"):
+        raise EnvironmentProblem(f"no such interface: {opts.iface}")
+    report = progress or (lambda _m, _f: None)
+    facts = Facts(hostname=socket.gethostname())
+    facts.instances = _load_config(opts, facts)
+    names = sorted({opts.iface} if opts.iface else {c.interface for c in facts.instances})
+    if not names:
+        raise EnvironmentProblem("no vrrp_instance in the configuration and no -i IFACE: nothing to examine")
+    report("reading the host", 0.0)
+    vips = {v for c in facts.instances for v in c.advertised_addresses()}
+    for name in names:
+        info = sysinfo.read_iface(name)
+        facts.ifaces[name] = info
+        if not info.exists:
+            continue
+        for a in _addresses(name):
+            if a.ip in vips:
+                facts.vips_local.add(a.ip)
+            else:
+                facts.addresses.setdefault(name, []).append(str(a))
+    igmp = sysinfo.parse_igmp(sysinfo.read_text("/proc/net/igmp"))
+    igmp6 = sysinfo.parse_igmp6(sysinfo.read_text("/proc/net/igmp6"))
+    for name in names:
+        facts.joined[name] = set(igmp.get(name, sysinfo.IgmpIface()).groups) | set(igmp6.get(name, set()))
+    facts.daemons = sysinfo.vrrp_daemons()
+    facts.daemon_status = _daemon_status(opts, facts)
+    facts.rulesets, facts.firewall_notes = fw.read_rulesets()
+    facts.firewalld = fw.firewalld_running()
+    own = facts.own_addresses()
+    for addr in opts.peers:
+        if addr not in own:
+            facts.peers.setdefault(addr, PeerFacts(addr, "flag"))
+    for c in facts.instances:
+        for p in c.unicast_peers:
+            if p.address not in own:
+                facts.peers.setdefault(p.address, PeerFacts(p.address, "config"))
+    before = _counters()
+    facts.window = opts.duration if opts.duration is not None else default_duration(facts.instances)
+    _window(opts, facts, [n for n in names if facts.ifaces[n].exists and facts.ifaces[n].up], report)
+    after = _counters()
+    facts.counters_delta = {k: after[k] - before.get(k, 0) for k in _WATCHED if k in after}
+    arp = sysinfo.parse_arp(sysinfo.read_text("/proc/net/arp"))
+    facts.arp = {a: mac for a, (mac, dev) in arp.items() if dev in names}
+    for p in facts.peers.values():
+        if isinstance(p.address, IPv4Address) and p.address in facts.arp:
+            p.mac = facts.arp[p.address]
+    for s in facts.sightings:  # peers learned from the link: senders of our VRIDs with our VIPs
+        cfg = next((c for c in facts.instances if c.vrid == s.vrid and c.interface == s.ifname), None)
+        if (cfg and not s.outgoing and s.raw and set(s.raw.addresses) == set(cfg.advertised_addresses())
+                and s.src not in facts.peers and s.src not in own):  # fmt: skip
+            facts.peers[s.src] = PeerFacts(s.src, "advert", mac=s.mac)
+    report("deciding", 1.0)
+    return facts
+
+
+_WATCHED = ("TcpExt:IPReversePathFilter", "IpExt:InMcastPkts", "IpExt:OutMcastPkts", "Ip:InDiscards",
+            "Ip:InUnknownProtos")  # fmt: skip
+
+
+def _counters() -> dict[str, int]:
+    out = sysinfo.parse_counters(sysinfo.read_text("/proc/net/netstat"))
+    out.update(sysinfo.parse_counters(sysinfo.read_text("/proc/net/snmp")))
+    return out
+
+
+def _addresses(name: str) -> list[Any]:
+    from vrrpkit.io import netlink
+
+    try:
+        return [ip_interface(f"{a.address}/{a.prefixlen}") for a in netlink.addresses(name)]
+    except OSError:
+        return []
+
+
+def _daemon_status(opts: Options, facts: Facts) -> dict[str, Any] | None:
+    if not any(d.kind == "vrrpkit" for d in facts.daemons):
+        return None
+    from vrrpkit.control import ControlError, default_path, request
+
+    try:
+        return request(default_path(opts.control), "status", timeout=2.0)
+    except ControlError as exc:
+        facts.notes.append(f"vrrpkit daemon runs but its control socket did not answer: {exc}")
+        return None
+
+
+def _probe_vrid(facts: Facts) -> int:
+    used = {c.vrid for c in facts.instances}
+    return next((v for v in range(probe_wire.DEFAULT_VRID, 0, -1) if v not in used), probe_wire.DEFAULT_VRID)
+
+
+class _Window:
+    """The sockets of one investigation window, closed together whatever happens."""
+
+    def __init__(self) -> None:
+        self.stack = contextlib.ExitStack()
+        self.readers: dict[int, Callable[[], None]] = {}
+
+    def add(self, obj: Any, on_read: Callable[[], None]) -> Any:
+        self.stack.callback(obj.close)
+        self.readers[obj.fileno()] = on_read
+        return obj
+
+
+def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> None:
+    from vrrpkit.io.garp import NeighborProber
+    from vrrpkit.io.icmp import EchoReply, IcmpProber
+    from vrrpkit.io.igmp import send_group_query
+    from vrrpkit.io.tap import PacketTap
+    from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6
+
+    win = _Window()
+    start = time.monotonic()
+    deadline = start + facts.window
+    schedule: list[tuple[float, Callable[[], None]]] = []
+    probers: dict[tuple[str, int], Any] = {}
+    vip_iface: dict[IPAddress, str] = {}
+    with win.stack:
+        for name in names:
+            try:
+                tap = PacketTap(name, protocols4=(112, IGMP), protocols6=(112,))
+            except OSError as exc:
+                raise EnvironmentProblem(f"cannot tap {name}: {exc.strerror or exc}") from exc
+            win.add(tap, _tap_reader(tap, facts))
+            for family, cls in ((4, VrrpSocket4), (6, VrrpSocket6)):
+                if not any(c.family == family and c.interface == name for c in facts.instances) and family == 6:
+                    continue
+                src = facts.primary(name, family)
+                try:
+                    sock = cls(name, src=src)  # type: ignore[arg-type]
+                except OSError as exc:
+                    facts.socket_open = facts.socket_open and family == 6
+                    facts.notes.append(f"no protocol-112 socket on {name} (IPv{family}): {exc}")
+                    continue
+                win.add(sock, _socket_reader(sock, name, facts))
+                if not opts.passive:
+                    schedule += _unicast_probes(sock, facts, name, family, src, start)
+        for c in facts.instances:
+            if c.interface not in names:
+                continue
+            for vip in c.advertised_addresses():
+                vip_iface[vip] = c.interface
+                key = (c.interface, vip.version)
+                if key not in probers:
+                    try:
+                        probers[key] = win.add(NeighborProber(c.interface, vip.version), lambda: None)
+                    except OSError as exc:
+                        facts.notes.append(f"cannot probe owners on {c.interface}: {exc}")
+                        continue
+                    prober = probers[key]
+                    win.readers[prober.fileno()] = prober.read
+                prober = probers[key]
+                for i in range(3):
+                    schedule.append((start + i * SPREAD / 3, lambda p=prober, v=vip: p.probe(v)))
+        pingers: dict[tuple[str, int], IcmpProber] = {}
+        for p in facts.peers.values():
+            name = _iface_for(facts, p.address, names)
+            if name is None:
+                continue
+            key = (name, p.address.version)
+            if key not in pingers:
+                try:
+                    pingers[key] = win.add(IcmpProber(name, p.address.version), lambda: None)
+                except OSError as exc:
+                    facts.notes.append(f"cannot ping from {name}: {exc}")
+                    continue
+                pinger = pingers[key]
+                win.readers[pinger.fileno()] = _pinger_reader(pinger, facts, EchoReply)
+            pinger = pingers[key]
+            for seq in range(1, ICMP_COUNT + 1):
+                schedule.append((start + (seq - 1) * SPREAD / ICMP_COUNT, _ping(pinger, p, seq)))
+        if not opts.passive:
+            for name in names:
+                if any(c.interface == name and not c.unicast and c.family == 4 for c in facts.instances):
+                    try:
+                        send_group_query(name, VRRP_GROUP4)
+                        facts.igmp_queried.add(name)
+                    except OSError as exc:
+                        facts.notes.append(f"IGMP query on {name} failed: {exc}")
+        schedule.sort(key=lambda item: item[0])
+        fds = list(win.readers)
+        last_report = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            while schedule and schedule[0][0] <= now:
+                schedule.pop(0)[1]()
+            if now - last_report >= 0.25:
+                report(f"listening on {', '.join(names)}", min(1.0, (now - start) / max(facts.window, 0.001)))
+                last_report = now
+            wake = min([deadline, now + 0.25] + ([schedule[0][0]] if schedule else []))
+            readable, _, _ = select.select(fds, [], [], max(0.0, wake - now))
+            for fd in readable:
+                win.readers[fd]()
+        for fd in fds:  # whatever is still queued counts
+            win.readers[fd]()
+        for vip, name in vip_iface.items():
+            prober = probers.get((name, vip.version))
+            if prober is not None:
+                facts.vip_claims[vip] = set(prober.finish(vip))
+    for p in facts.peers.values():
+        name = _iface_for(facts, p.address, names)
+        if name in facts.igmp_queried and isinstance(p.address, IPv4Address):
+            p.igmp_report = p.address in facts.igmp_reporters.get(name, {}).values()
+
+
+def _tap_reader(tap: Any, facts: Facts) -> Callable[[], None]:
+    def read() -> None:
+        for pkt in tap.read():
+            mac = ":".join(f"{b:02x}" for b in pkt.mac)
+            if pkt.ethertype == 0x0800 and len(pkt.data) > 20 and pkt.data[9] == IGMP:
+                if not pkt.outgoing:
+                    _igmp_report(pkt.data, mac, tap.ifname, facts)
+                continue
+            s = sight_ip(pkt.data, time=pkt.time, mac=mac, outgoing=pkt.outgoing, ifname=tap.ifname)
+            if s is not None and s.probe is None:
+                facts.sightings.append(s)
+
+    return read
+
+
+def _igmp_report(packet: bytes, mac: str, ifname: str, facts: Facts) -> None:
+    """Record the sender of a membership report that names the VRRP group (IGMPv2 or v3)."""
+    ihl = (packet[0] & 0x0F) * 4
+    msg = packet[ihl:]
+    src = IPv4Address(packet[12:16])
+    groups: set[IPv4Address] = set()
+    if len(msg) >= 8 and msg[0] in (0x12, 0x16):
+        groups.add(IPv4Address(msg[4:8]))
+    elif len(msg) >= 8 and msg[0] == 0x22:
+        n = int.from_bytes(msg[6:8], "big")
+        off = 8
+        for _ in range(min(n, 64)):
+            if len(msg) < off + 8:
+                break
+            aux, nsrc = msg[off + 1], int.from_bytes(msg[off + 2 : off + 4], "big")
+            groups.add(IPv4Address(msg[off + 4 : off + 8]))
+            off += 8 + 4 * nsrc + 4 * aux
+    if VRRP_GROUP4 in groups:
+        facts.igmp_reporters.setdefault(ifname, {})[mac] = src
+
+
+def _socket_reader(sock: Any, name: str, facts: Facts) -> Callable[[], None]:
+    def read() -> None:
+        good, _bad = sock.drain()
+        for d in good:
+            s = sight(d.src, d.dst, d.ttl, d.payload, kernel_checked=isinstance(d.src, IPv6Address))
+            if s.probe is None and s.vrid is not None:
+                facts.socket_rx.append((name, d.src, s.vrid))
+
+    return read
+
+
+def _pinger_reader(pinger: Any, facts: Facts, echo_type: type) -> Callable[[], None]:
+    def read() -> None:
+        for event in pinger.read():
+            if isinstance(event, echo_type):
+                p = facts.peers.get(event.src)
+                if p is not None:
+                    p.icmp_received += 1
+                    rtt = round(event.rtt * 1000, 3)
+                    p.rtt_ms = rtt if p.rtt_ms is None else min(p.rtt_ms, rtt)
+            elif event.protocol_unreachable and event.quoted_protocol == 112:
+                p = facts.peers.get(event.quoted_dst)
+                if p is not None:
+                    p.proto_unreachable = True
+
+    return read
+
+
+def _ping(pinger: Any, peer: PeerFacts, seq: int) -> Callable[[], None]:
+    def send() -> None:
+        if pinger.send(peer.address, seq) is None:
+            peer.icmp_sent += 1
+
+    return send
+
+
+def _unicast_probes(sock: Any, facts: Facts, name: str, family: int, src: IPAddress | None,
+                    start: float) -> list[tuple[float, Callable[[], None]]]:  # fmt: skip
+    """Two protocol-112 probes to each peer of this family: an absent VRRP daemon draws an ICMP error."""
+    if src is None:
+        return []
+    session = int.from_bytes(os.urandom(4), "big")
+    vrid = _probe_vrid(facts)
+    out: list[tuple[float, Callable[[], None]]] = []
+    for p in facts.peers.values():
+        if p.address.version != family or _iface_for(facts, p.address, [name]) != name:
+            continue
+        for seq in (1, 2):
+            msg = probe_wire.ProbeMessage(probe_wire.Kind.REQUEST, probe_wire.Path.VRRP_UNICAST, session, seq,
+                                          time.monotonic_ns(), vrid=vrid)  # fmt: skip
+            data = probe_wire.encode_vrrp(msg)
+            out.append((start + (seq - 1) * SPREAD / 2, lambda d=data, a=p.address: sock.send(d, a)))
+    return out
+
+
+def _iface_for(facts: Facts, addr: IPAddress, names: list[str]) -> str | None:
+    """The examined interface whose subnet holds ``addr`` (or the only one, for routed peers)."""
+    for name in names:
+        for a in facts.addresses.get(name, []):
+            net = ip_interface(a).network
+            if net.version == addr.version and addr in net:
+                return name
+    return names[0] if len(names) == 1 else None
