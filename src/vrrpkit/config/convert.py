@@ -99,7 +99,7 @@ def to_unicast(
     primary addresses), or None to keep each instance's existing unicast_src_ip."""
     from vrrpkit.config import load_string
 
-    peer_addrs = [_addr(p) for p in peers]
+    peer_addrs = [a for p in peers for a in (parse_peers([p]) if isinstance(p, str) else [p])]
     if not peer_addrs:
         raise ConvertError("no peers given: name the other hosts with --peer IP (repeatable, or comma-separated)")
     result = load_string(text, filename=filename, config_id=config_id, loader=lambda _p: None)
