@@ -301,3 +301,13 @@ def test_rules_documented() -> None:
         Diagnostic("f", 1, 1, "error", "no-such-rule", "x")
     assert str(Diagnostic("f", 2, 3, "warning", "syntax", "m")) == "f:2:3: warning: m [syntax]"
     assert len(RULES) >= 40
+
+
+def test_docs_list_every_rule_and_divergence() -> None:
+    from vrrpkit.config.divergences import DIVERGENCES
+
+    docs = Path(__file__).parents[3] / "docs"
+    check_md = (docs / "check.md").read_text()
+    div_md = (docs / "divergences.md").read_text()
+    assert all(f"`{rule}`" in check_md for rule in RULES)
+    assert all(f"`{d.key}`" in div_md for d in DIVERGENCES)
