@@ -238,7 +238,7 @@ class Daemon:
             script = self.result.scripts.get(name)
             if script is None:
                 continue
-            tracker = ScriptTracker(name, script, security=security, default_user=self.result.globals.script_user)
+            tracker = ScriptTracker(name, script, security=security, default_user=self._script_user())
             previous = old.get(name)
             if previous is not None and previous.script == script:
                 tracker.counter = previous.counter
@@ -484,6 +484,10 @@ class Daemon:
         elif isinstance(effect, fx.PriorityChanged):
             log.info("(%s) Changing effective priority from %d to %d", name, effect.old, effect.new)
 
+    def _script_user(self) -> tuple[str, str | None] | None:
+        g = self.result.globals
+        return (g.script_user, g.script_group) if g.script_user else None
+
     def _firewall(self) -> NoAcceptFirewall:
         if self.firewall is None:
             self.firewall = NoAcceptFirewall()
@@ -521,7 +525,7 @@ class Daemon:
         globals_ = self.result.globals
         for command, args in commands:
             try:
-                script = prepare(command, as_user(globals_.script_user))
+                script = prepare(command, as_user(self._script_user()))
             except (KeyError, ValueError) as exc:
                 log.warning("(%s) cannot run notify %r: %s", cfg.name, command, exc)
                 continue

@@ -18,7 +18,7 @@ class ScriptTracker:
         self.name = name
         self.script = script
         self.security = security
-        self.user = getattr(script, "user", None) or default_user
+        self.user = (script.user, script.group) if script.user else default_user
         self.counter = RiseFall(max(1, script.rise), max(1, script.fall), bool(script.init_fail))
         self.last_rc: int | None = None
         self.error: str | None = None
