@@ -434,10 +434,10 @@ def _nft_match(body: dict[str, Any], sets: dict[tuple[str, str, str], tuple[Any,
     elif isinstance(left, dict) and "ct" in left and left["ct"].get("key") == "state":
         fieldname = "ct_state"
     if fieldname is None:
-        return Cond("unknown", text=text)
+        return Cond("unknown", family=_implied_family(left), text=text)
     values = _nft_right(right, sets, where, fieldname)
     if values is None:
-        return Cond("unknown", text=text)
+        return Cond("unknown", family=family, text=text)
     if fieldname == "ttl":
         return Cond("ttl", values, op if op in ("==", "!=", "<", ">", "<=", ">=") else "==", family=family, text=text)
     negate = op == "!="
@@ -447,6 +447,30 @@ def _nft_match(body: dict[str, Any], sets: dict[tuple[str, str, str], tuple[Any,
         proto = left["payload"]["protocol"]
         return Cond("dport", values, negate=negate, text=text) if proto else Cond("unknown", text=text)
     return Cond(fieldname, values, negate=negate, family=family, text=text)
+
+
+def _implied_family(expr: Any) -> int | None:
+    """The family an expression can only match in: ``ip6 daddr . iifname`` or ``icmpv6 type`` never
+    match an IPv4 packet, even when we cannot evaluate the rest (nft adds that dependency itself)."""
+    found: set[int] = set()
+
+    def visit(e: Any) -> None:
+        if isinstance(e, dict):
+            payload = e.get("payload")
+            if isinstance(payload, dict):
+                proto = payload.get("protocol")
+                if proto in ("ip", "icmp", "igmp"):
+                    found.add(4)
+                elif proto in ("ip6", "icmpv6"):
+                    found.add(6)
+            for v in e.values():
+                visit(v)
+        elif isinstance(e, list):
+            for v in e:
+                visit(v)
+
+    visit(expr)
+    return found.pop() if len(found) == 1 else None
 
 
 def _nft_right(right: Any, sets: dict[tuple[str, str, str], tuple[Any, ...]], where: tuple[str, str],

@@ -274,14 +274,14 @@ def _instance(facts: Facts, cfg: InstanceConfig, table: VridTable) -> tuple[list
         out.append(
             Finding(
                 F.FIREWALL_DROPS_VRRP,
-                Severity.WARNING if contradicted else Severity.ERROR,
+                _rule_severity(b, confirmed, contradicted),
                 f"the host firewall drops this host's outgoing adverts (VRID {vrid}): {b.where}: {b.text}"
                 + (" - and none left the NIC while this host holds the VIP" if confirmed else ""),
                 {**ev, "direction": "out", "rules": [x.as_dict() for x in out_blocks], "adverts_sent_seen": sent_by_us,
                  "holds_vip": bool(held)},
                 fw.accept_rule_for(b, iface, "out", facts.firewalld),
-                Confidence.HIGH if confirmed and b.certain else Confidence.MEDIUM,
-                [f"rule {b.where} matches an advert leaving {iface}"]
+                _rule_confidence(b, confirmed),
+                [f"rule {b.where} {'matches' if b.certain else 'may match'} an advert leaving {iface}"]
                 + (["the tap saw no advert leave although this host is master"] if confirmed else [])
                 + (["but the tap saw our adverts leave: the rule may not apply"] if contradicted else []),
             )
@@ -304,14 +304,14 @@ def _instance(facts: Facts, cfg: InstanceConfig, table: VridTable) -> tuple[list
         out.append(
             Finding(
                 F.FIREWALL_DROPS_VRRP,
-                Severity.WARNING if contradicted else Severity.ERROR,
+                _rule_severity(b, confirmed, contradicted),
                 f"the host firewall drops incoming adverts (VRID {vrid}): {b.where}: {b.text}"
                 + (f" - adverts from {_names(not_delivered)} reached the NIC but no socket" if confirmed else ""),
                 {**ev, "direction": "in", "rules": [x.as_dict() for x in in_blocks],
                  "seen_on_nic": [_sender_ev(s) for s in arrived], "reached_socket": sorted(str(a) for a in rx_srcs)},
                 fw.accept_rule_for(b, iface, "in", facts.firewalld),
-                Confidence.HIGH if confirmed and b.certain else Confidence.MEDIUM,
-                [f"rule {b.where} matches an advert arriving on {iface}"]
+                _rule_confidence(b, confirmed),
+                [f"rule {b.where} {'matches' if b.certain else 'may match'} an advert arriving on {iface}"]
                 + (["the tap saw the adverts arrive, our protocol-112 socket never got them"] if confirmed else [])
                 + (["but our socket received the adverts: the rule may not apply"] if contradicted else []),
             )
@@ -416,6 +416,20 @@ def _instance(facts: Facts, cfg: InstanceConfig, table: VridTable) -> tuple[list
     if owners == 1:
         conf = _healthy_confidence(facts, cfg, basis, sent_by_us, theirs, rx_srcs)
     return out, basis, conf
+
+
+def _rule_severity(block: fw.Block, confirmed: bool, contradicted: bool) -> Severity:
+    """A rule is a problem when it surely matches, or when the traffic shows the drop; a rule we could
+    only partly evaluate and that the traffic does not confirm stays a warning (no false verdicts)."""
+    if contradicted:
+        return Severity.WARNING
+    return Severity.ERROR if block.certain or confirmed else Severity.WARNING
+
+
+def _rule_confidence(block: fw.Block, confirmed: bool) -> Confidence:
+    if block.certain and confirmed:
+        return Confidence.HIGH
+    return Confidence.MEDIUM if block.certain or confirmed else Confidence.LOW
 
 
 def _healthy_confidence(facts: Facts, cfg: InstanceConfig, basis: list[str], sent_by_us: int,
