@@ -10,6 +10,7 @@ beside them. The same functions turn a tap's packet into a ``Sighting`` for ``wa
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
 from dataclasses import dataclass, field
@@ -239,7 +240,7 @@ def priority_meaning(prio: int) -> str:
         return "master is stopping (backups take over after Skew_Time)"
     if prio == 255:
         return "address owner"
-    return "backup priority" if prio < 100 else "priority"
+    return "router priority (1-254; keepalived's default 100)"
 
 
 def describe(s: Sighting, group_known: bool = True) -> dict[str, Any]:
@@ -298,9 +299,8 @@ def describe(s: Sighting, group_known: bool = True) -> dict[str, Any]:
             "ttl_seen": p.ttl,
             "requester": p.requester,
         }
-    if not group_known and s.error == DropReason.BAD_CHECKSUM.value:
-        out["error"] = None
-        out["warnings"].append("VRRPv3 checksum not verified: give --src and --dst (it covers a pseudo-header)")
+    if not group_known and s.raw is not None and s.inspection is None and s.error is None:
+        out["warnings"].append("VRRPv3 checksum not verified: give --src (and --dst if not the group), it covers them")
     return out
 
 
@@ -343,7 +343,7 @@ def decode_bytes(data: bytes, src: IPAddress | None = None, dst: IPAddress | Non
             return inner
         raise DecodeError("an IP packet, but not protocol 112 (VRRP), or its header is broken")
     if data and data[0] >> 4 in (2, 3):
-        given = src is not None and dst is not None
+        given = src is not None
         if src is None:
             src = IPv4Address(0) if dst is None or dst.version == 4 else IPv6Address(0)
         if dst is None:
@@ -351,8 +351,11 @@ def decode_bytes(data: bytes, src: IPAddress | None = None, dst: IPAddress | Non
         if src.version != dst.version:
             raise DecodeError("--src and --dst are of different address families")
         s = sight(src, dst, 255, data)
-        notes = [] if given else ["bare VRRP message: IP fields unknown (TTL shown as 255)"]
-        return Decoded("vrrp", s, notes=notes, addresses_given=given or s.raw is None or s.raw.version == 2)
+        notes = ["bare VRRP message: no IP header, so no TTL (shown as 255)"]
+        verified = given or s.raw is None or s.raw.version == 2
+        if not verified and s.error == DropReason.BAD_CHECKSUM.value:
+            s = dataclasses.replace(s, error=None, error_detail="")  # unknown, not bad: it covers the addresses
+        return Decoded("vrrp", s, notes=notes, addresses_given=verified)
     raise DecodeError(f"neither an Ethernet frame, an IP packet nor a VRRP message (first byte 0x{data[0]:02x})")
 
 

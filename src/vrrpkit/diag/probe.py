@@ -1,0 +1,396 @@
+"""``vrrpkit probe``: does protocol 112 (and UDP) get between these hosts, by multicast and unicast?
+
+Run it on every host at the same time with the same peer list, like omping. Each host sends, every
+``interval``, on four paths: protocol 112 to the VRRP group (TTL 255, exactly like an advert),
+protocol 112 to each peer, UDP to a group (TTL 1) and UDP to each peer. Whoever receives a request
+echoes it back *on the same path* (multicast requests by multicast, unicast by unicast), with the TTL
+it saw, so each path measures only itself: a cloud that eats multicast shows as 100% loss on both
+multicast paths and none on the unicast ones; a host firewall that drops protocol 112 shows as loss
+on the VRRP paths only. Besides the round trip (sent / received / loss / latency), each host counts
+the peers' requests it heard, which tells the direction of a one-way loss.
+
+The wire format is docs/probe.md (``probe_wire``). Probes never disturb VRRP instances: they use
+an unused VRID and a header every implementation rejects at its first check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any
+
+from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
+from vrrpkit.diag import probe_wire as pw
+from vrrpkit.diag.probe_wire import Kind, Path, ProbeMessage
+from vrrpkit.io import consts
+
+Progress = Callable[[str, float], None]
+_IP_TTL = 2  # cmsg type of IP_RECVTTL data
+
+
+class ProbeError(Exception):
+    """Cannot probe at all (no such interface, not root, mixed families): exit 2."""
+
+
+@dataclass
+class PathStats:
+    """One path to one peer."""
+
+    sent: int = 0
+    replies: set[int] = field(default_factory=set)  # seqs answered
+    rtts_ms: list[float] = field(default_factory=list)
+    ttl_at_peer: set[int] = field(default_factory=set)  # TTL our requests arrived with, per the replies
+    heard: set[int] = field(default_factory=set)  # the peer's request seqs we received
+    heard_ttl: set[int] = field(default_factory=set)
+    seen_any: bool = False  # anything from the peer on this path, warm-up included
+
+    @property
+    def received(self) -> int:
+        return len(self.replies)
+
+    @property
+    def loss(self) -> float:
+        return 0.0 if not self.sent else round(100.0 * (self.sent - self.received) / self.sent, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        rtt = None
+        if self.rtts_ms:
+            rtt = {"min": round(min(self.rtts_ms), 3), "avg": round(sum(self.rtts_ms) / len(self.rtts_ms), 3),
+                   "max": round(max(self.rtts_ms), 3)}  # fmt: skip
+        return {
+            "sent": self.sent,
+            "received": self.received,
+            "loss_pct": self.loss,
+            "rtt_ms": rtt,
+            "ttl_at_peer": sorted(self.ttl_at_peer),
+            "heard": len(self.heard),
+            "heard_ttl": sorted(self.heard_ttl),
+        }
+
+
+@dataclass
+class PeerResult:
+    address: IPAddress
+    listed: bool  # given with --peer (else: an unlisted host that probed too)
+    paths: dict[Path, PathStats] = field(default_factory=lambda: {p: PathStats() for p in Path})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"peer": str(self.address), "listed": self.listed,
+                "paths": {p.label: s.as_dict() for p, s in self.paths.items()}}  # fmt: skip
+
+
+@dataclass
+class ProbeReport:
+    interface: str
+    source: IPAddress | None
+    session: int
+    vrid: int
+    count: int
+    interval: float
+    peers: list[PeerResult]
+    vrids_in_use: list[int]
+    warnings: list[str]
+    duration: float
+
+    @property
+    def lossy(self) -> bool:
+        return any(s.sent and s.received < s.sent for p in self.peers if p.listed for s in p.paths.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": pw.FORMAT_VERSION,
+            "interface": self.interface,
+            "source": str(self.source) if self.source else None,
+            "session": self.session,
+            "vrid": self.vrid,
+            "count": self.count,
+            "interval": self.interval,
+            "duration_s": round(self.duration, 3),
+            "udp": {"port": pw.UDP_PORT, "group4": str(pw.UDP_GROUP4), "group6": str(pw.UDP_GROUP6)},
+            "peers": [p.as_dict() for p in self.peers],
+            "vrids_in_use": self.vrids_in_use,
+            "warnings": self.warnings,
+            "ok": not self.lossy,
+        }
+
+
+class _Udp:
+    """One UDP socket on the probe port: joined to the probe group, TTL of each datagram reported."""
+
+    def __init__(self, ifname: str, family: int) -> None:
+        self.family = family
+        self.ifindex = socket.if_nametoindex(ifname)
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        self.sock = socket.socket(af, socket.SOCK_DGRAM)
+        try:
+            s = self.sock
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_SOCKET, consts.SO_BINDTODEVICE, ifname.encode())
+            if family == 4:
+                s.setsockopt(socket.IPPROTO_IP, consts.IP_MULTICAST_ALL, 0)
+                s.setsockopt(socket.IPPROTO_IP, consts.IP_RECVTTL, 1)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, pw.UDP_MCAST_TTL)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+                mreqn = struct.pack("4s4si", b"\0" * 4, b"\0" * 4, self.ifindex)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+                s.bind(("0.0.0.0", pw.UDP_PORT))
+                join = struct.pack("4s4si", pw.UDP_GROUP4.packed, b"\0" * 4, self.ifindex)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, join)
+            else:
+                ipv6 = socket.IPPROTO_IPV6
+                with contextlib.suppress(OSError):  # kernels before 4.20
+                    s.setsockopt(ipv6, consts.IPV6_MULTICAST_ALL, 0)
+                s.setsockopt(ipv6, consts.IPV6_RECVHOPLIMIT, 1)
+                s.setsockopt(ipv6, consts.IPV6_MULTICAST_HOPS, pw.UDP_MCAST_TTL)
+                s.setsockopt(ipv6, consts.IPV6_MULTICAST_LOOP, 0)
+                s.setsockopt(ipv6, consts.IPV6_MULTICAST_IF, self.ifindex)
+                s.bind(("::", pw.UDP_PORT))
+                s.setsockopt(ipv6, consts.IPV6_JOIN_GROUP, struct.pack("16si", pw.UDP_GROUP6.packed, self.ifindex))
+            s.setblocking(False)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, data: bytes, dst: IPAddress) -> OSError | None:
+        target: tuple[Any, ...] = (str(dst), pw.UDP_PORT)
+        if self.family == 6:
+            scope = self.ifindex if (dst.is_link_local or dst.is_multicast) else 0
+            target = (str(dst), pw.UDP_PORT, 0, scope)
+        try:
+            self.sock.sendto(data, target)
+        except OSError as exc:
+            return exc
+        return None
+
+    def recv(self) -> list[tuple[IPAddress, int, bytes]]:
+        out: list[tuple[IPAddress, int, bytes]] = []
+        for _ in range(256):
+            try:
+                data, anc, _flags, addr = self.sock.recvmsg(2048, socket.CMSG_SPACE(4))
+            except OSError:
+                break  # EAGAIN: drained; anything else: try again on the next readable
+            ttl = 0
+            for level, kind, value in anc:
+                if (level, kind) in ((socket.IPPROTO_IP, _IP_TTL), (socket.IPPROTO_IPV6, consts.IPV6_HOPLIMIT)):
+                    ttl = struct.unpack("i", value[:4])[0] if len(value) >= 4 else value[0]
+            out.append((ip_address(addr[0].split("%", 1)[0]), ttl, bytes(data)))
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class ProbeSession:
+    """One run of the probe on one interface. ``run()`` blocks for count x interval + wait seconds."""
+
+    def __init__(
+        self,
+        ifname: str,
+        peers: list[IPAddress],
+        vrid: int = pw.DEFAULT_VRID,
+        count: int = 10,
+        interval: float = 0.2,
+        wait: float = 2.0,
+        src: IPAddress | None = None,
+    ) -> None:
+        if not peers:
+            raise ProbeError("no peers: name the other hosts with --peer IP[,IP...] (run the probe there too)")
+        families = {p.version for p in peers}
+        if len(families) != 1:
+            raise ProbeError("peers mix IPv4 and IPv6: probe one family at a time")
+        if not 1 <= vrid <= 255:
+            raise ProbeError(f"--vrid {vrid} out of range 1..255")
+        if not 1 <= count <= 100000 or not 0.001 <= interval <= 60 or not 0 <= wait <= 600:
+            raise ProbeError("--count 1..100000, --interval 0.001..60 s and --wait 0..600 s")
+        if not os.path.isdir(f"/sys/class/net/{ifname}"):
+            raise ProbeError(f"no such interface: {ifname}")
+        self.ifname = ifname
+        self.family = families.pop()
+        self.group: IPAddress = VRRP_GROUP4 if self.family == 4 else VRRP_GROUP6
+        self.udp_group: IPAddress = pw.UDP_GROUP4 if self.family == 4 else pw.UDP_GROUP6
+        self.vrid, self.count, self.interval, self.wait = vrid, count, interval, wait
+        self.src = src
+        self.session = int.from_bytes(os.urandom(4), "big") or 1
+        self.results: dict[IPAddress, PeerResult] = {p: PeerResult(p, True) for p in peers}
+        self.own: set[IPAddress] = set()
+        self.vrids: set[int] = set()
+        self.warnings: list[str] = []
+
+    # -- pure-ish handling, separated from the sockets so tests can drive it --
+
+    def _peer(self, addr: IPAddress) -> PeerResult | None:
+        if addr in self.own:
+            return None
+        if addr not in self.results:
+            self.results[addr] = PeerResult(addr, False)
+        return self.results[addr]
+
+    def handle(self, src: IPAddress, ttl: int, msg: ProbeMessage, now_ns: int) -> ProbeMessage | None:
+        """Account for one received probe; returns the reply to send, if any."""
+        if msg.session == self.session:
+            return None  # our own, looped back
+        peer = self._peer(src)
+        if peer is None:
+            return None
+        stats = peer.paths[msg.path]
+        stats.seen_any = True
+        if msg.kind is Kind.REQUEST:
+            if msg.seq:
+                stats.heard.add(msg.seq)
+                stats.heard_ttl.add(ttl)
+            return pw.reply_to(msg, self.session, ttl)
+        if msg.requester == self.session and msg.seq not in stats.replies and 1 <= msg.seq <= self.count:
+            stats.replies.add(msg.seq)
+            stats.rtts_ms.append(max(0.0, (now_ns - msg.time_ns) / 1e6))
+            stats.ttl_at_peer.add(msg.ttl)
+        return None
+
+    def request(self, path: Path, seq: int) -> ProbeMessage:
+        return ProbeMessage(Kind.REQUEST, path, self.session, seq, time.monotonic_ns(), vrid=self.vrid)
+
+    # -- the run --
+
+    def run(self, progress: Progress | None = None) -> ProbeReport:
+        from vrrpkit.io import netlink
+        from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6
+
+        report = progress or (lambda _m, _f: None)
+        try:
+            self.own = {a.address for a in netlink.addresses(self.ifname)}
+            if self.src is None:
+                self.src = netlink.primary_address(self.ifname, self.family)
+        except OSError as exc:
+            raise ProbeError(f"cannot read the addresses of {self.ifname}: {exc}") from exc
+        for p in list(self.results):
+            if p in self.own:
+                del self.results[p]  # the same --peer list on every host: skip ourselves
+        if not self.results:
+            raise ProbeError("every --peer is an address of this host")
+        try:
+            if self.family == 4:
+                if not isinstance(self.src, IPv4Address):
+                    raise ProbeError(f"{self.ifname} has no IPv4 address to send from")
+                vrrp: Any = VrrpSocket4(self.ifname, VRRP_GROUP4, src=self.src)
+            else:
+                src6 = self.src if isinstance(self.src, IPv6Address) else None
+                vrrp = VrrpSocket6(self.ifname, VRRP_GROUP6, src=src6)
+        except PermissionError as exc:
+            raise ProbeError("probe needs root (raw protocol-112 sockets): run it with sudo") from exc
+        except OSError as exc:
+            raise ProbeError(f"cannot open a protocol-112 socket on {self.ifname}: {exc}") from exc
+        try:
+            udp = _Udp(self.ifname, self.family)
+        except OSError as exc:
+            vrrp.close()
+            raise ProbeError(f"cannot open UDP port {pw.UDP_PORT} on {self.ifname}: {exc}") from exc
+        start = time.monotonic()
+        try:
+            self._loop(vrrp, udp, start, report)
+        finally:
+            vrrp.close()
+            udp.close()
+        if self.vrid in self.vrids:
+            self.warnings.append(f"VRID {self.vrid} is in use on this link: rerun with --vrid N, N unused")
+        listed = [r for r in self.results.values() if r.listed]
+        others = [r for r in self.results.values() if not r.listed]
+        for r in listed:
+            if not any(s.heard or s.replies for s in r.paths.values()):
+                self.warnings.append(f"{r.address}: response message never received (is the probe running there?)")
+        return ProbeReport(self.ifname, self.src, self.session, self.vrid, self.count, self.interval,
+                           listed + others, sorted(self.vrids), self.warnings, time.monotonic() - start)  # fmt: skip
+
+    def _loop(self, vrrp: Any, udp: _Udp, start: float, report: Progress) -> None:
+        """Warm up, then count. Warm-up (omping's "waiting for response msg"): announce with seq 0,
+        which is answered but never counted, until every peer was heard on any path or ``wait``
+        seconds passed, so a host started a moment later does not read as loss."""
+        peers = [p for p in self.results if self.results[p].listed]
+        fds = [vrrp.fileno(), udp.fileno()]
+        warm_until = start + max(self.wait, 1.0)
+        counting_from: float | None = None
+        deadline = warm_until + (self.count - 1) * self.interval + self.wait
+        seq = 0
+        next_send = start
+        last_report = 0.0
+        while True:
+            now = time.monotonic()
+            if counting_from is None and (now >= warm_until or all(self._heard_from(p) for p in peers)):
+                counting_from = next_send = now
+                deadline = now + (self.count - 1) * self.interval + self.wait
+            if now >= deadline:
+                break
+            if now >= next_send and (counting_from is None or seq < self.count):
+                if counting_from is not None:
+                    seq += 1
+                self._send_round(vrrp, udp, seq, peers)
+                next_send = (counting_from + seq * self.interval) if counting_from is not None else now + self.interval
+            if now - last_report >= 0.2:
+                what = f"{seq}/{self.count} sent" if counting_from is not None else "waiting for the peers"
+                report(f"probing {len(peers)} peer(s): {what}", seq / self.count)
+                last_report = now
+            wake = min(deadline, next_send if (counting_from is None or seq < self.count) else deadline, now + 0.2)
+            readable, _, _ = select.select(fds, [], [], max(0.0, wake - now))
+            if vrrp.fileno() in readable:
+                self._read_vrrp(vrrp)
+            if udp.fileno() in readable:
+                self._read_udp(udp)
+
+    def _heard_from(self, peer: IPAddress) -> bool:
+        r = self.results[peer]
+        return any(s.seen_any for s in r.paths.values())
+
+    def _send_round(self, vrrp: Any, udp: _Udp, seq: int, peers: list[IPAddress]) -> None:
+        """One request on every path; seq 0 is the uncounted warm-up announcement."""
+        counted = 1 if seq else 0
+        msg = self.request(Path.VRRP_MULTICAST, seq)
+        if vrrp.send(pw.encode_vrrp(msg)) is None:
+            for p in peers:
+                self.results[p].paths[Path.VRRP_MULTICAST].sent += counted
+        msg = self.request(Path.UDP_MULTICAST, seq)
+        if udp.send(pw.encode_body(msg), self.udp_group) is None:
+            for p in peers:
+                self.results[p].paths[Path.UDP_MULTICAST].sent += counted
+        for p in peers:
+            if vrrp.send(pw.encode_vrrp(self.request(Path.VRRP_UNICAST, seq)), p) is None:
+                self.results[p].paths[Path.VRRP_UNICAST].sent += counted
+            if udp.send(pw.encode_body(self.request(Path.UDP_UNICAST, seq)), p) is None:
+                self.results[p].paths[Path.UDP_UNICAST].sent += counted
+
+    def _read_vrrp(self, vrrp: Any) -> None:
+        good, _bad = vrrp.drain()
+        for d in good:
+            if not pw.is_probe(d.payload):
+                if len(d.payload) >= 2:
+                    self.vrids.add(d.payload[1])
+                continue
+            try:
+                msg = pw.decode_vrrp(d.payload, verify_checksum=self.family == 4)
+            except pw.NotAProbe:
+                continue
+            if not msg.path.vrrp:
+                continue
+            reply = self.handle(d.src, d.ttl, msg, time.monotonic_ns())
+            if reply is not None:
+                dst = None if reply.path is Path.VRRP_MULTICAST else d.src
+                vrrp.send(pw.encode_vrrp(reply), dst)
+
+    def _read_udp(self, udp: _Udp) -> None:
+        for src, ttl, data in udp.recv():
+            try:
+                msg = pw.decode_body(data)
+            except pw.NotAProbe:
+                continue
+            if msg.path.vrrp:
+                continue  # a protocol-112 path cannot arrive over UDP
+            reply = self.handle(src, ttl, msg, time.monotonic_ns())
+            if reply is not None:
+                udp.send(pw.encode_body(reply), self.udp_group if reply.path is Path.UDP_MULTICAST else src)
