@@ -203,7 +203,7 @@ class Demo:
         lab = self._lab()
         for host in lab.hosts:
             lines = lab.addr_lines(host, VIP)
-            self.note(step, f"{host}: {lines[0] if lines else '(no VIP)'}")
+            self.note(step, lines[0] if lines else f"{host}: (no VIP)")
 
     def step_elect(self, step: Step) -> bool:
         lab = self._lab()
@@ -307,22 +307,26 @@ class Demo:
         return True
 
     def step_failover(self, step: Step) -> bool:
+        """Power loss on the master: SIGKILL leaves its VIP configured (as with keepalived), so the link
+        goes down too, as it would with the host; h2 must then hold the VIP within the bound."""
         lab = self._lab()
         t0 = time.monotonic()
-        lab.signal("h1", signal.SIGKILL)
+        lab.signal("h1", signal.SIGKILL, group=True)  # keepalived's VRRP child too, or it would exit cleanly
         lab.link("h1", up=False)
         bound = master_down_interval(PRIORITIES["h2"] + 2)
-        took = self._holders_stable({"h2"} if self.daemon else set(), timeout=bound + 5)
-        if took is None:
-            self.note(step, f"expected h2 to take over, got {sorted(lab.vip_holders(VIP))}")
+        taken = wait_until(lambda: lab.vip_holders(VIP) - {"h1"} == {"h2"} or None, bound + 5, 0.02)
+        took = time.monotonic() - t0
+        if not taken:
+            self.note(step, f"expected h2 to take over, got {sorted(lab.vip_holders(VIP) - {'h1'})}")
             return False
-        took = time.monotonic() - t0 if took is None else took
         step.data["failover"] = round(took, 3)
         step.data["bound"] = round(bound, 3)
         self.note(
             step,
-            f"h2 took over in {took:.2f}s; protocol bound: Master_Down_Interval {bound:.3f}s after h1's last "
-            "advert (3 x 1 s + (256-102)/256), i.e. at most one advert interval more after the kill",
+            f"h2 took over {took:.2f}s after the kill; protocol bound: Master_Down_Interval {bound:.3f}s "
+            "(3 x 1 s + (256-102)/256) after h1's last advert",
         )
         self._show_holders(step)
-        return took <= bound + 1.0 + 0.5
+        if "h1" in lab.vip_holders(VIP):
+            self.note(step, "(h1's VIP sits on its dead interface: a killed daemon cannot remove it)")
+        return took <= bound + 0.5
