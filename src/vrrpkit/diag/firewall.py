@@ -71,10 +71,13 @@ class Cond:
     negate: bool = False
     family: int | None = None  # ip/ip6 payload matches only ever match their own family
     text: str = ""
+    l4: int | None = None  # `tcp dport 22`, `icmp type ...` only ever match that protocol
 
     def eval(self, pkt: Packet) -> Tri:
         if self.family is not None and pkt.family != self.family:
             return False  # `ip protocol vrrp` never matches an IPv6 packet, even negated
+        if self.l4 is not None and pkt.l4proto != self.l4:
+            return False  # nft adds the protocol dependency to a transport-header match itself
         result = self._eval(pkt)
         if result is None:
             return None
@@ -434,7 +437,7 @@ def _nft_match(body: dict[str, Any], sets: dict[tuple[str, str, str], tuple[Any,
     elif isinstance(left, dict) and "ct" in left and left["ct"].get("key") == "state":
         fieldname = "ct_state"
     if fieldname is None:
-        return Cond("unknown", family=_implied_family(left), text=text)
+        return Cond("unknown", family=_implied_family(left), text=text, l4=_implied_l4(left))
     values = _nft_right(right, sets, where, fieldname)
     if values is None:
         return Cond("unknown", family=family, text=text)
@@ -444,8 +447,7 @@ def _nft_match(body: dict[str, Any], sets: dict[tuple[str, str, str], tuple[Any,
     if op not in ("==", "!=", "in"):
         return Cond("unknown", text=text)
     if fieldname == "dport":
-        proto = left["payload"]["protocol"]
-        return Cond("dport", values, negate=negate, text=text) if proto else Cond("unknown", text=text)
+        return Cond("dport", values, negate=negate, text=text, l4=_implied_l4(left))
     return Cond(fieldname, values, negate=negate, family=family, text=text)
 
 
@@ -471,6 +473,16 @@ def _implied_family(expr: Any) -> int | None:
 
     visit(expr)
     return found.pop() if len(found) == 1 else None
+
+
+def _implied_l4(expr: Any) -> int | None:
+    """The transport protocol a payload expression belongs to (tcp, udp, icmp, ...), if any."""
+    if isinstance(expr, dict) and isinstance(expr.get("payload"), dict):
+        proto = expr["payload"].get("protocol")
+        number = PROTOCOLS.get(proto) if isinstance(proto, str) else None
+        if number is not None and proto not in ("ip", "ip6"):
+            return number
+    return None
 
 
 def _nft_right(right: Any, sets: dict[tuple[str, str, str], tuple[Any, ...]], where: tuple[str, str],
