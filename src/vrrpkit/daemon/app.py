@@ -49,6 +49,7 @@ class Instance:
     notify: dict[str, str]
     transitions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))
     split_brain: frozenset[str] = frozenset()
+    suspects: frozenset[str] = frozenset()
     split_brain_events: int = 0
     next_probe: float = 0.0
     mismatches: dict[str, int] = field(default_factory=dict)
@@ -89,6 +90,7 @@ class Daemon:
         self._control = ControlServer(control_path, self._control_request)
         self._background: list[asyncio.Task[None]] = []
         self.runner = ScriptRunner(notify_timeout=NOTIFY_TIMEOUT)
+        self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._notify_tasks: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -120,6 +122,7 @@ class Daemon:
             self._start_routers(self.instances.values())
             self._background.append(loop.create_task(self._track_files_loop()))
             systemd.notify("READY=1", f"STATUS={self._status_line()}")
+            self._ready = True
             log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
             await self._stop.wait()
         finally:
@@ -461,7 +464,8 @@ class Daemon:
                 log.info("(%s) Entering %s STATE reason=%r", name, effect.new, effect.reason)
             if effect.reason == "advertisement timeout":
                 log.info("(%s) Receive advertisement timeout", name)
-            systemd.notify(f"STATUS={self._status_line()}")
+            if self._ready:
+                systemd.notify(f"STATUS={self._status_line()}")
         elif isinstance(effect, fx.Notify):
             self._queue_notify(inst, effect)
         elif isinstance(effect, fx.PacketDropped):
@@ -510,13 +514,7 @@ class Daemon:
         """Run notify_<state> then `notify` (keepalived's order and arguments), chained per
         instance so that BACKUP can never overtake MASTER, each with a timeout."""
         cfg = inst.cfg
-        specific = {
-            "MASTER": "notify_master",
-            "BACKUP": "notify_backup",
-            "FAULT": "notify_fault",
-            "STOP": "notify_stop",
-            "MASTER_RX_LOWER_PRI": "notify_master_rx_lower_pri",
-        }.get(effect.state)
+        specific = effect.state.lower()  # the parser keys notify_<state> by <state>
         commands: list[tuple[str, list[str]]] = []
         if specific and specific in inst.notify:
             commands.append((inst.notify[specific], []))
@@ -562,6 +560,12 @@ class Daemon:
         for inst in self.instances.values():
             if inst.router.state is not State.MASTER or not inst.cfg.vips or now < inst.next_probe:
                 continue
+            settle = max(1.0, PROBE_EVERY_ADVERTS * inst.cfg.advert_int_cs / 100)
+            if now - inst.router.state_since < settle:
+                # a handover leaves the old master holding the VIP until our first advert reaches
+                # it: give the protocol time to settle before calling it a split brain
+                inst.next_probe = inst.router.state_since + settle
+                continue
             inst.next_probe = now + max(1.0, PROBE_EVERY_ADVERTS * inst.cfg.advert_int_cs / 100)
             self._spawn(self._probe_instance(inst))
 
@@ -581,6 +585,8 @@ class Daemon:
             return
         if inst.router.state is not State.MASTER:
             return
+        suspects, inst.suspects = inst.suspects, others
+        others = others & suspects  # seen by two probes in a row: not a handover in flight
         if others and others != inst.split_brain:
             inst.split_brain_events += 1
             log.error(
