@@ -154,3 +154,32 @@ def test_reload_with_status_json_transitions(make_lab: MakeLab) -> None:
                 "advert_int", "mode", "time_in_state", "counters", "transitions"):
         assert key in inst
     assert inst["transitions"][-1]["new"] == "MASTER" and inst["transitions"][-1]["reason"] == "startup"
+
+
+def test_sync_group_moves_together_and_notifies_as_group(make_lab: MakeLab) -> None:
+    lab = make_lab(2)
+    flag = lab.workdir / "h1-ok"
+    flag.write_text("ok\n")
+    out = lab.workdir / "group.log"
+    script = lab.workdir / "group.sh"
+    script.write_text(f'#!/bin/sh\necho "$*" >> {out}\n')
+    script.chmod(0o755)
+    vip2 = "198.51.100.100"
+
+    def conf(prio: int, host: str) -> str:
+        check = f"/usr/bin/test -f {flag}" if host == "h1" else "/bin/true"
+        scripts = f'vrrp_script chk {{\n    script "{check}"\n    interval 0.2\n}}\n'
+        group = f'vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    notify "{script}"\n}}\n'
+        one = instance(prio, version=3, advert_int="0.1", extra="track_script {\n    chk\n}")
+        two = instance(prio, name="VI_2", vrid=52, version=3, advert_int="0.1", vips=(f"{vip2}/24",))
+        return config(one, two, scripts=scripts + group)
+
+    lab.run_vrrpkit("h1", conf(150, "h1"))
+    lab.run_vrrpkit("h2", conf(100, "h2"))
+    both = lambda host: lab.vip_holders(VIP) == {host} and lab.vip_holders(vip2) == {host}  # noqa: E731
+    assert wait_until(lambda: both("h1") or None, 10), lab.processes("h1")[0].log()[-2000:]
+    flag.unlink()  # VI_1's weight-0 script fails on h1: the whole group goes FAULT there
+    assert wait_until(lambda: both("h2") or None, 5), lab.processes("h1")[0].log()[-2000:]
+    st = json.loads(lab.exec("h1", Lab.vrrpkit_argv("status", "--json")).stdout)
+    assert {i["name"]: i["state"] for i in st["instances"]} == {"VI_1": "FAULT", "VI_2": "FAULT"}
+    assert wait_until(lambda: "GROUP G FAULT 0" in out.read_text() or None, 3), out.read_text()

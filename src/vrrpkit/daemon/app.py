@@ -91,6 +91,7 @@ class Daemon:
         self._background: list[asyncio.Task[None]] = []
         self.runner = ScriptRunner(notify_timeout=NOTIFY_TIMEOUT)
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
+        self._group_states: dict[str, str] = {}
         self._notify_tasks: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -466,6 +467,8 @@ class Daemon:
                 log.info("(%s) Receive advertisement timeout", name)
             if self._ready:
                 systemd.notify(f"STATUS={self._status_line()}")
+            if inst.router.sync is not None:
+                self._group_changed(inst.router.sync)
         elif isinstance(effect, fx.Notify):
             self._queue_notify(inst, effect)
         elif isinstance(effect, fx.PacketDropped):
@@ -520,20 +523,41 @@ class Daemon:
             commands.append((inst.notify[specific], []))
         if "notify" in inst.notify and effect.state != "MASTER_RX_LOWER_PRI":
             commands.append((inst.notify["notify"], ["INSTANCE", cfg.name, effect.state, str(effect.priority)]))
+        self._run_notifies(cfg.name, commands)
+
+    def _run_notifies(self, key: str, commands: list[tuple[str, list[str]]]) -> None:
         globals_ = self.result.globals
         for command, args in commands:
             try:
                 script = prepare(command, as_user(self._script_user()))
             except (KeyError, ValueError) as exc:
-                log.warning("(%s) cannot run notify %r: %s", cfg.name, command, exc)
+                log.warning("(%s) cannot run notify %r: %s", key, command, exc)
                 continue
             problems = script_security_problems(script) if globals_.enable_script_security else []
             if problems:
-                log.warning("(%s) SECURITY VIOLATION - refusing notify %r: %s", cfg.name, command, "; ".join(problems))
+                log.warning("(%s) SECURITY VIOLATION - refusing notify %r: %s", key, command, "; ".join(problems))
                 continue
-            task = self.runner.notify(cfg.name, script, args)
+            task = self.runner.notify(key, script, args)
             self._notify_tasks.add(task)
-            task.add_done_callback(lambda t, c=command, n=cfg.name: self._notify_done(t, n, c))
+            task.add_done_callback(lambda t, c=command, n=key: self._notify_done(t, n, c))
+
+    def _group_changed(self, group: SyncGroup) -> None:
+        """vrrp_sync_group notify_*: run once per group transition, with `GROUP name STATE 0`."""
+        state = group.state.value
+        if self._group_states.get(group.name) == state or state == "INIT":
+            return
+        self._group_states[group.name] = state
+        log.info("VRRP_Group(%s) Syncing instances to %s state", group.name, state)
+        spec = next((g for g in self.result.sync_groups if g.name == group.name), None)
+        if spec is None:
+            return
+        notify = dict(spec.notify)
+        commands = []
+        if state.lower() in notify:
+            commands.append((notify[state.lower()], []))
+        if "notify" in notify:
+            commands.append((notify["notify"], ["GROUP", group.name, state, "0"]))
+        self._run_notifies(f"group:{group.name}", commands)
 
     def _notify_done(self, task: asyncio.Task[Any], instance: str, command: str) -> None:
         self._notify_tasks.discard(task)
