@@ -73,3 +73,29 @@ def make_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
 def lab(make_lab: Callable[..., Lab]) -> Lab:
     """A three-host lab (h1..h3 on 192.0.2.1-3/24 and 2001:db8::1-3/64), multicast flowing."""
     return make_lab(3)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the suite nothing of ours may remain: no namespace, no lab run directory, no daemon.
+
+    A leftover breaks the next run and CI, so it fails this run, naming what was left.
+    """
+    if os.geteuid() != 0 or not shutil.which("ip", path="/usr/sbin:/usr/bin:/sbin:/bin"):
+        return
+    import subprocess
+
+    mine = f"t{os.getpid():x}"
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    left = [line.split()[0] for line in out.splitlines() if line.startswith((mine, f"vkc-{os.getpid()}"))]
+    procs = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if f"/run/vrrpkit-lab/{mine}" in cmdline or f"vrrpkit-lab/{mine}" in cmdline:
+                procs.append(f"{entry.name}: {cmdline[:120]}")
+    if left or procs:
+        print(f"\nLEFTOVERS after the suite: namespaces {left}, processes {procs}")
+        session.exitstatus = 1
