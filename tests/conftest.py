@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,7 +95,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if f"/run/vrrpkit-lab/{mine}" in cmdline or f"vrrpkit-lab/{mine}" in cmdline:
+            if re.search(rf"/{mine}\d+[/ -]", cmdline):  # a lab's run dir or workdir (t<pid><n>)
                 procs.append(f"{entry.name}: {cmdline[:120]}")
     if left or procs:
         print(f"\nLEFTOVERS after the suite: namespaces {left}, processes {procs}")
