@@ -378,11 +378,9 @@ def parse_nft_json(document: dict[str, Any] | str) -> Ruleset:
             pending.append(item["rule"])
     for r in pending:
         key = (r.get("family", ""), r.get("table", ""), r.get("chain", ""))
-        chain = rs.chains.get(key)
-        if chain is None:
-            continue
-        rule = _nft_rule(r, sets, len(chain.rules) + 1)
-        chain.rules.append(rule)
+        owner = rs.chains.get(key)
+        if owner is not None:
+            owner.rules.append(_nft_rule(r, sets, len(owner.rules) + 1))
     return rs
 
 

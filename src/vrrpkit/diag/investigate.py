@@ -24,6 +24,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from ipaddress import IPv4Address, IPv6Address, ip_interface
 from typing import Any
 
@@ -33,6 +34,7 @@ from vrrpkit.diag import probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
 from vrrpkit.diag.findings import Report
 from vrrpkit.diag.verdict import DEFAULT_CONFIG, Facts, PeerFacts, decide
+from vrrpkit.io.icmp import EchoReply, IcmpProber
 
 Progress = Callable[[str, float], None]
 IGMP = 2
@@ -152,9 +154,9 @@ def collect(opts: Options, progress: Progress | None = None) -> Facts:
     facts.counters_delta = {k: after[k] - before.get(k, 0) for k in _WATCHED if k in after}
     arp = sysinfo.parse_arp(sysinfo.read_text("/proc/net/arp"))
     facts.arp = {a: mac for a, (mac, dev) in arp.items() if dev in names}
-    for p in facts.peers.values():
-        if isinstance(p.address, IPv4Address) and p.address in facts.arp:
-            p.mac = facts.arp[p.address]
+    for peer in facts.peers.values():
+        if isinstance(peer.address, IPv4Address) and peer.address in facts.arp:
+            peer.mac = facts.arp[peer.address]
     for s in facts.sightings:  # peers learned from the link: senders of our VRIDs with our VIPs
         cfg = next((c for c in facts.instances if c.vrid == s.vrid and c.interface == s.ifname), None)
         if (cfg and not s.outgoing and s.raw and set(s.raw.addresses) == set(cfg.advertised_addresses())
@@ -215,7 +217,6 @@ class _Window:
 
 def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> None:
     from vrrpkit.io.garp import NeighborProber
-    from vrrpkit.io.icmp import EchoReply, IcmpProber
     from vrrpkit.io.igmp import send_group_query
     from vrrpkit.io.tap import PacketTap
     from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6
@@ -254,32 +255,28 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
                 key = (c.interface, vip.version)
                 if key not in probers:
                     try:
-                        probers[key] = win.add(NeighborProber(c.interface, vip.version), lambda: None)
+                        prober = NeighborProber(c.interface, vip.version)
                     except OSError as exc:
                         facts.notes.append(f"cannot probe owners on {c.interface}: {exc}")
                         continue
-                    prober = probers[key]
-                    win.readers[prober.fileno()] = prober.read
-                prober = probers[key]
+                    probers[key] = win.add(prober, prober.read)
                 for i in range(3):
-                    schedule.append((start + i * SPREAD / 3, lambda p=prober, v=vip: p.probe(v)))
+                    schedule.append((start + i * SPREAD / 3, partial(probers[key].probe, vip)))
         pingers: dict[tuple[str, int], IcmpProber] = {}
-        for p in facts.peers.values():
-            name = _iface_for(facts, p.address, names)
-            if name is None:
+        for peer in facts.peers.values():
+            via = _iface_for(facts, peer.address, names)
+            if via is None:
                 continue
-            key = (name, p.address.version)
+            key = (via, peer.address.version)
             if key not in pingers:
                 try:
-                    pingers[key] = win.add(IcmpProber(name, p.address.version), lambda: None)
+                    pinger = IcmpProber(via, peer.address.version)
                 except OSError as exc:
-                    facts.notes.append(f"cannot ping from {name}: {exc}")
+                    facts.notes.append(f"cannot ping from {via}: {exc}")
                     continue
-                pinger = pingers[key]
-                win.readers[pinger.fileno()] = _pinger_reader(pinger, facts, EchoReply)
-            pinger = pingers[key]
+                pingers[key] = win.add(pinger, _pinger_reader(pinger, facts))
             for seq in range(1, ICMP_COUNT + 1):
-                schedule.append((start + (seq - 1) * SPREAD / ICMP_COUNT, _ping(pinger, p, seq)))
+                schedule.append((start + (seq - 1) * SPREAD / ICMP_COUNT, _ping(pingers[key], peer, seq)))
         if not opts.passive:
             for name in names:
                 if any(c.interface == name and not c.unicast and c.family == 4 for c in facts.instances):
@@ -306,14 +303,14 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
                 win.readers[fd]()
         for fd in fds:  # whatever is still queued counts
             win.readers[fd]()
-        for vip, name in vip_iface.items():
-            prober = probers.get((name, vip.version))
-            if prober is not None:
-                facts.vip_claims[vip] = set(prober.finish(vip))
-    for p in facts.peers.values():
-        name = _iface_for(facts, p.address, names)
-        if name in facts.igmp_queried and isinstance(p.address, IPv4Address):
-            p.igmp_report = p.address in facts.igmp_reporters.get(name, {}).values()
+        for vip, ifname in vip_iface.items():
+            found = probers.get((ifname, vip.version))
+            if found is not None:
+                facts.vip_claims[vip] = set(found.finish(vip))
+    for peer in facts.peers.values():
+        via = _iface_for(facts, peer.address, names)
+        if via in facts.igmp_queried and isinstance(peer.address, IPv4Address):
+            peer.igmp_report = peer.address in facts.igmp_reporters.get(via, {}).values()
 
 
 def _tap_reader(tap: Any, facts: Facts) -> Callable[[], None]:
@@ -363,10 +360,10 @@ def _socket_reader(sock: Any, name: str, facts: Facts) -> Callable[[], None]:
     return read
 
 
-def _pinger_reader(pinger: Any, facts: Facts, echo_type: type) -> Callable[[], None]:
+def _pinger_reader(pinger: IcmpProber, facts: Facts) -> Callable[[], None]:
     def read() -> None:
         for event in pinger.read():
-            if isinstance(event, echo_type):
+            if isinstance(event, EchoReply):
                 p = facts.peers.get(event.src)
                 if p is not None:
                     p.icmp_received += 1
@@ -403,7 +400,7 @@ def _unicast_probes(sock: Any, facts: Facts, name: str, family: int, src: IPAddr
             msg = probe_wire.ProbeMessage(probe_wire.Kind.REQUEST, probe_wire.Path.VRRP_UNICAST, session, seq,
                                           time.monotonic_ns(), vrid=vrid)  # fmt: skip
             data = probe_wire.encode_vrrp(msg)
-            out.append((start + (seq - 1) * SPREAD / 2, lambda d=data, a=p.address: sock.send(d, a)))
+            out.append((start + (seq - 1) * SPREAD / 2, partial(sock.send, data, p.address)))
     return out
 
 

@@ -23,7 +23,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, ip_address
 from typing import Any
 
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
@@ -44,8 +44,7 @@ class PathStats:
     """One path to one peer."""
 
     sent: int = 0
-    replies: set[int] = field(default_factory=set)  # seqs answered
-    rtts_ms: list[float] = field(default_factory=list)
+    rtt_ms: dict[int, float] = field(default_factory=dict)  # seq answered -> round trip
     ttl_at_peer: set[int] = field(default_factory=set)  # TTL our requests arrived with, per the replies
     heard: set[int] = field(default_factory=set)  # the peer's request seqs we received
     heard_ttl: set[int] = field(default_factory=set)
@@ -53,7 +52,7 @@ class PathStats:
 
     @property
     def received(self) -> int:
-        return len(self.replies)
+        return len(self.rtt_ms)
 
     @property
     def loss(self) -> float:
@@ -61,9 +60,10 @@ class PathStats:
 
     def as_dict(self) -> dict[str, Any]:
         rtt = None
-        if self.rtts_ms:
-            rtt = {"min": round(min(self.rtts_ms), 3), "avg": round(sum(self.rtts_ms) / len(self.rtts_ms), 3),
-                   "max": round(max(self.rtts_ms), 3)}  # fmt: skip
+        if self.rtt_ms:
+            values = list(self.rtt_ms.values())
+            rtt = {"min": round(min(values), 3), "avg": round(sum(values) / len(values), 3),
+                   "max": round(max(values), 3)}  # fmt: skip
         return {
             "sent": self.sent,
             "received": self.received,
@@ -80,6 +80,18 @@ class PeerResult:
     address: IPAddress
     listed: bool  # given with --peer (else: an unlisted host that probed too)
     paths: dict[Path, PathStats] = field(default_factory=lambda: {p: PathStats() for p in Path})
+    sessions: set[int] = field(default_factory=set)  # the peer's run ids, the same on every path
+
+    def absorb(self, other: PeerResult) -> None:
+        """Fold in what arrived from another address of the same host (IPv6: link-local multicast)."""
+        for path, theirs in other.paths.items():
+            mine = self.paths[path]
+            mine.rtt_ms = {**theirs.rtt_ms, **mine.rtt_ms}
+            mine.ttl_at_peer |= theirs.ttl_at_peer
+            mine.heard |= theirs.heard
+            mine.heard_ttl |= theirs.heard_ttl
+            mine.seen_any = mine.seen_any or theirs.seen_any
+        self.sessions |= other.sessions
 
     def as_dict(self) -> dict[str, Any]:
         return {"peer": str(self.address), "listed": self.listed,
@@ -235,6 +247,24 @@ class ProbeSession:
             self.results[addr] = PeerResult(addr, False)
         return self.results[addr]
 
+    def merged(self) -> list[PeerResult]:
+        """Listed peers first; an unlisted address whose session is a listed peer's is that peer.
+
+        Over IPv6 the same host sends multicast from its link-local address and unicast from the
+        address we listed; its session id, the same on every path, ties the two together.
+        """
+        listed = [r for r in self.results.values() if r.listed]
+        others: list[PeerResult] = []
+        for r in self.results.values():
+            if r.listed:
+                continue
+            owner = next((p for p in listed if p.sessions & r.sessions), None)
+            if owner is not None:
+                owner.absorb(r)
+            else:
+                others.append(r)
+        return listed + others
+
     def handle(self, src: IPAddress, ttl: int, msg: ProbeMessage, now_ns: int) -> ProbeMessage | None:
         """Account for one received probe; returns the reply to send, if any."""
         if msg.session == self.session:
@@ -242,6 +272,7 @@ class ProbeSession:
         peer = self._peer(src)
         if peer is None:
             return None
+        peer.sessions.add(msg.session)
         stats = peer.paths[msg.path]
         stats.seen_any = True
         if msg.kind is Kind.REQUEST:
@@ -249,9 +280,8 @@ class ProbeSession:
                 stats.heard.add(msg.seq)
                 stats.heard_ttl.add(ttl)
             return pw.reply_to(msg, self.session, ttl)
-        if msg.requester == self.session and msg.seq not in stats.replies and 1 <= msg.seq <= self.count:
-            stats.replies.add(msg.seq)
-            stats.rtts_ms.append(max(0.0, (now_ns - msg.time_ns) / 1e6))
+        if msg.requester == self.session and msg.seq not in stats.rtt_ms and 1 <= msg.seq <= self.count:
+            stats.rtt_ms[msg.seq] = max(0.0, (now_ns - msg.time_ns) / 1e6)
             stats.ttl_at_peer.add(msg.ttl)
         return None
 
@@ -282,8 +312,7 @@ class ProbeSession:
                     raise ProbeError(f"{self.ifname} has no IPv4 address to send from")
                 vrrp: Any = VrrpSocket4(self.ifname, VRRP_GROUP4, src=self.src)
             else:
-                src6 = self.src if isinstance(self.src, IPv6Address) else None
-                vrrp = VrrpSocket6(self.ifname, VRRP_GROUP6, src=src6)
+                vrrp = VrrpSocket6(self.ifname, VRRP_GROUP6, src=None)  # the kernel picks per destination
         except PermissionError as exc:
             raise ProbeError("probe needs root (raw protocol-112 sockets): run it with sudo") from exc
         except OSError as exc:
@@ -301,10 +330,11 @@ class ProbeSession:
             udp.close()
         if self.vrid in self.vrids:
             self.warnings.append(f"VRID {self.vrid} is in use on this link: rerun with --vrid N, N unused")
-        listed = [r for r in self.results.values() if r.listed]
-        others = [r for r in self.results.values() if not r.listed]
+        peers = self.merged()
+        listed = [r for r in peers if r.listed]
+        others = [r for r in peers if not r.listed]
         for r in listed:
-            if not any(s.heard or s.replies for s in r.paths.values()):
+            if not any(s.heard or s.rtt_ms for s in r.paths.values()):
                 self.warnings.append(f"{r.address}: response message never received (is the probe running there?)")
         return ProbeReport(self.ifname, self.src, self.session, self.vrid, self.count, self.interval,
                            listed + others, sorted(self.vrids), self.warnings, time.monotonic() - start)  # fmt: skip
@@ -346,7 +376,9 @@ class ProbeSession:
 
     def _heard_from(self, peer: IPAddress) -> bool:
         r = self.results[peer]
-        return any(s.seen_any for s in r.paths.values())
+        if any(s.seen_any for s in r.paths.values()):
+            return True
+        return any(o.sessions & r.sessions for o in self.results.values() if not o.listed and r.sessions)
 
     def _send_round(self, vrrp: Any, udp: _Udp, seq: int, peers: list[IPAddress]) -> None:
         """One request on every path; seq 0 is the uncounted warm-up announcement."""

@@ -92,7 +92,21 @@ def test_session_echoes_requests_and_counts_replies_once() -> None:
     assert s.handle(peer, 255, ours, 9_000_000) is None  # duplicate: not counted twice
     stats = s.results[peer].paths[Path.VRRP_MULTICAST]
     stats.sent = 3
-    assert (stats.received, stats.rtts_ms, stats.ttl_at_peer, stats.loss) == (1, [2.0], {255}, 66.7)
+    assert (stats.received, stats.rtt_ms, stats.ttl_at_peer, stats.loss) == (1, {1: 2.0}, {255}, 66.7)
     someone_elses = ProbeMessage(Kind.REPLY, Path.VRRP_MULTICAST, 5, 2, 0, 255, requester=1234)
     assert s.handle(peer, 255, someone_elses, 1) is None and stats.received == 1
     assert s.handle(peer, 255, ProbeMessage(Kind.REQUEST, Path.VRRP_MULTICAST, 99, 1, 0), 1) is None  # our own
+
+
+def test_ipv6_link_local_multicast_is_folded_into_the_listed_peer_by_session() -> None:
+    from ipaddress import IPv6Address
+
+    listed, link_local = IPv6Address("2001:db8::2"), IPv6Address("fe80::2")
+    s = ProbeSession("lo", [listed], count=2)
+    s.session = 7
+    s.handle(listed, 64, ProbeMessage(Kind.REPLY, Path.UDP_UNICAST, 40, 1, 0, 64, requester=7), 1_000_000)
+    s.handle(link_local, 255, ProbeMessage(Kind.REPLY, Path.VRRP_MULTICAST, 40, 1, 0, 255, requester=7), 2_000_000)
+    s.handle(link_local, 255, ProbeMessage(Kind.REQUEST, Path.VRRP_MULTICAST, 40, 2, 0), 2_000_000)
+    [peer] = s.merged()
+    assert peer.address == listed and peer.paths[Path.VRRP_MULTICAST].received == 1
+    assert peer.paths[Path.VRRP_MULTICAST].heard == {2} and peer.paths[Path.UDP_UNICAST].rtt_ms == {1: 1.0}
