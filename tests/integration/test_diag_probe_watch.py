@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from test_diag_investigate import conf, settle
+
 from vrrpkit.lab import Lab
 
 pytestmark = [pytest.mark.root]
@@ -121,3 +121,24 @@ def test_watch_flags_a_foreign_cluster_and_decode_reads_what_it_saw(make_lab: Ca
     doc = json.loads(dec.stdout)
     assert doc["layer"] == "ethernet" and doc["valid"] and doc["vrrp"]["vrid"] == 51
     assert doc["vrrp"]["checksum_form"] == "ipv4-pseudo-header"  # keepalived's v3 form
+
+
+def test_investigate_ipv6_cloud_and_healthy(make_lab: Callable[..., Lab]) -> None:
+    """VRRPv3 over IPv6 (link-local source, ff02::12): owners found by DAD solicitations, peers by ICMPv6."""
+    from test_diag_investigate import investigate
+
+    lab = make_lab(2)
+    vips = ("fe80::100/64", "2001:db8::100/64")
+    lab.cloud(True)
+    lab.run_keepalived("h1", conf("h1", 150, vips=vips))
+    lab.run_keepalived("h2", conf("h2", 100, vips=vips))
+    settle(lab, {"h1", "h2"}, vip="2001:db8::100")
+    rc, doc = investigate(lab, "h2", "--peer", str(lab.addr6("h1")), cause="cloud drops multicast (IPv6)",
+                          daemon="keepalived")  # fmt: skip
+    assert (rc, doc["verdict"], doc["confidence"]) == (1, "multicast-blocked", "high"), doc
+    fix = next(f["fix"] for f in doc["findings"] if f["code"] == "multicast-blocked")
+    assert f"--peer {lab.addr6('h1')} --src {lab.addr6('h2')}" in fix
+    lab.cloud(False)
+    settle(lab, {"h1"}, vip="2001:db8::100")
+    rc, doc = investigate(lab, "h2", "--peer", str(lab.addr6("h1")), cause="healthy (IPv6)", daemon="keepalived")
+    assert (rc, doc["verdict"]) == (0, "healthy"), doc

@@ -152,16 +152,15 @@ def collect(opts: Options, progress: Progress | None = None) -> Facts:
     _window(opts, facts, [n for n in names if facts.ifaces[n].exists and facts.ifaces[n].up], report)
     after = _counters()
     facts.counters_delta = {k: after[k] - before.get(k, 0) for k in _WATCHED if k in after}
-    arp = sysinfo.parse_arp(sysinfo.read_text("/proc/net/arp"))
-    facts.arp = {a: mac for a, (mac, dev) in arp.items() if dev in names}
+    facts.arp = sysinfo.read_neighbours(names)
     for peer in facts.peers.values():
-        if isinstance(peer.address, IPv4Address) and peer.address in facts.arp:
+        if peer.address in facts.arp:
             peer.mac = facts.arp[peer.address]
     for s in facts.sightings:  # peers learned from the link: senders of our VRIDs with our VIPs
         cfg = next((c for c in facts.instances if c.vrid == s.vrid and c.interface == s.ifname), None)
         if (cfg and not s.outgoing and s.raw and set(s.raw.addresses) == set(cfg.advertised_addresses())
                 and s.src not in facts.peers and s.src not in own):  # fmt: skip
-            facts.peers[s.src] = PeerFacts(s.src, "advert", mac=s.mac)
+            facts.peers[s.src] = PeerFacts(s.src, "advert")
     report("deciding", 1.0)
     return facts
 
@@ -270,7 +269,7 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
             key = (via, peer.address.version)
             if key not in pingers:
                 try:
-                    pinger = IcmpProber(via, peer.address.version)
+                    pinger = IcmpProber(via, peer.address.version, _source_for(facts, via, peer.address))
                 except OSError as exc:
                     facts.notes.append(f"cannot ping from {via}: {exc}")
                     continue
@@ -402,6 +401,13 @@ def _unicast_probes(sock: Any, facts: Facts, name: str, family: int, src: IPAddr
             data = probe_wire.encode_vrrp(msg)
             out.append((start + (seq - 1) * SPREAD / 2, partial(sock.send, data, p.address)))
     return out
+
+
+def _source_for(facts: Facts, ifname: str, peer: IPAddress) -> IPAddress | None:
+    """Our own address for talking to ``peer`` (never a VIP: ``facts.addresses`` excludes them)."""
+    if peer.version == 6 and peer.is_link_local:
+        return None  # the kernel's link-local choice is right, and a global source would be wrong
+    return facts.primary(ifname, peer.version)
 
 
 def _iface_for(facts: Facts, addr: IPAddress, names: list[str]) -> str | None:

@@ -19,10 +19,13 @@ Formats (all in the reader's network namespace):
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import struct
+import subprocess
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from vrrpkit.core.config import IPAddress
 
@@ -149,6 +152,19 @@ def describe_flags(flags: int) -> list[str]:
     return [n for bit, n in names if flags & bit]
 
 
+def parse_ip_neigh_json(doc: list[dict[str, object]]) -> dict[IPAddress, str]:
+    """``ip -j neigh show`` -> address -> MAC, for entries that resolved (REACHABLE, STALE, ...)."""
+    out: dict[IPAddress, str] = {}
+    for entry in doc:
+        mac, dst = entry.get("lladdr"), entry.get("dst")
+        states = entry.get("state") or []
+        if not isinstance(mac, str) or not isinstance(dst, str) or "FAILED" in states or "INCOMPLETE" in states:
+            continue
+        with contextlib.suppress(ValueError):
+            out[ip_address(dst.split("%", 1)[0])] = mac.lower()
+    return out
+
+
 # --- readers -----------------------------------------------------------------------------------
 
 
@@ -233,3 +249,25 @@ def vrrp_daemons() -> list[Daemon]:
             kind = "keepalived" if "keepalived" in comm else "vrrpkit" if "vrrpkit" in cmdline else "other"
             found.append(Daemon(int(entry), kind, cmdline or comm))
     return found
+
+
+def read_neighbours(ifnames: list[str]) -> dict[IPAddress, str]:
+    """The kernel's neighbour table (IPv4 and IPv6) on these interfaces: who answered ARP/NS.
+
+    ``ip -j neigh`` covers IPv6, which /proc does not show; /proc/net/arp is the fallback.
+    """
+    out: dict[IPAddress, str] = {}
+    tool = shutil.which("ip") or shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    for name in ifnames:
+        if tool is None:
+            break
+        try:
+            done = subprocess.run([tool, "-j", "neigh", "show", "dev", name], capture_output=True, text=True,
+                                  timeout=5, check=False)  # fmt: skip
+            out.update(parse_ip_neigh_json(json.loads(done.stdout or "[]")))
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            continue
+    if not out:
+        arp = parse_arp(read_text("/proc/net/arp"))
+        out.update({a: mac for a, (mac, dev) in arp.items() if dev in ifnames})
+    return out

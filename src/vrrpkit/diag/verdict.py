@@ -164,6 +164,12 @@ def decide(facts: Facts) -> Report:
     healthy_conf = min(confidences, key=lambda c: ["high", "medium", "low"].index(c.value), default=Confidence.LOW)
     if not facts.instances:
         healthy_basis.append("no instance configured: only the link was examined")
+        end = max((s.time for s in facts.sightings), default=0.0)
+        for row in table.table(end):
+            masters = ", ".join(row["masters"]) or "none now"
+            vips = sorted({v for sender in row["senders"] for v in sender["vips"]})
+            healthy_basis.append(f"VRID {row['vrid']} on {row['interface']}: master {masters} (VIPs {', '.join(vips)})")
+            healthy_conf = Confidence.MEDIUM
     report = conclude(out, healthy_basis, healthy_conf)
     report.summary = _summary(facts, table)
     return report
@@ -503,9 +509,10 @@ def _split(facts: Facts, cfg: InstanceConfig, table: VridTable, key: tuple[str, 
             Finding(
                 F.MULTICAST_BLOCKED,
                 Severity.ERROR,
-                f"multicast between this host and {', '.join(_who(facts, m) for m in lost_mcast)} is lost: it "
-                f"answers unicast and holds {vip_text}, but its multicast adverts to {cfg.group} never reach "
-                f"{iface} (a cloud network or a switch that drops multicast)",
+                f"multicast between this host and {', '.join(_who(facts, m) for m in lost_mcast)} is lost: "
+                + ("they answer unicast and hold" if len(lost_mcast) > 1 else "it answers unicast and holds")
+                + f" {vip_text}, but {'their' if len(lost_mcast) > 1 else 'its'} multicast adverts to {cfg.group} "
+                f"never reach {iface} (a cloud network or a switch that drops multicast)",
                 {**owner_ev, "silent_owners": [_who(facts, m) for m in lost_mcast],
                  "igmp_queried": igmp_asked, "igmp_reporters": sorted(facts.igmp_reporters.get(iface, {})),
                  "peers": [p.as_dict() for p in facts.peers.values()]},

@@ -98,7 +98,9 @@ def parse_icmp(family: int, data: bytes, src: IPAddress) -> tuple[str, tuple[int
 class IcmpProber:
     """Echo requests to chosen hosts, replies and errors collected without blocking."""
 
-    def __init__(self, ifname: str, family: int) -> None:
+    def __init__(self, ifname: str, family: int, src: IPAddress | None = None) -> None:
+        """``src``: the source to send from. Give the interface's own address: during a split brain
+        the kernel may pick a VIP as source, and the peer, holding the same VIP, answers itself."""
         self.family = family
         self.ifname = ifname
         self.ident = (os.getpid() ^ int.from_bytes(os.urandom(2), "big")) & 0xFFFF
@@ -108,6 +110,8 @@ class IcmpProber:
             self.sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, consts.SO_BINDTODEVICE, ifname.encode())
+            if src is not None:
+                self.sock.bind((str(src), 0) if family == 4 else (str(src), 0, 0, 0))
             self.sock.setblocking(False)
         except BaseException:
             self.sock.close()

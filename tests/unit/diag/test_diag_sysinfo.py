@@ -96,3 +96,16 @@ def test_garbage_is_ignored() -> None:
     assert sysinfo.parse_igmp("") == {}
     assert sysinfo.parse_raw("header\nnot a line\n") == []
     assert sysinfo.parse_arp("header\n1.2.3 x y z\n") == {}
+
+
+def test_ip_neigh_json_keeps_resolved_entries_of_both_families() -> None:
+    doc = [
+        {"dst": "192.0.2.1", "dev": "eth0", "lladdr": "02:76:6B:00:00:01", "state": ["REACHABLE"]},
+        {"dst": "2001:db8::1", "dev": "eth0", "lladdr": "02:76:6b:00:00:01", "state": ["STALE"]},
+        {"dst": "192.0.2.9", "dev": "eth0", "state": ["FAILED"]},
+        {"dst": "192.0.2.8", "dev": "eth0", "lladdr": "02:00:00:00:00:08", "state": ["INCOMPLETE"]},
+    ]
+    assert sysinfo.parse_ip_neigh_json(doc) == {  # type: ignore[arg-type]
+        IPv4Address("192.0.2.1"): "02:76:6b:00:00:01",
+        IPv6Address("2001:db8::1"): "02:76:6b:00:00:01",
+    }
