@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -109,6 +110,8 @@ def nft(lab: Lab, host: str, script: str) -> None:
 
 @pytest.fixture(params=DAEMONS)
 def daemon(request: pytest.FixtureRequest) -> str:
+    if request.param == "keepalived" and not shutil.which("keepalived", path="/usr/sbin:/usr/bin:/sbin:/bin"):
+        pytest.skip("keepalived is not installed")
     return str(request.param)
 
 

@@ -809,7 +809,22 @@ def _summary(facts: Facts, table: VridTable) -> dict[str, Any]:
              "holds_vip": any(v in facts.vips_local for v in c.advertised_addresses())}
             for c in facts.instances
         ],
+        "daemons": [{"pid": d.pid, "kind": d.kind} for d in facts.daemons],
+        "daemon_status": _daemon_instances(facts.daemon_status),
         "vip_owners": {str(v): sorted(m) for v, m in facts.vip_claims.items()},
         "peers": [p.as_dict() for p in facts.peers.values()],
         "vrids": table.table(max((s.time for s in facts.sightings), default=0.0)),
     }  # fmt: skip
+
+
+def _daemon_instances(status: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """What a running `vrrpkit run` says about itself (control socket), for the report."""
+    if not status:
+        return None
+    out = []
+    for i in status.get("instances", []):
+        counters = i.get("counters", {})
+        out.append({"name": i.get("name"), "state": i.get("state"), "master": i.get("master"),
+                    "advert_rcvd": counters.get("advert_rcvd"), "advert_sent": counters.get("advert_sent"),
+                    "dropped": counters.get("dropped"), "split_brain": i.get("split_brain")})  # fmt: skip
+    return out
