@@ -22,7 +22,7 @@ Each finding carries its confidence and why; the verdict takes the confidence of
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, ip_interface
+from ipaddress import IPv4Address, ip_address, ip_interface
 from typing import Any
 
 from vrrpkit.core.config import InstanceConfig, IPAddress
@@ -703,6 +703,14 @@ def _fix_advert_flag(flag: Finding, facts: Facts) -> None:
     elif flag.code == F.VERSION_MISMATCH:
         flag.fix = f"set the same `version` (vrrp_version) on every host ({ev.get('src')} sends v{ev.get('theirs')})"
     elif flag.code == F.VRID_COLLISION:
+        known = facts.peers.get(ip_address(str(ev.get("src"))))
+        if known is not None and known.source in ("flag", "config"):
+            theirs, ours = ", ".join(ev.get("their_vips", [])), ", ".join(ev.get("our_vips", []))
+            flag.message = (f"peer {ev.get('src')} advertises VRID {ev.get('vrid')} with other VIPs ({theirs}) than "
+                            f"this host ({ours}): the cluster's configurations differ (keepalived before 2.3.3 "
+                            "discards such adverts)")  # fmt: skip
+            flag.fix = f"use the same virtual_ipaddress block in vrrp_instance {name} on every host, then reload"
+            return
         used = sorted({k[2] for k in facts_vrids(facts)})
         free = next((v for v in range(1, 256) if v not in used), 1)
         flag.fix = (f"another cluster ({ev.get('src')}, VIPs {', '.join(ev.get('their_vips', []))}) uses VRID "

@@ -288,3 +288,11 @@ def test_report_shape() -> None:
     doc = decide(facts(vips_local={VIP}, sightings=adverts(US, OUR_MAC, outgoing=True))).as_dict()
     assert set(doc) >= {"verdict", "confidence", "basis", "findings", "interfaces", "instances", "vip_owners", "peers"}
     assert set(doc["findings"][0]) == {"code", "severity", "message", "evidence", "fix", "confidence"}
+
+
+def test_a_listed_peer_with_other_vips_is_config_drift_not_another_cluster() -> None:
+    f = facts(vips_local={VIP}, sightings=adverts(US, OUR_MAC, outgoing=True) +
+              adverts(PEER, PEER_MAC, prio=200, vips=(IPv4Address("192.0.2.200"),)), peers=peer())  # fmt: skip
+    r = decide(f)
+    assert r.verdict == "vrid-collision" and "configurations differ" in the(r, "vrid-collision").message
+    assert "virtual_ipaddress" in the(r, "vrid-collision").fix
