@@ -157,7 +157,8 @@ def parse_ip_neigh_json(doc: list[dict[str, object]]) -> dict[IPAddress, str]:
     out: dict[IPAddress, str] = {}
     for entry in doc:
         mac, dst = entry.get("lladdr"), entry.get("dst")
-        states = entry.get("state") or []
+        raw_states = entry.get("state")
+        states = raw_states if isinstance(raw_states, list) else []
         if not isinstance(mac, str) or not isinstance(dst, str) or "FAILED" in states or "INCOMPLETE" in states:
             continue
         with contextlib.suppress(ValueError):
