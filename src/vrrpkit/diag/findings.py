@@ -35,6 +35,7 @@ FIREWALL_DROPS_VRRP = "firewall-drops-vrrp"
 RP_FILTER = "rp-filter-drops-vrrp"
 HOST_DROPS_VRRP = "host-drops-vrrp"
 GROUP_NOT_JOINED = "group-not-joined"
+ADVERTS_NOT_SENT = "adverts-not-sent"
 TTL_NOT_255 = "ttl-not-255"
 AUTH_MISMATCH = "auth-mismatch"
 INTERVAL_MISMATCH = "interval-mismatch"
@@ -53,7 +54,6 @@ NO_DAEMON = "no-daemon"
 DAEMON = "daemon"
 MULTICAST_OK = "multicast-works"
 PEER_UP = "peer-up"
-MASTER = "master"
 
 RANK: tuple[str, ...] = (
     CONFIG_ERROR,
@@ -61,6 +61,7 @@ RANK: tuple[str, ...] = (
     FIREWALL_DROPS_VRRP,
     RP_FILTER,
     GROUP_NOT_JOINED,
+    ADVERTS_NOT_SENT,
     HOST_DROPS_VRRP,
     TTL_NOT_255,
     AUTH_MISMATCH,

@@ -22,7 +22,7 @@ import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, Literal
 
 from vrrpkit.core.config import IPAddress
@@ -772,8 +772,4 @@ def accept_rule_for(block: Block, iface: str, direction: Direction, firewalld: b
     flag = "-i" if direction == "in" else "-o"
     number = f" {block.position}" if block.position else ""
     return f"{tool} -t {block.table} -I {block.chain}{number} {flag} {iface} -p vrrp -j ACCEPT"
-
-
-def group_of(family: int) -> IPAddress:
-    return IPv4Address("224.0.0.18") if family == 4 else ip_address("ff02::12")
 

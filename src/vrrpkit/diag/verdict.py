@@ -397,7 +397,7 @@ def _instance(facts: Facts, cfg: InstanceConfig, table: VridTable) -> tuple[list
             else:
                 out.append(
                     Finding(
-                        "adverts-not-sent",
+                        F.ADVERTS_NOT_SENT,
                         Severity.ERROR,
                         f"this host holds {', '.join(map(str, held))} but sent no advert for VRID {vrid} in "
                         f"{facts.window:.1f} s" + ("" if daemon_here else ": no VRRP daemon runs here (a killed "

@@ -22,8 +22,6 @@ from ipaddress import IPv4Address
 from vrrpkit.io import consts
 
 IGMP_QUERY = 0x11
-IGMPV3_REPORT = 0x22
-IGMP_ALL_REPORTS = IPv4Address("224.0.0.22")
 
 
 def _checksum(data: bytes) -> int:
