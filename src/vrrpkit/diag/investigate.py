@@ -240,7 +240,8 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
                 try:
                     sock = cls(name, src=src)  # type: ignore[arg-type]
                 except OSError as exc:
-                    facts.socket_open = facts.socket_open and family == 6
+                    if family == 4:
+                        facts.socket_open = False  # without it, tap-versus-socket proves nothing
                     facts.notes.append(f"no protocol-112 socket on {name} (IPv{family}): {exc}")
                     continue
                 win.add(sock, _socket_reader(sock, name, facts))
