@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from ipaddress import IPv4Address, IPv6Address
 
+from vrrpkit.core.packet import checksum as _checksum
+
 FORMAT_VERSION = 1
 MARKER = b"VRKPROBE"
 HEADER_BYTE = 0x3F  # VRRP version 3, type 15
@@ -94,15 +96,6 @@ class ProbeMessage:
 
 class NotAProbe(ValueError):
     """The bytes are not a vrrpkit probe of a version we understand."""
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def encode_body(msg: ProbeMessage) -> bytes:

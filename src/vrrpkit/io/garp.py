@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.core.packet import checksum as internet_checksum
 from vrrpkit.io import consts
 
 BROADCAST_MAC = b"\xff" * 6
@@ -69,15 +70,6 @@ def multicast_mac(group: IPv6Address) -> bytes:
 def solicited_node(address: IPv6Address) -> IPv6Address:
     """ff02::1:ffXX:XXXX, the group a DAD neighbour solicitation for ``address`` goes to."""
     return IPv6Address(b"\xff\x02" + b"\0" * 9 + b"\x01\xff" + address.packed[13:])
-
-
-def internet_checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def icmpv6_checksum(src: IPv6Address, dst: IPv6Address, message: bytes) -> int:

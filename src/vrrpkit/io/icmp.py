@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from vrrpkit.core.config import IPAddress
+from vrrpkit.core.packet import checksum as _checksum
 from vrrpkit.io import consts
 
 ECHO_PAYLOAD = b"vrrpkit-investigate"
@@ -50,15 +51,6 @@ class IcmpError:
         if isinstance(self.src, IPv4Address):
             return self.type == 3 and self.code == 2
         return self.type == 4 and self.code == 1
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def echo_request(family: int, ident: int, seq: int, payload: bytes = ECHO_PAYLOAD) -> bytes:

@@ -19,18 +19,10 @@ import socket
 import struct
 from ipaddress import IPv4Address
 
+from vrrpkit.core.packet import checksum as _checksum
 from vrrpkit.io import consts
 
 IGMP_QUERY = 0x11
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def igmpv3_query(group: IPv4Address, max_resp_ds: int = 10, qrv: int = 2, qqic: int = 125) -> bytes:

@@ -18,15 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-
-def _checksum(data: bytes) -> int:
-    """RFC 1071 internet checksum (the kernel computes it for ICMPv6 raw sockets, not for ICMP)."""
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+from vrrpkit.core.packet import checksum as _checksum
 
 
 def ping(dst: str, count: int, timeout: float, interval: float) -> dict[str, object]:
