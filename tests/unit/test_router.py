@@ -169,6 +169,24 @@ def test_preempt_delay_defers_then_takes_over() -> None:
     assert r.transitions[-1][3] == "preempt delay expired"
 
 
+def test_preempt_delay_does_not_preempt_once_we_are_no_longer_higher() -> None:
+    r = router(priority=150, preempt_delay_cs=100, tracks=(Track("chk", TrackKind.SCRIPT, -100),))
+    receive(r, advert(100), 9.5)
+    r.tracker_changed("chk", False, 9.7)  # 150 - 100 = 50 < the master's 100
+    r.handle_timer(10.5)
+    assert r.state is State.BACKUP
+
+
+def test_address_appearing_later_ends_the_fault() -> None:
+    r = router(address=None)
+    assert r.state is State.FAULT
+    r.address_changed(ME, 5.0)
+    assert r.state is State.BACKUP and r.timers() == {"master-down": 5.0 + 3.609375}
+    pinned = router(unicast_src_ip=ME, unicast_peers=PEERS)
+    pinned.address_changed(PEER, 1.0)
+    assert pinned.address == ME
+
+
 def test_preempt_delay_cancelled_by_higher_master() -> None:
     r = router(priority=200, preempt_delay_cs=1000)
     receive(r, advert(100), 1.0)
@@ -225,11 +243,12 @@ def test_lower_priority_garp_repeat_configurable() -> None:
     assert [g.count for g in of(drain(r), fx.SendGarp)] == [2]
 
 
-def test_lower_prio_no_advert_stays_silent() -> None:
+def test_lower_prio_no_advert_sends_no_advert_but_still_regarps() -> None:
+    # keepalived: the advert depends on lower_prio_no_advert, the GARP on garp_lower_prio_repeat
     r = master(lower_prio_no_advert=True)
     receive(r, advert(50), 10.0)
     effects = drain(r)
-    assert not of(effects, fx.SendAdvert) and not of(effects, fx.SendGarp)
+    assert not of(effects, fx.SendAdvert) and of(effects, fx.SendGarp)[0].count == 5
 
 
 def test_master_answers_priority_zero_at_once() -> None:

@@ -71,3 +71,42 @@ def test_member_starting_while_group_faulted_joins_fault() -> None:
     assert b.state is State.FAULT
     a.link_changed(True, 3.0)
     assert a.state is State.BACKUP and b.state is State.BACKUP
+
+
+def test_overlapping_member_faults_do_not_deadlock() -> None:
+    a = member("A", 51, (Track("a", TrackKind.SCRIPT, 0),))
+    b = member("B", 52, (Track("b", TrackKind.SCRIPT, 0),))
+    SyncGroup("G", [a, b])
+    for r, name in ((a, "a"), (b, "b")):
+        r.tracker_changed(name, True, 0.0)
+        r.start(0.0)
+    a.tracker_changed("a", False, 1.0)  # B follows A into FAULT
+    b.tracker_changed("b", False, 2.0)  # then B fails on its own too
+    a.tracker_changed("a", True, 3.0)  # A is fine, but B is not: both stay
+    assert (a.state, b.state) == (State.FAULT, State.FAULT)
+    b.tracker_changed("b", True, 4.0)
+    assert (a.state, b.state) == (State.BACKUP, State.BACKUP)
+
+
+def test_starting_member_joins_a_master_group_without_demoting_it() -> None:
+    a = member("A", 51)
+    b = member("B", 52)
+    SyncGroup("G", [a, b])
+    a.start(0.0)
+    a.handle_timer(a.get_timer() or 0.0)
+    assert a.state is State.MASTER
+    b.start(5.0)  # e.g. restarted by a reload
+    assert (a.state, b.state) == (State.MASTER, State.MASTER)
+
+
+def test_shutdown_of_the_faulted_member_releases_the_group() -> None:
+    a = member("A", 51, (Track("a", TrackKind.SCRIPT, 0),))
+    b = member("B", 52)
+    SyncGroup("G", [a, b])
+    a.tracker_changed("a", True, 0.0)
+    a.start(0.0)
+    b.start(0.0)
+    a.tracker_changed("a", False, 1.0)
+    assert b.state is State.FAULT
+    a.shutdown(2.0)  # a reload removes or restarts A
+    assert b.state is State.BACKUP

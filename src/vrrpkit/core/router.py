@@ -103,6 +103,17 @@ class VirtualRouter:
         self._tracks[name] = value
         self._evaluate(now)
 
+    def address_changed(self, address: IPAddress | None, now: float) -> None:
+        """The interface's primary address appeared, changed or went away (DHCP, late config).
+
+        Pinned sources (unicast_src_ip, mcast_src_ip) never change this way."""
+        cfg = self.config
+        if cfg.unicast_src_ip is not None or cfg.mcast_src_ip is not None or address == self.address:
+            return
+        self.address = address
+        self._advert_cache.clear()
+        self._evaluate(now)
+
     def link_changed(self, up: bool, now: float) -> None:
         if up == self._link_up:
             return
@@ -115,10 +126,10 @@ class VirtualRouter:
             return
         if self.state is State.MASTER:
             self._send_advert(now, PRIORITY_STOP)
+        self.running = False  # first: a sync group must no longer count our fault
         if self.state is not State.INIT:
             self._transition(Event.SHUTDOWN, now, "shutdown")
         self._emit(fx.Notify(self.name, "STOP", self._priority))
-        self.running = False
         self._deadlines.clear()
 
     def datagram_received(
@@ -228,12 +239,13 @@ class VirtualRouter:
                 self._enter_fault(Event.FAULT, now, fault)
             return
         if self.state is State.FAULT:
-            if self._sync_fault or (self.sync is not None and not self.sync.may_leave_fault(self)):
+            if self.sync is not None and not self.sync.may_leave_fault(self):
+                self._sync_fault = True  # our own fault is over; the group's is not
+                self.fault_reason = "sync group member in fault"
                 return
+            self._sync_fault = False
             self.fault_reason = None
             self._transition(Event.RECOVERED_OWNER if self.config.owner else Event.RECOVERED, now, "fault cleared")
-            if self.sync is not None:
-                self.sync.member_recovered(self, now)
             return
         if self.state is State.INIT:
             if self._waiting_for_scripts():
@@ -244,6 +256,10 @@ class VirtualRouter:
                 return
             owner = self.config.owner
             self._transition(Event.STARTUP_OWNER if owner else Event.STARTUP, now, "startup")
+            if self.sync is not None and not owner and self.sync.has_master(self):
+                # keepalived starts a member in its group's state: a reload of one member must
+                # not pull the group's VIPs down
+                self._transition(Event.SYNC_MASTER, now, "sync group is master")
             return
         if self._priority != old and self.state is State.MASTER:
             # keepalived tells the LAN at once rather than at the next tick (faster handover).
@@ -275,7 +291,7 @@ class VirtualRouter:
         if new is not State.INIT:
             self._emit(fx.Notify(self.name, new.value, self._priority))
         if self.sync is not None and event not in _SYNC_EVENTS:
-            self.sync.member_changed(self, new, now)
+            self.sync.member_changed(self, event, new, now)
 
     def _become_master(self, now: float) -> None:
         cfg = self.config
@@ -411,10 +427,10 @@ class VirtualRouter:
         # Lower priority: another host thinks it is master (e.g. a split brain healing). keepalived
         # answers at once and re-announces the VIPs, so switches stop black-holing them.
         self._emit(fx.Notify(self.name, "MASTER_RX_LOWER_PRI", mine))
-        if cfg.lower_prio_no_advert:
-            return
-        self._send_advert(now)
-        self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+        if not cfg.lower_prio_no_advert:
+            self._send_advert(now)
+            self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+        # keepalived re-GARPs whenever garp_lower_prio_repeat is set (strict mode sets it to 0)
         repeat = cfg.garp_master_repeat if cfg.garp_lower_prio_repeat is None else cfg.garp_lower_prio_repeat
         delay = cfg.garp_master_delay_cs if cfg.garp_lower_prio_delay_cs is None else cfg.garp_lower_prio_delay_cs
         if repeat > 0:
@@ -433,7 +449,9 @@ class VirtualRouter:
         elif name is Timer.MASTER_DOWN:
             self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
         elif name is Timer.PREEMPT_DELAY:
-            self._transition(Event.PREEMPT, now, "preempt delay expired")
+            # only if we still outrank the master we deferred to (our priority may have dropped)
+            if self.master_priority is None or self.master_priority < self._priority:
+                self._transition(Event.PREEMPT, now, "preempt delay expired")
         elif name is Timer.GARP_REPEAT:
             lower = self._garp_lower_pending
             self._garp_lower_pending = False

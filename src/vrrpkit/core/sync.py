@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vrrpkit.core.router import VirtualRouter
-from vrrpkit.core.state import State
+from vrrpkit.core.state import Event, State
+
+_WON = frozenset({Event.MASTER_DOWN, Event.PREEMPT, Event.STARTUP_OWNER, Event.RECOVERED_OWNER})
 
 
 class SyncGroup:
@@ -26,15 +28,25 @@ class SyncGroup:
     def may_leave_fault(self, router: VirtualRouter) -> bool:
         return not any(r.running and r.own_fault() is not None for r in self.members if r is not router)
 
-    def member_changed(self, router: VirtualRouter, new: State, now: float) -> None:
-        if new in (State.MASTER, State.BACKUP, State.FAULT):
-            for other in self.members:
-                if other is not router:
-                    other.sync_to(new, now)
+    def has_master(self, router: VirtualRouter) -> bool:
+        return any(r.state is State.MASTER for r in self.members if r is not router and r.running)
 
-    def member_recovered(self, router: VirtualRouter, now: float) -> None:
-        for other in self.members:
-            if other is not router:
+    def member_changed(self, router: VirtualRouter, event: Event, new: State, now: float) -> None:
+        """A member changed state on its own: the others follow elections and faults; startup,
+        recovery and shutdown are not elections, but may end a fault the group was held in."""
+        others = [r for r in self.members if r is not router]
+        if new is State.FAULT:
+            follow: State | None = State.FAULT
+        elif event in _WON:
+            follow = State.MASTER
+        elif event is Event.HIGHER_PRIORITY:
+            follow = State.BACKUP
+        else:
+            follow = None
+        for other in others:
+            if follow is not None:
+                other.sync_to(follow, now)
+            elif not self.faulted():
                 other.sync_recover(now)
 
     @property
