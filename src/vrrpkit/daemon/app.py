@@ -92,6 +92,7 @@ class Daemon:
         self.runner = ScriptRunner(notify_timeout=NOTIFY_TIMEOUT)
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._group_states: dict[str, str] = {}
+        self._stopping = False
         self._notify_tasks: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -114,6 +115,7 @@ class Daemon:
         try:
             self._link_monitor = netlink.LinkMonitor()
             loop.add_reader(self._link_monitor.fileno(), self._on_link_events)
+            self._remove_stale_firewall()
             self._build(self.result)
             await self._control.start()
             if self.metrics_addr is not None:
@@ -127,6 +129,7 @@ class Daemon:
             log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
             await self._stop.wait()
         finally:
+            self._stopping = True
             systemd.notify("STOPPING=1")
             await self._shutdown()
         log.info("Stopped vrrpkit")
@@ -301,9 +304,19 @@ class Daemon:
         log.info("Reloading configuration (SIGHUP)")
         result = await asyncio.get_running_loop().run_in_executor(None, lambda: load_files(self.files, self.config_id))
         for diag in result.diagnostics:
-            (log.error if diag.severity == "error" else log.warning)("%s", diag)
+            if diag.severity != "info":
+                (log.error if diag.severity == "error" else log.warning)("%s", diag)
         if not result.ok:
             log.error("Reload failed: configuration has errors, keeping the running configuration")
+            return
+        if self._stopping:
+            log.warning("Reload ignored: shutting down")
+            return
+        missing = sorted({c.interface for c in result.instances if not netlink.interface_exists(c.interface)})
+        if missing:
+            log.error(
+                "Reload failed: interface(s) %s do not exist, keeping the running configuration", ", ".join(missing)
+            )
             return
         now = self._now()
         new = {cfg.name: cfg for cfg in result.instances}
@@ -317,9 +330,15 @@ class Daemon:
                 del self.instances[name]
         self._apply_effects_of(stopped)
         kept = set(self.instances)
-        self._build(result)
-        self.reloads += 1
-        self._start_routers([i for n, i in self.instances.items() if n not in kept])
+        try:
+            self._build(result)
+            self.reloads += 1
+            self._start_routers([i for n, i in self.instances.items() if n not in kept])
+        except OSError as exc:
+            # the old instances are already stopped: run what could be built, and say so loudly
+            log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
+            self._start_routers([i for i in self.instances.values() if not i.router.running])
+            return
         log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(self.instances) - len(kept))
         systemd.notify(f"STATUS={self._status_line()}")
 
@@ -333,24 +352,32 @@ class Daemon:
         for bad in invalid:
             log.debug("dropped undecodable IP packet on %s: %s", key[0], bad)
         now = self._now()
-        for dgram in datagrams:
-            vrid = dgram.payload[1] if len(dgram.payload) > 1 else 0
-            targets = self.routes.get((key[0], key[1], vrid))
-            if not targets:
-                self.unknown_vrid += 1
-                continue
-            for inst in targets:
-                inst.router.datagram_received(dgram.payload, dgram.src, dgram.dst, dgram.ttl, now)
-        self._drain_all()
+        try:
+            for dgram in datagrams:
+                vrid = dgram.payload[1] if len(dgram.payload) > 1 else 0
+                targets = self.routes.get((key[0], key[1], vrid))
+                if not targets:
+                    self.unknown_vrid += 1
+                    continue
+                for inst in targets:
+                    inst.router.datagram_received(dgram.payload, dgram.src, dgram.dst, dgram.ttl, now)
+        except Exception:  # a bug must cost one datagram, never the protocol loop
+            log.exception("error while handling a datagram on %s", key[0])
+        finally:
+            self._drain_all()
 
     def _on_timer(self) -> None:
         self._timer = None
         now = self._now()
-        for inst in self.instances.values():
-            deadline = inst.router.get_timer()
-            if deadline is not None and deadline <= now:
-                inst.router.handle_timer(now)
-        self._drain_all()
+        try:
+            for inst in self.instances.values():
+                deadline = inst.router.get_timer()
+                if deadline is not None and deadline <= now:
+                    inst.router.handle_timer(now)
+        except Exception:
+            log.exception("error while running timers")
+        finally:
+            self._drain_all()
 
     def _on_link_events(self) -> None:
         assert self._link_monitor is not None
@@ -360,16 +387,20 @@ class Daemon:
                 if inst.cfg.interface == ifname:
                     if not up:
                         log.info("(%s) interface %s down", inst.cfg.name, ifname)
+                    else:
+                        self._refresh_address(inst, now)
                     inst.router.link_changed(up, now)
-                    if up:
-                        self._refresh_address(inst)
                 if any(t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks):
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
 
-    def _refresh_address(self, inst: Instance) -> None:
+    def _refresh_address(self, inst: Instance, now: float) -> None:
+        """An instance without a source address (no address on the interface yet) looks again."""
         if inst.router.address is None:
-            inst.router.address = _source_address(inst.cfg)
+            address = _source_address(inst.cfg)
+            if address is not None:
+                log.info("(%s) source address %s now on %s", inst.cfg.name, address, inst.cfg.interface)
+                inst.router.address_changed(address, now)
 
     async def _script_loop(self, tracker: ScriptTracker) -> None:
         interval = max(tracker.script.interval_cs, 1) / 100
@@ -404,6 +435,10 @@ class Daemon:
                     changed = True
                     for inst in self.instances.values():
                         inst.router.tracker_changed(name, value, now)
+            for inst in self.instances.values():
+                if inst.router.address is None and inst.router.running:
+                    self._refresh_address(inst, now)
+                    changed = changed or inst.router.address is not None
             if changed:
                 self._drain_all()
 
@@ -490,6 +525,11 @@ class Daemon:
                     log.warning("(%s) advertisement interval mismatch with %s: %s", name, effect.src, effect.detail)
         elif isinstance(effect, fx.PriorityChanged):
             log.info("(%s) Changing effective priority from %d to %d", name, effect.old, effect.new)
+
+    def _remove_stale_firewall(self) -> None:
+        """A crashed run may have left its no_accept table (dropping VIP traffic): start clean."""
+        with contextlib.suppress(Exception):
+            NoAcceptFirewall().teardown()
 
     def _script_user(self) -> tuple[str, str | None] | None:
         g = self.result.globals
