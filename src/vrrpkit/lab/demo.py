@@ -285,10 +285,7 @@ class Demo:
             if check.returncode != 0:
                 self.note(step, f"{host}: converted config fails vrrpkit check:\n{check.stdout}{check.stderr}")
                 return False
-        self.note(
-            step, f"h1 now has: unicast_src_ip {lab.addr('h1')}; unicast_peer {{ {lab.addr('h2')} {lab.addr('h3')} }}"
-        )
-        self.note(step, "vrrp_strict and the authentication block it ignored are commented out; no_accept kept")
+        self._show_conversion(step)
         t0 = time.monotonic()
         for host in lab.hosts:
             lab.signal(host, signal.SIGHUP)
@@ -305,6 +302,27 @@ class Demo:
         self._show_holders(step)
         del t0
         return True
+
+    def _show_conversion(self, step: Step) -> None:
+        """Quote what convert changed in h1's file, from the file itself."""
+        with open(self._conf_path("h1"), encoding="utf-8") as fh:
+            text = fh.read().splitlines()
+        shown = 0
+        for i, line in enumerate(text):
+            stripped = line.strip()
+            if stripped.startswith(("unicast_src_ip", "unicast_peer", "no_accept", "accept")) or (
+                "vrrp_strict" in stripped and stripped.startswith(("#", "!"))
+            ):
+                block = [stripped]
+                if stripped.startswith("unicast_peer"):
+                    for follow in text[i + 1 : i + 20]:
+                        block.append(follow.strip())
+                        if follow.strip() == "}":
+                            break
+                self.note(step, "h1.conf: " + " ".join(block)[:110])
+                shown += 1
+        if not shown:
+            self.note(step, "h1.conf: (no unicast lines found in the converted file)")
 
     def step_failover(self, step: Step) -> bool:
         """Power loss on the master: SIGKILL leaves its VIP configured (as with keepalived), so the link
