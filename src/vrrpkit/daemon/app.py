@@ -484,7 +484,16 @@ class Daemon:
             sender = self.garp.get(effect.interface)
             if sender is None:
                 sender = self.garp[effect.interface] = GarpSender(effect.interface)
-            sender.announce(effect.vips, effect.count)
+            v6 = bool(effect.vips) and effect.vips[0].address.version == 6
+            g = self.result.globals
+            spacing = (g.gna_interval_cs if v6 else g.garp_interval_cs) / 100
+            if spacing <= 0:
+                sender.announce(effect.vips, effect.count)
+            else:  # vrrp_garp_interval / vrrp_gna_interval: pace the frames (switch rate limits)
+                frames = [sender.frame_for(v.address) for _ in range(effect.count) for v in effect.vips]
+                assert self._loop is not None
+                for i, frame in enumerate(frames):
+                    self._loop.call_later(i * spacing, sender.send_frame, frame)
             kind = "unsolicited NA" if effect.vips and effect.vips[0].address.version == 6 else "gratuitous ARP"
             log.info(
                 "(%s) Sending/queueing %s on %s for %s (x%d)",
