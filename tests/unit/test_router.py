@@ -569,3 +569,12 @@ def test_garp_refresh_repeats() -> None:
 def test_no_garp_without_vips() -> None:
     r = router(priority=255, vips=(), version=2)
     assert not of(drain(r), fx.SendGarp)
+
+
+def test_late_wakeups_do_not_stretch_the_advert_period() -> None:
+    r = master()
+    due = r.timers()["advert"]
+    r.handle_timer(due + 0.003)  # the loop woke 3 ms late
+    assert r.timers()["advert"] == pytest.approx(due + 1.0)
+    r.handle_timer(due + 2.5)  # more than an interval behind: restart from now
+    assert r.timers()["advert"] == pytest.approx(due + 3.5)

@@ -168,9 +168,9 @@ class VirtualRouter:
             due = [(when, name) for name, when in self._deadlines.items() if when <= now]
             if not due:
                 return
-            _, name = min(due)
+            when, name = min(due)
             del self._deadlines[name]
-            self._fire(name, now)
+            self._fire(name, now, when)
 
     # --- outputs ------------------------------------------------------------------------------
 
@@ -441,11 +441,14 @@ class VirtualRouter:
 
     # --- internals: timers and sending ----------------------------------------------------------
 
-    def _fire(self, name: Timer, now: float) -> None:
+    def _fire(self, name: Timer, now: float, when: float) -> None:
         cfg = self.config
         if name is Timer.ADVERT:
             self._send_advert(now)
-            self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+            # the next tick counts from when this one was due, so a late wake-up does not stretch
+            # the advert period (unless we are a whole interval behind)
+            interval = cfg.advert_int_cs / 100
+            self._deadlines[Timer.ADVERT] = when + interval if when + interval > now else now + interval
         elif name is Timer.MASTER_DOWN:
             self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
         elif name is Timer.PREEMPT_DELAY:

@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +94,7 @@ class Daemon:
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._group_states: dict[str, str] = {}
         self._stopping = False
+        self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
         self._notify_tasks: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -352,6 +354,7 @@ class Daemon:
         for bad in invalid:
             log.debug("dropped undecodable IP packet on %s: %s", key[0], bad)
         now = self._now()
+        touched: dict[str, Instance] = {}
         try:
             for dgram in datagrams:
                 vrid = dgram.payload[1] if len(dgram.payload) > 1 else 0
@@ -361,23 +364,23 @@ class Daemon:
                     continue
                 for inst in targets:
                     inst.router.datagram_received(dgram.payload, dgram.src, dgram.dst, dgram.ttl, now)
+                    touched[inst.cfg.name] = inst
         except Exception:  # a bug must cost one datagram, never the protocol loop
             log.exception("error while handling a datagram on %s", key[0])
         finally:
-            self._drain_all()
+            self._drain(touched.values())
 
     def _on_timer(self) -> None:
         self._timer = None
         now = self._now()
+        due = [self.instances[n] for n, d in self._deadline_of.items() if d <= now and n in self.instances]
         try:
-            for inst in self.instances.values():
-                deadline = inst.router.get_timer()
-                if deadline is not None and deadline <= now:
-                    inst.router.handle_timer(now)
+            for inst in due:
+                inst.router.handle_timer(now)
         except Exception:
             log.exception("error while running timers")
         finally:
-            self._drain_all()
+            self._drain(due, probe=True)
 
     def _on_link_events(self) -> None:
         assert self._link_monitor is not None
@@ -445,8 +448,23 @@ class Daemon:
     # --- effects ----------------------------------------------------------------------------------
 
     def _drain_all(self) -> None:
-        self._apply_effects_of(list(self.instances.values()))
-        self._probe_split_brain()
+        """After rare events (start, reload, link, scripts): every instance, deadlines rebuilt."""
+        self._deadline_of.clear()
+        self._drain(self.instances.values(), probe=True)
+
+    def _drain(self, instances: Iterable[Instance], probe: bool = False) -> None:
+        """Apply the effects of the instances that had input, and re-arm the one timer. Only those
+        instances are visited: a wake-up costs what it touched, not the number of instances."""
+        touched = list(instances)
+        self._apply_effects_of(touched)
+        for inst in touched:
+            deadline = inst.router.get_timer()
+            if deadline is None:
+                self._deadline_of.pop(inst.cfg.name, None)
+            else:
+                self._deadline_of[inst.cfg.name] = deadline
+        if probe:
+            self._probe_split_brain(touched)
         self._rearm()
 
     def _apply_effects_of(self, instances: list[Instance]) -> None:
@@ -553,12 +571,14 @@ class Daemon:
     def _rearm(self) -> None:
         if self._loop is None:
             return
-        deadlines = [d for i in self.instances.values() if (d := i.router.get_timer()) is not None]
+        when = min(self._deadline_of.values(), default=None)
         if self._timer is not None:
+            if when is not None and self._timer.when() == when:
+                return
             self._timer.cancel()
             self._timer = None
-        if deadlines:
-            self._timer = self._loop.call_at(min(deadlines), self._on_timer)
+        if when is not None:
+            self._timer = self._loop.call_at(when, self._on_timer)
 
     # --- notify -------------------------------------------------------------------------------------
 
@@ -624,13 +644,13 @@ class Daemon:
 
     # --- split-brain detection --------------------------------------------------------------------
 
-    def _probe_split_brain(self) -> None:
+    def _probe_split_brain(self, instances: Iterable[Instance]) -> None:
         """Silence proves nothing (a healthy master hears no adverts either), so while MASTER we ask
         the LAN who else answers ARP/NS for our VIPs: any other MAC means another master."""
         if self._loop is None:
             return
         now = self._now()
-        for inst in self.instances.values():
+        for inst in instances:
             if inst.router.state is not State.MASTER or not inst.cfg.vips or now < inst.next_probe:
                 continue
             settle = max(1.0, PROBE_EVERY_ADVERTS * inst.cfg.advert_int_cs / 100)
