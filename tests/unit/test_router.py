@@ -578,3 +578,35 @@ def test_late_wakeups_do_not_stretch_the_advert_period() -> None:
     assert r.timers()["advert"] == pytest.approx(due + 1.0)
     r.handle_timer(due + 2.5)  # more than an interval behind: restart from now
     assert r.timers()["advert"] == pytest.approx(due + 3.5)
+
+
+def test_identical_repeats_take_the_fast_path_with_the_same_outcome() -> None:
+    r = router(priority=100)
+    data = advert(200)
+    receive(r, data, 1.0)
+    receive(r, data, 2.0)
+    assert r.stats.advert_rcvd == 2 and r.timers() == {"master-down": 2.0 + 3.609375}
+    assert r.datagram_received(data, PEER, GROUP, 255, 3.0) == r.datagram_received(data, PEER, GROUP, 255, 3.5)
+    # a different TTL is a different packet: the rules run again and drop it
+    receive(r, data, 4.0, ttl=254)
+    assert r.stats.ip_ttl_err == 1
+
+
+def test_fast_path_respects_a_priority_change() -> None:
+    r = router(priority=100, tracks=(Track("up", TrackKind.SCRIPT, 150),))
+    data = advert(200)
+    receive(r, data, 1.0)
+    receive(r, data, 2.0)
+    r.tracker_changed("up", True, 2.5)  # 250 now outranks the master's 200: preempt
+    receive(r, data, 3.0)
+    assert r.timers()["master-down"] == pytest.approx(2.0 + 3 + (256 - 100) / 256)  # not reset at 3.0
+    r.handle_timer(r.get_timer() or 0.0)
+    assert r.state is State.MASTER
+
+
+def test_mismatching_adverts_are_always_fully_checked() -> None:
+    r = router()
+    data = advert(200, vips=("192.0.2.98",))
+    receive(r, data, 1.0)
+    receive(r, data, 2.0)
+    assert r.stats.addr_list_err == 2

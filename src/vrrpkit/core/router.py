@@ -80,6 +80,8 @@ class VirtualRouter:
         )
         self._vip_set = frozenset(cfg.advertised_addresses())
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
+        # the last advert accepted as our master's, to skip decoding its identical repeats
+        self._repeat: tuple[tuple[bytes, IPAddress, IPAddress, int, int], Advertisement] | None = None
         self._priority = self._compute_priority()
 
     # --- inputs -------------------------------------------------------------------------------
@@ -112,6 +114,7 @@ class VirtualRouter:
             return
         self.address = address
         self._advert_cache.clear()
+        self._repeat = None
         self._evaluate(now)
 
     def link_changed(self, up: bool, now: float) -> None:
@@ -139,6 +142,14 @@ class VirtualRouter:
         if not self.running or self.state in (State.INIT, State.FAULT):
             self._drop(DropReason.NOT_RUNNING, src, f"state {self.state.value}", count=False)
             return None
+        repeat = self._repeat
+        if repeat is not None and repeat[0] == (data, src, dst, ttl, self._priority) and self.state is State.BACKUP:
+            # A master resends identical bytes every interval: the same bytes from the same place,
+            # with our priority unchanged, lead to the same decision, so skip decoding them again.
+            self.stats.advert_rcvd += 1
+            self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+            return repeat[1]
+        self._repeat = None
         try:
             insp = inspect(data, src, dst, self.config.mcast_group4 if src.version == 4 else VRRP_GROUP4)
         except InvalidPacket as exc:
@@ -152,12 +163,13 @@ class VirtualRouter:
         self.stats.advert_rcvd += 1
         if adv.priority == PRIORITY_STOP:
             self.stats.pri_zero_rcvd += 1
-        self._check_mismatches(adv, src)
+        clean = self._check_mismatches(adv, src)
         if self.config.owner and self.config.owner_ignore_adverts:
             self._drop(DropReason.OWNER_IGNORES, src, "address owner ignores adverts", count=False)
             return adv
         if self.state is State.BACKUP:
-            self._backup_received(adv, src, now)
+            if self._backup_received(adv, src, now) and clean and self.state is State.BACKUP:
+                self._repeat = ((data, src, dst, ttl, self._priority), adv)
         else:
             self._master_received(adv, src, now)
         return adv
@@ -275,6 +287,7 @@ class VirtualRouter:
     def _transition(self, event: Event, now: float, reason: str) -> None:
         old = self.state
         new = next_state(old, event)
+        self._repeat = None
         if old is State.MASTER:
             self._leave_master()
         self.state = new
@@ -376,32 +389,39 @@ class VirtualRouter:
                 return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
         return None, ""
 
-    def _check_mismatches(self, adv: Advertisement, src: IPAddress) -> None:
+    def _check_mismatches(self, adv: Advertisement, src: IPAddress) -> bool:
+        """Count and report what keepalived only logs; True when nothing was reported."""
         cfg = self.config
+        clean = True
         if cfg.version == 3 and adv.interval_cs != cfg.advert_int_cs:
             self._emit(fx.Mismatch(self.name, "interval", src, f"{adv.interval:g}s, mine {cfg.advert_int_cs / 100:g}s"))
+            clean = False
         if adv.priority == PRIORITY_STOP or (cfg.skip_check_adv_addr and src == self.master_address):
-            return
+            return clean
         if frozenset(adv.addresses) != self._vip_set or len(adv.addresses) != len(self._vip_set):
             self.stats.addr_list_err += 1
             got = ",".join(map(str, adv.addresses)) or "none"
             self._emit(fx.Mismatch(self.name, "address-list", src, f"advertised {got}"))
+            clean = False
+        return clean
 
-    def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+    def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> bool:
+        """Returns True when the advert was accepted as the current master's (repeatable)."""
         cfg = self.config
         if adv.priority == PRIORITY_STOP:
             self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
-            return
+            return False
         if not cfg.preempt or adv.priority >= self._priority:
             self._accept_master(adv, src, now)
             self._deadlines.pop(Timer.PREEMPT_DELAY, None)
-            return
+            return True
         # A lower priority master and we may preempt: let the down timer run out, unless
         # preempt_delay asks us to keep deferring to it for a while first.
         if cfg.preempt_delay_cs > 0:
             if Timer.PREEMPT_DELAY not in self._deadlines:
                 self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
             self._accept_master(adv, src, now)
+        return False
 
     def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
         if self.config.version == 3:
