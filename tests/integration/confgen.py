@@ -1,8 +1,12 @@
-"""keepalived.conf text for namespace tests (the same text runs under vrrpkit and keepalived)."""
+"""keepalived.conf text for namespace tests (the same text runs under vrrpkit and keepalived),
+and the wait every such test needs: until exactly these hosts hold the VIP."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
+
+from vrrpkit.lab import Lab, wait_until
 
 VIP = "192.0.2.100"
 
@@ -47,3 +51,12 @@ def instance(
 def config(*instances: str, globals_: str = "", scripts: str = "") -> str:
     head = "global_defs {\n    router_id lab\n" + "".join(f"    {g}\n" for g in globals_.strip().splitlines()) + "}\n"
     return head + scripts + "".join(instances)
+
+
+def wait_holders(lab: Lab, expected: set[str], timeout: float, vip: str = VIP) -> float:
+    """Seconds until exactly `expected` hold `vip`; fails with every daemon's log tail if never."""
+    start = time.monotonic()
+    if not wait_until(lambda: lab.vip_holders(vip) == expected or None, timeout, interval=0.02):
+        logs = "\n".join(f"--- {p.host} {p.kind}\n{p.log()[-2500:]}" for p in lab.processes())
+        raise AssertionError(f"VIP {vip} held by {lab.vip_holders(vip)}, expected {expected}\n{logs}")
+    return time.monotonic() - start

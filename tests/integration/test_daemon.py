@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from confgen import VIP, config, instance
+from confgen import VIP, config, instance, wait_holders
 
 from vrrpkit.lab import Lab
-from vrrpkit.lab.lab import wait_until
 
 pytestmark = pytest.mark.root
 
@@ -30,17 +29,6 @@ def status(lab: Lab, host: str) -> dict:  # type: ignore[type-arg]
 
 def instance_status(lab: Lab, host: str, name: str = "VI_1") -> dict:  # type: ignore[type-arg]
     return next(i for i in status(lab, host)["instances"] if i["name"] == name)
-
-
-def wait_holders(lab: Lab, expected: set[str], timeout: float, vip: str = VIP) -> float:
-    start = time.monotonic()
-    got = wait_until(lambda: lab.vip_holders(vip) == expected or None, timeout, interval=0.02)
-    assert got, f"VIP {vip} held by {lab.vip_holders(vip)}, expected {expected}\n{logs(lab)}"
-    return time.monotonic() - start
-
-
-def logs(lab: Lab) -> str:
-    return "\n".join(f"--- {p.host} {p.kind}\n{p.log()[-3000:]}" for p in lab.processes())
 
 
 def start(lab: Lab, prios: dict[str, int], **kw: object) -> None:

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from confgen import VIP, config, instance
+from confgen import VIP, config, instance, wait_holders
 
 from vrrpkit.lab import Lab
-from vrrpkit.lab.lab import wait_until
 
 pytestmark = [
     pytest.mark.root,
@@ -30,15 +29,6 @@ pytestmark = [
 ]
 
 MakeLab = Callable[..., Lab]
-
-
-def wait_holders(lab: Lab, expected: set[str], timeout: float, vip: str = VIP) -> float:
-    start = time.monotonic()
-    got = wait_until(lambda: lab.vip_holders(vip) == expected or None, timeout, interval=0.02)
-    if not got:
-        logs = "\n".join(f"--- {p.host} {p.kind}\n{p.log()[-2500:]}" for p in lab.processes())
-        raise AssertionError(f"VIP held by {lab.vip_holders(vip)}, expected {expected}\n{logs}")
-    return time.monotonic() - start
 
 
 def vrrpkit_instance(lab: Lab, host: str) -> dict:  # type: ignore[type-arg]
