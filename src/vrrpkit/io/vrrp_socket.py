@@ -142,6 +142,7 @@ class VrrpSocket4(_VrrpSocketBase):
         super().__init__(ifname, unicast)
         self.group = group
         self.src = src
+        self._packets: dict[tuple[bytes, IPv4Address, IPv4Address], tuple[bytes, tuple[str, int]]] = {}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -175,9 +176,17 @@ class VrrpSocket4(_VrrpSocketBase):
             exc = OSError(errno.EADDRNOTAVAIL, "no source address for the VRRP advert")
             self.stats.count_send_error(exc)
             return exc
-        packet = build_ipv4(src, dst, data)
+        key = (data, src, dst)
+        cached = self._packets.get(key)
+        if cached is None:
+            # A master resends the same message every interval: build each header (and its
+            # checksum) once; the cache is bounded because a priority change makes new bytes.
+            if len(self._packets) >= 1024:
+                self._packets.clear()
+            cached = self._packets[key] = (build_ipv4(src, dst, data), (str(dst), 0))
+        packet, address = cached
         try:
-            self.sock.sendto(packet, (str(dst), 0))
+            self.sock.sendto(packet, address)
         except OSError as exc:
             self.stats.count_send_error(exc)
             return exc
