@@ -1,13 +1,18 @@
-"""Sync groups: members move to MASTER, BACKUP and FAULT together (keepalived vrrp_sync_group)."""
+"""Sync groups: members move to MASTER, BACKUP and FAULT together (keepalived vrrp_sync_group).
+
+The group is one-way: an input goes to one router, then `group.settle(now)` makes the others
+follow. Each test therefore feeds a member and settles, as the daemon and SimLan do.
+"""
 
 from __future__ import annotations
 
 from ipaddress import ip_address, ip_interface
 
+from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, Track, TrackKind, Vip
 from vrrpkit.core.packet import Advertisement, encode
 from vrrpkit.core.router import VirtualRouter
-from vrrpkit.core.state import State
+from vrrpkit.core.state import Event, State
 from vrrpkit.core.sync import SyncGroup
 
 ME = ip_address("192.0.2.1")
@@ -39,74 +44,124 @@ def test_master_and_backup_propagate() -> None:
     a.tracker_changed("chk", True, 0.0)
     b.start(0.0)
     a.start(0.0)
+    group.settle(0.0)
     assert group.state is State.BACKUP
     b.handle_timer(b.get_timer() or 0.0)
+    group.settle(4.0)
     assert a.state is State.MASTER and b.state is State.MASTER and group.state is State.MASTER
     higher = encode(Advertisement(2, 51, 200, (ip_address("192.0.2.51"),), 1.0), PEER, GROUP)
     a.datagram_received(higher, PEER, GROUP, 255, 5.0)
+    group.settle(5.0)
     assert a.state is State.BACKUP and b.state is State.BACKUP
+
+
+def test_a_router_never_moves_its_group_by_itself() -> None:
+    """The input's own router changes; its followers wait for settle (no re-entry mid-call)."""
+    group, a, b = pair()
+    a.tracker_changed("chk", True, 0.0)
+    a.start(0.0)
+    b.start(0.0)
+    group.settle(0.0)
+    b.handle_timer(b.get_timer() or 0.0)
+    assert (a.state, b.state) == (State.BACKUP, State.MASTER)
+    group.settle(4.0)
+    assert (a.state, b.state) == (State.MASTER, State.MASTER)
+    follow = [e for e in a.effects() if isinstance(e, fx.StateChanged)][-1]
+    assert follow.event is Event.SYNC_MASTER and follow.new is State.MASTER
+
+
+def test_settle_reports_each_group_transition_once() -> None:
+    group, a, b = pair()
+    a.tracker_changed("chk", True, 0.0)
+    a.start(0.0)
+    b.start(0.0)
+    group.settle(0.0)
+    b.handle_timer(b.get_timer() or 0.0)
+    group.settle(4.0)
+    group.settle(4.0)  # nothing new: nothing reported
+    changes = [(e.old, e.new) for e in group.effects() if isinstance(e, fx.SyncGroupChanged)]
+    assert changes == [(State.INIT, State.BACKUP), (State.BACKUP, State.MASTER)]
 
 
 def test_fault_of_one_member_holds_the_group_until_it_clears() -> None:
     group, a, b = pair()
     b.start(0.0)
     a.start(0.0)  # waits in INIT for its weight-0 script
+    group.settle(0.0)
     a.tracker_changed("chk", False, 1.0)
+    group.settle(1.0)
     assert a.state is State.FAULT and b.state is State.FAULT and group.state is State.FAULT
     assert group.faulted()
     b.link_changed(False, 2.0)
+    group.settle(2.0)
     b.link_changed(True, 3.0)  # b's own fault is gone, but a still faults: b stays
+    group.settle(3.0)
     assert b.state is State.FAULT
     a.tracker_changed("chk", True, 4.0)
+    group.settle(4.0)
     assert a.state is State.BACKUP and b.state is State.BACKUP
 
 
 def test_member_starting_while_group_faulted_joins_fault() -> None:
     a = member("A", 51)
     b = member("B", 52)
-    SyncGroup("G", [a, b])
+    group = SyncGroup("G", [a, b])
     a.start(0.0)
+    group.settle(0.0)
     a.link_changed(False, 1.0)
+    group.settle(1.0)
     b.start(2.0)
+    group.settle(2.0)
     assert b.state is State.FAULT
     a.link_changed(True, 3.0)
+    group.settle(3.0)
     assert a.state is State.BACKUP and b.state is State.BACKUP
 
 
 def test_overlapping_member_faults_do_not_deadlock() -> None:
     a = member("A", 51, (Track("a", TrackKind.SCRIPT, 0),))
     b = member("B", 52, (Track("b", TrackKind.SCRIPT, 0),))
-    SyncGroup("G", [a, b])
+    group = SyncGroup("G", [a, b])
     for r, name in ((a, "a"), (b, "b")):
         r.tracker_changed(name, True, 0.0)
         r.start(0.0)
+        group.settle(0.0)
     a.tracker_changed("a", False, 1.0)  # B follows A into FAULT
+    group.settle(1.0)
     b.tracker_changed("b", False, 2.0)  # then B fails on its own too
+    group.settle(2.0)
     a.tracker_changed("a", True, 3.0)  # A is fine, but B is not: both stay
+    group.settle(3.0)
     assert (a.state, b.state) == (State.FAULT, State.FAULT)
     b.tracker_changed("b", True, 4.0)
+    group.settle(4.0)
     assert (a.state, b.state) == (State.BACKUP, State.BACKUP)
 
 
 def test_starting_member_joins_a_master_group_without_demoting_it() -> None:
     a = member("A", 51)
     b = member("B", 52)
-    SyncGroup("G", [a, b])
+    group = SyncGroup("G", [a, b])
     a.start(0.0)
     a.handle_timer(a.get_timer() or 0.0)
+    group.settle(4.0)
     assert a.state is State.MASTER
     b.start(5.0)  # e.g. restarted by a reload
+    group.settle(5.0)
     assert (a.state, b.state) == (State.MASTER, State.MASTER)
 
 
 def test_shutdown_of_the_faulted_member_releases_the_group() -> None:
     a = member("A", 51, (Track("a", TrackKind.SCRIPT, 0),))
     b = member("B", 52)
-    SyncGroup("G", [a, b])
+    group = SyncGroup("G", [a, b])
     a.tracker_changed("a", True, 0.0)
     a.start(0.0)
     b.start(0.0)
+    group.settle(0.0)
     a.tracker_changed("a", False, 1.0)
+    group.settle(1.0)
     assert b.state is State.FAULT
     a.shutdown(2.0)  # a reload removes or restarts A
+    group.settle(2.0)
     assert b.state is State.BACKUP

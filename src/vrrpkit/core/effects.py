@@ -1,11 +1,35 @@
-"""What a VirtualRouter asks the outside world to do. The daemon, SimLan and tests drain them."""
+"""What a VirtualRouter (or a sync group) asks the outside world to do. The daemon, SimLan and
+tests drain them.
+
+Every field that a consumer branches on is an enum member (`State`, `Event`, `NotifyKind`,
+`MismatchKind`, `DropReason`), never text: the words in `reason`/`detail` are for people and logs,
+and may change without breaking anyone.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from vrrpkit.core.config import IPAddress, Vip
 from vrrpkit.core.packet import DropReason
+from vrrpkit.core.state import Event, State
+
+
+class NotifyKind(StrEnum):
+    """Which notify scripts keepalived runs: `notify_<kind>`, and `notify` with the kind as an argument
+    (MASTER_RX_LOWER_PRI only has its own script)."""
+
+    MASTER = "MASTER"
+    BACKUP = "BACKUP"
+    FAULT = "FAULT"
+    STOP = "STOP"
+    MASTER_RX_LOWER_PRI = "MASTER_RX_LOWER_PRI"
+
+
+class MismatchKind(StrEnum):
+    ADDRESS_LIST = "address-list"
+    INTERVAL = "interval"
 
 
 @dataclass(frozen=True)
@@ -44,19 +68,22 @@ class SendGarp:
 
 @dataclass(frozen=True)
 class StateChanged:
+    """``event`` is what happened (the state table's input); ``reason`` says it for a log line."""
+
     instance: str
-    old: str
-    new: str
+    old: State
+    new: State
+    event: Event
     reason: str
     at: float
 
 
 @dataclass(frozen=True)
 class Notify:
-    """Run the notify scripts: state is MASTER, BACKUP, FAULT, STOP or MASTER_RX_LOWER_PRI."""
+    """Run the instance's notify scripts for ``state``."""
 
     instance: str
-    state: str
+    state: NotifyKind
     priority: int
 
 
@@ -74,7 +101,7 @@ class Mismatch:
     VRRPv3 only logs an interval mismatch."""
 
     instance: str
-    kind: str  # "address-list" | "interval"
+    kind: MismatchKind
     src: IPAddress
     detail: str
 
@@ -86,4 +113,26 @@ class PriorityChanged:
     new: int
 
 
-Effect = SendAdvert | AddVips | DelVips | SendGarp | StateChanged | Notify | PacketDropped | Mismatch | PriorityChanged
+@dataclass(frozen=True)
+class SyncGroupChanged:
+    """A vrrp_sync_group as a whole moved (keepalived runs the group's notify scripts once for it).
+
+    Emitted by `SyncGroup.settle`, never by a router."""
+
+    group: str
+    old: State
+    new: State
+
+
+Effect = (
+    SendAdvert
+    | AddVips
+    | DelVips
+    | SendGarp
+    | StateChanged
+    | Notify
+    | PacketDropped
+    | Mismatch
+    | PriorityChanged
+    | SyncGroupChanged
+)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import (
@@ -26,9 +25,6 @@ from vrrpkit.core.config import (
 from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, encode, inspect
 from vrrpkit.core.state import Event, State, next_state
 from vrrpkit.core.stats import Stats
-
-if TYPE_CHECKING:
-    from vrrpkit.core.sync import SyncGroup
 
 TTL_REQUIRED = 255
 FILE_FAULT = -254
@@ -60,7 +56,13 @@ class VirtualRouter:
         self.master_priority: int | None = None
         self.master_adver_int_cs = cfg.advert_int_cs
         self.running = False
-        self.sync: SyncGroup | None = None
+        # Sync groups are one-way: the group (core/sync.py) reads what this router recorded in
+        # `_sync_log` during `settle()` and tells it what the group looks like through
+        # `set_group_view()`; the router never calls into its group.
+        self.group: str | None = None
+        self._group_fault = False  # another member has a fault of its own: hold us in FAULT
+        self._group_master = False  # another running member is MASTER
+        self._sync_log: list[tuple[Event, State]] = []
         self.fault_reason: str | None = None
         self.transitions: list[tuple[float, State, State, str]] = []
         self._effects: deque[fx.Effect] = deque()
@@ -132,7 +134,7 @@ class VirtualRouter:
         self.running = False  # first: a sync group must no longer count our fault
         if self.state is not State.INIT:
             self._transition(Event.SHUTDOWN, now, "shutdown")
-        self._emit(fx.Notify(self.name, "STOP", self._priority))
+        self._emit(fx.Notify(self.name, fx.NotifyKind.STOP, self._priority))
         self._deadlines.clear()
 
     def datagram_received(
@@ -251,7 +253,7 @@ class VirtualRouter:
                 self._enter_fault(Event.FAULT, now, fault)
             return
         if self.state is State.FAULT:
-            if self.sync is not None and not self.sync.may_leave_fault(self):
+            if self._group_fault:
                 self._sync_fault = True  # our own fault is over; the group's is not
                 self.fault_reason = "sync group member in fault"
                 return
@@ -262,13 +264,13 @@ class VirtualRouter:
         if self.state is State.INIT:
             if self._waiting_for_scripts():
                 return
-            if self.sync is not None and self.sync.faulted():
+            if self._group_fault:
                 self._enter_fault(Event.SYNC_FAULT, now, "sync group in fault")
                 self._sync_fault = True
                 return
             owner = self.config.owner
             self._transition(Event.STARTUP_OWNER if owner else Event.STARTUP, now, "startup")
-            if self.sync is not None and not owner and self.sync.has_master(self):
+            if self._group_master and not owner:
                 # keepalived starts a member in its group's state: a reload of one member must
                 # not pull the group's VIPs down
                 self._transition(Event.SYNC_MASTER, now, "sync group is master")
@@ -295,16 +297,16 @@ class VirtualRouter:
         self.transitions.append((now, old, new, reason))
         for timer in (Timer.MASTER_DOWN, Timer.PREEMPT_DELAY):
             self._deadlines.pop(timer, None)
-        self._emit(fx.StateChanged(self.name, old.value, new.value, reason, now))
+        self._emit(fx.StateChanged(self.name, old, new, event, reason, now))
         if new is State.MASTER:
             self._become_master(now)
         elif new is State.BACKUP:
             self.master_adver_int_cs = self.config.advert_int_cs  # until a master tells us its own
             self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
         if new is not State.INIT:
-            self._emit(fx.Notify(self.name, new.value, self._priority))
-        if self.sync is not None and event not in _SYNC_EVENTS:
-            self.sync.member_changed(self, event, new, now)
+            self._emit(fx.Notify(self.name, fx.NotifyKind(new.value), self._priority))
+        if self.group is not None and event not in _SYNC_EVENTS:
+            self._sync_log.append((event, new))
 
     def _become_master(self, now: float) -> None:
         cfg = self.config
@@ -329,6 +331,17 @@ class VirtualRouter:
         self.master_address = None
         self.master_priority = None
         self._emit(fx.DelVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
+
+    def set_group_view(self, *, fault: bool, master: bool) -> None:
+        """What the sync group's other members look like: one has a fault of its own (so we are held
+        in FAULT), one is MASTER (so a starting member joins as MASTER). Set by `SyncGroup`."""
+        self._group_fault = fault
+        self._group_master = master
+
+    def pull_sync_events(self) -> list[tuple[Event, State]]:
+        """The transitions this router made on its own since the group last looked (settle)."""
+        log, self._sync_log = self._sync_log, []
+        return log
 
     def sync_to(self, state: State, now: float) -> None:
         """Called by the sync group: follow a member's transition where the table allows it."""
@@ -394,14 +407,15 @@ class VirtualRouter:
         cfg = self.config
         clean = True
         if cfg.version == 3 and adv.interval_cs != cfg.advert_int_cs:
-            self._emit(fx.Mismatch(self.name, "interval", src, f"{adv.interval:g}s, mine {cfg.advert_int_cs / 100:g}s"))
+            detail = f"{adv.interval:g}s, mine {cfg.advert_int_cs / 100:g}s"
+            self._emit(fx.Mismatch(self.name, fx.MismatchKind.INTERVAL, src, detail))
             clean = False
         if adv.priority == PRIORITY_STOP or (cfg.skip_check_adv_addr and src == self.master_address):
             return clean
         if frozenset(adv.addresses) != self._vip_set or len(adv.addresses) != len(self._vip_set):
             self.stats.addr_list_err += 1
             got = ",".join(map(str, adv.addresses)) or "none"
-            self._emit(fx.Mismatch(self.name, "address-list", src, f"advertised {got}"))
+            self._emit(fx.Mismatch(self.name, fx.MismatchKind.ADDRESS_LIST, src, f"advertised {got}"))
             clean = False
         return clean
 
@@ -446,7 +460,7 @@ class VirtualRouter:
             return
         # Lower priority: another host thinks it is master (e.g. a split brain healing). keepalived
         # answers at once and re-announces the VIPs, so switches stop black-holing them.
-        self._emit(fx.Notify(self.name, "MASTER_RX_LOWER_PRI", mine))
+        self._emit(fx.Notify(self.name, fx.NotifyKind.MASTER_RX_LOWER_PRI, mine))
         if not cfg.lower_prio_no_advert:
             self._send_advert(now)
             self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100

@@ -3,12 +3,21 @@
 keepalived semantics: when one member becomes MASTER the others do too; when one falls back to
 BACKUP the others follow; when one enters FAULT all do, and they leave FAULT only when no member
 has a fault of its own any more.
+
+The group is one-way, like h11's state-triggered transitions: a router never calls its group.
+Routers record the transitions they made on their own; whoever fed a member an input (the daemon,
+SimLan, a test) then calls `settle(now)`, which applies the cross-member rules to what was recorded,
+again and again until nothing more happens, and tells each member what the rest of the group looks
+like (`VirtualRouter.set_group_view`). A router's own call therefore never re-enters another
+router, and the order of effects is: the member that had the input first, then its followers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 
+from vrrpkit.core import effects as fx
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import Event, State
 
@@ -19,22 +28,42 @@ class SyncGroup:
     def __init__(self, name: str, members: Iterable[VirtualRouter]) -> None:
         self.name = name
         self.members = list(members)
+        self._effects: deque[fx.Effect] = deque()
         for router in self.members:
-            router.sync = self
+            router.group = name
+            router.pull_sync_events()  # what happened before joining is not the group's business
+        self._state = self.state
+        self._refresh_views()
 
     def faulted(self) -> bool:
+        """Some running member has a fault of its own (not one it only holds for the group)."""
         return any(r.running and r.own_fault() is not None for r in self.members)
 
-    def may_leave_fault(self, router: VirtualRouter) -> bool:
-        return not any(r.running and r.own_fault() is not None for r in self.members if r is not router)
+    def settle(self, now: float) -> None:
+        """Apply the group's rules to what its members did since the last call, until quiet.
 
-    def has_master(self, router: VirtualRouter) -> bool:
-        return any(r.state is State.MASTER for r in self.members if r is not router and r.running)
+        Each round answers the transitions recorded in the previous one; followers' transitions
+        (the SYNC_* events) are not recorded, and recoveries end in BACKUP or MASTER, so this
+        converges within a few rounds. The bound only guards against a bug becoming a hang."""
+        for _ in range(4 * len(self.members) + 4):
+            recorded = [(r, event, new) for r in self.members for event, new in r.pull_sync_events()]
+            if not recorded:
+                break
+            for router, event, new in recorded:
+                self._follow(router, event, new, now)
+        self._refresh_views()
+        state = self.state
+        if state is not self._state:
+            self._effects.append(fx.SyncGroupChanged(self.name, self._state, state))
+            self._state = state
 
-    def member_changed(self, router: VirtualRouter, event: Event, new: State, now: float) -> None:
+    def effects(self) -> Iterator[fx.Effect]:
+        while self._effects:
+            yield self._effects.popleft()
+
+    def _follow(self, router: VirtualRouter, event: Event, new: State, now: float) -> None:
         """A member changed state on its own: the others follow elections and faults; startup,
         recovery and shutdown are not elections, but may end a fault the group was held in."""
-        others = [r for r in self.members if r is not router]
         if new is State.FAULT:
             follow: State | None = State.FAULT
         elif event in _WON:
@@ -43,11 +72,22 @@ class SyncGroup:
             follow = State.BACKUP
         else:
             follow = None
-        for other in others:
+        for other in self.members:
+            if other is router:
+                continue
+            self._refresh_views()
             if follow is not None:
                 other.sync_to(follow, now)
             elif not self.faulted():
                 other.sync_recover(now)
+
+    def _refresh_views(self) -> None:
+        for router in self.members:
+            others = [r for r in self.members if r is not router and r.running]
+            router.set_group_view(
+                fault=any(r.own_fault() is not None for r in others),
+                master=any(r.state is State.MASTER for r in others),
+            )
 
     @property
     def state(self) -> State:

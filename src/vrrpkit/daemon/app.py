@@ -1,8 +1,12 @@
-"""The daemon: a thin asyncio loop between the sans-I/O core and the OS adapters.
+"""The daemon: one asyncio loop wiring the sans-I/O core to the OS adapters.
 
-read socket -> route by (interface, family, vrid) -> router.datagram_received -> apply effects ->
-re-arm ONE timer at the earliest router deadline. Everything protocol-related is decided in core;
-here we only move bytes, addresses and processes, and log in keepalived's words.
+read socket -> route by (interface, family, vrid) -> router.datagram_received -> settle sync groups
+-> apply effects -> re-arm ONE timer at the earliest router deadline. Protocol decisions are made in
+core; the parts here each do one job and are tested without root against recording fakes:
+`applier` (effects to system calls and logs), `notify` (scripts, in order), `splitbrain` (ARP/NS
+probing while MASTER), `tracking` (scripts and files), `reload` (what a SIGHUP changes), `instance`
+and `control.snapshot` (the typed state everyone reads). This class owns the loop, the sockets
+and the lifecycle, and nothing else.
 """
 
 from __future__ import annotations
@@ -11,49 +15,32 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import time
-from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
+from vrrpkit.config.model import ParseResult
 from vrrpkit.control.server import ControlServer
+from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
 from vrrpkit.core.router import VirtualRouter
-from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
-from vrrpkit.daemon.tracking import ScriptTracker, read_track_file
-from vrrpkit.io import netlink
-from vrrpkit.io.garp import GarpSender, NeighborProber
-from vrrpkit.io.nft import NoAcceptFirewall
-from vrrpkit.io.scripts import ScriptRunner, as_user, prepare, script_security_problems
-from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6, open_vrrp_socket
-
-if TYPE_CHECKING:
-    from vrrpkit.config import ParseResult
+from vrrpkit.daemon.applier import EffectApplier, SocketKey
+from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.notify import Notifier, Runner
+from vrrpkit.daemon.ports import LinkEvents, Ports, VrrpSocket, os_ports
+from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.splitbrain import SplitBrainProber
+from vrrpkit.daemon.tracking import Trackers, TrackValue
+from vrrpkit.io.scripts import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
 
-SocketKey = tuple[str, int]  # (interface, family)
 NOTIFY_TIMEOUT = 30.0
-PROBE_EVERY_ADVERTS = 3
-
-
-@dataclass
-class Instance:
-    cfg: InstanceConfig
-    router: VirtualRouter
-    notify: dict[str, str]
-    transitions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))
-    split_brain: frozenset[str] = frozenset()
-    suspects: frozenset[str] = frozenset()
-    split_brain_events: int = 0
-    next_probe: float = 0.0
-    mismatches: dict[str, int] = field(default_factory=dict)
+HOUSEKEEPING = 0.5  # seconds between looks for a late source address
 
 
 class Daemon:
@@ -65,46 +52,61 @@ class Daemon:
         config_id: str | None,
         control_path: str,
         metrics: tuple[str, int] | None = None,
+        ports: Ports | None = None,
+        runner: Runner | None = None,
+        load: Callable[[list[str], str | None], ParseResult] | None = None,
     ) -> None:
         self.result = result
         self.files = files
         self.config_id = config_id
         self.control_path = control_path
         self.metrics_addr = metrics
+        self.ports = ports or os_ports()
+        self._load = load
         self.instances: dict[str, Instance] = {}
-        self.sync_groups: list[SyncGroup] = []
-        self.sockets: dict[SocketKey, VrrpSocket4 | VrrpSocket6] = {}
+        self.groups: dict[str, SyncGroup] = {}  # by group name
+        self.group_of: dict[str, SyncGroup] = {}  # by member instance name
+        self.sockets: dict[SocketKey, VrrpSocket] = {}
         self.routes: dict[tuple[str, int, int], list[Instance]] = {}
-        self.garp: dict[str, GarpSender] = {}
-        self.probers: dict[SocketKey, NeighborProber] = {}
-        self.firewall: NoAcceptFirewall | None = None
-        self.scripts: dict[str, ScriptTracker] = {}
-        self.script_tasks: list[asyncio.Task[None]] = []
-        self.files_state: dict[str, int] = {}
         self.started = time.time()
         self.reloads = 0
         self.unknown_vrid = 0
+        self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
-        self._link_monitor: netlink.LinkMonitor | None = None
+        self._links: LinkEvents | None = None
         self._control = ControlServer(control_path, self._control_request)
-        self._background: list[asyncio.Task[None]] = []
-        self.runner = ScriptRunner(notify_timeout=NOTIFY_TIMEOUT)
+        self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
-        self._group_states: dict[str, str] = {}
-        self._stopping = False
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
-        self._notify_tasks: set[asyncio.Task[Any]] = set()
+        self.notifier = Notifier(runner or ScriptRunner(notify_timeout=NOTIFY_TIMEOUT))
+        self.applier = EffectApplier(
+            self.ports,
+            self.sockets,
+            self.notifier,
+            call_later=lambda delay, fn, arg: self.loop.call_later(delay, fn, arg),
+            wall_clock=time.time,
+            on_state_change=self._state_changed,
+        )
+        self.prober = SplitBrainProber(self.ports, self._spawn)
+        self.trackers = Trackers(self._tracker_changed)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None, "the daemon has not started"
+        return self._loop
+
     async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or `request_stop()`), then release everything."""
+        import signal
+
         loop = asyncio.get_running_loop()
-        self._loop = loop
         for sig, handler in (
-            (signal.SIGTERM, self._stop.set),
-            (signal.SIGINT, self._stop.set),
+            (signal.SIGTERM, self.request_stop),
+            (signal.SIGINT, self.request_stop),
             (signal.SIGHUP, lambda: self._spawn(self.reload())),
             (signal.SIGUSR1, self._dump),
         ):
@@ -115,101 +117,134 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
         try:
-            self._link_monitor = netlink.LinkMonitor()
-            loop.add_reader(self._link_monitor.fileno(), self._on_link_events)
-            self._remove_stale_firewall()
-            self._build(self.result)
-            await self._control.start()
-            if self.metrics_addr is not None:
-                from vrrpkit.daemon.metrics import serve_metrics
-
-                serve_metrics(self, *self.metrics_addr)
-            self._start_routers(self.instances.values())
-            self._background.append(loop.create_task(self._track_files_loop()))
-            systemd.notify("READY=1", f"STATUS={self._status_line()}")
-            self._ready = True
-            log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
+            await self.start()
             await self._stop.wait()
         finally:
-            self._stopping = True
-            systemd.notify("STOPPING=1")
-            await self._shutdown()
+            await self.shutdown()
         log.info("Stopped vrrpkit")
         return 0
 
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._links = self.ports.link_events()
+        self.loop.add_reader(self._links.fileno(), self._on_link_events)
+        with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
+            self.ports.firewall().teardown()
+        self._build(self.result, [cfg.name for cfg in self.result.instances])
+        await self._control.start()
+        if self.metrics_addr is not None:
+            from vrrpkit.daemon.metrics import serve_metrics
+
+            serve_metrics(self.snapshot, *self.metrics_addr)
+        self._start_routers(self.instances.values())
+        self._spawn(self._housekeeping())
+        systemd.notify("READY=1", f"STATUS={self._status_line()}")
+        self._ready = True
+        log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
+
+    async def shutdown(self) -> None:
+        """SIGTERM: masters send priority 0, VIPs removed, notify_stop run, firewall removed."""
+        self.stopping = True
+        systemd.notify("STOPPING=1")
+        now = self._now() if self._loop else 0.0
+        for inst in self.instances.values():
+            inst.router.shutdown(now)
+        self._drain(self.instances.values())
+        if self._timer is not None:
+            self._timer.cancel()
+        self.trackers.cancel()
+        for task in list(self._background):
+            task.cancel()
+        await self.notifier.finish(NOTIFY_TIMEOUT)  # also kills every script process group still alive
+        with contextlib.suppress(Exception):
+            self.applier.teardown_firewall()
+        for key in list(self.sockets):
+            self._close_socket(key)
+        self.applier.close()
+        self.prober.close()
+        if self._links is not None:
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(self._links.fileno())
+            self._links.close()
+        await self._control.close()
+
     def _now(self) -> float:
-        assert self._loop is not None
-        return self._loop.time()
+        return self.loop.time()
 
-    def _spawn(self, coro: Any) -> None:
-        assert self._loop is not None
-        task = self._loop.create_task(coro)
-        self._background.append(task)
-        task.add_done_callback(lambda t: self._background.remove(t) if t in self._background else None)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = self.loop.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-    def _build(self, result: ParseResult) -> None:
-        """Create routers, sync groups, sockets and trackers for a config (start or reload)."""
+    # --- building ------------------------------------------------------------------------------
+
+    def _build(self, result: ParseResult, new_names: Iterable[str]) -> None:
+        """Create what `new_names` need and rewire groups, sockets and trackers for `result`."""
         self.result = result
-        for cfg in result.instances:
-            if cfg.name in self.instances:
-                continue
-            self.instances[cfg.name] = self._make_instance(cfg)
-        self._rebuild_sync_groups()
+        g = result.globals
+        self.notifier.configure(
+            user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
+        )
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups})
+        self.trackers.configure(result, result.instances)
+        configs = {cfg.name: cfg for cfg in result.instances}
+        for name in new_names:
+            self.instances[name] = self._make_instance(configs[name])
+        self._rebuild_groups()
         self._rebuild_sockets()
-        self._rebuild_scripts()
 
     def _make_instance(self, cfg: InstanceConfig) -> Instance:
+        netlink = self.ports.netlink
         address = None
         if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
-            address = _source_address(cfg)
+            address = self._source_address(cfg)
         router = VirtualRouter(cfg, address)
         for track in cfg.tracks:
             if track.kind is TrackKind.INTERFACE:
                 router.set_initial_track(track.name, netlink.link_is_up(track.name))
-            elif track.kind is TrackKind.FILE:
-                router.set_initial_track(track.name, self._read_file_track(track.name))
-            elif track.kind is TrackKind.SCRIPT:
-                script = self.result.scripts.get(track.name)
-                if script is not None and script.init_fail:
-                    router.set_initial_track(track.name, False)
-                existing = self.scripts.get(track.name)
-                if existing is not None and existing.ok is not None:
-                    router.set_initial_track(track.name, existing.ok)
+            else:
+                value = self.trackers.initial(track.kind, track.name)
+                if value is not None:
+                    router.set_initial_track(track.name, value)
         if not netlink.link_is_up(cfg.interface):
             router.link_changed(False, 0.0)
-        inst = Instance(cfg, router, dict(cfg.notify))
-        self._remove_leftover_vips(cfg)
-        return inst
-
-    def _remove_leftover_vips(self, cfg: InstanceConfig) -> None:
-        """A crash (SIGKILL) leaves VIPs behind; we are not MASTER yet, so they must go."""
-        for vip in cfg.vips + cfg.excluded_vips:
+        for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
             dev = vip.dev or cfg.interface
             if netlink.has_address(dev, vip.address):
                 log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
                 netlink.del_vip(dev, vip)
+        return Instance(cfg, router)
 
-    def _rebuild_sync_groups(self) -> None:
+    def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
+        """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
+        vips = [v.address for v in cfg.vips + cfg.excluded_vips]
+        return self.ports.netlink.primary_address(cfg.interface, cfg.family, exclude=vips)
+
+    def _rebuild_groups(self) -> None:
         for inst in self.instances.values():
-            inst.router.sync = None
-        self.sync_groups = []
-        for group in self.result.sync_groups:
-            members = [self.instances[m].router for m in group.members if m in self.instances]
+            inst.router.group = None
+            inst.router.set_group_view(fault=False, master=False)
+        self.groups, self.group_of = {}, {}
+        for spec in self.result.sync_groups:
+            members = [self.instances[m] for m in spec.members if m in self.instances]
             if members:
-                self.sync_groups.append(SyncGroup(group.name, members))
+                group = self.groups[spec.name] = SyncGroup(spec.name, [m.router for m in members])
+                self.group_of.update({m.name: group for m in members})
 
     def _rebuild_sockets(self) -> None:
         wanted: dict[SocketKey, tuple[IPAddress | None, bool]] = {}
         for inst in self.instances.values():
             cfg = inst.cfg
-            key = (cfg.interface, cfg.family)
+            key: SocketKey = (cfg.interface, cfg.family)
             group, any_multicast = wanted.get(key, (None, False))
             if not cfg.unicast:
                 group, any_multicast = cfg.group, True
             wanted[key] = (group, any_multicast)
-        for key in list(self.sockets):
-            if key not in wanted:
-                self._close_socket(key)
+        for stale in [k for k in self.sockets if k not in wanted]:
+            self._close_socket(stale)
         for key, (group, any_multicast) in wanted.items():
             current = self.sockets.get(key)
             if (
@@ -220,10 +255,9 @@ class Daemon:
                 continue
             if current is not None:
                 self._close_socket(key)
-            sock = open_vrrp_socket(key[0], key[1], group=group, unicast=not any_multicast)
+            sock = self.ports.open_socket(key[0], key[1], group, not any_multicast)
             self.sockets[key] = sock
-            assert self._loop is not None
-            self._loop.add_reader(sock.fileno(), self._on_readable, key)
+            self.loop.add_reader(sock.fileno(), self._on_readable, key)
         self.routes = {}
         for inst in self.instances.values():
             cfg = inst.cfg
@@ -231,120 +265,63 @@ class Daemon:
 
     def _close_socket(self, key: SocketKey) -> None:
         sock = self.sockets.pop(key)
-        assert self._loop is not None
-        self._loop.remove_reader(sock.fileno())
+        self.loop.remove_reader(sock.fileno())
         sock.close()
 
-    def _rebuild_scripts(self) -> None:
-        for task in self.script_tasks:
-            task.cancel()
-        self.script_tasks = []
-        wanted = {t.name for i in self.instances.values() for t in i.cfg.tracks if t.kind is TrackKind.SCRIPT}
-        security = self.result.globals.enable_script_security
-        old = self.scripts
-        self.scripts = {}
-        for name in sorted(wanted):
-            script = self.result.scripts.get(name)
-            if script is None:
-                continue
-            tracker = ScriptTracker(name, script, security=security, default_user=self._script_user())
-            previous = old.get(name)
-            if previous is not None and previous.script == script:
-                tracker.counter = previous.counter
-            self.scripts[name] = tracker
-            assert self._loop is not None
-            self.script_tasks.append(self._loop.create_task(self._script_loop(tracker)))
-
-    def _start_routers(self, instances: Any) -> None:
+    def _start_routers(self, instances: Iterable[Instance]) -> None:
         now = self._now()
         for inst in instances:
             inst.router.start(now)
         self._drain_all()
 
-    async def _shutdown(self) -> None:
-        """SIGTERM: masters send priority 0, VIPs removed, notify_stop run, firewall removed."""
-        now = self._now() if self._loop else 0.0
-        for inst in self.instances.values():
-            inst.router.shutdown(now)
-        self._drain_all()
-        if self._timer is not None:
-            self._timer.cancel()
-        for task in [*self.script_tasks, *self._background]:
-            task.cancel()
-        await self._finish_notifies()  # also kills every script process group still alive
-        if self.firewall is not None:
-            with contextlib.suppress(Exception):
-                self.firewall.teardown()
-        for key in list(self.sockets):
-            self._close_socket(key)
-        for sender in self.garp.values():
-            sender.close()
-        for prober in self.probers.values():
-            prober.close()
-        if self._link_monitor is not None:
-            with contextlib.suppress(Exception):
-                assert self._loop is not None
-                self._loop.remove_reader(self._link_monitor.fileno())
-            self._link_monitor.close()
-        await self._control.close()
-
-    async def _finish_notifies(self) -> None:
-        """Let queued notify scripts (notify_stop above all) finish, then kill what is left."""
-        pending = list(self._notify_tasks)
-        if pending:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), NOTIFY_TIMEOUT)
-        self.runner.terminate_all()
-
-    # --- reload ----------------------------------------------------------------------------------
+    # --- reload --------------------------------------------------------------------------------
 
     async def reload(self) -> None:
-        """SIGHUP: validate first; on error keep running the old config. Unchanged instances keep
-        their state (no VIP flap); changed ones restart as new (a master sends priority 0 first)."""
+        """SIGHUP: read and check the files off the loop, then apply (or keep the running config)."""
         from vrrpkit.config import load_files
 
         log.info("Reloading configuration (SIGHUP)")
-        result = await asyncio.get_running_loop().run_in_executor(None, lambda: load_files(self.files, self.config_id))
+        load = self._load or load_files
+        result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
         for diag in result.diagnostics:
             if diag.severity != "info":
                 (log.error if diag.severity == "error" else log.warning)("%s", diag)
-        if not result.ok:
-            log.error("Reload failed: configuration has errors, keeping the running configuration")
-            return
-        if self._stopping:
+        self.apply_reload(result)
+
+    def apply_reload(self, result: ParseResult) -> bool:
+        """Unchanged instances keep their state (no VIP flap); changed ones restart as new (a master
+        sends priority 0 first). Returns whether the new config was taken."""
+        if self.stopping:
             log.warning("Reload ignored: shutting down")
-            return
-        missing = sorted({c.interface for c in result.instances if not netlink.interface_exists(c.interface)})
-        if missing:
-            log.error(
-                "Reload failed: interface(s) %s do not exist, keeping the running configuration", ", ".join(missing)
-            )
-            return
+            return False
+        why = refusal(result.instances, result.ok, self.ports.netlink.interface_exists)
+        if why is not None:
+            log.error("Reload failed: %s", why)
+            return False
+        plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
         now = self._now()
-        new = {cfg.name: cfg for cfg in result.instances}
-        stopped: list[Instance] = []
-        for name, inst in list(self.instances.items()):
-            if new.get(name) != inst.cfg:
-                why = "removed" if name not in new else "changed"
-                log.info("(%s) configuration %s, restarting instance", name, why)
-                inst.router.shutdown(now)
-                stopped.append(inst)
-                del self.instances[name]
-        self._apply_effects_of(stopped)
-        kept = set(self.instances)
+        stopped = []
+        for name in plan.stop:
+            why = "removed" if name in plan.remove else "changed"
+            log.info("(%s) configuration %s, restarting instance", name, why)
+            inst = self.instances.pop(name)
+            inst.router.shutdown(now)
+            stopped.append(inst)
+        self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
         try:
-            self._build(result)
-            self.reloads += 1
-            self._start_routers([i for n, i in self.instances.items() if n not in kept])
+            self._build(result, plan.start)
         except OSError as exc:
             # the old instances are already stopped: run what could be built, and say so loudly
             log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
             self._start_routers([i for i in self.instances.values() if not i.router.running])
-            return
-        log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(self.instances) - len(kept))
+            return False
+        self.reloads += 1
+        self._start_routers([self.instances[n] for n in plan.start])
+        log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
         systemd.notify(f"STATUS={self._status_line()}")
+        return True
 
-    # --- I/O events -----------------------------------------------------------------------------
+    # --- I/O events ----------------------------------------------------------------------------
 
     def _on_readable(self, key: SocketKey) -> None:
         sock = self.sockets.get(key)
@@ -364,11 +341,12 @@ class Daemon:
                     continue
                 for inst in targets:
                     inst.router.datagram_received(dgram.payload, dgram.src, dgram.dst, dgram.ttl, now)
-                    touched[inst.cfg.name] = inst
+                    touched[inst.name] = inst
+                    self._settle_group_of(inst, now)
         except Exception:  # a bug must cost one datagram, never the protocol loop
             log.exception("error while handling a datagram on %s", key[0])
         finally:
-            self._drain(touched.values())
+            self._drain(touched.values(), probe=False)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -377,19 +355,20 @@ class Daemon:
         try:
             for inst in due:
                 inst.router.handle_timer(now)
+                self._settle_group_of(inst, now)  # followers move before the next member's timer
         except Exception:
             log.exception("error while running timers")
         finally:
-            self._drain(due, probe=True)
+            self._drain(due)
 
     def _on_link_events(self) -> None:
-        assert self._link_monitor is not None
+        assert self._links is not None
         now = self._now()
-        for ifname, up in self._link_monitor.drain():
+        for ifname, up in self._links.drain():
             for inst in self.instances.values():
                 if inst.cfg.interface == ifname:
                     if not up:
-                        log.info("(%s) interface %s down", inst.cfg.name, ifname)
+                        log.info("(%s) interface %s down", inst.name, ifname)
                     else:
                         self._refresh_address(inst, now)
                     inst.router.link_changed(up, now)
@@ -397,176 +376,86 @@ class Daemon:
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
 
-    def _refresh_address(self, inst: Instance, now: float) -> None:
+    def _tracker_changed(self, name: str, value: TrackValue) -> None:
+        now = self._now()
+        for inst in self.instances.values():
+            inst.router.tracker_changed(name, value, now)
+        self._drain_all()
+
+    def _refresh_address(self, inst: Instance, now: float) -> bool:
         """An instance without a source address (no address on the interface yet) looks again."""
         if inst.router.address is None:
-            address = _source_address(inst.cfg)
+            address = self._source_address(inst.cfg)
             if address is not None:
-                log.info("(%s) source address %s now on %s", inst.cfg.name, address, inst.cfg.interface)
+                log.info("(%s) source address %s now on %s", inst.name, address, inst.cfg.interface)
                 inst.router.address_changed(address, now)
+                return True
+        return False
 
-    async def _script_loop(self, tracker: ScriptTracker) -> None:
-        interval = max(tracker.script.interval_cs, 1) / 100
+    async def _housekeeping(self) -> None:
         while True:
-            changed = await tracker.run_once()
-            if changed:
-                now = self._now()
-                state = "succeeded" if tracker.ok else "failed"
-                log.info("Script `%s` now returning %s (%s)", tracker.name, tracker.last_rc, state)
-                for inst in self.instances.values():
-                    inst.router.tracker_changed(tracker.name, tracker.ok, now)
-                self._drain_all()
-            await asyncio.sleep(interval)
-
-    def _read_file_track(self, name: str) -> int:
-        tf = self.result.track_files.get(name)
-        if tf is None:
-            return 0
-        value = read_track_file(tf.path, tf.init_file)
-        self.files_state[name] = value
-        return value
-
-    async def _track_files_loop(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(HOUSEKEEPING)
             now = self._now()
-            changed = False
-            for name in list(self.result.track_files):
-                old = self.files_state.get(name)
-                value = self._read_file_track(name)
-                if value != old:
-                    changed = True
-                    for inst in self.instances.values():
-                        inst.router.tracker_changed(name, value, now)
-            for inst in self.instances.values():
-                if inst.router.address is None and inst.router.running:
-                    self._refresh_address(inst, now)
-                    changed = changed or inst.router.address is not None
-            if changed:
+            waiting = [i for i in self.instances.values() if i.router.running and i.router.address is None]
+            if any([self._refresh_address(inst, now) for inst in waiting]):
                 self._drain_all()
 
-    # --- effects ----------------------------------------------------------------------------------
+    # --- effects -------------------------------------------------------------------------------
+
+    def _settle_group_of(self, inst: Instance, now: float) -> None:
+        group = self.group_of.get(inst.name)
+        if group is not None:
+            group.settle(now)
 
     def _drain_all(self) -> None:
         """After rare events (start, reload, link, scripts): every instance, deadlines rebuilt."""
         self._deadline_of.clear()
-        self._drain(self.instances.values(), probe=True)
+        self._drain(self.instances.values())
 
-    def _drain(self, instances: Iterable[Instance], probe: bool = False) -> None:
-        """Apply the effects of the instances that had input, and re-arm the one timer. Only those
-        instances are visited: a wake-up costs what it touched, not the number of instances."""
-        touched = list(instances)
-        self._apply_effects_of(touched)
-        for inst in touched:
-            deadline = inst.router.get_timer()
+    def _drain(
+        self, instances: Iterable[Instance], probe: bool = True, extra_groups: Iterable[SyncGroup] = ()
+    ) -> None:
+        """Settle the sync groups of the instances that had input, apply their effects (and their
+        group followers'), and re-arm the one timer. Only those instances are visited: a wake-up
+        costs what it touched, not the number of instances."""
+        now = self._now()
+        touched = {inst.name: inst for inst in instances}
+        groups = {id(g): g for g in extra_groups}
+        groups.update({id(g): g for n in touched if (g := self.group_of.get(n)) is not None})
+        for group in groups.values():
+            group.settle(now)
+            for router in group.members:
+                inst = self.instances.get(router.name)
+                if inst is not None and inst.router is router:
+                    touched.setdefault(inst.name, inst)
+        for inst in touched.values():
+            for effect in inst.router.effects():
+                self._apply(inst, effect)
+        for group in groups.values():
+            for effect in group.effects():
+                self._apply_group(effect)
+        for inst in touched.values():
+            deadline = inst.router.get_timer() if inst.name in self.instances else None
             if deadline is None:
-                self._deadline_of.pop(inst.cfg.name, None)
+                self._deadline_of.pop(inst.name, None)
             else:
-                self._deadline_of[inst.cfg.name] = deadline
+                self._deadline_of[inst.name] = deadline
         if probe:
-            self._probe_split_brain(touched)
+            self.prober.check(touched.values(), now)
         self._rearm()
 
-    def _apply_effects_of(self, instances: list[Instance]) -> None:
-        for inst in instances:
-            for effect in inst.router.effects():
-                try:
-                    self._apply(inst, effect)
-                except Exception:  # an OS hiccup on one effect must not stop the protocol loop
-                    log.exception("(%s) failed to apply %s", inst.cfg.name, type(effect).__name__)
-
     def _apply(self, inst: Instance, effect: fx.Effect) -> None:
-        name = inst.cfg.name
-        if isinstance(effect, fx.SendAdvert):
-            sock = self.sockets.get((effect.interface, effect.src.version))
-            if sock is None:
-                return
-            error = sock.send(effect.data, effect.dst, effect.src)  # type: ignore[arg-type]
-            if error is not None:
-                log.warning("(%s) send advert error %s (%s) dst=%s", name, error.errno, error.strerror, effect.dst)
-            elif effect.priority == 0:
-                log.info("(%s) sent 0 priority", name)
-        elif isinstance(effect, fx.AddVips):
-            for vip in effect.vips:
-                netlink.add_vip(vip.dev or effect.interface, vip)
-            if not inst.cfg.accept_mode:
-                self._firewall().add(effect.interface, [v.address for v in effect.vips])
-            log.info("(%s) Setting VIPs: %s", name, " ".join(map(str, effect.vips)))
-        elif isinstance(effect, fx.DelVips):
-            for vip in effect.vips:
-                netlink.del_vip(vip.dev or effect.interface, vip)
-            if self.firewall is not None and not inst.cfg.accept_mode:
-                self.firewall.remove(effect.interface, [v.address for v in effect.vips])
-            log.info("(%s) Removing VIPs: %s", name, " ".join(map(str, effect.vips)))
-        elif isinstance(effect, fx.SendGarp):
-            sender = self.garp.get(effect.interface)
-            if sender is None:
-                sender = self.garp[effect.interface] = GarpSender(effect.interface)
-            v6 = bool(effect.vips) and effect.vips[0].address.version == 6
-            g = self.result.globals
-            spacing = (g.gna_interval_cs if v6 else g.garp_interval_cs) / 100
-            if spacing <= 0:
-                sender.announce(effect.vips, effect.count)
-            else:  # vrrp_garp_interval / vrrp_gna_interval: pace the frames (switch rate limits)
-                frames = [sender.frame_for(v.address) for _ in range(effect.count) for v in effect.vips]
-                assert self._loop is not None
-                for i, frame in enumerate(frames):
-                    self._loop.call_later(i * spacing, sender.send_frame, frame)
-            kind = "unsolicited NA" if effect.vips and effect.vips[0].address.version == 6 else "gratuitous ARP"
-            log.info(
-                "(%s) Sending/queueing %s on %s for %s (x%d)",
-                name,
-                kind,
-                effect.interface,
-                " ".join(str(v.address) for v in effect.vips),
-                effect.count,
-            )
-        elif isinstance(effect, fx.StateChanged):
-            inst.transitions.append({"at": time.time(), "old": effect.old, "new": effect.new, "reason": effect.reason})
-            if effect.new in ("MASTER", "BACKUP", "FAULT"):
-                log.info("(%s) Entering %s STATE reason=%r", name, effect.new, effect.reason)
-            if effect.reason == "advertisement timeout":
-                log.info("(%s) Receive advertisement timeout", name)
-            if self._ready:
-                systemd.notify(f"STATUS={self._status_line()}")
-            if inst.router.sync is not None:
-                self._group_changed(inst.router.sync)
-        elif isinstance(effect, fx.Notify):
-            self._queue_notify(inst, effect)
-        elif isinstance(effect, fx.PacketDropped):
-            if effect.reason.value not in ("not-running", "own-advert", "owner-ignores-adverts"):
-                log.warning("(%s) dropped advert from %s: %s %s", name, effect.src, effect.reason.value, effect.detail)
-        elif isinstance(effect, fx.Mismatch):
-            count = inst.mismatches.get(effect.kind, 0)
-            inst.mismatches[effect.kind] = count + 1
-            if count % 100 == 0:
-                if effect.kind == "address-list":
-                    log.warning(
-                        "(%s) ip address associated with VRID %d not present in MASTER advert from %s: %s",
-                        name,
-                        inst.cfg.vrid,
-                        effect.src,
-                        effect.detail,
-                    )
-                else:
-                    log.warning("(%s) advertisement interval mismatch with %s: %s", name, effect.src, effect.detail)
-        elif isinstance(effect, fx.PriorityChanged):
-            log.info("(%s) Changing effective priority from %d to %d", name, effect.old, effect.new)
+        try:
+            self.applier.apply(inst, effect)
+        except Exception:  # an OS hiccup on one effect must not stop the protocol loop
+            log.exception("(%s) failed to apply %s", inst.name, type(effect).__name__)
 
-    def _remove_stale_firewall(self) -> None:
-        """A crashed run may have left its no_accept table (dropping VIP traffic): start clean."""
-        with contextlib.suppress(Exception):
-            NoAcceptFirewall().teardown()
-
-    def _script_user(self) -> tuple[str, str | None] | None:
-        g = self.result.globals
-        return (g.script_user, g.script_group) if g.script_user else None
-
-    def _firewall(self) -> NoAcceptFirewall:
-        if self.firewall is None:
-            self.firewall = NoAcceptFirewall()
-            self.firewall.setup()
-        return self.firewall
+    def _apply_group(self, effect: fx.Effect) -> None:
+        try:
+            if isinstance(effect, fx.SyncGroupChanged):
+                self.applier.group_changed(effect)
+        except Exception:
+            log.exception("failed to apply %s", type(effect).__name__)
 
     def _rearm(self) -> None:
         if self._loop is None:
@@ -580,162 +469,23 @@ class Daemon:
         if when is not None:
             self._timer = self._loop.call_at(when, self._on_timer)
 
-    # --- notify -------------------------------------------------------------------------------------
+    def _state_changed(self) -> None:
+        if self._ready:
+            systemd.notify(f"STATUS={self._status_line()}")
 
-    def _queue_notify(self, inst: Instance, effect: fx.Notify) -> None:
-        """Run notify_<state> then `notify` (keepalived's order and arguments), chained per
-        instance so that BACKUP can never overtake MASTER, each with a timeout."""
-        cfg = inst.cfg
-        specific = effect.state.lower()  # the parser keys notify_<state> by <state>
-        commands: list[tuple[str, list[str]]] = []
-        if specific and specific in inst.notify:
-            commands.append((inst.notify[specific], []))
-        if "notify" in inst.notify and effect.state != "MASTER_RX_LOWER_PRI":
-            commands.append((inst.notify["notify"], ["INSTANCE", cfg.name, effect.state, str(effect.priority)]))
-        self._run_notifies(cfg.name, commands)
+    # --- status --------------------------------------------------------------------------------
 
-    def _run_notifies(self, key: str, commands: list[tuple[str, list[str]]]) -> None:
-        globals_ = self.result.globals
-        for command, args in commands:
-            try:
-                script = prepare(command, as_user(self._script_user()))
-            except (KeyError, ValueError) as exc:
-                log.warning("(%s) cannot run notify %r: %s", key, command, exc)
-                continue
-            problems = script_security_problems(script) if globals_.enable_script_security else []
-            if problems:
-                log.warning("(%s) SECURITY VIOLATION - refusing notify %r: %s", key, command, "; ".join(problems))
-                continue
-            task = self.runner.notify(key, script, args)
-            self._notify_tasks.add(task)
-            task.add_done_callback(lambda t, c=command, n=key: self._notify_done(t, n, c))
-
-    def _group_changed(self, group: SyncGroup) -> None:
-        """vrrp_sync_group notify_*: run once per group transition, with `GROUP name STATE 0`."""
-        state = group.state.value
-        if self._group_states.get(group.name) == state or state == "INIT":
-            return
-        self._group_states[group.name] = state
-        log.info("VRRP_Group(%s) Syncing instances to %s state", group.name, state)
-        spec = next((g for g in self.result.sync_groups if g.name == group.name), None)
-        if spec is None:
-            return
-        notify = dict(spec.notify)
-        commands = []
-        if state.lower() in notify:
-            commands.append((notify[state.lower()], []))
-        if "notify" in notify:
-            commands.append((notify["notify"], ["GROUP", group.name, state, "0"]))
-        self._run_notifies(f"group:{group.name}", commands)
-
-    def _notify_done(self, task: asyncio.Task[Any], instance: str, command: str) -> None:
-        self._notify_tasks.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            log.warning("(%s) notify %r failed: %s", instance, command, exc)
-            return
-        result = task.result()
-        if not result.ok:
-            log.warning(
-                "(%s) notify %r exited rc=%s timed_out=%s", instance, command, result.returncode, result.timed_out
-            )
-
-    # --- split-brain detection --------------------------------------------------------------------
-
-    def _probe_split_brain(self, instances: Iterable[Instance]) -> None:
-        """Silence proves nothing (a healthy master hears no adverts either), so while MASTER we ask
-        the LAN who else answers ARP/NS for our VIPs: any other MAC means another master."""
-        if self._loop is None:
-            return
-        now = self._now()
-        for inst in instances:
-            if inst.router.state is not State.MASTER or not inst.cfg.vips or now < inst.next_probe:
-                continue
-            settle = max(1.0, PROBE_EVERY_ADVERTS * inst.cfg.advert_int_cs / 100)
-            if now - inst.router.state_since < settle:
-                # a handover leaves the old master holding the VIP until our first advert reaches
-                # it: give the protocol time to settle before calling it a split brain
-                inst.next_probe = inst.router.state_since + settle
-                continue
-            inst.next_probe = now + max(1.0, PROBE_EVERY_ADVERTS * inst.cfg.advert_int_cs / 100)
-            self._spawn(self._probe_instance(inst))
-
-    async def _probe_instance(self, inst: Instance) -> None:
-        cfg = inst.cfg
-        key = (cfg.interface, cfg.family)
-        try:
-            prober = self.probers.get(key)
-            if prober is None:
-                prober = self.probers[key] = NeighborProber(cfg.interface, cfg.family)
-            vip = cfg.vips[0].address
-            prober.probe(vip)
-            await asyncio.sleep(0.3)
-            others = prober.finish(vip)
-        except OSError as exc:
-            log.debug("(%s) VIP probe failed: %s", cfg.name, exc)
-            return
-        if inst.router.state is not State.MASTER:
-            return
-        suspects, inst.suspects = inst.suspects, others
-        others = others & suspects  # seen by two probes in a row: not a handover in flight
-        if others and others != inst.split_brain:
-            inst.split_brain_events += 1
-            log.error(
-                "(%s) SPLIT BRAIN: %s is also answering for VIP %s (our adverts are not reaching it, or theirs "
-                "not reaching us; run `vrrpkit investigate`)",
-                cfg.name,
-                ", ".join(sorted(others)),
-                vip,
-            )
-        elif not others and inst.split_brain:
-            log.info("(%s) split brain over: only this host answers for %s", cfg.name, vip)
-        inst.split_brain = others
-
-    # --- status ------------------------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         now = self._now() if self._loop else 0.0
-        out = []
-        for inst in self.instances.values():
-            r, cfg = inst.router, inst.cfg
-            out.append(
-                {
-                    "name": cfg.name,
-                    "vrid": cfg.vrid,
-                    "interface": cfg.interface,
-                    "version": cfg.version,
-                    "state": r.state.value,
-                    "base_priority": cfg.priority,
-                    "effective_priority": r.priority,
-                    "address": str(r.address) if r.address else None,
-                    "master": str(r.master_address) if r.master_address else None,
-                    "master_priority": r.master_priority,
-                    "vips": [str(v) for v in cfg.vips],
-                    "advert_int": cfg.advert_int_cs / 100,
-                    "master_advert_int": r.master_adver_int_cs / 100,
-                    "mode": "unicast" if cfg.unicast else "multicast",
-                    "peers": [str(p.address) for p in cfg.unicast_peers],
-                    "time_in_state": round(now - r.state_since, 3),
-                    "fault_reason": r.fault_reason,
-                    "counters": r.stats.as_dict(),
-                    "mismatches": dict(inst.mismatches),
-                    "split_brain": sorted(inst.split_brain),
-                    "split_brain_events": inst.split_brain_events,
-                    "transitions": list(inst.transitions),
-                    "sync_group": cfg.sync_group,
-                }
-            )
-        return {
-            "pid": os.getpid(),
-            "hostname": socket.gethostname(),
-            "uptime": round(time.time() - self.started, 3),
-            "reloads": self.reloads,
-            "unknown_vrid_packets": self.unknown_vrid,
-            "scripts": {n: {"ok": t.ok, "last_rc": t.last_rc} for n, t in self.scripts.items()},
-            "instances": out,
-        }
+        return Snapshot(
+            pid=os.getpid(),
+            hostname=socket.gethostname(),
+            uptime=round(time.time() - self.started, 3),
+            reloads=self.reloads,
+            unknown_vrid_packets=self.unknown_vrid,
+            scripts=self.trackers.statuses(),
+            instances=[inst.status(now) for inst in self.instances.values()],
+        )
 
     def _status_line(self) -> str:
         states: dict[str, int] = {}
@@ -746,7 +496,7 @@ class Daemon:
     def _control_request(self, message: dict[str, Any]) -> dict[str, Any]:
         command = message.get("cmd")
         if command == "status":
-            return self.snapshot()
+            return self.snapshot().to_json()
         if command == "reload":
             self._spawn(self.reload())
             return {"ok": True}
@@ -756,22 +506,16 @@ class Daemon:
 
     def _dump(self) -> None:
         """SIGUSR1: the state of every instance, in the log (keepalived writes a data file)."""
-        for item in self.snapshot()["instances"]:
+        for item in self.snapshot().instances:
             log.info(
                 "(%s) state=%s vrid=%d prio=%d/%d master=%s vips=%s rcvd=%d sent=%d",
-                item["name"],
-                item["state"],
-                item["vrid"],
-                item["effective_priority"],
-                item["base_priority"],
-                item["master"],
-                ",".join(item["vips"]),
-                item["counters"]["advert_rcvd"],
-                item["counters"]["advert_sent"],
+                item.name,
+                item.state,
+                item.vrid,
+                item.effective_priority,
+                item.base_priority,
+                item.master,
+                ",".join(item.vips),
+                item.counters["advert_rcvd"],
+                item.counters["advert_sent"],
             )
-
-
-def _source_address(cfg: InstanceConfig) -> IPAddress | None:
-    """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
-    vips = [v.address for v in cfg.vips + cfg.excluded_vips]
-    return netlink.primary_address(cfg.interface, cfg.family, exclude=vips)

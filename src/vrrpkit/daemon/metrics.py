@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from vrrpkit.daemon.app import Daemon
+from vrrpkit.control.snapshot import Snapshot
 
 STATES = ("INIT", "BACKUP", "MASTER", "FAULT")
 
 
 class DaemonCollector(Collector):
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self.snapshot = snapshot
 
     def collect(self) -> Iterator[Any]:
-        snap = self.daemon.snapshot()
+        snap = self.snapshot()
         labels = ["instance", "vrid", "interface"]
         state = GaugeMetricFamily(
             "vrrpkit_instance_state", "1 for the instance's current state", labels=[*labels, "state"]
@@ -35,23 +34,23 @@ class DaemonCollector(Collector):
             labels=labels,
         )
         split_events = CounterMetricFamily("vrrpkit_split_brain_events", "Split brains detected", labels=labels)
-        transitions = CounterMetricFamily("vrrpkit_transitions", "State transitions (last 20 kept)", labels=labels)
+        transitions = CounterMetricFamily("vrrpkit_transitions", "State transitions", labels=labels)
         became = CounterMetricFamily("vrrpkit_became_master", "Times this instance became MASTER", labels=labels)
         sent = CounterMetricFamily("vrrpkit_adverts_sent", "Advertisements sent", labels=labels)
         rcvd = CounterMetricFamily("vrrpkit_adverts_received", "Valid advertisements received", labels=labels)
         drops = CounterMetricFamily(
             "vrrpkit_packets_dropped", "Datagrams dropped by reason", labels=[*labels, "reason"]
         )
-        for item in snap["instances"]:
-            values = [item["name"], str(item["vrid"]), item["interface"]]
+        for item in snap.instances:
+            values = [item.name, str(item.vrid), item.interface]
             for s in STATES:
-                state.add_metric([*values, s], 1.0 if item["state"] == s else 0.0)
-            prio.add_metric(values, item["effective_priority"])
-            base.add_metric(values, item["base_priority"])
-            split.add_metric(values, 1.0 if item["split_brain"] else 0.0)
-            split_events.add_metric(values, item["split_brain_events"])
-            counters = item["counters"]
-            transitions.add_metric(values, len(item["transitions"]))
+                state.add_metric([*values, s], 1.0 if item.state == s else 0.0)
+            prio.add_metric(values, item.effective_priority)
+            base.add_metric(values, item.base_priority)
+            split.add_metric(values, 1.0 if item.split_brain else 0.0)
+            split_events.add_metric(values, item.split_brain_events)
+            counters = item.counters
+            transitions.add_metric(values, item.transitions_total)
             became.add_metric(values, counters["become_master"])
             sent.add_metric(values, counters["advert_sent"])
             rcvd.add_metric(values, counters["advert_rcvd"])
@@ -60,8 +59,8 @@ class DaemonCollector(Collector):
         yield from (state, prio, base, split, split_events, transitions, became, sent, rcvd, drops)
 
 
-def serve_metrics(daemon: Daemon, host: str, port: int) -> CollectorRegistry:
+def serve_metrics(snapshot: Callable[[], Snapshot], host: str, port: int) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(DaemonCollector(daemon))
+    registry.register(DaemonCollector(snapshot))
     start_http_server(port, addr=host, registry=registry)
     return registry

@@ -1,11 +1,26 @@
-"""vrrp_script and track_file state, as keepalived computes it (rise/fall, strtol of the file)."""
+"""vrrp_script and track_file state, as keepalived computes it (rise/fall, strtol of the file).
+
+`Trackers` runs them for the daemon: one task per tracked script (each at its own interval) and one
+poll of the track files, reporting every change through a callback so that the daemon feeds the
+routers and nothing here knows about routers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from vrrpkit.config.model import ParseResult
+from vrrpkit.control.snapshot import ScriptStatus
+from vrrpkit.core.config import InstanceConfig, TrackKind
 from vrrpkit.io.scripts import RiseFall, ScriptRefused, run_command
+
+log = logging.getLogger("vrrpkit")
+FILE_POLL = 0.5  # seconds between reads of the track files (keepalived uses inotify)
+TrackValue = bool | int | None
 
 _STRTOL = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 
@@ -74,3 +89,83 @@ def read_track_file(path: str, init_value: int | None = None) -> int:
     except OSError:
         return 0
     return max(-254, min(254, value))
+
+
+class Trackers:
+    """The tracked scripts and files of one configuration, kept across reloads where unchanged."""
+
+    def __init__(self, on_change: Callable[[str, TrackValue], None]) -> None:
+        self.on_change = on_change
+        self.result = ParseResult()
+        self.scripts: dict[str, ScriptTracker] = {}
+        self.files: dict[str, int] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def configure(self, result: ParseResult, instances: Iterable[InstanceConfig]) -> None:
+        """(Re)start the script loops for what `instances` track. An unchanged script keeps its
+        rise/fall counter, so a reload does not make a healthy script start over as unknown."""
+        self.cancel()
+        self.result = result
+        wanted = {t.name for cfg in instances for t in cfg.tracks if t.kind is TrackKind.SCRIPT}
+        g = result.globals
+        default_user = (g.script_user, g.script_group) if g.script_user else None
+        old, self.scripts = self.scripts, {}
+        for name in sorted(wanted):
+            script = result.scripts.get(name)
+            if script is None:
+                continue
+            tracker = ScriptTracker(name, script, security=g.enable_script_security, default_user=default_user)
+            previous = old.get(name)
+            if previous is not None and previous.script == script:
+                tracker.counter = previous.counter
+            self.scripts[name] = tracker
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._script_loop(t)) for t in self.scripts.values()]
+        self._tasks.append(loop.create_task(self._files_loop()))
+
+    def initial(self, kind: TrackKind, name: str) -> TrackValue:
+        """The value a new router starts from (None: unknown until the first run)."""
+        if kind is TrackKind.FILE:
+            return self.read_file(name)
+        if kind is TrackKind.SCRIPT:
+            tracker = self.scripts.get(name)
+            if tracker is not None and tracker.ok is not None:
+                return tracker.ok
+            script = self.result.scripts.get(name)
+            if script is not None and script.init_fail:
+                return False
+        return None
+
+    def read_file(self, name: str) -> int:
+        tf = self.result.track_files.get(name)
+        if tf is None:
+            return 0
+        value = read_track_file(tf.path, tf.init_file)
+        self.files[name] = value
+        return value
+
+    def statuses(self) -> dict[str, ScriptStatus]:
+        return {n: ScriptStatus(t.ok, t.last_rc, t.error) for n, t in self.scripts.items()}
+
+    def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+
+    async def _script_loop(self, tracker: ScriptTracker) -> None:
+        interval = max(tracker.script.interval_cs, 1) / 100
+        while True:
+            if await tracker.run_once():
+                state = "succeeded" if tracker.ok else "failed"
+                log.info("Script `%s` now returning %s (%s)", tracker.name, tracker.last_rc, state)
+                self.on_change(tracker.name, tracker.ok)
+            await asyncio.sleep(interval)
+
+    async def _files_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FILE_POLL)
+            for name in list(self.result.track_files):
+                old = self.files.get(name)
+                value = self.read_file(name)
+                if value != old:
+                    self.on_change(name, value)

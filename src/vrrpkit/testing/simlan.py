@@ -43,6 +43,8 @@ class SimHost:
     configs: tuple[InstanceConfig, ...]
     sync_groups: tuple[SyncGroupConfig, ...] = ()
     routers: dict[str, VirtualRouter] = field(default_factory=dict)
+    groups: list[SyncGroup] = field(default_factory=list)
+    group_changes: list[tuple[float, fx.SyncGroupChanged]] = field(default_factory=list)
     vips: dict[str, set[IPAddress]] = field(default_factory=dict)  # instance -> addresses it holds
     up: bool = False
     sent: list[tuple[float, fx.SendAdvert]] = field(default_factory=list)
@@ -111,8 +113,10 @@ class SimLan:
             return
         host.up = True
         host.routers = {cfg.name: VirtualRouter(cfg, host.address) for cfg in host.configs}
-        for group in host.sync_groups:
+        host.groups = [
             SyncGroup(group.name, [host.routers[m] for m in group.members if m in host.routers])
+            for group in host.sync_groups
+        ]
         host.vips = {}
         for router in host.routers.values():
             router.start(self.now)
@@ -126,6 +130,7 @@ class SimLan:
             if router.state.value != "INIT":
                 self.transitions.append((self.now, name, router.name, router.state.value, "INIT"))
         host.routers = {}
+        host.groups = []
         host.vips = {}
 
     def stop(self, name: str) -> None:
@@ -138,6 +143,7 @@ class SimLan:
         self._drain(host)
         host.up = False
         host.routers = {}
+        host.groups = []
 
     def tracker(self, host: str, instance: str, name: str, value: bool | int | None) -> None:
         self.hosts[host].routers[instance].tracker_changed(name, value, self.now)
@@ -200,11 +206,20 @@ class SimLan:
                 timer = router.get_timer()
                 if timer is not None and timer <= now:
                     router.handle_timer(now)
+                    self._settle(host)  # followers move before the next member's timer is looked at
             self._drain(host)
 
+    def _settle(self, host: SimHost) -> None:
+        for group in host.groups:
+            group.settle(self.now)
+
     def _drain(self, host: SimHost) -> None:
+        self._settle(host)
         for router in list(host.routers.values()):
             for effect in router.effects():
+                self._apply(host, effect)
+        for group in host.groups:
+            for effect in group.effects():
                 self._apply(host, effect)
 
     def _apply(self, host: SimHost, effect: fx.Effect) -> None:
@@ -216,7 +231,7 @@ class SimLan:
         elif isinstance(effect, fx.DelVips):
             host.vips.get(effect.instance, set()).difference_update(v.address for v in effect.vips)
         elif isinstance(effect, fx.StateChanged):
-            self.transitions.append((effect.at, host.name, effect.instance, effect.old, effect.new))
+            self.transitions.append((effect.at, host.name, effect.instance, effect.old.value, effect.new.value))
         elif isinstance(effect, fx.SendGarp):
             host.garps.append((self.now, effect))
         elif isinstance(effect, fx.Notify):
@@ -225,6 +240,8 @@ class SimLan:
             host.drops.append(effect)
         elif isinstance(effect, fx.Mismatch):
             host.mismatches.append(effect)
+        elif isinstance(effect, fx.SyncGroupChanged):
+            host.group_changes.append((self.now, effect))
 
     def _reachable(self, a: str, b: str) -> bool:
         if self._groups is None:

@@ -1,0 +1,96 @@
+"""The daemon's state as one typed record: the contract between the daemon and everyone who reads it.
+
+`vrrpkit status` (over the control socket), the Prometheus collector, SIGUSR1's dump and
+`vrrpkit investigate` all read a `Snapshot`. It lives in `control` because it is part of the
+control protocol: the daemon builds it, clients decode it with `Snapshot.from_json`, and the JSON
+shape (docs/json.md, "status") is what `to_json()` writes. Adding a field here is the one place
+that changes what every consumer can see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """One state change, wall-clock time; `reason` is for people, `event` for programs."""
+
+    at: float
+    old: str
+    new: str
+    reason: str
+    event: str = ""
+
+
+@dataclass(frozen=True)
+class ScriptStatus:
+    ok: bool | None
+    last_rc: int | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    name: str
+    vrid: int
+    interface: str
+    version: int
+    state: str
+    base_priority: int
+    effective_priority: int
+    address: str | None
+    master: str | None
+    master_priority: int | None
+    vips: list[str]
+    advert_int: float
+    master_advert_int: float
+    mode: str  # "unicast" | "multicast"
+    peers: list[str]
+    time_in_state: float
+    fault_reason: str | None
+    counters: dict[str, Any]
+    mismatches: dict[str, int]
+    split_brain: list[str]
+    split_brain_events: int
+    transitions: list[TransitionRecord]  # the most recent ones (bounded)
+    sync_group: str | None
+    transitions_total: int = 0  # never capped, unlike `transitions`
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> InstanceStatus:
+        values = _known(cls, doc)
+        values["transitions"] = [TransitionRecord(**_known(TransitionRecord, t)) for t in doc.get("transitions", [])]
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    pid: int
+    hostname: str
+    uptime: float
+    reloads: int
+    unknown_vrid_packets: int
+    scripts: dict[str, ScriptStatus] = field(default_factory=dict)
+    instances: list[InstanceStatus] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Snapshot:
+        """Read what a daemon sent; unknown keys (a newer daemon) are ignored, missing optional
+        ones take their defaults, so `vrrpkit status` works across one version of skew."""
+        values = _known(cls, doc)
+        values["scripts"] = {n: ScriptStatus(**_known(ScriptStatus, s)) for n, s in doc.get("scripts", {}).items()}
+        values["instances"] = [InstanceStatus.from_json(i) for i in doc.get("instances", [])]
+        return cls(**values)
+
+    def instance(self, name: str) -> InstanceStatus | None:
+        return next((i for i in self.instances if i.name == name), None)
+
+
+def _known(cls: type, doc: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in doc.items() if k in names}

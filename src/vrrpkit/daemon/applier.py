@@ -1,0 +1,180 @@
+"""Turns the core's effects into system calls, log lines and notify scripts.
+
+Everything here is decided already: the router said what to send, add, remove or run. This part
+only picks the adapter (socket by interface and family, announcer by interface, the no_accept
+firewall when an instance does not accept VIP traffic) and says it in keepalived's words, so that
+people who grep for "Entering MASTER STATE" find us. A failing adapter costs one effect, never the
+loop (the caller catches and logs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from vrrpkit.config.model import GlobalDefs
+from vrrpkit.core import effects as fx
+from vrrpkit.core.config import SyncGroupConfig
+from vrrpkit.core.packet import DropReason
+from vrrpkit.core.state import Event, State
+from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
+from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
+
+log = logging.getLogger("vrrpkit")
+
+SocketKey = tuple[str, int]  # (interface, family)
+MISMATCH_LOG_EVERY = 100
+# Drops that are the protocol working as designed, not a problem worth a log line.
+_QUIET_DROPS = frozenset({DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES})
+_LIVE_STATES = frozenset({State.MASTER, State.BACKUP, State.FAULT})
+
+
+class EffectApplier:
+    def __init__(
+        self,
+        ports: Ports,
+        sockets: Mapping[SocketKey, VrrpSocket],
+        notifier: Notifier,
+        *,
+        call_later: Callable[[float, Callable[..., Any], Any], Any],
+        wall_clock: Callable[[], float],
+        on_state_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.ports = ports
+        self.sockets = sockets
+        self.notifier = notifier
+        self.call_later = call_later
+        self.wall_clock = wall_clock
+        self.on_state_change = on_state_change
+        self.globals = GlobalDefs()
+        self.groups: dict[str, SyncGroupConfig] = {}
+        self.firewall: Firewall | None = None
+        self.announcers: dict[str, Announcer] = {}
+
+    def configure(self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig]) -> None:
+        """What a (re)load decided: GARP pacing and the sync groups' notify scripts."""
+        self.globals = globals_
+        self.groups = dict(groups)
+
+    def apply(self, inst: Instance, effect: fx.Effect) -> None:
+        if isinstance(effect, fx.SendAdvert):
+            self._send(inst, effect)
+        elif isinstance(effect, fx.AddVips):
+            self._add_vips(inst, effect)
+        elif isinstance(effect, fx.DelVips):
+            self._del_vips(inst, effect)
+        elif isinstance(effect, fx.SendGarp):
+            self._garp(inst, effect)
+        elif isinstance(effect, fx.StateChanged):
+            self._state_changed(inst, effect)
+        elif isinstance(effect, fx.Notify):
+            commands = instance_commands(first_of_each(inst.cfg.notify), inst.name, effect.state, effect.priority)
+            self.notifier.run(inst.name, commands)
+        elif isinstance(effect, fx.PacketDropped):
+            if effect.reason not in _QUIET_DROPS:
+                log.warning(
+                    "(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail
+                )
+        elif isinstance(effect, fx.Mismatch):
+            self._mismatch(inst, effect)
+        elif isinstance(effect, fx.PriorityChanged):
+            log.info("(%s) Changing effective priority from %d to %d", inst.name, effect.old, effect.new)
+        elif isinstance(effect, fx.SyncGroupChanged):
+            self.group_changed(effect)
+
+    def group_changed(self, effect: fx.SyncGroupChanged) -> None:
+        """vrrp_sync_group notify_*: once per group transition, with `GROUP name STATE 0`."""
+        if effect.new is State.INIT:
+            return
+        log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value)
+        spec = self.groups.get(effect.group)
+        if spec is not None:
+            commands = group_commands(first_of_each(spec.notify), effect.group, effect.new)
+            self.notifier.run(f"group:{effect.group}", commands)
+
+    def close(self) -> None:
+        for announcer in self.announcers.values():
+            announcer.close()
+        self.announcers.clear()
+
+    def teardown_firewall(self) -> None:
+        if self.firewall is not None:
+            self.firewall.teardown()
+            self.firewall = None
+
+    # --- one method per effect --------------------------------------------------------------------
+
+    def _send(self, inst: Instance, effect: fx.SendAdvert) -> None:
+        sock = self.sockets.get((effect.interface, effect.src.version))
+        if sock is None:
+            return
+        error = sock.send(effect.data, effect.dst, effect.src)
+        if error is not None:
+            log.warning("(%s) send advert error %s (%s) dst=%s", inst.name, error.errno, error.strerror, effect.dst)
+        elif effect.priority == 0:
+            log.info("(%s) sent 0 priority", inst.name)
+
+    def _add_vips(self, inst: Instance, effect: fx.AddVips) -> None:
+        for vip in effect.vips:
+            self.ports.netlink.add_vip(vip.dev or effect.interface, vip)
+        if not inst.cfg.accept_mode:
+            self._firewall().add(effect.interface, [v.address for v in effect.vips])
+        log.info("(%s) Setting VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
+
+    def _del_vips(self, inst: Instance, effect: fx.DelVips) -> None:
+        for vip in effect.vips:
+            self.ports.netlink.del_vip(vip.dev or effect.interface, vip)
+        if self.firewall is not None and not inst.cfg.accept_mode:
+            self.firewall.remove(effect.interface, [v.address for v in effect.vips])
+        log.info("(%s) Removing VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
+
+    def _garp(self, inst: Instance, effect: fx.SendGarp) -> None:
+        announcer = self.announcers.get(effect.interface)
+        if announcer is None:
+            announcer = self.announcers[effect.interface] = self.ports.announcer(effect.interface)
+        v6 = bool(effect.vips) and effect.vips[0].address.version == 6
+        spacing = (self.globals.gna_interval_cs if v6 else self.globals.garp_interval_cs) / 100
+        if spacing <= 0:
+            announcer.announce(effect.vips, effect.count)
+        else:  # vrrp_garp_interval / vrrp_gna_interval: pace the frames (switches rate-limit them)
+            frames = [announcer.frame_for(v.address) for _ in range(effect.count) for v in effect.vips]
+            for i, frame in enumerate(frames):
+                self.call_later(i * spacing, announcer.send_frame, frame)
+        log.info(
+            "(%s) Sending/queueing %s on %s for %s (x%d)",
+            inst.name,
+            "unsolicited NA" if v6 else "gratuitous ARP",
+            effect.interface,
+            " ".join(str(v.address) for v in effect.vips),
+            effect.count,
+        )
+
+    def _state_changed(self, inst: Instance, effect: fx.StateChanged) -> None:
+        inst.record(effect, self.wall_clock())
+        if effect.new in _LIVE_STATES:
+            log.info("(%s) Entering %s STATE reason=%r", inst.name, effect.new.value, effect.reason)
+        if effect.event is Event.MASTER_DOWN:
+            log.info("(%s) Receive advertisement timeout", inst.name)
+        self.on_state_change()
+
+    def _mismatch(self, inst: Instance, effect: fx.Mismatch) -> None:
+        if inst.count_mismatch(effect.kind) % MISMATCH_LOG_EVERY:
+            return
+        if effect.kind is fx.MismatchKind.ADDRESS_LIST:
+            log.warning(
+                "(%s) ip address associated with VRID %d not present in MASTER advert from %s: %s",
+                inst.name,
+                inst.cfg.vrid,
+                effect.src,
+                effect.detail,
+            )
+        else:
+            log.warning("(%s) advertisement interval mismatch with %s: %s", inst.name, effect.src, effect.detail)
+
+    def _firewall(self) -> Firewall:
+        if self.firewall is None:
+            self.firewall = self.ports.firewall()
+            self.firewall.setup()
+        return self.firewall

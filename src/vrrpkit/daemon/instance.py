@@ -1,0 +1,76 @@
+"""One running vrrp_instance as the daemon sees it: the core router plus what only the daemon knows.
+
+The router owns the protocol state; this record adds the wall-clock history people read in
+`vrrpkit status`, the split-brain verdict of the ARP/NS prober, and counters of what the core only
+reports (mismatches). `status()` turns it into the typed `InstanceStatus` every consumer reads.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from vrrpkit.control.snapshot import InstanceStatus, TransitionRecord
+from vrrpkit.core import effects as fx
+from vrrpkit.core.config import InstanceConfig
+from vrrpkit.core.router import VirtualRouter
+
+HISTORY = 20  # transitions kept for `status`; the total is counted separately and never capped
+
+
+@dataclass
+class Instance:
+    cfg: InstanceConfig
+    router: VirtualRouter
+    transitions: deque[TransitionRecord] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    transitions_total: int = 0
+    split_brain: frozenset[str] = frozenset()
+    suspects: frozenset[str] = frozenset()
+    split_brain_events: int = 0
+    next_probe: float = 0.0
+    mismatches: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def record(self, effect: fx.StateChanged, wall: float) -> None:
+        self.transitions.append(
+            TransitionRecord(wall, effect.old.value, effect.new.value, effect.reason, effect.event.value)
+        )
+        self.transitions_total += 1
+
+    def count_mismatch(self, kind: fx.MismatchKind) -> int:
+        """Count one; returns how many came before (the caller logs the 1st, 101st, ...)."""
+        before = self.mismatches.get(kind.value, 0)
+        self.mismatches[kind.value] = before + 1
+        return before
+
+    def status(self, now: float) -> InstanceStatus:
+        r, cfg = self.router, self.cfg
+        return InstanceStatus(
+            name=cfg.name,
+            vrid=cfg.vrid,
+            interface=cfg.interface,
+            version=cfg.version,
+            state=r.state.value,
+            base_priority=cfg.priority,
+            effective_priority=r.priority,
+            address=str(r.address) if r.address else None,
+            master=str(r.master_address) if r.master_address else None,
+            master_priority=r.master_priority,
+            vips=[str(v) for v in cfg.vips],
+            advert_int=cfg.advert_int_cs / 100,
+            master_advert_int=r.master_adver_int_cs / 100,
+            mode="unicast" if cfg.unicast else "multicast",
+            peers=[str(p.address) for p in cfg.unicast_peers],
+            time_in_state=round(now - r.state_since, 3),
+            fault_reason=r.fault_reason,
+            counters=r.stats.as_dict(),
+            mismatches=dict(self.mismatches),
+            split_brain=sorted(self.split_brain),
+            split_brain_events=self.split_brain_events,
+            transitions=list(self.transitions),
+            sync_group=cfg.sync_group,
+            transitions_total=self.transitions_total,
+        )

@@ -1,0 +1,114 @@
+"""What the daemon needs from the operating system, as small protocols with one real implementation.
+
+The daemon's parts take a `Ports` instead of importing `vrrpkit.io` directly, so that each part can
+be exercised without root against recording fakes (tests/unit/daemon/fakes.py), while production
+wires in `os_ports()`. The protocols name only what the daemon calls: a new adapter method is a
+deliberate widening of this seam, visible here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.core.packet import InvalidPacket
+from vrrpkit.io import netlink
+from vrrpkit.io.garp import GarpSender, NeighborProber
+from vrrpkit.io.nft import NoAcceptFirewall
+from vrrpkit.io.vrrp_socket import Datagram, open_vrrp_socket
+
+
+class Netlink(Protocol):
+    def add_vip(self, ifname: str, vip: Vip) -> bool: ...
+    def del_vip(self, ifname: str, vip: Vip) -> bool: ...
+    def has_address(self, ifname: str, address: IPAddress) -> bool: ...
+    def link_is_up(self, ifname: str) -> bool: ...
+    def interface_exists(self, ifname: str) -> bool: ...
+    def primary_address(self, ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None: ...
+
+
+class VrrpSocket(Protocol):
+    """One raw protocol-112 socket per (interface, family); sends never raise."""
+
+    unicast: bool
+    group: IPAddress | None
+
+    def fileno(self) -> int: ...
+    def close(self) -> None: ...
+    def send(self, data: bytes, dst: IPAddress, src: IPAddress) -> OSError | None: ...
+    def drain(self) -> tuple[list[Datagram], list[InvalidPacket]]: ...
+
+
+class Announcer(Protocol):
+    """Gratuitous ARP / unsolicited NA on one interface."""
+
+    def announce(self, vips: Iterable[Vip], count: int) -> int: ...
+    def frame_for(self, address: IPAddress) -> bytes: ...
+    def send_frame(self, frame: bytes) -> OSError | None: ...
+    def close(self) -> None: ...
+
+
+class Prober(Protocol):
+    """Asks the link who answers ARP/NS for an address (split-brain detection)."""
+
+    def probe(self, address: IPAddress) -> OSError | None: ...
+    def finish(self, address: IPAddress) -> frozenset[str]: ...
+    def close(self) -> None: ...
+
+
+class Firewall(Protocol):
+    """The no_accept rules (RFC 5798 Accept_Mode off): drop traffic to VIPs we hold."""
+
+    def setup(self) -> None: ...
+    def add(self, ifname: str, addresses: Iterable[IPAddress]) -> None: ...
+    def remove(self, ifname: str, addresses: Iterable[IPAddress]) -> None: ...
+    def teardown(self) -> None: ...
+
+
+class LinkEvents(Protocol):
+    """Link up/down notifications (RTMGRP_LINK), read when its fd is readable."""
+
+    def fileno(self) -> int: ...
+    def drain(self) -> list[tuple[str, bool]]: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    netlink: Netlink
+    open_socket: Callable[[str, int, IPAddress | None, bool], VrrpSocket]
+    announcer: Callable[[str], Announcer]
+    prober: Callable[[str, int], Prober]
+    firewall: Callable[[], Firewall]
+    link_events: Callable[[], LinkEvents]
+
+
+class _OsNetlink:
+    """`vrrpkit.io.netlink`'s module functions behind the `Netlink` protocol."""
+
+    add_vip = staticmethod(netlink.add_vip)
+    del_vip = staticmethod(netlink.del_vip)
+    has_address = staticmethod(netlink.has_address)
+    link_is_up = staticmethod(netlink.link_is_up)
+    interface_exists = staticmethod(netlink.interface_exists)
+
+    @staticmethod
+    def primary_address(ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None:
+        return netlink.primary_address(ifname, family, exclude=exclude)
+
+
+def os_ports() -> Ports:
+    """The real adapters: raw sockets, pyroute2 netlink, AF_PACKET, nft."""
+    def open_socket(ifname: str, family: int, group: IPAddress | None, unicast: bool) -> VrrpSocket:
+        return open_vrrp_socket(ifname, family, group=group, unicast=unicast)  # type: ignore[return-value]
+
+    return Ports(
+        netlink=_OsNetlink(),
+        open_socket=open_socket,
+        announcer=GarpSender,
+        prober=NeighborProber,
+        firewall=NoAcceptFirewall,
+        link_events=netlink.LinkMonitor,
+    )

@@ -1,0 +1,104 @@
+"""Split-brain detection while MASTER: ask the link who else answers ARP/NS for our VIP.
+
+Silence proves nothing (a healthy master hears no adverts either), so a master asks. Any other MAC
+answering for its VIP means another master. Two rules keep it honest: no probe until the protocol
+had time to settle after becoming master (a handover leaves the old master holding the VIP until our
+first advert reaches it), and a MAC counts only when two probes in a row saw it. The verdict clears
+as soon as its cause does: leaving MASTER, or a probe that sees nobody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from vrrpkit.core.state import State
+from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.ports import Ports, Prober
+
+log = logging.getLogger("vrrpkit")
+
+PROBE_EVERY_ADVERTS = 3
+ANSWER_WAIT = 0.3  # seconds we listen for ARP replies / NAs after a probe
+
+
+def probe_period(inst: Instance) -> float:
+    return max(1.0, PROBE_EVERY_ADVERTS * inst.cfg.advert_int_cs / 100)
+
+
+def due(inst: Instance, now: float) -> bool:
+    """Whether to probe now; moves `inst.next_probe` so a caller polling often probes once a period."""
+    router = inst.router
+    if router.state is not State.MASTER or not inst.cfg.vips or now < inst.next_probe:
+        return False
+    if now - router.state_since < probe_period(inst):
+        inst.next_probe = router.state_since + probe_period(inst)
+        return False
+    inst.next_probe = now + probe_period(inst)
+    return True
+
+
+def judge(inst: Instance, seen: frozenset[str]) -> None:
+    """Fold one probe's answers into the instance's verdict, logging when it changes."""
+    suspects, inst.suspects = inst.suspects, seen
+    others = seen & suspects  # seen by two probes in a row: not a handover in flight
+    vip = inst.cfg.vips[0].address if inst.cfg.vips else None
+    if others and others != inst.split_brain:
+        inst.split_brain_events += 1
+        log.error(
+            "(%s) SPLIT BRAIN: %s is also answering for VIP %s (our adverts are not reaching it, or theirs "
+            "not reaching us; run `vrrpkit investigate`)",
+            inst.name,
+            ", ".join(sorted(others)),
+            vip,
+        )
+    elif not others and inst.split_brain:
+        log.info("(%s) split brain over: only this host answers for %s", inst.name, vip)
+    inst.split_brain = others
+
+
+def left_master(inst: Instance) -> None:
+    """A backup holds no VIP, so whatever another host does is no longer *our* split brain."""
+    if inst.split_brain:
+        log.info("(%s) split brain over: this host is no longer MASTER", inst.name)
+    inst.split_brain = frozenset()
+    inst.suspects = frozenset()
+
+
+class SplitBrainProber:
+    def __init__(self, ports: Ports, spawn: Callable[[Any], None]) -> None:
+        self.ports = ports
+        self.spawn = spawn
+        self.probers: dict[tuple[str, int], Prober] = {}
+
+    def check(self, instances: Iterable[Instance], now: float) -> None:
+        for inst in instances:
+            if inst.router.state is not State.MASTER:
+                if inst.split_brain or inst.suspects:
+                    left_master(inst)
+            elif due(inst, now):
+                self.spawn(self._probe(inst))
+
+    async def _probe(self, inst: Instance) -> None:
+        cfg = inst.cfg
+        key = (cfg.interface, cfg.family)
+        try:
+            prober = self.probers.get(key)
+            if prober is None:
+                prober = self.probers[key] = self.ports.prober(cfg.interface, cfg.family)
+            vip = cfg.vips[0].address
+            prober.probe(vip)
+            await asyncio.sleep(ANSWER_WAIT)
+            seen = prober.finish(vip)
+        except OSError as exc:
+            log.debug("(%s) VIP probe failed: %s", cfg.name, exc)
+            return
+        if inst.router.state is State.MASTER:
+            judge(inst, seen)
+
+    def close(self) -> None:
+        for prober in self.probers.values():
+            prober.close()
+        self.probers.clear()
