@@ -42,6 +42,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from vrrpkit.core.config import IPAddress, Vip
 from vrrpkit.io import consts
+from vrrpkit.io.fdsocket import FdSocket
 
 T = TypeVar("T")
 
@@ -454,7 +455,7 @@ def parse_link_messages(data: bytes) -> list[tuple[int, int, str | None, int]]:
     return result
 
 
-class LinkMonitor:
+class LinkMonitor(FdSocket):
     """Link up/down events for asyncio: ``loop.add_reader(mon.fileno(), on_readable)``.
 
     ``drain()`` returns ``(ifname, up)`` for every watched interface whose state changed (and, the
@@ -473,9 +474,6 @@ class LinkMonitor:
         self._seq = 0
         self._state: dict[int, tuple[str, bool]] = {}
         self.resyncs = 0
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
 
     def request_dump(self) -> None:
         """Ask the kernel for every link; the answers arrive through ``drain`` like events."""
@@ -527,12 +525,3 @@ class LinkMonitor:
 
     def _watched(self, name: str) -> bool:
         return self.interfaces is None or name in self.interfaces
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> LinkMonitor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

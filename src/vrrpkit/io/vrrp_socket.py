@@ -32,10 +32,10 @@ from ipaddress import IPv4Address, IPv6Address
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
 from vrrpkit.core.packet import DropReason, InvalidPacket, build_ipv4, parse_ip
 from vrrpkit.io import consts
+from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket
 
 RECV_BUFSIZE = 65535
 _IPV6_ANCBUFSIZE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
-_NOTHING_TO_READ = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 
 
 @dataclass(frozen=True)
@@ -68,30 +68,16 @@ class SocketStats:
         self.last_send_error = f"{name}: {exc.strerror}"
 
 
-class _VrrpSocketBase:
-    """What both families share: the fd, non-blocking reads, counters, close."""
+class _VrrpSocketBase(FdSocket):
+    """What both families share: the interface, non-blocking reads, counters (fd and close: FdSocket)."""
 
     family: int
-    sock: socket.socket
 
     def __init__(self, ifname: str, unicast: bool) -> None:
         self.ifname = ifname
         self.ifindex = socket.if_nametoindex(ifname)  # OSError (ENODEV) if missing: the caller says so
         self.unicast = unicast
         self.stats = SocketStats()
-
-    def fileno(self) -> int:
-        """For ``loop.add_reader``."""
-        return self.sock.fileno()
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> _VrrpSocketBase:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def recv(self) -> Datagram | None:
         """One datagram, or None when nothing is queued. Raises InvalidPacket for a bad IP header."""
@@ -197,7 +183,7 @@ class VrrpSocket4(_VrrpSocketBase):
         try:
             packet = self.sock.recv(RECV_BUFSIZE)
         except OSError as exc:
-            if exc.errno in _NOTHING_TO_READ:
+            if exc.errno in NOTHING_TO_READ:
                 return None
             self.stats.receive_errors += 1
             raise InvalidPacket(DropReason.BAD_IP_HEADER, f"recv: {exc}") from exc
@@ -275,7 +261,7 @@ class VrrpSocket6(_VrrpSocketBase):
         try:
             data, ancdata, _flags, addr = self.sock.recvmsg(RECV_BUFSIZE, _IPV6_ANCBUFSIZE)
         except OSError as exc:
-            if exc.errno in _NOTHING_TO_READ:
+            if exc.errno in NOTHING_TO_READ:
                 return None
             self.stats.receive_errors += 1
             raise InvalidPacket(DropReason.BAD_IP_HEADER, f"recvmsg: {exc}") from exc
