@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vrrpkit.diag.probe import ProbeError, ProbeSession
+    from vrrpkit.diag.probe import ProbeError, ProbeSession, interface_towards
 
     try:
         peers = peers_from_args(args.peers)
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("probe", f"--peer: {exc}")
     if os.geteuid() != 0:
         return fail("probe", "needs root (raw protocol-112 sockets): run it with sudo")
-    iface = args.iface or _route_iface(str(peers[0]))
+    iface = args.iface or interface_towards(peers[0])
     if iface is None:
         return fail("probe", "no interface: give -i IFACE")
     progress = Progress()
@@ -66,29 +66,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(doc))
     return 1 if report.lossy else 0
-
-
-def _route_iface(dst: str) -> str | None:
-    """The interface the kernel would use towards ``dst`` (connect() on a UDP socket sends nothing)."""
-    import os
-    import socket
-
-    from vrrpkit.io import netlink
-
-    family = socket.AF_INET6 if ":" in dst else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as s:
-            s.connect((dst, 9))
-            local = s.getsockname()[0]
-    except OSError:
-        return None
-    for name in sorted(os.listdir("/sys/class/net")):
-        try:
-            if any(str(a.address) == local for a in netlink.addresses(name)):
-                return name
-        except OSError:
-            continue
-    return None
 
 
 def render(doc: dict[str, Any]) -> str:

@@ -213,6 +213,26 @@ def link_is_up(ifname: str) -> bool:
     return flags is not None and flags_up(flags)
 
 
+def interface_names() -> list[str]:
+    """Every interface of this network namespace's /sys, by name (``ip netns exec`` remounts it)."""
+    return sorted(os.listdir("/sys/class/net"))
+
+
+def route_source(dst: IPAddress) -> IPAddress | None:
+    """The source address the kernel would pick towards ``dst``; None when it has no route.
+
+    connect() on a UDP socket runs the route lookup and binds the source without sending anything.
+    """
+    family = socket.AF_INET if dst.version == 4 else socket.AF_INET6
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((str(dst), 9))
+            local = sock.getsockname()[0]
+    except OSError:
+        return None
+    return ip_address(local)
+
+
 # --- addresses through pyroute2 ----------------------------------------------------------------
 
 
