@@ -7,7 +7,8 @@ import json
 import os
 from typing import Any
 
-from vrrpkit.cli.diagrender import Progress, fail, peers_from_args
+from vrrpkit.cli.diagrender import Progress, fail
+from vrrpkit.cli.options import add_peer_option, peers_from_args
 
 EPILOG = """\
 Start it on every host within a second or two, with the same --peer list (this host's own address
@@ -27,8 +28,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--peer", "--peers", dest="peers", action="append", required=True, metavar="IP[,IP...]",
-                   help="the other hosts (repeatable, comma lists allowed)")
+    add_peer_option(p, "the other hosts (repeatable, comma lists allowed)", required=True)
     p.add_argument("-i", "--interface", dest="iface", default=None, metavar="IFACE",
                    help="interface (default: the one with a route to the first peer)")
     p.add_argument("--vrid", type=int, default=254, help="VRID in the probe header; pick one unused here (254)")
