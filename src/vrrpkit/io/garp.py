@@ -363,7 +363,7 @@ class NeighborProber(FdSocket):
 def probe_once(
     ifname: str, address: IPAddress, timeout: float = 1.0, probes: int = 3, mac: bytes | None = None
 ) -> frozenset[str]:
-    """Blocking helper for tests and ``vrrpkit probe``: the other MACs claiming ``address``.
+    """Blocking one-shot helper (the integration tests use it): the other MACs claiming ``address``.
 
     Sends ``probes`` probes spread over the first half of ``timeout`` (a lost frame should not
     hide an owner), then listens until the timeout. Not for the daemon's loop: it blocks.

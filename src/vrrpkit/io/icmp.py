@@ -1,4 +1,4 @@
-"""ICMP echo and ICMP errors on one interface, non-blocking, for ``investigate`` and ``probe``.
+"""ICMP echo and ICMP errors on one interface, non-blocking, for ``investigate``.
 
 Why it exists: "the peer's multicast never arrives" only means something next to "the peer answers
 unicast". An echo proves the host is up and the unicast path works. The same raw socket also

@@ -10,7 +10,7 @@ Why each choice:
   unless ``-nodad`` is configured (a VIP that fails DAD during a split brain would stay dead
   forever), and a /128 VIP is deprecated (preferred_lft 0) so it is never picked as a source
   address; scope and label are ignored for IPv6, as keepalived ignores them.
-* Add and delete are idempotent (EEXIST on add; EADDRNOTAVAIL, ESRCH or ENODEV on delete are
+* Add and delete are idempotent (EEXIST on add; EADDRNOTAVAIL, ESRCH, ENODEV or ENOENT on delete are
   success), like pyroute2's own DHCP client hooks: the daemon replays them after crashes and
   reloads without reading state first.
 * pyroute2 0.9's synchronous ``IPRoute`` runs its own event loop and fails inside a running one,

@@ -98,8 +98,8 @@ def packet_mreq(ifindex: int, mac: bytes) -> bytes:
 class PacketTap(FdSocket):
     """Non-blocking tap on one interface; ``read()`` returns what arrived since the last call.
 
-    Raises OSError at construction when the interface does not exist (ENODEV) or we lack
-    CAP_NET_RAW (EPERM); the caller turns those into one clear line.
+    Raises OSError at construction when the interface does not exist ("no interface with this
+    name", no errno) or we lack CAP_NET_RAW (EPERM); the caller turns those into one clear line.
     """
 
     def __init__(

@@ -51,7 +51,11 @@ class Datagram:
 
 @dataclass
 class SocketStats:
-    """Counters for metrics and ``vrrpkit status``; the socket never raises for these."""
+    """Counters for metrics and ``vrrpkit status``.
+
+    A send error is counted and returned, never raised. A receive error or a bad IP header is
+    counted and raised as InvalidPacket, which ``drain()`` hands back as data.
+    """
 
     sent: int = 0
     send_errors: int = 0
@@ -75,7 +79,7 @@ class _VrrpSocketBase(FdSocket):
 
     def __init__(self, ifname: str, unicast: bool) -> None:
         self.ifname = ifname
-        self.ifindex = socket.if_nametoindex(ifname)  # OSError (ENODEV) if missing: the caller says so
+        self.ifindex = socket.if_nametoindex(ifname)  # OSError (no errno) if missing: the caller says so
         self.unicast = unicast
         self.stats = SocketStats()
 
@@ -203,8 +207,9 @@ class VrrpSocket6(_VrrpSocketBase):
     """IPv6 protocol-112 raw socket on one interface (VRRPv3 only).
 
     The kernel computes and verifies the checksum (IPV6_CHECKSUM at offset 6), so a datagram with
-    a bad checksum never reaches us. ``src`` defaults to the interface's link-local address when
-    the caller knows it; with no source at all the kernel picks one (link-local for ff02::12).
+    a bad checksum never reaches us. ``src``, when given, goes in IPV6_PKTINFO on every send
+    (keepalived sends from the interface's link-local address); without one the kernel picks the
+    source (link-local for ff02::12).
     """
 
     family = 6
