@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from vrrpkit.cli.options import add_config_option
 from vrrpkit.config import Diagnostic, ParseResult, load_files
 from vrrpkit.config.cluster import lint_cluster
 from vrrpkit.config.files import default_config_id
@@ -32,8 +33,7 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-f", "--file", dest="files", action="append", required=True, metavar="FILE",
-                   help="a keepalived.conf; repeat for the other hosts of the cluster")
+    add_config_option(p, "a keepalived.conf; repeat for the other hosts of the cluster", required=True)
     p.add_argument("--config-id", metavar="ID",
                    help="config id for @ID lines (keepalived -i); default: host name up to the first dot")
     p.add_argument("--offline", action="store_true", help="skip the checks against this host's interfaces")

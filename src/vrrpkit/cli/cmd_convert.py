@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from vrrpkit.cli.options import add_config_option, add_peer_option, peers_from_args
 from vrrpkit.config import load_string
-from vrrpkit.config.convert import ConvertError, SrcSpec, parse_peers, to_unicast
+from vrrpkit.config.convert import ConvertError, SrcSpec, to_unicast
 from vrrpkit.config.files import FileLoader, default_config_id
 
 EPILOG = """\
@@ -28,9 +29,8 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--to-unicast", action="store_true", required=True, help="convert multicast instances to unicast")
-    p.add_argument("-f", "--file", required=True, metavar="FILE", help="the keepalived.conf to convert")
-    p.add_argument("--peer", "--peers", dest="peers", action="append", default=[], metavar="IP",
-                   help="another host of the cluster; repeatable, or a comma-separated list")
+    add_config_option(p, "the keepalived.conf to convert", dest="file", repeatable=False, required=True)
+    add_peer_option(p)
     p.add_argument("--src", metavar="IP", help="this host's source address (default: the interface's address)")
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
     p.add_argument("--config-id", metavar="ID", help="config id for @ID lines (default: host name)")
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        peers = parse_peers(args.peers)
+        peers = peers_from_args(args.peers)
     except ValueError as exc:
         print(f"vrrpkit convert: --peer: {exc}", file=sys.stderr)
         return 2

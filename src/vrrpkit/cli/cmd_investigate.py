@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from vrrpkit.cli.diagrender import Progress, fail, finding_lines, peers_from_args
+from vrrpkit.cli.diagrender import Progress, fail, finding_lines
+from vrrpkit.cli.options import add_config_option, add_control_option, add_peer_option, peers_from_args
 
 EPILOG = """\
 Verdicts: healthy, multicast-blocked, split-brain, firewall-drops-vrrp, strict-mode-blocks-vip,
@@ -29,15 +30,13 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-f", "--config", dest="files", action="append", metavar="FILE",
-                   help="keepalived.conf (default /etc/keepalived/keepalived.conf)")
+    add_config_option(p, "keepalived.conf (default /etc/keepalived/keepalived.conf)", aliases=["--config"])
     p.add_argument("-i", "--interface", dest="iface", metavar="IFACE", help="examine only this interface")
-    p.add_argument("--peer", "--peers", dest="peers", action="append", metavar="IP[,IP...]",
-                   help="the other hosts of the cluster (default: unicast_peer from the config); repeatable")
+    add_peer_option(p, "the other hosts of the cluster (default: unicast_peer from the config); repeatable")
     p.add_argument("--duration", type=float, metavar="S", help="listening window (default 3 advert intervals + 2 s)")
     p.add_argument("--passive", action="store_true",
                    help="send no IGMP query and no protocol-112 probe (ARP probes and pings still go out)")
-    p.add_argument("--control", help="vrrpkit control socket (default $VRRPKIT_CONTROL or /run/vrrpkit/vrrpkit.sock)")
+    add_control_option(p)
     p.add_argument("--config-id", help="id for @ID lines (default: host name up to the first dot)")
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/json.md)")
     p.set_defaults(handler=run)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vrrpkit.cli.options import add_config_option
 from vrrpkit.lab import Lab, LabError, cleanup_leftovers, list_labs
 
 DEFAULT_NAME = "vklab"
@@ -71,13 +72,14 @@ def register(subparsers: Any) -> None:
         "run",
         parents=[named],
         help="start a daemon in a host (detached)",
-        description="Start vrrpkit or keepalived in HOST with config CONF (copied into the lab). The daemon "
+        description="Start vrrpkit or keepalived in HOST with the config FILE (copied into the lab). The daemon "
         "keeps running after this command returns; its log path is printed. "
         "Example: vrrpkit lab run h1 keepalived -f keepalived.conf --args='--log-facility=0'",
     )
     p.add_argument("host", help="h1..hK")
     p.add_argument("daemon", choices=("vrrpkit", "keepalived"))
-    p.add_argument("-f", "--conf", required=True, type=Path, help="keepalived.conf-style configuration")
+    add_config_option(p, "keepalived.conf-style configuration", aliases=["--conf"], dest="conf", repeatable=False,
+                      required=True, type=Path)
     p.add_argument("--args", dest="extra", default="", help="extra daemon arguments, one shell-quoted string")
     p.set_defaults(handler=_run)
 

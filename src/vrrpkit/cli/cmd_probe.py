@@ -7,7 +7,8 @@ import json
 import os
 from typing import Any
 
-from vrrpkit.cli.diagrender import Progress, fail, peers_from_args
+from vrrpkit.cli.diagrender import Progress, fail
+from vrrpkit.cli.options import add_peer_option, peers_from_args
 
 EPILOG = """\
 Start it on every host within a second or two, with the same --peer list (this host's own address
@@ -27,8 +28,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--peer", "--peers", dest="peers", action="append", required=True, metavar="IP[,IP...]",
-                   help="the other hosts (repeatable, comma lists allowed)")
+    add_peer_option(p, "the other hosts (repeatable, comma lists allowed)", required=True)
     p.add_argument("-i", "--interface", dest="iface", default=None, metavar="IFACE",
                    help="interface (default: the one with a route to the first peer)")
     p.add_argument("--vrid", type=int, default=254, help="VRID in the probe header; pick one unused here (254)")
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vrrpkit.diag.probe import ProbeError, ProbeSession
+    from vrrpkit.diag.probe import ProbeError, ProbeSession, interface_towards
 
     try:
         peers = peers_from_args(args.peers)
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("probe", f"--peer: {exc}")
     if os.geteuid() != 0:
         return fail("probe", "needs root (raw protocol-112 sockets): run it with sudo")
-    iface = args.iface or _route_iface(str(peers[0]))
+    iface = args.iface or interface_towards(peers[0])
     if iface is None:
         return fail("probe", "no interface: give -i IFACE")
     progress = Progress()
@@ -66,29 +66,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(doc))
     return 1 if report.lossy else 0
-
-
-def _route_iface(dst: str) -> str | None:
-    """The interface the kernel would use towards ``dst`` (connect() on a UDP socket sends nothing)."""
-    import os
-    import socket
-
-    from vrrpkit.io import netlink
-
-    family = socket.AF_INET6 if ":" in dst else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as s:
-            s.connect((dst, 9))
-            local = s.getsockname()[0]
-    except OSError:
-        return None
-    for name in sorted(os.listdir("/sys/class/net")):
-        try:
-            if any(str(a.address) == local for a in netlink.addresses(name)):
-                return name
-        except OSError:
-            continue
-    return None
 
 
 def render(doc: dict[str, Any]) -> str:

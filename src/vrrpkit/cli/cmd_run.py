@@ -10,6 +10,8 @@ import socket
 import sys
 from typing import Any
 
+from vrrpkit.cli.options import add_config_option, add_control_option
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -18,17 +20,9 @@ def register(sub: Any) -> None:
         description="Run the VRRP daemon in the foreground. Logs go to stderr. "
         "SIGTERM/SIGINT: release VIPs (priority 0) and exit; SIGHUP: reload; SIGUSR1: dump state to the log.",
     )
-    p.add_argument(
-        "-f",
-        "--config",
-        dest="files",
-        action="append",
-        default=None,
-        metavar="FILE",
-        help="keepalived.conf (default /etc/keepalived/keepalived.conf)",
-    )
+    add_config_option(p, "keepalived.conf (default /etc/keepalived/keepalived.conf)", aliases=["--config"])
     p.add_argument("--config-id", help="id for @id line conditionals (default: hostname up to the first dot)")
-    p.add_argument("--control", help="control socket (default $VRRPKIT_CONTROL or /run/vrrpkit/vrrpkit.sock)")
+    add_control_option(p)
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9650")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=run)

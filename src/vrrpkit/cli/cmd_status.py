@@ -7,12 +7,13 @@ import json
 import sys
 from typing import Any
 
+from vrrpkit.cli.options import add_control_option
 from vrrpkit.control.snapshot import Snapshot
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("status", help="show the state of a running vrrpkit daemon")
-    p.add_argument("--control", help="control socket (default $VRRPKIT_CONTROL or /run/vrrpkit/vrrpkit.sock)")
+    add_control_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=status)
 

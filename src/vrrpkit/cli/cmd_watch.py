@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from vrrpkit.cli.diagrender import fail
+from vrrpkit.cli.options import add_config_option
 
 EPILOG = """\
 Taps the interface below the host firewall (our own adverts are marked "Out") with the VRRP groups
@@ -28,8 +29,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-i", "--interface", dest="iface", required=True, metavar="IFACE")
-    p.add_argument("-f", "--config", dest="files", action="append", metavar="FILE",
-                   help="keepalived.conf to compare with (password, interval, VIPs, version)")
+    add_config_option(p, "keepalived.conf to compare with (password, interval, VIPs, version)", aliases=["--config"])
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--json", action="store_true", help="JSON lines (docs/json.md)")
     p.set_defaults(handler=run)

@@ -1,16 +1,14 @@
-"""Rendering shared by `decode`, `watch`, `probe` and `investigate`: progress, findings, peers.
+"""Rendering shared by `decode`, `watch`, `probe` and `investigate`: progress, findings, errors.
 
-The diag package returns data; this module is the only place that turns it into terminal text.
+The diag package returns data and the cli turns it into terminal text: each command renders its own
+report (its ``render``), and what more than one of them draws lives here.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any, TextIO
-
-from vrrpkit.core.config import IPAddress
 
 
 class Progress:
@@ -35,13 +33,6 @@ class Progress:
             self.stream.write("\r" + " " * 90 + "\r")
             self.stream.flush()
             self._drawn = False
-
-
-def peers_from_args(values: Sequence[str] | None) -> list[IPAddress]:
-    """`--peer A --peer B,C` -> addresses; ValueError names the bad one."""
-    from vrrpkit.config.convert import parse_peers
-
-    return parse_peers(list(values or []))
 
 
 def finding_lines(f: dict[str, Any], evidence: bool = True) -> list[str]:

@@ -1,4 +1,9 @@
-"""`vrrpkit` command line: parsing and rendering only; the work lives in the other packages."""
+"""`vrrpkit` command line: parse the arguments, call the package that does the work, render its answer.
+
+The protocol, the config checks and the diagnoses live in the other packages. The commands still
+wire them together: `check` picks which of several files is this host's, `run` sets up logging and
+starts the daemon, `convert` writes its output file, `lab exec` replaces itself with the command.
+"""
 
 from __future__ import annotations
 

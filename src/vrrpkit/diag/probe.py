@@ -30,6 +30,7 @@ from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
 from vrrpkit.diag import probe_wire as pw
 from vrrpkit.diag.probe_wire import Kind, Path, ProbeMessage
 from vrrpkit.io import consts
+from vrrpkit.io.fdsocket import FdSocket
 
 Progress = Callable[[str, float], None]
 _IP_TTL = 2  # cmsg type of IP_RECVTTL data
@@ -133,7 +134,24 @@ class ProbeReport:
         }
 
 
-class _Udp:
+def interface_towards(peer: IPAddress) -> str | None:
+    """The interface holding the source address the kernel would use towards ``peer`` (probe's
+    default ``-i``); None when there is no route or no interface holds that address."""
+    from vrrpkit.io import netlink
+
+    local = netlink.route_source(peer)
+    if local is None:
+        return None
+    for name in netlink.interface_names():
+        try:
+            if any(a.address == local for a in netlink.addresses(name)):
+                return name
+        except OSError:
+            continue  # gone since the listing, or unreadable: it cannot be the answer
+    return None
+
+
+class _Udp(FdSocket):
     """One UDP socket on the probe port: joined to the probe group, TTL of each datagram reported."""
 
     def __init__(self, ifname: str, family: int) -> None:
@@ -170,9 +188,6 @@ class _Udp:
             self.sock.close()
             raise
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
     def send(self, data: bytes, dst: IPAddress) -> OSError | None:
         target: tuple[Any, ...] = (str(dst), pw.UDP_PORT)
         if self.family == 6:
@@ -197,9 +212,6 @@ class _Udp:
                     ttl = struct.unpack("i", value[:4])[0] if len(value) >= 4 else value[0]
             out.append((ip_address(addr[0].split("%", 1)[0]), ttl, bytes(data)))
         return out
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class ProbeSession:

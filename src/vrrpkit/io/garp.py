@@ -22,7 +22,6 @@ ours that claims the address within the timeout is another owner.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import select
@@ -36,6 +35,7 @@ from ipaddress import IPv4Address, IPv6Address
 from vrrpkit.core.config import IPAddress, Vip
 from vrrpkit.core.packet import checksum as internet_checksum
 from vrrpkit.io import consts
+from vrrpkit.io.fdsocket import NOTHING_TO_READ, BpfInsn, FdSocket, attach_bpf
 
 BROADCAST_MAC = b"\xff" * 6
 ZERO_MAC = b"\x00" * 6
@@ -44,7 +44,6 @@ UNSPECIFIED6 = IPv6Address("::")
 ARP_FRAME_LEN = 42
 NA_FRAME_LEN = 86
 
-_NOTHING_TO_READ = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 _FLUSH_LIMIT = 100_000  # more than a full default receive buffer of minimum-size frames
 
 
@@ -207,7 +206,7 @@ def parse_claim(frame: bytes) -> Claim | None:
 # --- sockets ------------------------------------------------------------------------------------
 
 
-def _packet_socket(ifname: str, protocol: int, bpf: list[tuple[int, int, int, int]] | None = None) -> socket.socket:
+def _packet_socket(ifname: str, protocol: int, bpf: list[BpfInsn] | None = None) -> socket.socket:
     """AF_PACKET raw socket on one interface.
 
     Created with protocol 0 (receives nothing), filtered, and only then bound to ``protocol``, so
@@ -216,20 +215,13 @@ def _packet_socket(ifname: str, protocol: int, bpf: list[tuple[int, int, int, in
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     try:
         if bpf:
-            _attach_bpf(sock, bpf)
+            attach_bpf(sock, bpf)
         sock.bind((ifname, protocol))
         sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
     return sock
-
-
-def _attach_bpf(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> None:
-    instructions = b"".join(struct.pack("HBBI", *insn) for insn in program)
-    buf = ctypes.create_string_buffer(instructions)
-    fprog = struct.pack("HL", len(program), ctypes.addressof(buf))
-    sock.setsockopt(socket.SOL_SOCKET, consts.SO_ATTACH_FILTER, fprog)
 
 
 # ldh [12]; jeq 0x86dd; ldb [20]; jeq 58; ldb [54]; jeq 136; accept; drop. Only NAs wake us, so a
@@ -246,7 +238,7 @@ _BPF_NA_ONLY = [
 ]
 
 
-class GarpSender:
+class GarpSender(FdSocket):
     """Sends keepalived-format gratuitous ARPs and unsolicited NAs on one interface.
 
     The socket is bound with protocol 0, so it never receives anything. The MAC is read once; call
@@ -294,20 +286,8 @@ class GarpSender:
                     failed += 1
         return failed
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
 
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> GarpSender:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class NeighborProber:
+class NeighborProber(FdSocket):
     """Collects the MAC addresses that claim an address, for split-brain detection.
 
     Usage from asyncio: ``loop.add_reader(prober.fileno(), prober.read)``, then per round
@@ -327,9 +307,6 @@ class NeighborProber:
             self.sock = _packet_socket(ifname, consts.ETH_P_IPV6, _BPF_NA_ONLY)
         self._claims: dict[IPAddress, dict[bytes, str]] = {}
         self.errors = 0
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
 
     def probe(self, address: IPAddress) -> OSError | None:
         """Send one probe for ``address`` and start (or keep) collecting claims for it.
@@ -358,7 +335,7 @@ class NeighborProber:
             try:
                 frame, addr = self.sock.recvfrom(2048)
             except OSError as exc:
-                if exc.errno in _NOTHING_TO_READ:
+                if exc.errno in NOTHING_TO_READ:
                     return
                 self.errors += 1
                 return
@@ -382,20 +359,11 @@ class NeighborProber:
         self._claims.pop(address, None)
         return result
 
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> NeighborProber:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def probe_once(
     ifname: str, address: IPAddress, timeout: float = 1.0, probes: int = 3, mac: bytes | None = None
 ) -> frozenset[str]:
-    """Blocking helper for tests and ``vrrpkit probe``: the other MACs claiming ``address``.
+    """Blocking one-shot helper (the integration tests use it): the other MACs claiming ``address``.
 
     Sends ``probes`` probes spread over the first half of ``timeout`` (a lost frame should not
     hide an owner), then listens until the timeout. Not for the daemon's loop: it blocks.

@@ -1,4 +1,4 @@
-"""ICMP echo and ICMP errors on one interface, non-blocking, for ``investigate`` and ``probe``.
+"""ICMP echo and ICMP errors on one interface, non-blocking, for ``investigate``.
 
 Why it exists: "the peer's multicast never arrives" only means something next to "the peer answers
 unicast". An echo proves the host is up and the unicast path works. The same raw socket also
@@ -13,7 +13,6 @@ leave by another route.
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
 import struct
@@ -24,9 +23,9 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from vrrpkit.core.config import IPAddress
 from vrrpkit.core.packet import checksum as _checksum
 from vrrpkit.io import consts
+from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket
 
 ECHO_PAYLOAD = b"vrrpkit-investigate"
-_NOTHING_TO_READ = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def parse_icmp(family: int, data: bytes, src: IPAddress) -> tuple[str, tuple[int
     return None
 
 
-class IcmpProber:
+class IcmpProber(FdSocket):
     """Echo requests to chosen hosts, replies and errors collected without blocking."""
 
     def __init__(self, ifname: str, family: int, src: IPAddress | None = None) -> None:
@@ -112,9 +111,6 @@ class IcmpProber:
         self._sent: dict[tuple[IPAddress, int], float] = {}
         self.errors = 0
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
     def send(self, dst: IPAddress, seq: int) -> OSError | None:
         packet = echo_request(self.family, self.ident, seq)
         scope = self.ifindex if isinstance(dst, IPv6Address) and dst.is_link_local else 0
@@ -133,7 +129,7 @@ class IcmpProber:
             try:
                 data, addr = self.sock.recvfrom(65535)
             except OSError as exc:
-                if exc.errno not in _NOTHING_TO_READ:
+                if exc.errno not in NOTHING_TO_READ:
                     self.errors += 1
                 break
             src = ip_address(addr[0].split("%", 1)[0])
@@ -146,12 +142,3 @@ class IcmpProber:
                 if ident == self.ident and sent is not None:
                     out.append(EchoReply(src, seq, time.monotonic() - sent))
         return out
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> IcmpProber:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

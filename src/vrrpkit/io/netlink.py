@@ -10,7 +10,7 @@ Why each choice:
   unless ``-nodad`` is configured (a VIP that fails DAD during a split brain would stay dead
   forever), and a /128 VIP is deprecated (preferred_lft 0) so it is never picked as a source
   address; scope and label are ignored for IPv6, as keepalived ignores them.
-* Add and delete are idempotent (EEXIST on add; EADDRNOTAVAIL, ESRCH or ENODEV on delete are
+* Add and delete are idempotent (EEXIST on add; EADDRNOTAVAIL, ESRCH, ENODEV or ENOENT on delete are
   success), like pyroute2's own DHCP client hooks: the daemon replays them after crashes and
   reloads without reading state first.
 * pyroute2 0.9's synchronous ``IPRoute`` runs its own event loop and fails inside a running one,
@@ -42,6 +42,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from vrrpkit.core.config import IPAddress, Vip
 from vrrpkit.io import consts
+from vrrpkit.io.fdsocket import FdSocket
 
 T = TypeVar("T")
 
@@ -210,6 +211,26 @@ def flags_up(flags: int) -> bool:
 def link_is_up(ifname: str) -> bool:
     flags = interface_flags(ifname)
     return flags is not None and flags_up(flags)
+
+
+def interface_names() -> list[str]:
+    """Every interface of this network namespace's /sys, by name (``ip netns exec`` remounts it)."""
+    return sorted(os.listdir("/sys/class/net"))
+
+
+def route_source(dst: IPAddress) -> IPAddress | None:
+    """The source address the kernel would pick towards ``dst``; None when it has no route.
+
+    connect() on a UDP socket runs the route lookup and binds the source without sending anything.
+    """
+    family = socket.AF_INET if dst.version == 4 else socket.AF_INET6
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((str(dst), 9))
+            local = sock.getsockname()[0]
+    except OSError:
+        return None
+    return ip_address(local)
 
 
 # --- addresses through pyroute2 ----------------------------------------------------------------
@@ -454,7 +475,7 @@ def parse_link_messages(data: bytes) -> list[tuple[int, int, str | None, int]]:
     return result
 
 
-class LinkMonitor:
+class LinkMonitor(FdSocket):
     """Link up/down events for asyncio: ``loop.add_reader(mon.fileno(), on_readable)``.
 
     ``drain()`` returns ``(ifname, up)`` for every watched interface whose state changed (and, the
@@ -473,9 +494,6 @@ class LinkMonitor:
         self._seq = 0
         self._state: dict[int, tuple[str, bool]] = {}
         self.resyncs = 0
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
 
     def request_dump(self) -> None:
         """Ask the kernel for every link; the answers arrive through ``drain`` like events."""
@@ -527,12 +545,3 @@ class LinkMonitor:
 
     def _watched(self, name: str) -> bool:
         return self.interfaces is None or name in self.interfaces
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> LinkMonitor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -22,8 +22,6 @@ Choices:
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import socket
 import struct
 import time
@@ -31,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vrrpkit.io import consts
+from vrrpkit.io.fdsocket import NOTHING_TO_READ, BpfInsn, FdSocket, attach_bpf
 
 # Multicast MACs the tap asks the NIC to pass up: VRRP over IPv4 and IPv6, and IGMPv3 reports.
 VRRP_MAC4 = bytes.fromhex("01005e000012")
@@ -44,9 +43,6 @@ PACKET_MULTICAST = 2
 PACKET_OTHERHOST = 3
 
 _SKF_AD_PROTOCOL = 0xFFFFF000  # SKF_AD_OFF + SKF_AD_PROTOCOL: A = ntohs(skb->protocol)
-_NOTHING_TO_READ = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
-
-Insn = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,7 @@ class TapPacket:
         return self.pkttype == consts.PACKET_OUTGOING
 
 
-def bpf_program(protocols4: Sequence[int], protocols6: Sequence[int]) -> list[Insn]:
+def bpf_program(protocols4: Sequence[int], protocols6: Sequence[int]) -> list[BpfInsn]:
     """Classic BPF for a cooked packet socket: accept IPv4 whose protocol is in ``protocols4``,
     IPv6 whose next header is in ``protocols6``, drop everything else.
 
@@ -77,7 +73,7 @@ def bpf_program(protocols4: Sequence[int], protocols6: Sequence[int]) -> list[In
     v4_start = 4
     v6_start = v4_start + (1 + len(v4) + 1 if v4 else 0)
     accept = v6_start + (1 + len(v6) + 1 if v6 else 0)
-    prog: list[Insn] = [(ld_h_abs, 0, 0, _SKF_AD_PROTOCOL)]
+    prog: list[BpfInsn] = [(ld_h_abs, 0, 0, _SKF_AD_PROTOCOL)]
     prog.append((jeq, v4_start - 2 if v4 else 1, 0, consts.ETH_P_IP))
     prog.append((jeq, v6_start - 3 if v6 else 0, 0, consts.ETH_P_IPV6))
     prog.append((ret, 0, 0, 0))
@@ -94,21 +90,16 @@ def bpf_program(protocols4: Sequence[int], protocols6: Sequence[int]) -> list[In
     return prog
 
 
-def _attach(sock: socket.socket, program: list[Insn]) -> None:
-    buf = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *insn) for insn in program))
-    sock.setsockopt(socket.SOL_SOCKET, consts.SO_ATTACH_FILTER, struct.pack("HL", len(program), ctypes.addressof(buf)))
-
-
 def packet_mreq(ifindex: int, mac: bytes) -> bytes:
     """``struct packet_mreq`` for PACKET_ADD_MEMBERSHIP of one link-layer multicast address."""
     return struct.pack("iHH8s", ifindex, consts.PACKET_MR_MULTICAST, len(mac), mac)
 
 
-class PacketTap:
+class PacketTap(FdSocket):
     """Non-blocking tap on one interface; ``read()`` returns what arrived since the last call.
 
-    Raises OSError at construction when the interface does not exist (ENODEV) or we lack
-    CAP_NET_RAW (EPERM); the caller turns those into one clear line.
+    Raises OSError at construction when the interface does not exist ("no interface with this
+    name", no errno) or we lack CAP_NET_RAW (EPERM); the caller turns those into one clear line.
     """
 
     def __init__(
@@ -123,7 +114,7 @@ class PacketTap:
         self.errors = 0
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
         try:
-            _attach(self.sock, bpf_program(protocols4, protocols6))
+            attach_bpf(self.sock, bpf_program(protocols4, protocols6))
             self.sock.bind((ifname, consts.ETH_P_ALL))
             for mac in macs:
                 self.sock.setsockopt(consts.SOL_PACKET, consts.PACKET_ADD_MEMBERSHIP, packet_mreq(self.ifindex, mac))
@@ -132,9 +123,6 @@ class PacketTap:
             self.sock.close()
             raise
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
     def read(self, limit: int = 256) -> list[TapPacket]:
         """Up to ``limit`` queued packets (bounded so one busy link cannot starve a loop)."""
         out: list[TapPacket] = []
@@ -142,18 +130,9 @@ class PacketTap:
             try:
                 data, addr = self.sock.recvfrom(65535)
             except OSError as exc:
-                if exc.errno not in _NOTHING_TO_READ:
+                if exc.errno not in NOTHING_TO_READ:
                     self.errors += 1
                 break
             # addr = (ifname, proto, pkttype, hatype, hwaddr)
             out.append(TapPacket(time.time(), self.ifname, addr[2], bytes(addr[4]), addr[1], bytes(data)))
         return out
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> PacketTap:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -32,10 +32,10 @@ from ipaddress import IPv4Address, IPv6Address
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
 from vrrpkit.core.packet import DropReason, InvalidPacket, build_ipv4, parse_ip
 from vrrpkit.io import consts
+from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket
 
 RECV_BUFSIZE = 65535
 _IPV6_ANCBUFSIZE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
-_NOTHING_TO_READ = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,11 @@ class Datagram:
 
 @dataclass
 class SocketStats:
-    """Counters for metrics and ``vrrpkit status``; the socket never raises for these."""
+    """Counters for metrics and ``vrrpkit status``.
+
+    A send error is counted and returned, never raised. A receive error or a bad IP header is
+    counted and raised as InvalidPacket, which ``drain()`` hands back as data.
+    """
 
     sent: int = 0
     send_errors: int = 0
@@ -68,30 +72,16 @@ class SocketStats:
         self.last_send_error = f"{name}: {exc.strerror}"
 
 
-class _VrrpSocketBase:
-    """What both families share: the fd, non-blocking reads, counters, close."""
+class _VrrpSocketBase(FdSocket):
+    """What both families share: the interface, non-blocking reads, counters (fd and close: FdSocket)."""
 
     family: int
-    sock: socket.socket
 
     def __init__(self, ifname: str, unicast: bool) -> None:
         self.ifname = ifname
-        self.ifindex = socket.if_nametoindex(ifname)  # OSError (ENODEV) if missing: the caller says so
+        self.ifindex = socket.if_nametoindex(ifname)  # OSError (no errno) if missing: the caller says so
         self.unicast = unicast
         self.stats = SocketStats()
-
-    def fileno(self) -> int:
-        """For ``loop.add_reader``."""
-        return self.sock.fileno()
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> _VrrpSocketBase:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def recv(self) -> Datagram | None:
         """One datagram, or None when nothing is queued. Raises InvalidPacket for a bad IP header."""
@@ -197,7 +187,7 @@ class VrrpSocket4(_VrrpSocketBase):
         try:
             packet = self.sock.recv(RECV_BUFSIZE)
         except OSError as exc:
-            if exc.errno in _NOTHING_TO_READ:
+            if exc.errno in NOTHING_TO_READ:
                 return None
             self.stats.receive_errors += 1
             raise InvalidPacket(DropReason.BAD_IP_HEADER, f"recv: {exc}") from exc
@@ -217,8 +207,9 @@ class VrrpSocket6(_VrrpSocketBase):
     """IPv6 protocol-112 raw socket on one interface (VRRPv3 only).
 
     The kernel computes and verifies the checksum (IPV6_CHECKSUM at offset 6), so a datagram with
-    a bad checksum never reaches us. ``src`` defaults to the interface's link-local address when
-    the caller knows it; with no source at all the kernel picks one (link-local for ff02::12).
+    a bad checksum never reaches us. ``src``, when given, goes in IPV6_PKTINFO on every send
+    (keepalived sends from the interface's link-local address); without one the kernel picks the
+    source (link-local for ff02::12).
     """
 
     family = 6
@@ -275,7 +266,7 @@ class VrrpSocket6(_VrrpSocketBase):
         try:
             data, ancdata, _flags, addr = self.sock.recvmsg(RECV_BUFSIZE, _IPV6_ANCBUFSIZE)
         except OSError as exc:
-            if exc.errno in _NOTHING_TO_READ:
+            if exc.errno in NOTHING_TO_READ:
                 return None
             self.stats.receive_errors += 1
             raise InvalidPacket(DropReason.BAD_IP_HEADER, f"recvmsg: {exc}") from exc

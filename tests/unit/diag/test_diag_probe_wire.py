@@ -1,4 +1,4 @@
-"""The probe wire format (docs/probe.md) byte by byte, and the session's accounting."""
+"""The probe wire format (docs/probe.md) byte by byte, the session's accounting, and its default interface."""
 
 from __future__ import annotations
 
@@ -110,3 +110,26 @@ def test_ipv6_link_local_multicast_is_folded_into_the_listed_peer_by_session() -
     [peer] = s.merged()
     assert peer.address == listed and peer.paths[Path.VRRP_MULTICAST].received == 1
     assert peer.paths[Path.VRRP_MULTICAST].heard == {2} and peer.paths[Path.UDP_UNICAST].rtt_ms == {1: 1.0}
+
+
+def test_default_interface_is_the_one_holding_the_route_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """probe without -i: the interface whose address the kernel would send from, skipping the unreadable."""
+    from vrrpkit.diag.probe import interface_towards
+    from vrrpkit.io import netlink
+
+    held = {"eth0": [IPv4Address("198.51.100.1")], "eth1": [IPv4Address("192.0.2.2")]}
+
+    def addresses(name: str, family: int | None = None) -> list[netlink.AddressInfo]:
+        if name not in held:
+            raise OSError(19, f"no such interface: {name}")
+        return [netlink.AddressInfo(a, 24, 0, 0, None, None) for a in held[name]]
+
+    source: list[IPv4Address | None] = [IPv4Address("192.0.2.2")]
+    monkeypatch.setattr(netlink, "route_source", lambda dst: source[0])
+    monkeypatch.setattr(netlink, "interface_names", lambda: ["a-gone", "eth0", "eth1"])
+    monkeypatch.setattr(netlink, "addresses", addresses)
+    assert interface_towards(IPv4Address("192.0.2.1")) == "eth1"
+    source[0] = IPv4Address("203.0.113.9")  # a source no interface holds (e.g. a lost race)
+    assert interface_towards(IPv4Address("192.0.2.1")) is None
+    source[0] = None  # no route
+    assert interface_towards(IPv4Address("192.0.2.1")) is None
