@@ -15,7 +15,8 @@ from __future__ import annotations
 from vrrpkit.config.diagnostics import RULES, Diagnostic, Location, Reporter
 from vrrpkit.config.lexer import DictLoader, Lexer, Loader
 from vrrpkit.config.model import GlobalDefs, InstanceSource, ParseResult, ScriptConfig, TrackFileConfig
-from vrrpkit.config.parser import Parser
+from vrrpkit.config.parse_top import parse
+from vrrpkit.config.semantics import complete
 
 
 def load_string(
@@ -28,7 +29,7 @@ def load_string(
         loader = FileLoader()
     reporter = Reporter()
     lexer = Lexer(reporter, loader, config_id)
-    parsed = Parser(lexer.statements(text, filename), reporter).parse()
+    parsed = complete(parse(lexer.statements(text, filename), reporter), reporter)
     order = {f: i for i, f in enumerate(dict.fromkeys(lexer.files))}
     diags = sorted(reporter.items, key=lambda d: (order.get(d.file, len(order)), d.line, d.column))
     return ParseResult(

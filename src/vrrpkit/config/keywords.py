@@ -189,6 +189,18 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
 }
 
 
+#: The notify keywords of vrrp_instance -> the event their script runs for (a sync group has the first five).
+NOTIFY_EVENTS: Final[dict[str, str]] = {
+    "notify_master": "master",
+    "notify_backup": "backup",
+    "notify_fault": "fault",
+    "notify_stop": "stop",
+    "notify": "notify",
+    "notify_deleted": "deleted",
+    "notify_master_rx_lower_pri": "master_rx_lower_pri",
+}
+
+
 def _fill_unsupported() -> None:
     """Every known keyword is either implemented or in UNSUPPORTED: the table is complete by construction."""
     for section, known in KNOWN.items():

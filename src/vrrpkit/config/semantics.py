@@ -10,10 +10,11 @@ line becomes a diagnostic here, on the line it is about.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from vrrpkit.config.diagnostics import Location, Reporter
-from vrrpkit.config.model import GlobalDefs, InstanceSource
+from vrrpkit.config.model import GlobalDefs, InstanceSource, ScriptConfig, TrackFileConfig
+from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenInstance
 from vrrpkit.core.config import (
     InstanceConfig,
     IPAddress,
@@ -24,9 +25,6 @@ from vrrpkit.core.config import (
     Vip,
     apply_strict,
 )
-
-if TYPE_CHECKING:
-    from vrrpkit.config.parser import Parsed, Parser, _Instance, _TrackRef
 
 MULTICAST_HINT = (
     "this instance sends its adverts by multicast ({group}); clouds (AWS, Azure, GCP, Aliyun...) and "
@@ -40,25 +38,46 @@ STRICT_ACCEPT_HINT = (
 )
 
 
+@dataclass
+class Completed:
+    """The configuration keepalived would run; `load_string` adds the diagnostics and files to make a ParseResult."""
+
+    instances: list[InstanceConfig]
+    sources: dict[str, InstanceSource]
+    groups: list[SyncGroupConfig]
+    scripts: dict[str, ScriptConfig]
+    track_files: dict[str, TrackFileConfig]
+    globals: GlobalDefs
+    script_locs: dict[str, Location]
+
+
 def _round_half_up(x: float) -> int:
     return math.floor(x + 0.5)
 
 
-def complete(p: Parser) -> Parsed:
-    from vrrpkit.config.parser import Parsed
+def _global_defs(written: WrittenGlobals) -> GlobalDefs:
+    """`vrrp_min_garp` changes two other settings' defaults (an explicit value still wins)."""
+    g = dict(written.values)
+    if g.get("min_garp"):
+        g.setdefault("garp_master_repeat", 1)
+        g.setdefault("garp_master_delay_cs", 0)
+    return GlobalDefs(**g)  # type: ignore[arg-type]
 
-    g = p.globals_obj()
-    r = p.r
+
+def complete(written: Written, reporter: Reporter) -> Completed:
+    """Complete every instance and group as keepalived does, reporting each change on `reporter`."""
+    g = _global_defs(written.globals)
+    r = reporter
     instances: list[InstanceConfig] = []
     sources: dict[str, InstanceSource] = {}
     groups_of: dict[str, str] = {}
     tracking_weight: dict[str, bool] = {}
-    group_tracks: dict[str, list[_TrackRef]] = {}
+    group_tracks: dict[str, list[TrackRef]] = {}
 
     # Sync groups first: member weights depend on them.
-    names = [i.name for i in p.raw_instances]
+    names = [i.name for i in written.instances]
     groups: list[SyncGroupConfig] = []
-    for grp in p.raw_groups:
+    for grp in written.groups:
         members: list[str] = []
         for member, loc in grp.members:
             if member not in names:
@@ -78,12 +97,12 @@ def complete(p: Parser) -> Parsed:
         groups.append(SyncGroupConfig(grp.name, tuple(members), tuple(grp.notify)))
 
     seen_names: set[str] = set()
-    for raw in p.raw_instances:
+    for raw in written.instances:
         if raw.name in seen_names:
             r.add(raw.loc, "invalid-value", f"a second vrrp_instance named {raw.name}; names must be unique")
             continue
         seen_names.add(raw.name)
-        cfg = _complete_instance(p, raw, g, groups_of.get(raw.name), tracking_weight.get(raw.name, False),
+        cfg = _complete_instance(written, r, raw, g, groups_of.get(raw.name), tracking_weight.get(raw.name, False),
                                  group_tracks.get(raw.name, []))
         if cfg is not None:
             instances.append(cfg)
@@ -98,17 +117,17 @@ def complete(p: Parser) -> Parsed:
                                                dict(raw.keywords), items)
 
     _cross_instance(r, instances, sources)
-    if (p.scripts or any(i.notify for i in instances) or any(gr.notify for gr in groups)) and \
-            not g.enable_script_security and p.first_script_loc is not None:
-        r.add(p.first_script_loc, "script-security",
+    if (written.scripts or any(i.notify for i in instances) or any(gr.notify for gr in groups)) and \
+            not g.enable_script_security and written.first_script_loc is not None:
+        r.add(written.first_script_loc, "script-security",
               "scripts are configured but enable_script_security is not set: keepalived logs "
               "'SECURITY VIOLATION - scripts are being executed but script_security not enabled' "
               "(keepalived -t fails); add enable_script_security and a script_user to global_defs")
 
-    return Parsed(instances, sources, groups, p.scripts, p.track_files, g, p.script_locs)
+    return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs)
 
 
-def _family_of(raw: _Instance) -> int | None:
+def _family_of(raw: WrittenInstance) -> int | None:
     if raw.vips:
         return raw.vips[0][0].interface.version
     for addr in (raw.unicast_src, raw.mcast_src):
@@ -120,10 +139,9 @@ def _family_of(raw: _Instance) -> int | None:
 
 
 def _complete_instance(
-    p: Parser, raw: _Instance, g: GlobalDefs, group: str | None, tracking_weight: bool,
-    group_tracks: list[_TrackRef],
+    written: Written, r: Reporter, raw: WrittenInstance, g: GlobalDefs, group: str | None, tracking_weight: bool,
+    group_tracks: list[TrackRef],
 ) -> InstanceConfig | None:
-    r: Reporter = p.r
 
     def loc(keyword: str) -> Location:
         return raw.keywords.get(keyword, raw.loc)
@@ -277,7 +295,7 @@ def _complete_instance(
             r.add(ploc, "unicast-peer-is-self",
                   f"unicast peer {peer.address} is this instance's own unicast_src_ip; list the other hosts only")
 
-    tracks = _tracks(p, raw, interface, group, tracking_weight, group_tracks)
+    tracks = _tracks(written, r, raw, interface, group, tracking_weight, group_tracks)
 
     if not peers:
         grp = g.mcast_group6 if is_v6 else g.mcast_group4
@@ -331,16 +349,15 @@ def _complete_instance(
 
 
 def _tracks(
-    p: Parser, raw: _Instance, interface: str, group: str | None, tracking_weight: bool,
-    group_tracks: list[_TrackRef],
+    written: Written, r: Reporter, raw: WrittenInstance, interface: str, group: str | None, tracking_weight: bool,
+    group_tracks: list[TrackRef],
 ) -> list[Track]:
     """Resolve track_* references: weights from the definitions, sync-group rules, own interface."""
-    r = p.r
     out: list[Track] = []
     names: set[tuple[TrackKind, str]] = set()
     for ref in [*raw.tracks, *group_tracks]:
         if ref.kind is TrackKind.SCRIPT:
-            script = p.scripts.get(ref.name)
+            script = written.scripts.get(ref.name)
             if script is None:
                 r.add(ref.loc, "track-script-undefined",
                       f"track_script {ref.name}: no vrrp_script of that name; keepalived ignores the tracker")
@@ -348,7 +365,7 @@ def _tracks(
             weight = ref.weight if ref.weight is not None else script.weight
             reverse = ref.reverse if ref.reverse is not None else script.reverse
         elif ref.kind is TrackKind.FILE:
-            tf = p.track_files.get(ref.name)
+            tf = written.track_files.get(ref.name)
             if tf is None:
                 r.add(ref.loc, "track-file-undefined",
                       f"track_file {ref.name}: no track_file block of that name; keepalived ignores the tracker")

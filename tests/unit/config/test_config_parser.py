@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from vrrpkit.config import RULES, Diagnostic, ParseResult, load_string
+from vrrpkit.config import (
+    RULES,
+    Diagnostic,
+    ParseResult,
+    load_string,
+    parse_globals,
+    parse_instance,
+    parse_sync_group,
+    parse_top,
+    parse_trackers,
+)
 from vrrpkit.config.keywords import IMPLEMENTED, KNOWN, NEWER, UNSUPPORTED, classify
 from vrrpkit.core.config import TrackKind
 
@@ -294,6 +304,27 @@ def test_keyword_tables_are_complete() -> None:
         for kw in known | NEWER.get(section, frozenset()):
             assert classify(section, kw) in ("implemented", "unsupported"), (section, kw)
         assert not set(UNSUPPORTED[section]) & IMPLEMENTED[section]
+
+
+def test_every_implemented_keyword_has_a_handler() -> None:
+    """IMPLEMENTED and the sections' handler tables name the same keywords.
+
+    A keyword in IMPLEMENTED without a handler would be reported as "not supported" although listed as
+    read; a handler missing from IMPLEMENTED would never run (the keyword would be called unknown).
+    `include` is the lexer's, in every section.
+    """
+    tables = {
+        "top": parse_top.TOP_LEVEL,
+        "global_defs": parse_globals.KEYWORDS,
+        "vrrp_script": parse_trackers.SCRIPT_KEYWORDS,
+        "track_file": parse_trackers.TRACK_FILE_KEYWORDS,
+        "vrrp_instance": parse_instance.KEYWORDS,
+        "authentication": parse_instance.AUTH_KEYWORDS,
+        "vrrp_sync_group": parse_sync_group.KEYWORDS,
+    }
+    assert set(tables) == set(IMPLEMENTED)
+    for section, table in tables.items():
+        assert set(table) == IMPLEMENTED[section] - {"include"}, section
 
 
 def test_rules_documented() -> None:

@@ -1,0 +1,110 @@
+"""global_defs: the settings that change VRRP behaviour, one table entry per keyword.
+
+Each entry reads its value the way keepalived's handler reads it and stores it under the
+`GlobalDefs` field it sets; what the file leaves out keeps `GlobalDefs`' default, applied by
+`semantics`. Adding a global setting is an entry in `KEYWORDS`, its name in
+`keywords.IMPLEMENTED["global_defs"]` and its field in `model.GlobalDefs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
+
+from vrrpkit.config.lexer import Stmt
+from vrrpkit.config.parser import Parser, bind
+from vrrpkit.config.written import Written, WrittenGlobals
+
+
+@dataclass
+class GlobalsBlock:
+    """The global_defs block being read (keepalived merges every global_defs of a file into one)."""
+
+    p: Parser
+    g: WrittenGlobals
+
+
+GlobalHandler = Callable[[GlobalsBlock, Stmt], None]
+Read = Callable[[Parser, Stmt], object | None]
+
+
+def _setting(key: str, read: Read) -> GlobalHandler:
+    """A keyword that sets one `GlobalDefs` field; an invalid value leaves the field as it was."""
+
+    def handle(b: GlobalsBlock, s: Stmt) -> None:
+        value = read(b.p, s)
+        if value is not None:
+            b.g.set(key, value, s.loc)
+
+    return handle
+
+
+def _flag(key: str) -> GlobalHandler:
+    return _setting(key, Parser.bool_arg)
+
+
+def _int(key: str, lo: int, hi: int) -> GlobalHandler:
+    return _setting(key, lambda p, s: p.int_arg(s, lo, hi))
+
+
+def _timer(key: str, lo: float, hi: float) -> GlobalHandler:
+    return _setting(key, lambda p, s: p.timer_cs(s, lo, hi))
+
+
+def _group4(p: Parser, s: Stmt) -> IPv4Address | None:
+    a = p.arg(s)
+    addr = None if a is None else p.address(a, s.word_loc(1), s.keyword)
+    if addr is not None and (addr.version != 4 or not addr.is_multicast):
+        p.err(s.word_loc(1), "invalid-address", f"{s.keyword}: {a} is not an IPv4 multicast address")
+        return None
+    return addr if isinstance(addr, IPv4Address) else None
+
+
+def _group6(p: Parser, s: Stmt) -> IPv6Address | None:
+    a = p.arg(s)
+    addr = None if a is None else p.address(a, s.word_loc(1), s.keyword)
+    if addr is not None and (addr.version != 6 or not addr.is_multicast):
+        p.err(s.word_loc(1), "invalid-address", f"{s.keyword}: {a} is not an IPv6 multicast address")
+        return None
+    return addr if isinstance(addr, IPv6Address) else None
+
+
+def _script_user(b: GlobalsBlock, s: Stmt) -> None:
+    """`script_user USER [GROUP]`: a later line without GROUP clears an earlier one's."""
+    user = b.p.arg(s)
+    if user is not None:
+        b.g.set("script_user", user, s.loc)
+        b.g.set("script_group", s.words[2].text if len(s.words) > 2 else None, s.loc)
+
+
+KEYWORDS: dict[str, GlobalHandler] = {
+    "router_id": _setting("router_id", Parser.arg),
+    "vrrp_strict": _flag("strict"),
+    "vrrp_version": _int("version", 2, 3),
+    "vrrp_mcast_group4": _setting("mcast_group4", _group4),
+    "vrrp_mcast_group6": _setting("mcast_group6", _group6),
+    "vrrp_garp_master_delay": _timer("garp_master_delay_cs", 0, 255),
+    "vrrp_garp_master_repeat": _int("garp_master_repeat", 1, 255),
+    "vrrp_garp_master_refresh": _timer("garp_master_refresh_cs", 0, 2**31),
+    "vrrp_garp_master_refresh_repeat": _int("garp_master_refresh_repeat", 1, 255),
+    "vrrp_garp_lower_prio_delay": _timer("garp_lower_prio_delay_cs", 0, 255),
+    "vrrp_garp_lower_prio_repeat": _int("garp_lower_prio_repeat", 0, 255),
+    "vrrp_garp_interval": _timer("garp_interval_cs", 0, 1),
+    "vrrp_gna_interval": _timer("gna_interval_cs", 0, 1),
+    "vrrp_min_garp": _flag("min_garp"),
+    "vrrp_skip_check_adv_addr": _flag("skip_check_adv_addr"),
+    "vrrp_check_unicast_src": _flag("check_unicast_src"),
+    "enable_script_security": _flag("enable_script_security"),
+    "script_user": _script_user,
+    "vrrp_startup_delay": _timer("vrrp_startup_delay_cs", 0, 3600),
+    "vrrp_delay_after_boot": _timer("vrrp_delay_after_boot_cs", 0, 3600),
+    "vrrp_lower_prio_no_advert": _flag("lower_prio_no_advert"),
+    "vrrp_higher_prio_send_advert": _flag("higher_prio_send_advert"),
+    "vrrp_down_timer_adverts": _int("down_timer_adverts", 1, 100),
+    "vrrp_owner_ignore_adverts": _flag("owner_ignore_adverts"),
+}
+
+
+def parse_global_defs(p: Parser, written: Written, st: Stmt) -> None:
+    p.block("global_defs", bind(KEYWORDS, GlobalsBlock(p, written.globals)), 1, st)

@@ -1,0 +1,39 @@
+"""The top level of keepalived.conf: statements in, the `Written` model of the whole file out.
+
+Each top-level keyword opens one block, read by its section's module; `include` never reaches
+here (the lexer splices included files into the statement stream). A new top-level block is an
+entry in `TOP_LEVEL` and its name in `keywords.IMPLEMENTED["top"]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+
+from vrrpkit.config.diagnostics import Reporter
+from vrrpkit.config.lexer import Stmt
+from vrrpkit.config.parse_globals import parse_global_defs
+from vrrpkit.config.parse_instance import parse_vrrp_instance
+from vrrpkit.config.parse_sync_group import parse_vrrp_sync_group
+from vrrpkit.config.parse_trackers import parse_track_file, parse_vrrp_script
+from vrrpkit.config.parser import Parser
+from vrrpkit.config.written import Written
+
+TopHandler = Callable[[Parser, Written, Stmt], None]
+
+TOP_LEVEL: dict[str, TopHandler] = {
+    "global_defs": parse_global_defs,
+    "vrrp_script": parse_vrrp_script,
+    "vrrp_instance": parse_vrrp_instance,
+    "vrrp_sync_group": parse_vrrp_sync_group,
+    "track_file": parse_track_file,
+    "vrrp_track_file": parse_track_file,
+}
+
+
+def parse(stmts: Iterator[Stmt], reporter: Reporter) -> Written:
+    """Read every statement; syntax and value diagnostics go to `reporter` as they are found."""
+    p = Parser(stmts, reporter)
+    written = Written()
+    p.block("top", {kw: partial(fn, p, written) for kw, fn in TOP_LEVEL.items()}, 0, None)
+    return written

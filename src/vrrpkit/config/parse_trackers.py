@@ -1,0 +1,134 @@
+"""vrrp_script and track_file: the named trackers that instances and sync groups refer to.
+
+Neither needs keepalived's completion step, so each block becomes its final `ScriptConfig` or
+`TrackFileConfig` as soon as it is read; a block without its one required keyword (`script`,
+`file`) is dropped, as keepalived drops it. Adding a keyword is an entry in `SCRIPT_KEYWORDS` or
+`TRACK_FILE_KEYWORDS`, its name in `keywords.IMPLEMENTED` and its field in the model class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vrrpkit.config.diagnostics import Location
+from vrrpkit.config.lexer import Stmt
+from vrrpkit.config.model import ScriptConfig, TrackFileConfig
+from vrrpkit.config.parser import Parser, bind
+from vrrpkit.config.written import Written
+
+
+@dataclass
+class TrackerBlock:
+    """One vrrp_script or track_file block being read: model field name -> value as written."""
+
+    p: Parser
+    values: dict[str, object] = field(default_factory=dict)
+    script_loc: Location | None = None  # the last `script` line
+
+
+TrackerHandler = Callable[[TrackerBlock, Stmt], None]
+
+
+def _setting(key: str, read: Callable[[Parser, Stmt], object | None]) -> TrackerHandler:
+    """A keyword that sets one field; an invalid value leaves the field as it was."""
+
+    def handle(b: TrackerBlock, s: Stmt) -> None:
+        value = read(b.p, s)
+        if value is not None:
+            b.values[key] = value
+
+    return handle
+
+
+# --- vrrp_script --------------------------------------------------------------------------------
+
+
+def _script(b: TrackerBlock, s: Stmt) -> None:
+    if len(s.words) < 2:
+        b.p.arg(s)
+        return
+    b.values["script"] = " ".join(w.text for w in s.words[1:])
+    b.script_loc = s.loc
+
+
+def _script_weight(b: TrackerBlock, s: Stmt) -> None:
+    """`weight N [reverse|noreverse]`."""
+    w = b.p.int_arg(s, -253, 253)
+    if w is not None:
+        b.values["weight"] = w
+    if len(s.words) > 2:
+        if s.words[2].text in ("reverse", "noreverse"):
+            b.values["reverse"] = s.words[2].text == "reverse"
+        else:
+            b.p.err(s.word_loc(2), "invalid-value", f"weight: unknown option {s.words[2].text!r}")
+
+
+def _user(b: TrackerBlock, s: Stmt) -> None:
+    """`user USER [GROUP]`: a later line without GROUP clears an earlier one's."""
+    u = b.p.arg(s)
+    if u is not None:
+        b.values["user"] = u
+        b.values["group"] = s.words[2].text if len(s.words) > 2 else None
+
+
+def _init_fail(b: TrackerBlock, s: Stmt) -> None:
+    b.values["init_fail"] = True
+
+
+def _count(key: str) -> TrackerHandler:
+    return _setting(key, lambda p, s: p.int_arg(s, 1, 2**31 - 1))
+
+
+SCRIPT_KEYWORDS: dict[str, TrackerHandler] = {
+    "script": _script,
+    "interval": _setting("interval_cs", lambda p, s: p.timer_cs(s, 0.01, 4294)),
+    "timeout": _setting("timeout_cs", lambda p, s: p.timer_cs(s, 0, 4294)),
+    "weight": _script_weight,
+    "rise": _count("rise"),
+    "fall": _count("fall"),
+    "user": _user,
+    "init_fail": _init_fail,
+}
+
+
+def parse_vrrp_script(p: Parser, written: Written, st: Stmt) -> None:
+    name = p.named(st)
+    b = TrackerBlock(p)
+    p.block("vrrp_script", bind(SCRIPT_KEYWORDS, b), 1, st)
+    if b.script_loc is None:
+        p.err(st.loc, "syntax", f"vrrp_script {name} has no `script`; keepalived drops it")
+        return
+    written.scripts[name] = ScriptConfig(**b.values)  # type: ignore[arg-type]
+    written.script_locs[name] = st.loc
+    written.note_script(b.script_loc)
+
+
+# --- track_file ---------------------------------------------------------------------------------
+
+
+def _init_file(b: TrackerBlock, s: Stmt) -> None:
+    """`init_file [VALUE] [overwrite]`: the value written at start-up (0 when absent or invalid)."""
+    value = 0
+    if len(s.words) > 1 and s.words[1].text != "overwrite":
+        n = b.p.int_arg(s, -254, 254)
+        value = n if n is not None else 0
+    b.values["init_file"] = value
+    b.values["init_overwrite"] = any(w.text == "overwrite" for w in s.words[1:])
+
+
+TRACK_FILE_KEYWORDS: dict[str, TrackerHandler] = {
+    "file": _setting("path", Parser.arg),
+    "weight": _setting("weight", lambda p, s: p.int_arg(s, -254, 254)),
+    "init_file": _init_file,
+}
+
+
+def parse_track_file(p: Parser, written: Written, st: Stmt) -> None:
+    name = p.named(st)
+    b = TrackerBlock(p)
+    p.block("track_file", bind(TRACK_FILE_KEYWORDS, b), 1, st)
+    if "path" not in b.values:
+        p.err(st.loc, "syntax", f"track_file {name} has no `file`; keepalived drops it")
+        return
+    written.track_files[name] = TrackFileConfig(**b.values)  # type: ignore[arg-type]

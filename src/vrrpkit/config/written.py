@@ -1,0 +1,113 @@
+"""What the file said: the parser's output and `semantics.complete`'s input.
+
+The parser records each block as written, with the Location of every part a later diagnostic may
+point at; it applies no default and resolves no reference. Everything keepalived decides after
+reading (defaults, strict mode, rounding, tracker weights, sync-group rules) is `semantics`' job.
+The split is what lets a keyword be added to the parser without touching the completion rules, and
+lets `semantics` depend on these records instead of on the parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vrrpkit.config.diagnostics import Location
+from vrrpkit.config.model import ScriptConfig, TrackFileConfig
+from vrrpkit.core.config import IPAddress, TrackKind, UnicastPeer, Vip
+
+
+@dataclass
+class TrackRef:
+    """One line of a track_interface/track_script/track_file block.
+
+    `weight` and `reverse` are None when the line does not give them: the definition the name refers
+    to (a vrrp_script, a track_file) supplies them once `semantics` resolves the reference.
+    """
+
+    name: str
+    kind: TrackKind
+    weight: int | None
+    reverse: bool | None
+    loc: Location
+
+
+@dataclass
+class WrittenInstance:
+    """A vrrp_instance as written. None means "not given": keepalived's default depends on other keywords."""
+
+    name: str
+    loc: Location
+    keywords: dict[str, Location] = field(default_factory=dict)  # first line of each keyword
+    end_line: int | None = None  # the closing brace; None if the block is never closed
+    state: str | None = None
+    interface: str | None = None
+    vrid: int | None = None
+    vrid_given: bool = False  # given but invalid reads differently from missing
+    priority: int | None = None
+    advert_int: float | None = None
+    version: int | None = None
+    auth_type: str | None = None
+    auth_pass: bytes = b""
+    vips: list[tuple[Vip, Location]] = field(default_factory=list)
+    excluded: list[tuple[Vip, Location]] = field(default_factory=list)
+    unicast_src: IPAddress | None = None
+    peers: list[tuple[UnicastPeer, Location]] = field(default_factory=list)
+    mcast_src: IPAddress | None = None
+    tracks: list[TrackRef] = field(default_factory=list)
+    nopreempt: bool = False
+    preempt_delay: float | None = None
+    notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    strict: bool | None = None
+    accept: bool | None = None
+    # Per-instance overrides of a global_defs setting, keyed by the InstanceConfig field they set.
+    bools: dict[str, bool] = field(default_factory=dict)
+    ints: dict[str, int] = field(default_factory=dict)
+    timers_cs: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class WrittenGroup:
+    """A vrrp_sync_group as written; members are names, checked against the instances by `semantics`."""
+
+    name: str
+    loc: Location
+    members: list[tuple[str, Location]] = field(default_factory=list)
+    notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    tracks: list[TrackRef] = field(default_factory=list)
+    tracking_weight: bool = False
+
+
+@dataclass
+class WrittenGlobals:
+    """global_defs as written: the settings the file gives, keyed by their `GlobalDefs` field name.
+
+    Keyed by field name rather than mirrored field by field so that a new global keyword is one
+    entry in `parse_globals` plus its `GlobalDefs` field, not a third copy here.
+    """
+
+    values: dict[str, object] = field(default_factory=dict)
+    locs: dict[str, Location] = field(default_factory=dict)
+
+    def set(self, key: str, value: object, loc: Location) -> None:
+        self.values[key] = value
+        self.locs[key] = loc
+
+
+@dataclass
+class Written:
+    """One configuration file (with its includes) as written, in file order."""
+
+    globals: WrittenGlobals = field(default_factory=WrittenGlobals)
+    instances: list[WrittenInstance] = field(default_factory=list)
+    groups: list[WrittenGroup] = field(default_factory=list)
+    # vrrp_script and track_file blocks need no completion: the parser builds their final form.
+    scripts: dict[str, ScriptConfig] = field(default_factory=dict)
+    script_locs: dict[str, Location] = field(default_factory=dict)  # the `vrrp_script NAME` lines
+    track_files: dict[str, TrackFileConfig] = field(default_factory=dict)
+    # The first line that makes keepalived run a script (a `script` or a notify): where the
+    # script-security diagnostic points, as keepalived's complaint is about the file, not one line.
+    first_script_loc: Location | None = None
+
+    def note_script(self, loc: Location) -> None:
+        if self.first_script_loc is None:
+            self.first_script_loc = loc
