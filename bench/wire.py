@@ -33,9 +33,9 @@ class WireCounter:
         script = (
             f"table ip {TABLE} {{\n"
             "  chain pre {\n    type filter hook prerouting priority -400; policy accept;\n"
-            f'    ip protocol vrrp ip saddr {peer} counter comment "rx-from-peer"\n  }}\n'
+            f'    ip protocol 112 ip saddr {peer} counter comment "rx-from-peer"\n  }}\n'
             "  chain out {\n    type filter hook output priority -400; policy accept;\n"
-            f'    ip protocol vrrp ip saddr {own} counter comment "tx-own"\n  }}\n'
+            f'    ip protocol 112 ip saddr {own} counter comment "tx-own"\n  }}\n'
             "}\n"
         )
         with contextlib.suppress(subprocess.CalledProcessError):

@@ -164,7 +164,7 @@ def test_firewall_drops_vrrp(lab2: Lab, daemon: str, direction: str) -> None:
     host = "h2" if direction == "in" else "h1"
     hook = "input" if direction == "in" else "output"
     nft(lab2, host, f"table inet filter {{\n chain {hook} {{\n type filter hook {hook} priority 0; policy accept;\n"
-                    "  ip protocol vrrp counter drop\n }\n}\n")  # fmt: skip
+                    "  ip protocol 112 counter drop\n }\n}\n")  # fmt: skip
     start(lab2, daemon, "h1", conf("h1", 150))
     start(lab2, daemon, "h2", conf("h2", 100))
     settle(lab2, {"h1", "h2"})
@@ -219,7 +219,7 @@ def test_interval_mismatch(lab2: Lab, daemon: str) -> None:
 def test_ttl_not_255(lab2: Lab, daemon: str) -> None:
     """A switch rule rewrites the TTL of protocol 112 (what a routed or NATed path does)."""
     script = ("table bridge vkdiagttl {\n chain ttl64 {\n type filter hook forward priority -10; policy accept;\n"
-              "  ip protocol vrrp ip ttl set 64\n }\n}\n")  # fmt: skip
+              "  ip protocol 112 ip ttl set 64\n }\n}\n")  # fmt: skip
     subprocess.run(["ip", "netns", "exec", lab2.switch_netns, "nft", "-f", "-"], input=script, text=True, check=True)
     start(lab2, daemon, "h1", conf("h1", 150))
     start(lab2, daemon, "h2", conf("h2", 100))

@@ -64,7 +64,7 @@ def test_probe_cloud_loses_multicast_only(make_lab: Callable[..., Lab]) -> None:
 def test_probe_host_firewall_loses_protocol_112_only_and_one_way(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab(2, ipv6=False)
     lab.exec("h2", ["nft", "-f", "-"], input="table inet t {\n chain input {\n"
-             "  type filter hook input priority 0; policy accept;\n  meta l4proto vrrp drop\n }\n}\n")  # fmt: skip
+             "  type filter hook input priority 0; policy accept;\n  meta l4proto 112 drop\n }\n}\n")  # fmt: skip
     results = probe_all(lab)
     p1 = paths(results["h1"][1], str(lab.addr("h2")))
     assert p1["vrrp-multicast"]["received"] == 0 and p1["vrrp-unicast"]["received"] == 0

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from vrrpkit.lab import Lab, LabError, cleanup_leftovers, list_labs, read_pcap, run_dir, system, wait_until
+from vrrpkit.lab.faults import fault_rules, table_script
 
 pytestmark = pytest.mark.root
 
@@ -161,6 +162,18 @@ def test_loss_rule_drops_a_fraction(lab: Lab) -> None:
     lab.loss("h1", 0)
     assert "loss-h1-in" not in lab.counters()
     assert lab.ping("h1", "h2", count=10, timeout=0.5, interval=0.01) == 10
+
+
+def test_switch_rules_load_without_etc_protocols() -> None:
+    """Minimal images have no netbase: every switch rule must name protocols by number or nft keyword."""
+    table, ports = "vrrpkit_lab_np", {"h1": "nph1", "h2": "nph2", "h3": "nph3"}
+    script = table_script(table) + fault_rules(table, ports, cloud=True, loss={"h1": 30}, partition=[["h1"], ["h2"]])
+    # Private mount namespace: the files are hidden from this nft only. Private network namespace:
+    # the table never reaches the root namespace and vanishes with the process.
+    hide = "for f in /etc/protocols /etc/services; do [ ! -e $f ] || mount --bind /dev/null $f || exit 1; done"
+    argv = [system.tool("unshare"), "--mount", "--net", "sh", "-c", f"{hide}; nft -f - && nft list ruleset"]
+    listed = system.run(argv, input=script).stdout
+    assert 'comment "cloud-nd"' in listed and 'comment "loss-h1-in"' in listed and 'comment "partition"' in listed
 
 
 def test_partition_heal_and_link_down(lab: Lab) -> None:

@@ -4,16 +4,12 @@ Everything a lab makes carries its name and lives outside the root namespace; `c
 removes it all, also after the process that built it was killed.
 """
 
-from vrrpkit.lab.lab import (
-    Capture,
-    Lab,
-    LabProcess,
-    cleanup_leftovers,
-    list_labs,
-    run_dir,
-    wait_until,
-)
+from vrrpkit.lab.cleanup import cleanup_leftovers, list_labs
+from vrrpkit.lab.lab import Lab
+from vrrpkit.lab.observe import Capture
 from vrrpkit.lab.pcap import Frame, read_pcap
+from vrrpkit.lab.process import LabProcess, wait_until
+from vrrpkit.lab.state import run_dir
 from vrrpkit.lab.system import LabError
 
 __all__ = [
