@@ -9,6 +9,7 @@ property-based test can be replayed exactly.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import random
@@ -261,10 +262,8 @@ class SimLan:
                 self.lost += 1
                 continue
             delay = self.delay + (self.rng.uniform(0, self.jitter) if self.jitter else 0.0)
-            self._schedule(
-                self.now + delay,
-                lambda t=target, a=advert: self._deliver(t, a.data, a.src, a.dst, 255, a),
-            )
+            deliver = functools.partial(self._deliver, target, advert.data, advert.src, advert.dst, 255, advert)
+            self._schedule(self.now + delay, deliver)
 
     @staticmethod
     def _owns(host: SimHost, address: IPAddress) -> bool:

@@ -1,0 +1,228 @@
+"""The daemon's pure parts: notify planning, reload planning, the effect applier and split-brain
+bookkeeping, each against recording fakes, no root and no loop needed."""
+
+from __future__ import annotations
+
+import logging
+from ipaddress import ip_address, ip_interface
+from pathlib import Path
+
+import pytest
+from daemon_fakes import FakeOs, FakeRunner
+
+from vrrpkit.config.model import GlobalDefs
+from vrrpkit.core import effects as fx
+from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, Vip
+from vrrpkit.core.packet import DropReason
+from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import Event, State
+from vrrpkit.daemon import splitbrain
+from vrrpkit.daemon.applier import EffectApplier
+from vrrpkit.daemon.instance import HISTORY, Instance
+from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
+from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.io.scripts import ScriptUser, prepare
+
+VIP = Vip(ip_interface("192.0.2.99/24"))
+ME = ip_address("192.0.2.1")
+
+
+def cfg(name: str = "VI_1", **kw: object) -> InstanceConfig:
+    base: dict[str, object] = {"name": name, "interface": "eth0", "vrid": 51, "vips": (VIP,)}
+    base.update(kw)
+    return InstanceConfig(**base)  # type: ignore[arg-type]
+
+
+def instance(**kw: object) -> Instance:
+    c = cfg(**kw)
+    return Instance(c, VirtualRouter(c, ME))
+
+
+# --- notify planning ------------------------------------------------------------------------------
+
+
+def test_notify_runs_the_specific_script_then_the_generic_one_with_keepalived_arguments() -> None:
+    notify = {"master": "/x/m.sh", "notify": "/x/all.sh"}
+    assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER, 150) == [
+        ("/x/m.sh", []),
+        ("/x/all.sh", ["INSTANCE", "VI_1", "MASTER", "150"]),
+    ]
+
+
+def test_master_rx_lower_pri_has_no_generic_call() -> None:
+    notify = {"master_rx_lower_pri": "/x/low.sh", "notify": "/x/all.sh"}
+    assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER_RX_LOWER_PRI, 100) == [("/x/low.sh", [])]
+
+
+def test_group_notify_passes_priority_zero() -> None:
+    notify = {"backup": "/x/b.sh", "notify": "/x/all.sh"}
+    assert group_commands(notify, "G", State.BACKUP) == [("/x/b.sh", []), ("/x/all.sh", ["GROUP", "G", "BACKUP", "0"])]
+
+
+def test_a_repeated_notify_keyword_keeps_the_first_as_keepalived() -> None:
+    assert first_of_each([("master", "/a"), ("master", "/b"), ("notify", "/n")]) == {"master": "/a", "notify": "/n"}
+
+
+def test_notifier_queues_in_order_and_refuses_what_script_security_refuses(tmp_path: Path) -> None:
+    import asyncio
+
+    unsafe = tmp_path / "notify.sh"  # under /tmp: a directory others can write to
+    unsafe.write_text("#!/bin/sh\n")
+    unsafe.chmod(0o755)
+    tmp_path.chmod(0o777)
+    runner = FakeRunner()
+    as_root = ScriptUser(uid=0, gid=0, name="root")  # scripts run as root are the ones checked
+    notifier = Notifier(runner, resolve=lambda text, _user: prepare(text, as_root))
+
+    async def go() -> None:
+        notifier.run("VI_1", [("/bin/echo one", []), ("/bin/echo two", ["x"])])
+        notifier.configure(user=None, security=True)
+        notifier.run("VI_1", [(str(unsafe), [])])
+        await notifier.finish(1.0)
+
+    asyncio.run(go())
+    assert [argv for _, argv in runner.queued] == [["/bin/echo", "one"], ["/bin/echo", "two", "x"]]
+    assert runner.terminated
+
+
+# --- reload planning --------------------------------------------------------------------------------
+
+
+def test_reload_plan_keeps_identical_restarts_changed_adds_and_removes() -> None:
+    running = {"A": cfg("A"), "B": cfg("B", vrid=52), "C": cfg("C", vrid=53)}
+    new = [cfg("A"), cfg("B", vrid=52, priority=120), cfg("D", vrid=54)]
+    plan = plan_reload(running, new)
+    assert plan.keep == ("A",)
+    assert plan.restart == ("B",)
+    assert plan.remove == ("C",)
+    assert plan.add == ("D",)
+    assert plan.stop == ("B", "C") and plan.start == ("B", "D")
+
+
+def test_reload_is_refused_on_errors_or_a_missing_interface() -> None:
+    assert refusal([cfg()], ok=False, interface_exists=lambda _: True) is not None
+    why = refusal([cfg(), cfg("X", interface="eth9")], ok=True, interface_exists=lambda n: n == "eth0")
+    assert why is not None and "eth9" in why
+    assert refusal([cfg()], ok=True, interface_exists=lambda _: True) is None
+
+
+# --- the applier ------------------------------------------------------------------------------------
+
+
+def applier(fake: FakeOs, runner: FakeRunner | None = None) -> tuple[EffectApplier, list[tuple[float, bytes]]]:
+    later: list[tuple[float, bytes]] = []
+    ports = fake.ports()
+    sockets = {("eth0", 4): ports.open_socket("eth0", 4, None, False)}
+    a = EffectApplier(
+        ports,
+        sockets,
+        Notifier(runner or FakeRunner()),
+        call_later=lambda delay, fn, arg: later.append((delay, arg)),
+        wall_clock=lambda: 1000.0,
+    )
+    return a, later
+
+
+def test_vips_go_to_their_device_and_the_no_accept_firewall_follows() -> None:
+    fake = FakeOs()
+    a, _ = applier(fake)
+    inst = instance(strict=True)  # strict and not the owner: Accept_Mode off
+    other = Vip(ip_interface("198.51.100.7/32"), dev="eth1")
+    a.apply(inst, fx.AddVips("VI_1", "eth0", (VIP, other)))
+    a.apply(inst, fx.DelVips("VI_1", "eth0", (VIP,)))
+    assert fake.netlink.calls == [
+        ("add", "eth0", "192.0.2.99/24"),
+        ("add", "eth1", "198.51.100.7/32"),
+        ("del", "eth0", "192.0.2.99/24"),
+    ]
+    assert fake.firewall.log == [
+        ("setup",),
+        ("add", "eth0", "192.0.2.99", "198.51.100.7"),
+        ("remove", "eth0", "192.0.2.99"),
+    ]
+
+
+def test_adverts_leave_by_the_socket_of_their_interface_and_family() -> None:
+    fake = FakeOs()
+    a, _ = applier(fake)
+    inst = instance()
+    a.apply(inst, fx.SendAdvert("VI_1", "eth0", ME, ip_address("224.0.0.18"), b"adv", 100))
+    a.apply(inst, fx.SendAdvert("VI_1", "eth1", ME, ip_address("224.0.0.18"), b"lost", 100))  # no socket: skipped
+    assert fake.sockets[("eth0", 4)].sent == [(b"adv", ip_address("224.0.0.18"), ME)]
+
+
+def test_garp_is_paced_when_vrrp_garp_interval_is_set() -> None:
+    fake = FakeOs()
+    a, later = applier(fake)
+    inst = instance()
+    a.apply(inst, fx.SendGarp("VI_1", "eth0", (VIP,), 2))
+    assert fake.announcers["eth0"].announced == [(("192.0.2.99",), 2)] and not later
+    a.configure(GlobalDefs(garp_interval_cs=10), {})
+    a.apply(inst, fx.SendGarp("VI_1", "eth0", (VIP,), 3))
+    assert [delay for delay, _ in later] == pytest.approx([0.0, 0.1, 0.2])
+
+
+def test_state_changes_are_recorded_and_logged_in_keepalived_words(caplog: pytest.LogCaptureFixture) -> None:
+    a, _ = applier(FakeOs())
+    inst = instance()
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    for n in range(HISTORY + 5):
+        change = fx.StateChanged("VI_1", State.BACKUP, State.MASTER, Event.MASTER_DOWN, "advertisement timeout", n)
+        a.apply(inst, change)
+    assert "(VI_1) Entering MASTER STATE" in caplog.text and "Receive advertisement timeout" in caplog.text
+    assert len(inst.transitions) == HISTORY and inst.transitions_total == HISTORY + 5
+    assert inst.transitions[-1].event == "master down timer expired" and inst.transitions[-1].at == 1000.0
+
+
+def test_quiet_drops_are_not_logged_and_mismatches_are_logged_once_a_hundred(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, _ = applier(FakeOs())
+    inst = instance()
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.OWN_ADVERT, ME))
+    assert "dropped" not in caplog.text
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, ME, "TTL 64"))
+    assert "(VI_1) dropped advert from 192.0.2.1: bad-ttl TTL 64" in caplog.text
+    caplog.clear()
+    for _ in range(150):
+        a.apply(inst, fx.Mismatch("VI_1", fx.MismatchKind.INTERVAL, ME, "2s, mine 1s"))
+    assert caplog.text.count("interval mismatch") == 2 and inst.mismatches == {"interval": 150}
+
+
+def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> None:
+    runner = FakeRunner()
+    a, _ = applier(FakeOs(), runner)
+    a.configure(GlobalDefs(), {"G": SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo"),))})
+
+    import asyncio
+
+    async def go() -> None:
+        a.apply(instance(), fx.SyncGroupChanged("G", State.BACKUP, State.MASTER))
+        a.apply(instance(), fx.SyncGroupChanged("G", State.MASTER, State.INIT))
+
+    asyncio.run(go())
+    assert runner.queued == [("group:G", ["/bin/echo", "GROUP", "G", "MASTER", "0"])]
+
+
+# --- split brain bookkeeping ------------------------------------------------------------------------
+
+
+def test_split_brain_needs_two_probes_and_clears_on_leaving_master() -> None:
+    inst = instance()
+    inst.router.state = State.MASTER  # the state the prober reads; no protocol run needed here
+    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}))
+    assert not inst.split_brain  # one probe could be a handover in flight
+    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}))
+    assert inst.split_brain == {"02:00:00:00:00:02"} and inst.split_brain_events == 1
+    splitbrain.left_master(inst)
+    assert not inst.split_brain and not inst.suspects
+
+
+def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:
+    inst = instance(advert_int_cs=100)
+    inst.router.state = State.MASTER
+    inst.router.state_since = 10.0
+    assert not splitbrain.due(inst, 10.5)  # a handover leaves the old master holding the VIP a moment
+    assert splitbrain.due(inst, 13.0)
+    assert not splitbrain.due(inst, 13.5)  # once a period
