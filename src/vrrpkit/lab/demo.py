@@ -20,7 +20,7 @@ from vrrpkit.lab.lab import Lab, wait_until
 VIP = "192.0.2.99"
 PRIORITIES = {"h1": 150, "h2": 100, "h3": 90}  # + check_web's weight 2: the seed's "prio 152"
 
-# The seed's keepalived.conf (../shared/seed/multicast-investigate.md), its comments kept, with lab
+# The incident's keepalived.conf as the team ran it, its comments kept, with lab
 # addresses and a check script that exists here.
 SEED_CONFIG = """\
 ! Configuration File for keepalived
