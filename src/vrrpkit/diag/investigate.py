@@ -31,8 +31,9 @@ from typing import Any
 from vrrpkit.core.config import VRRP_GROUP4, InstanceConfig, IPAddress
 from vrrpkit.diag import probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
+from vrrpkit.diag.facts import DEFAULT_CONFIG, Facts, PeerFacts
 from vrrpkit.diag.findings import Report
-from vrrpkit.diag.verdict import DEFAULT_CONFIG, Facts, PeerFacts, decide
+from vrrpkit.diag.verdict import decide
 from vrrpkit.io.icmp import EchoReply, IcmpProber
 
 Progress = Callable[[str, float], None]

@@ -10,6 +10,7 @@ never silently dropped or asserted.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any, Literal
@@ -314,6 +315,19 @@ def _compare(n: int, op: str, values: tuple[Any, ...]) -> Tri:
     except (TypeError, ValueError):
         return None
     return {"==": n == v, "!=": n != v, "<": n < v, ">": n > v, "<=": n <= v, ">=": n >= v}.get(op)
+
+
+
+def dedupe_blocks(blocks: Iterable[Block]) -> list[Block]:
+    """One Block per rule, certain ones first: several packets (one per peer) often meet the same rule."""
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Block] = []
+    for b in blocks:
+        k = (b.source, b.family, b.table, b.chain, b.handle, b.position, b.verdict)
+        if k not in seen:
+            seen.add(k)
+            out.append(b)
+    return sorted(out, key=lambda b: not b.certain)
 
 
 # --- the packets we ask about, and the fix ------------------------------------------------------
