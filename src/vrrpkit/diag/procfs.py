@@ -1,8 +1,9 @@
 """What /proc and /sys say about VRRP on this host, as records: the parsers (pure).
 
 Every parser takes text, so unit tests feed it captured samples; ``sysinfo`` reads the files (and
-runs ``ip -j neigh``) and hands the text here. The records it returns (IfaceInfo, Daemon) live here
-too, so code that only reasons about them (``diag.facts``, the verdict) never imports a reader.
+runs ``ip -j neigh``) and hands the text here. The records its readers return (IfaceInfo, Daemon)
+live here too, so code that only reasons about them (``diag.facts``, the verdict) never imports a
+reader.
 
 Formats (all in the reader's network namespace):
 
