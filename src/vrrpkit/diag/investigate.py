@@ -29,11 +29,11 @@ from ipaddress import IPv4Address, IPv6Address, ip_interface
 from typing import Any
 
 from vrrpkit.core.config import VRRP_GROUP4, InstanceConfig, IPAddress
-from vrrpkit.diag import firewall as fw
 from vrrpkit.diag import probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
+from vrrpkit.diag.facts import DEFAULT_CONFIG, Facts, PeerFacts
 from vrrpkit.diag.findings import Report
-from vrrpkit.diag.verdict import DEFAULT_CONFIG, Facts, PeerFacts, decide
+from vrrpkit.diag.verdict import decide
 from vrrpkit.io.icmp import EchoReply, IcmpProber
 
 Progress = Callable[[str, float], None]
@@ -137,8 +137,8 @@ def collect(opts: Options, progress: Progress | None = None) -> Facts:
         facts.joined[name] = set(igmp.get(name, sysinfo.IgmpIface()).groups) | set(igmp6.get(name, set()))
     facts.daemons = sysinfo.vrrp_daemons()
     facts.daemon_status = _daemon_status(opts, facts)
-    facts.rulesets, facts.firewall_notes = fw.read_rulesets()
-    facts.firewalld = fw.firewalld_running()
+    facts.rulesets, facts.firewall_notes = sysinfo.read_rulesets()
+    facts.firewalld = sysinfo.firewalld_running()
     own = facts.own_addresses()
     for addr in opts.peers:
         if addr not in own:
