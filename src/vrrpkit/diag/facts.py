@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_interface
 from typing import Any
 
+from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core.config import InstanceConfig, IPAddress
 from vrrpkit.diag.decode import Sighting
 from vrrpkit.diag.firewall import Ruleset
@@ -61,7 +62,7 @@ class Facts:
     addresses: dict[str, list[str]] = field(default_factory=dict)  # iface -> ["192.0.2.1/24", ...] (no VIPs)
     joined: dict[str, set[IPAddress]] = field(default_factory=dict)  # iface -> groups in /proc/net/igmp(6)
     daemons: list[Daemon] = field(default_factory=list)
-    daemon_status: dict[str, Any] | None = None
+    daemon_status: Snapshot | None = None  # what a running `vrrpkit run` says about itself
     rulesets: list[Ruleset] = field(default_factory=list)
     firewall_notes: list[str] = field(default_factory=list)
     firewalld: bool = False

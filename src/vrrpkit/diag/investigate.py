@@ -28,6 +28,7 @@ from functools import partial
 from ipaddress import IPv4Address, IPv6Address, ip_interface
 from typing import Any
 
+from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core.config import VRRP_GROUP4, InstanceConfig, IPAddress
 from vrrpkit.diag import probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
@@ -184,13 +185,13 @@ def _addresses(name: str) -> list[Any]:
         return []
 
 
-def _daemon_status(opts: Options, facts: Facts) -> dict[str, Any] | None:
+def _daemon_status(opts: Options, facts: Facts) -> Snapshot | None:
     if not any(d.kind == "vrrpkit" for d in facts.daemons):
         return None
     from vrrpkit.control import ControlError, default_path, request
 
     try:
-        return request(default_path(opts.control), "status", timeout=2.0)
+        return Snapshot.from_json(request(default_path(opts.control), "status", timeout=2.0))
     except ControlError as exc:
         facts.notes.append(f"vrrpkit daemon runs but its control socket did not answer: {exc}")
         return None

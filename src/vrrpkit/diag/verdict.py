@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.diag import findings as F
 from vrrpkit.diag.facts import Facts
 from vrrpkit.diag.findings import Confidence, Finding, Report, Severity, conclude
@@ -324,14 +325,13 @@ def _summary(facts: Facts, table: VridTable) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _daemon_instances(status: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+def _daemon_instances(status: Snapshot | None) -> list[dict[str, Any]] | None:
     """What a running `vrrpkit run` says about itself (control socket), for the report."""
-    if not status:
+    if status is None:
         return None
-    out = []
-    for i in status.get("instances", []):
-        counters = i.get("counters", {})
-        out.append({"name": i.get("name"), "state": i.get("state"), "master": i.get("master"),
-                    "advert_rcvd": counters.get("advert_rcvd"), "advert_sent": counters.get("advert_sent"),
-                    "dropped": counters.get("dropped"), "split_brain": i.get("split_brain")})  # fmt: skip
-    return out
+    return [
+        {"name": i.name, "state": i.state, "master": i.master,
+         "advert_rcvd": i.counters.get("advert_rcvd"), "advert_sent": i.counters.get("advert_sent"),
+         "dropped": i.counters.get("dropped"), "split_brain": i.split_brain}
+        for i in status.instances
+    ]  # fmt: skip
