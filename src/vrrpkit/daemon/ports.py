@@ -100,7 +100,7 @@ class _OsNetlink:
 
 
 def os_ports() -> Ports:
-    """The real adapters: raw sockets, pyroute2 netlink, AF_PACKET, nft."""
+    """The real adapters: raw sockets, rtnetlink, AF_PACKET, nft."""
     def open_socket(ifname: str, family: int, group: IPAddress | None, unicast: bool) -> VrrpSocket:
         return open_vrrp_socket(ifname, family, group=group, unicast=unicast)  # type: ignore[return-value]
 

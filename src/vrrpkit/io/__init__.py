@@ -1,11 +1,11 @@
 """The OS adapters for the daemon and the diagnostics: thin, typed, and free of protocol decisions
 (those live in core).
 
-Modules (import the one you need; nothing is imported here, so ``vrrpkit.io.consts`` does not pull
-in pyroute2):
+Modules (import the one you need; nothing is imported here, so the daemon loads only what it runs):
 
 * ``vrrp_socket``: raw protocol-112 sockets (VrrpSocket4/6) for asyncio ``add_reader``.
 * ``netlink``: VIP add/delete exactly as keepalived does, address and link queries, LinkMonitor.
+* ``rtnl``: the small synchronous rtnetlink client ``netlink`` sends its requests through.
 * ``garp``: gratuitous ARP / unsolicited NA frames and sender; the ARP/NS split-brain prober.
 * ``nft``: the ``no_accept`` nftables table.
 * ``scripts``: vrrp_script / notify execution, script security, rise/fall counting.

@@ -1,4 +1,4 @@
-"""Addresses and links through rtnetlink (pyroute2), as keepalived's ``vrrp_ipaddress.c`` does it.
+"""Addresses and links through rtnetlink, as keepalived's ``vrrp_ipaddress.c`` does it.
 
 Why each choice:
 
@@ -11,12 +11,10 @@ Why each choice:
   forever), and a /128 VIP is deprecated (preferred_lft 0) so it is never picked as a source
   address; scope and label are ignored for IPv6, as keepalived ignores them.
 * Add and delete are idempotent (EEXIST on add; EADDRNOTAVAIL, ESRCH, ENODEV or ENOENT on delete are
-  success), like pyroute2's own DHCP client hooks: the daemon replays them after crashes and
-  reloads without reading state first.
-* pyroute2 0.9's synchronous ``IPRoute`` runs its own event loop and fails inside a running one,
-  so everything goes through ``Netlink`` (AsyncIPRoute). Async code awaits it; the module-level
-  functions run it on a private loop thread and wait, so they work from synchronous code and from
-  inside the daemon's loop alike (one kernel round trip of blocking, as in keepalived).
+  success): the daemon replays them after crashes and reloads without reading state first.
+* Requests go through ``vrrpkit.io.rtnl``, one blocking netlink socket per process: a VIP change is
+  one kernel round trip made where it is decided, as keepalived makes it (pyroute2, used before,
+  cost ~13 MB of RSS and a thread hand-off per change; see docs/reliability.md).
 * Link state for the loop comes from ``LinkMonitor``, a plain non-blocking netlink socket
   subscribed to RTMGRP_LINK, so asyncio can watch its fd directly. "Up" means IFF_UP and
   IFF_RUNNING (carrier), keepalived's ``IF_FLAGS_UP``.
@@ -24,7 +22,6 @@ Why each choice:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import fcntl
@@ -32,19 +29,13 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, ip_address, ip_interface
-from typing import Any, TypeVar
-
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip
-from vrrpkit.io import consts
+from vrrpkit.io import consts, rtnl
 from vrrpkit.io.fdsocket import FdSocket
-
-T = TypeVar("T")
 
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 FLAG_BITS = {
@@ -75,39 +66,34 @@ class VipRequest:
     flags: int = 0  # IFA_FLAGS
     preferred_lft: int | None = None  # None: forever, no IFA_CACHEINFO sent
 
-    def add_kwargs(self, index: int) -> dict[str, Any]:
-        """pyroute2 ``addr('add', ...)`` keyword arguments."""
-        kwargs: dict[str, Any] = {
-            "index": index,
-            "family": socket.AF_INET if self.family == 4 else socket.AF_INET6,
-            "address": str(self.address),
-            "prefixlen": self.prefixlen,
-            "scope": self.scope,
-        }
-        if self.family == 4:
-            kwargs["local"] = str(self.address)
-        if self.broadcast is not None:
-            kwargs["broadcast"] = str(self.broadcast)
-        if self.label is not None:
-            kwargs["label"] = self.label
-        if self.flags:
-            kwargs["flags"] = self.flags
-        if self.preferred_lft is not None:
-            kwargs["preferred_lft"] = self.preferred_lft
-            kwargs["valid_lft"] = consts.INFINITY_LIFE_TIME
-        return kwargs
+    def add_body(self, index: int) -> bytes:
+        """The RTM_NEWADDR body keepalived sends: IFA_LOCAL (IPv4) and IFA_ADDRESS, the broadcast
+        only when configured, label, IFA_FLAGS, and the lifetimes only when preferred_lft is set."""
+        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
+        lifetimes = None if self.preferred_lft is None else (self.preferred_lft, consts.INFINITY_LIFE_TIME)
+        return rtnl.addr_body(
+            family=af,
+            index=index,
+            prefixlen=self.prefixlen,
+            address=self.address.packed,
+            local=self.address.packed if self.family == 4 else None,
+            broadcast=self.broadcast.packed if self.broadcast is not None else None,
+            scope=self.scope,
+            label=self.label,
+            flags=self.flags,
+            lifetimes=lifetimes,
+        )
 
-    def del_kwargs(self, index: int) -> dict[str, Any]:
-        """pyroute2 ``addr('del', ...)`` keyword arguments (keepalived: local, address, prefix)."""
-        kwargs: dict[str, Any] = {
-            "index": index,
-            "family": socket.AF_INET if self.family == 4 else socket.AF_INET6,
-            "address": str(self.address),
-            "prefixlen": self.prefixlen,
-        }
-        if self.family == 4:
-            kwargs["local"] = str(self.address)
-        return kwargs
+    def del_body(self, index: int) -> bytes:
+        """The RTM_DELADDR body (keepalived: local, address, prefix)."""
+        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
+        return rtnl.addr_body(
+            family=af,
+            index=index,
+            prefixlen=self.prefixlen,
+            address=self.address.packed,
+            local=self.address.packed if self.family == 4 else None,
+        )
 
 
 def parse_scope(scope: str | None) -> int:
@@ -233,7 +219,7 @@ def route_source(dst: IPAddress) -> IPAddress | None:
     return ip_address(local)
 
 
-# --- addresses through pyroute2 ----------------------------------------------------------------
+# --- addresses through rtnetlink ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -260,202 +246,162 @@ def _no_such_interface(ifname: str) -> OSError:
     return OSError(errno.ENODEV, f"no such interface: {ifname}")
 
 
-class Netlink:
-    """One rtnetlink connection for asyncio code (the daemon). Open lazily; ``close()`` at exit."""
-
-    def __init__(self) -> None:
-        self._ipr: AsyncIPRoute | None = None
-
-    async def _conn(self) -> AsyncIPRoute:
-        if self._ipr is None:
-            self._ipr = AsyncIPRoute()
-        return self._ipr
-
-    def close(self) -> None:
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None
-
-    async def __aenter__(self) -> Netlink:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-
-    async def add_vip(self, ifname: str, vip: Vip) -> bool:
-        """Add ``vip`` to ``ifname``; True if added, False if it was already there."""
-        index = interface_index(ifname)
-        if index is None:
-            raise _no_such_interface(ifname)
-        ipr = await self._conn()
-        try:
-            await ipr.addr("add", **vip_request(vip).add_kwargs(index))
-        except NetlinkError as exc:
-            if exc.code in ADD_IS_DONE:
-                return False
-            raise OSError(exc.code, f"add {vip} dev {ifname}: {exc}") from exc
-        return True
-
-    async def del_vip(self, ifname: str, vip: Vip) -> bool:
-        """Remove ``vip`` from ``ifname``; True if removed, False if it was not there."""
-        index = interface_index(ifname)
-        if index is None:
-            return False  # the interface went away, and its addresses with it
-        ipr = await self._conn()
-        try:
-            await ipr.addr("del", **vip_request(vip).del_kwargs(index))
-        except NetlinkError as exc:
-            if exc.code in DEL_IS_DONE:
-                return False
-            raise OSError(exc.code, f"del {vip} dev {ifname}: {exc}") from exc
-        return True
-
-    async def addresses(self, ifname: str, family: int | None = None) -> list[AddressInfo]:
-        """The interface's addresses in kernel order (primaries first for IPv4)."""
-        index = interface_index(ifname)
-        if index is None:
-            raise _no_such_interface(ifname)
-        ipr = await self._conn()
-        af = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}[family]
-        result: list[AddressInfo] = []
-        async for msg in await ipr.addr("dump", family=af, index=index):
-            if msg["index"] != index:
-                continue
-            addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-            if addr is None:
-                continue
-            brd = msg.get_attr("IFA_BROADCAST")
-            flags = msg.get_attr("IFA_FLAGS")
-            result.append(
-                AddressInfo(
-                    address=ip_address(addr),
-                    prefixlen=msg["prefixlen"],
-                    scope=msg["scope"],
-                    flags=flags if flags is not None else msg["flags"],
-                    label=msg.get_attr("IFA_LABEL"),
-                    broadcast=IPv4Address(brd) if brd else None,
-                )
-            )
-        return result
-
-    async def has_address(self, ifname: str, address: IPAddress) -> bool:
-        if not interface_exists(ifname):
-            return False
-        return any(a.address == address for a in await self.addresses(ifname, address.version))
-
-    async def primary_address(
-        self, ifname: str, family: int, include_tentative: bool = False, exclude: Iterable[IPAddress] = ()
-    ) -> IPAddress | None:
-        """keepalived's source address: IPv4 the interface's primary address; IPv6 the link-local.
-
-        IPv4: the first non-secondary address of global scope in kernel order, else the first
-        non-secondary one. The kernel lists a more local scope first, so a /32 ``scope link`` VIP
-        left by a crash would otherwise become our advert source: pass the configured VIPs as
-        ``exclude``. IPv6: a tentative link-local (DAD running) cannot be a source yet, so it is
-        skipped unless asked for; the caller retries.
-        """
-        skip = set(exclude)
-        fallback: IPAddress | None = None
-        for info in await self.addresses(ifname, family):
-            if info.address in skip:
-                continue
-            if family == 4 and not info.secondary:
-                if info.scope == 0:
-                    return info.address
-                fallback = fallback or info.address
-            if family == 6 and info.address.is_link_local and (include_tentative or not info.tentative):
-                return info.address
-        return fallback
-
-    async def interface_addresses(self) -> dict[str, tuple[IPInterface, ...]]:
-        """Every interface in our network namespace with its addresses (none for a link without any)."""
-        ipr = await self._conn()
-        names: dict[int, str] = {}
-        async for link in await ipr.get_links():
-            names[link["index"]] = link.get_attr("IFLA_IFNAME")
-        out: dict[str, list[IPInterface]] = {name: [] for name in names.values()}
-        async for msg in await ipr.get_addr():
-            name = names.get(msg["index"])
-            addr = msg.get_attr("IFA_ADDRESS") or msg.get_attr("IFA_LOCAL")
-            if name is None or addr is None:
-                continue
-            out.setdefault(name, []).append(ip_interface(f"{addr}/{msg['prefixlen']}"))
-        return {k: tuple(v) for k, v in out.items()}
-
-
-# --- synchronous wrappers -------------------------------------------------------------------------
-
-
-class _Background:
-    """One Netlink connection on a private event-loop thread, for synchronous callers.
-
-    pyroute2 0.9's sync API cannot run inside a running loop, yet a VIP change is a sub-millisecond
-    kernel round trip that keepalived also makes synchronously. So sync callers (the daemon's
-    effect handler, tests, the CLI) hand the coroutine to this thread and wait for it; the
-    connection is reused, so a call costs one round trip rather than a socket setup.
-    """
+class _Connection:
+    """The process's one request socket, opened on first use and again after a fork."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._netlink: Netlink | None = None
+        self._rtnl: rtnl.Rtnl | None = None
         self._pid = 0
 
-    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, Netlink]:
+    def get(self) -> rtnl.Rtnl:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():  # a fork must not share the socket
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="vrrpkit-netlink", daemon=True)
-                thread.start()
-                self._loop, self._netlink, self._pid = loop, Netlink(), os.getpid()
-            assert self._netlink is not None
-            return self._loop, self._netlink
-
-    def run(self, call: Callable[[Netlink], Awaitable[T]], timeout: float) -> T:
-        loop, nl = self._ensure()
-
-        async def main() -> T:
-            return await call(nl)
-
-        return asyncio.run_coroutine_threadsafe(main(), loop).result(timeout)
+            if self._rtnl is None or self._pid != os.getpid():  # a fork must not share the socket
+                self._rtnl, self._pid = rtnl.Rtnl(), os.getpid()
+            return self._rtnl
 
 
-_background = _Background()
-SYNC_TIMEOUT = 10.0
+_connection = _Connection()
 
 
-def _run(call: Callable[[Netlink], Awaitable[T]]) -> T:
-    return _background.run(call, SYNC_TIMEOUT)
+def _family_of(af: int) -> int:
+    return 4 if af == socket.AF_INET else 6
 
 
 def add_vip(ifname: str, vip: Vip) -> bool:
-    """Synchronous ``Netlink.add_vip`` (blocks for one netlink round trip; safe inside a loop)."""
-    return _run(lambda nl: nl.add_vip(ifname, vip))
+    """Add ``vip`` to ``ifname``; True if added, False if it was already there (one round trip)."""
+    index = interface_index(ifname)
+    if index is None:
+        raise _no_such_interface(ifname)
+    try:
+        _connection.get().change_address(True, vip_request(vip).add_body(index))
+    except OSError as exc:
+        if exc.errno in ADD_IS_DONE:
+            return False
+        raise OSError(exc.errno, f"add {vip} dev {ifname}: {exc.strerror}") from exc
+    return True
 
 
 def del_vip(ifname: str, vip: Vip) -> bool:
-    """Synchronous ``Netlink.del_vip``."""
-    return _run(lambda nl: nl.del_vip(ifname, vip))
+    """Remove ``vip`` from ``ifname``; True if removed, False if it was not there."""
+    index = interface_index(ifname)
+    if index is None:
+        return False  # the interface went away, and its addresses with it
+    try:
+        _connection.get().change_address(False, vip_request(vip).del_body(index))
+    except OSError as exc:
+        if exc.errno in DEL_IS_DONE:
+            return False
+        raise OSError(exc.errno, f"del {vip} dev {ifname}: {exc.strerror}") from exc
+    return True
+
+
+def _info(msg: rtnl.AddrMessage) -> AddressInfo | None:
+    raw = msg.local or msg.address
+    if raw is None or len(raw) not in (4, 16):
+        return None
+    return AddressInfo(
+        address=ip_address(raw),
+        prefixlen=msg.prefixlen,
+        scope=msg.scope,
+        flags=msg.flags,
+        label=msg.label,
+        broadcast=IPv4Address(msg.broadcast) if msg.broadcast and len(msg.broadcast) == 4 else None,
+    )
 
 
 def addresses(ifname: str, family: int | None = None) -> list[AddressInfo]:
-    return _run(lambda nl: nl.addresses(ifname, family))
+    """The interface's addresses in kernel order (primaries first for IPv4)."""
+    index = interface_index(ifname)
+    if index is None:
+        raise _no_such_interface(ifname)
+    af = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}[family]
+    found = []
+    for msg in _connection.get().addresses(af):
+        if msg.index == index and (family is None or _family_of(msg.family) == family):
+            info = _info(msg)
+            if info is not None:
+                found.append(info)
+    return found
 
 
 def has_address(ifname: str, address: IPAddress) -> bool:
-    return _run(lambda nl: nl.has_address(ifname, address))
+    if not interface_exists(ifname):
+        return False
+    return any(a.address == address for a in addresses(ifname, address.version))
 
 
 def primary_address(
     ifname: str, family: int, include_tentative: bool = False, exclude: Iterable[IPAddress] = ()
 ) -> IPAddress | None:
-    skip = tuple(exclude)
-    return _run(lambda nl: nl.primary_address(ifname, family, include_tentative, skip))
+    """keepalived's source address: IPv4 the interface's primary address; IPv6 the link-local.
+
+    IPv4: the first non-secondary address of global scope in kernel order, else the first
+    non-secondary one. The kernel lists a more local scope first, so a /32 ``scope link`` VIP
+    left by a crash would otherwise become our advert source: pass the configured VIPs as
+    ``exclude``. IPv6: a tentative link-local (DAD running) cannot be a source yet, so it is
+    skipped unless asked for; the caller retries.
+    """
+    skip = set(exclude)
+    fallback: IPAddress | None = None
+    for info in addresses(ifname, family):
+        if info.address in skip:
+            continue
+        if family == 4 and not info.secondary:
+            if info.scope == 0:
+                return info.address
+            fallback = fallback or info.address
+        if family == 6 and info.address.is_link_local and (include_tentative or not info.tentative):
+            return info.address
+    return fallback
 
 
 def interface_addresses() -> dict[str, tuple[IPInterface, ...]]:
-    """Synchronous ``Netlink.interface_addresses``: what ``check`` compares a configuration with."""
-    return _run(lambda nl: nl.interface_addresses())
+    """Every interface in our network namespace with its addresses (none for a link without any):
+    what ``check`` compares a configuration with."""
+    names = dict(socket.if_nameindex())
+    out: dict[str, list[IPInterface]] = {name: [] for name in names.values()}
+    for msg in _connection.get().addresses():
+        name = names.get(msg.index)
+        raw = msg.address or msg.local
+        if name is None or raw is None or len(raw) not in (4, 16):
+            continue
+        out.setdefault(name, []).append(ip_interface(f"{ip_address(raw)}/{msg.prefixlen}"))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+class Netlink:
+    """The same queries for asyncio code that prefers to await them (each is one kernel round trip,
+    answered at once, so awaiting it never blocks the loop for longer than calling it would)."""
+
+    async def __aenter__(self) -> Netlink:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    async def add_vip(self, ifname: str, vip: Vip) -> bool:
+        return add_vip(ifname, vip)
+
+    async def del_vip(self, ifname: str, vip: Vip) -> bool:
+        return del_vip(ifname, vip)
+
+    async def addresses(self, ifname: str, family: int | None = None) -> list[AddressInfo]:
+        return addresses(ifname, family)
+
+    async def has_address(self, ifname: str, address: IPAddress) -> bool:
+        return has_address(ifname, address)
+
+    async def primary_address(
+        self, ifname: str, family: int, include_tentative: bool = False, exclude: Iterable[IPAddress] = ()
+    ) -> IPAddress | None:
+        return primary_address(ifname, family, include_tentative, exclude)
+
+    async def interface_addresses(self) -> dict[str, tuple[IPInterface, ...]]:
+        return interface_addresses()
 
 
 # --- link monitor -------------------------------------------------------------------------------

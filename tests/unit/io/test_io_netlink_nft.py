@@ -10,7 +10,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip
 import pytest
 
 from vrrpkit.core.config import Vip
-from vrrpkit.io import consts, netlink, nft
+from vrrpkit.io import consts, netlink, nft, rtnl
 
 
 def v4(text: str, **kw: object) -> Vip:
@@ -20,15 +20,14 @@ def v4(text: str, **kw: object) -> Vip:
 def test_vip_request_ipv4_defaults_to_exactly_what_is_configured() -> None:
     req = netlink.vip_request(v4("192.0.2.10/32"))
     assert req == netlink.VipRequest(family=4, address=IPv4Address("192.0.2.10"), prefixlen=32)
-    kwargs = req.add_kwargs(7)
-    assert kwargs == {
-        "index": 7,
-        "family": socket.AF_INET,
-        "address": "192.0.2.10",
-        "local": "192.0.2.10",
-        "prefixlen": 32,
-        "scope": 0,
-    }
+    # ifaddrmsg (AF_INET, /32, flags 0, scope 0, index 7), IFA_LOCAL, IFA_ADDRESS: nothing more
+    packed = IPv4Address("192.0.2.10").packed
+    assert req.add_body(7) == (
+        struct.pack("=BBBBI", socket.AF_INET, 32, 0, 0, 7)
+        + struct.pack("=HH", 8, rtnl.IFA_LOCAL) + packed
+        + struct.pack("=HH", 8, rtnl.IFA_ADDRESS) + packed
+    )
+    assert req.del_body(7) == req.add_body(7)
 
 
 def test_vip_request_ipv4_brd_scope_label_flags() -> None:
@@ -48,9 +47,11 @@ def test_vip_request_ipv6_nodad_and_deprecated() -> None:
     req = netlink.vip_request(Vip(IPv6Interface("2001:db8::10/128"), scope="link", label="x"))
     assert req.flags == consts.IFA_F_NODAD and req.preferred_lft == 0  # keepalived: /128 deprecated
     assert req.scope == 0 and req.label is None  # keepalived ignores scope and label for IPv6
-    kwargs = req.add_kwargs(3)
-    assert kwargs["preferred_lft"] == 0 and kwargs["valid_lft"] == consts.INFINITY_LIFE_TIME
-    assert "local" not in kwargs
+    attrs = dict(rtnl.parse_attrs(req.add_body(3), rtnl.IFADDRMSG.size, len(req.add_body(3))))
+    assert attrs[rtnl.IFA_CACHEINFO] == struct.pack("=IIII", 0, consts.INFINITY_LIFE_TIME, 0, 0)
+    assert struct.unpack("=I", attrs[rtnl.IFA_FLAGS]) == (consts.IFA_F_NODAD,)
+    assert rtnl.IFA_LOCAL not in attrs and attrs[rtnl.IFA_ADDRESS] == IPv6Address("2001:db8::10").packed
+    assert rtnl.IFA_CACHEINFO not in dict(rtnl.parse_attrs(req.del_body(3), rtnl.IFADDRMSG.size, 1000))
     dad = netlink.vip_request(Vip(IPv6Interface("2001:db8::10/64"), flags=("-nodad",)))
     assert dad.flags == 0 and dad.preferred_lft is None
     forever = netlink.vip_request(Vip(IPv6Interface("2001:db8::10/128"), flags=("preferred_lft", "forever")))
@@ -58,14 +59,44 @@ def test_vip_request_ipv6_nodad_and_deprecated() -> None:
     assert netlink.vip_request(Vip(IPv6Interface("2001:db8::1/128"), flags=("preferred_lft=30",))).preferred_lft == 30
 
 
-def test_del_kwargs_match_keepalived() -> None:
-    assert netlink.vip_request(v4("192.0.2.10/24", label="eth0:1")).del_kwargs(5) == {
-        "index": 5,
-        "family": socket.AF_INET,
-        "address": "192.0.2.10",
-        "local": "192.0.2.10",
-        "prefixlen": 24,
-    }
+def test_add_and_del_bodies_carry_what_keepalived_sends() -> None:
+    req = netlink.vip_request(v4("192.0.2.10/24", brd="+", scope="link", label="eth0:1", flags=("noprefixroute",)))
+    body = req.add_body(5)
+    assert rtnl.IFADDRMSG.unpack_from(body) == (socket.AF_INET, 24, consts.IFA_F_NOPREFIXROUTE & 0xFF, 253, 5)
+    attrs = list(rtnl.parse_attrs(body, rtnl.IFADDRMSG.size, len(body)))
+    assert attrs == [
+        (rtnl.IFA_LOCAL, IPv4Address("192.0.2.10").packed),
+        (rtnl.IFA_ADDRESS, IPv4Address("192.0.2.10").packed),
+        (rtnl.IFA_BROADCAST, IPv4Address("192.0.2.255").packed),
+        (rtnl.IFA_LABEL, b"eth0:1\0"),
+        (rtnl.IFA_FLAGS, struct.pack("=I", consts.IFA_F_NOPREFIXROUTE)),
+    ]
+    # delete: local, address and prefix only (keepalived's netlink_ipaddress for IPDEL)
+    delete = req.del_body(5)
+    kinds = [k for k, _ in rtnl.parse_attrs(delete, rtnl.IFADDRMSG.size, len(delete))]
+    assert kinds == [rtnl.IFA_LOCAL, rtnl.IFA_ADDRESS]
+
+
+def test_rtnl_parses_an_address_dump_and_errors() -> None:
+    body = rtnl.addr_body(
+        family=socket.AF_INET, index=3, prefixlen=24, address=bytes([192, 0, 2, 1]), local=bytes([192, 0, 2, 1]),
+        broadcast=bytes([192, 0, 2, 255]), label="eth0", flags=0x80,
+    )
+    dump = rtnl.message(rtnl.RTM_NEWADDR, 2, 9, body) + rtnl.message(consts.NLMSG_DONE, 2, 9, b"\0\0\0\0")
+    msgs = list(rtnl.parse_messages(dump))
+    assert [m[0] for m in msgs] == [rtnl.RTM_NEWADDR, consts.NLMSG_DONE]
+    parsed = rtnl.parse_addr(*msgs[0][2:])
+    assert parsed == rtnl.AddrMessage(
+        family=socket.AF_INET, prefixlen=24, flags=0x80, scope=0, index=3, address=bytes([192, 0, 2, 1]),
+        local=bytes([192, 0, 2, 1]), label="eth0", broadcast=bytes([192, 0, 2, 255]),
+    )
+    assert rtnl.parse_addr(b"\0" * 4, 0, 4) is None  # too short to be an ifaddrmsg
+    err = rtnl.message(consts.NLMSG_ERROR, 0, 1, struct.pack("=i", -17) + bytes(16))
+    kind, _flags, buf, start, end = next(rtnl.parse_messages(err))
+    assert kind == consts.NLMSG_ERROR and rtnl.error_code(buf, start, end) == 17
+    assert list(rtnl.parse_messages(b"\x00" * 7)) == []
+    truncated = rtnl.attr(rtnl.IFA_LABEL, b"abc") + struct.pack("=HH", 200, 1)
+    assert list(rtnl.parse_attrs(truncated, 0, len(truncated))) == [(rtnl.IFA_LABEL, b"abc")]
 
 
 def _link_msg(kind: int, index: int, name: str, flags: int) -> bytes:
@@ -133,7 +164,7 @@ def test_nft_scripts() -> None:
 
 
 def test_sync_helpers_work_inside_a_running_loop() -> None:
-    """pyroute2 0.9's sync API fails in a running loop; ours must not (the daemon calls it there).
+    """The module functions work inside a running loop (the daemon calls them there) and outside.
 
     Read-only queries of `lo` in the current namespace: nothing is changed or sent.
     """
