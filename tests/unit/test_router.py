@@ -610,3 +610,64 @@ def test_mismatching_adverts_are_always_fully_checked() -> None:
     receive(r, data, 1.0)
     receive(r, data, 2.0)
     assert r.stats.addr_list_err == 2
+
+
+def test_lower_priority_is_answered_at_most_once_per_advert_interval() -> None:
+    """keepalived answers every lower-priority advert (advert, re-GARP, notify); a flood of them
+    would make us a flood too. One answer per advert interval, the rest counted."""
+    r = master()  # advert_int 1 s
+    receive(r, advert(50), 10.0)
+    first = drain(r)
+    assert len(of(first, fx.SendAdvert)) == 1 and len(of(first, fx.SendGarp)) == 1
+    assert of(first, fx.Notify)[0].state == "MASTER_RX_LOWER_PRI"
+    for now in (10.0, 10.4, 10.999):
+        receive(r, advert(50), now)
+        assert drain(r) == [] and r.state is State.MASTER
+    assert r.stats.lower_prio_unanswered == 3 and r.stats.advert_rcvd == 4
+    assert r.timers()["advert"] == 11.0  # the answer at 10.0 still counts as this interval's advert
+    receive(r, advert(50), 11.0)
+    again = drain(r)
+    assert len(of(again, fx.SendAdvert)) == 1 and len(of(again, fx.Notify)) == 1
+    assert r.timers()["advert"] == 12.0
+    # a higher priority is never held back by the limit
+    receive(r, advert(150), 11.5)
+    assert r.state is State.BACKUP
+
+
+def test_identical_datagrams_are_decoded_once_and_counted_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vrrpkit.core.router as router_module
+
+    calls: list[bytes] = []
+    real = router_module.inspect
+
+    def counting(data: bytes, *args: object) -> object:
+        calls.append(data)
+        return real(data, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(router_module, "inspect", counting)
+    r = router(priority=100)
+    good, bad = advert(200), advert(200)[:6] + b"\0\0" + advert(200)[8:]  # the second: checksum zeroed
+    for i in range(50):
+        receive(r, good, 1.0 + i * 0.01)
+        receive(r, bad, 1.0 + i * 0.01)
+    assert calls == [good, bad]
+    assert r.stats.advert_rcvd == 50 and r.stats.checksum_err == 50
+    drops = of(drain(r), fx.PacketDropped)
+    assert len(drops) == 50 and {d.reason for d in drops} == {DropReason.BAD_CHECKSUM}
+    assert r.timers()["master-down"] == pytest.approx(1.49 + 3 + (256 - 100) / 256)
+    # the same bytes from another source or with another TTL are judged again
+    receive(r, good, 2.0, src=LOW_PEER)
+    receive(r, good, 2.0, ttl=1)
+    assert len(calls) == 4 and r.stats.ip_ttl_err == 1
+
+
+def test_our_own_advert_is_recognised_again_after_an_address_change() -> None:
+    r = router(address=ME, priority=100)
+    data = advert(200, src=PEER)
+    receive(r, data, 1.0, src=PEER)
+    assert r.stats.advert_rcvd == 1
+    r.address_changed(PEER, 1.5)  # the interface's address moved to what the peer used
+    drain(r)
+    receive(r, data, 2.0, src=PEER)
+    assert r.stats.advert_rcvd == 1  # now our own advert: dropped, uncounted
+    assert of(drain(r), fx.PacketDropped)[0].reason is DropReason.OWN_ADVERT

@@ -66,6 +66,20 @@ class InstanceStatus:
 
 
 @dataclass(frozen=True)
+class SocketStatus:
+    """One VRRP receive socket (per interface and family) and what was dropped before any instance
+    saw it. The kernel filter's own drops cannot be counted (classic BPF has no counters)."""
+
+    interface: str
+    family: int
+    received: int = 0
+    unknown_vrid: int = 0  # read, but for a VRID no instance on this socket runs
+    undecodable: int = 0  # the IP packet did not parse
+    queue_overflow: int | None = None  # dropped by the kernel: the receive queue was full (None: unknown)
+    kernel_filter: bool = False  # a filter is attached
+
+
+@dataclass(frozen=True)
 class Snapshot:
     pid: int
     hostname: str
@@ -74,6 +88,7 @@ class Snapshot:
     unknown_vrid_packets: int
     scripts: dict[str, ScriptStatus] = field(default_factory=dict)
     instances: list[InstanceStatus] = field(default_factory=list)
+    sockets: list[SocketStatus] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,6 +100,7 @@ class Snapshot:
         values = _known(cls, doc)
         values["scripts"] = {n: ScriptStatus(**_known(ScriptStatus, s)) for n, s in doc.get("scripts", {}).items()}
         values["instances"] = [InstanceStatus.from_json(i) for i in doc.get("instances", [])]
+        values["sockets"] = [SocketStatus(**_known(SocketStatus, s)) for s in doc.get("sockets", [])]
         return cls(**values)
 
     def instance(self, name: str) -> InstanceStatus | None:

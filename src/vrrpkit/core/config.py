@@ -151,6 +151,12 @@ class InstanceConfig:
         return bool(self.unicast_peers)
 
     @property
+    def checks_unicast_sources(self) -> bool:
+        """Unicast adverts only from a listed peer: `check_unicast_src`, or a peer with TTL limits
+        (keepalived then looks the source up to find the limits, and drops strangers)."""
+        return self.check_unicast_src or any(p.min_ttl is not None or p.max_ttl is not None for p in self.unicast_peers)
+
+    @property
     def group(self) -> IPAddress:
         return self.mcast_group6 if self.is_ipv6 else self.mcast_group4
 

@@ -3,13 +3,21 @@
 Sans-I/O: every method takes ``now`` (seconds, any monotonic origin) and nothing here sleeps, sends
 or logs. Outputs are effects pulled with ``effects()``; the next deadline is ``get_timer()``.
 Where keepalived and the RFC differ, keepalived wins (reference section 3): an advert and re-GARP in
-answer to a lower priority, owner still listening, VIP-list mismatch only counted, real MAC.
+answer to a lower priority, owner still listening, VIP-list mismatch only counted, real MAC. One
+divergence on purpose: that answer goes out at most once per advert interval (docs/divergences.md),
+so a flood of lower-priority adverts never makes this router a flood of adverts and GARPs.
+
+Received datagrams are judged once per distinct packet: a master resends identical bytes every
+interval and a flood repeats one packet, so the verdict of the codec and the receive rules (which
+depend only on the bytes, the IP fields, the config and our address) is remembered and replayed;
+what depends on state (timers, transitions, the answers) runs for every datagram.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 
 from vrrpkit.core import effects as fx
@@ -39,6 +47,18 @@ class Timer(StrEnum):
 
 
 TrackValue = bool | int | None
+VERDICTS = 32  # distinct datagrams whose verdict a router remembers (then it starts afresh)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What the codec and the receive rules made of one datagram (state plays no part in it)."""
+
+    advert: Advertisement | None
+    drop: fx.PacketDropped | None = None  # the effect to emit for every copy, when dropped
+    counted: bool = True  # whether the drop goes into stats (own adverts and other VRIDs do not)
+    interval: fx.Mismatch | None = None  # VRRPv3 interval mismatch, reported
+    addresses: fx.Mismatch | None = None  # address-list mismatch, reported (unless skipped)
 
 
 class VirtualRouter:
@@ -77,13 +97,11 @@ class VirtualRouter:
             )
             self._tracks[track.name] = initial
         self._peers = {p.address: p for p in cfg.unicast_peers}
-        self._ttl_checked_unicast = cfg.check_unicast_src or any(
-            p.min_ttl is not None or p.max_ttl is not None for p in cfg.unicast_peers
-        )
+        self._ttl_checked_unicast = cfg.checks_unicast_sources
         self._vip_set = frozenset(cfg.advertised_addresses())
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
-        # the last advert accepted as our master's, to skip decoding its identical repeats
-        self._repeat: tuple[tuple[bytes, IPAddress, IPAddress, int, int], Advertisement] | None = None
+        self._verdicts: dict[bytes, tuple[IPAddress, IPAddress, int, _Verdict]] = {}
+        self._answer_after = 0.0  # no answer to a lower priority before this time
         self._priority = self._compute_priority()
 
     # --- inputs -------------------------------------------------------------------------------
@@ -116,7 +134,7 @@ class VirtualRouter:
             return
         self.address = address
         self._advert_cache.clear()
-        self._repeat = None
+        self._verdicts.clear()  # "our own advert" depends on the address
         self._evaluate(now)
 
     def link_changed(self, up: bool, now: float) -> None:
@@ -144,37 +162,60 @@ class VirtualRouter:
         if not self.running or self.state in (State.INIT, State.FAULT):
             self._drop(DropReason.NOT_RUNNING, src, f"state {self.state.value}", count=False)
             return None
-        repeat = self._repeat
-        if repeat is not None and repeat[0] == (data, src, dst, ttl, self._priority) and self.state is State.BACKUP:
-            # A master resends identical bytes every interval: the same bytes from the same place,
-            # with our priority unchanged, lead to the same decision, so skip decoding them again.
-            self.stats.advert_rcvd += 1
-            self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
-            return repeat[1]
-        self._repeat = None
-        try:
-            insp = inspect(data, src, dst, self.config.mcast_group4 if src.version == 4 else VRRP_GROUP4)
-        except InvalidPacket as exc:
-            self._drop(exc.reason, src, exc.detail)
-            return None
-        adv = insp.advert
-        reason, detail = self._receive_rule(adv, src, dst, ttl)
-        if reason is not None:
-            self._drop(reason, src, detail, count=reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID))
+        known = self._verdicts.get(data)
+        if (
+            known is not None
+            and (known[0] is src or known[0] == src)
+            and (known[1] is dst or known[1] == dst)
+            and known[2] == ttl
+        ):
+            verdict = known[3]
+        else:
+            verdict = self._judge(data, src, dst, ttl)
+            if len(self._verdicts) >= VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[data] = (src, dst, ttl, verdict)
+        adv = verdict.advert
+        if adv is None:
+            assert verdict.drop is not None
+            if verdict.counted:
+                self.stats.count_drop(verdict.drop.reason)
+            self._effects.append(verdict.drop)
             return None
         self.stats.advert_rcvd += 1
         if adv.priority == PRIORITY_STOP:
             self.stats.pri_zero_rcvd += 1
-        clean = self._check_mismatches(adv, src)
-        if self.config.owner and self.config.owner_ignore_adverts:
-            self._drop(DropReason.OWNER_IGNORES, src, "address owner ignores adverts", count=False)
+        if verdict.interval is not None:
+            self._effects.append(verdict.interval)
+        if verdict.addresses is not None and not (self.config.skip_check_adv_addr and src == self.master_address):
+            self.stats.addr_list_err += 1
+            self._effects.append(verdict.addresses)
+        if verdict.drop is not None:  # the owner ignores adverts: received, counted, not acted on
+            self._effects.append(verdict.drop)
             return adv
         if self.state is State.BACKUP:
-            if self._backup_received(adv, src, now) and clean and self.state is State.BACKUP:
-                self._repeat = ((data, src, dst, ttl, self._priority), adv)
+            self._backup_received(adv, src, now)
         else:
             self._master_received(adv, src, now)
         return adv
+
+    def _judge(self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int) -> _Verdict:
+        """The codec, the receive rules and the mismatch checks: a pure function of the datagram,
+        the config and our address, so its result can be replayed for identical datagrams."""
+        try:
+            insp = inspect(data, src, dst, self.config.mcast_group4 if src.version == 4 else VRRP_GROUP4)
+        except InvalidPacket as exc:
+            return _Verdict(None, fx.PacketDropped(self.name, exc.reason, src, exc.detail))
+        adv = insp.advert
+        reason, detail = self._receive_rule(adv, src, dst, ttl)
+        if reason is not None:
+            counted = reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID)
+            return _Verdict(None, fx.PacketDropped(self.name, reason, src, detail), counted)
+        interval, addresses = self._mismatches(adv, src)
+        ignore = None
+        if self.config.owner and self.config.owner_ignore_adverts:
+            ignore = fx.PacketDropped(self.name, DropReason.OWNER_IGNORES, src, "address owner ignores adverts")
+        return _Verdict(adv, ignore, False, interval, addresses)
 
     def handle_timer(self, now: float) -> None:
         """Run every deadline that is due, earliest first."""
@@ -289,7 +330,6 @@ class VirtualRouter:
     def _transition(self, event: Event, now: float, reason: str) -> None:
         old = self.state
         new = next_state(old, event)
-        self._repeat = None
         if old is State.MASTER:
             self._leave_master()
         self.state = new
@@ -402,40 +442,36 @@ class VirtualRouter:
                 return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
         return None, ""
 
-    def _check_mismatches(self, adv: Advertisement, src: IPAddress) -> bool:
-        """Count and report what keepalived only logs; True when nothing was reported."""
+    def _mismatches(self, adv: Advertisement, src: IPAddress) -> tuple[fx.Mismatch | None, fx.Mismatch | None]:
+        """What keepalived only logs: a v3 interval that differs, an address list that differs
+        (never checked on a priority-0 advert; `skip_check_adv_addr` is applied by the caller)."""
         cfg = self.config
-        clean = True
+        interval = addresses = None
         if cfg.version == 3 and adv.interval_cs != cfg.advert_int_cs:
             detail = f"{adv.interval:g}s, mine {cfg.advert_int_cs / 100:g}s"
-            self._emit(fx.Mismatch(self.name, fx.MismatchKind.INTERVAL, src, detail))
-            clean = False
-        if adv.priority == PRIORITY_STOP or (cfg.skip_check_adv_addr and src == self.master_address):
-            return clean
-        if frozenset(adv.addresses) != self._vip_set or len(adv.addresses) != len(self._vip_set):
-            self.stats.addr_list_err += 1
+            interval = fx.Mismatch(self.name, fx.MismatchKind.INTERVAL, src, detail)
+        if adv.priority != PRIORITY_STOP and (
+            frozenset(adv.addresses) != self._vip_set or len(adv.addresses) != len(self._vip_set)
+        ):
             got = ",".join(map(str, adv.addresses)) or "none"
-            self._emit(fx.Mismatch(self.name, fx.MismatchKind.ADDRESS_LIST, src, f"advertised {got}"))
-            clean = False
-        return clean
+            addresses = fx.Mismatch(self.name, fx.MismatchKind.ADDRESS_LIST, src, f"advertised {got}")
+        return interval, addresses
 
-    def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> bool:
-        """Returns True when the advert was accepted as the current master's (repeatable)."""
+    def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
         cfg = self.config
         if adv.priority == PRIORITY_STOP:
             self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
-            return False
+            return
         if not cfg.preempt or adv.priority >= self._priority:
             self._accept_master(adv, src, now)
             self._deadlines.pop(Timer.PREEMPT_DELAY, None)
-            return True
+            return
         # A lower priority master and we may preempt: let the down timer run out, unless
         # preempt_delay asks us to keep deferring to it for a while first.
         if cfg.preempt_delay_cs > 0:
             if Timer.PREEMPT_DELAY not in self._deadlines:
                 self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
             self._accept_master(adv, src, now)
-        return False
 
     def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
         if self.config.version == 3:
@@ -459,7 +495,13 @@ class VirtualRouter:
             self._accept_master(adv, src, now)
             return
         # Lower priority: another host thinks it is master (e.g. a split brain healing). keepalived
-        # answers at once and re-announces the VIPs, so switches stop black-holing them.
+        # answers at once and re-announces the VIPs, so switches stop black-holing them. We answer
+        # at most once per advert interval: a second answer within one interval tells the other
+        # host nothing new, and a flood of lower-priority adverts must not become one of ours.
+        if now < self._answer_after:
+            self.stats.lower_prio_unanswered += 1
+            return
+        self._answer_after = now + cfg.advert_int_cs / 100
         self._emit(fx.Notify(self.name, fx.NotifyKind.MASTER_RX_LOWER_PRI, mine))
         if not cfg.lower_prio_no_advert:
             self._send_advert(now)

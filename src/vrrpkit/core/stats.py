@@ -43,6 +43,7 @@ class Stats:
     version_err: int = 0
     pri_zero_rcvd: int = 0
     pri_zero_sent: int = 0
+    lower_prio_unanswered: int = 0  # lower-priority adverts within an interval of our last answer
     dropped: dict[str, int] = field(default_factory=dict)
 
     def count_drop(self, reason: DropReason) -> None:

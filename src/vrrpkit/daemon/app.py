@@ -3,10 +3,15 @@
 read socket -> route by (interface, family, vrid) -> router.datagram_received -> settle sync groups
 -> apply effects -> re-arm ONE timer at the earliest router deadline. Protocol decisions are made in
 core; the parts here each do one job and are tested without root against recording fakes:
-`applier` (effects to system calls and logs), `notify` (scripts, in order), `splitbrain` (ARP/NS
-probing while MASTER), `tracking` (scripts and files), `reload` (what a SIGHUP changes), `instance`
-and `control.snapshot` (the typed state everyone reads). This class owns the loop, the sockets
-and the lifecycle, and nothing else.
+`intake` (the sockets, their kernel filters, bounded reads), `applier` (effects to system calls and
+logs), `notify` (scripts, in order), `splitbrain` (ARP/NS probing while MASTER), `tracking` (scripts
+and files), `reload` (what a SIGHUP changes), `instance` and `control.snapshot` (the typed state
+everyone reads). This class owns the loop, the timer and the lifecycle, and nothing else.
+
+The loop's order of work is the protocol's order of urgency: a due timer (an advert to send) before
+reading more datagrams, one bounded batch per readable socket and wake-up, but every datagram already
+queued before a BACKUP's Master_Down fires (the master's advert may be in the queue behind a flood),
+and on SIGTERM the priority-0 adverts before anything else.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
 from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.intake import Intake
 from vrrpkit.daemon.notify import Notifier, Runner
-from vrrpkit.daemon.ports import LinkEvents, Ports, VrrpSocket, os_ports
+from vrrpkit.daemon.ports import LinkEvents, Ports, Timer, VrrpSocket, os_ports
 from vrrpkit.daemon.reload import plan_reload, refusal
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
@@ -41,6 +48,8 @@ log = logging.getLogger("vrrpkit")
 
 NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
+BATCH = 64  # datagrams read per readable socket and wake-up
+QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 
 
 class Daemon:
@@ -66,14 +75,14 @@ class Daemon:
         self.instances: dict[str, Instance] = {}
         self.groups: dict[str, SyncGroup] = {}  # by group name
         self.group_of: dict[str, SyncGroup] = {}  # by member instance name
-        self.sockets: dict[SocketKey, VrrpSocket] = {}
-        self.routes: dict[tuple[str, int, int], list[Instance]] = {}
+        self.intake = Intake(self.ports, self._watch_socket, self._unwatch_socket)
+        self.sockets: dict[SocketKey, VrrpSocket] = self.intake.sockets
         self.started = time.time()
         self.reloads = 0
-        self.unknown_vrid = 0
         self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._tick: Timer | None = None  # the one protocol timer (a timerfd: sub-millisecond)
+        self._next_deadline: float | None = None
         self._stop = asyncio.Event()
         self._links: LinkEvents | None = None
         self._control = ControlServer(control_path, self._control_request)
@@ -125,10 +134,14 @@ class Daemon:
         return 0
 
     def request_stop(self) -> None:
+        if self._loop is not None and not self.stopping:
+            self._goodbye()  # in the signal's own callback: nothing runs before the priority-0 adverts
         self._stop.set()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._tick = self.ports.timer()
+        self.loop.add_reader(self._tick.fileno(), self._on_tick)
         self._links = self.ports.link_events()
         self.loop.add_reader(self._links.fileno(), self._on_link_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
@@ -145,24 +158,43 @@ class Daemon:
         self._ready = True
         log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
 
-    async def shutdown(self) -> None:
-        """SIGTERM: masters send priority 0, VIPs removed, notify_stop run, firewall removed."""
+    def _goodbye(self) -> None:
+        """Every master's priority-0 advert first, then the rest of each instance's stop (VIPs
+        removed, notify_stop queued): with many instances, the last goodbye must not wait for
+        every VIP removal before it (the backups count Skew_Time from it)."""
         self.stopping = True
-        systemd.notify("STOPPING=1")
-        now = self._now() if self._loop else 0.0
+        now = self._now()
+        rest: list[tuple[Instance, list[fx.Effect]]] = []
         for inst in self.instances.values():
             inst.router.shutdown(now)
-        self._drain(self.instances.values())
-        if self._timer is not None:
-            self._timer.cancel()
+            effects = list(inst.router.effects())
+            for effect in effects:
+                if isinstance(effect, fx.SendAdvert):
+                    self._apply(inst, effect)
+            rest.append((inst, [e for e in effects if not isinstance(e, fx.SendAdvert)]))
+        for inst, effects in rest:
+            for effect in effects:
+                self._apply(inst, effect)
+        self._drain(self.instances.values())  # sync groups, deadlines
+
+    async def shutdown(self) -> None:
+        """SIGTERM: masters send priority 0, VIPs removed, notify_stop run, firewall removed."""
+        if self._loop is not None and not self.stopping:
+            self._goodbye()
+        self.stopping = True
+        systemd.notify("STOPPING=1")
+        if self._tick is not None:
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(self._tick.fileno())
+            self._tick.close()
+            self._tick = None
         self.trackers.cancel()
         for task in list(self._background):
             task.cancel()
         await self.notifier.finish(NOTIFY_TIMEOUT)  # also kills every script process group still alive
         with contextlib.suppress(Exception):
             self.applier.teardown_firewall()
-        for key in list(self.sockets):
-            self._close_socket(key)
+        self.intake.close()
         self.applier.close()
         self.prober.close()
         if self._links is not None:
@@ -235,38 +267,13 @@ class Daemon:
                 self.group_of.update({m.name: group for m in members})
 
     def _rebuild_sockets(self) -> None:
-        wanted: dict[SocketKey, tuple[IPAddress | None, bool]] = {}
-        for inst in self.instances.values():
-            cfg = inst.cfg
-            key: SocketKey = (cfg.interface, cfg.family)
-            group, any_multicast = wanted.get(key, (None, False))
-            if not cfg.unicast:
-                group, any_multicast = cfg.group, True
-            wanted[key] = (group, any_multicast)
-        for stale in [k for k in self.sockets if k not in wanted]:
-            self._close_socket(stale)
-        for key, (group, any_multicast) in wanted.items():
-            current = self.sockets.get(key)
-            if (
-                current is not None
-                and current.unicast == (not any_multicast)
-                and (not any_multicast or current.group == group)
-            ):
-                continue
-            if current is not None:
-                self._close_socket(key)
-            sock = self.ports.open_socket(key[0], key[1], group, not any_multicast)
-            self.sockets[key] = sock
-            self.loop.add_reader(sock.fileno(), self._on_readable, key)
-        self.routes = {}
-        for inst in self.instances.values():
-            cfg = inst.cfg
-            self.routes.setdefault((cfg.interface, cfg.family, cfg.vrid), []).append(inst)
+        self.intake.sync(self.instances.values())
 
-    def _close_socket(self, key: SocketKey) -> None:
-        sock = self.sockets.pop(key)
-        self.loop.remove_reader(sock.fileno())
-        sock.close()
+    def _watch_socket(self, fd: int, key: SocketKey) -> None:
+        self.loop.add_reader(fd, self._on_readable, key)
+
+    def _unwatch_socket(self, fd: int) -> None:
+        self.loop.remove_reader(fd)
 
     def _start_routers(self, instances: Iterable[Instance]) -> None:
         now = self._now()
@@ -324,34 +331,54 @@ class Daemon:
     # --- I/O events ----------------------------------------------------------------------------
 
     def _on_readable(self, key: SocketKey) -> None:
-        sock = self.sockets.get(key)
-        if sock is None:
-            return
-        datagrams, invalid = sock.drain()
-        for bad in invalid:
-            log.debug("dropped undecodable IP packet on %s: %s", key[0], bad)
+        """Due timers first (no queue may delay an advert), then one bounded batch: the loop calls
+        again while the socket stays readable, after its other ready work."""
+        if self._next_deadline is not None and self._next_deadline <= self._now():
+            self._on_timer()
+        self._receive(key, BATCH)
+
+    def _receive(self, key: SocketKey, limit: int) -> int:
+        """Read and handle up to ``limit`` datagrams of one socket; returns how many were read."""
+        batch, count = self.intake.read(key, limit)
+        if not batch:
+            return count
         now = self._now()
         touched: dict[str, Instance] = {}
         try:
-            for dgram in datagrams:
-                vrid = dgram.payload[1] if len(dgram.payload) > 1 else 0
-                targets = self.routes.get((key[0], key[1], vrid))
-                if not targets:
-                    self.unknown_vrid += 1
-                    continue
+            for dgram in batch:
+                datagram, targets = dgram
                 for inst in targets:
-                    inst.router.datagram_received(dgram.payload, dgram.src, dgram.dst, dgram.ttl, now)
+                    inst.router.datagram_received(datagram.payload, datagram.src, datagram.dst, datagram.ttl, now)
                     touched[inst.name] = inst
-                    self._settle_group_of(inst, now)
+                    if inst.name in self.group_of:
+                        self._settle_group_of(inst, now)
         except Exception:  # a bug must cost one datagram, never the protocol loop
             log.exception("error while handling a datagram on %s", key[0])
         finally:
             self._drain(touched.values(), probe=False)
+        return count
+
+    def _on_tick(self) -> None:
+        assert self._tick is not None
+        self._tick.clear()
+        self._on_timer()
+
+    def _due(self, now: float) -> list[Instance]:
+        return [self.instances[n] for n, d in self._deadline_of.items() if d <= now and n in self.instances]
 
     def _on_timer(self) -> None:
-        self._timer = None
         now = self._now()
-        due = [self.instances[n] for n, d in self._deadline_of.items() if d <= now and n in self.instances]
+        due = self._due(now)
+        # A BACKUP's Master_Down (or preempt delay) must not fire while the advert that resets it
+        # waits in the queue: read what is queued first (bounded), then look again.
+        backups = [i for i in due if i.router.state is State.BACKUP]
+        if backups:
+            for key in self.intake.keys_of(backups):
+                for _ in range(QUEUE_ROUNDS):
+                    if self._receive(key, BATCH) < BATCH:
+                        break
+            now = self._now()
+            due = self._due(now)
         try:
             for inst in due:
                 inst.router.handle_timer(now)
@@ -458,16 +485,10 @@ class Daemon:
             log.exception("failed to apply %s", type(effect).__name__)
 
     def _rearm(self) -> None:
-        if self._loop is None:
-            return
         when = min(self._deadline_of.values(), default=None)
-        if self._timer is not None:
-            if when is not None and self._timer.when() == when:
-                return
-            self._timer.cancel()
-            self._timer = None
-        if when is not None:
-            self._timer = self._loop.call_at(when, self._on_timer)
+        self._next_deadline = when
+        if self._tick is not None:
+            self._tick.arm(when)
 
     def _state_changed(self) -> None:
         if self._ready:
@@ -482,9 +503,10 @@ class Daemon:
             hostname=socket.gethostname(),
             uptime=round(time.time() - self.started, 3),
             reloads=self.reloads,
-            unknown_vrid_packets=self.unknown_vrid,
+            unknown_vrid_packets=self.intake.unknown_vrid,
             scripts=self.trackers.statuses(),
             instances=[inst.status(now) for inst in self.instances.values()],
+            sockets=self.intake.statuses(),
         )
 
     def _status_line(self) -> str:

@@ -17,6 +17,8 @@ from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.io import netlink
 from vrrpkit.io.garp import GarpSender, NeighborProber
 from vrrpkit.io.nft import NoAcceptFirewall
+from vrrpkit.io.timerfd import TimerFd
+from vrrpkit.io.vrrp_filter import FilterSpec
 from vrrpkit.io.vrrp_socket import Datagram, open_vrrp_socket
 
 
@@ -34,11 +36,14 @@ class VrrpSocket(Protocol):
 
     unicast: bool
     group: IPAddress | None
+    filter: FilterSpec | None  # the kernel filter attached, if any
 
     def fileno(self) -> int: ...
     def close(self) -> None: ...
     def send(self, data: bytes, dst: IPAddress, src: IPAddress) -> OSError | None: ...
-    def drain(self) -> tuple[list[Datagram], list[InvalidPacket]]: ...
+    def drain(self, limit: int = ...) -> tuple[list[Datagram], list[InvalidPacket]]: ...
+    def set_filter(self, spec: FilterSpec) -> None: ...
+    def kernel_drops(self) -> int | None: ...
 
 
 class Announcer(Protocol):
@@ -67,6 +72,16 @@ class Firewall(Protocol):
     def teardown(self) -> None: ...
 
 
+class Timer(Protocol):
+    """The loop's one protocol timer: readable once the absolute monotonic time given to ``arm``
+    has come (sub-millisecond, unlike the loop's own timers); ``clear`` after each wake-up."""
+
+    def fileno(self) -> int: ...
+    def arm(self, when: float | None) -> None: ...
+    def clear(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class LinkEvents(Protocol):
     """Link up/down notifications (RTMGRP_LINK), read when its fd is readable."""
 
@@ -83,6 +98,7 @@ class Ports:
     prober: Callable[[str, int], Prober]
     firewall: Callable[[], Firewall]
     link_events: Callable[[], LinkEvents]
+    timer: Callable[[], Timer]
 
 
 class _OsNetlink:
@@ -111,4 +127,5 @@ def os_ports() -> Ports:
         prober=NeighborProber,
         firewall=NoAcceptFirewall,
         link_events=netlink.LinkMonitor,
+        timer=TimerFd,
     )

@@ -16,31 +16,47 @@ Why these socket options:
   keepalived lets it; ``IPV6_RECVHOPLIMIT``/``IPV6_RECVPKTINFO`` give the hop limit and destination,
   since an IPv6 raw socket never sees the IP header.
 
+* A kernel filter (``set_filter``, see ``vrrpkit.io.vrrp_filter``) keeps what no instance on the
+  socket can use in the kernel, and a 1 MiB receive queue (``SO_RCVBUFFORCE``) absorbs bursts while
+  the loop is busy, so a flood never pushes the master's adverts out of the queue.
+
 Sends never raise: an ``OSError`` (ENETUNREACH when the link is down, ENOBUFS, ...) is counted in
 ``stats`` and returned, because a failed advert is an event for the log and metrics, not a crash.
+
+Reading is the hot path of a BACKUP (every master's every advert) and of a flood: a master resends
+identical bytes, so each socket remembers the last few packets it parsed and hands back the same
+`Datagram` for the same bytes (no header parsing, no address objects); the routers then recognise
+those objects by identity and skip decoding too (``vrrpkit.core.router``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import socket
 import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
+from typing import NamedTuple
 
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
 from vrrpkit.core.packet import DropReason, InvalidPacket, build_ipv4, parse_ip
-from vrrpkit.io import consts
-from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket
+from vrrpkit.io import consts, vrrp_filter
+from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket, attach_bpf
 
 RECV_BUFSIZE = 65535
+RCVBUF = 1 << 20  # bytes of receive queue: ~1300 adverts, tens of ms of a flood while the loop is busy
+PARSED_CACHE = 64  # distinct packets remembered per socket (a master's advert, a flood's packet, ...)
 _IPV6_ANCBUFSIZE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
+_SO_RCVBUFFORCE = 33
 
 
-@dataclass(frozen=True)
-class Datagram:
-    """One received VRRP datagram, with the IP fields the core's receive rules need."""
+class Datagram(NamedTuple):
+    """One received VRRP datagram, with the IP fields the core's receive rules need.
+
+    A tuple rather than a frozen dataclass: one is built per received packet, and a tuple is
+    built several times faster."""
 
     src: IPAddress
     dst: IPAddress
@@ -82,6 +98,43 @@ class _VrrpSocketBase(FdSocket):
         self.ifindex = socket.if_nametoindex(ifname)  # OSError (no errno) if missing: the caller says so
         self.unicast = unicast
         self.stats = SocketStats()
+        self.filter: vrrp_filter.FilterSpec | None = None
+        self.filter_size = 0
+        self._parsed: dict[bytes, Datagram] = {}
+
+    def _remember(self, key: bytes, datagram: Datagram) -> Datagram:
+        if len(self._parsed) >= PARSED_CACHE:
+            self._parsed.clear()
+        self._parsed[key] = datagram
+        return datagram
+
+    def _grow_queue(self) -> None:
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RCVBUF)  # beyond rmem_max (root)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+
+    def set_filter(self, spec: vrrp_filter.FilterSpec) -> None:
+        """Replace the kernel filter (the kernel swaps it atomically; nothing queued is lost)."""
+        if spec == self.filter:
+            return
+        program = vrrp_filter.program(spec)
+        attach_bpf(self.sock, program)
+        self.filter, self.filter_size = spec, len(program)
+
+    def kernel_drops(self) -> int | None:
+        """Datagrams the kernel dropped because this socket's queue was full (/proc/net/raw{,6}
+        "drops"), or None when it cannot tell. Packets the filter refused are not in it."""
+        inode = os.fstat(self.sock.fileno()).st_ino
+        try:
+            with open("/proc/net/raw" if self.family == 4 else "/proc/net/raw6") as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 12 and fields[9] == str(inode):
+                        return int(fields[-1])
+        except (OSError, ValueError):
+            return None
+        return None
 
     def recv(self) -> Datagram | None:
         """One datagram, or None when nothing is queued. Raises InvalidPacket for a bad IP header."""
@@ -140,6 +193,7 @@ class VrrpSocket4(_VrrpSocketBase):
             self.sock.setsockopt(socket.IPPROTO_IP, consts.IP_MULTICAST_ALL, 0)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+            self._grow_queue()
             mreqn_if = struct.pack("4s4si", b"\0" * 4, b"\0" * 4, self.ifindex)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn_if)
             if unicast:
@@ -191,6 +245,10 @@ class VrrpSocket4(_VrrpSocketBase):
                 return None
             self.stats.receive_errors += 1
             raise InvalidPacket(DropReason.BAD_IP_HEADER, f"recv: {exc}") from exc
+        known = self._parsed.get(packet)
+        if known is not None:
+            self.stats.received += 1
+            return known
         try:
             ip = parse_ip(packet)
         except InvalidPacket:
@@ -200,7 +258,7 @@ class VrrpSocket4(_VrrpSocketBase):
             self.stats.bad_ip_headers += 1
             raise InvalidPacket(DropReason.NOT_VRRP, f"IP protocol {ip.protocol}")
         self.stats.received += 1
-        return Datagram(src=ip.src, dst=ip.dst, ttl=ip.ttl, payload=ip.payload, ifname=self.ifname)
+        return self._remember(packet, Datagram(ip.src, ip.dst, ip.ttl, ip.payload, self.ifname))
 
 
 class VrrpSocket6(_VrrpSocketBase):
@@ -235,6 +293,7 @@ class VrrpSocket6(_VrrpSocketBase):
             self.sock.setsockopt(ipv6, consts.IPV6_MULTICAST_IF, self.ifindex)
             self.sock.setsockopt(ipv6, consts.IPV6_RECVHOPLIMIT, 1)
             self.sock.setsockopt(ipv6, consts.IPV6_RECVPKTINFO, 1)
+            self._grow_queue()
             with contextlib.suppress(OSError):  # kernels before 4.20: nothing to turn off
                 self.sock.setsockopt(ipv6, consts.IPV6_MULTICAST_ALL, 0)
             if not unicast:
@@ -270,6 +329,11 @@ class VrrpSocket6(_VrrpSocketBase):
                 return None
             self.stats.receive_errors += 1
             raise InvalidPacket(DropReason.BAD_IP_HEADER, f"recvmsg: {exc}") from exc
+        key = data + b"".join(value for _level, _kind, value in ancdata) + addr[0].encode()
+        known = self._parsed.get(key)
+        if known is not None:
+            self.stats.received += 1
+            return known
         hop_limit: int | None = None
         dst: IPv6Address | None = None
         for level, kind, value in ancdata:
@@ -284,7 +348,7 @@ class VrrpSocket6(_VrrpSocketBase):
             raise InvalidPacket(DropReason.BAD_IP_HEADER, "no hop limit or destination in ancillary data")
         src = IPv6Address(addr[0].split("%", 1)[0])
         self.stats.received += 1
-        return Datagram(src=src, dst=dst, ttl=hop_limit, payload=bytes(data), ifname=self.ifname)
+        return self._remember(key, Datagram(src, dst, hop_limit, bytes(data), self.ifname))
 
 
 VrrpSocket = VrrpSocket4 | VrrpSocket6

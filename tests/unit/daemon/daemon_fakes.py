@@ -20,6 +20,7 @@ from vrrpkit.core.config import IPAddress, Vip
 from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.daemon.ports import Ports
 from vrrpkit.io.scripts import Script, ScriptResult
+from vrrpkit.io.vrrp_filter import FilterSpec
 from vrrpkit.io.vrrp_socket import Datagram
 
 
@@ -55,14 +56,17 @@ class FakeNetlink:
     )
     addresses: dict[str, set[IPAddress]] = field(default_factory=dict)
     calls: list[tuple[str, str, str]] = field(default_factory=list)
+    journal: list[tuple[object, ...]] = field(default_factory=list)  # shared with the sockets: one order
 
     def add_vip(self, ifname: str, vip: Vip) -> bool:
         self.calls.append(("add", ifname, str(vip)))
+        self.journal.append(("add", ifname, str(vip)))
         self.addresses.setdefault(ifname, set()).add(vip.address)
         return True
 
     def del_vip(self, ifname: str, vip: Vip) -> bool:
         self.calls.append(("del", ifname, str(vip)))
+        self.journal.append(("del", ifname, str(vip)))
         self.addresses.setdefault(ifname, set()).discard(vip.address)
         return True
 
@@ -81,25 +85,43 @@ class FakeNetlink:
 
 
 class FakeSocket(_Fd):
-    def __init__(self, ifname: str, family: int, group: IPAddress | None, unicast: bool) -> None:
+    def __init__(
+        self, ifname: str, family: int, group: IPAddress | None, unicast: bool, journal: list[tuple[object, ...]]
+    ) -> None:
         super().__init__()
+        self.journal = journal
         self.ifname, self.family, self.group, self.unicast = ifname, family, group, unicast
         self.sent: list[tuple[bytes, IPAddress, IPAddress]] = []
         self.inbox: list[Datagram] = []
         self.closed = False
+        self.filters: list[FilterSpec] = []  # every kernel filter the daemon attached, in order
+        self.filter: FilterSpec | None = None
+        self.reads: list[int] = []  # how many datagrams each drain() returned
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress) -> OSError | None:
         self.sent.append((data, dst, src))
+        self.journal.append(("send", data[1], data[2]))  # VRID, priority
         return None
 
     def deliver(self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255) -> None:
         self.inbox.append(Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname))
         self.wake()
 
-    def drain(self) -> tuple[list[Datagram], list[InvalidPacket]]:
-        self._clear()
-        out, self.inbox = self.inbox, []
+    def drain(self, limit: int = 64) -> tuple[list[Datagram], list[InvalidPacket]]:
+        out, self.inbox = self.inbox[:limit], self.inbox[limit:]
+        if not self.inbox:
+            self._clear()  # readable for as long as something is queued, as a socket is
+        self.reads.append(len(out))
+        if out:
+            self.journal.append(("read", len(out)))
         return out, []
+
+    def set_filter(self, spec: FilterSpec) -> None:
+        self.filters.append(spec)
+        self.filter = spec
+
+    def kernel_drops(self) -> int | None:
+        return 0
 
     def close(self) -> None:
         self.closed = True
@@ -162,6 +184,37 @@ class FakeFirewall:
         self.log.append(("teardown",))
 
 
+class FakeTimer(_Fd):
+    """The loop's protocol timer on the loop's own clock: readable from ``arm``'s time on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed_at: float | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self.fired = 0
+
+    def arm(self, when: float | None) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.armed_at = when
+        if when is not None:
+            self._handle = asyncio.get_running_loop().call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.fired += 1
+        self.wake()
+
+    def clear(self) -> None:
+        self._clear()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        super().close()
+
+
 class FakeLinkEvents(_Fd):
     def __init__(self) -> None:
         super().__init__()
@@ -206,11 +259,12 @@ class FakeOs:
     probers: dict[tuple[str, int], FakeProber] = field(default_factory=dict)
     firewall: FakeFirewall = field(default_factory=FakeFirewall)
     links: FakeLinkEvents | None = None
+    timers: list[FakeTimer] = field(default_factory=list)
     prober_answers: frozenset[str] = frozenset()
 
     def ports(self) -> Ports:
         def open_socket(ifname: str, family: int, group: IPAddress | None, unicast: bool) -> FakeSocket:
-            sock = self.sockets[(ifname, family)] = FakeSocket(ifname, family, group, unicast)
+            sock = self.sockets[(ifname, family)] = FakeSocket(ifname, family, group, unicast, self.netlink.journal)
             return sock
 
         def announcer(ifname: str) -> FakeAnnouncer:
@@ -223,6 +277,10 @@ class FakeOs:
             self.links = FakeLinkEvents()
             return self.links
 
+        def timer() -> FakeTimer:
+            self.timers.append(FakeTimer())
+            return self.timers[-1]
+
         return Ports(
             netlink=self.netlink,
             open_socket=open_socket,
@@ -230,4 +288,5 @@ class FakeOs:
             prober=prober,
             firewall=lambda: self.firewall,
             link_events=link_events,
+            timer=timer,
         )
