@@ -671,3 +671,35 @@ def test_our_own_advert_is_recognised_again_after_an_address_change() -> None:
     receive(r, data, 2.0, src=PEER)
     assert r.stats.advert_rcvd == 1  # now our own advert: dropped, uncounted
     assert of(drain(r), fx.PacketDropped)[0].reason is DropReason.OWN_ADVERT
+
+
+def test_advert_tick_is_the_whole_tick_of_a_plain_master_and_nothing_else() -> None:
+    r = master()  # advert_int 1 s; became MASTER at 3.609375 with its GARP repeat pending
+    assert r.advert_tick(100.0) is None  # the delayed GARP timer is set too: the general path
+    r.handle_timer(r.timers()["garp-repeat"])
+    drain(r)
+    due = r.timers()["advert"]
+    assert r.advert_tick(due - 0.001) is None  # not yet due
+    sends, nxt = r.advert_tick(due + 0.002)  # type: ignore[misc]
+    assert [s.priority for s in sends] == [100] and nxt == due + 1.0 and r.timers() == {"advert": due + 1.0}
+    assert drain(r) == [] and r.stats.advert_sent == 3  # becoming master, the first tick, this one
+    r.tracker_changed("nope", True, due + 0.5)  # unknown tracker: nothing changes
+    receive(r, advert(50), due + 0.5)  # an answer is queued: the next tick goes the general way
+    assert r.advert_tick(due + 1.0) is None
+
+
+def test_only_timer_moved_marks_a_backups_repeated_master_advert() -> None:
+    r = router(priority=100)
+    data = advert(200)
+    receive(r, data, 1.0)
+    assert not r.only_timer_moved  # judged, accepted: the caller must look at the timers
+    receive(r, data, 2.0)
+    assert r.only_timer_moved and r.timers() == {"master-down": 2.0 + 3 + (256 - 100) / 256}
+    receive(r, advert(0), 2.5)  # the master leaves: Master_Down moves *earlier*
+    assert not r.only_timer_moved and r.timers()["master-down"] == pytest.approx(2.5 + (256 - 100) / 256)
+    receive(r, data, 3.0)  # it is back: the same advert means the same as before
+    assert r.only_timer_moved and r.timers()["master-down"] == pytest.approx(3.0 + 3 + (256 - 100) / 256)
+    wrong = advert(200, vips=("192.0.2.98",))
+    receive(r, wrong, 4.0)
+    receive(r, wrong, 4.5)
+    assert not r.only_timer_moved and r.stats.addr_list_err == 2  # a mismatch is reported every time

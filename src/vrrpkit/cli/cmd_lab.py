@@ -12,10 +12,12 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vrrpkit.cli.options import add_config_option
-from vrrpkit.lab import Lab, LabError, cleanup_leftovers, list_labs
+
+if TYPE_CHECKING:
+    from vrrpkit.lab import Lab
 
 DEFAULT_NAME = "vklab"
 FAULTS = ("loss", "down", "up", "kill", "stop", "cont")
@@ -127,6 +129,9 @@ def _guarded(func: Any) -> Any:
     """Turn LabError (not root, no such lab, a failing ip/nft) into one clear line and exit code 2."""
 
     def wrapper(args: argparse.Namespace) -> int:
+        # vrrpkit.lab is imported when a lab command runs, not when `vrrpkit run` builds its parser
+        from vrrpkit.lab import LabError
+
         try:
             return int(func(args))
         except LabError as exc:
@@ -138,6 +143,8 @@ def _guarded(func: Any) -> Any:
 
 def _attach(args: argparse.Namespace) -> Lab:
     """The lab named by --name, else the only lab that is up."""
+    from vrrpkit.lab import Lab, LabError, list_labs
+
     if args.name:
         return Lab.attach(args.name)
     labs = list_labs()
@@ -150,6 +157,8 @@ def _attach(args: argparse.Namespace) -> Lab:
 
 @_guarded
 def _up(args: argparse.Namespace) -> int:
+    from vrrpkit.lab import Lab
+
     lab = Lab(args.name or DEFAULT_NAME, hosts=args.hosts, cloud=args.cloud, ipv6=not args.no_ipv6)
     lab.up()
     if args.json:
@@ -162,6 +171,8 @@ def _up(args: argparse.Namespace) -> int:
 
 @_guarded
 def _down(args: argparse.Namespace) -> int:
+    from vrrpkit.lab import cleanup_leftovers
+
     removed = cleanup_leftovers(args.name)
     print(f"removed: {', '.join(removed)}" if removed else "no lab to remove", file=sys.stderr)
     return 0
@@ -169,6 +180,8 @@ def _down(args: argparse.Namespace) -> int:
 
 @_guarded
 def _status(args: argparse.Namespace) -> int:
+    from vrrpkit.lab import Lab, LabError, list_labs
+
     names = [args.name] if args.name else list_labs()
     statuses = []
     for name in names:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import socket
@@ -36,6 +35,15 @@ class _KeyValueFormatter(logging.Formatter):
 
 
 def run(args: argparse.Namespace) -> int:
+    # The daemon never speaks TLS, but asyncio imports ssl (and with it libssl and libcrypto, ~4 MB
+    # of RSS) when it can: a None entry makes that import fail the way asyncio expects on a Python
+    # built without ssl. Only in this process, only before asyncio is first imported, and only when
+    # nothing that imports ssl unconditionally will run (prometheus_client's exposition does: an
+    # HTTP endpoint added to the daemon must be listed here too).
+    if "asyncio" not in sys.modules and not args.metrics:
+        sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+    import asyncio
+
     from vrrpkit.config import load_files
     from vrrpkit.control import default_path
     from vrrpkit.io import netlink

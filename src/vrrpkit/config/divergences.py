@@ -41,6 +41,15 @@ DIVERGENCES: tuple[Divergence, ...] = (
         why="keepalived 2.3.3 (commit af103930) stopped dropping; RFC 5798 says MAY check, never drop for v3",
     ),
     Divergence(
+        key="lower-priority-answer-once-per-interval",
+        direction="runtime",
+        vrrpkit="a MASTER answers lower-priority adverts (advert, re-GARP, notify_master_rx_lower_pri) at most "
+        "once per advert interval; the others are counted (lower_prio_unanswered)",
+        keepalived_2_2_7="answers every lower-priority advert",
+        why="a second answer within one interval tells the other host nothing new, and a flood of lower-priority "
+        "adverts must not make the master a flood of adverts and GARPs (docs/reliability.md)",
+    ),
+    Divergence(
         key="script-interval-fraction",
         direction="laxer",
         vrrpkit="vrrp_script interval/timeout accept fractions of a second",

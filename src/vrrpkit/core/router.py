@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import itemgetter
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import (
@@ -47,6 +48,8 @@ class Timer(StrEnum):
 
 
 TrackValue = bool | int | None
+_BY_TIME_THEN_NAME = itemgetter(1, 0)
+_ADVERT, _MASTER_DOWN = Timer.ADVERT, Timer.MASTER_DOWN
 VERDICTS = 32  # distinct datagrams whose verdict a router remembers (then it starts afresh)
 
 
@@ -102,6 +105,15 @@ class VirtualRouter:
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
         self._verdicts: dict[bytes, tuple[IPAddress, IPAddress, int, _Verdict]] = {}
         self._answer_after = 0.0  # no answer to a lower priority before this time
+        self._mdi: tuple[tuple[int, int], float] = ((0, 0), 0.0)
+        self._master_advert: Advertisement | None = None  # the advert last accepted as our master's
+        self._master_advert_prio = 0  # our priority when we accepted it
+        # (data, src, dst, ttl) of the master's advert while nothing can change what it means
+        self._hot: tuple[bytes, IPAddress, IPAddress, int] | None = None
+        # True when the last datagram did nothing but move Master_Down later: no effect, no
+        # earlier deadline (a caller that tracks deadlines may skip looking at this router)
+        self.only_timer_moved = False
+        self._advert_interval = cfg.advert_int_cs / 100
         self._priority = self._compute_priority()
 
     # --- inputs -------------------------------------------------------------------------------
@@ -135,6 +147,7 @@ class VirtualRouter:
         self.address = address
         self._advert_cache.clear()
         self._verdicts.clear()  # "our own advert" depends on the address
+        self._hot = None
         self._evaluate(now)
 
     def link_changed(self, up: bool, now: float) -> None:
@@ -159,6 +172,16 @@ class VirtualRouter:
         self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
     ) -> Advertisement | None:
         """Apply RFC and keepalived receive rules; bad packets are dropped and counted."""
+        hot = self._hot
+        if hot is not None and data is hot[0] and src is hot[1] and dst is hot[2] and ttl == hot[3]:
+            # A BACKUP hearing its master's advert again (the very objects the socket handed over
+            # last time): clean, accepted, our priority and state unchanged since (any change
+            # clears `_hot`), so the one thing to do is move Master_Down.
+            self.stats.advert_rcvd += 1
+            self._deadlines[_MASTER_DOWN] = now + self._mdi[1]
+            self.only_timer_moved = True
+            return self._master_advert
+        self.only_timer_moved = False
         if not self.running or self.state in (State.INIT, State.FAULT):
             self._drop(DropReason.NOT_RUNNING, src, f"state {self.state.value}", count=False)
             return None
@@ -195,6 +218,13 @@ class VirtualRouter:
             return adv
         if self.state is State.BACKUP:
             self._backup_received(adv, src, now)
+            if (
+                adv is self._master_advert
+                and verdict.interval is None
+                and verdict.addresses is None
+                and self.state is State.BACKUP
+            ):
+                self._hot = (data, src, dst, ttl)
         else:
             self._master_received(adv, src, now)
         return adv
@@ -218,13 +248,13 @@ class VirtualRouter:
         return _Verdict(adv, ignore, False, interval, addresses)
 
     def handle_timer(self, now: float) -> None:
-        """Run every deadline that is due, earliest first."""
-        while self.running:
-            due = [(when, name) for name, when in self._deadlines.items() if when <= now]
-            if not due:
+        """Run every deadline that is due, earliest first (ties in the order of the timers' names)."""
+        deadlines = self._deadlines
+        while self.running and deadlines:
+            name, when = min(deadlines.items(), key=_BY_TIME_THEN_NAME)
+            if when > now:
                 return
-            when, name = min(due)
-            del self._deadlines[name]
+            del deadlines[name]
             self._fire(name, now, when)
 
     # --- outputs ------------------------------------------------------------------------------
@@ -238,6 +268,33 @@ class VirtualRouter:
     def effects(self) -> Iterator[fx.Effect]:
         while self._effects:
             yield self._effects.popleft()
+
+    def advert_tick(self, now: float) -> tuple[tuple[fx.SendAdvert, ...], float] | None:
+        """A MASTER's every tick, when it is nothing more: only the advert timer is set and due,
+        nothing is queued, the advert is cached. Returns what to send and the next deadline (the
+        only one); otherwise None and nothing changed (then `handle_timer` does the general case)."""
+        deadlines = self._deadlines
+        when = deadlines.get(_ADVERT)
+        if when is None or when > now or len(deadlines) != 1 or self._effects or not self.running:
+            return None
+        sends = self._advert_cache.get(self._priority)
+        if sends is None:
+            return None
+        nxt = when + self._advert_interval
+        if nxt <= now:  # a whole interval behind: start again from now
+            nxt = now + self._advert_interval
+        deadlines[_ADVERT] = nxt
+        self.stats.advert_sent += 1
+        return sends, nxt
+
+    def take_effects(self) -> list[fx.Effect]:
+        """Everything queued, at once (what ``effects()`` yields, for a caller in a hot loop)."""
+        queued = self._effects
+        if not queued:
+            return _NONE
+        out = list(queued)
+        queued.clear()
+        return out
 
     @property
     def priority(self) -> int:
@@ -253,7 +310,11 @@ class VirtualRouter:
 
     @property
     def master_down_interval(self) -> float:
-        return self.config.down_timer_adverts * self.master_adver_int_cs / 100 + self.skew_time
+        # computed for every advert a BACKUP accepts: remember it for the interval and priority
+        key = (self.master_adver_int_cs, self._priority)
+        if self._mdi[0] != key:
+            self._mdi = (key, self.config.down_timer_adverts * self.master_adver_int_cs / 100 + self.skew_time)
+        return self._mdi[1]
 
     def own_fault(self) -> str | None:
         """Why this instance itself must be in FAULT, ignoring its sync group."""
@@ -283,6 +344,7 @@ class VirtualRouter:
         old = self._priority
         self._priority = self._compute_priority()
         if self._priority != old:
+            self._hot = None  # a new priority may make the same advert mean something else
             self._advert_cache.clear()
             self._emit(fx.PriorityChanged(self.name, old, self._priority))
         if not self.running:
@@ -330,6 +392,7 @@ class VirtualRouter:
     def _transition(self, event: Event, now: float, reason: str) -> None:
         old = self.state
         new = next_state(old, event)
+        self._master_advert = self._hot = None
         if old is State.MASTER:
             self._leave_master()
         self.state = new
@@ -458,6 +521,11 @@ class VirtualRouter:
         return interval, addresses
 
     def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        if adv is self._master_advert and src is self.master_address and self._priority == self._master_advert_prio:
+            # the very advert (the same object, from the verdict cache) we accepted last time, and
+            # our priority unchanged: the same decision, and only the timer moves
+            self._deadlines[Timer.MASTER_DOWN] = now + self._mdi[1]  # computed when it was accepted
+            return
         cfg = self.config
         if adv.priority == PRIORITY_STOP:
             self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
@@ -465,6 +533,7 @@ class VirtualRouter:
         if not cfg.preempt or adv.priority >= self._priority:
             self._accept_master(adv, src, now)
             self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            self._master_advert, self._master_advert_prio = adv, self._priority
             return
         # A lower priority master and we may preempt: let the down timer run out, unless
         # preempt_delay asks us to keep deferring to it for a while first.
@@ -606,6 +675,7 @@ class VirtualRouter:
 
 
 _SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
+_NONE: list[fx.Effect] = []  # take_effects() with nothing queued (never appended to)
 
 
 def _file_status(weight: int, reverse: bool, value: int) -> int:

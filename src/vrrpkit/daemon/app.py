@@ -48,6 +48,7 @@ log = logging.getLogger("vrrpkit")
 
 NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
+PROBE_CHECK = 0.25  # seconds between looks for MASTERs due a split-brain probe (each probes every >= 1 s)
 BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 
@@ -88,6 +89,7 @@ class Daemon:
         self._control = ControlServer(control_path, self._control_request)
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
+        self._status_pending = False
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
         self.notifier = Notifier(runner or ScriptRunner(notify_timeout=NOTIFY_TIMEOUT))
         self.applier = EffectApplier(
@@ -154,6 +156,7 @@ class Daemon:
             serve_metrics(self.snapshot, *self.metrics_addr)
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
+        self._spawn(self._split_brain_rounds())
         systemd.notify("READY=1", f"STATUS={self._status_line()}")
         self._ready = True
         log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
@@ -338,24 +341,36 @@ class Daemon:
         self._receive(key, BATCH)
 
     def _receive(self, key: SocketKey, limit: int) -> int:
-        """Read and handle up to ``limit`` datagrams of one socket; returns how many were read."""
-        batch, count = self.intake.read(key, limit)
-        if not batch:
+        """Read and handle up to ``limit`` datagrams of one socket; returns how many were read.
+
+        A router that only moved its Master_Down later (its master's advert again) is not drained:
+        its known deadline stays earlier than the real one, which costs at worst a timer wake-up
+        that finds nothing due and then looks again (`_on_timer`)."""
+        datagrams, routes, count = self.intake.read(key, limit)
+        if not datagrams:
             return count
         now = self._now()
         touched: dict[str, Instance] = {}
+        grouped = self.group_of
         try:
-            for dgram in batch:
-                datagram, targets = dgram
+            for datagram in datagrams:
+                payload = datagram[3]
+                targets = routes[payload[1]] if len(payload) > 1 else routes[0]
+                if not targets:
+                    self.intake.unknown_vrid(key)
+                    continue
                 for inst in targets:
-                    inst.router.datagram_received(datagram.payload, datagram.src, datagram.dst, datagram.ttl, now)
-                    touched[inst.name] = inst
-                    if inst.name in self.group_of:
-                        self._settle_group_of(inst, now)
+                    router = inst.router
+                    router.datagram_received(payload, datagram[0], datagram[1], datagram[2], now)
+                    if not router.only_timer_moved:
+                        touched[inst.name] = inst
+                        if grouped and inst.name in grouped:
+                            self._settle_group_of(inst, now)
         except Exception:  # a bug must cost one datagram, never the protocol loop
             log.exception("error while handling a datagram on %s", key[0])
         finally:
-            self._drain(touched.values(), probe=False)
+            if touched:
+                self._drain(touched.values())
         return count
 
     def _on_tick(self) -> None:
@@ -364,7 +379,8 @@ class Daemon:
         self._on_timer()
 
     def _due(self, now: float) -> list[Instance]:
-        return [self.instances[n] for n, d in self._deadline_of.items() if d <= now and n in self.instances]
+        live = self.instances.get
+        return [i for n, d in self._deadline_of.items() if d <= now and (i := live(n)) is not None]
 
     def _on_timer(self) -> None:
         now = self._now()
@@ -379,14 +395,29 @@ class Daemon:
                         break
             now = self._now()
             due = self._due(now)
+        # The common tick first: a MASTER whose advert is due and nothing else. Its cached adverts
+        # go straight to the socket; every other due instance takes the general path.
+        rest: list[Instance] = []
+        send, deadline_of = self.applier.send_advert, self._deadline_of
+        for inst in due:
+            tick = inst.router.advert_tick(now)
+            if tick is None:
+                rest.append(inst)
+                continue
+            sends, deadline_of[inst.name] = tick
+            for effect in sends:
+                send(inst, effect)
         try:
-            for inst in due:
+            grouped = self.group_of
+            for inst in rest:
                 inst.router.handle_timer(now)
-                self._settle_group_of(inst, now)  # followers move before the next member's timer
+                if grouped:
+                    self._settle_group_of(inst, now)  # followers move before the next member's timer
         except Exception:
             log.exception("error while running timers")
         finally:
-            self._drain(due)
+            self._next_deadline = None  # the timer fired: re-arm it exactly, at the earliest deadline
+            self._drain(rest)
 
     def _on_link_events(self) -> None:
         assert self._links is not None
@@ -427,6 +458,13 @@ class Daemon:
             if any([self._refresh_address(inst, now) for inst in waiting]):
                 self._drain_all()
 
+    async def _split_brain_rounds(self) -> None:
+        """Probe scheduling off the protocol's hot path: a look over every instance four times a
+        second costs less than a look at each instance on each of its adverts."""
+        while True:
+            await asyncio.sleep(PROBE_CHECK)
+            self.prober.check(self.instances.values(), self._now())
+
     # --- effects -------------------------------------------------------------------------------
 
     def _settle_group_of(self, inst: Instance, now: float) -> None:
@@ -439,37 +477,42 @@ class Daemon:
         self._deadline_of.clear()
         self._drain(self.instances.values())
 
-    def _drain(
-        self, instances: Iterable[Instance], probe: bool = True, extra_groups: Iterable[SyncGroup] = ()
-    ) -> None:
+    def _drain(self, instances: Iterable[Instance], extra_groups: Iterable[SyncGroup] = ()) -> None:
         """Settle the sync groups of the instances that had input, apply their effects (and their
         group followers'), and re-arm the one timer. Only those instances are visited: a wake-up
         costs what it touched, not the number of instances."""
         now = self._now()
         touched = {inst.name: inst for inst in instances}
         groups = {id(g): g for g in extra_groups}
-        groups.update({id(g): g for n in touched if (g := self.group_of.get(n)) is not None})
+        if self.group_of:
+            groups.update({id(g): g for n in touched if (g := self.group_of.get(n)) is not None})
         for group in groups.values():
             group.settle(now)
             for router in group.members:
                 inst = self.instances.get(router.name)
                 if inst is not None and inst.router is router:
                     touched.setdefault(inst.name, inst)
+        apply, send = self._apply, self.applier.send_advert
         for inst in touched.values():
-            for effect in inst.router.effects():
-                self._apply(inst, effect)
+            for effect in inst.router.take_effects():
+                if type(effect) is fx.SendAdvert:  # most effects, every tick: straight to the socket
+                    send(inst, effect)
+                else:
+                    apply(inst, effect)
         for group in groups.values():
             for effect in group.effects():
                 self._apply_group(effect)
-        for inst in touched.values():
-            deadline = inst.router.get_timer() if inst.name in self.instances else None
+        deadline_of, live = self._deadline_of, self.instances
+        earliest = None
+        for name, inst in touched.items():
+            deadline = inst.router.get_timer() if name in live else None
             if deadline is None:
-                self._deadline_of.pop(inst.name, None)
+                deadline_of.pop(name, None)
             else:
-                self._deadline_of[inst.name] = deadline
-        if probe:
-            self.prober.check(touched.values(), now)
-        self._rearm()
+                deadline_of[name] = deadline
+                if earliest is None or deadline < earliest:
+                    earliest = deadline
+        self._rearm(earliest)
 
     def _apply(self, inst: Instance, effect: fx.Effect) -> None:
         try:
@@ -484,15 +527,30 @@ class Daemon:
         except Exception:
             log.exception("failed to apply %s", type(effect).__name__)
 
-    def _rearm(self) -> None:
-        when = min(self._deadline_of.values(), default=None)
+    def _rearm(self, earliest: float | None = None) -> None:
+        """Arm the timer for the earliest deadline. After a batch of datagrams (``earliest``: the
+        soonest deadline among the instances it touched) the timer only ever moves earlier: a
+        BACKUP's Master_Down moves later with every advert, and re-arming for each batch would cost
+        a walk over every instance and a system call; when the timer then fires with nothing due,
+        `_on_timer` re-arms it exactly."""
+        armed = self._next_deadline
+        if earliest is not None and armed is not None and armed <= earliest:
+            return
+        when = min(self._deadline_of.values(), default=None) if earliest is None or armed is None else earliest
         self._next_deadline = when
         if self._tick is not None:
             self._tick.arm(when)
 
     def _state_changed(self) -> None:
-        if self._ready:
-            systemd.notify(f"STATUS={self._status_line()}")
+        """Tell systemd the new state counts, once per loop iteration however many changed (at
+        start, 200 instances changing state must not cost 200 walks over 200 instances)."""
+        if self._ready and not self._status_pending and self._loop is not None:
+            self._status_pending = True
+            self._loop.call_soon(self._send_status)
+
+    def _send_status(self) -> None:
+        self._status_pending = False
+        systemd.notify(f"STATUS={self._status_line()}")
 
     # --- status --------------------------------------------------------------------------------
 
@@ -503,7 +561,7 @@ class Daemon:
             hostname=socket.gethostname(),
             uptime=round(time.time() - self.started, 3),
             reloads=self.reloads,
-            unknown_vrid_packets=self.intake.unknown_vrid,
+            unknown_vrid_packets=self.intake.unknown_vrids,
             scripts=self.trackers.statuses(),
             instances=[inst.status(now) for inst in self.instances.values()],
             sockets=self.intake.statuses(),

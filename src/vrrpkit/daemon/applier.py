@@ -10,6 +10,7 @@ loop (the caller catches and logs).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ log = logging.getLogger("vrrpkit")
 
 SocketKey = tuple[str, int]  # (interface, family)
 MISMATCH_LOG_EVERY = 100
+DROP_LOG_EVERY = 1.0  # seconds: at most one log line per instance and drop reason (a flood is counted)
 # Drops that are the protocol working as designed, not a problem worth a log line.
 _QUIET_DROPS = frozenset({DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES})
 _LIVE_STATES = frozenset({State.MASTER, State.BACKUP, State.FAULT})
@@ -41,6 +43,7 @@ class EffectApplier:
         call_later: Callable[[float, Callable[..., Any], Any], Any],
         wall_clock: Callable[[], float],
         on_state_change: Callable[[], None] = lambda: None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ports = ports
         self.sockets = sockets
@@ -52,6 +55,8 @@ class EffectApplier:
         self.groups: dict[str, SyncGroupConfig] = {}
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self.monotonic = monotonic
+        self._drop_log: dict[tuple[str, DropReason], tuple[float, int]] = {}  # -> (next line, held back)
 
     def configure(self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig]) -> None:
         """What a (re)load decided: GARP pacing and the sync groups' notify scripts."""
@@ -74,9 +79,7 @@ class EffectApplier:
             self.notifier.run(inst.name, commands)
         elif isinstance(effect, fx.PacketDropped):
             if effect.reason not in _QUIET_DROPS:
-                log.warning(
-                    "(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail
-                )
+                self._log_drop(inst, effect)
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
         elif isinstance(effect, fx.PriorityChanged):
@@ -106,7 +109,8 @@ class EffectApplier:
 
     # --- one method per effect --------------------------------------------------------------------
 
-    def _send(self, inst: Instance, effect: fx.SendAdvert) -> None:
+    def send_advert(self, inst: Instance, effect: fx.SendAdvert) -> None:
+        """`apply` for the effect of every tick; never raises (the socket returns its errors)."""
         sock = self.sockets.get((effect.interface, effect.src.version))
         if sock is None:
             return
@@ -115,6 +119,8 @@ class EffectApplier:
             log.warning("(%s) send advert error %s (%s) dst=%s", inst.name, error.errno, error.strerror, effect.dst)
         elif effect.priority == 0:
             log.info("(%s) sent 0 priority", inst.name)
+
+    _send = send_advert
 
     def _add_vips(self, inst: Instance, effect: fx.AddVips) -> None:
         for vip in effect.vips:
@@ -158,6 +164,21 @@ class EffectApplier:
         if effect.event is Event.MASTER_DOWN:
             log.info("(%s) Receive advertisement timeout", inst.name)
         self.on_state_change()
+
+    def _log_drop(self, inst: Instance, effect: fx.PacketDropped) -> None:
+        """One line per instance and reason per DROP_LOG_EVERY, saying how many it stands for: a
+        flood is counted in full (stats, metrics), never written to the log in full."""
+        key = (inst.name, effect.reason)
+        now = self.monotonic()
+        next_line, held = self._drop_log.get(key, (0.0, 0))
+        if now < next_line:
+            self._drop_log[key] = (next_line, held + 1)
+            return
+        self._drop_log[key] = (now + DROP_LOG_EVERY, 0)
+        more = f" (and {held} more like it)" if held else ""
+        log.warning(
+            "(%s) dropped advert from %s: %s %s%s", inst.name, effect.src, effect.reason.value, effect.detail, more
+        )
 
     def _mismatch(self, inst: Instance, effect: fx.Mismatch) -> None:
         if inst.count_mismatch(effect.kind) % MISMATCH_LOG_EVERY:

@@ -29,10 +29,10 @@ class Instance:
     split_brain_events: int = 0
     next_probe: float = 0.0
     mismatches: dict[str, int] = field(default_factory=dict)
+    name: str = field(init=False)  # cfg.name, read on every datagram: a plain attribute
 
-    @property
-    def name(self) -> str:
-        return self.cfg.name
+    def __post_init__(self) -> None:
+        self.name = self.cfg.name
 
     def record(self, effect: fx.StateChanged, wall: float) -> None:
         self.transitions.append(

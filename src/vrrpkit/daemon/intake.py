@@ -4,7 +4,8 @@ batches, each datagram routed to the instances of its VRID.
 One raw socket per (interface, family), shared by every instance there (keepalived does the same).
 Whenever the instances change, `sync` opens and closes sockets, rebuilds the routes and gives each
 socket the filter for exactly the instances on it (`vrrpkit.io.vrrp_filter`), so a flood of what no
-instance can use stays in the kernel. `read` takes at most `limit` datagrams per call: the loop
+instance can use stays in the kernel. `read` takes at most `limit` datagrams per call (the caller
+routes them with the table it returns: one index per datagram, the loop's hottest line): the loop
 serves due timers between batches, so a busy socket can neither delay an advert nor starve the
 other sockets (`Daemon._on_readable`).
 
@@ -31,6 +32,7 @@ log = logging.getLogger("vrrpkit")
 
 SocketKey = tuple[str, int]  # (interface, family)
 _NO_ROUTE: list[Instance] = []
+_NO_ROUTES: list[list[Instance]] = [_NO_ROUTE] * 256
 
 
 @dataclass
@@ -92,12 +94,13 @@ class Intake:
             except (OSError, ValueError) as exc:  # without a filter user space still checks everything
                 log.warning("no kernel filter on %s (IPv%d): %s", key[0], key[1], exc)
 
-    def read(self, key: SocketKey, limit: int) -> tuple[list[tuple[Datagram, list[Instance]]], int]:
-        """Up to ``limit`` queued datagrams of one socket, each with the instances it is for, and how
-        many were read in all (routed or not): fewer than ``limit`` means the queue is empty."""
+    def read(self, key: SocketKey, limit: int) -> tuple[list[Datagram], list[list[Instance]], int]:
+        """Up to ``limit`` queued datagrams of one socket, the socket's routes (indexed by VRID,
+        the datagram's second byte: `route`), and how many were read in all (fewer than ``limit``
+        means the queue is empty)."""
         sock = self.sockets.get(key)
         if sock is None:
-            return [], 0
+            return [], _NO_ROUTES, 0
         datagrams, invalid = sock.drain(limit)
         counters = self.counters[key]
         counters.received += len(datagrams)
@@ -105,16 +108,11 @@ class Intake:
             counters.undecodable += len(invalid)
             for bad in invalid:
                 log.debug("dropped undecodable IP packet on %s: %s", key[0], bad)
-        table = self._routes.get(key)
-        out = []
-        for dgram in datagrams:
-            payload = dgram.payload
-            targets = table[payload[1]] if table is not None and len(payload) > 1 else _NO_ROUTE
-            if targets:
-                out.append((dgram, targets))
-            else:
-                counters.unknown_vrid += 1
-        return out, len(datagrams) + len(invalid)
+        return datagrams, self._routes.get(key, _NO_ROUTES), len(datagrams) + len(invalid)
+
+    def unknown_vrid(self, key: SocketKey) -> None:
+        """A datagram of this socket went to no instance."""
+        self.counters[key].unknown_vrid += 1
 
     def keys_of(self, instances: Iterable[Instance]) -> set[SocketKey]:
         return {(i.cfg.interface, i.cfg.family) for i in instances if (i.cfg.interface, i.cfg.family) in self.sockets}
@@ -129,7 +127,7 @@ class Intake:
         sock.close()
 
     @property
-    def unknown_vrid(self) -> int:
+    def unknown_vrids(self) -> int:
         return sum(c.unknown_vrid for c in self.counters.values())
 
     def statuses(self) -> list[SocketStatus]:

@@ -41,6 +41,11 @@ class DaemonCollector(Collector):
         drops = CounterMetricFamily(
             "vrrpkit_packets_dropped", "Datagrams dropped by reason", labels=[*labels, "reason"]
         )
+        unanswered = CounterMetricFamily(
+            "vrrpkit_lower_priority_unanswered",
+            "Lower-priority adverts not answered: within an advert interval of the last answer",
+            labels=labels,
+        )
         for item in snap.instances:
             values = [item.name, str(item.vrid), item.interface]
             for s in STATES:
@@ -56,7 +61,29 @@ class DaemonCollector(Collector):
             rcvd.add_metric(values, counters["advert_rcvd"])
             for reason, count in counters["dropped"].items():
                 drops.add_metric([*values, reason], count)
-        yield from (state, prio, base, split, split_events, transitions, became, sent, rcvd, drops)
+            unanswered.add_metric(values, counters.get("lower_prio_unanswered", 0))
+        yield from (state, prio, base, split, split_events, transitions, became, sent, rcvd, drops, unanswered)
+        yield from _socket_metrics(snap)
+
+
+def _socket_metrics(snap: Snapshot) -> Iterator[Any]:
+    """Per receive socket: what was read, and what was dropped before any instance saw it (the
+    kernel filter's own drops cannot be counted)."""
+    labels = ["interface", "family"]
+    received = CounterMetricFamily("vrrpkit_socket_received", "Datagrams read from the VRRP socket", labels=labels)
+    dropped = CounterMetricFamily(
+        "vrrpkit_socket_dropped",
+        "Datagrams dropped before any instance: unknown-vrid, undecodable, queue-full (kernel, queue overflow)",
+        labels=[*labels, "reason"],
+    )
+    for sock in snap.sockets:
+        values = [sock.interface, str(sock.family)]
+        received.add_metric(values, sock.received)
+        dropped.add_metric([*values, "unknown-vrid"], sock.unknown_vrid)
+        dropped.add_metric([*values, "undecodable"], sock.undecodable)
+        if sock.queue_overflow is not None:
+            dropped.add_metric([*values, "queue-full"], sock.queue_overflow)
+    yield from (received, dropped)
 
 
 def serve_metrics(snapshot: Callable[[], Snapshot], host: str, port: int) -> CollectorRegistry:

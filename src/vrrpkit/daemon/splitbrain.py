@@ -74,29 +74,33 @@ class SplitBrainProber:
         self.probers: dict[tuple[str, int], Prober] = {}
 
     def check(self, instances: Iterable[Instance], now: float) -> None:
+        """Start a probe round for every MASTER that is due: one task per (interface, family) for
+        all of them, one wait for the answers (not one task and one wait per instance)."""
+        rounds: dict[tuple[str, int], list[Instance]] = {}
         for inst in instances:
             if inst.router.state is not State.MASTER:
                 if inst.split_brain or inst.suspects:
                     left_master(inst)
             elif due(inst, now):
-                self.spawn(self._probe(inst))
+                rounds.setdefault((inst.cfg.interface, inst.cfg.family), []).append(inst)
+        for key, members in rounds.items():
+            self.spawn(self._probe(key, members))
 
-    async def _probe(self, inst: Instance) -> None:
-        cfg = inst.cfg
-        key = (cfg.interface, cfg.family)
+    async def _probe(self, key: tuple[str, int], members: list[Instance]) -> None:
         try:
             prober = self.probers.get(key)
             if prober is None:
-                prober = self.probers[key] = self.ports.prober(cfg.interface, cfg.family)
-            vip = cfg.vips[0].address
-            prober.probe(vip)
+                prober = self.probers[key] = self.ports.prober(*key)
+            for address, error in prober.probe_all(inst.cfg.vips[0].address for inst in members):
+                log.debug("VIP probe for %s failed: %s", address, error)
             await asyncio.sleep(ANSWER_WAIT)
-            seen = prober.finish(vip)
+            answers = [(inst, prober.finish(inst.cfg.vips[0].address)) for inst in members]
         except OSError as exc:
-            log.debug("(%s) VIP probe failed: %s", cfg.name, exc)
+            log.debug("VIP probes on %s failed: %s", key[0], exc)
             return
-        if inst.router.state is State.MASTER:
-            judge(inst, seen)
+        for inst, seen in answers:
+            if inst.router.state is State.MASTER:
+                judge(inst, seen)
 
     def close(self) -> None:
         for prober in self.probers.values():

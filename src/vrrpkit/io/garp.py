@@ -306,7 +306,18 @@ class NeighborProber(FdSocket):
         else:
             self.sock = _packet_socket(ifname, consts.ETH_P_IPV6, _BPF_NA_ONLY)
         self._claims: dict[IPAddress, dict[bytes, str]] = {}
+        self._frames: dict[IPAddress, bytes] = {}  # a master probes the same VIPs every round
         self.errors = 0
+
+    def probe_all(self, addresses: Iterable[IPAddress]) -> list[tuple[IPAddress, OSError]]:
+        """One round for many addresses: flush once, then one probe each; returns the failures."""
+        self.read(limit=_FLUSH_LIMIT)
+        failed = []
+        for address in addresses:
+            error = self._send_probe(address)
+            if error is not None:
+                failed.append((address, error))
+        return failed
 
     def probe(self, address: IPAddress) -> OSError | None:
         """Send one probe for ``address`` and start (or keep) collecting claims for it.
@@ -316,11 +327,18 @@ class NeighborProber(FdSocket):
         not count as another owner now.
         """
         self.read(limit=_FLUSH_LIMIT)
+        return self._send_probe(address)
+
+    def _send_probe(self, address: IPAddress) -> OSError | None:
         self._claims.setdefault(address, {})
-        if isinstance(address, IPv4Address):
-            frame = arp_probe_frame(self.mac, address)
-        else:
-            frame = dad_ns_frame(self.mac, address)
+        frame = self._frames.get(address)
+        if frame is None:
+            if len(self._frames) >= 4096:
+                self._frames.clear()
+            if isinstance(address, IPv4Address):
+                frame = self._frames[address] = arp_probe_frame(self.mac, address)
+            else:
+                frame = self._frames[address] = dad_ns_frame(self.mac, address)
         ethertype = struct.unpack("!H", frame[12:14])[0]
         try:
             self.sock.sendto(frame, (self.ifname, ethertype))

@@ -37,7 +37,10 @@ from vrrpkit.io.fdsocket import BpfInsn
 PROTO_VRRP = 112
 # scratch memory words
 M_LEN, M_SUM, M_TMP, M_VER = 0, 1, 2, 3
-CHECKSUM_BUDGET = 3900  # instructions the unrolled checksum may take, leaving room for the rest
+# Instructions the unrolled checksum may take. The kernel charges a filter (after translating it to
+# eBPF, which makes it larger) to the socket's option memory: ~3100 classic instructions fit in the
+# default 128 KiB, so a filter is built to fit and a smaller one is tried if the kernel says ENOMEM.
+CHECKSUM_BUDGET = 2800
 
 
 class Mode(Enum):
@@ -92,10 +95,9 @@ def checksum_limit(family: int, budget: int = CHECKSUM_BUDGET) -> int:
     return min(longest, int(budget / per_byte) // 4 * 4)
 
 
-def program(spec: FilterSpec) -> list[BpfInsn]:
+def program(spec: FilterSpec, budget: int = CHECKSUM_BUDGET) -> list[BpfInsn]:
     """The filter for ``spec``. Many VRID ranges or peers leave less room for the unrolled
     checksum: it then covers shorter adverts, never fewer rules."""
-    budget = CHECKSUM_BUDGET
     while True:
         try:
             return _Builder(spec, checksum_limit(spec.family, budget)).build()

@@ -46,8 +46,10 @@ from vrrpkit.io import consts, vrrp_filter
 from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket, attach_bpf
 
 RECV_BUFSIZE = 65535
+RECV_BUFSIZE4 = 4096  # the largest IPv4 advert is 60 + 1036 bytes; a smaller buffer reads faster
+RECV_BUFSIZE6 = 8192  # the largest IPv6 advert is 8 + 255 x 16 bytes
 RCVBUF = 1 << 20  # bytes of receive queue: ~1300 adverts, tens of ms of a flood while the loop is busy
-PARSED_CACHE = 64  # distinct packets remembered per socket (a master's advert, a flood's packet, ...)
+PARSED_CACHE = 512  # distinct packets remembered per socket: every VRID's master, and some
 _IPV6_ANCBUFSIZE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
 _SO_RCVBUFFORCE = 33
 
@@ -115,12 +117,22 @@ class _VrrpSocketBase(FdSocket):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
 
     def set_filter(self, spec: vrrp_filter.FilterSpec) -> None:
-        """Replace the kernel filter (the kernel swaps it atomically; nothing queued is lost)."""
+        """Replace the kernel filter (the kernel swaps it atomically; nothing queued is lost).
+
+        A host with little socket option memory (net.core.optmem_max) refuses a large filter with
+        ENOMEM: then one that verifies the checksums of shorter adverts only, down to none."""
         if spec == self.filter:
             return
-        program = vrrp_filter.program(spec)
-        attach_bpf(self.sock, program)
-        self.filter, self.filter_size = spec, len(program)
+        for budget in (vrrp_filter.CHECKSUM_BUDGET, 1500, 500, 0):
+            program = vrrp_filter.program(spec, budget)
+            try:
+                attach_bpf(self.sock, program)
+            except OSError as exc:
+                if exc.errno == errno.ENOMEM and budget:
+                    continue
+                raise
+            self.filter, self.filter_size = spec, len(program)
+            return
 
     def kernel_drops(self) -> int | None:
         """Datagrams the kernel dropped because this socket's queue was full (/proc/net/raw{,6}
@@ -185,7 +197,7 @@ class VrrpSocket4(_VrrpSocketBase):
         super().__init__(ifname, unicast)
         self.group = group
         self.src = src
-        self._packets: dict[tuple[bytes, IPv4Address, IPv4Address], tuple[bytes, tuple[str, int]]] = {}
+        self._packets: dict[tuple[bytes, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address]] = {}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -220,15 +232,18 @@ class VrrpSocket4(_VrrpSocketBase):
             exc = OSError(errno.EADDRNOTAVAIL, "no source address for the VRRP advert")
             self.stats.count_send_error(exc)
             return exc
-        key = (data, src, dst)
+        key = (data, id(dst))
         cached = self._packets.get(key)
-        if cached is None:
-            # A master resends the same message every interval: build each header (and its
-            # checksum) once; the cache is bounded because a priority change makes new bytes.
+        if cached is None or cached[2] is not src or cached[3] is not dst:
+            # A master resends the same message every interval (the router hands over the same
+            # objects each time): build each header and its checksum once. Keyed by the message
+            # and the destination object (hashing address objects costs more than building the
+            # header; the entry holds the objects, so their ids stay theirs); bounded because a
+            # priority change makes new bytes.
             if len(self._packets) >= 1024:
                 self._packets.clear()
-            cached = self._packets[key] = (build_ipv4(src, dst, data), (str(dst), 0))
-        packet, address = cached
+            cached = self._packets[key] = (build_ipv4(src, dst, data), (str(dst), 0), src, dst)
+        packet, address, _, _ = cached
         try:
             self.sock.sendto(packet, address)
         except OSError as exc:
@@ -238,17 +253,41 @@ class VrrpSocket4(_VrrpSocketBase):
         return None
 
     def recv(self) -> Datagram | None:
-        try:
-            packet = self.sock.recv(RECV_BUFSIZE)
-        except OSError as exc:
-            if exc.errno in NOTHING_TO_READ:
-                return None
-            self.stats.receive_errors += 1
-            raise InvalidPacket(DropReason.BAD_IP_HEADER, f"recv: {exc}") from exc
-        known = self._parsed.get(packet)
-        if known is not None:
-            self.stats.received += 1
-            return known
+        good, bad = self.drain(1)
+        if bad:
+            raise bad[0]
+        return good[0] if good else None
+
+    def drain(self, limit: int = 64) -> tuple[list[Datagram], list[InvalidPacket]]:
+        """Read up to ``limit`` queued datagrams; the hot loop of a BACKUP and of a flood, so the
+        read and the cache lookup are inlined here."""
+        good: list[Datagram] = []
+        bad: list[InvalidPacket] = []
+        recv, parsed = self.sock.recv, self._parsed
+        for _ in range(limit):
+            try:
+                packet = recv(RECV_BUFSIZE4)
+            except OSError as exc:
+                if exc.errno in NOTHING_TO_READ:
+                    break
+                self.stats.receive_errors += 1
+                bad.append(InvalidPacket(DropReason.BAD_IP_HEADER, f"recv: {exc}"))
+                continue
+            # The sender's kernel gives every packet its own IP id (and so header checksum), so the
+            # same advert is recognised by everything else: length, TTL, protocol, addresses, body.
+            key = packet[2:4] + packet[8:10] + packet[12:] if packet[:1] == b"\x45" else packet
+            known = parsed.get(key)
+            if known is None:
+                try:
+                    known = self._parse(packet, key)
+                except InvalidPacket as exc:
+                    bad.append(exc)
+                    continue
+            good.append(known)
+        self.stats.received += len(good)
+        return good, bad
+
+    def _parse(self, packet: bytes, key: bytes) -> Datagram:
         try:
             ip = parse_ip(packet)
         except InvalidPacket:
@@ -257,8 +296,7 @@ class VrrpSocket4(_VrrpSocketBase):
         if ip.protocol != consts.IPPROTO_VRRP:  # cannot happen on a proto-112 socket; be explicit
             self.stats.bad_ip_headers += 1
             raise InvalidPacket(DropReason.NOT_VRRP, f"IP protocol {ip.protocol}")
-        self.stats.received += 1
-        return self._remember(packet, Datagram(ip.src, ip.dst, ip.ttl, ip.payload, self.ifname))
+        return self._remember(key, Datagram(ip.src, ip.dst, ip.ttl, ip.payload, self.ifname))
 
 
 class VrrpSocket6(_VrrpSocketBase):
@@ -323,7 +361,7 @@ class VrrpSocket6(_VrrpSocketBase):
 
     def recv(self) -> Datagram | None:
         try:
-            data, ancdata, _flags, addr = self.sock.recvmsg(RECV_BUFSIZE, _IPV6_ANCBUFSIZE)
+            data, ancdata, _flags, addr = self.sock.recvmsg(RECV_BUFSIZE6, _IPV6_ANCBUFSIZE)
         except OSError as exc:
             if exc.errno in NOTHING_TO_READ:
                 return None

@@ -155,10 +155,12 @@ class FakeProber:
     family: int
     answers: frozenset[str] = frozenset()
     probes: list[IPAddress] = field(default_factory=list)
+    rounds: int = 0
 
-    def probe(self, address: IPAddress) -> OSError | None:
-        self.probes.append(address)
-        return None
+    def probe_all(self, addresses: Iterable[IPAddress]) -> list[tuple[IPAddress, OSError]]:
+        self.probes.extend(addresses)
+        self.rounds += 1
+        return []
 
     def finish(self, address: IPAddress) -> frozenset[str]:
         return self.answers

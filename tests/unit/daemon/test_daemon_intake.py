@@ -94,3 +94,18 @@ def test_kernel_filters_follow_the_instances_on_each_socket(tmp_path: Path) -> N
         assert status.unknown_vrid == 1 and status.received >= 1
 
     drive(tmp_path, conf(), body)
+
+
+def test_masters_on_one_interface_share_one_split_brain_probe_round(tmp_path: Path) -> None:
+    # equal priorities: the three become MASTER in the same tick, and probe in the same round
+    three = conf() + conf(name="VI_2", vrid=52, vips="192.0.2.98/24")
+    three += conf(name="VI_3", vrid=53, vips="192.0.2.97/24")
+    fake = FakeOs(prober_answers=frozenset({"02:00:00:00:00:09"}))
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: all(state(d, n) == "MASTER" for n in ("VI_1", "VI_2", "VI_3")))
+        await until(lambda: all(d.instances[n].split_brain for n in ("VI_1", "VI_2", "VI_3")), limit=5.0)
+        prober = fake.probers[("eth0", 4)]
+        assert prober.rounds >= 2 and len(prober.probes) == 3 * prober.rounds  # one round, three VIPs
+
+    drive(tmp_path, three, body, fake)

@@ -190,6 +190,26 @@ def test_quiet_drops_are_not_logged_and_mismatches_are_logged_once_a_hundred(
     assert caplog.text.count("interval mismatch") == 2 and inst.mismatches == {"interval": 150}
 
 
+def test_a_flood_of_drops_is_one_log_line_per_second_per_reason(caplog: pytest.LogCaptureFixture) -> None:
+    a, _ = applier(FakeOs())
+    clock = [100.0]
+    a.monotonic = lambda: clock[0]
+    inst = instance()
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    for i in range(5000):
+        clock[0] = 100.0 + i * 0.0002  # 5000 bad checksums in one second
+        a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_CHECKSUM, ME, "checksum 0x0000"))
+        a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, ME, "TTL 1"))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "(VI_1) dropped advert from 192.0.2.1: bad-checksum checksum 0x0000",
+        "(VI_1) dropped advert from 192.0.2.1: bad-ttl TTL 1",
+    ]
+    clock[0] = 101.0
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_CHECKSUM, ME, "checksum 0x0000"))
+    assert caplog.records[-1].getMessage().endswith("(and 4999 more like it)")
+
+
 def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> None:
     runner = FakeRunner()
     a, _ = applier(FakeOs(), runner)
@@ -226,3 +246,31 @@ def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:
     assert not splitbrain.due(inst, 10.5)  # a handover leaves the old master holding the VIP a moment
     assert splitbrain.due(inst, 13.0)
     assert not splitbrain.due(inst, 13.5)  # once a period
+
+
+def test_metrics_count_socket_drops_and_unanswered_lower_priorities() -> None:
+    from vrrpkit.control.snapshot import Snapshot, SocketStatus
+    from vrrpkit.daemon.metrics import DaemonCollector
+
+    inst = instance()
+    inst.router.stats.lower_prio_unanswered = 7
+    snap = Snapshot(
+        pid=1,
+        hostname="h",
+        uptime=1.0,
+        reloads=0,
+        unknown_vrid_packets=3,
+        instances=[inst.status(0.0)],
+        sockets=[SocketStatus("eth0", 4, received=10, unknown_vrid=3, undecodable=1, queue_overflow=2)],
+    )
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for m in DaemonCollector(lambda: snap).collect()
+        for s in m.samples
+    }
+    labels = (("instance", "VI_1"), ("interface", "eth0"), ("vrid", "51"))
+    assert samples[("vrrpkit_lower_priority_unanswered_total", labels)] == 7
+    sock = (("family", "4"), ("interface", "eth0"))
+    assert samples[("vrrpkit_socket_received_total", sock)] == 10
+    assert samples[("vrrpkit_socket_dropped_total", (*sock, ("reason", "queue-full")))] == 2
+    assert samples[("vrrpkit_socket_dropped_total", (*sock, ("reason", "unknown-vrid")))] == 3
