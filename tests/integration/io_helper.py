@@ -67,6 +67,22 @@ def cmd_send(args: argparse.Namespace) -> None:
     _out({"errors": errors, "sent": sock.stats.sent, "send_errors": sock.stats.send_errors})
 
 
+def cmd_burst(args: argparse.Namespace) -> None:
+    """One tick of a MASTER with many instances, twice: the same adverts through send_many."""
+    from vrrpkit.core.effects import SendAdvert
+    from vrrpkit.core.packet import Advertisement, encode
+
+    src = ip_address(args.src)
+    sock = open_vrrp_socket(args.iface, 4)
+    group = sock.group
+    adverts = [
+        SendAdvert(f"VI_{v}", args.iface, src, group, encode(Advertisement(3, v, 100, (src,), 1.0), src, group), 100)
+        for v in range(1, args.count + 1)
+    ]
+    errors = [sock.send_many(adverts) for _ in range(args.rounds)]
+    _out({"errors": [sum(e is not None for e in r) for r in errors], "sent": sock.stats.sent})
+
+
 def cmd_vip(args: argparse.Namespace) -> None:
     vip = _vip(args)
     changed = netlink.add_vip(args.iface, vip) if args.action == "add" else netlink.del_vip(args.iface, vip)
@@ -163,6 +179,11 @@ def main(argv: list[str]) -> None:
     s.add_argument("--payload", required=True)
     s.add_argument("--count", type=int, default=1)
     s.add_argument("--gap", type=float, default=0.05)
+    bu = sub.add_parser("burst")
+    bu.add_argument("--iface", default="eth0")
+    bu.add_argument("--src", required=True)
+    bu.add_argument("--count", type=int, default=50)
+    bu.add_argument("--rounds", type=int, default=2)
     v = sub.add_parser("vip")
     v.add_argument("action", choices=["add", "del"])
     v.add_argument("vip")
@@ -200,6 +221,7 @@ def main(argv: list[str]) -> None:
     {
         "recv": cmd_recv,
         "send": cmd_send,
+        "burst": cmd_burst,
         "vip": cmd_vip,
         "info": cmd_info,
         "links": cmd_links,

@@ -184,3 +184,17 @@ def test_tcpdump_verbose_decodes_our_advert(make_lab: Callable[..., Lab]) -> Non
     assert "ttl 255" in line and "tos 0xc0" in line and "192.0.2.209" in line
     assert "bad" not in line.lower()
     assert ip_address("192.0.2.209")
+
+
+def test_a_burst_of_adverts_leaves_in_one_call_and_again_as_prepared(make_lab: Callable[..., Lab]) -> None:
+    """send_many (sendmmsg) twice with the same 50 adverts: 100 arrive, each one intact."""
+    lab = make_lab(2, ipv6=False)
+    h1 = lab.addr("h1")
+
+    def send() -> None:
+        assert run_json(lab, "h1", "burst", "--src", str(h1), "--count", "50") == {"errors": [0, 0], "sent": 100}
+
+    (got,) = receive_while(lab, "h2", ["--socket", "mcast", "--count", "100", "--timeout", "5"], send)
+    assert len(got) == 100 and {(d["src"], d["ttl"]) for d in got} == {(str(h1), 255)}
+    vrids = [decode(bytes.fromhex(d["payload"]), h1, GROUP4).vrid for d in got]
+    assert sorted(vrids) == sorted(list(range(1, 51)) * 2)

@@ -379,15 +379,18 @@ class Daemon:
         self._on_timer()
 
     def _due(self, now: float) -> list[Instance]:
-        live = self.instances.get
-        return [i for n, d in self._deadline_of.items() if d <= now and (i := live(n)) is not None]
+        """Instances whose known deadline has come. The deadline known here may be earlier than
+        the router's own (a BACKUP's repeated master advert moves it later without telling the
+        loop): `_on_timer` puts those right instead of running their timers."""
+        live = self.instances  # every name with a deadline is live (_drain drops the others)
+        return [live[n] for n, d in self._deadline_of.items() if d <= now]
 
     def _on_timer(self) -> None:
         now = self._now()
         due = self._due(now)
         # A BACKUP's Master_Down (or preempt delay) must not fire while the advert that resets it
         # waits in the queue: read what is queued first (bounded), then look again.
-        backups = [i for i in due if i.router.state is State.BACKUP]
+        backups = [i for i in due if i.router.state is State.BACKUP and (i.router.get_timer() or now) <= now]
         if backups:
             for key in self.intake.keys_of(backups):
                 for _ in range(QUEUE_ROUNDS):
@@ -398,18 +401,24 @@ class Daemon:
         # The common tick first: a MASTER whose advert is due and nothing else. Its cached adverts
         # go straight to the socket; every other due instance takes the general path.
         rest: list[Instance] = []
-        send, deadline_of = self.applier.send_advert, self._deadline_of
+        burst: list[fx.SendAdvert] = []
+        deadline_of = self._deadline_of
         for inst in due:
             tick = inst.router.advert_tick(now)
             if tick is None:
                 rest.append(inst)
                 continue
             sends, deadline_of[inst.name] = tick
-            for effect in sends:
-                send(inst, effect)
+            burst.extend(sends)
+        if burst:
+            self.applier.send_adverts(burst)  # one system call per socket for the whole tick
         try:
             grouped = self.group_of
             for inst in rest:
+                real = inst.router.get_timer()
+                if real is not None and real > now:
+                    deadline_of[inst.name] = real  # only the known deadline was early
+                    continue
                 inst.router.handle_timer(now)
                 if grouped:
                     self._settle_group_of(inst, now)  # followers move before the next member's timer

@@ -57,6 +57,11 @@ class EffectApplier:
         self.announcers: dict[str, Announcer] = {}
         self.monotonic = monotonic
         self._drop_log: dict[tuple[str, DropReason], tuple[float, int]] = {}  # -> (next line, held back)
+        self._last_burst: tuple[tuple[int, ...], dict[SocketKey, list[fx.SendAdvert]], list[fx.SendAdvert]] = (
+            (),
+            {},
+            [],
+        )
 
     def configure(self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig]) -> None:
         """What a (re)load decided: GARP pacing and the sync groups' notify scripts."""
@@ -121,6 +126,27 @@ class EffectApplier:
             log.info("(%s) sent 0 priority", inst.name)
 
     _send = send_advert
+
+    def send_adverts(self, burst: list[fx.SendAdvert]) -> None:
+        """A tick's adverts: one call per socket (sendmmsg where it can), errors logged per advert."""
+        ids = tuple(map(id, burst))
+        if ids == self._last_burst[0]:  # the same adverts as last tick (a steady MASTER): same sockets
+            groups = self._last_burst[1]
+        else:
+            groups = {}
+            for effect in burst:
+                groups.setdefault((effect.interface, effect.src.version), []).append(effect)
+            self._last_burst = (ids, groups, burst)  # the burst keeps its objects (and so their ids)
+        for sock_key, adverts in groups.items():
+            sock = self.sockets.get(sock_key)
+            if sock is None:
+                continue
+            for effect, error in zip(adverts, sock.send_many(adverts), strict=True):
+                if error is not None:
+                    name = effect.instance
+                    log.warning("(%s) send advert error %s (%s) dst=%s", name, error.errno, error.strerror, effect.dst)
+                elif effect.priority == 0:
+                    log.info("(%s) sent 0 priority", effect.instance)
 
     def _add_vips(self, inst: Instance, effect: fx.AddVips) -> None:
         for vip in effect.vips:

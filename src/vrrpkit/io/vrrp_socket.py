@@ -36,13 +36,15 @@ import errno
 import os
 import socket
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import NamedTuple
 
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
+from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import DropReason, InvalidPacket, build_ipv4, parse_ip
-from vrrpkit.io import consts, vrrp_filter
+from vrrpkit.io import consts, sendmmsg, vrrp_filter
 from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket, attach_bpf
 
 RECV_BUFSIZE = 65535
@@ -197,7 +199,8 @@ class VrrpSocket4(_VrrpSocketBase):
         super().__init__(ifname, unicast)
         self.group = group
         self.src = src
-        self._packets: dict[tuple[bytes, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address]] = {}
+        self._packets: dict[tuple[bytes, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]] = {}
+        self._burst: sendmmsg.Burst | None = None
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -232,6 +235,18 @@ class VrrpSocket4(_VrrpSocketBase):
             exc = OSError(errno.EADDRNOTAVAIL, "no source address for the VRRP advert")
             self.stats.count_send_error(exc)
             return exc
+        packet, address, _, _, _ = self._prepared(data, dst, src)
+        try:
+            self.sock.sendto(packet, address)
+        except OSError as exc:
+            self.stats.count_send_error(exc)
+            return exc
+        self.stats.sent += 1
+        return None
+
+    def _prepared(
+        self, data: bytes, dst: IPv4Address, src: IPv4Address
+    ) -> tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]:
         key = (data, id(dst))
         cached = self._packets.get(key)
         if cached is None or cached[2] is not src or cached[3] is not dst:
@@ -242,15 +257,27 @@ class VrrpSocket4(_VrrpSocketBase):
             # priority change makes new bytes.
             if len(self._packets) >= 1024:
                 self._packets.clear()
-            cached = self._packets[key] = (build_ipv4(src, dst, data), (str(dst), 0), src, dst)
-        packet, address, _, _ = cached
-        try:
-            self.sock.sendto(packet, address)
-        except OSError as exc:
-            self.stats.count_send_error(exc)
-            return exc
-        self.stats.sent += 1
-        return None
+                self._burst = None
+            packet = build_ipv4(src, dst, data)
+            cached = self._packets[key] = (packet, (str(dst), 0), src, dst, sendmmsg.sockaddr_in(dst.packed))
+        return cached
+
+    def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]:
+        """``send`` for a burst of adverts, in one sendmmsg call when it can; the errors per advert,
+        as ``send`` returns them. A MASTER's tick is the same burst every time (the router hands
+        over the same effect objects): then the prepared burst is sent as it is."""
+        if len(adverts) < 2 or not sendmmsg.available():
+            return [self.send(a.data, a.dst, a.src) for a in adverts]  # type: ignore[arg-type]
+        burst = self._burst
+        if burst is None or burst.key != tuple(map(id, adverts)):
+            prepared = [self._prepared(a.data, a.dst, a.src) for a in adverts]  # type: ignore[arg-type]
+            burst = self._burst = sendmmsg.Burst(adverts, [(p[0], p[4]) for p in prepared])
+        sent, _errno = burst.send(self.sock.fileno())
+        self.stats.sent += sent
+        errors: list[OSError | None] = [None] * sent
+        for advert in adverts[sent:]:  # the rest one by one: each error where it happened
+            errors.append(self.send(advert.data, advert.dst, advert.src))  # type: ignore[arg-type]
+        return errors
 
     def recv(self) -> Datagram | None:
         good, bad = self.drain(1)
@@ -341,6 +368,10 @@ class VrrpSocket6(_VrrpSocketBase):
         except BaseException:
             self.sock.close()
             raise
+
+    def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]:
+        """``send`` for each advert of a burst (each needs its own IPV6_PKTINFO)."""
+        return [self.send(a.data, a.dst, a.src) for a in adverts]  # type: ignore[arg-type]
 
     def send(self, data: bytes, dst: IPv6Address | None = None, src: IPv6Address | None = None) -> OSError | None:
         """Send one VRRP message; the source goes in IPV6_PKTINFO so it is exactly the one given."""

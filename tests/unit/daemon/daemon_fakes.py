@@ -17,6 +17,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.daemon.ports import Ports
 from vrrpkit.io.scripts import Script, ScriptResult
@@ -97,11 +98,16 @@ class FakeSocket(_Fd):
         self.filters: list[FilterSpec] = []  # every kernel filter the daemon attached, in order
         self.filter: FilterSpec | None = None
         self.reads: list[int] = []  # how many datagrams each drain() returned
+        self.bursts: list[int] = []  # how many adverts each send_many() carried
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress) -> OSError | None:
         self.sent.append((data, dst, src))
         self.journal.append(("send", data[1], data[2]))  # VRID, priority
         return None
+
+    def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]:
+        self.bursts.append(len(adverts))
+        return [self.send(a.data, a.dst, a.src) for a in adverts]
 
     def deliver(self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255) -> None:
         self.inbox.append(Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname))
