@@ -51,6 +51,7 @@ HOUSEKEEPING = 0.5  # seconds between looks for a late source address
 PROBE_CHECK = 0.25  # seconds between looks for MASTERs due a split-brain probe (each probes every >= 1 s)
 BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
+_URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
 
 
 class Daemon:
@@ -502,11 +503,23 @@ class Daemon:
                 if inst is not None and inst.router is router:
                     touched.setdefault(inst.name, inst)
         apply, send = self._apply, self.applier.send_advert
+        later: list[tuple[Instance, list[fx.Effect]]] = []
         for inst in touched.values():
-            for effect in inst.router.take_effects():
-                if type(effect) is fx.SendAdvert:  # most effects, every tick: straight to the socket
-                    send(inst, effect)
-                else:
+            effects = inst.router.take_effects()
+            if not effects:
+                continue
+            # What the network sees first: adverts and VIPs of every instance, then the log lines,
+            # history and notify scripts (a new master's VIP must not wait for "Entering MASTER")
+            for effect in effects:
+                kind = type(effect)
+                if kind is fx.SendAdvert:
+                    send(inst, effect)  # type: ignore[arg-type]
+                elif kind in _URGENT:
+                    apply(inst, effect)
+            later.append((inst, effects))
+        for inst, effects in later:
+            for effect in effects:
+                if type(effect) not in _URGENT and type(effect) is not fx.SendAdvert:
                     apply(inst, effect)
         for group in groups.values():
             for effect in group.effects():

@@ -1,0 +1,103 @@
+"""Watch one address on one lab host: print when it appears and disappears, to the microsecond.
+
+    vipwatch.py ADDRESS [--iface eth0] [--adverts-from IP]      (inside the host: lab.popen(host, [...]))
+
+Polling `ip addr` from outside costs milliseconds per look and misses short flaps; this subscribes
+to the kernel's address notifications (RTMGRP_IPV4_IFADDR / RTMGRP_IPV6_IFADDR) in the host's
+namespace and prints one JSON line per change, stamped with time.monotonic() (CLOCK_MONOTONIC is
+one clock for every namespace, so the lines of several hosts merge into one timeline). The first
+line is the state at start. SIGTERM ends it.
+
+With ``--adverts-from IP`` it also prints the arrival of every VRRP advert from that source
+(``{"t": ..., "advert": priority}``, the kernel's receive timestamp on the same clock), so a
+failover can be timed from the last advert the new master heard rather than from the fault.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+from ipaddress import ip_address
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from vrrpkit.io import netlink, rtnl
+
+SO_TIMESTAMPNS = 35  # asm-generic/socket.h (Python 3.11's socket lacks the name)
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("address")
+    parser.add_argument("--iface", default="eth0")
+    parser.add_argument("--adverts-from")
+    args = parser.parse_args()
+    want = ip_address(args.address)
+    index = socket.if_nametoindex(args.iface)
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    vrrp = _advert_socket(args.iface, index) if args.adverts_from else None
+    peer = socket.inet_aton(args.adverts_from) if args.adverts_from else b""
+    held = netlink.has_address(args.iface, want)
+    print(json.dumps({"t": time.monotonic(), "held": held, "initial": True}), flush=True)
+    while True:
+        ready = select.select([sock, vrrp] if vrrp else [sock], [], [])[0]
+        if vrrp is not None and vrrp in ready:
+            _print_adverts(vrrp, peer)
+        if sock not in ready:
+            continue
+        data = sock.recv(65536)
+        now = time.monotonic()
+        for kind, _flags, buf, start, end in rtnl.parse_messages(data):
+            if kind not in (rtnl.RTM_NEWADDR, rtnl.RTM_DELADDR):
+                continue
+            msg = rtnl.parse_addr(buf, start, end)
+            raw = msg and (msg.local or msg.address)
+            if msg is None or msg.index != index or not raw or ip_address(raw) != want:
+                continue
+            now_held = kind == rtnl.RTM_NEWADDR
+            if now_held != held:
+                held = now_held
+                print(json.dumps({"t": now, "held": held}), flush=True)
+
+
+def _advert_socket(ifname: str, index: int) -> socket.socket:
+    vrrp = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+    vrrp.setsockopt(socket.SOL_SOCKET, 25, ifname.encode())  # SO_BINDTODEVICE
+    mreqn = struct.pack("4s4si", socket.inet_aton("224.0.0.18"), bytes(4), index)
+    vrrp.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+    vrrp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    vrrp.setblocking(False)
+    return vrrp
+
+
+def _print_adverts(vrrp: socket.socket, peer: bytes) -> None:
+    offset = time.time() - time.monotonic()  # kernel stamps are CLOCK_REALTIME
+    while True:
+        try:
+            data, anc, _flags, _addr = vrrp.recvmsg(2048, 64)
+        except BlockingIOError:
+            return
+        stamp = None
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", value[:16])
+                stamp = sec + nsec / 1e9 - offset
+        ihl = (data[0] & 0x0F) * 4
+        if data[12:16] == peer and len(data) > ihl + 2:
+            t = stamp if stamp is not None else time.monotonic()
+            print(json.dumps({"t": t, "advert": data[ihl + 2]}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
