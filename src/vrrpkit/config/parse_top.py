@@ -14,8 +14,9 @@ from vrrpkit.config.diagnostics import Reporter
 from vrrpkit.config.lexer import Stmt
 from vrrpkit.config.parse_globals import parse_global_defs
 from vrrpkit.config.parse_instance import parse_vrrp_instance
+from vrrpkit.config.parse_static import parse_static_ipaddress, parse_static_routes, parse_static_rules
 from vrrpkit.config.parse_sync_group import parse_vrrp_sync_group
-from vrrpkit.config.parse_trackers import parse_track_file, parse_vrrp_script
+from vrrpkit.config.parse_trackers import parse_track_file, parse_vrrp_script, parse_vrrp_track_process
 from vrrpkit.config.parser import Parser
 from vrrpkit.config.written import Written
 
@@ -28,6 +29,10 @@ TOP_LEVEL: dict[str, TopHandler] = {
     "vrrp_sync_group": parse_vrrp_sync_group,
     "track_file": parse_track_file,
     "vrrp_track_file": parse_track_file,
+    "vrrp_track_process": parse_vrrp_track_process,
+    "static_ipaddress": parse_static_ipaddress,
+    "static_routes": parse_static_routes,
+    "static_rules": parse_static_rules,
 }
 
 
