@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     config_id = args.config_id if args.config_id is not None else default_config_id()
     facts: HostFacts | None = None
     if not args.offline:
-        from vrrpkit.cli.hostfacts import gather
+        from vrrpkit.diag.hostfacts import gather
 
         try:
             facts = gather()

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     src: SrcSpec = args.src
     if src is None:
         try:
-            from vrrpkit.cli.hostfacts import gather, primary_sources
+            from vrrpkit.diag.hostfacts import gather, primary_sources
 
             src = primary_sources(gather())
         except OSError:

@@ -1,8 +1,8 @@
 """Checks of a configuration against the host it will run on, with the host's facts passed in as data.
 
-The CLI gathers the facts (interfaces and their addresses, which programs and users exist) and this
-module only compares: that keeps `vrrpkit.config` pure and lets tests and the differential test
-describe a host (for instance a network namespace) without touching it.
+`vrrpkit.diag.hostfacts` gathers the facts (interfaces and their addresses, which programs and
+users exist) and this module only compares: that keeps `vrrpkit.config` pure and lets tests and the
+differential test describe a host (for instance a network namespace) without touching it.
 """
 
 from __future__ import annotations

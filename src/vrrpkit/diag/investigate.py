@@ -28,12 +28,13 @@ from functools import partial
 from ipaddress import IPv4Address, IPv6Address, ip_interface
 from typing import Any
 
+from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core.config import VRRP_GROUP4, InstanceConfig, IPAddress
-from vrrpkit.diag import firewall as fw
 from vrrpkit.diag import probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
+from vrrpkit.diag.facts import DEFAULT_CONFIG, Facts, PeerFacts
 from vrrpkit.diag.findings import Report
-from vrrpkit.diag.verdict import DEFAULT_CONFIG, Facts, PeerFacts, decide
+from vrrpkit.diag.verdict import decide
 from vrrpkit.io.icmp import EchoReply, IcmpProber
 
 Progress = Callable[[str, float], None]
@@ -137,8 +138,8 @@ def collect(opts: Options, progress: Progress | None = None) -> Facts:
         facts.joined[name] = set(igmp.get(name, sysinfo.IgmpIface()).groups) | set(igmp6.get(name, set()))
     facts.daemons = sysinfo.vrrp_daemons()
     facts.daemon_status = _daemon_status(opts, facts)
-    facts.rulesets, facts.firewall_notes = fw.read_rulesets()
-    facts.firewalld = fw.firewalld_running()
+    facts.rulesets, facts.firewall_notes = sysinfo.read_rulesets()
+    facts.firewalld = sysinfo.firewalld_running()
     own = facts.own_addresses()
     for addr in opts.peers:
         if addr not in own:
@@ -184,13 +185,13 @@ def _addresses(name: str) -> list[Any]:
         return []
 
 
-def _daemon_status(opts: Options, facts: Facts) -> dict[str, Any] | None:
+def _daemon_status(opts: Options, facts: Facts) -> Snapshot | None:
     if not any(d.kind == "vrrpkit" for d in facts.daemons):
         return None
     from vrrpkit.control import ControlError, default_path, request
 
     try:
-        return request(default_path(opts.control), "status", timeout=2.0)
+        return Snapshot.from_json(request(default_path(opts.control), "status", timeout=2.0))
     except ControlError as exc:
         facts.notes.append(f"vrrpkit daemon runs but its control socket did not answer: {exc}")
         return None

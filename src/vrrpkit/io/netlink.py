@@ -34,13 +34,13 @@ import struct
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, ip_address
+from ipaddress import IPv4Address, IPv4Interface, ip_address, ip_interface
 from typing import Any, TypeVar
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.core.config import IPAddress, IPInterface, Vip
 from vrrpkit.io import consts
 from vrrpkit.io.fdsocket import FdSocket
 
@@ -371,6 +371,21 @@ class Netlink:
                 return info.address
         return fallback
 
+    async def interface_addresses(self) -> dict[str, tuple[IPInterface, ...]]:
+        """Every interface in our network namespace with its addresses (none for a link without any)."""
+        ipr = await self._conn()
+        names: dict[int, str] = {}
+        async for link in await ipr.get_links():
+            names[link["index"]] = link.get_attr("IFLA_IFNAME")
+        out: dict[str, list[IPInterface]] = {name: [] for name in names.values()}
+        async for msg in await ipr.get_addr():
+            name = names.get(msg["index"])
+            addr = msg.get_attr("IFA_ADDRESS") or msg.get_attr("IFA_LOCAL")
+            if name is None or addr is None:
+                continue
+            out.setdefault(name, []).append(ip_interface(f"{addr}/{msg['prefixlen']}"))
+        return {k: tuple(v) for k, v in out.items()}
+
 
 # --- synchronous wrappers -------------------------------------------------------------------------
 
@@ -445,6 +460,11 @@ def primary_address(
 ) -> IPAddress | None:
     skip = tuple(exclude)
     return _run(lambda nl: nl.primary_address(ifname, family, include_tentative, skip))
+
+
+def interface_addresses() -> dict[str, tuple[IPInterface, ...]]:
+    """Synchronous ``Netlink.interface_addresses``: what ``check`` compares a configuration with."""
+    return _run(lambda nl: nl.interface_addresses())
 
 
 # --- link monitor -------------------------------------------------------------------------------

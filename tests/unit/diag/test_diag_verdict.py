@@ -14,8 +14,9 @@ from vrrpkit.core.packet import Advertisement, encode
 from vrrpkit.diag import findings as F
 from vrrpkit.diag import firewall as fw
 from vrrpkit.diag.decode import Sighting, sight
-from vrrpkit.diag.sysinfo import Daemon, IfaceInfo
-from vrrpkit.diag.verdict import Facts, PeerFacts, decide
+from vrrpkit.diag.facts import Facts, PeerFacts
+from vrrpkit.diag.procfs import Daemon, IfaceInfo
+from vrrpkit.diag.verdict import decide
 
 FIX = Path(__file__).parent / "fixtures"
 GROUP = IPv4Address("224.0.0.18")
