@@ -48,6 +48,7 @@ def load_string(
         group_smtp_alert=parsed.group_smtp_alert,
         static=parsed.static,
         fifo_locs=parsed.fifo_locs,
+        static_locs=parsed.static_locs,
     )
 
 

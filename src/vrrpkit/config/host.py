@@ -23,6 +23,8 @@ class HostFacts:
     interfaces: Mapping[str, tuple[IPInterface, ...]] = field(default_factory=dict)
     executable: Callable[[str], bool] | None = None  # program (path or name) -> runnable?
     users: frozenset[str] | None = None
+    path_kind: Callable[[str], str | None] | None = None  # 'fifo', 'file', 'symlink'..., None if absent
+    rt_tables: Mapping[str, int] | None = None  # routing table names (iproute2's rt_tables)
 
     def addresses(self) -> set[IPAddress]:
         return {a.ip for addrs in self.interfaces.values() for a in addrs}
@@ -64,6 +66,7 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
                 r.add(loc, "host-script-missing",
                       f"vrrp_script {name}: {program} is not found or not executable here; keepalived disables "
                       f"the script ('not found/accessible') and trackers of it never report")
+    _fifo_and_table_checks(r, result, facts)
     g = result.globals
     if facts.users is not None and g.enable_script_security and (result.scripts or _has_notify(result)):
         user = g.script_user or "keepalived_script"
@@ -72,6 +75,42 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
                   f"scripts run as {user}, which does not exist on this host; set script_user in global_defs "
                   f"(keepalived: 'Unable to set default user')")
     return r.items
+
+
+def _fifo_and_table_checks(r: Reporter, result: ParseResult, facts: HostFacts) -> None:
+    """A notify FIFO path that is something else; a routing table name this host does not know."""
+    g = result.globals
+    if facts.path_kind is not None:
+        for key, fifo in (("notify_fifo", g.notify_fifo), ("vrrp_notify_fifo", g.vrrp_notify_fifo)):
+            if fifo is None or not fifo.path:
+                continue
+            kind = facts.path_kind(fifo.path)
+            if kind not in (None, "fifo"):
+                r.add(result.fifo_locs.get(key, Location(result.files[0] if result.files else "<string>", 1)),
+                      "host-fifo-not-fifo",
+                      f"{key} {fifo.path} is a {kind}, not a FIFO: keepalived 2.2.7 would write its lines into it; "
+                      f"vrrpkit refuses it (remove it, or name a FIFO)")
+    if facts.rt_tables is None:
+        return
+    known = facts.rt_tables
+    places: list[tuple[Location, str]] = []
+    for inst in result.instances:
+        src = result.sources[inst.name]
+        extras = result.extras_of(inst.name)
+        places += [(src.item(f"route:{x}", "virtual_routes"), str(x.table)) for x in extras.virtual_routes
+                   if isinstance(x.table, str)]
+        places += [(src.item(f"rule:{x.priority}", "virtual_rules"), str(x.table)) for x in extras.virtual_rules
+                   if isinstance(x.table, str)]
+    fallback = Location(result.files[0] if result.files else "<string>", 1)
+    places += [(result.static_locs.get(f"route:{x}", fallback), str(x.table)) for x in result.static.routes
+               if isinstance(x.table, str)]
+    places += [(result.static_locs.get(f"rule:{x.priority}", fallback), str(x.table)) for x in result.static.rules
+               if isinstance(x.table, str)]
+    for loc, name in places:
+        if name not in known:
+            r.add(loc, "host-table-unknown",
+                  f"routing table {name!r} is not in rt_tables on this host: keepalived drops the line "
+                  f"('Routing table {name} not found'), vrrpkit cannot install it")
 
 
 def _has_notify(result: ParseResult) -> bool:

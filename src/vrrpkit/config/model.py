@@ -180,6 +180,7 @@ class ParseResult:
     group_smtp_alert: dict[str, bool] = field(default_factory=dict)  # by sync group name
     static: StaticConfig = field(default_factory=StaticConfig)
     fifo_locs: dict[str, Location] = field(default_factory=dict)  # keyword -> the line naming its FIFO
+    static_locs: dict[str, Location] = field(default_factory=dict)  # "route:ROUTE" / "rule:PRIORITY" lines
 
     def extras_of(self, instance: str) -> InstanceExtras:
         return self.extras.get(instance) or InstanceExtras()

@@ -185,14 +185,14 @@ def _virtual_routes(b: InstanceBlock, s: Stmt) -> None:
     for item in b.p.values(s):
         r = route(b.p, item, static=False)
         if r is not None:
-            b.inst.virtual_routes.append(r)
+            b.inst.virtual_routes.append((r, item.loc))
 
 
 def _virtual_rules(b: InstanceBlock, s: Stmt) -> None:
     for item in b.p.values(s):
         r = rule(b.p, item, b.written.next_rule_priority)
         if r is not None:
-            b.inst.virtual_rules.append(r)
+            b.inst.virtual_rules.append((r, item.loc))
 
 
 def _notify_priority_changes(b: InstanceBlock, s: Stmt) -> None:

@@ -25,11 +25,11 @@ def parse_static_routes(p: Parser, written: Written, st: Stmt) -> None:
     for item in p.values(st):
         r = route(p, item, static=True)
         if r is not None:
-            written.static_routes.append(r)
+            written.static_routes.append((r, item.loc))
 
 
 def parse_static_rules(p: Parser, written: Written, st: Stmt) -> None:
     for item in p.values(st):
         r = rule(p, item, written.next_rule_priority)
         if r is not None:
-            written.static_rules.append(r)
+            written.static_rules.append((r, item.loc))

@@ -63,6 +63,7 @@ class Completed:
     group_smtp_alert: dict[str, bool]
     static: StaticConfig
     fifo_locs: dict[str, Location]
+    static_locs: dict[str, Location]
 
 
 def _round_half_up(x: float) -> int:
@@ -129,6 +130,10 @@ def complete(written: Written, reporter: Reporter) -> Completed:
                 items.setdefault(f"peer:{peer.address}", ploc)
             for ref in raw.tracks:
                 items.setdefault(f"track:{ref.name}", ref.loc)
+            for route, rloc in raw.virtual_routes:
+                items.setdefault(f"route:{route}", rloc)
+            for rule, uloc in raw.virtual_rules:
+                items.setdefault(f"rule:{rule.priority}", uloc)
             sources[cfg.name] = InstanceSource(raw.loc.file, raw.loc.line, raw.loc.column, raw.end_line,
                                                dict(raw.keywords), items)
 
@@ -149,12 +154,14 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     group_mail = {grp.name: _smtp_alert(grp.smtp_alert, g) for grp in written.groups}
     static = StaticConfig(
         addresses=tuple(v if v.dev else _with_dev(v, DEFAULT_INTERFACE) for v, _ in written.static_addresses),
-        routes=tuple(written.static_routes),
-        rules=tuple(written.static_rules),
+        routes=tuple(r for r, _ in written.static_routes),
+        rules=tuple(r for r, _ in written.static_rules),
     )
+    static_locs = {f"route:{r}": loc for r, loc in written.static_routes}
+    static_locs.update({f"rule:{r.priority}": loc for r, loc in written.static_rules})
     fifo_locs = {k: loc for k, loc in written.globals.locs.items() if "fifo" in k}
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
-                     dict(written.track_processes), extras, group_mail, static, fifo_locs)
+                     dict(written.track_processes), extras, group_mail, static, fifo_locs, static_locs)
 
 
 DEFAULT_INTERFACE = "eth0"  # keepalived's default_interface: where a static address without `dev` goes
@@ -179,8 +186,8 @@ def _extras(raw: WrittenInstance, g: GlobalDefs, group: WrittenGroup | None) -> 
     if priority_changes is None and group is not None:
         priority_changes = group.notify_priority_changes
     return InstanceExtras(
-        virtual_routes=tuple(raw.virtual_routes),
-        virtual_rules=tuple(raw.virtual_rules),
+        virtual_routes=tuple(r for r, _ in raw.virtual_routes),
+        virtual_rules=tuple(r for r, _ in raw.virtual_rules),
         notify_priority_changes=bool(priority_changes if priority_changes is not None
                                      else g.vrrp_notify_priority_changes),
         smtp_alert=_smtp_alert(raw.smtp_alert, g),

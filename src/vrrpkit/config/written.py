@@ -60,8 +60,8 @@ class WrittenInstance:
     nopreempt: bool = False
     preempt_delay: float | None = None
     notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
-    virtual_routes: list[Route] = field(default_factory=list)
-    virtual_rules: list[Rule] = field(default_factory=list)
+    virtual_routes: list[tuple[Route, Location]] = field(default_factory=list)
+    virtual_rules: list[tuple[Rule, Location]] = field(default_factory=list)
     notify_priority_changes: bool | None = None
     smtp_alert: bool | None = None
     strict: bool | None = None
@@ -115,8 +115,8 @@ class Written:
     track_files: dict[str, TrackFileConfig] = field(default_factory=dict)
     track_processes: dict[str, ProcessTrackConfig] = field(default_factory=dict)
     static_addresses: list[tuple[Vip, Location]] = field(default_factory=list)
-    static_routes: list[Route] = field(default_factory=list)
-    static_rules: list[Rule] = field(default_factory=list)
+    static_routes: list[tuple[Route, Location]] = field(default_factory=list)
+    static_rules: list[tuple[Rule, Location]] = field(default_factory=list)
     # keepalived's next_rule_priority_ipv4/6: rules without a preference, counted down in file order
     next_rule_priority: dict[int, int] = field(
         default_factory=lambda: {4: RULE_START_PRIORITY, 6: RULE_START_PRIORITY}

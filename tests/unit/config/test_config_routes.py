@@ -185,3 +185,18 @@ def test_the_keywords_of_this_issue_are_no_longer_unsupported() -> None:
                         ("global_defs", "notify_fifo"), ("global_defs", "vrrp_notify_fifo_script"),
                         ("global_defs", "smtp_server"), ("global_defs", "notification_email")]:
         assert classify(section, kw) == "implemented", (section, kw)
+
+
+def test_host_check_finds_a_fifo_that_is_a_file_and_an_unknown_table() -> None:
+    from vrrpkit.config.host import HostFacts, host_checks
+
+    res = parse(
+        "global_defs {\n  vrrp_notify_fifo /var/log/syslog\n  notify_fifo /run/ok.fifo\n}\n"
+        "static_routes {\n  198.51.100.0/26 dev eth0 table vrrp\n  198.51.100.64/26 dev eth0 table nosuch\n}\n"
+        + inst("  virtual_rules {\n    from 198.51.100.0/26 table other priority 5\n  }")
+    )
+    kinds = {"/var/log/syslog": "file", "/run/ok.fifo": "fifo"}
+    facts = HostFacts(interfaces={"eth0": ()}, path_kind=kinds.get, rt_tables={"vrrp": 100, "main": 254})
+    found = sorted((d.rule, d.line) for d in host_checks(res, facts))
+    assert found == [("host-fifo-not-fifo", 2), ("host-table-unknown", 7), ("host-table-unknown", 13)]
+    assert not host_checks(res, HostFacts(interfaces={"eth0": ()}))  # unknown facts: nothing checked
