@@ -180,10 +180,8 @@ class RouteKeeper:
                     what = "route" if isinstance(event, RouteGone) else "rule"
                     log.warning("(%s) tracked virtual %s %s was deleted: resigning MASTER", name, what, hit)
                     resign[name] = f"tracked virtual {what} {hit} deleted"
-        for name in resign:
-            self.held.pop(name, None)  # they are gone or about to be removed with the rest
-            self.stats.resigned += 1
-        return list(resign.items())
+        self.stats.resigned += len(resign)
+        return list(resign.items())  # leaving MASTER then removes the rest (the deleted one quietly)
 
     def _route_is(self, route: Route, gone: RouteGone) -> bool:
         if (route.dst != gone.dst or route.tos != gone.tos or route.type != gone.type

@@ -116,8 +116,11 @@ def test_a_tracked_route_deleted_by_someone_makes_the_master_resign_and_come_bac
         await asyncio.sleep(0.05)
         assert state(d) == "MASTER" and router.stats.become_master == 1
         fake.netlink.routes.discard(tracked)
+        calls_before = len(fake.netlink.calls)
         fake.route_events.push(RouteGone(tracked.dst, 254, 0, 1, 18, 2, None))
         await until(lambda: router.stats.become_master == 2)  # resigned, re-elected after Skew_Time
+        resigning = [c[0] for c in fake.netlink.calls[calls_before:]]
+        assert resigning[:4] == ["del-rule", "del-route", "del-route", "del"]  # the rest goes, as keepalived
         assert tracked in fake.netlink.routes  # and put it back
         assert d.applier.routes.stats.resigned == 1
         assert [t.event for t in d.snapshot().instance("VI_1").transitions][-2:] == [  # type: ignore[union-attr]
