@@ -68,17 +68,15 @@ DIVERGENCES: tuple[Divergence, ...] = (
         rule="interface-missing",
     ),
     Divergence(
-        key='route-leading-inet6',
-        direction='laxer',
-        vrrpkit='a route written `inet6 PREFIX ...` is read as iproute2 reads it',
+        key="leading-inet6",
+        direction="laxer",
+        vrrpkit="a route or rule written `inet6 ...` is read as `ip -6 route/rule add` reads it",
         keepalived_2_2_7=(
-            "the word after `inet6` is skipped, so 'Route must have a destination' and the route is dropped"
+            "the word after `inet6` is skipped: 'Route must have a destination' or 'Unknown rule option', and the "
+            "line is dropped (measured)"
         ),
-        why=(
-            "a parsing slip in 2.2.7's alloc_route (it steps over the word twice); the line means what `ip -6 route "
-            'add` means'
-        ),
-        keepalived_message=r'Route must have a destination',
+        why="a parsing slip in 2.2.7's alloc_route and alloc_rule (each steps over the word twice)",
+        keepalived_message=r"Route must have a destination|Unknown rule option [0-9a-fA-F.:]+(/\d+)?$",
     ),
     Divergence(
         key='rule-single-port',
