@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from confgen import config, instance, wait_holders
 
-from vrrpkit.lab import Lab, wait_until
+from vrrpkit.lab import Lab
 
 pytestmark = [
     pytest.mark.root,
