@@ -132,6 +132,8 @@ class Mailer:
         if not pending:
             return
         _done, late = await asyncio.wait(pending, timeout=timeout)
+        if late:
+            log.warning("%d SMTP alert(s) still waiting for the server at stop: dropped", len(late))
         for task in late:
             task.cancel()
             self.stats.failed += 1
