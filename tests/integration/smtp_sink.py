@@ -19,7 +19,7 @@ class Sink:
     def __init__(self, out: Path) -> None:
         self.out = out
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         record = {"helo": session.host_name, "from": envelope.mail_from, "rcpt": envelope.rcpt_tos,
                   "data": envelope.original_content.decode(errors="replace")}
         with self.out.open("a") as fh:
