@@ -9,9 +9,12 @@ back an OK that was just gained, `terminate_delay` a failure that was just lost,
 (stop then start) does not move the VIP.
 
 The counts come from `io.proc`: kernel process events where the kernel sends them (the initial
-network namespace), else a /proc scan every `SCAN_INTERVAL` seconds: inside a container, where
-keepalived 2.2.7's track_process cannot work at all, vrrpkit's does (docs/divergences.md). A
-scan runs in a worker thread, so the protocol loop never waits for /proc. Delays apply to any
+network namespace), else /proc: every `SCAN_INTERVAL` seconds the processes that matched are
+re-read (a death is seen within that), and the full listing that finds new ones runs as often as
+a 1% CPU budget allows (every 0.5 s for a few hundred processes, up to 5 s for tens of thousands;
+bench/procscan.py). Inside a container, where keepalived 2.2.7's track_process cannot work at
+all, vrrpkit's does (docs/divergences.md). A full scan runs in a worker thread, so the protocol
+loop never waits for it. Delays apply to any
 gain or loss (keepalived applies fork_delay only to gains by fork and terminate_delay only to
 losses by exit: with a scan, a fork cannot be told from an exec).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,7 +33,9 @@ from vrrpkit.core.config import InstanceConfig, TrackKind
 from vrrpkit.io.proc import PROC_EVENT_EXIT, PROC_EVENT_FORK, ProcEvents, ProcInfo, ProcTable
 
 log = logging.getLogger("vrrpkit")
-SCAN_INTERVAL = 0.5  # seconds between /proc scans where process events are not available
+SCAN_INTERVAL = 0.5  # seconds between looks at the matching processes where process events are not available
+SCAN_BUDGET = 0.01  # full /proc scans take at most this share of one core: their interval stretches to fit
+MAX_FULL_INTERVAL = 5.0  # ... but a new process is always noticed within this many seconds
 
 
 def matches(cfg: ProcessTrackConfig, proc: ProcInfo) -> bool:
@@ -110,6 +116,8 @@ class ProcessTrackers:
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _matched: set[int] = field(default_factory=set)
+    _next_full: float = 0.0
+    full_interval: float = SCAN_INTERVAL
 
     def configure(self, result: ParseResult, instances: Iterable[InstanceConfig]) -> None:
         """(Re)read what is tracked; an unchanged block keeps its status and pending delay."""
@@ -202,6 +210,18 @@ class ProcessTrackers:
                  q.cfg.quorum, q.cfg.quorum_max)
         self.on_change(name, ok)
 
+    async def _look(self, table: ProcTable, now: float) -> None:
+        """Every SCAN_INTERVAL the matching pids are re-read (a death is seen at once); the full listing
+        of /proc, which finds new processes, runs as often as SCAN_BUDGET allows for its measured cost."""
+        if now < self._next_full:
+            table.check(self._hot())
+            return
+        started = time.perf_counter()
+        await asyncio.to_thread(table.scan, self._hot())
+        cost = time.perf_counter() - started
+        self.full_interval = min(MAX_FULL_INTERVAL, max(SCAN_INTERVAL, cost / SCAN_BUDGET))
+        self._next_full = now + self.full_interval
+
     def _next_deadline(self) -> float | None:
         return min((q.pending[1] for q in self.quorums.values() if q.pending), default=None)
 
@@ -229,7 +249,7 @@ class ProcessTrackers:
                     log.warning("process events were lost: rescanning /proc")
                     await asyncio.to_thread(table.scan, self._hot())
             elif self.mode == "scan":
-                await asyncio.to_thread(table.scan, self._hot())
+                await self._look(table, loop.time())
             now = loop.time()
             self._count(now)
             self._expire(now)

@@ -12,6 +12,8 @@ The scan is kept cheap and bounded by a cache keyed by pid and start time:
   seen, plus the pids the caller says matter (those that matched last time: a process that exec'd
   or renamed itself is noticed at the next scan), plus a fixed-size round-robin slice of the rest,
   so a name change of any process is seen within `len(cache) / refresh` scans;
+* between scans, `check` re-reads only the pids that matched, so a tracked process that dies is seen
+  without listing /proc at all;
 * `cmdline` is read only when a tracker matches on the full command line;
 * the start time tells a reused pid from the process the cache remembers.
 
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket
 
 CMDLINE_MAX = 4096  # bytes of a command line read (keepalived reads the longest configured name + params)
-REFRESH_PER_SCAN = 256
+REFRESH_PER_SCAN = 64
 
 
 @dataclass(frozen=True)
@@ -72,21 +74,32 @@ class ProcTable:
         self._young: set[int] = set()
         self._cursor = 0
 
+    def _slurp(self, path: str, size: int) -> bytes:
+        """One read of a small /proc file, without Python's buffered-file machinery (the scan's hot spot)."""
+        self.reads += 1
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return os.read(fd, size)
+        finally:
+            os.close(fd)
+
     def _read(self, pid: int) -> ProcInfo | None:
         base = f"{self.root}/{pid}"
         try:
-            self.reads += 1
-            with open(f"{base}/stat", encoding="utf-8", errors="replace") as fh:
-                info = parse_stat(pid, fh.read(1024))
+            info = parse_stat(pid, self._slurp(f"{base}/stat", 1024).decode(errors="replace"))
             if info is None or info.zombie or not self.cmdline:
                 return info
-            self.reads += 1
-            with open(f"{base}/cmdline", "rb") as fh:
-                raw = fh.read(CMDLINE_MAX)
+            raw = self._slurp(f"{base}/cmdline", CMDLINE_MAX)
         except OSError:
             return None
         argv = tuple(part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0")) if raw else ()
         return ProcInfo(info.pid, info.comm, info.start, info.zombie, argv)
+
+    def check(self, pids: Iterable[int]) -> None:
+        """Re-read only `pids` (the ones that matched): a dead or renamed tracked process is seen at once,
+        without listing /proc."""
+        for pid in pids:
+            self.refresh(pid)
 
     def refresh(self, pid: int) -> None:
         """Re-read one process (an exec, a rename, a fork seen by the connector); forget it if gone."""

@@ -133,6 +133,12 @@ def test_a_scan_reads_new_processes_and_a_bounded_slice_of_the_rest(tmp_path: Pa
     table.scan()
     assert table.procs[20000].comm == "haproxy" and 100 not in table.procs
     assert table.reads - before <= 256 + 1
+    # between scans only the tracked pids are re-read: a death costs one read to notice
+    for name in ("stat", "cmdline"):
+        (tmp_path / "20000" / name).unlink()
+    before = table.reads
+    table.check([20000])
+    assert 20000 not in table.procs and table.reads - before == 1
     # a renamed process is seen within len/refresh scans, without re-reading everything each time
     _fake_proc(tmp_path, 5000, "renamed")
     for _ in range(10000 // 256 + 1):
