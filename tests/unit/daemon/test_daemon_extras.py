@@ -323,3 +323,22 @@ def test_route_matching_uses_table_and_interface() -> None:
     assert keeper._route_is(route, RouteGone(route.dst, 100, 0, 1, 18, 2, None))
     assert not keeper._route_is(route, RouteGone(route.dst, 254, 0, 1, 18, 2, None))
     assert not keeper._route_is(route, RouteGone(route.dst, 100, 0, 1, 18, 9, None))
+
+
+def test_a_fifo_script_reads_the_fifo_it_is_given_and_states_are_rewritten_on_reload(tmp_path: Path) -> None:
+    fifo, out = tmp_path / "vk.fifo", tmp_path / "seen"
+    reader = tmp_path / "reader.sh"
+    reader.write_text(f'#!/bin/sh\nexec cat "$1" > {out}\n')
+    reader.chmod(0o755)
+    text = (f"global_defs {{\n    vrrp_notify_fifo {fifo}\n    vrrp_notify_fifo_script {reader}\n"
+            f"    fifo_write_vrrp_states_on_reload\n}}\n") + conf()
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert d.apply_reload(load_string(text, filename="keepalived.conf"))
+
+    drive(tmp_path, text, body)
+    assert out.read_text().splitlines() == [
+        'INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_1" MASTER 100', 'INSTANCE "VI_1" MASTER 100',
+        'INSTANCE "VI_1" STOP 100']
+    assert not fifo.exists()
