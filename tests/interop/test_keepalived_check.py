@@ -37,6 +37,7 @@ pytestmark = pytest.mark.interop
 KEEPALIVED = "/usr/sbin/keepalived"
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus"
+SAMPLES = CORPUS / "keepalived-samples"  # keepalived's own doc/samples (GPL, see its README)
 SEED = HERE.parent / "unit" / "config" / "data" / "seed.conf"
 LINE_RE = re.compile(r"^\((?:(?P<file>[^:()]+): )?Line (?P<line>\d+)\) (?P<msg>.*)$")
 
@@ -46,7 +47,8 @@ if os.geteuid() != 0 or not Path(KEEPALIVED).exists() or shutil.which("ip") is N
 
 def corpus_files() -> list[Path]:
     files = sorted(CORPUS.glob("*.conf"))
-    files += sorted(p / "keepalived.conf" for p in CORPUS.iterdir() if p.is_dir())
+    files += sorted(p / "keepalived.conf" for p in CORPUS.iterdir() if p.is_dir() and p != SAMPLES)
+    files += sorted(SAMPLES.iterdir())
     return [*files, SEED]
 
 

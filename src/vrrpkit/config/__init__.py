@@ -17,6 +17,7 @@ from vrrpkit.config.lexer import DictLoader, Lexer, Loader
 from vrrpkit.config.model import GlobalDefs, InstanceSource, ParseResult, ScriptConfig, TrackFileConfig
 from vrrpkit.config.parse_top import parse
 from vrrpkit.config.semantics import complete
+from vrrpkit.config.written import Written
 
 
 def load_string(
@@ -29,7 +30,9 @@ def load_string(
         loader = FileLoader()
     reporter = Reporter()
     lexer = Lexer(reporter, loader, config_id)
-    parsed = complete(parse(lexer.statements(text, filename), reporter), reporter)
+    written = parse(lexer.statements(text, filename), reporter)
+    # Where keepalived stops reading, it exits: nothing is completed, so no completion diagnostics either.
+    parsed = complete(written if written.stopped_at is None else Written(), reporter)
     order = {f: i for i, f in enumerate(dict.fromkeys(lexer.files))}
     diags = sorted(reporter.items, key=lambda d: (order.get(d.file, len(order)), d.line, d.column))
     return ParseResult(
@@ -43,6 +46,7 @@ def load_string(
         files=tuple(dict.fromkeys(lexer.files)),
         config_id=config_id,
         script_locs=dict(parsed.script_locs),
+        stopped_at=written.stopped_at,
     )
 
 
