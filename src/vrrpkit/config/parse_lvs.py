@@ -185,6 +185,7 @@ def parse_virtual_server(p: Parser, written: Written, st: Stmt) -> None:
     for kw in ("quorum_up", "quorum_down"):
         handlers[kw] = _script(p, written, kw, vs.given)
     handlers["real_server"] = lambda s: _real_server(p, written, vs, s)
+    assert set(handlers) == SECTIONS["virtual_server"]
     p.block("virtual_server", handlers, 1, st)
     _vs_complete(p, vs)
 
@@ -266,6 +267,7 @@ def _real_server(p: Parser, written: Written, vs: VsBlock, st: Stmt) -> None:
         handlers[kw] = _script(p, written, kw, given)
     for checker in CHECKERS:
         handlers[checker] = lambda s: read_checker(p, written, s)
+    assert set(handlers) == SECTIONS["real_server"]
     end = p.block("real_server", handlers, 2, st)
     if ep is None:
         return
@@ -375,7 +377,8 @@ def _note_lvs(p: Parser, written: Written, st: Stmt) -> None:
 SECTIONS = {
     "virtual_server": set(VS_VALUES) | set(SCHED_FLAGS) | {"hashed", "lb_algo", "lvs_sched", "sorry_server",
                                                            "sorry_server_inhibit", "sorry_server_lvs_method",
-                                                           "quorum_up", "quorum_down", "real_server"},
+                                                           "quorum_up", "quorum_down", "real_server",
+                                                           "persistence_granularity"},
     "real_server": set(RS_VALUES) | {"notify_up", "notify_down"} | set(CHECKERS),
     "SSL": set(SSL_FILES),
 }
