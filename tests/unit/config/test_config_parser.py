@@ -12,13 +12,14 @@ from vrrpkit.config import (
     Diagnostic,
     ParseResult,
     load_string,
+    parse_checkers,
     parse_globals,
     parse_instance,
+    parse_lvs,
     parse_sync_group,
     parse_top,
     parse_trackers,
 )
-from vrrpkit.config import parse_checkers, parse_lvs
 from vrrpkit.config.keywords import IMPLEMENTED, KNOWN, NEWER, UNSUPPORTED, classify
 from vrrpkit.core.config import TrackKind
 
