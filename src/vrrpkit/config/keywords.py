@@ -13,7 +13,7 @@ from typing import Final
 
 from vrrpkit.config.lvs_keywords import LVS_KNOWN
 
-_LVS = "LVS/IPVS load balancing is not part of vrrpkit (use keepalived's checker or ipvsadm)"
+_LVS = "a load-balancer setting: keepalived's checker (keepalived --check) reads it, vrrpkit runs VRRP (docs/lvs.md)"
 _BFD = "BFD is not implemented"
 _SNMP = "SNMP and D-Bus interfaces are not implemented (use `vrrpkit status --json` or the metrics)"
 _MAIL = "e-mail alerts are not implemented (use notify scripts)"

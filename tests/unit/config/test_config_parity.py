@@ -73,6 +73,8 @@ def test_auth_pass_before_auth_type_is_fine() -> None:
     res = parse(inst("  authentication {\n    auth_pass 1234\n    auth_type PASS\n  }\n"))
     assert res.instances[0].auth_type == 1 and res.instances[0].auth_pass == b"1234"
     assert not [d for d in res.diagnostics if "auth" in d.message]
+    ah = parse(inst("  authentication {\n    auth_pass 1234\n    auth_type AH\n  }\n"))
+    assert not [d for d in ah.diagnostics if "no auth_type" in d.message]  # it is on the next line
 
 
 def test_unicast_keyword_without_peers_is_ignored() -> None:
