@@ -175,6 +175,7 @@ class ParseResult:
     files: tuple[str, ...] = ()  # every file read, the top one first
     script_locs: dict[str, Location] = field(default_factory=dict)  # vrrp_script NAME lines
     config_id: str | None = None
+    stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
     track_processes: dict[str, ProcessTrackConfig] = field(default_factory=dict)
     extras: dict[str, InstanceExtras] = field(default_factory=dict)  # by instance name
     group_smtp_alert: dict[str, bool] = field(default_factory=dict)  # by sync group name
