@@ -8,12 +8,14 @@ differential test describe a host (for instance a network namespace) without tou
 from __future__ import annotations
 
 import shlex
+from functools import partial
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from vrrpkit.config.diagnostics import Diagnostic, Location, Reporter
 from vrrpkit.config.model import ParseResult
 from vrrpkit.core.config import IPAddress, IPInterface
+from vrrpkit.core.routing import Route, Rule
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def _fifo_and_table_checks(r: Reporter, result: ParseResult, facts: HostFacts) -
                       "host-fifo-not-fifo",
                       f"{key} {fifo.path} is a {kind}, not a FIFO: keepalived 2.2.7 would write its lines into it; "
                       f"vrrpkit refuses it (remove it, or name a FIFO)")
+    _interface_checks(r, result, facts)
     if facts.rt_tables is None:
         return
     known = facts.rt_tables
@@ -113,6 +116,34 @@ def _fifo_and_table_checks(r: Reporter, result: ParseResult, facts: HostFacts) -
             r.add(loc, "host-table-unknown",
                   f"routing table {name!r} is not in rt_tables on this host: keepalived drops the line "
                   f"('Routing table {name} not found'), vrrpkit cannot install it")
+
+
+def _interface_checks(r: Reporter, result: ParseResult, facts: HostFacts) -> None:
+    """Interfaces named by routes, rules and static addresses: keepalived drops the line when one is missing."""
+    fallback = Location(result.files[0] if result.files else "<string>", 1)
+    places: list[tuple[Location, str, str]] = []
+    groups: list[tuple[Callable[[str], Location], tuple[Route, ...], tuple[Rule, ...]]] = [
+        (lambda key: result.static_locs.get(key, fallback), result.static.routes, result.static.rules)]
+    for inst in result.instances:
+        src = result.sources[inst.name]
+        extras = result.extras_of(inst.name)
+        groups.append((partial(src.item, fallback="virtual_routes"), extras.virtual_routes, extras.virtual_rules))
+    for where, routes, rules in groups:
+        for route in routes:
+            for dev in [route.dev, *(hop.dev for hop in route.nexthops)]:
+                if dev:
+                    places.append((where(f"route:{route}"), dev, f"route {route}"))
+        for rule in rules:
+            for dev in (rule.iif, rule.oif):
+                if dev:
+                    places.append((where(f"rule:{rule.priority}"), dev, f"rule {rule}"))
+    for vip in result.static.addresses:
+        if vip.dev:
+            places.append((result.static_locs.get(f"address:{vip.address}", fallback), vip.dev, f"address {vip}"))
+    for loc, dev, what in places:
+        if dev not in facts.interfaces:
+            r.add(loc, "host-interface-missing",
+                  f"interface {dev} of {what} does not exist on this host: keepalived drops the line")
 
 
 def _has_notify(result: ParseResult) -> bool:

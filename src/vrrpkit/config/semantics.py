@@ -159,6 +159,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     )
     static_locs = {f"route:{r}": loc for r, loc in written.static_routes}
     static_locs.update({f"rule:{r.priority}": loc for r, loc in written.static_rules})
+    static_locs.update({f"address:{v.address}": loc for v, loc in written.static_addresses})
     fifo_locs = {k: loc for k, loc in written.globals.locs.items() if "fifo" in k}
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
                      dict(written.track_processes), extras, group_mail, static, fifo_locs, static_locs)
