@@ -8,9 +8,9 @@ differential test describe a host (for instance a network namespace) without tou
 from __future__ import annotations
 
 import shlex
-from functools import partial
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from vrrpkit.config.diagnostics import Diagnostic, Location, Reporter
 from vrrpkit.config.model import ParseResult

@@ -342,3 +342,14 @@ def test_a_fifo_script_reads_the_fifo_it_is_given_and_states_are_rewritten_on_re
         'INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_1" MASTER 100', 'INSTANCE "VI_1" MASTER 100',
         'INSTANCE "VI_1" STOP 100']
     assert not fifo.exists()
+
+
+def test_the_quiet_failures_are_metrics_too() -> None:
+    from vrrpkit.control.snapshot import Snapshot
+    from vrrpkit.daemon.metrics import DaemonCollector
+
+    snap = Snapshot(pid=1, hostname="h", uptime=1.0, reloads=0, unknown_vrid_packets=0,
+                    counters={"mails_failed": 2, "fifo_lines_dropped": 7})
+    families = {f.name: f for f in DaemonCollector(lambda: snap).collect()}
+    samples = {s.labels["kind"]: s.value for s in families["vrrpkit_daemon_events"].samples if s.name.endswith("_total")}
+    assert samples == {"mails_failed": 2, "fifo_lines_dropped": 7}
