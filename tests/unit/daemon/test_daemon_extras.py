@@ -351,5 +351,6 @@ def test_the_quiet_failures_are_metrics_too() -> None:
     snap = Snapshot(pid=1, hostname="h", uptime=1.0, reloads=0, unknown_vrid_packets=0,
                     counters={"mails_failed": 2, "fifo_lines_dropped": 7})
     families = {f.name: f for f in DaemonCollector(lambda: snap).collect()}
-    samples = {s.labels["kind"]: s.value for s in families["vrrpkit_daemon_events"].samples if s.name.endswith("_total")}
+    events = families["vrrpkit_daemon_events"].samples
+    samples = {s.labels["kind"]: s.value for s in events if s.name.endswith("_total")}
     assert samples == {"mails_failed": 2, "fifo_lines_dropped": 7}
