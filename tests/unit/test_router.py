@@ -635,7 +635,7 @@ def test_lower_priority_is_answered_at_most_once_per_advert_interval() -> None:
 
 
 def test_identical_datagrams_are_decoded_once_and_counted_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    import vrrpkit.core.router as router_module
+    import vrrpkit.core.receive as router_module
 
     calls: list[bytes] = []
     real = router_module.inspect

@@ -17,6 +17,7 @@ from vrrpkit.config.diagnostics import Location
 from vrrpkit.config.keywords import NOTIFY_EVENTS
 from vrrpkit.config.lexer import Stmt
 from vrrpkit.config.parse_items import peer, track_ref, vip
+from vrrpkit.config.parse_routes import route, rule
 from vrrpkit.config.parser import IFNAMSIZ, Parser, bind
 from vrrpkit.config.written import Written, WrittenInstance
 from vrrpkit.core.config import TrackKind, Vip
@@ -51,6 +52,11 @@ def _state(b: InstanceBlock, s: Stmt) -> None:
 
 def _interface(b: InstanceBlock, s: Stmt) -> None:
     a = b.p.arg(s)
+    if a == "lo":
+        b.p.err(s.word_loc(1), "invalid-value",
+                "VRRP cannot run on the loopback interface: keepalived ignores `interface lo` ('cannot use a "
+                "loopback interface (lo) for vrrp - ignoring')")
+        return
     if a is not None:
         if len(a) >= IFNAMSIZ:
             b.p.err(s.word_loc(1), "invalid-value", f"interface name {a!r} is longer than 15 characters")
@@ -86,6 +92,7 @@ def _auth_type(b: InstanceBlock, a: Stmt) -> None:
     if t == "PASS":
         b.inst.auth_type = "PASS"
     elif t == "AH":
+        b.inst.auth_type = "AH"  # given (so auth_pass has its type), though vrrpkit cannot speak it
         b.p.err(a.word_loc(1), "unsupported-keyword",
                 "auth_type AH (IPsec AH, IPv4 only): not supported, ignored; vrrpkit will not "
                 "interoperate with hosts that use it")
@@ -173,11 +180,39 @@ def _preempt_delay(b: InstanceBlock, s: Stmt) -> None:
 
 
 def _notify(b: InstanceBlock, s: Stmt) -> None:
+    """One script per event: keepalived keeps the first line and ignores the others."""
     if len(s.words) < 2:
-        b.p.arg(s)
+        if s.keyword == "notify_deleted":  # keepalived reads it as "no script" and says nothing
+            b.p.err(s.loc, "syntax", "notify_deleted without a script: keepalived ignores the line", "warning")
+        else:
+            b.p.arg(s)
+        return
+    if not b.p.first_wins(b.inst.notify_lines, s, f"{s.keyword} (a script for this event)"):
         return
     b.inst.notify.append((NOTIFY_EVENTS[s.keyword], s.words[1].text))
     b.written.note_script(s.loc)
+
+
+def _virtual_routes(b: InstanceBlock, s: Stmt) -> None:
+    for item in b.p.values(s):
+        r = route(b.p, item, static=False)
+        if r is not None:
+            b.inst.virtual_routes.append((r, item.loc))
+
+
+def _virtual_rules(b: InstanceBlock, s: Stmt) -> None:
+    for item in b.p.values(s):
+        r = rule(b.p, item, b.written.next_rule_priority)
+        if r is not None:
+            b.inst.virtual_rules.append((r, item.loc))
+
+
+def _notify_priority_changes(b: InstanceBlock, s: Stmt) -> None:
+    b.inst.notify_priority_changes = b.p.bool_arg(s)
+
+
+def _smtp_alert(b: InstanceBlock, s: Stmt) -> None:
+    b.inst.smtp_alert = b.p.bool_arg(s)
 
 
 def _accept(b: InstanceBlock, s: Stmt) -> None:
@@ -197,9 +232,11 @@ def _strict_mode(b: InstanceBlock, s: Stmt) -> None:
 # --- per-instance overrides of global_defs settings (keyed by their InstanceConfig field) -------
 
 
-def _timer(key: str, hi: float) -> InstanceHandler:
+def _timer(key: str, hi: int) -> InstanceHandler:
+    """Whole seconds: keepalived 2.2.7 reads the per-instance GARP timers as integers."""
+
     def handle(b: InstanceBlock, s: Stmt) -> None:
-        cs = b.p.timer_cs(s, 0, hi)
+        cs = b.p.seconds_cs(s, 0, hi)
         if cs is not None:
             b.inst.timers_cs[key] = cs
 
@@ -240,6 +277,11 @@ KEYWORDS: dict[str, InstanceHandler] = {
     "track_interface": _tracks(TrackKind.INTERFACE, 253),
     "track_script": _tracks(TrackKind.SCRIPT, 253),
     "track_file": _tracks(TrackKind.FILE, 254),
+    "track_process": _tracks(TrackKind.PROCESS, 254),
+    "virtual_routes": _virtual_routes,
+    "virtual_rules": _virtual_rules,
+    "notify_priority_changes": _notify_priority_changes,
+    "smtp_alert": _smtp_alert,
     "nopreempt": _nopreempt,
     "preempt": _preempt,
     "preempt_delay": _preempt_delay,

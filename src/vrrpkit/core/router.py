@@ -7,36 +7,32 @@ answer to a lower priority, owner still listening, VIP-list mismatch only counte
 divergence on purpose: that answer goes out at most once per advert interval (docs/divergences.md),
 so a flood of lower-priority adverts never makes this router a flood of adverts and GARPs.
 
-Received datagrams are judged once per distinct packet: a master resends identical bytes every
-interval and a flood repeats one packet, so the verdict of the codec and the receive rules (which
-depend only on the bytes, the IP fields, the config and our address) is remembered and replayed;
-what depends on state (timers, transitions, the answers) runs for every datagram.
+Received datagrams are judged once per distinct packet (`vrrpkit.core.receive.Judge`): a master
+resends identical bytes every interval and a flood repeats one packet, so the verdict of the codec
+and the receive rules is remembered and replayed; what depends on state (timers, transitions, the
+answers) runs for every datagram.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from operator import itemgetter
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import (
-    PRIORITY_OWNER,
     PRIORITY_STOP,
-    VRRP_GROUP4,
     InstanceConfig,
     IPAddress,
     TrackKind,
     apply_strict,
 )
-from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, encode, inspect
+from vrrpkit.core.packet import Advertisement, DropReason, encode
+from vrrpkit.core.receive import Judge
 from vrrpkit.core.state import Event, State, next_state
 from vrrpkit.core.stats import Stats
-
-TTL_REQUIRED = 255
-FILE_FAULT = -254
+from vrrpkit.core.weights import FILE_FAULT, TrackValue, effective_priority, file_status
 
 
 class Timer(StrEnum):
@@ -47,23 +43,8 @@ class Timer(StrEnum):
     GARP_REFRESH = "garp-refresh"
 
 
-TrackValue = bool | int | None
 _BY_TIME_THEN_NAME = itemgetter(1, 0)
 _ADVERT, _MASTER_DOWN = Timer.ADVERT, Timer.MASTER_DOWN
-VERDICTS = 32  # distinct datagrams whose verdict a router remembers (then it starts afresh)
-
-
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    """What the codec and the receive rules made of one datagram (state plays no part in it)."""
-
-    advert: Advertisement | None
-    drop: fx.PacketDropped | None = None  # the effect to emit for every copy, when dropped
-    counted: bool = True  # whether the drop goes into stats (own adverts and other VRIDs do not)
-    interval: fx.Mismatch | None = None  # VRRPv3 interval mismatch, reported
-    addresses: fx.Mismatch | None = None  # address-list mismatch, reported (unless skipped)
-
-
 class VirtualRouter:
     def __init__(self, config: InstanceConfig, address: IPAddress | None = None) -> None:
         self.config = apply_strict(config)
@@ -85,6 +66,10 @@ class VirtualRouter:
         self.group: str | None = None
         self._group_fault = False  # another member has a fault of its own: hold us in FAULT
         self._group_master = False  # another running member is MASTER
+        self._group_others_want_master = True  # every other running member is MASTER or wants to be
+        # keepalived's wantstate MASTER: our master-down (or preempt) timer ran out, but a sync group
+        # that is not MASTER yet holds us in BACKUP until every member wants MASTER.
+        self.wants_master = False
         self._sync_log: list[tuple[Event, State]] = []
         self.fault_reason: str | None = None
         self.transitions: list[tuple[float, State, State, str]] = []
@@ -96,14 +81,11 @@ class VirtualRouter:
         self._tracks: dict[str, TrackValue] = {}
         for track in cfg.tracks:
             initial: TrackValue = (
-                None if track.kind is TrackKind.SCRIPT else (True if track.kind is TrackKind.INTERFACE else 0)
+                None if track.kind in _UNKNOWN_AT_START else (True if track.kind is TrackKind.INTERFACE else 0)
             )
             self._tracks[track.name] = initial
-        self._peers = {p.address: p for p in cfg.unicast_peers}
-        self._ttl_checked_unicast = cfg.checks_unicast_sources
-        self._vip_set = frozenset(cfg.advertised_addresses())
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
-        self._verdicts: dict[bytes, tuple[IPAddress, IPAddress, int, _Verdict]] = {}
+        self._judge = Judge(cfg, self.address)  # the receive rules, remembered per datagram
         self._answer_after = 0.0  # no answer to a lower priority before this time
         self._mdi: tuple[tuple[int, int], float] = ((0, 0), 0.0)
         self._master_advert: Advertisement | None = None  # the advert last accepted as our master's
@@ -146,7 +128,7 @@ class VirtualRouter:
             return
         self.address = address
         self._advert_cache.clear()
-        self._verdicts.clear()  # "our own advert" depends on the address
+        self._judge.set_address(address)  # "our own advert" depends on the address
         self._hot = None
         self._evaluate(now)
 
@@ -155,6 +137,16 @@ class VirtualRouter:
             return
         self._link_up = up
         self._evaluate(now)
+
+    def resign(self, now: float, reason: str) -> None:
+        """A MASTER lost something it installed and tracks (a virtual route or rule deleted behind its
+        back): keepalived gives up with a priority-0 advert and re-elects after Skew_Time, which puts
+        everything back if this router is still the best one (measured with keepalived 2.2.7)."""
+        if not self.running or self.state is not State.MASTER:
+            return
+        self._send_advert(now, PRIORITY_STOP)
+        self._transition(Event.RESIGN, now, reason)
+        self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
 
     def shutdown(self, now: float) -> None:
         """Graceful stop: a master sends priority 0 so a backup takes over after Skew_Time."""
@@ -179,25 +171,16 @@ class VirtualRouter:
             # clears `_hot`), so the one thing to do is move Master_Down.
             self.stats.advert_rcvd += 1
             self._deadlines[_MASTER_DOWN] = now + self._mdi[1]
-            self.only_timer_moved = True
+            if self.wants_master:  # held by a sync group, and now the master is back: the group must look
+                self.wants_master = self.only_timer_moved = False
+            else:
+                self.only_timer_moved = True
             return self._master_advert
         self.only_timer_moved = False
         if not self.running or self.state in (State.INIT, State.FAULT):
             self._drop(DropReason.NOT_RUNNING, src, f"state {self.state.value}", count=False)
             return None
-        known = self._verdicts.get(data)
-        if (
-            known is not None
-            and (known[0] is src or known[0] == src)
-            and (known[1] is dst or known[1] == dst)
-            and known[2] == ttl
-        ):
-            verdict = known[3]
-        else:
-            verdict = self._judge(data, src, dst, ttl)
-            if len(self._verdicts) >= VERDICTS:
-                self._verdicts.clear()
-            self._verdicts[data] = (src, dst, ttl, verdict)
+        verdict = self._judge.verdict(data, src, dst, ttl)
         adv = verdict.advert
         if adv is None:
             assert verdict.drop is not None
@@ -228,24 +211,6 @@ class VirtualRouter:
         else:
             self._master_received(adv, src, now)
         return adv
-
-    def _judge(self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int) -> _Verdict:
-        """The codec, the receive rules and the mismatch checks: a pure function of the datagram,
-        the config and our address, so its result can be replayed for identical datagrams."""
-        try:
-            insp = inspect(data, src, dst, self.config.mcast_group4 if src.version == 4 else VRRP_GROUP4)
-        except InvalidPacket as exc:
-            return _Verdict(None, fx.PacketDropped(self.name, exc.reason, src, exc.detail))
-        adv = insp.advert
-        reason, detail = self._receive_rule(adv, src, dst, ttl)
-        if reason is not None:
-            counted = reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID)
-            return _Verdict(None, fx.PacketDropped(self.name, reason, src, detail), counted)
-        interval, addresses = self._mismatches(adv, src)
-        ignore = None
-        if self.config.owner and self.config.owner_ignore_adverts:
-            ignore = fx.PacketDropped(self.name, DropReason.OWNER_IGNORES, src, "address owner ignores adverts")
-        return _Verdict(adv, ignore, False, interval, addresses)
 
     def handle_timer(self, now: float) -> None:
         """Run every deadline that is due, earliest first (ties in the order of the timers' names)."""
@@ -325,7 +290,7 @@ class VirtualRouter:
         for track in self.config.tracks:
             value = self._tracks[track.name]
             if track.kind is TrackKind.FILE:
-                status = _file_status(track.weight, track.reverse, int(value or 0))
+                status = file_status(track.weight, track.reverse, int(value or 0))
                 if status <= FILE_FAULT:
                     return f"tracked file {track.name} = {value}"
             elif track.weight == 0 and value is not None and bool(value) is track.reverse:
@@ -336,7 +301,7 @@ class VirtualRouter:
 
     def _waiting_for_scripts(self) -> bool:
         return any(
-            t.kind is TrackKind.SCRIPT and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
+            t.kind in _UNKNOWN_AT_START and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
         )
 
     def _evaluate(self, now: float) -> None:
@@ -346,7 +311,7 @@ class VirtualRouter:
         if self._priority != old:
             self._hot = None  # a new priority may make the same advert mean something else
             self._advert_cache.clear()
-            self._emit(fx.PriorityChanged(self.name, old, self._priority))
+            self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
         if not self.running:
             return
         fault = self.own_fault()
@@ -396,6 +361,7 @@ class VirtualRouter:
         if old is State.MASTER:
             self._leave_master()
         self.state = new
+        self.wants_master = new is State.MASTER
         self.state_since = now
         self.transitions.append((now, old, new, reason))
         for timer in (Timer.MASTER_DOWN, Timer.PREEMPT_DELAY):
@@ -435,11 +401,19 @@ class VirtualRouter:
         self.master_priority = None
         self._emit(fx.DelVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
 
-    def set_group_view(self, *, fault: bool, master: bool) -> None:
+    def set_group_view(self, *, fault: bool, master: bool, others_want_master: bool = True) -> None:
         """What the sync group's other members look like: one has a fault of its own (so we are held
-        in FAULT), one is MASTER (so a starting member joins as MASTER). Set by `SyncGroup`."""
+        in FAULT), one is MASTER (so a starting member joins as MASTER, and a member whose timer ran
+        out may take over at once), all want MASTER (so our timer running out moves the whole
+        group). Set by `SyncGroup`."""
         self._group_fault = fault
         self._group_master = master
+        self._group_others_want_master = others_want_master
+
+    def _may_take_over(self) -> bool:
+        """keepalived's vrrp_sync_can_goto_master: a group goes MASTER only when every member wants
+        to, which prefers BACKUP to thrashing when one member's master is still alive."""
+        return self.group is None or self._group_master or self._group_others_want_master
 
     def pull_sync_events(self) -> list[tuple[Event, State]]:
         """The transitions this router made on its own since the group last looked (settle)."""
@@ -469,62 +443,12 @@ class VirtualRouter:
 
     # --- internals: receive -------------------------------------------------------------------
 
-    def _receive_rule(
-        self, adv: Advertisement, src: IPAddress, dst: IPAddress, ttl: int
-    ) -> tuple[DropReason | None, str]:
-        cfg = self.config
-        if adv.vrid != cfg.vrid:
-            return DropReason.WRONG_VRID, f"vrid {adv.vrid}"
-        if src == self.address:
-            return DropReason.OWN_ADVERT, ""
-        if src.version != cfg.family:
-            return DropReason.FAMILY_MISMATCH, f"IPv{src.version} advert for an IPv{cfg.family} instance"
-        if cfg.unicast:
-            if dst.is_multicast:
-                return DropReason.MULTICAST_IN_UNICAST_MODE, f"to {dst}"
-            peer = self._peers.get(src)
-            if peer is None and self._ttl_checked_unicast:
-                return DropReason.NOT_A_PEER, f"{src} is not a unicast_peer"
-            if peer is not None and (
-                (peer.min_ttl is not None and ttl < peer.min_ttl) or (peer.max_ttl is not None and ttl > peer.max_ttl)
-            ):
-                return DropReason.BAD_TTL, f"TTL {ttl} not in [{peer.min_ttl}, {peer.max_ttl}]"
-        else:
-            if not dst.is_multicast:
-                return DropReason.UNICAST_IN_MULTICAST_MODE, f"to {dst}"
-            if ttl != TTL_REQUIRED:
-                return DropReason.BAD_TTL, f"TTL {ttl}, expected 255"
-        if adv.version != cfg.version:
-            return DropReason.VERSION_MISMATCH, f"VRRPv{adv.version}, configured v{cfg.version}"
-        if cfg.version == 2:
-            if adv.auth_type != cfg.auth_type:
-                return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
-            if cfg.auth_type and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
-                return DropReason.BAD_PASSWORD, "password differs"
-            if adv.interval_cs != cfg.advert_int_cs:
-                return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
-        return None, ""
-
-    def _mismatches(self, adv: Advertisement, src: IPAddress) -> tuple[fx.Mismatch | None, fx.Mismatch | None]:
-        """What keepalived only logs: a v3 interval that differs, an address list that differs
-        (never checked on a priority-0 advert; `skip_check_adv_addr` is applied by the caller)."""
-        cfg = self.config
-        interval = addresses = None
-        if cfg.version == 3 and adv.interval_cs != cfg.advert_int_cs:
-            detail = f"{adv.interval:g}s, mine {cfg.advert_int_cs / 100:g}s"
-            interval = fx.Mismatch(self.name, fx.MismatchKind.INTERVAL, src, detail)
-        if adv.priority != PRIORITY_STOP and (
-            frozenset(adv.addresses) != self._vip_set or len(adv.addresses) != len(self._vip_set)
-        ):
-            got = ",".join(map(str, adv.addresses)) or "none"
-            addresses = fx.Mismatch(self.name, fx.MismatchKind.ADDRESS_LIST, src, f"advertised {got}")
-        return interval, addresses
-
     def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
         if adv is self._master_advert and src is self.master_address and self._priority == self._master_advert_prio:
             # the very advert (the same object, from the verdict cache) we accepted last time, and
             # our priority unchanged: the same decision, and only the timer moves
             self._deadlines[Timer.MASTER_DOWN] = now + self._mdi[1]  # computed when it was accepted
+            self.wants_master = False
             return
         cfg = self.config
         if adv.priority == PRIORITY_STOP:
@@ -533,6 +457,7 @@ class VirtualRouter:
         if not cfg.preempt or adv.priority >= self._priority:
             self._accept_master(adv, src, now)
             self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            self.wants_master = False  # a master we defer to is alive: we want BACKUP again
             self._master_advert, self._master_advert_prio = adv, self._priority
             return
         # A lower priority master and we may preempt: let the down timer run out, unless
@@ -541,6 +466,7 @@ class VirtualRouter:
             if Timer.PREEMPT_DELAY not in self._deadlines:
                 self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
             self._accept_master(adv, src, now)
+            self.wants_master = False
 
     def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
         if self.config.version == 3:
@@ -595,11 +521,17 @@ class VirtualRouter:
             interval = cfg.advert_int_cs / 100
             self._deadlines[Timer.ADVERT] = when + interval if when + interval > now else now + interval
         elif name is Timer.MASTER_DOWN:
-            self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
+            self.wants_master = True
+            if self._may_take_over():
+                self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
+            else:  # held by the group; keepalived looks again after another down interval
+                self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
         elif name is Timer.PREEMPT_DELAY:
             # only if we still outrank the master we deferred to (our priority may have dropped)
             if self.master_priority is None or self.master_priority < self._priority:
-                self._transition(Event.PREEMPT, now, "preempt delay expired")
+                self.wants_master = True
+                if self._may_take_over():
+                    self._transition(Event.PREEMPT, now, "preempt delay expired")
         elif name is Timer.GARP_REPEAT:
             lower = self._garp_lower_pending
             self._garp_lower_pending = False
@@ -656,31 +588,10 @@ class VirtualRouter:
         self._effects.append(effect)
 
     def _compute_priority(self) -> int:
-        cfg = self.config
-        if cfg.owner:
-            return PRIORITY_OWNER  # keepalived: the address owner ignores weights
-        total = cfg.priority
-        for track in cfg.tracks:
-            value = self._tracks[track.name]
-            if track.weight == 0 or value is None:
-                continue
-            if track.kind is TrackKind.FILE:
-                total += max(_file_status(track.weight, track.reverse, int(value)), FILE_FAULT + 1)
-                continue
-            sign = -1 if track.reverse else 1
-            ok = bool(value)
-            if (track.weight > 0 and ok) or (track.weight < 0 and not ok):
-                total += track.weight * sign
-        return max(1, min(254, total))
+        return effective_priority(self.config, self._tracks)
 
 
 _SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
 _NONE: list[fx.Effect] = []  # take_effects() with nothing queued (never appended to)
-
-
-def _file_status(weight: int, reverse: bool, value: int) -> int:
-    """keepalived's track_file arithmetic (vrrp_track.c): value x weight, clamped to -254..253."""
-    if weight == 0:
-        return FILE_FAULT if value else 0
-    status = value * weight * (-1 if reverse else 1)
-    return max(FILE_FAULT, min(253, status))
+# Trackers with no value until they first report (a script's first run, a process table's first look).
+_UNKNOWN_AT_START = frozenset({TrackKind.SCRIPT, TrackKind.PROCESS})

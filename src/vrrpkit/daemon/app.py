@@ -28,17 +28,17 @@ from typing import Any
 from vrrpkit.config.model import ParseResult
 from vrrpkit.control.server import ControlServer
 from vrrpkit.control.snapshot import Snapshot
-from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
 from vrrpkit.core.router import VirtualRouter
-from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
+from vrrpkit.daemon.cycle import Cycle
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.intake import Intake
 from vrrpkit.daemon.notify import Notifier, Runner
-from vrrpkit.daemon.ports import LinkEvents, Ports, Timer, VrrpSocket, os_ports
+from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, Timer, VrrpSocket, os_ports
+from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reload import plan_reload, refusal
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
@@ -49,12 +49,9 @@ log = logging.getLogger("vrrpkit")
 NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
 PROBE_CHECK = 0.25  # seconds between looks for MASTERs due a split-brain probe (each probes every >= 1 s)
-BATCH = 64  # datagrams read per readable socket and wake-up
-QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
-_URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
 
 
-class Daemon:
+class Daemon(Cycle):
     def __init__(
         self,
         result: ParseResult,
@@ -87,6 +84,7 @@ class Daemon:
         self._next_deadline: float | None = None
         self._stop = asyncio.Event()
         self._links: LinkEvents | None = None
+        self._route_events: RouteEvents | None = None
         self._control = ControlServer(control_path, self._control_request)
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
@@ -103,6 +101,7 @@ class Daemon:
         )
         self.prober = SplitBrainProber(self.ports, self._spawn)
         self.trackers = Trackers(self._tracker_changed)
+        self.processes = ProcessTrackers(self._tracker_changed)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -147,9 +146,12 @@ class Daemon:
         self.loop.add_reader(self._tick.fileno(), self._on_tick)
         self._links = self.ports.link_events()
         self.loop.add_reader(self._links.fileno(), self._on_link_events)
+        self._route_events = self.ports.route_events()
+        self.loop.add_reader(self._route_events.fileno(), self._on_route_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
             self.ports.firewall().teardown()
         self._build(self.result, [cfg.name for cfg in self.result.instances])
+        self.applier.routes.start_static()
         await self._control.start()
         if self.metrics_addr is not None:
             from vrrpkit.daemon.metrics import serve_metrics
@@ -161,25 +163,9 @@ class Daemon:
         systemd.notify("READY=1", f"STATUS={self._status_line()}")
         self._ready = True
         log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
-
-    def _goodbye(self) -> None:
-        """Every master's priority-0 advert first, then the rest of each instance's stop (VIPs
-        removed, notify_stop queued): with many instances, the last goodbye must not wait for
-        every VIP removal before it (the backups count Skew_Time from it)."""
-        self.stopping = True
-        now = self._now()
-        rest: list[tuple[Instance, list[fx.Effect]]] = []
-        for inst in self.instances.values():
-            inst.router.shutdown(now)
-            effects = list(inst.router.effects())
-            for effect in effects:
-                if isinstance(effect, fx.SendAdvert):
-                    self._apply(inst, effect)
-            rest.append((inst, [e for e in effects if not isinstance(e, fx.SendAdvert)]))
-        for inst, effects in rest:
-            for effect in effects:
-                self._apply(inst, effect)
-        self._drain(self.instances.values())  # sync groups, deadlines
+        for diag in self.result.diagnostics:  # once: the load balancer in this file is not ours to run
+            if diag.rule == "lvs-checker-only":
+                log.info("%s:%d: %s", diag.file, diag.line, diag.message)
 
     async def shutdown(self) -> None:
         """SIGTERM: masters send priority 0, VIPs removed, notify_stop run, firewall removed."""
@@ -198,13 +184,18 @@ class Daemon:
         await self.notifier.finish(NOTIFY_TIMEOUT)  # also kills every script process group still alive
         with contextlib.suppress(Exception):
             self.applier.teardown_firewall()
+        self.applier.routes.stop_static()
+        self.processes.stop()
+        await self.applier.fifos.close()  # after the STOP lines
+        await self.applier.mailer.finish()  # the Stopping mails get a bounded chance
         self.intake.close()
         self.applier.close()
         self.prober.close()
-        if self._links is not None:
-            with contextlib.suppress(Exception):
-                self.loop.remove_reader(self._links.fileno())
-            self._links.close()
+        for events in (self._links, self._route_events):
+            if events is not None:
+                with contextlib.suppress(Exception):
+                    self.loop.remove_reader(events.fileno())
+                events.close()
         await self._control.close()
 
     def _now(self) -> float:
@@ -224,8 +215,12 @@ class Daemon:
         self.notifier.configure(
             user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
         )
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups})
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.extras)
+        self.applier.routes.configure(result.static, result.extras)
+        self.applier.fifos.configure(g)
+        self.applier.mailer.configure(g, {n: e.smtp_alert for n, e in result.extras.items()}, result.group_smtp_alert)
         self.trackers.configure(result, result.instances)
+        self.processes.configure(result, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
         for name in new_names:
             self.instances[name] = self._make_instance(configs[name])
@@ -241,6 +236,8 @@ class Daemon:
         for track in cfg.tracks:
             if track.kind is TrackKind.INTERFACE:
                 router.set_initial_track(track.name, netlink.link_is_up(track.name))
+            elif track.kind is TrackKind.PROCESS:
+                router.set_initial_track(track.name, self.processes.initial(track.name))
             else:
                 value = self.trackers.initial(track.kind, track.name)
                 if value is not None:
@@ -252,6 +249,7 @@ class Daemon:
             if netlink.has_address(dev, vip.address):
                 log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
                 netlink.del_vip(dev, vip)
+        self.applier.routes.remove_leftovers(cfg.name)
         return Instance(cfg, router)
 
     def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
@@ -328,106 +326,13 @@ class Daemon:
             return False
         self.reloads += 1
         self._start_routers([self.instances[n] for n in plan.start])
+        if result.globals.fifo_write_vrrp_states_on_reload:
+            self.applier.write_states(self.instances.values(), self.groups.values())
         log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
         systemd.notify(f"STATUS={self._status_line()}")
         return True
 
     # --- I/O events ----------------------------------------------------------------------------
-
-    def _on_readable(self, key: SocketKey) -> None:
-        """Due timers first (no queue may delay an advert), then one bounded batch: the loop calls
-        again while the socket stays readable, after its other ready work."""
-        if self._next_deadline is not None and self._next_deadline <= self._now():
-            self._on_timer()
-        self._receive(key, BATCH)
-
-    def _receive(self, key: SocketKey, limit: int) -> int:
-        """Read and handle up to ``limit`` datagrams of one socket; returns how many were read.
-
-        A router that only moved its Master_Down later (its master's advert again) is not drained:
-        its known deadline stays earlier than the real one, which costs at worst a timer wake-up
-        that finds nothing due and then looks again (`_on_timer`)."""
-        datagrams, routes, count = self.intake.read(key, limit)
-        if not datagrams:
-            return count
-        now = self._now()
-        touched: dict[str, Instance] = {}
-        grouped = self.group_of
-        try:
-            for datagram in datagrams:
-                payload = datagram[3]
-                targets = routes[payload[1]] if len(payload) > 1 else routes[0]
-                if not targets:
-                    self.intake.unknown_vrid(key)
-                    continue
-                for inst in targets:
-                    router = inst.router
-                    router.datagram_received(payload, datagram[0], datagram[1], datagram[2], now)
-                    if not router.only_timer_moved:
-                        touched[inst.name] = inst
-                        if grouped and inst.name in grouped:
-                            self._settle_group_of(inst, now)
-        except Exception:  # a bug must cost one datagram, never the protocol loop
-            log.exception("error while handling a datagram on %s", key[0])
-        finally:
-            if touched:
-                self._drain(touched.values())
-        return count
-
-    def _on_tick(self) -> None:
-        assert self._tick is not None
-        self._tick.clear()
-        self._on_timer()
-
-    def _due(self, now: float) -> list[Instance]:
-        """Instances whose known deadline has come. The deadline known here may be earlier than
-        the router's own (a BACKUP's repeated master advert moves it later without telling the
-        loop): `_on_timer` puts those right instead of running their timers."""
-        live = self.instances  # every name with a deadline is live (_drain drops the others)
-        return [live[n] for n, d in self._deadline_of.items() if d <= now]
-
-    def _on_timer(self) -> None:
-        now = self._now()
-        due = self._due(now)
-        # A BACKUP's Master_Down (or preempt delay) must not fire while the advert that resets it
-        # waits in the queue: read what is queued first (bounded), then look again.
-        backups = [i for i in due if i.router.state is State.BACKUP and (i.router.get_timer() or now) <= now]
-        if backups:
-            for key in self.intake.keys_of(backups):
-                for _ in range(QUEUE_ROUNDS):
-                    if self._receive(key, BATCH) < BATCH:
-                        break
-            now = self._now()
-            due = self._due(now)
-        # The common tick first: a MASTER whose advert is due and nothing else. Its cached adverts
-        # go straight to the socket; every other due instance takes the general path.
-        rest: list[Instance] = []
-        burst: list[fx.SendAdvert] = []
-        deadline_of = self._deadline_of
-        for inst in due:
-            tick = inst.router.advert_tick(now)
-            if tick is None:
-                rest.append(inst)
-                continue
-            sends, deadline_of[inst.name] = tick
-            burst.extend(sends)
-        if burst:
-            self.applier.send_adverts(burst)  # one system call per socket for the whole tick
-        try:
-            grouped = self.group_of
-            for inst in rest:
-                real = inst.router.get_timer()
-                if real is not None and real > now:
-                    deadline_of[inst.name] = real  # only the known deadline was early
-                    continue
-                inst.router.handle_timer(now)
-                if grouped:
-                    self._settle_group_of(inst, now)  # followers move before the next member's timer
-        except Exception:
-            log.exception("error while running timers")
-        finally:
-            self._next_deadline = None  # the timer fired: re-arm it exactly, at the earliest deadline
-            self._drain(rest)
 
     def _on_link_events(self) -> None:
         assert self._links is not None
@@ -443,6 +348,18 @@ class Daemon:
                 if any(t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks):
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
+
+    def _on_route_events(self) -> None:
+        """Someone deleted routes, rules or addresses: MASTERs that lost a tracked one resign."""
+        assert self._route_events is not None
+        resign = self.applier.routes.deleted(self._route_events.drain())
+        now = self._now()
+        for name, why in resign:
+            inst = self.instances.get(name)
+            if inst is not None:
+                inst.router.resign(now, why)
+        if resign:
+            self._drain([self.instances[n] for n, _ in resign if n in self.instances])
 
     def _tracker_changed(self, name: str, value: TrackValue) -> None:
         now = self._now()
@@ -477,92 +394,6 @@ class Daemon:
 
     # --- effects -------------------------------------------------------------------------------
 
-    def _settle_group_of(self, inst: Instance, now: float) -> None:
-        group = self.group_of.get(inst.name)
-        if group is not None:
-            group.settle(now)
-
-    def _drain_all(self) -> None:
-        """After rare events (start, reload, link, scripts): every instance, deadlines rebuilt."""
-        self._deadline_of.clear()
-        self._drain(self.instances.values())
-
-    def _drain(self, instances: Iterable[Instance], extra_groups: Iterable[SyncGroup] = ()) -> None:
-        """Settle the sync groups of the instances that had input, apply their effects (and their
-        group followers'), and re-arm the one timer. Only those instances are visited: a wake-up
-        costs what it touched, not the number of instances."""
-        now = self._now()
-        touched = {inst.name: inst for inst in instances}
-        groups = {id(g): g for g in extra_groups}
-        if self.group_of:
-            groups.update({id(g): g for n in touched if (g := self.group_of.get(n)) is not None})
-        for group in groups.values():
-            group.settle(now)
-            for router in group.members:
-                inst = self.instances.get(router.name)
-                if inst is not None and inst.router is router:
-                    touched.setdefault(inst.name, inst)
-        apply, send = self._apply, self.applier.send_advert
-        later: list[tuple[Instance, list[fx.Effect]]] = []
-        for inst in touched.values():
-            effects = inst.router.take_effects()
-            if not effects:
-                continue
-            # What the network sees first: adverts and VIPs of every instance, then the log lines,
-            # history and notify scripts (a new master's VIP must not wait for "Entering MASTER")
-            for effect in effects:
-                kind = type(effect)
-                if kind is fx.SendAdvert:
-                    send(inst, effect)  # type: ignore[arg-type]
-                elif kind in _URGENT:
-                    apply(inst, effect)
-            later.append((inst, effects))
-        for inst, effects in later:
-            for effect in effects:
-                if type(effect) not in _URGENT and type(effect) is not fx.SendAdvert:
-                    apply(inst, effect)
-        for group in groups.values():
-            for effect in group.effects():
-                self._apply_group(effect)
-        deadline_of, live = self._deadline_of, self.instances
-        earliest = None
-        for name, inst in touched.items():
-            deadline = inst.router.get_timer() if name in live else None
-            if deadline is None:
-                deadline_of.pop(name, None)
-            else:
-                deadline_of[name] = deadline
-                if earliest is None or deadline < earliest:
-                    earliest = deadline
-        self._rearm(earliest)
-
-    def _apply(self, inst: Instance, effect: fx.Effect) -> None:
-        try:
-            self.applier.apply(inst, effect)
-        except Exception:  # an OS hiccup on one effect must not stop the protocol loop
-            log.exception("(%s) failed to apply %s", inst.name, type(effect).__name__)
-
-    def _apply_group(self, effect: fx.Effect) -> None:
-        try:
-            if isinstance(effect, fx.SyncGroupChanged):
-                self.applier.group_changed(effect)
-        except Exception:
-            log.exception("failed to apply %s", type(effect).__name__)
-
-    def _rearm(self, earliest: float | None = None) -> None:
-        """Arm the timer for the earliest deadline. After a batch of datagrams (``earliest``: the
-        soonest deadline among the instances it touched) the timer only ever moves earlier: a
-        BACKUP's Master_Down moves later with every advert, and re-arming for each batch would cost
-        a walk over every instance and a system call; when the timer then fires with nothing due,
-        `_on_timer` re-arms it exactly."""
-        armed = self._next_deadline
-        if earliest is not None and armed is not None and armed <= earliest:
-            return
-        when = min(self._deadline_of.values(), default=None) if earliest is None or armed is None else earliest
-        self._next_deadline = when
-        if self._tick is not None:
-            self._tick.arm(when)
-
     def _state_changed(self) -> None:
         """Tell systemd the new state counts, once per loop iteration however many changed (at
         start, 200 instances changing state must not cost 200 walks over 200 instances)."""
@@ -586,6 +417,7 @@ class Daemon:
             unknown_vrid_packets=self.intake.unknown_vrids,
             scripts=self.trackers.statuses(),
             instances=[inst.status(now) for inst in self.instances.values()],
+            counters=self.applier.counters() | {"process_scans": self.processes.scans},
             sockets=self.intake.statuses(),
         )
 

@@ -62,7 +62,14 @@ class DaemonCollector(Collector):
             for reason, count in counters["dropped"].items():
                 drops.add_metric([*values, reason], count)
             unanswered.add_metric(values, counters.get("lower_prio_unanswered", 0))
-        yield from (state, prio, base, split, split_events, transitions, became, sent, rcvd, drops, unanswered)
+        events = CounterMetricFamily(
+            "vrrpkit_daemon_events",
+            "Daemon-wide counts: routes installed/removed/failed, FIFO lines written/dropped, mails sent/failed, ...",
+            labels=["kind"],
+        )
+        for kind, count in sorted(snap.counters.items()):
+            events.add_metric([kind], count)
+        yield from (state, prio, base, split, split_events, transitions, became, sent, rcvd, drops, unanswered, events)
         yield from _socket_metrics(snap)
 
 

@@ -14,7 +14,8 @@ Why each choice:
   success): the daemon replays them after crashes and reloads without reading state first.
 * Requests go through ``vrrpkit.io.rtnl``, one blocking netlink socket per process: a VIP change is
   one kernel round trip made where it is decided, as keepalived makes it (pyroute2, used before,
-  cost ~13 MB of RSS and a thread hand-off per change; see docs/reliability.md).
+  cost ~13 MB of RSS and a thread hand-off per change; see docs/reliability.md). Routes and rules
+  (``vrrpkit.io.routes``) still use pyroute2 through ``run_sync``, imported only when configured.
 * Link state for the loop comes from ``LinkMonitor``, a plain non-blocking netlink socket
   subscribed to RTMGRP_LINK, so asyncio can watch its fd directly. "Up" means IFF_UP and
   IFF_RUNNING (carrier), keepalived's ``IF_FLAGS_UP``.
@@ -22,6 +23,7 @@ Why each choice:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -29,13 +31,16 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, ip_address, ip_interface
+from typing import Any, TypeVar
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip
 from vrrpkit.io import consts, rtnl
 from vrrpkit.io.fdsocket import FdSocket
+
+T = TypeVar("T")
 
 SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 FLAG_BITS = {
@@ -372,16 +377,31 @@ def interface_addresses() -> dict[str, tuple[IPInterface, ...]]:
 
 class Netlink:
     """The same queries for asyncio code that prefers to await them (each is one kernel round trip,
-    answered at once, so awaiting it never blocks the loop for longer than calling it would)."""
+    answered at once, so awaiting it never blocks the loop for longer than calling it would); and
+    the pyroute2 connection that routes and rules (``vrrpkit.io.routes``) still go through, made
+    (and pyroute2 imported) only when one is first asked for."""
+
+    def __init__(self) -> None:
+        self._ipr: Any = None
+
+    async def connection(self) -> Any:
+        """The shared pyroute2 ``AsyncIPRoute``, for the routes and rules adapter."""
+        if self._ipr is None:
+            from pyroute2 import AsyncIPRoute
+
+            self._ipr = AsyncIPRoute()
+        return self._ipr
 
     async def __aenter__(self) -> Netlink:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        return None
+        self.close()
 
     def close(self) -> None:
-        return None
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
 
     async def add_vip(self, ifname: str, vip: Vip) -> bool:
         return add_vip(ifname, vip)
@@ -402,6 +422,51 @@ class Netlink:
 
     async def interface_addresses(self) -> dict[str, tuple[IPInterface, ...]]:
         return interface_addresses()
+
+
+# --- the pyroute2 bridge for routes and rules -----------------------------------------------------
+
+
+class _Background:
+    """One pyroute2 connection on a private event-loop thread, for ``run_sync``.
+
+    pyroute2 0.9's sync API cannot run inside a running loop, so the routes adapter hands its
+    coroutine to this thread and waits for it. Created on first use: a daemon without
+    virtual_routes/virtual_rules never starts the thread or imports pyroute2.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._netlink: Netlink | None = None
+        self._pid = 0
+
+    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, Netlink]:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # a fork must not share the socket
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="vrrpkit-netlink", daemon=True)
+                thread.start()
+                self._loop, self._netlink, self._pid = loop, Netlink(), os.getpid()
+            assert self._netlink is not None
+            return self._loop, self._netlink
+
+    def run(self, call: Callable[[Netlink], Awaitable[T]], timeout: float) -> T:
+        loop, nl = self._ensure()
+
+        async def main() -> T:
+            return await call(nl)
+
+        return asyncio.run_coroutine_threadsafe(main(), loop).result(timeout)
+
+
+_background = _Background()
+SYNC_TIMEOUT = 10.0
+
+
+def run_sync(call: Callable[[Netlink], Awaitable[T]]) -> T:
+    """Run a coroutine on the shared pyroute2 connection and wait (one kernel round trip)."""
+    return _background.run(call, SYNC_TIMEOUT)
 
 
 # --- link monitor -------------------------------------------------------------------------------

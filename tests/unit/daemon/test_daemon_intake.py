@@ -15,7 +15,8 @@ from daemon_fakes import FakeOs, FakeRunner
 from test_daemon_loop import advert, conf, drive, state, until
 
 from vrrpkit.config import load_string
-from vrrpkit.daemon.app import BATCH, Daemon
+from vrrpkit.daemon.app import Daemon
+from vrrpkit.daemon.cycle import BATCH
 from vrrpkit.io.vrrp_filter import Mode, VridRule
 
 

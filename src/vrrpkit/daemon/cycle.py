@@ -1,0 +1,262 @@
+"""The loop's order of work, wake-up by wake-up: what runs first, what waits, what is skipped.
+
+`Daemon` (daemon/app.py) owns the lifecycle; this is the part of it that runs on every wake-up,
+kept apart because it is the hot path and the place where the protocol's urgencies are decided:
+
+* a readable socket first runs any due timer (an advert to send beats reading more), then reads
+  one bounded batch (`BATCH`); the loop comes back for the rest after its other ready work;
+* a BACKUP's repeated master advert only moves its Master_Down later (the router says so with
+  ``only_timer_moved``) and is not drained: its deadline known here stays earlier than the real
+  one, which costs at worst a timer wake-up that finds nothing due and puts the deadline right;
+* before a BACKUP's Master_Down fires, whatever is queued on its socket is read (the master's
+  advert may be waiting behind a flood);
+* a steady MASTER's tick is `VirtualRouter.advert_tick` for each due instance and one sendmmsg
+  per socket (`EffectApplier.send_adverts`), not the general timer path;
+* after any input, adverts, VIP changes and GARPs of every touched instance go out before log
+  lines, history and notify scripts;
+* on SIGTERM every priority-0 advert leaves before any other stop work (`_goodbye`);
+* the one protocol timer (a timerfd) is re-armed only when it must move earlier.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from vrrpkit.core import effects as fx
+from vrrpkit.core.state import State
+from vrrpkit.core.sync import SyncGroup
+from vrrpkit.daemon.instance import Instance
+
+if TYPE_CHECKING:
+    from vrrpkit.daemon.applier import EffectApplier, SocketKey
+    from vrrpkit.daemon.intake import Intake
+    from vrrpkit.daemon.ports import Timer
+
+log = logging.getLogger("vrrpkit")
+
+BATCH = 64  # datagrams read per readable socket and wake-up
+QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
+_URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
+
+
+class Cycle:
+    """The wake-up handlers of `Daemon` (a mixin: the state below is the daemon's)."""
+
+    instances: dict[str, Instance]
+    group_of: dict[str, SyncGroup]
+    intake: Intake
+    applier: EffectApplier
+    stopping: bool
+    _deadline_of: dict[str, float]
+    _tick: Timer | None
+    _next_deadline: float | None
+
+    def _now(self) -> float:
+        raise NotImplementedError
+
+    def _goodbye(self) -> None:
+        """Every master's priority-0 advert first, then the rest of each instance's stop (VIPs
+        removed, notify_stop queued): with many instances, the last goodbye must not wait for
+        every VIP removal before it (the backups count Skew_Time from it)."""
+        self.stopping = True
+        now = self._now()
+        rest: list[tuple[Instance, list[fx.Effect]]] = []
+        for inst in self.instances.values():
+            inst.router.shutdown(now)
+            effects = list(inst.router.effects())
+            for effect in effects:
+                if isinstance(effect, fx.SendAdvert):
+                    self._apply(inst, effect)
+            rest.append((inst, [e for e in effects if not isinstance(e, fx.SendAdvert)]))
+        for inst, effects in rest:
+            for effect in effects:
+                self._apply(inst, effect)
+        self._drain(self.instances.values())  # sync groups, deadlines
+
+    def _on_readable(self, key: SocketKey) -> None:
+        """Due timers first (no queue may delay an advert), then one bounded batch: the loop calls
+        again while the socket stays readable, after its other ready work."""
+        if self._next_deadline is not None and self._next_deadline <= self._now():
+            self._on_timer()
+        self._receive(key, BATCH)
+
+    def _receive(self, key: SocketKey, limit: int) -> int:
+        """Read and handle up to ``limit`` datagrams of one socket; returns how many were read.
+
+        A router that only moved its Master_Down later (its master's advert again) is not drained:
+        its known deadline stays earlier than the real one, which costs at worst a timer wake-up
+        that finds nothing due and then looks again (`_on_timer`)."""
+        datagrams, routes, count = self.intake.read(key, limit)
+        if not datagrams:
+            return count
+        now = self._now()
+        touched: dict[str, Instance] = {}
+        grouped = self.group_of
+        try:
+            for datagram in datagrams:
+                payload = datagram[3]
+                targets = routes[payload[1]] if len(payload) > 1 else routes[0]
+                if not targets:
+                    self.intake.unknown_vrid(key)
+                    continue
+                for inst in targets:
+                    router = inst.router
+                    router.datagram_received(payload, datagram[0], datagram[1], datagram[2], now)
+                    if not router.only_timer_moved:
+                        touched[inst.name] = inst
+                        if grouped and inst.name in grouped:
+                            self._settle_group_of(inst, now)
+        except Exception:  # a bug must cost one datagram, never the protocol loop
+            log.exception("error while handling a datagram on %s", key[0])
+        finally:
+            if touched:
+                self._drain(touched.values())
+        return count
+
+    def _on_tick(self) -> None:
+        assert self._tick is not None
+        self._tick.clear()
+        self._on_timer()
+
+    def _due(self, now: float) -> list[Instance]:
+        """Instances whose known deadline has come. The deadline known here may be earlier than
+        the router's own (a BACKUP's repeated master advert moves it later without telling the
+        loop): `_on_timer` puts those right instead of running their timers."""
+        live = self.instances  # every name with a deadline is live (_drain drops the others)
+        return [live[n] for n, d in self._deadline_of.items() if d <= now]
+
+    def _on_timer(self) -> None:
+        now = self._now()
+        due = self._due(now)
+        # A BACKUP's Master_Down (or preempt delay) must not fire while the advert that resets it
+        # waits in the queue: read what is queued first (bounded), then look again.
+        backups = [i for i in due if i.router.state is State.BACKUP and (i.router.get_timer() or now) <= now]
+        if backups:
+            for key in self.intake.keys_of(backups):
+                for _ in range(QUEUE_ROUNDS):
+                    if self._receive(key, BATCH) < BATCH:
+                        break
+            now = self._now()
+            due = self._due(now)
+        # The common tick first: a MASTER whose advert is due and nothing else. Its cached adverts
+        # go straight to the socket; every other due instance takes the general path.
+        rest: list[Instance] = []
+        burst: list[fx.SendAdvert] = []
+        deadline_of = self._deadline_of
+        for inst in due:
+            tick = inst.router.advert_tick(now)
+            if tick is None:
+                rest.append(inst)
+                continue
+            sends, deadline_of[inst.name] = tick
+            burst.extend(sends)
+        if burst:
+            self.applier.send_adverts(burst)  # one system call per socket for the whole tick
+        try:
+            grouped = self.group_of
+            for inst in rest:
+                real = inst.router.get_timer()
+                if real is not None and real > now:
+                    deadline_of[inst.name] = real  # only the known deadline was early
+                    continue
+                inst.router.handle_timer(now)
+                if grouped:
+                    self._settle_group_of(inst, now)  # followers move before the next member's timer
+        except Exception:
+            log.exception("error while running timers")
+        finally:
+            self._next_deadline = None  # the timer fired: re-arm it exactly, at the earliest deadline
+            self._drain(rest)
+
+    def _settle_group_of(self, inst: Instance, now: float) -> None:
+        group = self.group_of.get(inst.name)
+        if group is not None:
+            group.settle(now)
+
+    def _drain_all(self) -> None:
+        """After rare events (start, reload, link, scripts): every instance, deadlines rebuilt."""
+        self._deadline_of.clear()
+        self._drain(self.instances.values())
+
+    def _drain(self, instances: Iterable[Instance], extra_groups: Iterable[SyncGroup] = ()) -> None:
+        """Settle the sync groups of the instances that had input, apply their effects (and their
+        group followers'), and re-arm the one timer. Only those instances are visited: a wake-up
+        costs what it touched, not the number of instances."""
+        now = self._now()
+        touched = {inst.name: inst for inst in instances}
+        groups = {id(g): g for g in extra_groups}
+        if self.group_of:
+            groups.update({id(g): g for n in touched if (g := self.group_of.get(n)) is not None})
+        for group in groups.values():
+            group.settle(now)
+            for router in group.members:
+                inst = self.instances.get(router.name)
+                if inst is not None and inst.router is router:
+                    touched.setdefault(inst.name, inst)
+        group_effects = [e for group in groups.values() for e in group.effects()]
+        for effect in group_effects:  # keepalived announces a group's first state before its members'
+            if isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT:
+                self._apply_group(effect)
+        apply, send = self._apply, self.applier.send_advert
+        later: list[tuple[Instance, list[fx.Effect]]] = []
+        for inst in touched.values():
+            effects = inst.router.take_effects()
+            if not effects:
+                continue
+            # What the network sees first: adverts and VIPs of every instance, then the log lines,
+            # history and notify scripts (a new master's VIP must not wait for "Entering MASTER")
+            for effect in effects:
+                kind = type(effect)
+                if kind is fx.SendAdvert:
+                    send(inst, effect)  # type: ignore[arg-type]
+                elif kind in _URGENT:
+                    apply(inst, effect)
+            later.append((inst, effects))
+        for inst, effects in later:
+            for effect in effects:
+                if type(effect) not in _URGENT and type(effect) is not fx.SendAdvert:
+                    apply(inst, effect)
+        for effect in group_effects:
+            if not (isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT):
+                self._apply_group(effect)
+        deadline_of, live = self._deadline_of, self.instances
+        earliest = None
+        for name, inst in touched.items():
+            deadline = inst.router.get_timer() if name in live else None
+            if deadline is None:
+                deadline_of.pop(name, None)
+            else:
+                deadline_of[name] = deadline
+                if earliest is None or deadline < earliest:
+                    earliest = deadline
+        self._rearm(earliest)
+
+    def _apply(self, inst: Instance, effect: fx.Effect) -> None:
+        try:
+            self.applier.apply(inst, effect)
+        except Exception:  # an OS hiccup on one effect must not stop the protocol loop
+            log.exception("(%s) failed to apply %s", inst.name, type(effect).__name__)
+
+    def _apply_group(self, effect: fx.Effect) -> None:
+        try:
+            if isinstance(effect, fx.SyncGroupChanged):
+                self.applier.group_changed(effect)
+        except Exception:
+            log.exception("failed to apply %s", type(effect).__name__)
+
+    def _rearm(self, earliest: float | None = None) -> None:
+        """Arm the timer for the earliest deadline. After a batch of datagrams (``earliest``: the
+        soonest deadline among the instances it touched) the timer only ever moves earlier: a
+        BACKUP's Master_Down moves later with every advert, and re-arming for each batch would cost
+        a walk over every instance and a system call; when the timer then fires with nothing due,
+        `_on_timer` re-arms it exactly."""
+        armed = self._next_deadline
+        if earliest is not None and armed is not None and armed <= earliest:
+            return
+        when = min(self._deadline_of.values(), default=None) if earliest is None or armed is None else earliest
+        self._next_deadline = when
+        if self._tick is not None:
+            self._tick.arm(when)
+
