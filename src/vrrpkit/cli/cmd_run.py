@@ -38,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     # The daemon never speaks TLS, but asyncio imports ssl (and with it libssl and libcrypto, ~4 MB
     # of RSS) when it can: a None entry makes that import fail the way asyncio expects on a Python
     # built without ssl. Only in this process, only before asyncio is first imported, and only when
-    # nothing that imports ssl unconditionally will run (prometheus_client's exposition does: an
-    # HTTP endpoint added to the daemon must be listed here too).
+    # nothing that imports ssl unconditionally will run from the start (prometheus_client's
+    # exposition does: an HTTP endpoint added to the daemon must be listed here too). Code that
+    # needs it later removes the entry first (io.netlink before importing pyroute2 for routes).
     if "asyncio" not in sys.modules and not args.metrics:
         sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
     import asyncio

@@ -30,6 +30,7 @@ import fcntl
 import os
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -387,6 +388,10 @@ class Netlink:
     async def connection(self) -> Any:
         """The shared pyroute2 ``AsyncIPRoute``, for the routes and rules adapter."""
         if self._ipr is None:
+            if "ssl" in sys.modules and sys.modules["ssl"] is None:
+                # `vrrpkit run` keeps ssl out of the daemon (cli/cmd_run.py) until something that
+                # imports it unconditionally is needed: pyroute2 does
+                del sys.modules["ssl"]
             from pyroute2 import AsyncIPRoute
 
             self._ipr = AsyncIPRoute()
