@@ -1,6 +1,8 @@
 """Subcommand registry: every module `vrrpkit.cli.cmd_*` defines `register(subparsers)`.
 
-Discovery keeps each command in its own file, so adding one never edits a shared list.
+Discovery keeps each command in its own file, so adding one never edits a shared list. A command
+line that names its command loads only that command's module: `vrrpkit run` (the daemon) carries
+none of the diagnostics, lab or converter code in its memory.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ import vrrpkit.cli
 Registrar = Callable[[Any], None]
 
 
-def registrars() -> list[Registrar]:
-    found: list[Registrar] = []
-    for info in sorted(pkgutil.iter_modules(vrrpkit.cli.__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            module = importlib.import_module(f"vrrpkit.cli.{info.name}")
-            found.append(module.register)
-    return found
+def registrars(only: str | None = None) -> list[Registrar]:
+    """Every command's ``register``, or just ``cmd_<only>``'s when that module exists."""
+    names = sorted(m.name for m in pkgutil.iter_modules(vrrpkit.cli.__path__) if m.name.startswith("cmd_"))
+    if only is not None and f"cmd_{only}" in names:
+        names = [f"cmd_{only}"]
+    return [importlib.import_module(f"vrrpkit.cli.{name}").register for name in names]

@@ -15,20 +15,24 @@ from vrrpkit import __version__
 from vrrpkit.cli.commands import registrars
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (``only``) just the one command it names, when that is known."""
     parser = argparse.ArgumentParser(
         prog="vrrpkit",
         description="VRRP daemon that reads keepalived.conf, and a doctor for VIPs that end up on every host.",
     )
     parser.add_argument("--version", action="version", version=f"vrrpkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for register in registrars():
+    for register in registrars(only):
         register(sub)
+    if only is not None and only not in sub.choices:
+        return build_parser()  # not a command (a typo, --help): argparse lists them all
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=next((w for w in words if not w.startswith("-")), None))
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

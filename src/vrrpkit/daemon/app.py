@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -42,6 +43,7 @@ from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reload import plan_reload, refusal
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
+from vrrpkit.io import memory
 from vrrpkit.io.scripts import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
@@ -157,6 +159,7 @@ class Daemon(Cycle):
             from vrrpkit.daemon.metrics import serve_metrics
 
             serve_metrics(self.snapshot, *self.metrics_addr)
+        memory.release()  # before any timer runs: the collection's pause delays nothing
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
         self._spawn(self._split_brain_rounds())
@@ -210,6 +213,9 @@ class Daemon(Cycle):
 
     def _build(self, result: ParseResult, new_names: Iterable[str]) -> None:
         """Create what `new_names` need and rewire groups, sockets and trackers for `result`."""
+        # where each keyword was written is for diagnostics (check, convert): ~2 KB per instance
+        # that a running daemon never reads
+        result = dataclasses.replace(result, sources={}, script_locs={}, fifo_locs={}, static_locs={})
         self.result = result
         g = result.globals
         self.notifier.configure(

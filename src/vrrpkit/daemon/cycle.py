@@ -154,12 +154,13 @@ class Cycle:
             burst.extend(sends)
         if burst:
             self.applier.send_adverts(burst)  # one system call per socket for the whole tick
+        stale = False
         try:
             grouped = self.group_of
             for inst in rest:
                 real = inst.router.get_timer()
                 if real is not None and real > now:
-                    deadline_of[inst.name] = real  # only the known deadline was early
+                    stale = True  # only the known deadline was early
                     continue
                 inst.router.handle_timer(now)
                 if grouped:
@@ -167,6 +168,14 @@ class Cycle:
         except Exception:
             log.exception("error while running timers")
         finally:
+            if stale:
+                # Known deadlines lag behind BACKUPs' real ones (their masters' adverts moved them):
+                # put every one right now, so the timer next fires when something may really be
+                # due, rather than once per instance as each stale deadline passes.
+                for name, inst in self.instances.items():
+                    real = inst.router.get_timer()
+                    if real is not None and name in deadline_of:
+                        deadline_of[name] = real
             self._next_deadline = None  # the timer fired: re-arm it exactly, at the earliest deadline
             self._drain(rest)
 
