@@ -301,9 +301,16 @@ class VrrpSocket4(_VrrpSocketBase):
                 bad.append(InvalidPacket(DropReason.BAD_IP_HEADER, f"recv: {exc}"))
                 continue
             # The sender's kernel gives every packet its own IP id (and so header checksum), so the
-            # same advert is recognised by everything else: length, TTL, protocol, addresses, body.
-            key = packet[2:4] + packet[8:10] + packet[12:] if packet[:1] == b"\x45" else packet
-            known = parsed.get(key)
+            # same advert is recognised by its addresses and body, then its TTL and length (the
+            # protocol is this socket's; the kernel trims a packet to its total length).
+            if packet[0] == 0x45:
+                key = packet[12:]
+                known = parsed.get(key)
+                if known is not None and (known[2] != packet[8] or len(known[3]) + 20 != len(packet)):
+                    known = None
+            else:
+                key = packet
+                known = parsed.get(key)
             if known is None:
                 try:
                     known = self._parse(packet, key)
