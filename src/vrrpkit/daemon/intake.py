@@ -110,6 +110,11 @@ class Intake:
                 log.debug("dropped undecodable IP packet on %s: %s", key[0], bad)
         return datagrams, self._routes.get(key, _NO_ROUTES), len(datagrams) + len(invalid)
 
+    def arrived(self, key: SocketKey) -> float | None:
+        """When the last datagram read from this socket arrived (monotonic), if the kernel says."""
+        sock = self.sockets.get(key)
+        return sock.arrived() if sock is not None else None
+
     def unknown_vrid(self, key: SocketKey) -> None:
         """A datagram of this socket went to no instance."""
         self.counters[key].unknown_vrid += 1

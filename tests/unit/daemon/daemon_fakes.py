@@ -169,6 +169,9 @@ class FakeSocket(_Fd):
     def kernel_drops(self) -> int | None:
         return 0
 
+    def arrived(self) -> float | None:
+        return None
+
     def close(self) -> None:
         self.closed = True
         super().close()
