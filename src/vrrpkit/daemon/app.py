@@ -24,8 +24,10 @@ from vrrpkit.config.model import ParseResult
 from vrrpkit.control.server import ControlServer
 from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
+from vrrpkit.core.config import InstanceConfig, IPAddress, Track, TrackKind
+from vrrpkit.core.reconfig import diff
 from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
@@ -181,8 +183,9 @@ class Daemon:
 
     # --- building ------------------------------------------------------------------------------
 
-    def _build(self, result: ParseResult, new_names: Iterable[str]) -> None:
-        """Create what `new_names` need and rewire groups, sockets and trackers for `result`."""
+    def _build(self, result: ParseResult, new_names: Iterable[str], moved: Iterable[Instance] = ()) -> None:
+        """Create what `new_names` need, file the `moved` (reconfigured, possibly renamed) instances
+        under their new names, and rewire groups, sockets and trackers for `result`."""
         self.result = result
         g = result.globals
         self.notifier.configure(
@@ -191,32 +194,44 @@ class Daemon:
         self.applier.configure(g, {grp.name: grp for grp in result.sync_groups})
         self.trackers.configure(result, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
+        for inst in moved:
+            self.instances[inst.name] = inst
+        held = {v.address for i in self.instances.values() if i.router.state is State.MASTER for v in i.cfg.vips}
         for name in new_names:
-            self.instances[name] = self._make_instance(configs[name])
+            self.instances[name] = self._make_instance(configs[name], held)
         self._rebuild_groups()
         self._rebuild_sockets()
 
-    def _make_instance(self, cfg: InstanceConfig) -> Instance:
+    def _make_instance(
+        self, cfg: InstanceConfig, held: set[IPAddress] | frozenset[IPAddress] = frozenset()
+    ) -> Instance:
         netlink = self.ports.netlink
         address = None
         if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
             address = self._source_address(cfg)
         router = VirtualRouter(cfg, address)
-        for track in cfg.tracks:
-            if track.kind is TrackKind.INTERFACE:
-                router.set_initial_track(track.name, netlink.link_is_up(track.name))
-            else:
-                value = self.trackers.initial(track.kind, track.name)
-                if value is not None:
-                    router.set_initial_track(track.name, value)
+        for name, value in self._track_values(cfg.tracks).items():
+            router.set_initial_track(name, value)
         if not netlink.link_is_up(cfg.interface):
             router.link_changed(False, 0.0)
         for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
             dev = vip.dev or cfg.interface
-            if netlink.has_address(dev, vip.address):
+            if vip.address not in held and netlink.has_address(dev, vip.address):
                 log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
                 netlink.del_vip(dev, vip)
         return Instance(cfg, router)
+
+    def _track_values(self, tracks: Iterable[Track]) -> dict[str, TrackValue]:
+        """What the host knows now about these tracked objects (links, scripts that ran, files)."""
+        values: dict[str, TrackValue] = {}
+        for track in tracks:
+            if track.kind is TrackKind.INTERFACE:
+                values[track.name] = self.ports.netlink.link_is_up(track.name)
+            else:
+                value = self.trackers.initial(track.kind, track.name)
+                if value is not None:
+                    values[track.name] = value
+        return values
 
     def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
         """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
@@ -289,8 +304,10 @@ class Daemon:
         self.apply_reload(result)
 
     def apply_reload(self, result: ParseResult) -> bool:
-        """Unchanged instances keep their state (no VIP flap); changed ones restart as new (a master
-        sends priority 0 first). Returns whether the new config was taken."""
+        """Apply a new config as keepalived does (see `daemon/reload.py`): unchanged instances carry
+        on, changed ones take the new config in place and keep their state (a VIP moves only when
+        the edit changes who should be master), and only an identity change restarts an instance (a
+        master sends priority 0 first). Returns whether the new config was taken."""
         if self.stopping:
             log.warning("Reload ignored: shutting down")
             return False
@@ -302,22 +319,54 @@ class Daemon:
         now = self._now()
         stopped = []
         for name in plan.stop:
-            why = "removed" if name in plan.remove else "changed"
-            log.info("(%s) configuration %s, restarting instance", name, why)
+            if name in plan.restart:
+                log.info("(%s) interface, VRID, family or unicast mode changed, restarting instance", name)
+            else:
+                log.info("(%s) removed from the configuration, stopping instance", name)
             inst = self.instances.pop(name)
             inst.router.shutdown(now)
             stopped.append(inst)
         self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
+        configs = {cfg.name: cfg for cfg in result.instances}
+        moved: list[tuple[Instance, InstanceConfig]] = []
+        for old_name, new_name in plan.reconfigure:
+            inst = self.instances.pop(old_name)
+            moved.append((inst, inst.cfg))
+            inst.cfg = configs[new_name]
         try:
-            self._build(result, plan.start)
+            self._build(result, plan.start, [inst for inst, _ in moved])
         except OSError as exc:
-            # the old instances are already stopped: run what could be built, and say so loudly
+            # the restarted instances are already stopped: run what could be built, and say so loudly
             log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
+            for inst, old in moved:
+                inst.cfg = old
+                self.instances[inst.name] = inst
             self._start_routers([i for i in self.instances.values() if not i.router.running])
             return False
         self.reloads += 1
-        self._start_routers([self.instances[n] for n in plan.start])
-        log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
+        now = self._now()
+        for inst, old in moved:
+            new = inst.cfg
+            log.info("(%s) configuration changed, state kept: %s", inst.name, diff(old, new).describe(old, new))
+            added = [t for t in new.tracks if t not in old.tracks]
+            inst.router.reconfigure(new, now, self._track_values(added))
+        for inst in (self.instances[n] for n in plan.start):
+            inst.router.start(now)
+        self._deadline_of.clear()
+        self._drain(self.instances.values(), removals_first=True)
+        for inst, old in moved:
+            if inst.router.state is State.MASTER and old.accept_mode != inst.cfg.accept_mode:
+                try:
+                    self.applier.accept_changed(inst, old)
+                except Exception:
+                    log.exception("(%s) failed to change accept mode", inst.name)
+        log.info(
+            "Reload done: %d instance(s), %d kept, %d changed in place, %d restarted",
+            len(self.instances),
+            len(plan.keep),
+            len(plan.reconfigure),
+            len(plan.start),
+        )
         systemd.notify(f"STATUS={self._status_line()}")
         return True
 
@@ -413,11 +462,17 @@ class Daemon:
         self._drain(self.instances.values())
 
     def _drain(
-        self, instances: Iterable[Instance], probe: bool = True, extra_groups: Iterable[SyncGroup] = ()
+        self,
+        instances: Iterable[Instance],
+        probe: bool = True,
+        extra_groups: Iterable[SyncGroup] = (),
+        removals_first: bool = False,
     ) -> None:
         """Settle the sync groups of the instances that had input, apply their effects (and their
         group followers'), and re-arm the one timer. Only those instances are visited: a wake-up
-        costs what it touched, not the number of instances."""
+        costs what it touched, not the number of instances. After a reload every instance's VIP
+        removals go first (`removals_first`), so a VIP that moved between instances is not
+        removed after its new holder added it."""
         now = self._now()
         touched = {inst.name: inst for inst in instances}
         groups = {id(g): g for g in extra_groups}
@@ -428,6 +483,10 @@ class Daemon:
                 inst = self.instances.get(router.name)
                 if inst is not None and inst.router is router:
                     touched.setdefault(inst.name, inst)
+        if removals_first:
+            pending = [(inst, effect) for inst in touched.values() for effect in inst.router.effects()]
+            for inst, effect in sorted(pending, key=lambda pair: not isinstance(pair[1], fx.DelVips)):
+                self._apply(inst, effect)
         for inst in touched.values():
             for effect in inst.router.effects():
                 self._apply(inst, effect)

@@ -15,7 +15,7 @@ from typing import Any
 
 from vrrpkit.config.model import GlobalDefs
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import SyncGroupConfig
+from vrrpkit.core.config import InstanceConfig, SyncGroupConfig
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.state import Event, State
 from vrrpkit.daemon.instance import Instance
@@ -93,6 +93,15 @@ class EffectApplier:
         if spec is not None:
             commands = group_commands(first_of_each(spec.notify), effect.group, effect.new)
             self.notifier.run(f"group:{effect.group}", commands)
+
+    def accept_changed(self, inst: Instance, old: InstanceConfig) -> None:
+        """A reload turned accept on or off on a master: its VIPs stay, the no_accept drop set moves."""
+        cfg = inst.cfg
+        if cfg.accept_mode:
+            if self.firewall is not None:
+                self.firewall.remove(cfg.interface, [v.address for v in old.vips + old.excluded_vips])
+        else:
+            self._firewall().add(cfg.interface, [v.address for v in cfg.vips + cfg.excluded_vips])
 
     def close(self) -> None:
         for announcer in self.announcers.values():
