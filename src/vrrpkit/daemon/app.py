@@ -311,7 +311,7 @@ class Daemon:
         if self.stopping:
             log.warning("Reload ignored: shutting down")
             return False
-        why = refusal(result.instances, result.ok, self.ports.netlink.interface_exists)
+        why = refusal(result, self.ports.netlink.interface_exists)
         if why is not None:
             log.error("Reload failed: %s", why)
             return False

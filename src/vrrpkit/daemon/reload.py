@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from vrrpkit.config.model import ParseResult
+from vrrpkit.config.startup import refusals
 from vrrpkit.core.config import InstanceConfig
 from vrrpkit.core.reconfig import Identity, identity
 
@@ -58,11 +60,13 @@ def plan_reload(running: Mapping[str, InstanceConfig], new: Sequence[InstanceCon
     return ReloadPlan(keep, reconfigure, restart, add, remove)
 
 
-def refusal(new: Sequence[InstanceConfig], ok: bool, interface_exists: Callable[[str], bool]) -> str | None:
-    """Why the new config must not replace the running one, or None."""
-    if not ok:
+def refusal(result: ParseResult, interface_exists: Callable[[str], bool]) -> str | None:
+    """Why the new config must not replace the running one, or None: any error (keepalived would
+    run the new file with its fallbacks; vrrpkit keeps what runs), or what keepalived refuses to run
+    at all (`config.startup`: a missing interface, a VRRPv3 instance without VIPs, ...)."""
+    if not result.ok:
         return "configuration has errors, keeping the running configuration"
-    missing = sorted({c.interface for c in new if not interface_exists(c.interface)})
-    if missing:
-        return f"interface(s) {', '.join(missing)} do not exist, keeping the running configuration"
+    refused = refusals(result, interface_exists)
+    if refused:
+        return f"{'; '.join(refused)}; keeping the running configuration"
     return None

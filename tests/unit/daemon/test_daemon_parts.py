@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from daemon_fakes import FakeOs, FakeRunner
 
-from vrrpkit.config.model import GlobalDefs
+from vrrpkit.config.model import GlobalDefs, ParseResult
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, UnicastPeer, Vip
 from vrrpkit.core.packet import DropReason
@@ -129,11 +129,20 @@ def test_reload_plan_restarts_only_on_keepalived_identity_changes(change: dict[s
     assert (plan.restart == ("A",)) is not in_place
 
 
-def test_reload_is_refused_on_errors_or_a_missing_interface() -> None:
-    assert refusal([cfg()], ok=False, interface_exists=lambda _: True) is not None
-    why = refusal([cfg(), cfg("X", interface="eth9")], ok=True, interface_exists=lambda n: n == "eth0")
+def test_reload_is_refused_on_errors_or_where_keepalived_would_not_run() -> None:
+    from vrrpkit.config import load_string
+
+    def result(body: str) -> ParseResult:
+        return load_string(f"vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{body}\n}}\n")
+
+    everywhere = lambda _: True  # noqa: E731
+    only_eth0 = lambda name: name == "eth0"  # noqa: E731
+    assert refusal(result("virtual_ipaddress {\n 192.0.2.99/24\n}"), everywhere) is None
+    assert "errors" in (refusal(result("priorty 150\nvirtual_ipaddress {\n 192.0.2.99/24\n}"), everywhere) or "")
+    why = refusal(result("track_interface {\n eth9\n}\nvirtual_ipaddress {\n 192.0.2.99/24\n}"), only_eth0)
     assert why is not None and "eth9" in why
-    assert refusal([cfg()], ok=True, interface_exists=lambda _: True) is None
+    why = refusal(result("version 3"), everywhere)  # keepalived: 'No VIP specified; at least one is required'
+    assert why is not None and "no virtual address" in why
 
 
 # --- the applier ------------------------------------------------------------------------------------
