@@ -59,6 +59,7 @@ class Side:
     unicast: bool = False
     version: int | None = None
     removed: bool = False  # the block is gone from the file
+    typo: bool = False  # the second VIP is mistyped (an octet above 255)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "sync group: both members below the peer", Side(), Side(priority=90), handover=True, group=True, both=True
     ),
+)
+
+
+# A file with an error is reloaded by keepalived with its fallbacks and not at all by vrrpkit
+# (docs/divergences.md); it runs on its own, since it makes vrrpkit refuse the whole file.
+DIVERGING = Scenario(
+    "a mistyped VIP (vrrpkit keeps the running config)", Side(extra_vip=True), Side(extra_vip=True, typo=True)
 )
 
 
@@ -149,6 +157,8 @@ def _block(lab: Lab, daemon: str, index: int, side: Side, host: str, member: int
         other = "h3" if host != "h3" else ("h1" if daemon == "keepalived" else "h2")
         unicast_src, peers = str(lab.addr(host)), (str(lab.addr(other)),)
     vips = _vips(daemon, index, side.extra_vip)
+    if side.typo:
+        vips[-1] = vips[-1].replace("198.51.100.", "198.51.100.1")
     if member:
         vips = [_member_vip(daemon, index) + "/32"]
     return instance(

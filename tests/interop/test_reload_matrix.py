@@ -3,7 +3,8 @@ vrrpkit in one lab run, with the same keepalived as the backup of both (see relo
 
 For every edit: where keepalived's VIP stays on the master, vrrpkit's does too; where keepalived
 hands over, vrrpkit hands over no later than Skew_Time after it; no VIP sits on two hosts longer
-than keepalived's does; the VIPs end where keepalived's end; the same number of notify calls.
+than keepalived's does; the VIPs end where keepalived's end; the same number of notify calls. One
+edit is a deliberate difference, tested on its own: a file with an error is not applied by vrrpkit.
 About 25 s of namespace time.
 """
 
@@ -14,7 +15,7 @@ import shutil
 from collections.abc import Callable
 
 import pytest
-from reload_matrix import SCENARIOS, SKEW_TIME, Outcome, render, run_matrix
+from reload_matrix import DIVERGING, SCENARIOS, SKEW_TIME, Outcome, render, run_matrix
 
 from vrrpkit.lab import Lab
 
@@ -64,3 +65,20 @@ def test_reload_matrix_side_by_side_with_keepalived(make_lab: Callable[..., Lab]
         if len(vk.notifies) != len(ka.notifies) or (not restarted and _states(vk.notifies) != _states(ka.notifies)):
             problems.append(f"{where}: notify calls {vk.notifies}, keepalived {ka.notifies}")
     assert not problems, "\n".join(problems)
+
+
+def test_a_reload_with_an_error_keeps_the_running_config_where_keepalived_applies_its_fallback(
+    make_lab: Callable[..., Lab],
+) -> None:
+    """keepalived skips the mistyped VIP, so it removes it from the master (and its 2.2.7 backup,
+    now hearing another VIP list, takes the VIP too); vrrpkit refuses the file and changes nothing."""
+    lab = make_lab(3, ipv6=False)
+    table = run_matrix(lab, [DIVERGING])
+    print("\n" + render(table))
+    ka, vk = table[DIVERGING.name]["keepalived"], table[DIVERGING.name]["vrrpkit"]
+    mistyped = [v for v in ka.final if v.startswith("198.51.100.")]
+    assert mistyped and "h1" not in ka.final[mistyped[0]], ka.timeline  # keepalived dropped it from the master
+    assert vk.changes == 0 and not vk.notifies, vk.timeline
+    assert all(holders == {"h2"} for holders in vk.final.values()), vk.final
+    log = next(p for p in lab.processes("h2") if p.kind == "vrrpkit").log()
+    assert "keeping the running configuration" in log
