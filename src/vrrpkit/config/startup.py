@@ -4,7 +4,8 @@ keepalived starts on most mistakes with a fallback (an unknown keyword is ignore
 priority becomes 100, an invalid VIP is skipped), and `load_string` already computes those
 fallbacks. Run in a namespace on every config of tests/interop/corpus and on more broken files
 (tests/interop/test_run_fallbacks.py), keepalived 2.2.7 exits with "permanent error CONFIG" (status
-2) instead, for the whole daemon, when any instance:
+2) instead, for the whole daemon, when a keyword misses a parameter it cannot do without (it stops
+reading the file there: `ParseResult.stopped_at`), or when any instance:
 
 - has no valid virtual_router_id ("the virtual router id must be set");
 - has no `interface` ("Unknown interface!");
@@ -39,7 +40,12 @@ def refusals(result: ParseResult, interface_exists: Callable[[str], bool] | None
     """Why keepalived 2.2.7 would not run this configuration (empty: it would), with file:line.
 
     `interface_exists` checks the host; None skips the host checks (offline)."""
-    out = [f"{d.file}:{d.line}:{d.column}: {d.message}" for d in result.diagnostics if d.rule == "vrid-missing"]
+    out = []
+    if result.stopped_at is not None:
+        at = result.stopped_at
+        out.append(f"{at.file}:{at.line}:{at.column}: a keyword without its parameter: keepalived stops reading "
+                   "the file here and exits")  # fmt: skip
+    out += [f"{d.file}:{d.line}:{d.column}: {d.message}" for d in result.diagnostics if d.rule == "vrid-missing"]
     seen: dict[tuple[str, int, int], str] = {}
     for cfg in result.instances:
         where = _where(result, cfg.name)
