@@ -53,7 +53,8 @@ def startable(result: ParseResult, *, strict: bool, interface_exists: Callable[[
 
     log = logging.getLogger("vrrpkit")
     for diag in result.diagnostics:
-        {"error": log.error, "warning": log.warning}.get(diag.severity, log.info)("%s", diag)
+        if diag.rule != "lvs-checker-only":  # the daemon says that one itself, once it has started
+            {"error": log.error, "warning": log.warning}.get(diag.severity, log.info)("%s", diag)
     errors = len(result.errors)
     if strict and errors:
         log.error("configuration has %d error(s); not starting (--strict)", errors)
