@@ -112,3 +112,6 @@ def test_typo_runs_at_keepalived_default_priority_beside_keepalived(make_lab: Ma
     wait_holders(lab, {"h1"}, 5)
     time.sleep(0.3)
     assert adverts(cap.stop())[51][1] == 100  # what keepalived sends on the same file
+    assert vk.conf_path is not None
+    strict = lab.exec("h1", Lab.vrrpkit_argv("run", "--strict", "-f", str(vk.conf_path)), check=False, timeout=20)
+    assert strict.returncode == 1 and "unknown keyword `priorty`" in strict.stderr, strict.stderr[-2000:]
