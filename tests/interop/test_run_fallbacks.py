@@ -44,8 +44,9 @@ REFUSED = sorted(STARTUP.glob("refuse_*.conf"))
 Advert = tuple[int, int, float, tuple[str, ...]]
 
 
-def adverts(pcap: Path) -> dict[int, Advert]:
-    """The first advert with a priority above 0 per VRID in a capture: (version, priority, interval, VIPs)."""
+def adverts(pcap: Path, sender: object = None) -> dict[int, Advert]:
+    """The first advert with a priority above 0 per VRID in a capture (from `sender` only, if given):
+    (version, priority, interval, VIPs)."""
     found: dict[int, Advert] = {}
     for frame in read_pcap(pcap):
         data = frame.data
@@ -53,6 +54,8 @@ def adverts(pcap: Path) -> dict[int, Advert]:
             continue
         ihl = (data[14] & 0x0F) * 4
         src, dst = ip_address(data[26:30]), ip_address(data[30:34])
+        if sender is not None and src != sender:
+            continue
         try:
             adv = decode(data[14 + ihl :], src, dst)
         except InvalidPacket:
@@ -111,7 +114,7 @@ def test_typo_runs_at_keepalived_default_priority_beside_keepalived(make_lab: Ma
     lab.processes("h2")[0].stop()
     wait_holders(lab, {"h1"}, 5)
     time.sleep(0.3)
-    assert adverts(cap.stop())[51][1] == 100  # what keepalived sends on the same file
+    assert adverts(cap.stop(), lab.addr("h1"))[51][1] == 100  # what keepalived sends on the same file
     assert vk.conf_path is not None
     strict = lab.exec("h1", Lab.vrrpkit_argv("run", "--strict", "-f", str(vk.conf_path)), check=False, timeout=20)
     assert strict.returncode == 1 and "unknown keyword `priorty`" in strict.stderr, strict.stderr[-2000:]
