@@ -70,7 +70,7 @@ def test_master_priority_down_but_still_highest_stays_master_and_advertises_at_o
     r.reconfigure(cfg(priority=120), 10.0)
     effects = list(r.effects())
     assert r.state is State.MASTER
-    assert of(effects, fx.PriorityChanged) == [fx.PriorityChanged("VI_1", 150, 120)]
+    assert of(effects, fx.PriorityChanged) == [fx.PriorityChanged("VI_1", 150, 120, State.MASTER)]
     sends = of(effects, fx.SendAdvert)
     assert [s.priority for s in sends] == [120]  # the new priority, never 0
     assert not of(effects, fx.StateChanged) and not of(effects, fx.Notify)
@@ -101,14 +101,14 @@ def test_master_adds_and_removes_vips_with_garp_for_the_new_ones_only() -> None:
     r = master()
     r.reconfigure(cfg(vips=(VIP, VIP2)), 10.0)
     effects = list(r.effects())
-    assert of(effects, fx.AddVips) == [fx.AddVips("VI_1", "eth0", (VIP2,))]
+    assert of(effects, fx.AddVips) == [fx.AddVips("VI_1", "eth0", (VIP2,), fx.VipCause.RELOAD)]
     assert of(effects, fx.SendGarp) == [fx.SendGarp("VI_1", "eth0", (VIP2,), 5)]
     assert not of(effects, fx.DelVips)
     sent = decode(of(effects, fx.SendAdvert)[0].data, ME, GROUP)
     assert sent.addresses == (VIP.address, VIP2.address) and sent.priority == 150
     r.reconfigure(cfg(vips=(VIP2,)), 11.0)
     effects = list(r.effects())
-    assert of(effects, fx.DelVips) == [fx.DelVips("VI_1", "eth0", (VIP,))]
+    assert of(effects, fx.DelVips) == [fx.DelVips("VI_1", "eth0", (VIP,), fx.VipCause.RELOAD)]
     assert not of(effects, fx.AddVips) and not of(effects, fx.SendGarp)
     assert r.state is State.MASTER and r.timers()["advert"] == 12.0
 
@@ -118,15 +118,15 @@ def test_a_vip_whose_options_changed_is_removed_and_added_again() -> None:
     labelled = Vip(VIP.interface, label="eth0:vip")
     r.reconfigure(cfg(vips=(labelled,)), 10.0)
     effects = list(r.effects())
-    assert of(effects, fx.DelVips) == [fx.DelVips("VI_1", "eth0", (VIP,))]
-    assert of(effects, fx.AddVips) == [fx.AddVips("VI_1", "eth0", (labelled,))]
+    assert of(effects, fx.DelVips) == [fx.DelVips("VI_1", "eth0", (VIP,), fx.VipCause.RELOAD)]
+    assert of(effects, fx.AddVips) == [fx.AddVips("VI_1", "eth0", (labelled,), fx.VipCause.RELOAD)]
 
 
 def test_excluded_vips_are_added_without_garp_and_not_advertised() -> None:
     r = master()
     r.reconfigure(cfg(excluded_vips=(VIP2,)), 10.0)
     effects = list(r.effects())
-    assert of(effects, fx.AddVips) == [fx.AddVips("VI_1", "eth0", (VIP2,))]
+    assert of(effects, fx.AddVips) == [fx.AddVips("VI_1", "eth0", (VIP2,), fx.VipCause.RELOAD)]
     assert not of(effects, fx.SendGarp) and not of(effects, fx.SendAdvert)
 
 

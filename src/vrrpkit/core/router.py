@@ -15,12 +15,11 @@ from enum import StrEnum
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, InstanceConfig, IPAddress, Vip, apply_strict
 from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, encode, inspect
+from vrrpkit.core.receive import ReceiveRules
 from vrrpkit.core.reconfig import diff, identity
 from vrrpkit.core.state import Event, State, next_state
 from vrrpkit.core.stats import Stats
 from vrrpkit.core.tracks import TrackValue, effective_priority, initial_value, track_fault, waiting_for_scripts
-
-TTL_REQUIRED = 255
 
 
 class Timer(StrEnum):
@@ -71,10 +70,7 @@ class VirtualRouter:
     def _derive(self) -> None:
         """Lookups that follow from the config (rebuilt when a reload changes it)."""
         cfg = self.config
-        self._peers = {p.address: p for p in cfg.unicast_peers}
-        self._ttl_checked_unicast = cfg.check_unicast_src or any(
-            p.min_ttl is not None or p.max_ttl is not None for p in cfg.unicast_peers
-        )
+        self._rules = ReceiveRules(cfg)
         self._vip_set = frozenset(cfg.advertised_addresses())
         self._advert_cache.clear()
         self._repeat = None
@@ -149,9 +145,9 @@ class VirtualRouter:
             self.master_address = self.address
             self.master_adver_int_cs = new.advert_int_cs
             if change.vips_removed:
-                self._emit(fx.DelVips(self.name, new.interface, change.vips_removed))
+                self._emit(fx.DelVips(self.name, new.interface, change.vips_removed, fx.VipCause.RELOAD))
             if change.vips_added:
-                self._emit(fx.AddVips(self.name, new.interface, change.vips_added))
+                self._emit(fx.AddVips(self.name, new.interface, change.vips_added, fx.VipCause.RELOAD))
                 self._garp(new.garp_master_repeat, tuple(v for v in change.vips_added if v in new.vips))
             if "garp_master_refresh_cs" in change.fields:
                 self._deadlines.pop(Timer.GARP_REFRESH, None)
@@ -173,6 +169,16 @@ class VirtualRouter:
             if new.version == 2 and new.advert_int_cs != old.advert_int_cs:
                 silent_since = now
             self._deadlines[Timer.MASTER_DOWN] = max(now, silent_since + self.master_down_interval)
+
+    def resign(self, now: float, reason: str) -> None:
+        """A MASTER lost something it installed and tracks (a virtual route or rule deleted behind its
+        back): keepalived gives up with a priority-0 advert and re-elects after Skew_Time, which puts
+        everything back if this router is still the best one (measured with keepalived 2.2.7)."""
+        if not self.running or self.state is not State.MASTER:
+            return
+        self._send_advert(now, PRIORITY_STOP)
+        self._transition(Event.RESIGN, now, reason)
+        self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
 
     def shutdown(self, now: float) -> None:
         """Graceful stop: a master sends priority 0 so a backup takes over after Skew_Time."""
@@ -207,7 +213,7 @@ class VirtualRouter:
             self._drop(exc.reason, src, exc.detail)
             return None
         adv = insp.advert
-        reason, detail = self._receive_rule(adv, src, dst, ttl)
+        reason, detail = self._rules.check(adv, src, dst, ttl, self.address)
         if reason is not None:
             self._drop(reason, src, detail, count=reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID))
             return None
@@ -283,7 +289,7 @@ class VirtualRouter:
         self._priority = self._compute_priority()
         if self._priority != old:
             self._advert_cache.clear()
-            self._emit(fx.PriorityChanged(self.name, old, self._priority))
+            self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
             announce = True
         if not self.running:
             return
@@ -406,42 +412,6 @@ class VirtualRouter:
             )
 
     # --- internals: receive -------------------------------------------------------------------
-
-    def _receive_rule(
-        self, adv: Advertisement, src: IPAddress, dst: IPAddress, ttl: int
-    ) -> tuple[DropReason | None, str]:
-        cfg = self.config
-        if adv.vrid != cfg.vrid:
-            return DropReason.WRONG_VRID, f"vrid {adv.vrid}"
-        if src == self.address:
-            return DropReason.OWN_ADVERT, ""
-        if src.version != cfg.family:
-            return DropReason.FAMILY_MISMATCH, f"IPv{src.version} advert for an IPv{cfg.family} instance"
-        if cfg.unicast:
-            if dst.is_multicast:
-                return DropReason.MULTICAST_IN_UNICAST_MODE, f"to {dst}"
-            peer = self._peers.get(src)
-            if peer is None and self._ttl_checked_unicast:
-                return DropReason.NOT_A_PEER, f"{src} is not a unicast_peer"
-            if peer is not None and (
-                (peer.min_ttl is not None and ttl < peer.min_ttl) or (peer.max_ttl is not None and ttl > peer.max_ttl)
-            ):
-                return DropReason.BAD_TTL, f"TTL {ttl} not in [{peer.min_ttl}, {peer.max_ttl}]"
-        else:
-            if not dst.is_multicast:
-                return DropReason.UNICAST_IN_MULTICAST_MODE, f"to {dst}"
-            if ttl != TTL_REQUIRED:
-                return DropReason.BAD_TTL, f"TTL {ttl}, expected 255"
-        if adv.version != cfg.version:
-            return DropReason.VERSION_MISMATCH, f"VRRPv{adv.version}, configured v{cfg.version}"
-        if cfg.version == 2:
-            if adv.auth_type != cfg.auth_type:
-                return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
-            if cfg.auth_type and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
-                return DropReason.BAD_PASSWORD, "password differs"
-            if adv.interval_cs != cfg.advert_int_cs:
-                return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
-        return None, ""
 
     def _check_mismatches(self, adv: Advertisement, src: IPAddress) -> bool:
         """Count and report what keepalived only logs; True when nothing was reported."""

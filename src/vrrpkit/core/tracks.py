@@ -12,12 +12,14 @@ from vrrpkit.core.config import PRIORITY_OWNER, InstanceConfig, Track, TrackKind
 
 FILE_FAULT = -254
 
-TrackValue = bool | int | None  # script ok (None: not run yet), interface up, file integer
+TrackValue = bool | int | None  # script/process ok (None: not looked at yet), interface up, file integer
+# Trackers with no value until they first report (a script's first run, a process table's first look).
+UNKNOWN_AT_START = frozenset({TrackKind.SCRIPT, TrackKind.PROCESS})
 
 
 def initial_value(track: Track) -> TrackValue:
-    """What a tracker counts as before it reports: a script is unknown, an interface up, a file 0."""
-    if track.kind is TrackKind.SCRIPT:
+    """What a tracker counts as before it reports: a script or process is unknown, an interface up, a file 0."""
+    if track.kind in UNKNOWN_AT_START:
         return None
     return True if track.kind is TrackKind.INTERFACE else 0
 
@@ -63,5 +65,5 @@ def track_fault(cfg: InstanceConfig, values: Mapping[str, TrackValue]) -> str | 
 
 
 def waiting_for_scripts(cfg: InstanceConfig, values: Mapping[str, TrackValue]) -> bool:
-    """A weight-0 script has not reported yet: keepalived keeps the instance in INIT until it does."""
-    return any(t.kind is TrackKind.SCRIPT and t.weight == 0 and values.get(t.name) is None for t in cfg.tracks)
+    """A weight-0 script (or process) has not reported yet: keepalived keeps the instance in INIT until it does."""
+    return any(t.kind in UNKNOWN_AT_START and t.weight == 0 and values.get(t.name) is None for t in cfg.tracks)

@@ -278,3 +278,26 @@ def test_status_snapshot_round_trips_through_json(tmp_path: Path) -> None:
         assert inst.transitions_total == len(inst.transitions)
 
     drive(tmp_path, conf(), body)
+
+
+ROUTE = "virtual_routes {\n 198.51.100.0/26 via 192.0.2.3 dev eth0\n}"
+ROUTE2 = "virtual_routes {\n 198.51.100.64/26 via 192.0.2.3 dev eth0\n}"
+
+
+def test_reload_keeps_a_masters_routes_while_its_vips_change_and_follows_a_rename(tmp_path: Path) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        (route,) = fake.netlink.routes
+        fake.netlink.calls.clear()
+        fewer = conf(vips="192.0.2.98/24", extra=ROUTE)  # the VIP changes: the routes are not the VIPs' business
+        assert d.apply_reload(load_string(fewer, filename="keepalived.conf"))
+        assert fake.netlink.calls == [("del", "eth0", "192.0.2.99/24"), ("add", "eth0", "192.0.2.98/24")]
+        assert fake.netlink.routes == {route}
+        renamed = conf(name="VI_one", vips="192.0.2.98/24", extra=ROUTE2)  # a rename and another route
+        assert d.apply_reload(load_string(renamed, filename="keepalived.conf"))
+        assert state(d, "VI_one") == "MASTER" and [str(r) for r in fake.netlink.routes] == [
+            "198.51.100.64/26 via 192.0.2.3 dev eth0"
+        ]
+
+    fake, _ = drive(tmp_path, conf(extra=ROUTE), body)
+    assert not fake.netlink.routes  # the renamed master took its route with it when it stopped
