@@ -36,6 +36,7 @@ MASTER_DOWN = 3 * ADVERT_INT + SKEW_TIME
 # it back to be timed out again by a backup that drops its adverts (keepalived 2.2.7's VIP-list check)
 WATCH = 2 * MASTER_DOWN + 1.0
 
+ROUTE = "198.51.100.248/29"  # one virtual route added by a reload (outside every VIP of the matrix)
 SCRIPTS = """vrrp_script chk_ok {
     script "/bin/true"
     interval 1
@@ -85,6 +86,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("add a track script", Side(), Side(extra="track_script {\n    chk_ok\n}")),
     Scenario("remove a track script", Side(extra="track_script {\n    chk_ok\n}"), Side()),
     Scenario("add a failing track script", Side(), Side(extra="track_script {\n    chk_fail\n}"), handover=True),
+    Scenario("add a virtual route", Side(), Side(extra=f"virtual_routes {{\n    {ROUTE} via 192.0.2.3 dev eth0\n}}")),
     Scenario("advert_int 1 -> 2", Side(), Side(advert_int="2"), peer_after=Side(PEER_PRIORITY, advert_int="2")),
     Scenario("rename the instance", Side(), Side(name_suffix="_renamed")),
     Scenario("remove the instance", Side(), Side(removed=True), handover=True),

@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Callable
 
 import pytest
-from reload_matrix import DIVERGING, SCENARIOS, SKEW_TIME, Outcome, render, run_matrix
+from reload_matrix import DIVERGING, ROUTE, SCENARIOS, SKEW_TIME, Outcome, render, run_matrix
 
 from vrrpkit.lab import Lab
 
@@ -64,6 +64,10 @@ def test_reload_matrix_side_by_side_with_keepalived(make_lab: Callable[..., Lab]
         restarted = scenario.name in ("remove the instance", "multicast -> unicast")
         if len(vk.notifies) != len(ka.notifies) or (not restarted and _states(vk.notifies) != _states(ka.notifies)):
             problems.append(f"{where}: notify calls {vk.notifies}, keepalived {ka.notifies}")
+    for host in ("h1", "h2"):  # the master that stayed master installed the route the reload added
+        shown = lab.exec(host, ["ip", "route", "show", ROUTE]).stdout
+        if "via 192.0.2.3" not in shown:
+            problems.append(f"{host}: no route {ROUTE} after the reload: {shown!r}")
     assert not problems, "\n".join(problems)
 
 

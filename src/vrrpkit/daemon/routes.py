@@ -138,9 +138,10 @@ class RouteKeeper:
     def became_master(self, name: str) -> None:
         """After the VIPs are set: routes, then rules (keepalived's order)."""
         extras = self.extras.get(name)
-        if extras is None or not (extras.virtual_routes or extras.virtual_rules):
+        # held even when empty: it marks a MASTER, so that a reload adding routes swaps them in
+        self.held[name] = _Held(extras.virtual_routes, extras.virtual_rules) if extras is not None else _Held()
+        if extras is None:
             return
-        self.held[name] = _Held(extras.virtual_routes, extras.virtual_rules)
         if extras.virtual_routes:
             log.info("(%s) setting Virtual Routes", name)
         for route in extras.virtual_routes:

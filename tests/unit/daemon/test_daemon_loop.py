@@ -301,3 +301,14 @@ def test_reload_keeps_a_masters_routes_while_its_vips_change_and_follows_a_renam
 
     fake, _ = drive(tmp_path, conf(extra=ROUTE), body)
     assert not fake.netlink.routes  # the renamed master took its route with it when it stopped
+
+
+def test_reload_gives_a_master_without_routes_the_routes_the_file_now_has(tmp_path: Path) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert not fake.netlink.routes
+        assert d.apply_reload(load_string(conf(extra=ROUTE), filename="keepalived.conf"))
+        assert [str(r) for r in fake.netlink.routes] == ["198.51.100.0/26 via 192.0.2.3 dev eth0"]
+
+    fake, _ = drive(tmp_path, conf(), body)
+    assert not fake.netlink.routes
