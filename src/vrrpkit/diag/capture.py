@@ -14,6 +14,7 @@ instead of being dropped in silence.
 
 from __future__ import annotations
 
+import io
 import logging
 import struct
 import zlib
@@ -167,3 +168,38 @@ def read_frames(stream: IO[bytes], progress: Callable[[int], None] | None = None
             if pos is not None:
                 progress(pos)
         yield frame
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that first gives back the bytes already read from it (to sniff its kind)."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def sniff(stream: IO[bytes]) -> tuple[bool, IO[bytes]]:
+    """(is it a capture?, the same stream with nothing consumed) for files and pipes alike."""
+    head = b""
+    while len(head) < 4:
+        more = stream.read(4 - len(head))
+        if not more:
+            break
+        head += more
+    if stream.seekable():
+        stream.seek(-len(head), io.SEEK_CUR)
+        return is_capture(head), stream
+    return is_capture(head), io.BufferedReader(_Prefixed(head, stream))

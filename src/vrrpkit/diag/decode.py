@@ -11,7 +11,6 @@ beside them. The same functions turn a tap's packet into a ``Sighting`` for ``wa
 from __future__ import annotations
 
 import dataclasses
-import re
 import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -30,11 +29,10 @@ from vrrpkit.core.packet import (
     inspect,
     match_checksum,
 )
+from vrrpkit.diag import hexinput, probe_wire
 from vrrpkit.diag import linklayer as L
-from vrrpkit.diag import probe_wire
 
 AUTH_NAMES = {AUTH_NONE: "none", AUTH_SIMPLE: "simple", AUTH_AH: "ah"}
-_OFFSET = re.compile(r"^\s*(0x)?[0-9a-fA-F]+:\s+", re.MULTILINE)
 
 
 class DecodeError(ValueError):
@@ -42,19 +40,14 @@ class DecodeError(ValueError):
 
 
 def parse_hex(text: str) -> bytes:
-    """Hex as people paste it: plain, with spaces/colons/newlines, ``0x`` prefixed, or tcpdump -x/-xx
-    dumps (the ``0x0000:`` offsets are dropped)."""
-    text = _OFFSET.sub("", text)
-    text = re.sub(r"0x", "", text, flags=re.IGNORECASE)
-    text = re.sub(r"[\s:.\-]", "", text)
-    if not text:
-        raise DecodeError("no hex digits in the input")
-    if len(text) % 2:
-        raise DecodeError(f"odd number of hex digits ({len(text)})")
+    """One packet's hex as people paste it (see ``hexinput``); DecodeError when not exactly one."""
     try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise DecodeError(f"not hex: {exc}") from exc
+        packets = hexinput.split_packets(text)
+    except hexinput.HexError as exc:
+        raise DecodeError(str(exc)) from exc
+    if len(packets) != 1:
+        raise DecodeError(f"{len(packets)} packets in the input, one expected")
+    return packets[0].data
 
 
 @dataclass(frozen=True)
@@ -497,6 +490,9 @@ def decode_bytes(data: bytes, src: IPAddress | None = None, dst: IPAddress | Non
         if link.vlan or link.ethertype not in (L.ETH_IPV4, L.ETH_IPV6) or (link.network[:1] and
                                                                            link.network[0] >> 4 in (4, 6)):  # fmt: skip
             return decode_link(link)
+    cooked = _cooked(data)
+    if cooked is not None:
+        return decode_link(L.parse_link(cooked, data))
     if data[0] >> 4 in (4, 6):
         ip = L.read_ip(data)
         if ip is None:
@@ -523,6 +519,17 @@ def decode_bytes(data: bytes, src: IPAddress | None = None, dst: IPAddress | Non
                                     form=None, checksum_computed=False)  # fmt: skip
         return Decoded("vrrp", s, notes=notes, addresses_given=verified)
     raise DecodeError(f"neither an Ethernet frame, an IP packet nor a VRRP advertisement (first byte 0x{data[0]:02x})")
+
+
+def _cooked(data: bytes) -> int | None:
+    """LINKTYPE_LINUX_SLL2 or _SLL when ``data`` starts with such a header (``tcpdump -i any -xx``)."""
+    kinds = (L.ETH_IPV4, L.ETH_IPV6, *L.VLAN_TPIDS)
+    if len(data) > 20 and data[2:4] == b"\0\0" and int.from_bytes(data[:2], "big") in kinds and data[20] >> 4 in (4, 6):
+        return L.LINKTYPE_LINUX_SLL2
+    if (len(data) > 16 and data[0] == 0 and data[1] <= 4 and data[4] == 0 and data[5] <= 8
+            and int.from_bytes(data[14:16], "big") in kinds):  # fmt: skip
+        return L.LINKTYPE_LINUX_SLL
+    return None
 
 
 def decode_text(text: str, src: str | None = None, dst: str | None = None) -> Decoded:
