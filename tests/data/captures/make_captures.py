@@ -51,8 +51,8 @@ def lab_captures() -> None:
         # keepalived's three kinds of advert, captured on eth0 and on "any" (Linux cooked v2)
         cap = lab.start_capture("h2")
         anyp = HERE / ".work" / "kinds" / "any.pcap"
-        anyproc = lab.popen("h2", ["tcpdump", "-i", "any", "-n", "-U", "-w", str(anyp), "ip proto 112 or ip6 proto 112"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        argv = ["tcpdump", "-i", "any", "-n", "-U", "-w", str(anyp), "ip proto 112 or ip6 proto 112"]
+        anyproc = lab.popen("h2", argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         time.sleep(1.0)
         lab.run_keepalived("h1", both(150, "secret1"))
         lab.run_keepalived("h2", both(100, "secret1"))
@@ -135,12 +135,12 @@ def derived() -> None:
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     nopseudo[6:8] = (~s & 0xFFFF).to_bytes(2, "big")
-    cisco = Ether(src=mac, dst=group) / IP(src="192.0.2.9", dst="224.0.0.18", ttl=255, proto=112) / Raw(bytes(nopseudo))
+    head = Ether(src=mac, dst=group) / IP(src="192.0.2.9", dst="224.0.0.18", ttl=255, proto=112)
+    cisco = head.copy() / Raw(bytes(nopseudo))
     badsum = Ether(src=mac, dst=group) / IP(src="192.0.2.9", dst="224.0.0.18", ttl=255) / v3(chksum=0x1234)
-    longer = Ether(src=mac, dst=group) / IP(src="192.0.2.9", dst="224.0.0.18", ttl=255, proto=112) / Raw(msg + b"\0" * 4)
+    longer = head.copy() / Raw(msg + b"\0" * 4)
     ttl64 = Ether(src=mac, dst=group) / IP(src="192.0.2.9", dst="224.0.0.18", ttl=64) / v3()
-    unknown = Ether(src=mac, dst=group) / IP(src="192.0.2.9", dst="224.0.0.18", ttl=255, proto=112) / Raw(
-        bytes([0x32]) + msg[1:])
+    unknown = head.copy() / Raw(bytes([0x32]) + msg[1:])
     big = Ether(src=mac, dst=group) / IP(src="192.0.2.9", dst="224.0.0.18", ttl=255, id=77) / VRRPv3(
         vrid=61, priority=120, ipcount=200, addrlist=[f"192.0.2.{i % 250 + 1}" for i in range(200)])
     frags = [Ether(src=mac, dst=group) / f for f in fragment(big[IP], fragsize=400)]
