@@ -52,7 +52,8 @@ def lab_captures() -> None:
         cap = lab.start_capture("h2")
         anyp = HERE / ".work" / "kinds" / "any.pcap"
         argv = ["tcpdump", "-i", "any", "-n", "-U", "-w", str(anyp), "ip proto 112 or ip6 proto 112"]
-        anyproc = lab.popen("h2", argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        anyproc = lab.popen("h2", argv, **quiet)
         time.sleep(1.0)
         lab.run_keepalived("h1", both(150, "secret1"))
         lab.run_keepalived("h2", both(100, "secret1"))
