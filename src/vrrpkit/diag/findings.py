@@ -54,6 +54,9 @@ NO_DAEMON = "no-daemon"
 DAEMON = "daemon"
 MULTICAST_OK = "multicast-works"
 PEER_UP = "peer-up"
+# the timeline of a link (watch, watch -r): warnings and facts, never a verdict on their own
+MASTER_GAP = "master-gap"  # no master advertised for longer than Master_Down_Interval
+HANDOVER = "priority-0-handover"  # a master sent priority 0 (stopping, or leaving MASTER)
 
 RANK: tuple[str, ...] = (
     CONFIG_ERROR,
