@@ -30,7 +30,7 @@ from typing import Any
 
 from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core.config import VRRP_GROUP4, InstanceConfig, IPAddress
-from vrrpkit.diag import probe_wire, sysinfo
+from vrrpkit.diag import kadata, probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
 from vrrpkit.diag.facts import DEFAULT_CONFIG, Facts, PeerFacts
 from vrrpkit.diag.findings import Report
@@ -56,6 +56,7 @@ class Options:
     passive: bool = False
     control: str | None = None
     config_id: str | None = None
+    signal_keepalived: bool = False  # SIGUSR1/SIGUSR2 before and after the window (keepalived rewrites its files)
 
 
 def default_duration(instances: list[InstanceConfig]) -> float:
@@ -149,9 +150,15 @@ def collect(opts: Options, progress: Progress | None = None) -> Facts:
             if p.address not in own:
                 facts.peers.setdefault(p.address, PeerFacts(p.address, "config"))
     before = _counters()
+    ka_before = _keepalived(facts, opts.signal_keepalived) if opts.signal_keepalived else None
     facts.window = opts.duration if opts.duration is not None else default_duration(facts.instances)
     _window(opts, facts, [n for n in names if facts.ifaces[n].exists and facts.ifaces[n].up], report)
     after = _counters()
+    facts.keepalived = _keepalived(facts, opts.signal_keepalived) or []
+    for state in facts.keepalived:
+        if ka_before is not None:
+            was = next((b for b in ka_before if b.name == state.name), None)
+            state.window = kadata.delta(was.counters if was else None, state.counters)
     facts.counters_delta = {k: after[k] - before.get(k, 0) for k in _WATCHED if k in after}
     facts.arp = sysinfo.read_neighbours(names)
     for peer in facts.peers.values():
@@ -164,6 +171,17 @@ def collect(opts: Options, progress: Progress | None = None) -> Facts:
             facts.peers[s.src] = PeerFacts(s.src, "advert")
     report("deciding", 1.0)
     return facts
+
+
+def _keepalived(facts: Facts, signal_it: bool) -> list[kadata.InstanceState] | None:
+    """keepalived's own account of this host's instances (None when no keepalived runs here)."""
+    if not any(d.kind == "keepalived" for d in facts.daemons):
+        return None
+    data, stats, source = sysinfo.read_keepalived(facts.daemons, signal_it)
+    facts.keepalived_source = source
+    own = {str(a) for a in facts.own_addresses()}
+    states = kadata.merge(kadata.parse_data(data), kadata.parse_stats(stats))
+    return [s for s in states if not s.src_ip or s.src_ip in own]  # /tmp is shared by namespaces
 
 
 _WATCHED = ("TcpExt:IPReversePathFilter", "IpExt:InMcastPkts", "IpExt:OutMcastPkts", "Ip:InDiscards",
