@@ -307,10 +307,17 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
         schedule.sort(key=lambda item: item[0])
         fds = list(win.readers)
         last_report = 0.0
+        hard = start + EXTEND_UP_TO * facts.window
         while True:
             now = time.monotonic()
             if now >= deadline:
-                break
+                waiting = _unheard_owners(facts, probers, vip_iface) if now < hard else []
+                if not waiting:
+                    break
+                if deadline == start + facts.window:
+                    facts.notes.append(f"listened past {facts.window:g} s (up to {hard - start:g} s) for the adverts "
+                                       f"of {', '.join(waiting)}: it answers for the VIP and should advertise")
+                deadline = min(hard, now + 0.25)
             while schedule and schedule[0][0] <= now:
                 schedule.pop(0)[1]()
             if now - last_report >= 0.25:
@@ -322,6 +329,7 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
                 win.readers[fd]()
         for fd in fds:  # whatever is still queued counts
             win.readers[fd]()
+        facts.window = time.monotonic() - start
         for vip, ifname in vip_iface.items():
             found = probers.get((ifname, vip.version))
             if found is not None:
@@ -330,6 +338,41 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
         via = _iface_for(facts, peer.address, names)
         if via in facts.igmp_queried and isinstance(peer.address, IPv4Address):
             peer.igmp_report = peer.address in facts.igmp_reporters.get(via, {}).values()
+
+
+EXTEND_UP_TO = 3.0  # a window may grow to 3 times its length while an owner's adverts are still awaited
+
+
+def _unheard_owners(facts: Facts, probers: dict[tuple[str, int], Any], vip_iface: dict[IPAddress, str]) -> list[str]:
+    """The other owners of a VIP whose adverts the tap has not seen yet, where their silence may be ours.
+
+    keepalived (2.2.7) restarts a master's advert timer on every advert it receives for the VRID,
+    even one it rejects (a wrong password, another interval): two such masters hold each other
+    back, and one can be silent for seconds while it answers ARP for the VIP. A window that ends
+    then would call its adverts lost. So while an owner is unheard and our adverts can reach it
+    (we sent some; it answered our IGMP query, or we asked none, or the instance is unicast), the
+    window goes on, up to EXTEND_UP_TO times its length. A network that eats multicast (no IGMP
+    report from the owner) does not wait: there, silence is the finding.
+    """
+    out: list[str] = []
+    for cfg in facts.instances:
+        vips = [v for v in cfg.advertised_addresses() if vip_iface.get(v) == cfg.interface]
+        owners: set[str] = set()
+        for vip in vips:
+            prober = probers.get((cfg.interface, vip.version))
+            if prober is not None:
+                owners |= set(prober.claimants(vip))
+        if not owners:
+            continue
+        ours = [s for s in facts.sightings if s.vrid == cfg.vrid and s.ifname == cfg.interface]
+        if not any(s.outgoing for s in ours):
+            continue  # we are not advertising: nothing of ours can hold the owner back
+        heard = {s.mac for s in ours if not s.outgoing}
+        reporters = facts.igmp_reporters.get(cfg.interface, {})
+        for mac in sorted(owners - heard):
+            if cfg.unicast or mac in reporters or cfg.interface not in facts.igmp_queried:
+                out.append(f"{mac} (VRID {cfg.vrid})")
+    return out
 
 
 def _tap_reader(tap: Any, facts: Facts) -> Callable[[], None]:

@@ -109,8 +109,12 @@ def parse_data(text: str) -> dict[str, InstanceState]:
             current.priority = _int(value)
         elif key == "Effective priority":
             current.effective_priority = _int(value)
-        elif key == "Advert interval":
-            current.advert_interval_ms = _int(value.split()[0])
+        elif key == "Advert interval":  # "200 milli-sec" (v3) or "1 sec" (v2)
+            parts = value.split()
+            number = _float(parts[0]) if parts else None
+            if number is not None:
+                scale = 1 if len(parts) > 1 and parts[1].startswith("milli") else 1000
+                current.advert_interval_ms = round(number * scale)
         elif key == "Using src_ip":
             current.src_ip = value
         elif key == "Last transition":

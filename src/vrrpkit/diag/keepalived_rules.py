@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vrrpkit.core.config import InstanceConfig
 from vrrpkit.diag import findings as F
+from vrrpkit.diag.facts import Facts
 from vrrpkit.diag.findings import Confidence, Finding, Severity
 from vrrpkit.diag.kadata import InstanceState
 
@@ -38,9 +40,12 @@ def keepalived_account(case: Case) -> list[Finding]:
         cfg = next((c for c in facts.instances if c.name == state.name), None)
         vrid = state.vrid if state.vrid is not None else (cfg.vrid if cfg else None)
         iface = state.interface or (cfg.interface if cfg else "")
-        counts, during = (state.window, True) if state.window is not None else (state.counters, False)
+        split = _split_now(facts, cfg)
         for counter, (code, what) in REJECTIONS.items():
-            n = (counts or {}).get(counter, 0)
+            now_n = (state.window or {}).get(counter, 0)
+            total = (state.counters or {}).get(counter, 0)
+            during = now_n > 0
+            n = now_n if during else total
             if n <= 0:
                 continue
             ev = {"instance": state.name, "interface": iface, "vrid": vrid, "keepalived_counter": counter,
@@ -53,18 +58,32 @@ def keepalived_account(case: Case) -> list[Finding]:
                     f.evidence["keepalived"] = ev
                     f.basis.append(line)
                 continue
+            current = during or split  # a rejection now, or an old one while the VIP is held twice now
             out.append(Finding(
-                code, Severity.ERROR if during else Severity.WARNING,
-                line + ("" if during else " (its stats file; the cause may be gone: run again with "
-                                           "--signal-keepalived to see the window alone)"),
+                code, Severity.ERROR if current else Severity.WARNING,
+                line + ("" if during else " (and this host and another hold the VIP now)" if split else
+                        " (the cause may be gone: run again with --signal-keepalived to see the window alone)"),
                 ev, _fix(code, state, facts.config_file()),
-                Confidence.HIGH if during else Confidence.LOW, [line, "keepalived's own counters (keepalived.stats)"],
+                Confidence.HIGH if during else Confidence.MEDIUM if split else Confidence.LOW,
+                [line, "keepalived's own counters (keepalived.stats)"]
+                + (["more than one host answers for the VIP now"] if split and not during else []),
             ))  # fmt: skip
-        out.append(_state_fact(state, counts, during))
+        windowed = state.window is not None
+        out.append(_state_fact(state, state.window if windowed else state.counters, windowed))
         if cfg is not None and state.state:
             case.healthy_basis.append(f"{state.name}: keepalived says {state.state}"
                                       + (f" (priority {state.effective_priority})" if state.effective_priority else ""))
     return out
+
+
+def _split_now(facts: Facts, cfg: InstanceConfig | None) -> bool:
+    """Whether this host and another both hold the instance's VIP now (a split brain in progress)."""
+    if cfg is None:
+        return False
+    vips = set(cfg.advertised_addresses())
+    held = bool(vips & facts.vips_local)
+    others = {m for v in vips for m in facts.vip_claims.get(v, set())}
+    return held and bool(others)
 
 
 def _state_fact(state: InstanceState, counts: dict[str, int] | None, during: bool) -> Finding:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Any
 
 from vrrpkit.control.snapshot import Snapshot
@@ -166,9 +167,24 @@ def advert_flags(case: Case) -> list[Finding]:
     flags = [f for f in case.table.flags if f.code != F.SPLIT_BRAIN]
     for flag in flags:
         fix_advert_flag(flag, case.facts)
+        _how_long(flag, case)
         flag.basis = ["seen on the wire by the packet tap (before any firewall)" if case.facts.capture is None
                       else f"seen in the capture {case.facts.capture.get('file')}"]  # fmt: skip
     return flags
+
+
+def _how_long(flag: Finding, case: Case) -> None:
+    """Say in the finding what was seen and over how long: the sender's adverts, first and last."""
+    ev = flag.evidence
+    key = (str(ev.get("interface")), 6 if ":" in str(ev.get("src")) else 4, int(ev.get("vrid") or 0))
+    sender = case.table.sender(key, ip_address(str(ev.get("src")))) if ev.get("src") else None
+    if sender is None:
+        return
+    span = sender.last - sender.first
+    ev["seen"] = {"adverts": sender.count, "first": round(sender.first, 6), "last": round(sender.last, 6),
+                  "seconds": round(span, 3), "window_s": round(case.facts.window, 3)}  # fmt: skip
+    flag.message += f" ({sender.count} advert{'s' if sender.count != 1 else ''} over {span:.1f} s"
+    flag.message += f" of a {case.facts.window:.1f} s window)" if case.facts.capture is None else " of the capture)"
 
 
 def instances(case: Case) -> list[Finding]:

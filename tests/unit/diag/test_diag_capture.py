@@ -126,10 +126,12 @@ def test_decode_of_a_dump_on_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pyte
 # --- capture streams -------------------------------------------------------------------------------
 
 
-def _pcap(frames: list[bytes], linktype: int = 1) -> bytes:
+def _pcap(frames: list[bytes], linktype: int = 1, times: list[float] | None = None) -> bytes:
+    """A classic pcap of ``frames``; frame i at 1700000000 + i + 0.5 s unless ``times`` (offsets) say otherwise."""
     out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
     for i, f in enumerate(frames):
-        out += struct.pack("<IIII", 1700000000 + i, 500000, len(f), len(f)) + f
+        t = (i + 0.5) if times is None else times[i]
+        out += struct.pack("<IIII", 1700000000 + int(t), round(t % 1 * 1e6), len(f), len(f)) + f
     return out
 
 
