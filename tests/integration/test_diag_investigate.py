@@ -213,6 +213,20 @@ def test_auth_mismatch(lab2: Lab, daemon: str) -> None:
         assert (state["name"], state["state"], state["src_ip"]) == ("VI_1", "MASTER", str(lab2.addr("h2")))
 
 
+def test_ipv6_listeners_answer_the_mld_query(make_lab: Callable[..., Lab]) -> None:
+    """An IPv6 instance: the peer's MLD report for ff02::12 is the multicast evidence (as IGMP is for IPv4)."""
+    lab = make_lab(2, ipv6=True)
+    v6 = ("fe80::100/64", "2001:db8::100/64")
+    lab.run_keepalived("h1", conf("h1", 150, vips=v6))
+    lab.run_keepalived("h2", conf("h2", 100, vips=v6))
+    settle(lab, {"h1"}, vip="2001:db8::100")
+    rc, doc = investigate(lab, "h2", cause="IPv6 healthy (MLD)", daemon="keepalived")
+    assert (rc, doc["verdict"]) == (0, "healthy"), doc
+    works = finding(doc, "multicast-works")
+    reporter = works["evidence"]["reporters"].get(lab.mac("h1"))
+    assert reporter is not None and reporter.startswith("fe80::"), works
+
+
 def test_no_daemon_and_no_configuration_is_not_healthy(lab2: Lab) -> None:
     """A host of the link that runs no VRRP daemon and has no keepalived.conf has nothing to call healthy."""
     lab2.run_keepalived("h1", conf("h1", 150))

@@ -74,7 +74,7 @@ class Facts:
     vip_claims: dict[IPAddress, set[str]] = field(default_factory=dict)  # other MACs answering for each VIP
     peers: dict[IPAddress, PeerFacts] = field(default_factory=dict)
     igmp_queried: set[str] = field(default_factory=set)  # interfaces we sent a group query on
-    igmp_reporters: dict[str, dict[str, IPAddress]] = field(default_factory=dict)  # iface -> {mac: ip}
+    igmp_reporters: dict[str, dict[str, IPAddress]] = field(default_factory=dict)  # iface -> {mac: ip}, IGMP+MLD
     window: float = 0.0
     counters_delta: dict[str, int] = field(default_factory=dict)
     arp: dict[IPAddress, str] = field(default_factory=dict)  # address -> MAC

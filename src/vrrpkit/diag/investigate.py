@@ -10,7 +10,9 @@ user gave or configured, or to the link's own groups):
 
 * ARP probes (RFC 5227, sender 0.0.0.0) / DAD neighbour solicitations for each VIP: poison no cache;
 * ICMP echo to each peer (``--peer`` and ``unicast_peer``);
-* unless ``--passive``: one IGMPv3 group-specific query for 224.0.0.18 (changes no host's IGMP mode),
+* unless ``--passive``: one IGMPv3 group-specific query for 224.0.0.18 (changes no host's IGMP mode)
+  and, for IPv6 instances, one MLDv2 query for ff02::12 (``igmp_reporters`` then holds the MLD
+  reporters too),
   and two protocol-112 ``vrrpkit probe`` packets by unicast to each peer, whose only possible answer
   is ICMP "protocol unreachable" from a host where no VRRP daemon runs.
 """
@@ -29,16 +31,18 @@ from ipaddress import IPv4Address, IPv6Address, ip_interface
 from typing import Any
 
 from vrrpkit.control.snapshot import Snapshot
-from vrrpkit.core.config import VRRP_GROUP4, InstanceConfig, IPAddress
+from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, IPAddress
 from vrrpkit.diag import kadata, probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
 from vrrpkit.diag.facts import DEFAULT_CONFIG, Facts, PeerFacts
 from vrrpkit.diag.findings import Report
 from vrrpkit.diag.verdict import decide
 from vrrpkit.io.icmp import EchoReply, IcmpProber
+from vrrpkit.io.igmp import mld_report_groups
 
 Progress = Callable[[str, float], None]
 IGMP = 2
+HOP_BY_HOP = 0  # IPv6 next header of MLD reports (they carry Router Alert)
 ICMP_COUNT = 3
 SPREAD = 0.6  # probes and echoes go out over the first 0.6 s of the window
 
@@ -235,7 +239,7 @@ class _Window:
 
 def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> None:
     from vrrpkit.io.garp import NeighborProber
-    from vrrpkit.io.igmp import send_group_query
+    from vrrpkit.io.igmp import send_group_query, send_mld_query
     from vrrpkit.io.tap import PacketTap
     from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6
 
@@ -248,7 +252,7 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
     with win.stack:
         for name in names:
             try:
-                tap = PacketTap(name, protocols4=(112, IGMP), protocols6=(112,))
+                tap = PacketTap(name, protocols4=(112, IGMP), protocols6=(112, HOP_BY_HOP))
             except OSError as exc:
                 raise EnvironmentProblem(f"cannot tap {name}: {exc.strerror or exc}") from exc
             win.add(tap, _tap_reader(tap, facts))
@@ -304,6 +308,12 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
                         facts.igmp_queried.add(name)
                     except OSError as exc:
                         facts.notes.append(f"IGMP query on {name} failed: {exc}")
+                if any(c.interface == name and not c.unicast and c.family == 6 for c in facts.instances):
+                    try:  # the same question for IPv6 listeners: their MLD reports name ff02::12
+                        send_mld_query(name, VRRP_GROUP6)
+                        facts.igmp_queried.add(name)
+                    except OSError as exc:
+                        facts.notes.append(f"MLD query on {name} failed: {exc}")
         schedule.sort(key=lambda item: item[0])
         fds = list(win.readers)
         last_report = 0.0
@@ -382,6 +392,10 @@ def _tap_reader(tap: Any, facts: Facts) -> Callable[[], None]:
             if pkt.ethertype == 0x0800 and len(pkt.data) > 20 and pkt.data[9] == IGMP:
                 if not pkt.outgoing:
                     _igmp_report(pkt.data, mac, tap.ifname, facts)
+                continue
+            if pkt.ethertype == 0x86DD and len(pkt.data) > 40 and pkt.data[6] == HOP_BY_HOP:
+                if not pkt.outgoing and VRRP_GROUP6 in mld_report_groups(pkt.data):
+                    facts.igmp_reporters.setdefault(tap.ifname, {})[mac] = IPv6Address(pkt.data[8:24])
                 continue
             s = sight_ip(pkt.data, time=pkt.time, mac=mac, outgoing=pkt.outgoing, ifname=tap.ifname)
             if s is not None and s.probe is None:
