@@ -329,6 +329,8 @@ def tcpdump_line(s: Sighting) -> str:
             line += f" [invalid: {s.error}]"
     elif s.error:
         line += f" [invalid: {s.error}]"
+    elif s.form in (ChecksumForm.NONE, ChecksumForm.IPV4_PSEUDO_GROUP):
+        line += f" [cksum {s.form.value}: tcpdump calls it bad, keepalived 2.2.7 drops it]"
     return line
 
 
@@ -373,6 +375,9 @@ def describe(s: Sighting, group_known: bool = True) -> dict[str, Any]:
     elif s.incomplete == "fragment":
         out["warnings"].append("an IP fragment: the VRRP message is split over several packets (VRRP routers "
                                "never fragment adverts; the checksum needs the whole message)")  # fmt: skip
+    if s.form in (ChecksumForm.NONE, ChecksumForm.IPV4_PSEUDO_GROUP):
+        out["warnings"].append(f"checksum form {s.form.value}: keepalived 2.2.7 drops it with its defaults, and "
+                               "tshark and tcpdump call it bad; accepted by " + ", ".join(accepted_by(s)))  # fmt: skip
     if r is not None:
         out["vrrp"] = _vrrp_fields(s, r)
         if r.whole and len(r.addresses) < r.count:
