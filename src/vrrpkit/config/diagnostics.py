@@ -27,7 +27,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "invalid-address": ("error", "an IP address or prefix that does not parse; keepalived skips it"),
     # instance semantics
     "interface-missing": ("error", "a vrrp_instance without `interface`"),
-    "vrid-missing": ("error", "a vrrp_instance without a valid virtual_router_id is dropped"),
+    "vrid-missing": ("error", "a vrrp_instance without a valid virtual_router_id: keepalived exits"),
     "vrid-duplicate": ("error", "two instances with the same VRID and family on one interface"),
     "vip-duplicate": ("warning", "the same virtual address in two places"),
     "vip-family-mismatch": ("error", "an instance's addresses mix IPv4 and IPv6; keepalived drops the odd ones"),

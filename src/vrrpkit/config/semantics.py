@@ -222,14 +222,25 @@ def _fifos_and_mail(r: Reporter, wg: WrittenGlobals, g: GlobalDefs, instances: l
 
 
 def _family_of(raw: WrittenInstance) -> int | None:
+    """keepalived sets an instance's family from the first address it reads, in file order
+    (a VIP, unicast_src_ip, mcast_src_ip or a unicast peer), and measures the rest against it."""
+    seen: list[tuple[tuple[str, int, int], int]] = []
     if raw.vips:
-        return raw.vips[0][0].interface.version
-    for addr in (raw.unicast_src, raw.mcast_src):
+        vip, vloc = raw.vips[0]
+        seen.append(((vloc.file, vloc.line, vloc.column), vip.interface.version))
+    for keyword, addr in (("unicast_src_ip", raw.unicast_src), ("mcast_src_ip", raw.mcast_src)):
         if addr is not None:
-            return addr.version
+            kloc = raw.keywords.get(keyword, raw.loc)
+            seen.append(((kloc.file, kloc.line, kloc.column), addr.version))
     if raw.peers:
-        return raw.peers[0][0].address.version
-    return None
+        peer, ploc = raw.peers[0]
+        seen.append(((ploc.file, ploc.line, ploc.column), peer.address.version))
+    if not seen:
+        return None
+    files = {where[0] for where, _ in seen}
+    if len(files) > 1:  # across include files the order is the reader's, not the lines': VIPs first
+        return seen[0][1]
+    return min(seen)[1]
 
 
 def _complete_instance(
@@ -243,7 +254,8 @@ def _complete_instance(
     if raw.vrid is None:
         msg = "virtual_router_id is invalid" if raw.vrid_given else "virtual_router_id is missing"
         r.add(loc("virtual_router_id"), "vrid-missing",
-              f"vrrp_instance {raw.name}: {msg}; keepalived drops the instance ('the virtual router id must be set')")
+              f"vrrp_instance {raw.name}: {msg}; keepalived 2.2.7 exits ('the virtual router id must be set'), "
+              "and `vrrpkit run` refuses to start too")
         return None
 
     # Address family: the first VIP decides; addresses of the other family are dropped.
