@@ -8,6 +8,7 @@ run as `nobody` can be reached at all.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -68,8 +69,8 @@ def test_script_security_as_keepalived(make_lab: MakeLab, public: Path, daemon: 
     owned.mkdir()
     os.chown(owned, NOBODY, NOBODY)
     owned.chmod(0o755)
-    late = script(owned / "late.sh", f'id -u >> {out}/late\n', 0o644)  # made executable after the load
-    other = script(public / "other.sh", f'id -u >> {out}/other\n')
+    late = script(owned / "late.sh", f"id -u >> {out}/late\n", 0o644)  # made executable after the load
+    other = script(public / "other.sh", f"id -u >> {out}/other\n")
     victim = public / "victim"
     victim.write_text("keep me\n")
     who = script(public / "who.sh", f'echo "$(id -u):$(id -g)" >> {out}/$1\n')  # a file per event: umask 0177
@@ -108,7 +109,7 @@ def test_scripts_without_a_user_are_removed_under_script_security(make_lab: Make
     out = public / "out"
     out.mkdir()
     out.chmod(0o777)
-    who = script(public / "who.sh", f'id -u >> {out}/$1\n')
+    who = script(public / "who.sh", f"id -u >> {out}/$1\n")
     scripts = (f'vrrp_script mine {{\n    script "{who} tracked"\n    interval 1\n    user nobody\n}}\n'
                f'vrrp_script orphan {{\n    script "{who} orphan"\n    interval 1\n}}\n')  # fmt: skip
     extra = f'track_script {{\n    mine\n    orphan\n}}\nnotify_master "{who} master"'
@@ -141,8 +142,12 @@ def test_track_file_fifo_and_init_file_symlink(make_lab: MakeLab, daemon: str) -
     dangling.symlink_to(target)
     files = (f'track_file app {{\n    file "{weight}"\n    weight 1\n}}\n'
              f'track_file init {{\n    file "{dangling}"\n    weight 1\n    init_file 7\n}}\n')  # fmt: skip
-    h1 = start(lab, daemon, "h1", config(instance(150, version=3, advert_int="0.2",
-                                                  extra="track_file {\n    app\n    init\n}"), scripts=files))
+    h1 = start(
+        lab,
+        daemon,
+        "h1",
+        config(instance(150, version=3, advert_int="0.2", extra="track_file {\n    app\n    init\n}"), scripts=files),
+    )
     lab.run_vrrpkit("h2", config(instance(100, version=3, advert_int="0.2")))
     wait_holders(lab, {"h1"}, 10)
     assert not target.exists(), "init_file followed a symlink"
@@ -154,7 +159,7 @@ def test_track_file_fifo_and_init_file_symlink(make_lab: MakeLab, daemon: str) -
         frames = cap.frames()
     sent = _adverts_from(frames, str(lab.addr("h1")))
     assert len(sent) >= 7, f"{len(sent)} adverts in 2 s after the FIFO swap"
-    assert max(b - a for a, b in zip(sent, sent[1:], strict=False)) < 0.6
+    assert max(b - a for a, b in itertools.pairwise(sent)) < 0.6
     assert lab.vip_holders(VIP) == {"h1"}
     t0 = time.monotonic()
     assert h1.signal(signal.SIGTERM)
@@ -218,7 +223,7 @@ def test_http_idle_and_slow_clients_cannot_starve_the_daemon(make_lab: MakeLab) 
     fetch = f"import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:{port}/metrics',timeout=5).status)"
     status = lab.exec("h1", [sys.executable, "-c", fetch], check=False, timeout=15)
     sent = _adverts_from(frames, str(lab.addr("h1")))
-    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
     assert opened > 0
     assert during[1] <= before[1] + 2, f"threads {before[1]} -> {during[1]}"
     assert during[0] <= before[0] + 80, f"fds {before[0]} -> {during[0]}"
