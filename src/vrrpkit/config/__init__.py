@@ -43,6 +43,7 @@ def load_string(
         files=tuple(dict.fromkeys(lexer.files)),
         config_id=config_id,
         script_locs=dict(parsed.script_locs),
+        notify_locs=dict(parsed.notify_locs),
     )
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from vrrpkit.config.diagnostics import Location, Reporter
 from vrrpkit.config.model import GlobalDefs, InstanceSource, ScriptConfig, TrackFileConfig
-from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenInstance
+from vrrpkit.config.written import NotifyLine, TrackRef, Written, WrittenGlobals, WrittenInstance
 from vrrpkit.core.config import (
     InstanceConfig,
     IPAddress,
+    Notify,
     SyncGroupConfig,
     Track,
     TrackKind,
@@ -49,6 +50,7 @@ class Completed:
     track_files: dict[str, TrackFileConfig]
     globals: GlobalDefs
     script_locs: dict[str, Location]
+    notify_locs: dict[tuple[str, str, str], Location]
 
 
 def _round_half_up(x: float) -> int:
@@ -94,7 +96,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
         if len(members) < 2:
             r.add(grp.loc, "sync-group-single",
                   f"sync group {grp.name} has {len(members)} instance(s): a group only matters with two or more")
-        groups.append(SyncGroupConfig(grp.name, tuple(members), tuple(grp.notify)))
+        groups.append(SyncGroupConfig(grp.name, tuple(members), _notify(grp.notify)))
 
     seen_names: set[str] = set()
     for raw in written.instances:
@@ -124,7 +126,23 @@ def complete(written: Written, reporter: Reporter) -> Completed:
               "'SECURITY VIOLATION - scripts are being executed but script_security not enabled' "
               "(keepalived -t fails); add enable_script_security and a script_user to global_defs")
 
-    return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs)
+    return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
+                     _notify_locs(written))
+
+
+def _notify(lines: list[NotifyLine]) -> tuple[Notify, ...]:
+    return tuple((event, command, user) for event, command, user, _loc in lines)
+
+
+def _notify_locs(written: Written) -> dict[tuple[str, str, str], Location]:
+    """(instance|group, name, event) -> the line of the notify keepalived keeps (the first)."""
+    locs: dict[tuple[str, str, str], Location] = {}
+    owners = [("instance", i.name, i.notify) for i in written.instances] + [("group", g.name, g.notify)
+                                                                           for g in written.groups]
+    for kind, name, lines in owners:
+        for event, _command, _user, loc in lines:
+            locs.setdefault((kind, name, event), loc)
+    return locs
 
 
 def _family_of(raw: WrittenInstance) -> int | None:
@@ -339,7 +357,7 @@ def _complete_instance(
             garp_master_refresh_repeat=ints.get("garp_master_refresh_repeat", g.garp_master_refresh_repeat),
             garp_lower_prio_delay_cs=t.get("garp_lower_prio_delay_cs", g.garp_lower_prio_delay_cs),
             garp_lower_prio_repeat=ints.get("garp_lower_prio_repeat", g.garp_lower_prio_repeat),
-            notify=tuple(raw.notify),
+            notify=_notify(raw.notify),
             sync_group=group,
         )
     except ValueError as exc:  # the core's own invariants; the diagnostics above should already say why

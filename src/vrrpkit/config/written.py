@@ -15,6 +15,9 @@ from vrrpkit.config.diagnostics import Location
 from vrrpkit.config.model import ScriptConfig, TrackFileConfig
 from vrrpkit.core.config import IPAddress, TrackKind, UnicastPeer, Vip
 
+#: A notify line: (event, command, the USER [GROUP] words after it, where it was written).
+NotifyLine = tuple[str, str, tuple[str, ...], Location]
+
 
 @dataclass
 class TrackRef:
@@ -56,7 +59,7 @@ class WrittenInstance:
     tracks: list[TrackRef] = field(default_factory=list)
     nopreempt: bool = False
     preempt_delay: float | None = None
-    notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    notify: list[NotifyLine] = field(default_factory=list)
     strict: bool | None = None
     accept: bool | None = None
     # Per-instance overrides of a global_defs setting, keyed by the InstanceConfig field they set.
@@ -72,7 +75,7 @@ class WrittenGroup:
     name: str
     loc: Location
     members: list[tuple[str, Location]] = field(default_factory=list)
-    notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    notify: list[NotifyLine] = field(default_factory=list)
     tracks: list[TrackRef] = field(default_factory=list)
     tracking_weight: bool = False
 

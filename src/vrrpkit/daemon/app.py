@@ -33,9 +33,10 @@ from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.notify import Notifier, Runner
 from vrrpkit.daemon.ports import LinkEvents, Ports, VrrpSocket, os_ports
 from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
-from vrrpkit.io.scripts import ScriptRunner
+from vrrpkit.io.script_runner import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
 
@@ -80,6 +81,7 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
+        self.scripts = ScriptSet()
         self.notifier = Notifier(runner or ScriptRunner(notify_timeout=NOTIFY_TIMEOUT))
         self.applier = EffectApplier(
             self.ports,
@@ -133,6 +135,8 @@ class Daemon:
         self.loop.add_reader(self._links.fileno(), self._on_link_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
             self.ports.firewall().teardown()
+        self.trackers.init_files(self.result)
+        self.result = self._take_scripts(self.result, resolve_scripts(self.result))
         self._build(self.result, [cfg.name for cfg in self.result.instances])
         await self._control.start()
         if self.metrics_addr is not None:
@@ -185,11 +189,8 @@ class Daemon:
         """Create what `new_names` need and rewire groups, sockets and trackers for `result`."""
         self.result = result
         g = result.globals
-        self.notifier.configure(
-            user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
-        )
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups})
-        self.trackers.configure(result, result.instances)
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, self.scripts)
+        self.trackers.configure(result, result.instances, self.scripts.track)
         configs = {cfg.name: cfg for cfg in result.instances}
         for name in new_names:
             self.instances[name] = self._make_instance(configs[name])
@@ -282,13 +283,26 @@ class Daemon:
 
         log.info("Reloading configuration (SIGHUP)")
         load = self._load or load_files
-        result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
+
+        def read() -> tuple[ParseResult, ScriptSet]:
+            result = load(self.files, self.config_id)
+            return result, resolve_scripts(result)
+
+        result, scripts = await asyncio.get_running_loop().run_in_executor(None, read)
         for diag in result.diagnostics:
             if diag.severity != "info":
                 (log.error if diag.severity == "error" else log.warning)("%s", diag)
-        self.apply_reload(result)
+        self.apply_reload(result, scripts)
 
-    def apply_reload(self, result: ParseResult) -> bool:
+    def _take_scripts(self, result: ParseResult, scripts: ScriptSet) -> ParseResult:
+        """The commands of a (re)load, checked once: keepalived's lines in the log, and the
+        configuration without the trackers of disabled scripts."""
+        self.scripts = scripts
+        for level, line in scripts.log:
+            log.log(level, "%s", line)
+        return scripts.apply(result)
+
+    def apply_reload(self, result: ParseResult, scripts: ScriptSet | None = None) -> bool:
         """Unchanged instances keep their state (no VIP flap); changed ones restart as new (a master
         sends priority 0 first). Returns whether the new config was taken."""
         if self.stopping:
@@ -298,6 +312,7 @@ class Daemon:
         if why is not None:
             log.error("Reload failed: %s", why)
             return False
+        result = self._take_scripts(result, scripts if scripts is not None else resolve_scripts(result))
         plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
         now = self._now()
         stopped = []

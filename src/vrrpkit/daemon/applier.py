@@ -19,8 +19,9 @@ from vrrpkit.core.config import SyncGroupConfig
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.state import Event, State
 from vrrpkit.daemon.instance import Instance
-from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
+from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
+from vrrpkit.daemon.scriptset import ScriptSet
 
 log = logging.getLogger("vrrpkit")
 
@@ -50,13 +51,17 @@ class EffectApplier:
         self.on_state_change = on_state_change
         self.globals = GlobalDefs()
         self.groups: dict[str, SyncGroupConfig] = {}
+        self.scripts = ScriptSet()
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
 
-    def configure(self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig]) -> None:
-        """What a (re)load decided: GARP pacing and the sync groups' notify scripts."""
+    def configure(
+        self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig], scripts: ScriptSet | None = None
+    ) -> None:
+        """What a (re)load decided: GARP pacing, the sync groups, the notify commands as resolved."""
         self.globals = globals_
         self.groups = dict(groups)
+        self.scripts = scripts if scripts is not None else ScriptSet()
 
     def apply(self, inst: Instance, effect: fx.Effect) -> None:
         if isinstance(effect, fx.SendAdvert):
@@ -70,7 +75,8 @@ class EffectApplier:
         elif isinstance(effect, fx.StateChanged):
             self._state_changed(inst, effect)
         elif isinstance(effect, fx.Notify):
-            commands = instance_commands(first_of_each(inst.cfg.notify), inst.name, effect.state, effect.priority)
+            notify = self.scripts.notify_of("instance", inst.name)
+            commands = instance_commands(notify, inst.name, effect.state, effect.priority)
             self.notifier.run(inst.name, commands)
         elif isinstance(effect, fx.PacketDropped):
             if effect.reason not in _QUIET_DROPS:
@@ -89,9 +95,8 @@ class EffectApplier:
         if effect.new is State.INIT:
             return
         log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value)
-        spec = self.groups.get(effect.group)
-        if spec is not None:
-            commands = group_commands(first_of_each(spec.notify), effect.group, effect.new)
+        if effect.group in self.groups:
+            commands = group_commands(self.scripts.notify_of("group", effect.group), effect.group, effect.new)
             self.notifier.run(f"group:{effect.group}", commands)
 
     def close(self) -> None:

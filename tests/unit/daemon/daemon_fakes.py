@@ -19,7 +19,8 @@ from typing import Any
 from vrrpkit.core.config import IPAddress, Vip
 from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.daemon.ports import Ports
-from vrrpkit.io.scripts import Script, ScriptResult
+from vrrpkit.io.script_runner import ScriptResult
+from vrrpkit.io.scripts import Script
 from vrrpkit.io.vrrp_socket import Datagram
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from ipaddress import ip_address, ip_interface
-from pathlib import Path
 
 import pytest
 from daemon_fakes import FakeOs, FakeRunner
@@ -19,9 +18,10 @@ from vrrpkit.core.state import Event, State
 from vrrpkit.daemon import splitbrain
 from vrrpkit.daemon.applier import EffectApplier
 from vrrpkit.daemon.instance import HISTORY, Instance
-from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
+from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.reload import plan_reload, refusal
-from vrrpkit.io.scripts import ScriptUser, prepare
+from vrrpkit.daemon.scriptset import ScriptSet
+from vrrpkit.io.scripts import Script
 
 VIP = Vip(ip_interface("192.0.2.99/24"))
 ME = ip_address("192.0.2.1")
@@ -41,43 +41,41 @@ def instance(**kw: object) -> Instance:
 # --- notify planning ------------------------------------------------------------------------------
 
 
+def S(text: str) -> Script:
+    """A resolved command, as scriptset makes them."""
+    return Script(text, argv=tuple(text.split()))
+
+
 def test_notify_runs_the_specific_script_then_the_generic_one_with_keepalived_arguments() -> None:
-    notify = {"master": "/x/m.sh", "notify": "/x/all.sh"}
+    notify = {"master": S("/x/m.sh"), "notify": S("/x/all.sh")}
     assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER, 150) == [
-        ("/x/m.sh", []),
-        ("/x/all.sh", ["INSTANCE", "VI_1", "MASTER", "150"]),
+        (S("/x/m.sh"), []),
+        (S("/x/all.sh"), ["INSTANCE", "VI_1", "MASTER", "150"]),
     ]
 
 
 def test_master_rx_lower_pri_has_no_generic_call() -> None:
-    notify = {"master_rx_lower_pri": "/x/low.sh", "notify": "/x/all.sh"}
-    assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER_RX_LOWER_PRI, 100) == [("/x/low.sh", [])]
+    notify = {"master_rx_lower_pri": S("/x/low.sh"), "notify": S("/x/all.sh")}
+    assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER_RX_LOWER_PRI, 100) == [(S("/x/low.sh"), [])]
 
 
 def test_group_notify_passes_priority_zero() -> None:
-    notify = {"backup": "/x/b.sh", "notify": "/x/all.sh"}
-    assert group_commands(notify, "G", State.BACKUP) == [("/x/b.sh", []), ("/x/all.sh", ["GROUP", "G", "BACKUP", "0"])]
+    notify = {"backup": S("/x/b.sh"), "notify": S("/x/all.sh")}
+    assert group_commands(notify, "G", State.BACKUP) == [
+        (S("/x/b.sh"), []),
+        (S("/x/all.sh"), ["GROUP", "G", "BACKUP", "0"]),
+    ]
 
 
-def test_a_repeated_notify_keyword_keeps_the_first_as_keepalived() -> None:
-    assert first_of_each([("master", "/a"), ("master", "/b"), ("notify", "/n")]) == {"master": "/a", "notify": "/n"}
-
-
-def test_notifier_queues_in_order_and_refuses_what_script_security_refuses(tmp_path: Path) -> None:
+def test_notifier_queues_resolved_commands_in_order_and_never_a_disabled_one() -> None:
     import asyncio
 
-    unsafe = tmp_path / "notify.sh"  # under /tmp: a directory others can write to
-    unsafe.write_text("#!/bin/sh\n")
-    unsafe.chmod(0o755)
-    tmp_path.chmod(0o777)
     runner = FakeRunner()
-    as_root = ScriptUser(uid=0, gid=0, name="root")  # scripts run as root are the ones checked
-    notifier = Notifier(runner, resolve=lambda text, _user: prepare(text, as_root))
+    notifier = Notifier(runner)
+    disabled = Script("/x/gone.sh", disabled="Script /x/gone.sh cannot be accessed - No such file or directory")
 
     async def go() -> None:
-        notifier.run("VI_1", [("/bin/echo one", []), ("/bin/echo two", ["x"])])
-        notifier.configure(user=None, security=True)
-        notifier.run("VI_1", [(str(unsafe), [])])
+        notifier.run("VI_1", [(S("/bin/echo one"), []), (disabled, []), (S("/bin/echo two"), ["x"])])
         await notifier.finish(1.0)
 
     asyncio.run(go())
@@ -193,7 +191,8 @@ def test_quiet_drops_are_not_logged_and_mismatches_are_logged_once_a_hundred(
 def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> None:
     runner = FakeRunner()
     a, _ = applier(FakeOs(), runner)
-    a.configure(GlobalDefs(), {"G": SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo"),))})
+    group = SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo", ()),))
+    a.configure(GlobalDefs(), {"G": group}, ScriptSet(notify={("group", "G", "notify"): S("/bin/echo")}))
 
     import asyncio
 
