@@ -58,8 +58,12 @@ RULES: dict[str, tuple[Severity, str]] = {
     # host (not with --offline)
     "host-interface-missing": ("warning", "the interface does not exist on this host"),
     "host-address-missing": ("warning", "a source address is not configured on this host"),
-    "host-script-missing": ("warning", "a script's program is not found or not executable on this host"),
-    "host-script-user-missing": ("warning", "the user scripts run as does not exist on this host"),
+    "host-script-missing": ("warning", "a command's program is not found or not accessible here: disabled"),
+    "host-script-user-missing": ("warning", "the user a command runs as does not exist here: disabled"),
+    "host-script-disabled": ("warning", "keepalived disables the command here: not executable, unsafe, wrong type"),
+    "host-script-insecure": ("warning", "a command run as root that others can modify (refused by script security)"),
+    "host-script-no-shebang": ("warning", "a script without #!: run by sh here, never run by Debian's keepalived"),
+    "host-script-path-search": ("info", "a command given by name, found on PATH: keepalived asks for a full path"),
     # cluster (several -f files)
     "cluster-mismatch": ("error", "hosts of one virtual router disagree on version, advert_int, auth or VIPs"),
     "cluster-mode-mismatch": ("error", "some hosts of one virtual router use unicast, others multicast"),

@@ -376,8 +376,9 @@ def script_for(text: str, user_words: Sequence[str], default: DefaultUser, *, ki
             program = (_words(text) or [text])[0]
             why = f"Failed to set default user for notify script {program} - ignoring"
             return Script(text, ROOT, disabled=why, refusal="user")
-        return Script(text, ROOT, disabled=f"Unable to set default user for vrrp script {name} - removing",
-                      refusal="user")
+        return Script(
+            text, ROOT, disabled=f"Unable to set default user for vrrp script {name} - removing", refusal="user"
+        )
     else:
         user = default.user
     return resolve(text, user, security=security, path_env=path_env)
