@@ -19,6 +19,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "unknown-keyword": ("error", "keepalived does not know this keyword here and ignores it (often a typo)"),
     "unsupported-keyword": ("warning", "keepalived knows it, vrrpkit does not implement it: not supported, ignored"),
     "include-missing": ("warning", "an include matched no file; keepalived logs it and goes on"),
+    "include-skipped": ("warning", "an included directory, executable or non-regular file: keepalived skips it"),
     "invalid-value": ("error", "a value that is not a number, boolean or known word where one is needed"),
     "out-of-range": ("error", "vrid, priority, advert_int, weights and other numbers outside keepalived's range"),
     "invalid-address": ("error", "an IP address or prefix that does not parse; keepalived skips it"),

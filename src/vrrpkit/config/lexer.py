@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from vrrpkit.config.diagnostics import Location, Reporter
 
 Loader = Callable[[str], "str | None"]
+
+
+class SkippedFile(OSError):
+    """A loader refuses a file keepalived skips (a directory, not a regular file, executable); the
+    message is keepalived's."""
+
 MAX_INCLUDE_DEPTH = 32
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
@@ -367,7 +373,11 @@ class Lexer:
                 paths.append(full)
         found = False
         for path in paths:
-            text = self.loader(path) if self.loader is not None else None
+            try:
+                text = self.loader(path) if self.loader is not None else None
+            except SkippedFile as exc:
+                self.reporter.add(where, "include-skipped", str(exc))
+                continue
             if text is None:
                 continue
             found = True
