@@ -29,6 +29,7 @@ from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
+from vrrpkit.daemon.http import HttpServer
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.notify import Notifier, Runner
 from vrrpkit.daemon.ports import LinkEvents, Ports, VrrpSocket, os_ports
@@ -82,6 +83,7 @@ class Daemon:
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
         self.scripts = ScriptSet()
+        self.http: HttpServer | None = None
         self.notifier = Notifier(runner or ScriptRunner(notify_timeout=NOTIFY_TIMEOUT))
         self.applier = EffectApplier(
             self.ports,
@@ -140,9 +142,10 @@ class Daemon:
         self._build(self.result, [cfg.name for cfg in self.result.instances])
         await self._control.start()
         if self.metrics_addr is not None:
-            from vrrpkit.daemon.metrics import serve_metrics
+            from vrrpkit.daemon.metrics import metrics_route
 
-            serve_metrics(self.snapshot, *self.metrics_addr)
+            self.http = HttpServer({"/metrics": metrics_route(self.snapshot)})
+            await self.http.start(*self.metrics_addr)
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
         systemd.notify("READY=1", f"STATUS={self._status_line()}")
@@ -174,6 +177,8 @@ class Daemon:
                 self.loop.remove_reader(self._links.fileno())
             self._links.close()
         await self._control.close()
+        if self.http is not None:
+            await self.http.close()
 
     def _now(self) -> float:
         return self.loop.time()
