@@ -233,7 +233,7 @@ def test_http_idle_and_slow_clients_cannot_starve_the_daemon(make_lab: MakeLab) 
 
 
 SEND_BAD = r"""
-import socket, struct, sys
+import socket, struct, sys, time
 from vrrpkit.core.packet import checksum
 n = int(sys.argv[1])
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
@@ -243,6 +243,7 @@ body = struct.pack("!BBBBHH4s", 0x31, 51, 200, 1, 10, 0, bytes([192, 0, 2, 100])
 body = body[:6] + struct.pack("!H", checksum(body)) + body[8:]
 for _ in range(n):
     s.sendto(body, ("224.0.0.18", 0))
+    time.sleep(0.001)  # a burst would overflow the receiver's socket buffer: the kernel would drop some
 """
 
 

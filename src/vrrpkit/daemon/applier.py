@@ -27,6 +27,7 @@ log = logging.getLogger("vrrpkit")
 
 SocketKey = tuple[str, int]  # (interface, family)
 MISMATCH_LOG_EVERY = 100
+DROP_LOG_WINDOW = 60.0  # seconds: one line per kind of dropped advert and instance, then a count
 # Drops that are the protocol working as designed, not a problem worth a log line.
 _QUIET_DROPS = frozenset({DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES})
 _LIVE_STATES = frozenset({State.MASTER, State.BACKUP, State.FAULT})
@@ -54,6 +55,7 @@ class EffectApplier:
         self.scripts = ScriptSet()
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self._drop_windows: dict[tuple[str, DropReason], list[int]] = {}  # -> [drops not logged]
 
     def configure(
         self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig], scripts: ScriptSet | None = None
@@ -80,9 +82,7 @@ class EffectApplier:
             self.notifier.run(inst.name, commands)
         elif isinstance(effect, fx.PacketDropped):
             if effect.reason not in _QUIET_DROPS:
-                log.warning(
-                    "(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail
-                )
+                self._dropped(inst, effect)
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
         elif isinstance(effect, fx.PriorityChanged):
@@ -163,6 +163,32 @@ class EffectApplier:
         if effect.event is Event.MASTER_DOWN:
             log.info("(%s) Receive advertisement timeout", inst.name)
         self.on_state_change()
+
+    def _dropped(self, inst: Instance, effect: fx.PacketDropped) -> None:
+        """The first drop of a kind per instance is logged; the next ones within DROP_LOG_WINDOW are
+        counted and said once, as a number, when the window ends (and a flood that goes on gets one
+        such line per window). Every drop is counted in the metrics whether logged or not. Without
+        this, anyone on the link writes a line per packet and journald's rate limit then drops the
+        daemon's real messages (keepalived 2.2.7 logs every one: 300 bad-TTL packets, 300 lines)."""
+        key = (inst.name, effect.reason)
+        window = self._drop_windows.get(key)
+        if window is not None:
+            window[0] += 1
+            return
+        log.warning("(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail)
+        self._open_drop_window(key)
+
+    def _open_drop_window(self, key: tuple[str, DropReason]) -> None:
+        self._drop_windows[key] = [0]
+        self.call_later(DROP_LOG_WINDOW, self._close_drop_window, key)
+
+    def _close_drop_window(self, key: tuple[str, DropReason]) -> None:
+        window = self._drop_windows.pop(key, None)
+        if window is None or not window[0]:
+            return
+        log.warning("(%s) %d more adverts dropped as %s in the last %g s (not logged one by one; see "
+                    "vrrpkit_packets_dropped)", key[0], window[0], key[1].value, DROP_LOG_WINDOW)  # fmt: skip
+        self._open_drop_window(key)
 
     def _mismatch(self, inst: Instance, effect: fx.Mismatch) -> None:
         if inst.count_mismatch(effect.kind) % MISMATCH_LOG_EVERY:

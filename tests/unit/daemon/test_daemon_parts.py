@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from ipaddress import ip_address, ip_interface
+from typing import Any
 
 import pytest
 from daemon_fakes import FakeOs, FakeRunner
@@ -225,3 +226,37 @@ def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:
     assert not splitbrain.due(inst, 10.5)  # a handover leaves the old master holding the VIP a moment
     assert splitbrain.due(inst, 13.0)
     assert not splitbrain.due(inst, 13.5)  # once a period
+
+
+def test_dropped_adverts_log_the_first_of_a_kind_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    """300 bad-TTL adverts: one line now, one count when the window ends (keepalived 2.2.7 logs 300)."""
+    timers: list[tuple[float, Any, Any]] = []
+    fake = FakeOs()
+    later = lambda d, fn, arg: timers.append((d, fn, arg))  # noqa: E731
+    a = EffectApplier(fake.ports(), {}, Notifier(FakeRunner()), call_later=later, wall_clock=lambda: 1000.0)
+    inst = instance()
+    src = ip_address("192.0.2.2")
+    caplog.set_level(logging.WARNING, "vrrpkit")
+    for _ in range(300):
+        a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, src, "TTL 64, expected 255"))
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_PASSWORD, src, "bad password"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "(VI_1) dropped advert from 192.0.2.2: bad-ttl TTL 64, expected 255",
+        "(VI_1) dropped advert from 192.0.2.2: bad-password bad password",
+    ]
+    caplog.clear()
+    first = timers[0]
+    first[1](first[2])  # the window ends
+    assert [r.getMessage() for r in caplog.records] == [
+        "(VI_1) 299 more adverts dropped as bad-ttl in the last 60 s (not logged one by one; see "
+        "vrrpkit_packets_dropped)"
+    ]
+    caplog.clear()
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, src, "TTL 64, expected 255"))
+    assert caplog.records == []  # the flood goes on: still counted, not logged
+    timers[2][1](timers[2][2])
+    timers[1][1](timers[1][2])  # a window with nothing more to say ends silently
+    assert caplog.records[0].getMessage().startswith("(VI_1) 1 more adverts dropped as bad-ttl")
+    caplog.clear()
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_PASSWORD, src, "bad password"))
+    assert len(caplog.records) == 1  # after a quiet window, the first of a kind is logged again
