@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from vrrpkit.cli.diagrender import fail
+from vrrpkit.cli.diagrender import fail, safe
 from vrrpkit.cli.options import add_config_option
 
 EPILOG = """\
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vrrpkit.diag.decode import describe, tcpdump_line
     from vrrpkit.diag.sysinfo import read_iface
-    from vrrpkit.diag.watch import VridTable, run_watch
+    from vrrpkit.diag.watch import MAX_FLAGS, VridTable, run_watch
 
     if os.geteuid() != 0:
         return fail("watch", "needs root (packet socket): run it with sudo")
@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
                     print(json.dumps({"type": "flag", **f.as_dict()}), flush=True)
             else:
                 stamp = time.strftime("%H:%M:%S", time.localtime(s.time)) + f".{int(s.time % 1 * 1e6):06d}"
-                print(f"{stamp} {'Out' if s.outgoing else 'In '} {s.mac} {tcpdump_line(s)}", flush=True)
+                print(f"{stamp} {'Out' if s.outgoing else 'In '} {safe(s.mac)} {safe(tcpdump_line(s))}", flush=True)
                 for f in event.flags:
-                    print(f"  !! {f.code}: {f.message}", flush=True)
+                    print(f"  !! {safe(f.code)}: {safe(f.message)}", flush=True)
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render_table(rows))
         for f in table.flags:
-            print(f"flag: {f.code}: {f.message}")
+            print(f"flag: {safe(f.code)}: {safe(f.message)}")
+        if table.flags_dropped:
+            print(f"flag: {table.flags_dropped} more flags not kept (more than {MAX_FLAGS})")
     return 1 if table.flags else 0
 
 
@@ -115,10 +117,12 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             if s["ours"]:
                 role += " (us)"
             out.append(
-                f"{row['vrid']:>4}  {row['interface']:<8} {s['src']:<26} {s['mac']:<17} {s['priority']:>4} "
-                f"{s['interval']:>6g} {','.join(map(str, s['ttl'])):<7} {s['adverts']:>5}  {s['auth'] or '-':<7} "
-                f"{','.join(s['vips']) or '-':<24} {role}"
+                f"{row['vrid']:>4}  {safe(row['interface']):<8} {safe(s['src']):<26} {safe(s['mac']):<17} "
+                f"{s['priority']:>4} {s['interval']:>6g} {','.join(map(str, s['ttl'])):<7} {s['adverts']:>5}  "
+                f"{safe(s['auth'] or '-'):<7} {safe(','.join(s['vips']) or '-'):<24} {role}"
             )
         if len(masters) > 1:
             out.append(f"{'':>4}  !! {len(masters)} masters for VRID {row['vrid']}: {', '.join(sorted(masters))}")
+        if row.get("senders_evicted"):
+            out.append(f"{'':>4}  !! {row['senders_evicted']} more senders not kept (spoofed sources?)")
     return "\n".join(out)

@@ -223,7 +223,7 @@ def tcpdump_line(s: Sighting) -> str:
     if r.addresses:
         line += ", addrs: " + ",".join(str(a) for a in r.addresses)
     if r.version == 2 and r.auth_type == AUTH_SIMPLE:
-        line += f' auth "{_printable(s.password)}"'
+        line += f' auth "{printable(s.password)}"'
     if s.error == DropReason.BAD_CHECKSUM.value:
         line += f" (bad vrrp cksum {r.checksum:x})"
     elif s.error:
@@ -231,7 +231,9 @@ def tcpdump_line(s: Sighting) -> str:
     return line
 
 
-def _printable(data: bytes) -> str:
+def printable(data: bytes) -> str:
+    """Bytes from the wire as text that cannot drive a terminal: printable ASCII as is, everything
+    else (and ``"``, which quotes it) as ``\\xNN``."""
     return "".join(chr(b) if 32 <= b < 127 and b != 0x22 else f"\\x{b:02x}" for b in data)
 
 
@@ -281,7 +283,7 @@ def describe(s: Sighting, group_known: bool = True) -> dict[str, Any]:
             vrrp["auth_type"] = r.auth_type
             vrrp["auth_name"] = AUTH_NAMES.get(r.auth_type or 0, "unknown")
             vrrp["auth_data_hex"] = r.auth_data.hex()
-            vrrp["password"] = _printable(s.password) if r.auth_type == AUTH_SIMPLE else None
+            vrrp["password"] = printable(s.password) if r.auth_type == AUTH_SIMPLE else None
         else:
             vrrp["reserved"] = r.reserved
         if len(r.addresses) < r.count:
