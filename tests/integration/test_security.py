@@ -308,3 +308,33 @@ def test_probe_survives_vrid_zero_and_random_requests(make_lab: MakeLab) -> None
     assert probe.returncode in (0, 1), stderr[-2000:]
     assert "Traceback" not in stderr, stderr[-2000:]
     assert '"format_version"' in stdout
+
+
+def test_the_daemon_keeps_only_the_capabilities_it_needs(make_lab: MakeLab, public: Path) -> None:
+    """Dropped before any socket is opened, and still enough for everything after: VIPs (netlink),
+    the no_accept nft table, GARP, a reload that opens an IPv6 socket, scripts as another user."""
+    from vrrpkit.io import caps
+
+    out = public / "out"
+    out.mkdir()
+    out.chmod(0o777)
+    who = script(public / "who.sh", f"grep -E '^Cap(Eff|Bnd)' /proc/self/status > {out}/$1-$(id -u)\n")
+    extra = f'no_accept\nnotify_master "{who} master"\nnotify_backup "{who} backup" nobody nogroup'
+    lab = make_lab(1)
+    text = config(instance(100, version=3, advert_int="0.1", extra=extra), globals_="script_user root")
+    h1 = lab.run_vrrpkit("h1", text)
+    wait_holders(lab, {"h1"}, 10)
+    keep = caps.mask(caps.DAEMON_KEEPS)
+    seen = caps.current(h1.pid)
+    assert (seen["Eff"], seen["Prm"], seen["Bnd"], seen["Inh"]) == (keep, keep, keep, 0), seen
+    assert wait_until(lambda: (out / "master-0").exists() or None, 5)
+    root_script = dict(line.split(":\t") for line in (out / "master-0").read_text().splitlines())
+    assert int(root_script["CapBnd"], 16) == keep  # a root script cannot get more than the daemon kept
+    assert (out / "backup-65534").exists()  # switching user still works
+    nft = lab.exec("h1", ["nft", "list", "tables"]).stdout
+    assert "vrrpkit" in nft, nft  # the no_accept table was installed after the drop
+    v6 = instance(100, name="VI_6", vrid=52, version=3, advert_int="0.1", vips=("2001:db8::100/64",))
+    assert h1.conf_path is not None
+    h1.conf_path.write_text(text + v6)
+    h1.signal(signal.SIGHUP)
+    assert wait_until(lambda: lab.vip_holders("2001:db8::100") == {"h1"} or None, 10), h1.log()[-2000:]
