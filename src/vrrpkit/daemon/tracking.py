@@ -119,7 +119,7 @@ def init_track_file(tf: TrackFileConfig) -> str | None:
     directory = os.path.dirname(tf.path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(tf.path)}.{secrets.token_hex(6)}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         return f"cannot create {tf.path}: {exc.strerror}"
     try:
