@@ -126,6 +126,7 @@ class ParseResult:
     script_locs: dict[str, Location] = field(default_factory=dict)  # vrrp_script NAME lines
     notify_locs: dict[tuple[str, str, str], Location] = field(default_factory=dict)  # (kind, owner, event)
     config_id: str | None = None
+    stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
 
     @property
     def ok(self) -> bool:

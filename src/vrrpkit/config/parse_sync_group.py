@@ -38,10 +38,11 @@ def _group(b: GroupBlock, s: Stmt) -> None:
             b.grp.members.append((w.text, Location(item.file, item.line, w.column)))
 
 
-
 def _notify(b: GroupBlock, s: Stmt) -> None:
     if len(s.words) < 2:
         b.p.arg(s)
+        return
+    if not b.p.first_wins(b.grp.notify_lines, s, f"{s.keyword} (a script for this event)"):
         return
     b.grp.notify.append(notify_line(s, NOTIFY_EVENTS[s.keyword]))
     b.written.note_script(s.loc)
