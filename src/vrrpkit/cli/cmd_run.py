@@ -63,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.exists(path):
             print(f"vrrpkit run: config file {path} not found", file=sys.stderr)
             return 2
-    result = load_files(files, config_id)
+    try:
+        result = load_files(files, config_id)
+    except OSError as exc:  # e.g. a config file keepalived would skip: a FIFO, an executable
+        print(f"vrrpkit run: cannot read the configuration: {exc}", file=sys.stderr)
+        return 2
     for diag in result.diagnostics:
         if diag.severity != "info":
             print(str(diag), file=sys.stderr)

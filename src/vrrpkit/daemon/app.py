@@ -296,7 +296,11 @@ class Daemon:
             result = load(self.files, self.config_id)
             return result, resolve_scripts(result)
 
-        result, scripts = await asyncio.get_running_loop().run_in_executor(None, read)
+        try:
+            result, scripts = await asyncio.get_running_loop().run_in_executor(None, read)
+        except OSError as exc:  # a missing file, or one keepalived would skip (a FIFO, an executable)
+            log.error("Reload failed: %s; keeping the running configuration", exc)
+            return
         for diag in result.diagnostics:
             if diag.severity != "info":
                 (log.error if diag.severity == "error" else log.warning)("%s", diag)

@@ -8,9 +8,9 @@ Track files are read as root but belong to whoever can write their directory (us
 application they describe), so reading one must never block the loop: it is opened with
 O_RDONLY|O_NONBLOCK as keepalived opens it, must be a regular file (a FIFO or device reads as 0,
 said once in the log), and at most 128 bytes are read. `init_file` is written once, at start-up,
-without following a symlink: a new file is created with O_EXCL|O_NOFOLLOW beside it and renamed
-over the name, so a dangling symlink is replaced rather than followed (keepalived 2.2.7 does the
-same, measured).
+without following a symlink: a new file (0600, as keepalived's umask leaves it) is created with
+O_EXCL|O_NOFOLLOW beside it and renamed over the name, so a dangling symlink is replaced rather
+than followed (keepalived 2.2.7 does the same, measured).
 """
 
 from __future__ import annotations

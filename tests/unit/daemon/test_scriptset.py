@@ -93,3 +93,31 @@ def test_an_instance_tracking_only_disabled_scripts_becomes_master(tmp_path: Pat
 
     drive(tmp_path, text, body)
     assert "Disabling track script gone since not found/accessible" in seen
+
+
+def test_a_reload_of_a_file_keepalived_would_skip_keeps_the_running_config(tmp_path: Path) -> None:
+    """SIGHUP with the config replaced by a FIFO (or made executable): an error line, no exception."""
+    import asyncio
+    import logging
+
+    from vrrpkit.config.lexer import SkippedFile
+
+    def load(files: list[str], config_id: str | None) -> object:
+        raise SkippedFile("Configuration file 'k.conf' is not a regular non-executable file - skipping")
+
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("vrrpkit").addHandler(handler)
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        d._load = load  # type: ignore[assignment]
+        await d.reload()
+        await asyncio.sleep(0)
+        assert list(d.instances) == ["VI_1"]
+
+    try:
+        drive(tmp_path, conf(), body)
+    finally:
+        logging.getLogger("vrrpkit").removeHandler(handler)
+    assert any(r.startswith("Reload failed: Configuration file 'k.conf' is not a regular") for r in records)
