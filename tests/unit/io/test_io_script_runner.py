@@ -176,3 +176,15 @@ def test_a_disabled_script_never_starts() -> None:
     assert result.returncode is None and result.error == s.disabled
     with pytest.raises(scripts.ScriptRefused):
         s.command()
+
+
+def test_a_file_test_only_opens_the_file(tmp_path: Path) -> None:
+    """`</path`: keepalived's "does it open" check, through sh with the path as an argument."""
+    missing = asyncio.run(run_script(scripts.resolve(f"<{tmp_path}/x")))
+    assert missing.returncode not in (0, None)  # x does not exist yet: sh's redirection fails
+    (tmp_path / "x").write_text("")
+    odd = tmp_path / "a b;$(touch pwned)"
+    odd.write_text("")
+    assert asyncio.run(run_script(scripts.resolve(f"<{tmp_path}/x"))).ok
+    assert asyncio.run(run_script(scripts.resolve(f"'<{odd}'"))).ok
+    assert not (Path("/") / "pwned").exists() and not (tmp_path / "pwned").exists()
