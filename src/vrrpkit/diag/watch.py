@@ -355,7 +355,10 @@ def _auth(auth_type: int | None, password: bytes, configured: bool = False) -> s
     if not auth_type:
         return "no authentication"
     if auth_type == AUTH_SIMPLE:
-        return "the configured password" if configured else f'password "{printable(password)}"'
+        if configured:
+            length = len(password.rstrip(bytes(1)))
+            return f"the configured password ({length} characters, not shown)"
+        return f'password "{printable(password)}"'
     return f"auth type {auth_type}"
 
 
