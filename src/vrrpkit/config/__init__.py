@@ -53,6 +53,12 @@ def load_string(
         config_id=config_id,
         script_locs=dict(parsed.script_locs),
         notify_locs=dict(parsed.notify_locs),
+        track_processes=parsed.track_processes,
+        extras=parsed.extras,
+        group_smtp_alert=parsed.group_smtp_alert,
+        static=parsed.static,
+        fifo_locs=parsed.fifo_locs,
+        static_locs=parsed.static_locs,
         stopped_at=written.stopped_at,
     )
 

@@ -11,7 +11,8 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Literal
 
 from vrrpkit.config.diagnostics import Diagnostic, Location
-from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, Notify, SyncGroupConfig
+from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, Notify, SyncGroupConfig, Vip
+from vrrpkit.core.routing import Route, Rule
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,59 @@ class TrackFileConfig:
 
 
 @dataclass(frozen=True)
+class ProcessTrackConfig:
+    """A vrrp_track_process block: how many processes must match, and how long to wait for it.
+
+    `params` is None when the line names only the process (match the name alone); with params, or
+    with `param_match` and no params, the command line's arguments must match as `param_match`
+    says (keepalived: exact unless partial/initial). `full_command` matches the whole first word
+    of /proc/PID/cmdline instead of the 15-character process name. Delays are centiseconds.
+    """
+
+    process: str
+    params: tuple[str, ...] | None = None
+    param_match: str = "exact"  # exact, partial, initial
+    full_command: bool = False
+    quorum: int = 1
+    quorum_max: int = 2**32 - 1
+    weight: int = 1
+    reverse: bool = False
+    fork_delay_cs: int = 0
+    terminate_delay_cs: int = 0
+
+
+@dataclass(frozen=True)
+class FifoConfig:
+    """notify_fifo / vrrp_notify_fifo with its optional `_script` (run with the FIFO path appended)."""
+
+    path: str
+    user: str | None = None
+    group: str | None = None
+    script: str | None = None
+    script_user: str | None = None
+    script_group: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceExtras:
+    """What an instance does besides VRRP: routes and rules while MASTER, FIFO priority lines, mail."""
+
+    virtual_routes: tuple[Route, ...] = ()
+    virtual_rules: tuple[Rule, ...] = ()
+    notify_priority_changes: bool = False
+    smtp_alert: bool = False
+
+
+@dataclass(frozen=True)
+class StaticConfig:
+    """static_ipaddress, static_routes and static_rules: installed for as long as the daemon runs."""
+
+    addresses: tuple[Vip, ...] = ()
+    routes: tuple[Route, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
 class GlobalDefs:
     """global_defs settings that change VRRP behaviour (the rest is reported as unsupported)."""
 
@@ -73,6 +127,20 @@ class GlobalDefs:
     higher_prio_send_advert: bool = False
     down_timer_adverts: int = 3
     owner_ignore_adverts: bool = False
+    # notify FIFOs: both get every line (keepalived writes to each that is open)
+    notify_fifo: FifoConfig | None = None
+    vrrp_notify_fifo: FifoConfig | None = None
+    vrrp_notify_priority_changes: bool = False
+    fifo_write_vrrp_states_on_reload: bool = False
+    # e-mail alerts
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str | None = None  # None: keepalived@<hostname>
+    smtp_server: tuple[str, int] | None = None
+    smtp_connect_timeout: int = 30
+    smtp_helo_name: str | None = None  # None: the host name
+    smtp_alert: bool | None = None
+    smtp_alert_vrrp: bool | None = None
+    no_email_faults: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,8 +169,8 @@ class ScriptUse:
     """One command the configuration makes keepalived run (see `ParseResult.script_uses`)."""
 
     kind: Literal["vrrp_script", "notify"]
-    owner_kind: Literal["vrrp_script", "instance", "group"]
-    owner: str  # the vrrp_script, instance or sync group name
+    owner_kind: Literal["vrrp_script", "instance", "group", "fifo"]
+    owner: str  # the vrrp_script, instance or sync group name; fifo: notify_fifo or vrrp_notify_fifo
     event: str  # notify: "master", "backup", ..., "notify"; vrrp_script: ""
     command: str
     user: tuple[str, ...]  # USER [GROUP] given for this command; empty: the default script user
@@ -127,6 +195,15 @@ class ParseResult:
     notify_locs: dict[tuple[str, str, str], Location] = field(default_factory=dict)  # (kind, owner, event)
     config_id: str | None = None
     stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
+    track_processes: dict[str, ProcessTrackConfig] = field(default_factory=dict)
+    extras: dict[str, InstanceExtras] = field(default_factory=dict)  # by instance name
+    group_smtp_alert: dict[str, bool] = field(default_factory=dict)  # by sync group name
+    static: StaticConfig = field(default_factory=StaticConfig)
+    fifo_locs: dict[str, Location] = field(default_factory=dict)  # keyword -> the line naming its FIFO
+    static_locs: dict[str, Location] = field(default_factory=dict)  # "route:ROUTE" / "rule:PRIORITY" lines
+
+    def extras_of(self, instance: str) -> InstanceExtras:
+        return self.extras.get(instance) or InstanceExtras()
 
     @property
     def ok(self) -> bool:
@@ -146,8 +223,8 @@ class ParseResult:
 
     def script_uses(self) -> list[ScriptUse]:
         """Every command keepalived would run for this configuration, with its user and line: each
-        vrrp_script, then the notify commands of each instance and sync group (the first of a
-        repeated keyword, as keepalived keeps the first)."""
+        vrrp_script, the notify commands of each instance and sync group (the first of a repeated
+        keyword, as keepalived keeps the first), and the notify FIFOs' `_script`s."""
         uses: list[ScriptUse] = []
         for name, sc in self.scripts.items():
             user: tuple[str, ...] = () if not sc.user else (sc.user, sc.group) if sc.group else (sc.user,)
@@ -163,6 +240,12 @@ class ParseResult:
                     seen.add(event)
                     loc = self.notify_locs.get((kind, owner, event))
                     uses.append(ScriptUse("notify", kind, owner, event, command, words, loc))
+        for key in ("notify_fifo", "vrrp_notify_fifo"):
+            fifo: FifoConfig | None = getattr(self.globals, key)
+            if fifo is not None and fifo.script:
+                words = () if not fifo.script_user else tuple(w for w in (fifo.script_user, fifo.script_group) if w)
+                loc = self.fifo_locs.get(f"{key}_script") or self.fifo_locs.get(key)
+                uses.append(ScriptUse("notify", "fifo", key, "", fifo.script, words, loc))
         return uses
 
     @property

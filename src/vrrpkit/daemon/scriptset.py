@@ -37,6 +37,10 @@ class ScriptSet:
         """event -> the command to run, for one instance ("instance") or sync group ("group")."""
         return {e: s for (k, o, e), s in self.notify.items() if k == kind and o == owner and s.runnable}
 
+    def fifo_scripts(self) -> dict[str, Script]:
+        """notify_fifo / vrrp_notify_fifo -> its `_script`, when it may run."""
+        return {o: s for (k, o, _e), s in self.notify.items() if k == "fifo" and s.runnable}
+
     def apply(self, result: ParseResult) -> ParseResult:
         """The configuration as keepalived runs it: no tracker of a removed script."""
         gone = self.removed

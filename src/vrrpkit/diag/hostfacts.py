@@ -11,6 +11,8 @@ from __future__ import annotations
 from vrrpkit.config.host import HostFacts, ScriptVerdict
 from vrrpkit.config.model import GlobalDefs, ScriptUse
 from vrrpkit.io import netlink, scripts
+from vrrpkit.io.fifo import path_kind
+from vrrpkit.io.routes import rt_tables
 
 
 def script_verdict(use: ScriptUse, g: GlobalDefs) -> ScriptVerdict:
@@ -23,7 +25,8 @@ def script_verdict(use: ScriptUse, g: GlobalDefs) -> ScriptVerdict:
 
 def gather() -> HostFacts:
     """This host's facts; raises OSError when netlink is unavailable."""
-    return HostFacts(interfaces=netlink.interface_addresses(), script_check=script_verdict)
+    return HostFacts(interfaces=netlink.interface_addresses(), script_check=script_verdict, path_kind=path_kind,
+                     rt_tables=rt_tables() | {"main": 254, "local": 255, "default": 253})
 
 
 def primary_sources(facts: HostFacts) -> dict[str, str]:

@@ -193,7 +193,7 @@ def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> Non
     runner = FakeRunner()
     a, _ = applier(FakeOs(), runner)
     group = SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo", ()),))
-    a.configure(GlobalDefs(), {"G": group}, ScriptSet(notify={("group", "G", "notify"): S("/bin/echo")}))
+    a.configure(GlobalDefs(), {"G": group}, scripts=ScriptSet(notify={("group", "G", "notify"): S("/bin/echo")}))
 
     import asyncio
 

@@ -121,3 +121,14 @@ def test_a_reload_of_a_file_keepalived_would_skip_keeps_the_running_config(tmp_p
     finally:
         logging.getLogger("vrrpkit").removeHandler(handler)
     assert any(r.startswith("Reload failed: Configuration file 'k.conf' is not a regular") for r in records)
+
+
+def test_notify_fifo_scripts_are_resolved_and_checked_like_the_others() -> None:
+    text = TEXT.replace("enable_script_security", "enable_script_security\n    script_user nobody\n"
+                        "    notify_fifo /run/vk.fifo\n    notify_fifo_script /bin/true\n"
+                        "    vrrp_notify_fifo /run/vk2.fifo\n    vrrp_notify_fifo_script /nonexistent/vk.sh")
+    result = load_string(text)
+    scripts = resolve_scripts(result, lookup=lookup)
+    assert list(scripts.fifo_scripts()) == ["notify_fifo"]
+    assert scripts.fifo_scripts()["notify_fifo"].user == NOBODY
+    assert "Script /nonexistent/vk.sh cannot be accessed - No such file or directory" in [x for _, x in scripts.log]
