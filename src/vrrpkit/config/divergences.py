@@ -201,8 +201,8 @@ DIVERGENCES: tuple[Divergence, ...] = (
     Divergence(
         key="capabilities",
         direction="runtime",
-        vrrpkit="keeps CAP_NET_RAW, CAP_NET_ADMIN, CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_DAC_READ_SEARCH only, "
-        "bounding set included, so root scripts have only these (--keep-capabilities: all)",
+        vrrpkit="keeps CAP_NET_RAW, CAP_NET_ADMIN, CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_CHOWN, CAP_DAC_READ_SEARCH "
+        "only, bounding set included, so root scripts have only these (--keep-capabilities: all)",
         keepalived_2_2_7="keeps every capability; root scripts have all of them",
         why="a daemon that parses packets from the network needs no other privilege (docs/security.md)",
     ),

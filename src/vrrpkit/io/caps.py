@@ -3,8 +3,9 @@
 A VRRP daemon runs as root, but it only ever needs to open raw and packet sockets
 (CAP_NET_RAW: a reload may add an interface; GARP/NA; split-brain probes), change addresses,
 routes and nft rules (CAP_NET_ADMIN, also inherited by the ``nft`` it runs), run scripts as their
-user (CAP_SETUID, CAP_SETGID) and stop them (CAP_KILL), and read configuration, track files and
-script paths whoever owns them (CAP_DAC_READ_SEARCH). Everything else (writing any file, loading
+user (CAP_SETUID, CAP_SETGID) and stop them (CAP_KILL), give a notify FIFO to its configured user
+(CAP_CHOWN), and read configuration, track files and script paths whoever owns them
+(CAP_DAC_READ_SEARCH). Everything else (writing any file, loading
 modules, ptrace, mounts, ...) is dropped from the effective, permitted, inheritable *and bounding*
 sets, so neither the daemon nor a program it starts can get it back, even as root. keepalived keeps
 every capability; a notify script that runs as root therefore has only these under vrrpkit
@@ -24,6 +25,7 @@ import os
 import re
 from pathlib import Path
 
+CAP_CHOWN = 0
 CAP_DAC_READ_SEARCH = 2
 CAP_KILL = 5
 CAP_SETGID = 6
@@ -32,6 +34,7 @@ CAP_NET_BIND_SERVICE = 10
 CAP_NET_ADMIN = 12
 CAP_NET_RAW = 13
 NAMES = {
+    CAP_CHOWN: "CAP_CHOWN",
     CAP_DAC_READ_SEARCH: "CAP_DAC_READ_SEARCH",
     CAP_KILL: "CAP_KILL",
     CAP_SETGID: "CAP_SETGID",
