@@ -470,6 +470,8 @@ class Daemon(Reloading):
                 self._deadline_of[inst.name] = deadline
         if probe:
             self.prober.check(touched.values(), now)
+        else:
+            self.prober.forget_left(touched.values())
         self._rearm()
 
     def _apply(self, inst: Instance, effect: fx.Effect) -> None:

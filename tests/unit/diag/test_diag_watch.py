@@ -145,3 +145,13 @@ def test_a_password_from_the_wire_is_escaped_and_ours_never_shown() -> None:
     flag = next(f for f in t.flags if f.code == F.AUTH_MISMATCH)
     assert "\x1b" not in flag.message and "\\x1b[2Jx" in flag.message
     assert "s3cret" not in flag.message and "s3cret" not in str(flag.evidence)
+
+
+def test_the_timeline_stays_bounded_under_spoofed_senders() -> None:
+    from vrrpkit.diag import timeline as tl
+
+    t = tl.Timeline()
+    for s in _spoofed(2000, 1):
+        t.feed(s)
+    [hist] = t.vrids.values()
+    assert len(hist.current) <= tl.MAX_CURRENT and len(hist.runs) <= tl.MAX_RUNS
