@@ -1,21 +1,88 @@
-"""The receive rules of one virtual router, as a pure function of the datagram, remembered.
+"""keepalived's receive rules for one instance, and the verdict on each datagram, remembered.
 
-What the codec (`vrrpkit.core.packet.inspect`) and keepalived's receive rules make of a datagram
-depends only on its bytes, its IP source, destination and TTL, the instance's configuration and our
-own address: never on the router's state. A master resends identical bytes every interval and a
-flood repeats one packet, so `Judge.verdict` remembers the verdict per datagram (bounded) and
-replays it; the router then does what depends on its state. Sans-I/O, like all of core.
+`ReceiveRules.check`: whether an advert that decoded cleanly is for us (pure, built from the
+instance's config, rebuilt when a reload changes it). `Judge.verdict`: what the codec
+(`vrrpkit.core.packet.inspect`), those rules and the mismatch checks make of a datagram. That
+depends only on the datagram's bytes, its IP source, destination and TTL, the config and our own
+address, never on the router's state; a master resends identical bytes every interval and a flood
+repeats one packet, so the verdict is remembered per datagram (bounded) and replayed, and the
+router then does what depends on its state.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, InstanceConfig, IPAddress
+from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, InstanceConfig, IPAddress, Vip
 from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, inspect
+from vrrpkit.core.state import Event, State
+from vrrpkit.core.stats import Stats
 
 TTL_REQUIRED = 255
+
+
+class Timer(StrEnum):
+    ADVERT = "advert"
+    MASTER_DOWN = "master-down"
+    PREEMPT_DELAY = "preempt-delay"
+    GARP_REPEAT = "garp-repeat"
+    GARP_REFRESH = "garp-refresh"
+
+
+_MASTER_DOWN = Timer.MASTER_DOWN
+
+
+class ReceiveRules:
+    def __init__(self, cfg: InstanceConfig) -> None:
+        self.cfg = cfg
+        self.peers = {p.address: p for p in cfg.unicast_peers}
+        # keepalived only insists that a unicast advert comes from a peer when it checks sources or TTLs
+        self.ttl_checked_unicast = cfg.check_unicast_src or any(
+            p.min_ttl is not None or p.max_ttl is not None for p in cfg.unicast_peers
+        )
+
+    def check(
+        self, adv: Advertisement, src: IPAddress, dst: IPAddress, ttl: int, own: IPAddress | None
+    ) -> tuple[DropReason | None, str]:
+        """(None, "") when the advert is ours to act on, else why it is dropped (`own`: our source)."""
+        cfg = self.cfg
+        if adv.vrid != cfg.vrid:
+            return DropReason.WRONG_VRID, f"vrid {adv.vrid}"
+        if src == own:
+            return DropReason.OWN_ADVERT, ""
+        if src.version != cfg.family:
+            return DropReason.FAMILY_MISMATCH, f"IPv{src.version} advert for an IPv{cfg.family} instance"
+        if cfg.unicast:
+            if dst.is_multicast:
+                return DropReason.MULTICAST_IN_UNICAST_MODE, f"to {dst}"
+            peer = self.peers.get(src)
+            if peer is None and self.ttl_checked_unicast:
+                return DropReason.NOT_A_PEER, f"{src} is not a unicast_peer"
+            if peer is not None and (
+                (peer.min_ttl is not None and ttl < peer.min_ttl) or (peer.max_ttl is not None and ttl > peer.max_ttl)
+            ):
+                return DropReason.BAD_TTL, f"TTL {ttl} not in [{peer.min_ttl}, {peer.max_ttl}]"
+        else:
+            if not dst.is_multicast:
+                return DropReason.UNICAST_IN_MULTICAST_MODE, f"to {dst}"
+            if ttl != TTL_REQUIRED:
+                return DropReason.BAD_TTL, f"TTL {ttl}, expected 255"
+        if adv.version != cfg.version:
+            return DropReason.VERSION_MISMATCH, f"VRRPv{adv.version}, configured v{cfg.version}"
+        if cfg.version == 2:
+            if adv.auth_type != cfg.auth_type:
+                return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
+            if cfg.auth_type and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
+                return DropReason.BAD_PASSWORD, "password differs"
+            if adv.interval_cs != cfg.advert_int_cs:
+                return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
+        return None, ""
+
+
 VERDICTS = 32  # distinct datagrams whose verdict a router remembers (then it starts afresh)
 
 
@@ -35,8 +102,7 @@ class Judge:
         self.config = config
         self.name = config.name
         self.address = address
-        self._peers = {p.address: p for p in config.unicast_peers}
-        self._checked = config.checks_unicast_sources
+        self._rules = ReceiveRules(config)
         self._vip_set = frozenset(config.advertised_addresses())
         self._verdicts: dict[bytes, tuple[IPAddress, IPAddress, int, Verdict]] = {}
 
@@ -67,7 +133,7 @@ class Judge:
         except InvalidPacket as exc:
             return Verdict(None, fx.PacketDropped(self.name, exc.reason, src, exc.detail))
         adv = insp.advert
-        reason, detail = self._receive_rule(adv, src, dst, ttl)
+        reason, detail = self._rules.check(adv, src, dst, ttl, self.address)
         if reason is not None:
             counted = reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID)
             return Verdict(None, fx.PacketDropped(self.name, reason, src, detail), counted)
@@ -76,42 +142,6 @@ class Judge:
         if self.config.owner and self.config.owner_ignore_adverts:
             ignore = fx.PacketDropped(self.name, DropReason.OWNER_IGNORES, src, "address owner ignores adverts")
         return Verdict(adv, ignore, False, interval, addresses)
-
-    def _receive_rule(
-        self, adv: Advertisement, src: IPAddress, dst: IPAddress, ttl: int
-    ) -> tuple[DropReason | None, str]:
-        cfg = self.config
-        if adv.vrid != cfg.vrid:
-            return DropReason.WRONG_VRID, f"vrid {adv.vrid}"
-        if src == self.address:
-            return DropReason.OWN_ADVERT, ""
-        if src.version != cfg.family:
-            return DropReason.FAMILY_MISMATCH, f"IPv{src.version} advert for an IPv{cfg.family} instance"
-        if cfg.unicast:
-            if dst.is_multicast:
-                return DropReason.MULTICAST_IN_UNICAST_MODE, f"to {dst}"
-            peer = self._peers.get(src)
-            if peer is None and self._checked:
-                return DropReason.NOT_A_PEER, f"{src} is not a unicast_peer"
-            if peer is not None and (
-                (peer.min_ttl is not None and ttl < peer.min_ttl) or (peer.max_ttl is not None and ttl > peer.max_ttl)
-            ):
-                return DropReason.BAD_TTL, f"TTL {ttl} not in [{peer.min_ttl}, {peer.max_ttl}]"
-        else:
-            if not dst.is_multicast:
-                return DropReason.UNICAST_IN_MULTICAST_MODE, f"to {dst}"
-            if ttl != TTL_REQUIRED:
-                return DropReason.BAD_TTL, f"TTL {ttl}, expected 255"
-        if adv.version != cfg.version:
-            return DropReason.VERSION_MISMATCH, f"VRRPv{adv.version}, configured v{cfg.version}"
-        if cfg.version == 2:
-            if adv.auth_type != cfg.auth_type:
-                return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
-            if cfg.auth_type and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
-                return DropReason.BAD_PASSWORD, "password differs"
-            if adv.interval_cs != cfg.advert_int_cs:
-                return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
-        return None, ""
 
     def _mismatches(self, adv: Advertisement, src: IPAddress) -> tuple[fx.Mismatch | None, fx.Mismatch | None]:
         """What keepalived only logs: a v3 interval that differs, an address list that differs
@@ -127,4 +157,172 @@ class Judge:
             got = ",".join(map(str, adv.addresses)) or "none"
             addresses = fx.Mismatch(self.name, fx.MismatchKind.ADDRESS_LIST, src, f"advertised {got}")
         return interval, addresses
+
+
+class Receiving:
+    """What a `VirtualRouter` does with a datagram (a mixin: the state below is the router's)."""
+
+    config: InstanceConfig
+    name: str
+    state: State
+    running: bool
+    stats: Stats
+    address: IPAddress | None
+    master_address: IPAddress | None
+    master_priority: int | None
+    master_adver_int_cs: int
+    wants_master: bool
+    only_timer_moved: bool
+    _judge: Judge
+    _effects: deque[fx.Effect]
+    _deadlines: dict[Any, float]
+    _priority: int
+    _mdi: tuple[tuple[int, int], float]
+    _hot: tuple[bytes, IPAddress, IPAddress, int] | None
+    _master_advert: Advertisement | None
+    _master_advert_prio: int
+    _answer_after: float
+    _garp_lower_pending: bool
+
+    @property
+    def skew_time(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def master_down_interval(self) -> float:
+        raise NotImplementedError
+
+    def _drop(self, reason: DropReason, src: IPAddress | None, detail: str, count: bool = True) -> None:
+        raise NotImplementedError
+
+    def _emit(self, effect: fx.Effect) -> None:
+        raise NotImplementedError
+
+    def _send_advert(self, now: float, priority: int | None = None) -> None:
+        raise NotImplementedError
+
+    def _transition(self, event: Event, now: float, reason: str) -> None:
+        raise NotImplementedError
+
+    def _garp(self, count: int, vips: tuple[Vip, ...] | None = None) -> None:
+        raise NotImplementedError
+
+    def datagram_received(
+        self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
+    ) -> Advertisement | None:
+        """Apply RFC and keepalived receive rules; bad packets are dropped and counted."""
+        hot = self._hot
+        if hot is not None and data is hot[0] and src is hot[1] and dst is hot[2] and ttl == hot[3]:
+            # A BACKUP hearing its master's advert again (the very objects the socket handed over
+            # last time): clean, accepted, our priority and state unchanged since (any change
+            # clears `_hot`), so the one thing to do is move Master_Down.
+            self.stats.advert_rcvd += 1
+            self._deadlines[_MASTER_DOWN] = now + self._mdi[1]
+            if self.wants_master:  # held by a sync group, and now the master is back: the group must look
+                self.wants_master = self.only_timer_moved = False
+            else:
+                self.only_timer_moved = True
+            return self._master_advert
+        self.only_timer_moved = False
+        if not self.running or self.state in (State.INIT, State.FAULT):
+            self._drop(DropReason.NOT_RUNNING, src, f"state {self.state.value}", count=False)
+            return None
+        verdict = self._judge.verdict(data, src, dst, ttl)
+        adv = verdict.advert
+        if adv is None:
+            assert verdict.drop is not None
+            if verdict.counted:
+                self.stats.count_drop(verdict.drop.reason)
+            self._effects.append(verdict.drop)
+            return None
+        self.stats.advert_rcvd += 1
+        if adv.priority == PRIORITY_STOP:
+            self.stats.pri_zero_rcvd += 1
+        if verdict.interval is not None:
+            self._effects.append(verdict.interval)
+        if verdict.addresses is not None and not (self.config.skip_check_adv_addr and src == self.master_address):
+            self.stats.addr_list_err += 1
+            self._effects.append(verdict.addresses)
+        if verdict.drop is not None:  # the owner ignores adverts: received, counted, not acted on
+            self._effects.append(verdict.drop)
+            return adv
+        if self.state is State.BACKUP:
+            self._backup_received(adv, src, now)
+            if (
+                adv is self._master_advert
+                and verdict.interval is None
+                and verdict.addresses is None
+                and self.state is State.BACKUP
+            ):
+                self._hot = (data, src, dst, ttl)
+        else:
+            self._master_received(adv, src, now)
+        return adv
+
+    def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        if adv is self._master_advert and src is self.master_address and self._priority == self._master_advert_prio:
+            # the very advert (the same object, from the verdict cache) we accepted last time, and
+            # our priority unchanged: the same decision, and only the timer moves
+            self._deadlines[Timer.MASTER_DOWN] = now + self._mdi[1]  # computed when it was accepted
+            self.wants_master = False
+            return
+        cfg = self.config
+        if adv.priority == PRIORITY_STOP:
+            self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
+            return
+        if not cfg.preempt or adv.priority >= self._priority:
+            self._accept_master(adv, src, now)
+            self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            self.wants_master = False  # a master we defer to is alive: we want BACKUP again
+            self._master_advert, self._master_advert_prio = adv, self._priority
+            return
+        # A lower priority master and we may preempt: let the down timer run out, unless
+        # preempt_delay asks us to keep deferring to it for a while first.
+        if cfg.preempt_delay_cs > 0:
+            if Timer.PREEMPT_DELAY not in self._deadlines:
+                self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
+            self._accept_master(adv, src, now)
+            self.wants_master = False
+
+    def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        if self.config.version == 3:
+            self.master_adver_int_cs = adv.interval_cs
+        self.master_address = src
+        self.master_priority = adv.priority
+        self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+
+    def _master_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        cfg = self.config
+        if adv.priority == PRIORITY_STOP:
+            self._send_advert(now)
+            self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+            return
+        mine = self._priority
+        assert self.address is not None  # a master always has one (else FAULT)
+        if adv.priority > mine or (adv.priority == mine and int(src) > int(self.address)):
+            if cfg.higher_prio_send_advert:
+                self._send_advert(now)
+            self._transition(Event.HIGHER_PRIORITY, now, f"higher priority {adv.priority} from {src}")
+            self._accept_master(adv, src, now)
+            return
+        # Lower priority: another host thinks it is master (e.g. a split brain healing). keepalived
+        # answers at once and re-announces the VIPs, so switches stop black-holing them. We answer
+        # at most once per advert interval: a second answer within one interval tells the other
+        # host nothing new, and a flood of lower-priority adverts must not become one of ours.
+        if now < self._answer_after:
+            self.stats.lower_prio_unanswered += 1
+            return
+        self._answer_after = now + cfg.advert_int_cs / 100
+        self._emit(fx.Notify(self.name, fx.NotifyKind.MASTER_RX_LOWER_PRI, mine))
+        if not cfg.lower_prio_no_advert:
+            self._send_advert(now)
+            self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
+        # keepalived re-GARPs whenever garp_lower_prio_repeat is set (strict mode sets it to 0)
+        repeat = cfg.garp_master_repeat if cfg.garp_lower_prio_repeat is None else cfg.garp_lower_prio_repeat
+        delay = cfg.garp_master_delay_cs if cfg.garp_lower_prio_delay_cs is None else cfg.garp_lower_prio_delay_cs
+        if repeat > 0:
+            self._garp(repeat)
+            if delay > 0:
+                self._deadlines[Timer.GARP_REPEAT] = now + delay / 100
+                self._garp_lower_pending = True
 

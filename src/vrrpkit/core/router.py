@@ -3,9 +3,11 @@
 Sans-I/O: every method takes ``now`` (seconds, any monotonic origin) and nothing here sleeps, sends
 or logs. Outputs are effects pulled with ``effects()``; the next deadline is ``get_timer()``.
 Where keepalived and the RFC differ, keepalived wins (reference section 3): an advert and re-GARP in
-answer to a lower priority, owner still listening, VIP-list mismatch only counted, real MAC. One
-divergence on purpose: that answer goes out at most once per advert interval (docs/divergences.md),
-so a flood of lower-priority adverts never makes this router a flood of adverts and GARPs.
+answer to a lower priority, owner still listening, VIP-list mismatch only counted, real MAC.
+
+One divergence on purpose: the answer to a lower priority goes out at most once per advert interval
+(docs/divergences.md), so a flood of lower-priority adverts never makes this router a flood of
+adverts and GARPs.
 
 Received datagrams are judged once per distinct packet (`vrrpkit.core.receive.Judge`): a master
 resends identical bytes every interval and a flood repeats one packet, so the verdict of the codec
@@ -16,41 +18,29 @@ answers) runs for every datagram.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
-from enum import StrEnum
+from collections.abc import Iterator, Mapping
 from operator import itemgetter
 
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import (
-    PRIORITY_STOP,
-    InstanceConfig,
-    IPAddress,
-    TrackKind,
-    apply_strict,
-)
+from vrrpkit.core.config import PRIORITY_STOP, InstanceConfig, IPAddress, Vip, apply_strict
 from vrrpkit.core.packet import Advertisement, DropReason, encode
-from vrrpkit.core.receive import Judge
+from vrrpkit.core.receive import Judge, Receiving, Timer
+from vrrpkit.core.reconfig import diff, identity
 from vrrpkit.core.state import Event, State, next_state
 from vrrpkit.core.stats import Stats
-from vrrpkit.core.weights import FILE_FAULT, TrackValue, effective_priority, file_status
-
-
-class Timer(StrEnum):
-    ADVERT = "advert"
-    MASTER_DOWN = "master-down"
-    PREEMPT_DELAY = "preempt-delay"
-    GARP_REPEAT = "garp-repeat"
-    GARP_REFRESH = "garp-refresh"
-
+from vrrpkit.core.tracks import TrackValue, effective_priority, initial_value, track_fault, waiting_for_scripts
 
 _BY_TIME_THEN_NAME = itemgetter(1, 0)
 _ADVERT, _MASTER_DOWN = Timer.ADVERT, Timer.MASTER_DOWN
-class VirtualRouter:
+
+
+class VirtualRouter(Receiving):
     def __init__(self, config: InstanceConfig, address: IPAddress | None = None) -> None:
         self.config = apply_strict(config)
         cfg = self.config
         # The address adverts come from, and the one compared on equal priority. keepalived uses
         # unicast_src_ip, else mcast_src_ip, else the interface's primary address (given by the host).
+        self._host_address = address
         self.address: IPAddress | None = cfg.unicast_src_ip or cfg.mcast_src_ip or address
         self.name = cfg.name
         self.state = State.INIT
@@ -78,14 +68,8 @@ class VirtualRouter:
         self._link_up = True
         self._sync_fault = False
         self._garp_lower_pending = False
-        self._tracks: dict[str, TrackValue] = {}
-        for track in cfg.tracks:
-            initial: TrackValue = (
-                None if track.kind in _UNKNOWN_AT_START else (True if track.kind is TrackKind.INTERFACE else 0)
-            )
-            self._tracks[track.name] = initial
+        self._tracks: dict[str, TrackValue] = {track.name: initial_value(track) for track in cfg.tracks}
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
-        self._judge = Judge(cfg, self.address)  # the receive rules, remembered per datagram
         self._answer_after = 0.0  # no answer to a lower priority before this time
         self._mdi: tuple[tuple[int, int], float] = ((0, 0), 0.0)
         self._master_advert: Advertisement | None = None  # the advert last accepted as our master's
@@ -95,8 +79,17 @@ class VirtualRouter:
         # True when the last datagram did nothing but move Master_Down later: no effect, no
         # earlier deadline (a caller that tracks deadlines may skip looking at this router)
         self.only_timer_moved = False
-        self._advert_interval = cfg.advert_int_cs / 100
+        self._derive()
         self._priority = self._compute_priority()
+
+    def _derive(self) -> None:
+        """Lookups that follow from the config (rebuilt when a reload changes it)."""
+        cfg = self.config
+        self._judge = Judge(cfg, self.address)  # the receive rules, remembered per datagram
+        self._advert_cache.clear()
+        self._advert_interval = cfg.advert_int_cs / 100
+        self._master_advert = self._hot = None
+        self._mdi = ((0, 0), 0.0)
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -124,6 +117,7 @@ class VirtualRouter:
 
         Pinned sources (unicast_src_ip, mcast_src_ip) never change this way."""
         cfg = self.config
+        self._host_address = address
         if cfg.unicast_src_ip is not None or cfg.mcast_src_ip is not None or address == self.address:
             return
         self.address = address
@@ -137,6 +131,61 @@ class VirtualRouter:
             return
         self._link_up = up
         self._evaluate(now)
+
+    def reconfigure(self, config: InstanceConfig, now: float, tracks: Mapping[str, TrackValue] | None = None) -> None:
+        """A reload changed this instance but not its identity (`core.reconfig.identity`): apply it in
+        place, as keepalived does. The state is kept and the election re-run with the new values: a
+        master stays master unless a peer now outranks it (the peer preempts, as from keepalived); a
+        master adds and removes VIPs (GARP for the new ones) and advertises at once. `tracks` gives
+        the current values of newly tracked objects; the ones still tracked keep theirs."""
+        new = apply_strict(config)
+        old = self.config
+        if identity(new) != identity(old):
+            raise ValueError(f"{old.name}: identity changed, the instance must be restarted")
+        if new == old:
+            return
+        change = diff(old, new)
+        silent_since = None  # when a backup last heard its master, to re-time its down timer
+        if Timer.MASTER_DOWN in self._deadlines:
+            silent_since = self._deadlines[Timer.MASTER_DOWN] - self.master_down_interval
+        delay_since = self._deadlines.get(Timer.PREEMPT_DELAY, now) - old.preempt_delay_cs / 100
+        known = dict(tracks or {})
+        kinds = {t.name: t.kind for t in old.tracks}
+        self._tracks = {
+            t.name: self._tracks[t.name] if kinds.get(t.name) is t.kind else known.get(t.name, initial_value(t))
+            for t in new.tracks
+        }
+        self.config, self.name = new, new.name
+        self.address = new.unicast_src_ip or new.mcast_src_ip or self._host_address
+        self._derive()
+        if self.state is State.MASTER:
+            self.master_address = self.address
+            self.master_adver_int_cs = new.advert_int_cs
+            if change.vips_removed:
+                self._emit(fx.DelVips(self.name, new.interface, change.vips_removed, fx.VipCause.RELOAD))
+            if change.vips_added:
+                self._emit(fx.AddVips(self.name, new.interface, change.vips_added, fx.VipCause.RELOAD))
+                self._garp(new.garp_master_repeat, tuple(v for v in change.vips_added if v in new.vips))
+            if "garp_master_refresh_cs" in change.fields:
+                self._deadlines.pop(Timer.GARP_REFRESH, None)
+                if new.garp_master_refresh_cs > 0:
+                    self._deadlines[Timer.GARP_REFRESH] = now + new.garp_master_refresh_cs / 100
+        elif self.state is State.BACKUP:
+            if new.version == 2 or self.master_address is None:
+                self.master_adver_int_cs = new.advert_int_cs  # v3 keeps the interval its master sends
+            if not new.preempt or not new.preempt_delay_cs:
+                self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            elif Timer.PREEMPT_DELAY in self._deadlines:
+                self._deadlines[Timer.PREEMPT_DELAY] = delay_since + new.preempt_delay_cs / 100
+        seen = len(self.transitions)
+        self._evaluate(now, announce=change.advert_changed)
+        if self.state is State.BACKUP and len(self.transitions) == seen and silent_since is not None:
+            # The down timer measures the master's silence, so it is re-derived with the new
+            # priority (Skew_Time); a VRRPv2 interval change restarts it, as keepalived's reload
+            # does, because the master's adverts mismatch until it is reloaded too.
+            if new.version == 2 and new.advert_int_cs != old.advert_int_cs:
+                silent_since = now
+            self._deadlines[Timer.MASTER_DOWN] = max(now, silent_since + self.master_down_interval)
 
     def resign(self, now: float, reason: str) -> None:
         """A MASTER lost something it installed and tracks (a virtual route or rule deleted behind its
@@ -159,58 +208,6 @@ class VirtualRouter:
             self._transition(Event.SHUTDOWN, now, "shutdown")
         self._emit(fx.Notify(self.name, fx.NotifyKind.STOP, self._priority))
         self._deadlines.clear()
-
-    def datagram_received(
-        self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
-    ) -> Advertisement | None:
-        """Apply RFC and keepalived receive rules; bad packets are dropped and counted."""
-        hot = self._hot
-        if hot is not None and data is hot[0] and src is hot[1] and dst is hot[2] and ttl == hot[3]:
-            # A BACKUP hearing its master's advert again (the very objects the socket handed over
-            # last time): clean, accepted, our priority and state unchanged since (any change
-            # clears `_hot`), so the one thing to do is move Master_Down.
-            self.stats.advert_rcvd += 1
-            self._deadlines[_MASTER_DOWN] = now + self._mdi[1]
-            if self.wants_master:  # held by a sync group, and now the master is back: the group must look
-                self.wants_master = self.only_timer_moved = False
-            else:
-                self.only_timer_moved = True
-            return self._master_advert
-        self.only_timer_moved = False
-        if not self.running or self.state in (State.INIT, State.FAULT):
-            self._drop(DropReason.NOT_RUNNING, src, f"state {self.state.value}", count=False)
-            return None
-        verdict = self._judge.verdict(data, src, dst, ttl)
-        adv = verdict.advert
-        if adv is None:
-            assert verdict.drop is not None
-            if verdict.counted:
-                self.stats.count_drop(verdict.drop.reason)
-            self._effects.append(verdict.drop)
-            return None
-        self.stats.advert_rcvd += 1
-        if adv.priority == PRIORITY_STOP:
-            self.stats.pri_zero_rcvd += 1
-        if verdict.interval is not None:
-            self._effects.append(verdict.interval)
-        if verdict.addresses is not None and not (self.config.skip_check_adv_addr and src == self.master_address):
-            self.stats.addr_list_err += 1
-            self._effects.append(verdict.addresses)
-        if verdict.drop is not None:  # the owner ignores adverts: received, counted, not acted on
-            self._effects.append(verdict.drop)
-            return adv
-        if self.state is State.BACKUP:
-            self._backup_received(adv, src, now)
-            if (
-                adv is self._master_advert
-                and verdict.interval is None
-                and verdict.addresses is None
-                and self.state is State.BACKUP
-            ):
-                self._hot = (data, src, dst, ttl)
-        else:
-            self._master_received(adv, src, now)
-        return adv
 
     def handle_timer(self, now: float) -> None:
         """Run every deadline that is due, earliest first (ties in the order of the timers' names)."""
@@ -287,31 +284,23 @@ class VirtualRouter:
             return f"interface {self.config.interface} down"
         if self.address is None:
             return "src address not configured"
-        for track in self.config.tracks:
-            value = self._tracks[track.name]
-            if track.kind is TrackKind.FILE:
-                status = file_status(track.weight, track.reverse, int(value or 0))
-                if status <= FILE_FAULT:
-                    return f"tracked file {track.name} = {value}"
-            elif track.weight == 0 and value is not None and bool(value) is track.reverse:
-                return f"tracked {track.kind.value} {track.name} {'ok (reverse)' if value else 'failed'}"
-        return None
+        return track_fault(self.config, self._tracks)
 
     # --- internals: state changes -------------------------------------------------------------
 
     def _waiting_for_scripts(self) -> bool:
-        return any(
-            t.kind in _UNKNOWN_AT_START and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
-        )
+        return waiting_for_scripts(self.config, self._tracks)
 
-    def _evaluate(self, now: float) -> None:
-        """Re-derive priority and fault state after any input changed."""
+    def _evaluate(self, now: float, announce: bool = False) -> None:
+        """Re-derive priority and fault state after any input changed. A master advertises at once
+        when its priority changed, or when `announce` says its advert did (a reload)."""
         old = self._priority
         self._priority = self._compute_priority()
         if self._priority != old:
             self._hot = None  # a new priority may make the same advert mean something else
             self._advert_cache.clear()
             self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
+            announce = True
         if not self.running:
             return
         fault = self.own_fault()
@@ -343,7 +332,7 @@ class VirtualRouter:
                 # not pull the group's VIPs down
                 self._transition(Event.SYNC_MASTER, now, "sync group is master")
             return
-        if self._priority != old and self.state is State.MASTER:
+        if announce and self.state is State.MASTER:
             # keepalived tells the LAN at once rather than at the next tick (faster handover).
             self._send_advert(now)
             self._deadlines[Timer.ADVERT] = now + self.config.advert_int_cs / 100
@@ -441,75 +430,6 @@ class VirtualRouter:
                 Event.RECOVERED_OWNER if self.config.owner else Event.RECOVERED, now, "sync group recovered"
             )
 
-    # --- internals: receive -------------------------------------------------------------------
-
-    def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
-        if adv is self._master_advert and src is self.master_address and self._priority == self._master_advert_prio:
-            # the very advert (the same object, from the verdict cache) we accepted last time, and
-            # our priority unchanged: the same decision, and only the timer moves
-            self._deadlines[Timer.MASTER_DOWN] = now + self._mdi[1]  # computed when it was accepted
-            self.wants_master = False
-            return
-        cfg = self.config
-        if adv.priority == PRIORITY_STOP:
-            self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
-            return
-        if not cfg.preempt or adv.priority >= self._priority:
-            self._accept_master(adv, src, now)
-            self._deadlines.pop(Timer.PREEMPT_DELAY, None)
-            self.wants_master = False  # a master we defer to is alive: we want BACKUP again
-            self._master_advert, self._master_advert_prio = adv, self._priority
-            return
-        # A lower priority master and we may preempt: let the down timer run out, unless
-        # preempt_delay asks us to keep deferring to it for a while first.
-        if cfg.preempt_delay_cs > 0:
-            if Timer.PREEMPT_DELAY not in self._deadlines:
-                self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
-            self._accept_master(adv, src, now)
-            self.wants_master = False
-
-    def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
-        if self.config.version == 3:
-            self.master_adver_int_cs = adv.interval_cs
-        self.master_address = src
-        self.master_priority = adv.priority
-        self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
-
-    def _master_received(self, adv: Advertisement, src: IPAddress, now: float) -> None:
-        cfg = self.config
-        if adv.priority == PRIORITY_STOP:
-            self._send_advert(now)
-            self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
-            return
-        mine = self._priority
-        assert self.address is not None  # a master always has one (else FAULT)
-        if adv.priority > mine or (adv.priority == mine and int(src) > int(self.address)):
-            if cfg.higher_prio_send_advert:
-                self._send_advert(now)
-            self._transition(Event.HIGHER_PRIORITY, now, f"higher priority {adv.priority} from {src}")
-            self._accept_master(adv, src, now)
-            return
-        # Lower priority: another host thinks it is master (e.g. a split brain healing). keepalived
-        # answers at once and re-announces the VIPs, so switches stop black-holing them. We answer
-        # at most once per advert interval: a second answer within one interval tells the other
-        # host nothing new, and a flood of lower-priority adverts must not become one of ours.
-        if now < self._answer_after:
-            self.stats.lower_prio_unanswered += 1
-            return
-        self._answer_after = now + cfg.advert_int_cs / 100
-        self._emit(fx.Notify(self.name, fx.NotifyKind.MASTER_RX_LOWER_PRI, mine))
-        if not cfg.lower_prio_no_advert:
-            self._send_advert(now)
-            self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
-        # keepalived re-GARPs whenever garp_lower_prio_repeat is set (strict mode sets it to 0)
-        repeat = cfg.garp_master_repeat if cfg.garp_lower_prio_repeat is None else cfg.garp_lower_prio_repeat
-        delay = cfg.garp_master_delay_cs if cfg.garp_lower_prio_delay_cs is None else cfg.garp_lower_prio_delay_cs
-        if repeat > 0:
-            self._garp(repeat)
-            if delay > 0:
-                self._deadlines[Timer.GARP_REPEAT] = now + delay / 100
-                self._garp_lower_pending = True
-
     # --- internals: timers and sending ----------------------------------------------------------
 
     def _fire(self, name: Timer, now: float, when: float) -> None:
@@ -543,9 +463,10 @@ class VirtualRouter:
             self._garp(cfg.garp_master_refresh_repeat)
             self._deadlines[Timer.GARP_REFRESH] = now + cfg.garp_master_refresh_cs / 100
 
-    def _garp(self, count: int) -> None:
-        if count > 0 and self.config.vips:
-            self._emit(fx.SendGarp(self.name, self.config.interface, self.config.vips, count))
+    def _garp(self, count: int, vips: tuple[Vip, ...] | None = None) -> None:
+        vips = self.config.vips if vips is None else vips
+        if count > 0 and vips:
+            self._emit(fx.SendGarp(self.name, self.config.interface, vips, count))
 
     def destinations(self) -> tuple[IPAddress, ...]:
         cfg = self.config
@@ -593,5 +514,3 @@ class VirtualRouter:
 
 _SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
 _NONE: list[fx.Effect] = []  # take_effects() with nothing queued (never appended to)
-# Trackers with no value until they first report (a script's first run, a process table's first look).
-_UNKNOWN_AT_START = frozenset({TrackKind.SCRIPT, TrackKind.PROCESS})

@@ -3,15 +3,17 @@
 read socket -> route by (interface, family, vrid) -> router.datagram_received -> settle sync groups
 -> apply effects -> re-arm ONE timer at the earliest router deadline. Protocol decisions are made in
 core; the parts here each do one job and are tested without root against recording fakes:
-`intake` (the sockets, their kernel filters, bounded reads), `applier` (effects to system calls and
-logs), `notify` (scripts, in order), `splitbrain` (ARP/NS probing while MASTER), `tracking` (scripts
-and files), `reload` (what a SIGHUP changes), `instance` and `control.snapshot` (the typed state
-everyone reads). This class owns the loop, the timer and the lifecycle, and nothing else.
+`intake` (the sockets, their kernel filters, bounded reads), `cycle` (the wake-up handlers, this
+class's hot path), `applier` (effects to system calls and logs), `notify` (scripts, in order),
+`splitbrain` (ARP/NS probing while MASTER), `tracking` (scripts and files), `reload` (what a SIGHUP
+changes; carried out by `reloading.Reloading`, which this class inherits), `instance` and
+`control.snapshot` (the typed state everyone reads). This class owns the loop, the timer and the
+lifecycle, and nothing else.
 
-The loop's order of work is the protocol's order of urgency: a due timer (an advert to send) before
-reading more datagrams, one bounded batch per readable socket and wake-up, but every datagram already
-queued before a BACKUP's Master_Down fires (the master's advert may be in the queue behind a flood),
-and on SIGTERM the priority-0 adverts before anything else.
+The loop's order of work is the protocol's order of urgency (daemon/cycle.py): a due timer (an
+advert to send) before reading more datagrams, one bounded batch per readable socket and wake-up,
+but every datagram already queued before a BACKUP's Master_Down fires (the master's advert may be in
+the queue behind a flood), and on SIGTERM the priority-0 adverts before anything else.
 """
 
 from __future__ import annotations
@@ -29,22 +31,25 @@ from typing import Any
 from vrrpkit.config.model import ParseResult
 from vrrpkit.control.server import ControlServer
 from vrrpkit.control.snapshot import Snapshot
-from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
+from vrrpkit.core.config import InstanceConfig, IPAddress, Track, TrackKind
 from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
 from vrrpkit.daemon.cycle import Cycle
+from vrrpkit.daemon.http import HttpServer
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.intake import Intake
 from vrrpkit.daemon.notify import Notifier, Runner
 from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, Timer, VrrpSocket, os_ports
 from vrrpkit.daemon.proctrack import ProcessTrackers
-from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.reloading import Reloading
+from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
 from vrrpkit.io import memory
-from vrrpkit.io.scripts import ScriptRunner
+from vrrpkit.io.script_runner import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
 
@@ -53,7 +58,7 @@ HOUSEKEEPING = 0.5  # seconds between looks for a late source address
 PROBE_CHECK = 0.25  # seconds between looks for MASTERs due a split-brain probe (each probes every >= 1 s)
 
 
-class Daemon(Cycle):
+class Daemon(Reloading, Cycle):
     def __init__(
         self,
         result: ParseResult,
@@ -92,6 +97,8 @@ class Daemon(Cycle):
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._status_pending = False
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
+        self.scripts = ScriptSet()
+        self.http: HttpServer | None = None
         self.notifier = Notifier(runner or ScriptRunner(notify_timeout=NOTIFY_TIMEOUT))
         self.applier = EffectApplier(
             self.ports,
@@ -152,13 +159,16 @@ class Daemon(Cycle):
         self.loop.add_reader(self._route_events.fileno(), self._on_route_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
             self.ports.firewall().teardown()
+        self.trackers.init_files(self.result)
+        self.result = self._take_scripts(self.result, resolve_scripts(self.result))
         self._build(self.result, [cfg.name for cfg in self.result.instances])
         self.applier.routes.start_static()
         await self._control.start()
         if self.metrics_addr is not None:
-            from vrrpkit.daemon.metrics import serve_metrics
+            from vrrpkit.daemon.metrics import metrics_route
 
-            serve_metrics(self.snapshot, *self.metrics_addr)
+            self.http = HttpServer({"/metrics": metrics_route(self.snapshot)})
+            await self.http.start(*self.metrics_addr)
         memory.release()  # before any timer runs: the collection's pause delays nothing
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
@@ -200,6 +210,8 @@ class Daemon(Cycle):
                     self.loop.remove_reader(events.fileno())
                 events.close()
         await self._control.close()
+        if self.http is not None:
+            await self.http.close()
 
     def _now(self) -> float:
         return self.loop.time()
@@ -211,52 +223,62 @@ class Daemon(Cycle):
 
     # --- building ------------------------------------------------------------------------------
 
-    def _build(self, result: ParseResult, new_names: Iterable[str]) -> None:
-        """Create what `new_names` need and rewire groups, sockets and trackers for `result`."""
+    def _build(self, result: ParseResult, new_names: Iterable[str], moved: Iterable[Instance] = ()) -> None:
+        """Create what `new_names` need, file the `moved` (reconfigured, possibly renamed) instances
+        under their new names, and rewire groups, sockets and trackers for `result`."""
         # where each keyword was written is for diagnostics (check, convert): ~2 KB per instance
         # that a running daemon never reads
         result = dataclasses.replace(result, sources={}, script_locs={}, fifo_locs={}, static_locs={})
         self.result = result
         g = result.globals
-        self.notifier.configure(
-            user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
-        )
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.extras)
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.extras, self.scripts)
         self.applier.routes.configure(result.static, result.extras)
-        self.applier.fifos.configure(g)
+        self.applier.fifos.configure(g, self.scripts.fifo_scripts())
         self.applier.mailer.configure(g, {n: e.smtp_alert for n, e in result.extras.items()}, result.group_smtp_alert)
-        self.trackers.configure(result, result.instances)
+        self.trackers.configure(result, result.instances, self.scripts.track)
         self.processes.configure(result, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
+        for inst in moved:
+            self.instances[inst.name] = inst
+        held = {v.address for i in self.instances.values() if i.router.state is State.MASTER for v in i.cfg.vips}
         for name in new_names:
-            self.instances[name] = self._make_instance(configs[name])
+            self.instances[name] = self._make_instance(configs[name], held)
         self._rebuild_groups()
         self._rebuild_sockets()
 
-    def _make_instance(self, cfg: InstanceConfig) -> Instance:
+    def _make_instance(
+        self, cfg: InstanceConfig, held: set[IPAddress] | frozenset[IPAddress] = frozenset()
+    ) -> Instance:
         netlink = self.ports.netlink
         address = None
         if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
             address = self._source_address(cfg)
         router = VirtualRouter(cfg, address)
-        for track in cfg.tracks:
-            if track.kind is TrackKind.INTERFACE:
-                router.set_initial_track(track.name, netlink.link_is_up(track.name))
-            elif track.kind is TrackKind.PROCESS:
-                router.set_initial_track(track.name, self.processes.initial(track.name))
-            else:
-                value = self.trackers.initial(track.kind, track.name)
-                if value is not None:
-                    router.set_initial_track(track.name, value)
+        for name, value in self._track_values(cfg.tracks).items():
+            router.set_initial_track(name, value)
         if not netlink.link_is_up(cfg.interface):
             router.link_changed(False, 0.0)
         for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
             dev = vip.dev or cfg.interface
-            if netlink.has_address(dev, vip.address):
+            if vip.address not in held and netlink.has_address(dev, vip.address):
                 log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
                 netlink.del_vip(dev, vip)
         self.applier.routes.remove_leftovers(cfg.name)
         return Instance(cfg, router)
+
+    def _track_values(self, tracks: Iterable[Track]) -> dict[str, TrackValue]:
+        """What the host knows now about these tracked objects (links, scripts that ran, processes, files)."""
+        values: dict[str, TrackValue] = {}
+        for track in tracks:
+            if track.kind is TrackKind.INTERFACE:
+                values[track.name] = self.ports.netlink.link_is_up(track.name)
+            elif track.kind is TrackKind.PROCESS:
+                values[track.name] = self.processes.initial(track.name)
+            else:
+                value = self.trackers.initial(track.kind, track.name)
+                if value is not None:
+                    values[track.name] = value
+        return values
 
     def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
         """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
@@ -289,54 +311,13 @@ class Daemon(Cycle):
             inst.router.start(now)
         self._drain_all()
 
-    # --- reload --------------------------------------------------------------------------------
-
-    async def reload(self) -> None:
-        """SIGHUP: read and check the files off the loop, then apply (or keep the running config)."""
-        from vrrpkit.config import load_files
-
-        log.info("Reloading configuration (SIGHUP)")
-        load = self._load or load_files
-        result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
-        for diag in result.diagnostics:
-            if diag.severity != "info":
-                (log.error if diag.severity == "error" else log.warning)("%s", diag)
-        self.apply_reload(result)
-
-    def apply_reload(self, result: ParseResult) -> bool:
-        """Unchanged instances keep their state (no VIP flap); changed ones restart as new (a master
-        sends priority 0 first). Returns whether the new config was taken."""
-        if self.stopping:
-            log.warning("Reload ignored: shutting down")
-            return False
-        why = refusal(result.instances, result.ok, self.ports.netlink.interface_exists)
-        if why is not None:
-            log.error("Reload failed: %s", why)
-            return False
-        plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
-        now = self._now()
-        stopped = []
-        for name in plan.stop:
-            why = "removed" if name in plan.remove else "changed"
-            log.info("(%s) configuration %s, restarting instance", name, why)
-            inst = self.instances.pop(name)
-            inst.router.shutdown(now)
-            stopped.append(inst)
-        self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
-        try:
-            self._build(result, plan.start)
-        except OSError as exc:
-            # the old instances are already stopped: run what could be built, and say so loudly
-            log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
-            self._start_routers([i for i in self.instances.values() if not i.router.running])
-            return False
-        self.reloads += 1
-        self._start_routers([self.instances[n] for n in plan.start])
-        if result.globals.fifo_write_vrrp_states_on_reload:
-            self.applier.write_states(self.instances.values(), self.groups.values())
-        log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
-        systemd.notify(f"STATUS={self._status_line()}")
-        return True
+    def _take_scripts(self, result: ParseResult, scripts: ScriptSet) -> ParseResult:
+        """The commands of a (re)load, checked once: keepalived's lines in the log, and the
+        configuration without the trackers of disabled scripts."""
+        self.scripts = scripts
+        for level, line in scripts.log:
+            log.log(level, "%s", line)
+        return scripts.apply(result)
 
     # --- I/O events ----------------------------------------------------------------------------
 

@@ -13,28 +13,28 @@ catches and logs).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from vrrpkit.config.model import GlobalDefs, InstanceExtras
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import SyncGroupConfig
+from vrrpkit.core.config import InstanceConfig, SyncGroupConfig
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.state import Event, State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon.fifo import NotifyFifos
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.mail import Mailer
-from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
+from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
 from vrrpkit.daemon.routes import RouteKeeper
+from vrrpkit.daemon.scriptset import ScriptSet
 
 log = logging.getLogger("vrrpkit")
 
 SocketKey = tuple[str, int]  # (interface, family)
 MISMATCH_LOG_EVERY = 100
-DROP_LOG_EVERY = 1.0  # seconds: at most one log line per instance and drop reason (a flood is counted)
+DROP_LOG_WINDOW = 60.0  # seconds: one line per kind of dropped advert and instance, then a count
 # Drops that are the protocol working as designed, not a problem worth a log line.
 _QUIET_DROPS = frozenset({DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES})
 _LIVE_STATES = frozenset({State.MASTER, State.BACKUP, State.FAULT})
@@ -55,7 +55,6 @@ class EffectApplier:
         routes: RouteKeeper | None = None,
         fifos: NotifyFifos | None = None,
         mailer: Mailer | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ports = ports
         self.sockets = sockets
@@ -65,28 +64,34 @@ class EffectApplier:
         self.on_state_change = on_state_change
         self.globals = GlobalDefs()
         self.groups: dict[str, SyncGroupConfig] = {}
+        self.scripts = ScriptSet()
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self._drop_windows: dict[tuple[str, DropReason], list[int]] = {}  # -> [drops not logged]
         self.routes = routes if routes is not None else RouteKeeper(ports.netlink)
         self.fifos = fifos if fifos is not None else NotifyFifos()
         self.mailer = mailer if mailer is not None else Mailer()
         self.extras: dict[str, InstanceExtras] = {}
-        self.monotonic = monotonic
-        self._drop_log: dict[tuple[str, DropReason], tuple[float, int]] = {}  # -> (next line, held back)
         self._last_burst: tuple[tuple[int, ...], dict[SocketKey, list[fx.SendAdvert]], list[fx.SendAdvert]] = (
             (),
             {},
             [],
         )
 
+
     def configure(
-        self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig],
+        self,
+        globals_: GlobalDefs,
+        groups: Mapping[str, SyncGroupConfig],
         extras: Mapping[str, InstanceExtras] | None = None,
+        scripts: ScriptSet | None = None,
     ) -> None:
-        """What a (re)load decided: GARP pacing, the sync groups' notify scripts, FIFO priority lines."""
+        """What a (re)load decided: GARP pacing, the sync groups, FIFO priority lines, the notify
+        commands as resolved."""
         self.globals = globals_
         self.groups = dict(groups)
         self.extras = dict(extras or {})
+        self.scripts = scripts if scripts is not None else ScriptSet()
 
     def apply(self, inst: Instance, effect: fx.Effect) -> None:
         if isinstance(effect, fx.SendAdvert):
@@ -100,14 +105,15 @@ class EffectApplier:
         elif isinstance(effect, fx.StateChanged):
             self._state_changed(inst, effect)
         elif isinstance(effect, fx.Notify):
-            commands = instance_commands(first_of_each(inst.cfg.notify), inst.name, effect.state, effect.priority)
+            notify = self.scripts.notify_of("instance", inst.name)
+            commands = instance_commands(notify, inst.name, effect.state, effect.priority)
             self.notifier.run(inst.name, commands)
             self.fifos.instance(inst.name, effect.state.value, effect.priority)
             if effect.state is not fx.NotifyKind.MASTER_RX_LOWER_PRI:
                 self.mailer.changed("instance", inst.name, _NOTIFY_STATE[effect.state])
         elif isinstance(effect, fx.PacketDropped):
             if effect.reason not in _QUIET_DROPS:
-                self._log_drop(inst, effect)
+                self._dropped(inst, effect)
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
         elif isinstance(effect, fx.PriorityChanged):
@@ -128,9 +134,8 @@ class EffectApplier:
                 self.mailer.changed("group", effect.group, State.INIT)
             return
         log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value)
-        spec = self.groups.get(effect.group)
-        if spec is not None:
-            commands = group_commands(first_of_each(spec.notify), effect.group, effect.new)
+        if effect.group in self.groups:
+            commands = group_commands(self.scripts.notify_of("group", effect.group), effect.group, effect.new)
             self.notifier.run(f"group:{effect.group}", commands)
         self.fifos.group(effect.group, effect.new.value)
         self.mailer.changed("group", effect.group, effect.new)
@@ -154,6 +159,15 @@ class EffectApplier:
             "fifo_lines_written": f.written, "fifo_lines_dropped": f.dropped, "fifos_refused": f.refused,
             "mails_sent": m.sent, "mails_failed": m.failed,
         }  # fmt: skip
+
+    def accept_changed(self, inst: Instance, old: InstanceConfig) -> None:
+        """A reload turned accept on or off on a master: its VIPs stay, the no_accept drop set moves."""
+        cfg = inst.cfg
+        if cfg.accept_mode:
+            if self.firewall is not None:
+                self.firewall.remove(cfg.interface, [v.address for v in old.vips + old.excluded_vips])
+        else:
+            self._firewall().add(cfg.interface, [v.address for v in cfg.vips + cfg.excluded_vips])
 
     def close(self) -> None:
         for announcer in self.announcers.values():
@@ -207,10 +221,12 @@ class EffectApplier:
         if not inst.cfg.accept_mode:
             self._firewall().add(effect.interface, [v.address for v in effect.vips])
         log.info("(%s) Setting VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
-        self.routes.became_master(inst.name)
+        if effect.cause is fx.VipCause.STATE:  # a reload's additions: the routes are RouteKeeper.configure's
+            self.routes.became_master(inst.name)
 
     def _del_vips(self, inst: Instance, effect: fx.DelVips) -> None:
-        self.routes.leaving_master(inst.name)
+        if effect.cause is fx.VipCause.STATE:  # leaving MASTER, not a reload trimming the list
+            self.routes.leaving_master(inst.name)
         for vip in effect.vips:
             self.ports.netlink.del_vip(vip.dev or effect.interface, vip)
         if self.firewall is not None and not inst.cfg.accept_mode:
@@ -246,20 +262,31 @@ class EffectApplier:
             log.info("(%s) Receive advertisement timeout", inst.name)
         self.on_state_change()
 
-    def _log_drop(self, inst: Instance, effect: fx.PacketDropped) -> None:
-        """One line per instance and reason per DROP_LOG_EVERY, saying how many it stands for: a
-        flood is counted in full (stats, metrics), never written to the log in full."""
+    def _dropped(self, inst: Instance, effect: fx.PacketDropped) -> None:
+        """The first drop of a kind per instance is logged; the next ones within DROP_LOG_WINDOW are
+        counted and said once, as a number, when the window ends (and a flood that goes on gets one
+        such line per window). Every drop is counted in the metrics whether logged or not. Without
+        this, anyone on the link writes a line per packet and journald's rate limit then drops the
+        daemon's real messages (keepalived 2.2.7 logs every one: 300 bad-TTL packets, 300 lines)."""
         key = (inst.name, effect.reason)
-        now = self.monotonic()
-        next_line, held = self._drop_log.get(key, (0.0, 0))
-        if now < next_line:
-            self._drop_log[key] = (next_line, held + 1)
+        window = self._drop_windows.get(key)
+        if window is not None:
+            window[0] += 1
             return
-        self._drop_log[key] = (now + DROP_LOG_EVERY, 0)
-        more = f" (and {held} more like it)" if held else ""
-        log.warning(
-            "(%s) dropped advert from %s: %s %s%s", inst.name, effect.src, effect.reason.value, effect.detail, more
-        )
+        log.warning("(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail)
+        self._open_drop_window(key)
+
+    def _open_drop_window(self, key: tuple[str, DropReason]) -> None:
+        self._drop_windows[key] = [0]
+        self.call_later(DROP_LOG_WINDOW, self._close_drop_window, key)
+
+    def _close_drop_window(self, key: tuple[str, DropReason]) -> None:
+        window = self._drop_windows.pop(key, None)
+        if window is None or not window[0]:
+            return
+        log.warning("(%s) %d more adverts dropped as %s in the last %g s (not logged one by one; see "
+                    "vrrpkit_packets_dropped)", key[0], window[0], key[1].value, DROP_LOG_WINDOW)  # fmt: skip
+        self._open_drop_window(key)
 
     def _mismatch(self, inst: Instance, effect: fx.Mismatch) -> None:
         if inst.count_mismatch(effect.kind) % MISMATCH_LOG_EVERY:

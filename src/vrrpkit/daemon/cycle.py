@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from vrrpkit.daemon.applier import EffectApplier, SocketKey
     from vrrpkit.daemon.intake import Intake
     from vrrpkit.daemon.ports import Timer
+    from vrrpkit.daemon.splitbrain import SplitBrainProber
 
 log = logging.getLogger("vrrpkit")
 
@@ -48,6 +49,7 @@ class Cycle:
     group_of: dict[str, SyncGroup]
     intake: Intake
     applier: EffectApplier
+    prober: SplitBrainProber
     stopping: bool
     _deadline_of: dict[str, float]
     _tick: Timer | None
@@ -193,10 +195,14 @@ class Cycle:
         self._deadline_of.clear()
         self._drain(self.instances.values())
 
-    def _drain(self, instances: Iterable[Instance], extra_groups: Iterable[SyncGroup] = ()) -> None:
+    def _drain(
+        self, instances: Iterable[Instance], extra_groups: Iterable[SyncGroup] = (), removals_first: bool = False
+    ) -> None:
         """Settle the sync groups of the instances that had input, apply their effects (and their
         group followers'), and re-arm the one timer. Only those instances are visited: a wake-up
-        costs what it touched, not the number of instances."""
+        costs what it touched, not the number of instances. After a reload every instance's VIP
+        removals go first (`removals_first`), so a VIP that moved between instances is not
+        removed after its new holder added it."""
         now = self._now()
         touched = {inst.name: inst for inst in instances}
         groups = {id(g): g for g in extra_groups}
@@ -216,17 +222,22 @@ class Cycle:
         later: list[tuple[Instance, list[fx.Effect]]] = []
         for inst in touched.values():
             effects = inst.router.take_effects()
-            if not effects:
-                continue
-            # What the network sees first: adverts and VIPs of every instance, then the log lines,
-            # history and notify scripts (a new master's VIP must not wait for "Entering MASTER")
+            if effects:
+                later.append((inst, effects))
+        if removals_first:
+            for inst, effects in later:
+                for effect in effects:
+                    if type(effect) is fx.DelVips:
+                        apply(inst, effect)
+        # What the network sees first: adverts and VIPs of every instance, then the log lines,
+        # history and notify scripts (a new master's VIP must not wait for "Entering MASTER")
+        for inst, effects in later:
             for effect in effects:
                 kind = type(effect)
                 if kind is fx.SendAdvert:
                     send(inst, effect)  # type: ignore[arg-type]
-                elif kind in _URGENT:
+                elif kind in _URGENT and not (removals_first and kind is fx.DelVips):
                     apply(inst, effect)
-            later.append((inst, effects))
         for inst, effects in later:
             for effect in effects:
                 if type(effect) not in _URGENT and type(effect) is not fx.SendAdvert:
@@ -244,6 +255,7 @@ class Cycle:
                 deadline_of[name] = deadline
                 if earliest is None or deadline < earliest:
                     earliest = deadline
+        self.prober.forget_left(touched.values())  # a split brain ends as soon as we leave MASTER
         self._rearm(earliest)
 
     def _apply(self, inst: Instance, effect: fx.Effect) -> None:

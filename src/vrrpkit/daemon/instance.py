@@ -31,8 +31,10 @@ class Instance:
     mismatches: dict[str, int] = field(default_factory=dict)
     name: str = field(init=False)  # cfg.name, read on every datagram: a plain attribute
 
-    def __post_init__(self) -> None:
-        self.name = self.cfg.name
+    def __setattr__(self, key: str, value: object) -> None:
+        object.__setattr__(self, key, value)
+        if key == "cfg":  # a reload may rename the instance in place
+            object.__setattr__(self, "name", self.cfg.name)
 
     def record(self, effect: fx.StateChanged, wall: float) -> None:
         self.transitions.append(

@@ -77,14 +77,27 @@ class SplitBrainProber:
         """Start a probe round for every MASTER that is due: one task per (interface, family) for
         all of them, one wait for the answers (not one task and one wait per instance)."""
         rounds: dict[tuple[str, int], list[Instance]] = {}
+        for inst in self.forget_left(instances):
+            if due(inst, now):
+                rounds.setdefault((inst.cfg.interface, inst.cfg.family), []).append(inst)
+        for key, members in rounds.items():
+            self.spawn(self._probe(key, members))
+
+    @staticmethod
+    def forget_left(instances: Iterable[Instance]) -> list[Instance]:
+        """Clear the verdict of every instance that is no longer MASTER; return the ones that are.
+
+        Cheap, so the loop calls it after every input, adverts included: an advert that sends us
+        to BACKUP must end our split brain at once (a backup's timer may never fire again while
+        the new master advertises, so waiting for the next probe round would keep it forever)."""
+        masters = []
         for inst in instances:
             if inst.router.state is not State.MASTER:
                 if inst.split_brain or inst.suspects:
                     left_master(inst)
-            elif due(inst, now):
-                rounds.setdefault((inst.cfg.interface, inst.cfg.family), []).append(inst)
-        for key, members in rounds.items():
-            self.spawn(self._probe(key, members))
+            else:
+                masters.append(inst)
+        return masters
 
     async def _probe(self, key: tuple[str, int], members: list[Instance]) -> None:
         try:

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import logging
 from ipaddress import ip_address, ip_interface
-from pathlib import Path
+from typing import Any
 
 import pytest
 from daemon_fakes import FakeOs, FakeRunner
 
-from vrrpkit.config.model import GlobalDefs
+from vrrpkit.config.model import GlobalDefs, ParseResult
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, Vip
+from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, UnicastPeer, Vip
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import Event, State
 from vrrpkit.daemon import splitbrain
 from vrrpkit.daemon.applier import EffectApplier
 from vrrpkit.daemon.instance import HISTORY, Instance
-from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
+from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.reload import plan_reload, refusal
-from vrrpkit.io.scripts import ScriptUser, prepare
+from vrrpkit.daemon.scriptset import ScriptSet
+from vrrpkit.io.scripts import Script
 
 VIP = Vip(ip_interface("192.0.2.99/24"))
 ME = ip_address("192.0.2.1")
@@ -41,43 +42,41 @@ def instance(**kw: object) -> Instance:
 # --- notify planning ------------------------------------------------------------------------------
 
 
+def S(text: str) -> Script:
+    """A resolved command, as scriptset makes them."""
+    return Script(text, argv=tuple(text.split()))
+
+
 def test_notify_runs_the_specific_script_then_the_generic_one_with_keepalived_arguments() -> None:
-    notify = {"master": "/x/m.sh", "notify": "/x/all.sh"}
+    notify = {"master": S("/x/m.sh"), "notify": S("/x/all.sh")}
     assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER, 150) == [
-        ("/x/m.sh", []),
-        ("/x/all.sh", ["INSTANCE", "VI_1", "MASTER", "150"]),
+        (S("/x/m.sh"), []),
+        (S("/x/all.sh"), ["INSTANCE", "VI_1", "MASTER", "150"]),
     ]
 
 
 def test_master_rx_lower_pri_has_no_generic_call() -> None:
-    notify = {"master_rx_lower_pri": "/x/low.sh", "notify": "/x/all.sh"}
-    assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER_RX_LOWER_PRI, 100) == [("/x/low.sh", [])]
+    notify = {"master_rx_lower_pri": S("/x/low.sh"), "notify": S("/x/all.sh")}
+    assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER_RX_LOWER_PRI, 100) == [(S("/x/low.sh"), [])]
 
 
 def test_group_notify_passes_priority_zero() -> None:
-    notify = {"backup": "/x/b.sh", "notify": "/x/all.sh"}
-    assert group_commands(notify, "G", State.BACKUP) == [("/x/b.sh", []), ("/x/all.sh", ["GROUP", "G", "BACKUP", "0"])]
+    notify = {"backup": S("/x/b.sh"), "notify": S("/x/all.sh")}
+    assert group_commands(notify, "G", State.BACKUP) == [
+        (S("/x/b.sh"), []),
+        (S("/x/all.sh"), ["GROUP", "G", "BACKUP", "0"]),
+    ]
 
 
-def test_a_repeated_notify_keyword_keeps_the_first_as_keepalived() -> None:
-    assert first_of_each([("master", "/a"), ("master", "/b"), ("notify", "/n")]) == {"master": "/a", "notify": "/n"}
-
-
-def test_notifier_queues_in_order_and_refuses_what_script_security_refuses(tmp_path: Path) -> None:
+def test_notifier_queues_resolved_commands_in_order_and_never_a_disabled_one() -> None:
     import asyncio
 
-    unsafe = tmp_path / "notify.sh"  # under /tmp: a directory others can write to
-    unsafe.write_text("#!/bin/sh\n")
-    unsafe.chmod(0o755)
-    tmp_path.chmod(0o777)
     runner = FakeRunner()
-    as_root = ScriptUser(uid=0, gid=0, name="root")  # scripts run as root are the ones checked
-    notifier = Notifier(runner, resolve=lambda text, _user: prepare(text, as_root))
+    notifier = Notifier(runner)
+    disabled = Script("/x/gone.sh", disabled="Script /x/gone.sh cannot be accessed - No such file or directory")
 
     async def go() -> None:
-        notifier.run("VI_1", [("/bin/echo one", []), ("/bin/echo two", ["x"])])
-        notifier.configure(user=None, security=True)
-        notifier.run("VI_1", [(str(unsafe), [])])
+        notifier.run("VI_1", [(S("/bin/echo one"), []), (disabled, []), (S("/bin/echo two"), ["x"])])
         await notifier.finish(1.0)
 
     asyncio.run(go())
@@ -88,22 +87,61 @@ def test_notifier_queues_in_order_and_refuses_what_script_security_refuses(tmp_p
 # --- reload planning --------------------------------------------------------------------------------
 
 
-def test_reload_plan_keeps_identical_restarts_changed_adds_and_removes() -> None:
-    running = {"A": cfg("A"), "B": cfg("B", vrid=52), "C": cfg("C", vrid=53)}
-    new = [cfg("A"), cfg("B", vrid=52, priority=120), cfg("D", vrid=54)]
+def test_reload_plan_keeps_identical_reconfigures_changed_restarts_new_identities() -> None:
+    running = {"A": cfg("A"), "B": cfg("B", vrid=52), "C": cfg("C", vrid=53), "E": cfg("E", vrid=55)}
+    new = [cfg("A"), cfg("B", vrid=52, priority=120), cfg("D", vrid=54), cfg("E", vrid=56)]
     plan = plan_reload(running, new)
     assert plan.keep == ("A",)
-    assert plan.restart == ("B",)
+    assert plan.reconfigure == (("B", "B"),)  # same identity: applied in place, state kept
+    assert plan.restart == ("E",)  # same name, new VRID: stopped and started anew
     assert plan.remove == ("C",)
     assert plan.add == ("D",)
-    assert plan.stop == ("B", "C") and plan.start == ("B", "D")
+    assert plan.stop == ("E", "C") and plan.start == ("E", "D")
 
 
-def test_reload_is_refused_on_errors_or_a_missing_interface() -> None:
-    assert refusal([cfg()], ok=False, interface_exists=lambda _: True) is not None
-    why = refusal([cfg(), cfg("X", interface="eth9")], ok=True, interface_exists=lambda n: n == "eth0")
+def test_reload_plan_matches_by_identity_like_keepalived_not_by_name() -> None:
+    running = {"A": cfg("A"), "B": cfg("B", vrid=52)}
+    renamed = plan_reload(running, [cfg("A2"), cfg("B", vrid=52)])
+    assert renamed.reconfigure == (("A", "A2"),) and renamed.keep == ("B",) and not renamed.stop
+    swapped = plan_reload(running, [cfg("A", vrid=52), cfg("B")])
+    assert sorted(swapped.reconfigure) == [("A", "B"), ("B", "A")] and not swapped.stop and not swapped.start
+    # a name reused for another identity while its old identity went away: stop it, start the new one
+    moved = plan_reload(running, [cfg("A", vrid=53), cfg("B", vrid=52)])
+    assert moved.restart == ("A",) and moved.keep == ("B",)
+
+
+@pytest.mark.parametrize(
+    ("change", "in_place"),
+    [
+        ({"priority": 90}, True),
+        ({"version": 3}, True),
+        ({"advert_int_cs": 200}, True),
+        ({"preempt": False}, True),
+        ({"unicast_peers": (UnicastPeer(ip_address("192.0.2.2")),)}, False),
+        ({"interface": "eth1"}, False),
+        ({"vrid": 60}, False),
+    ],
+)
+def test_reload_plan_restarts_only_on_keepalived_identity_changes(change: dict[str, object], in_place: bool) -> None:
+    plan = plan_reload({"A": cfg("A")}, [cfg("A", **change)])
+    assert (plan.reconfigure == (("A", "A"),)) is in_place
+    assert (plan.restart == ("A",)) is not in_place
+
+
+def test_reload_is_refused_on_errors_or_where_keepalived_would_not_run() -> None:
+    from vrrpkit.config import load_string
+
+    def result(body: str) -> ParseResult:
+        return load_string(f"vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{body}\n}}\n")
+
+    everywhere = lambda _: True  # noqa: E731
+    only_eth0 = lambda name: name == "eth0"  # noqa: E731
+    assert refusal(result("virtual_ipaddress {\n 192.0.2.99/24\n}"), everywhere) is None
+    assert "errors" in (refusal(result("priorty 150\nvirtual_ipaddress {\n 192.0.2.99/24\n}"), everywhere) or "")
+    why = refusal(result("track_interface {\n eth9\n}\nvirtual_ipaddress {\n 192.0.2.99/24\n}"), only_eth0)
     assert why is not None and "eth9" in why
-    assert refusal([cfg()], ok=True, interface_exists=lambda _: True) is None
+    why = refusal(result("version 3"), everywhere)  # keepalived: 'No VIP specified; at least one is required'
+    assert why is not None and "no virtual address" in why
 
 
 # --- the applier ------------------------------------------------------------------------------------
@@ -190,30 +228,11 @@ def test_quiet_drops_are_not_logged_and_mismatches_are_logged_once_a_hundred(
     assert caplog.text.count("interval mismatch") == 2 and inst.mismatches == {"interval": 150}
 
 
-def test_a_flood_of_drops_is_one_log_line_per_second_per_reason(caplog: pytest.LogCaptureFixture) -> None:
-    a, _ = applier(FakeOs())
-    clock = [100.0]
-    a.monotonic = lambda: clock[0]
-    inst = instance()
-    caplog.set_level(logging.INFO, logger="vrrpkit")
-    for i in range(5000):
-        clock[0] = 100.0 + i * 0.0002  # 5000 bad checksums in one second
-        a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_CHECKSUM, ME, "checksum 0x0000"))
-        a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, ME, "TTL 1"))
-    lines = [r.getMessage() for r in caplog.records]
-    assert lines == [
-        "(VI_1) dropped advert from 192.0.2.1: bad-checksum checksum 0x0000",
-        "(VI_1) dropped advert from 192.0.2.1: bad-ttl TTL 1",
-    ]
-    clock[0] = 101.0
-    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_CHECKSUM, ME, "checksum 0x0000"))
-    assert caplog.records[-1].getMessage().endswith("(and 4999 more like it)")
-
-
 def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> None:
     runner = FakeRunner()
     a, _ = applier(FakeOs(), runner)
-    a.configure(GlobalDefs(), {"G": SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo"),))})
+    group = SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo", ()),))
+    a.configure(GlobalDefs(), {"G": group}, scripts=ScriptSet(notify={("group", "G", "notify"): S("/bin/echo")}))
 
     import asyncio
 
@@ -274,3 +293,37 @@ def test_metrics_count_socket_drops_and_unanswered_lower_priorities() -> None:
     assert samples[("vrrpkit_socket_received_total", sock)] == 10
     assert samples[("vrrpkit_socket_dropped_total", (*sock, ("reason", "queue-full")))] == 2
     assert samples[("vrrpkit_socket_dropped_total", (*sock, ("reason", "unknown-vrid")))] == 3
+
+
+def test_dropped_adverts_log_the_first_of_a_kind_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    """300 bad-TTL adverts: one line now, one count when the window ends (keepalived 2.2.7 logs 300)."""
+    timers: list[tuple[float, Any, Any]] = []
+    fake = FakeOs()
+    later = lambda d, fn, arg: timers.append((d, fn, arg))  # noqa: E731
+    a = EffectApplier(fake.ports(), {}, Notifier(FakeRunner()), call_later=later, wall_clock=lambda: 1000.0)
+    inst = instance()
+    src = ip_address("192.0.2.2")
+    caplog.set_level(logging.WARNING, "vrrpkit")
+    for _ in range(300):
+        a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, src, "TTL 64, expected 255"))
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_PASSWORD, src, "bad password"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "(VI_1) dropped advert from 192.0.2.2: bad-ttl TTL 64, expected 255",
+        "(VI_1) dropped advert from 192.0.2.2: bad-password bad password",
+    ]
+    caplog.clear()
+    first = timers[0]
+    first[1](first[2])  # the window ends
+    assert [r.getMessage() for r in caplog.records] == [
+        "(VI_1) 299 more adverts dropped as bad-ttl in the last 60 s (not logged one by one; see "
+        "vrrpkit_packets_dropped)"
+    ]
+    caplog.clear()
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, src, "TTL 64, expected 255"))
+    assert caplog.records == []  # the flood goes on: still counted, not logged
+    timers[2][1](timers[2][2])
+    timers[1][1](timers[1][2])  # a window with nothing more to say ends silently
+    assert caplog.records[0].getMessage().startswith("(VI_1) 1 more adverts dropped as bad-ttl")
+    caplog.clear()
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_PASSWORD, src, "bad password"))
+    assert len(caplog.records) == 1  # after a quiet window, the first of a kind is logged again
