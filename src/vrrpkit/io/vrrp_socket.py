@@ -56,7 +56,6 @@ RCVBUF = 1 << 20  # bytes of receive queue: ~1300 adverts, tens of ms of a flood
 PARSED_CACHE = 512  # distinct packets remembered per socket: every VRID's master, and some
 _IPV6_ANCBUFSIZE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
 _SO_RCVBUFFORCE = 33
-_SO_TIMESTAMPNS = 35
 _SIOCGSTAMPNS = 0x8907
 
 
@@ -130,8 +129,11 @@ class _VrrpSocketBase(FdSocket):
         return stamp
 
     def _grow_queue(self) -> None:
-        with contextlib.suppress(OSError):  # receive timestamps for `arrived`
-            self.sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        # Receive timestamps for `arrived`: the first SIOCGSTAMPNS turns the kernel's stamping on
+        # (and fails: nothing stamped yet). Not SO_TIMESTAMPNS, which would also add a control
+        # message to every IPv6 recvmsg.
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(self.sock.fileno(), _SIOCGSTAMPNS, bytes(16))
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RCVBUF)  # beyond rmem_max (root)
         except OSError:
