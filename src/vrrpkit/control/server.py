@@ -18,7 +18,6 @@ import logging
 import os
 import socket
 import struct
-import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,7 +41,10 @@ class ControlServer:
     async def start(self) -> None:
         directory = os.path.dirname(self.path) or "."
         os.makedirs(directory, mode=0o755, exist_ok=True)
-        private = tempfile.mkdtemp(prefix=".vrrpkit-ctl-", dir=directory)  # 0700: nobody else can reach it
+        # what tempfile.mkdtemp does (a fresh name, 0700: nobody else can reach it), without importing
+        # tempfile and the random module into the daemon for this one call
+        private = os.path.join(directory, f".vrrpkit-ctl-{os.urandom(8).hex()}")
+        os.mkdir(private, 0o700)
         staging = os.path.join(private, "s")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:

@@ -21,7 +21,6 @@ import errno
 import logging
 import os
 import re
-import secrets
 import stat
 from collections.abc import Callable, Iterable, Mapping
 
@@ -117,7 +116,8 @@ def init_track_file(tf: TrackFileConfig) -> str | None:
     except OSError as exc:
         return f"cannot check {tf.path}: {exc.strerror}"
     directory = os.path.dirname(tf.path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(tf.path)}.{secrets.token_hex(6)}")
+    # os.urandom as secrets.token_hex does, without importing secrets (hashlib: ~3 MB of libcrypto)
+    tmp = os.path.join(directory, f".{os.path.basename(tf.path)}.{os.urandom(6).hex()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
