@@ -43,6 +43,8 @@ def load_string(
         files=tuple(dict.fromkeys(lexer.files)),
         config_id=config_id,
         script_locs=dict(parsed.script_locs),
+        interfaces=parsed.interfaces,
+        track_groups=dict(parsed.track_groups),
     )
 
 

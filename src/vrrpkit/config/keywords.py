@@ -16,7 +16,6 @@ _BFD = "BFD is not implemented"
 _SNMP = "SNMP and D-Bus interfaces are not implemented (use `vrrpkit status --json` or the metrics)"
 _MAIL = "e-mail alerts are not implemented (use notify scripts)"
 _PROC = "process tuning of keepalived's child processes does not apply to vrrpkit's single process"
-_VMAC = "virtual MAC interfaces (use_vmac/ipvlan) are not implemented; adverts use the interface's MAC"
 _ROUTES = "virtual/static routes and rules are not implemented"
 _FIFO = "notify FIFOs are not implemented (use notify scripts)"
 _NFT = "vrrpkit manages its own no_accept firewall rules; keepalived's firewall tuning does not apply"
@@ -30,7 +29,9 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-SECTIONS: Final = ("top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file")
+SECTIONS: Final = (
+    "top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file", "garp_group", "track_group",
+)
 
 #: Keywords keepalived knows, per section (2.2.7 probed, plus NEWER).
 KNOWN: Final[dict[str, frozenset[str]]] = {
@@ -101,6 +102,12 @@ KNOWN: Final[dict[str, frozenset[str]]] = {
     "authentication": _words(
         """auth_type auth_pass"""
     ),
+    "garp_group": _words(
+        """garp_interval gna_interval include interface interfaces"""
+    ),
+    "track_group": _words(
+        """group include"""
+    ),
 }
 
 #: Keywords added after 2.2.7 (keepalived 2.3/2.4 man page). 2.2.7 calls them unknown; see divergences.
@@ -117,43 +124,35 @@ UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
     "top": {
         "virtual_server": _LVS, "virtual_server_group": _LVS, "bfd_instance": _BFD,
         "static_ipaddress": _ROUTES, "static_routes": _ROUTES, "static_rules": _ROUTES,
-        "vrrp_track_process": _TRACKP, "garp_group": "garp_group (per-interface GARP pacing) " + _MISC,
-        "linkbeat_interfaces": "linkbeat (MII polling) is not implemented; vrrpkit uses netlink link state",
-        "linkbeat_use_polling": "linkbeat (MII polling) is not implemented; vrrpkit uses netlink link state",
+        "vrrp_track_process": _TRACKP,
         "net_namespace": _NS, "net_namespace_ipvs": _NS, "namespace_with_ipsets": _NS,
-        "interface_up_down_delays": "interface up/down delays " + _MISC,
-        "track_group": "track_group " + _MISC, "child_wait_time": _PROC, "use_pid_dir": _PROC,
+        "child_wait_time": _PROC, "use_pid_dir": _PROC,
         "instance": "keepalived `instance` (pid/namespace naming) does not apply to vrrpkit",
     },
     "global_defs": {},  # filled below: everything known that vrrpkit does not read
     "vrrp_script": {},
     "vrrp_instance": {
-        "use_vmac": _VMAC, "use_vmac_addr": _VMAC, "use_ipvlan": _VMAC, "vmac_xmit_base": _VMAC,
-        "vmac_garp_intvl": _VMAC, "virtual_routes": _ROUTES, "virtual_rules": _ROUTES,
+        "virtual_routes": _ROUTES, "virtual_rules": _ROUTES,
         "track_process": _TRACKP, "track_bfd": _BFD, "smtp_alert": _MAIL, "lvs_sync_daemon_interface": _LVS,
-        "dont_track_primary": "dont_track_primary " + _MISC + " (the interface's link state is always tracked)",
-        "mcast_dst_ip": "a per-instance multicast group " + _MISC + " (use vrrp_mcast_group4/6)",
-        "unicast_ttl": "unicast_ttl " + _MISC + " (adverts are sent with TTL 255)",
-        "unicast_fault_no_peer": "unicast_fault_no_peer " + _MISC,
-        "old_unicast_checksum": "old_unicast_checksum (pre-1.3.6 checksums) " + _MISC,
-        "v3_checksum_as_v2": "v3_checksum_as_v2 " + _MISC, "auth_hmac": "auth_hmac (keepalived-only HMAC) " + _MISC,
-        "native_ipv6": _MISC, "promote_secondaries": _MISC, "track_src_ip": _MISC, "kernel_rx_buf_size": _PROC,
-        "linkbeat_use_polling": "linkbeat polling is not implemented; vrrpkit uses netlink link state",
-        "garp_extra_if": _MISC, "vrf": "VRF binding " + _MISC, "debug": _PROC,
-        "notify_priority_changes": _FIFO, "no_virtual_ipaddress": _MISC,
+        "auth_hmac": "auth_hmac (keepalived 2.4's own HMAC-SHA256 trailer, not in any RFC nor in 2.2.7) " + _MISC,
+        "kernel_rx_buf_size": _PROC,
+        "vrf": "VRF binding only applies to an instance without `interface`, which vrrpkit does not run",
+        "notify_priority_changes": _FIFO,
     },
     "vrrp_sync_group": {
         "smtp_alert": _MAIL, "track_bfd": _BFD, "track_process": _TRACKP, "notify_priority_changes": _FIFO,
-        "global_tracking": "global_tracking (deprecated in keepalived) " + _MISC,
     },
     "track_file": {},
     "authentication": {},
+    "garp_group": {},
+    "track_group": {},
 }
 
 #: What the parser reads, per section (the rest of KNOWN/NEWER goes to UNSUPPORTED).
 IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
     "top": frozenset({"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file",
-                      "vrrp_track_file", "include"}),
+                      "vrrp_track_file", "include", "linkbeat_interfaces", "linkbeat_use_polling",
+                      "interface_up_down_delays", "garp_group", "track_group"}),
     "global_defs": _words(
         """router_id vrrp_strict vrrp_version vrrp_mcast_group4 vrrp_mcast_group6
         vrrp_garp_master_delay vrrp_garp_master_repeat vrrp_garp_master_refresh
@@ -161,7 +160,9 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         vrrp_garp_interval vrrp_gna_interval vrrp_min_garp vrrp_skip_check_adv_addr
         vrrp_check_unicast_src enable_script_security script_user vrrp_startup_delay
         vrrp_delay_after_boot vrrp_lower_prio_no_advert vrrp_higher_prio_send_advert
-        vrrp_down_timer_adverts vrrp_owner_ignore_adverts include"""
+        vrrp_down_timer_adverts vrrp_owner_ignore_adverts include vmac_prefix vmac_addr_prefix
+        vrrp_garp_extra_if vrrp_vmac_garp_intvl v3_checksum_as_v2 log_unknown_vrids disable_local_igmp
+        dynamic_interfaces"""
     ),
     "vrrp_script": _words(
         """script interval timeout weight rise fall user init_fail include"""
@@ -174,17 +175,26 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         garp_master_repeat garp_master_refresh garp_master_refresh_repeat garp_lower_prio_delay
         garp_lower_prio_repeat version accept no_accept strict_mode skip_check_adv_addr
         lower_prio_no_advert higher_prio_send_advert down_timer_adverts check_unicast_src
-        owner_ignore_adverts include"""
+        owner_ignore_adverts include use_vmac use_ipvlan vmac_xmit_base use_vmac_addr garp_extra_if
+        vmac_garp_intvl dont_track_primary track_src_ip promote_secondaries native_ipv6
+        no_virtual_ipaddress unicast_fault_no_peer mcast_dst_ip unicast_ttl old_unicast_checksum
+        v3_checksum_as_v2 linkbeat_use_polling debug"""
     ),
     "vrrp_sync_group": _words(
         """group notify_master notify_backup notify_fault notify_stop notify track_interface
-        track_script track_file sync_group_tracking_weight include"""
+        track_script track_file sync_group_tracking_weight global_tracking include"""
     ),
     "track_file": _words(
         """file weight init_file include"""
     ),
     "authentication": _words(
         """auth_type auth_pass"""
+    ),
+    "garp_group": _words(
+        """garp_interval gna_interval interface interfaces include"""
+    ),
+    "track_group": _words(
+        """group include"""
     ),
 }
 
@@ -226,8 +236,6 @@ def _global_reason(kw: str) -> str:
         return _FIFO
     if kw.startswith(("nftables", "vrrp_iptables")):
         return _NFT
-    if kw.startswith(("vmac", "vrrp_vmac")):
-        return _VMAC
     if kw.startswith("reload") or kw in {"config_save_dir", "tmp_config_directory"}:
         return _RELOAD
     return _PROC if ("process" in kw or "rlimit" in kw or "priority" in kw or "swap" in kw or "cpu" in kw

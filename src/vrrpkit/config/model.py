@@ -72,6 +72,36 @@ class GlobalDefs:
     higher_prio_send_advert: bool = False
     down_timer_adverts: int = 3
     owner_ignore_adverts: bool = False
+    vmac_prefix: str = "vrrp"
+    vmac_addr_prefix: str | None = None  # None: vmac_prefix
+    garp_extra_if_s: int = 0
+    garp_extra_if_all: bool = False
+    v3_checksum_as_v2: bool = False
+    log_unknown_vrids: bool = False
+    disable_local_igmp: bool = False  # net.ipv4.igmp_link_local_mcast_reports=0 instead of nft IGMP rules
+    dynamic_interfaces: bool = False  # start instances whose interface does not exist yet (FAULT until it does)
+
+
+@dataclass(frozen=True)
+class GarpGroup:
+    """A garp_group: GARP/NA pacing shared by these interfaces (microseconds; None: the global value)."""
+
+    interfaces: tuple[str, ...]
+    garp_interval_us: int | None = None
+    gna_interval_us: int | None = None
+
+
+@dataclass(frozen=True)
+class InterfaceSettings:
+    """The top-level blocks about interfaces (linkbeat_interfaces, interface_up_down_delays, garp_group)."""
+
+    linkbeat: dict[str, str] = field(default_factory=dict)  # ifname -> MII/ETHTOOL/IOCTL ("" = default)
+    linkbeat_all: bool = False  # top-level linkbeat_use_polling: every interface an instance uses
+    delays_us: dict[str, tuple[int, int]] = field(default_factory=dict)  # ifname -> (down, up) debounce
+    garp_groups: tuple[GarpGroup, ...] = ()
+
+    def garp_group_of(self, ifname: str) -> GarpGroup | None:
+        return next((g for g in self.garp_groups if ifname in g.interfaces), None)
 
 
 @dataclass(frozen=True)
@@ -107,6 +137,8 @@ class ParseResult:
     files: tuple[str, ...] = ()  # every file read, the top one first
     script_locs: dict[str, Location] = field(default_factory=dict)  # vrrp_script NAME lines
     config_id: str | None = None
+    interfaces: InterfaceSettings = field(default_factory=InterfaceSettings)
+    track_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # track_group NAME -> instances
 
     @property
     def ok(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.config.lexer import Stmt
+from vrrpkit.config.parse_vmac import read_garp_extra_if, valid_ifname
 from vrrpkit.config.parser import Parser, bind
 from vrrpkit.config.written import Written, WrittenGlobals
 
@@ -78,6 +79,39 @@ def _script_user(b: GlobalsBlock, s: Stmt) -> None:
         b.g.set("script_group", s.words[2].text if len(s.words) > 2 else None, s.loc)
 
 
+def _prefix(key: str, what: str) -> GlobalHandler:
+    """vmac_prefix / vmac_addr_prefix: the first one given wins, as in keepalived."""
+
+    def handle(b: GlobalsBlock, s: Stmt) -> None:
+        text = b.p.arg(s)
+        if text is None:
+            return
+        if key in b.g.values:
+            b.p.err(s.loc, "invalid-value", f"{what} has already been specified - ignoring {text}")
+            return
+        if not valid_ifname(f"{text}.255"):
+            b.p.err(s.word_loc(1), "invalid-value", f"{s.keyword} {text!r}: interface names made from it would be "
+                                                    f"invalid or longer than 15 characters")
+            return
+        b.g.set(key, text, s.loc)
+
+    return handle
+
+
+def _garp_extra_if(b: GlobalsBlock, s: Stmt) -> None:
+    result = read_garp_extra_if(b.p, s, "")
+    if result is not None:
+        b.g.set("garp_extra_if_s", result[0], s.loc)
+        b.g.set("garp_extra_if_all", result[1], s.loc)
+
+
+def _dynamic_interfaces(b: GlobalsBlock, s: Stmt) -> None:
+    """`dynamic_interfaces [allow_if_changes]`: instances may start before their interface exists."""
+    if len(s.words) > 1 and s.words[1].text != "allow_if_changes":
+        b.p.err(s.word_loc(1), "invalid-value", f"dynamic_interfaces: unknown option {s.words[1].text!r}")
+    b.g.set("dynamic_interfaces", True, s.loc)
+
+
 KEYWORDS: dict[str, GlobalHandler] = {
     "router_id": _setting("router_id", Parser.arg),
     "vrrp_strict": _flag("strict"),
@@ -103,6 +137,14 @@ KEYWORDS: dict[str, GlobalHandler] = {
     "vrrp_higher_prio_send_advert": _flag("higher_prio_send_advert"),
     "vrrp_down_timer_adverts": _int("down_timer_adverts", 1, 100),
     "vrrp_owner_ignore_adverts": _flag("owner_ignore_adverts"),
+    "vmac_prefix": _prefix("vmac_prefix", "vmac prefix"),
+    "vmac_addr_prefix": _prefix("vmac_addr_prefix", "vmac_addr prefix"),
+    "vrrp_garp_extra_if": _garp_extra_if,
+    "vrrp_vmac_garp_intvl": _garp_extra_if,
+    "v3_checksum_as_v2": _flag("v3_checksum_as_v2"),
+    "log_unknown_vrids": _flag("log_unknown_vrids"),
+    "disable_local_igmp": _flag("disable_local_igmp"),
+    "dynamic_interfaces": _dynamic_interfaces,
 }
 
 

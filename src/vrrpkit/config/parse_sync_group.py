@@ -58,6 +58,13 @@ def _tracking_weight(b: GroupBlock, s: Stmt) -> None:
     b.grp.tracking_weight = True
 
 
+def _global_tracking(b: GroupBlock, s: Stmt) -> None:
+    """Deprecated: keepalived treats it as sync_group_tracking_weight and says so."""
+    b.p.err(s.loc, "deprecated-keyword",
+            f"({b.grp.name}) global_tracking is deprecated. Use track_interface/script/file on the sync group")
+    b.grp.tracking_weight = True
+
+
 KEYWORDS: dict[str, GroupHandler] = {
     "group": _group,
     **{k: _notify for k in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")},
@@ -65,6 +72,7 @@ KEYWORDS: dict[str, GroupHandler] = {
     "track_script": _tracks(TrackKind.SCRIPT, 253),
     "track_file": _tracks(TrackKind.FILE, 254),
     "sync_group_tracking_weight": _tracking_weight,
+    "global_tracking": _global_tracking,
 }
 
 

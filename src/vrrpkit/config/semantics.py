@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.config.diagnostics import Location, Reporter
-from vrrpkit.config.model import GlobalDefs, InstanceSource, ScriptConfig, TrackFileConfig
-from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenInstance
+from vrrpkit.config.model import (
+    GarpGroup,
+    GlobalDefs,
+    InstanceSource,
+    InterfaceSettings,
+    ScriptConfig,
+    TrackFileConfig,
+)
+from vrrpkit.config.vmacs import plan_vmacs
+from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenInstance, WrittenInterfaces
 from vrrpkit.core.config import (
+    ChecksumCompat,
     InstanceConfig,
     IPAddress,
     SyncGroupConfig,
@@ -49,6 +59,8 @@ class Completed:
     track_files: dict[str, TrackFileConfig]
     globals: GlobalDefs
     script_locs: dict[str, Location]
+    interfaces: InterfaceSettings
+    track_groups: dict[str, tuple[str, ...]]
 
 
 def _round_half_up(x: float) -> int:
@@ -97,13 +109,14 @@ def complete(written: Written, reporter: Reporter) -> Completed:
         groups.append(SyncGroupConfig(grp.name, tuple(members), tuple(grp.notify)))
 
     seen_names: set[str] = set()
+    vmac_names: dict[str, str] = {}
     for raw in written.instances:
         if raw.name in seen_names:
             r.add(raw.loc, "invalid-value", f"a second vrrp_instance named {raw.name}; names must be unique")
             continue
         seen_names.add(raw.name)
         cfg = _complete_instance(written, r, raw, g, groups_of.get(raw.name), tracking_weight.get(raw.name, False),
-                                 group_tracks.get(raw.name, []))
+                                 group_tracks.get(raw.name, []), vmac_names)
         if cfg is not None:
             instances.append(cfg)
             items: dict[str, Location] = {}
@@ -124,7 +137,38 @@ def complete(written: Written, reporter: Reporter) -> Completed:
               "'SECURITY VIOLATION - scripts are being executed but script_security not enabled' "
               "(keepalived -t fails); add enable_script_security and a script_user to global_defs")
 
-    return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs)
+    track_groups = _track_groups(r, written.interfaces, {i.name for i in instances})
+    return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
+                     _interfaces(written.interfaces), track_groups)
+
+
+def _interfaces(w: WrittenInterfaces) -> InterfaceSettings:
+    return InterfaceSettings(
+        linkbeat={name: kind for name, (kind, _) in w.linkbeat.items()},
+        linkbeat_all=w.linkbeat_all,
+        delays_us={name: (down, up) for name, (down, up, _) in w.delays_us.items()},
+        garp_groups=tuple(
+            GarpGroup(tuple(dict.fromkeys(n for n, _ in grp.interfaces)), grp.garp_interval_us, grp.gna_interval_us)
+            for grp in w.garp_groups
+        ),
+    )
+
+
+def _track_groups(r: Reporter, w: WrittenInterfaces, instances: set[str]) -> dict[str, tuple[str, ...]]:
+    """track_group NAME { group { ... } }: names checked against the instances (keepalived logs and skips)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, (members, loc) in w.track_groups.items():
+        kept: list[str] = []
+        for member, mloc in members:
+            if member in instances:
+                kept.append(member)
+            else:
+                r.add(mloc, "sync-group-unknown-instance",
+                      f"track_group {name}: no vrrp_instance named {member!r} (keepalived ignores it)", "warning")
+        if not members:
+            r.add(loc, "sync-group-single", f"track_group {name} has no members: it tracks nothing")
+        out[name] = tuple(kept)
+    return out
 
 
 def _family_of(raw: WrittenInstance) -> int | None:
@@ -135,12 +179,14 @@ def _family_of(raw: WrittenInstance) -> int | None:
             return addr.version
     if raw.peers:
         return raw.peers[0][0].address.version
-    return None
+    if raw.mcast_dst is not None:
+        return raw.mcast_dst.version
+    return 6 if raw.bools.get("native_ipv6") else None
 
 
 def _complete_instance(
     written: Written, r: Reporter, raw: WrittenInstance, g: GlobalDefs, group: str | None, tracking_weight: bool,
-    group_tracks: list[TrackRef],
+    group_tracks: list[TrackRef], vmac_names: dict[str, str],
 ) -> InstanceConfig | None:
 
     def loc(keyword: str) -> Location:
@@ -169,6 +215,23 @@ def _complete_instance(
             continue
         peers.append(peer)
     is_v6 = family == 6
+    end = Location(raw.loc.file, raw.end_line or raw.loc.line)
+    if raw.bools.get("native_ipv6") and family == 4:
+        r.add(loc("native_ipv6"), "option-ignored", f"({raw.name}) Cannot specify native_ipv6 with IPv4 addresses")
+    mcast_dst = raw.mcast_dst
+    if mcast_dst is not None and family is not None and mcast_dst.version != family:
+        r.add(loc("mcast_dst_ip"), "vip-family-mismatch",
+              f"({raw.name}) mcast dest address {mcast_dst} MUST match VRRP instance family. Skipping...")
+        mcast_dst = None
+    fault_no_peer = raw.bools.get("unicast_fault_no_peer", False)
+    if raw.unicast_keyword is not None and not peers and not fault_no_peer:
+        r.add(raw.unicast_keyword, "unicast-without-peers",
+              f"({raw.name}) A unicast keyword has been specified without any unicast peers. Defaulting to "
+              f"multicast. This usage is deprecated - please update your configuration.")
+    unicast_ttl = raw.ints.get("unicast_ttl")
+    if unicast_ttl is not None and not peers:
+        r.add(end, "option-ignored", f"({raw.name}): Cannot use unicast_ttl without unicast peers - resetting")
+        unicast_ttl = None
 
     # Version: instance, else global, and IPv6 always speaks v3.
     version = raw.version or g.version
@@ -249,7 +312,9 @@ def _complete_instance(
         if raw.bools.get("higher_prio_send_advert"):
             r.add(loc("higher_prio_send_advert"), "strict-resets-option",
                   "strict mode cannot set higher_prio_send_advert")
-    elif not vips:
+        if raw.bools.get("no_virtual_ipaddress"):
+            r.add(loc("no_virtual_ipaddress"), "strict-resets-option", "strict mode clears no_virtual_ipaddress")
+    elif not vips and not raw.bools.get("no_virtual_ipaddress"):
         r.add(loc("virtual_ipaddress"), "no-vips",
               f"vrrp_instance {raw.name} has no virtual_ipaddress ('No VIP specified; at least one is sensible')")
 
@@ -297,9 +362,19 @@ def _complete_instance(
 
     tracks = _tracks(written, r, raw, interface, group, tracking_weight, group_tracks)
 
-    if not peers:
-        grp = g.mcast_group6 if is_v6 else g.mcast_group4
-        r.add(raw.loc, "multicast-may-be-dropped", MULTICAST_HINT.format(group=grp))
+    group4, group6 = g.mcast_group4, g.mcast_group6
+    if isinstance(mcast_dst, IPv4Address):
+        group4 = mcast_dst
+    elif isinstance(mcast_dst, IPv6Address):
+        group6 = mcast_dst
+    if not peers and not fault_no_peer:
+        r.add(raw.loc, "multicast-may-be-dropped", MULTICAST_HINT.format(group=group6 if is_v6 else group4))
+    vmacs = plan_vmacs(r, raw, g, interface, family or 4, vips, excluded, bool(peers) or fault_no_peer, strict,
+                       vmac_names)
+    garp_extra_s, garp_extra_all = raw.garp_extra_if or (g.garp_extra_if_s, g.garp_extra_if_all)
+    old_checksum = {"always": ChecksumCompat.ALWAYS, "never": ChecksumCompat.NEVER}.get(
+        raw.old_checksum or "", ChecksumCompat.AUTO
+    )
 
     b = raw.bools
     ints = raw.ints
@@ -322,8 +397,8 @@ def _complete_instance(
             unicast_src_ip=src,
             unicast_peers=tuple(peers),
             mcast_src_ip=raw.mcast_src,
-            mcast_group4=g.mcast_group4,
-            mcast_group6=g.mcast_group6,
+            mcast_group4=group4,
+            mcast_group6=group6,
             check_unicast_src=b.get("check_unicast_src", g.check_unicast_src),
             tracks=tuple(tracks),
             strict=strict,
@@ -341,6 +416,20 @@ def _complete_instance(
             garp_lower_prio_repeat=ints.get("garp_lower_prio_repeat", g.garp_lower_prio_repeat),
             notify=tuple(raw.notify),
             sync_group=group,
+            vmac=vmacs.own,
+            vmac_addr_links=vmacs.addr_links,
+            vmac_xmit_base=vmacs.xmit_base,
+            garp_extra_if_s=garp_extra_s,
+            garp_extra_if_all=garp_extra_all,
+            dont_track_primary=b.get("dont_track_primary", False),
+            unicast_fault_no_peer=fault_no_peer,
+            unicast_ttl=unicast_ttl,
+            track_src_ip=b.get("track_src_ip", False),
+            promote_secondaries=b.get("promote_secondaries", False),
+            native_ipv6=family == 6,
+            v3_checksum_as_v2=b.get("v3_checksum_as_v2", g.v3_checksum_as_v2),
+            old_unicast_checksum=old_checksum,
+            no_virtual_ipaddress=b.get("no_virtual_ipaddress", False) and not strict,
         )
     except ValueError as exc:  # the core's own invariants; the diagnostics above should already say why
         r.add(raw.loc, "invalid-value", f"vrrp_instance {raw.name}: {exc}")
@@ -398,11 +487,12 @@ def _tracks(
 
 def _cross_instance(r: Reporter, instances: list[InstanceConfig], sources: dict[str, InstanceSource]) -> None:
     """Checks between instances of one configuration: VRIDs and VIPs must be unique."""
-    vrids: dict[tuple[str, int, int], str] = {}
+    vrids: dict[tuple[str, int, int, IPAddress | None], str] = {}
     vips: dict[IPAddress, str] = {}
     for inst in instances:
         src = sources[inst.name]
-        key = (inst.interface, inst.family, inst.vrid)
+        # one VRID per interface and family, unless other multicast groups keep them apart (mcast_dst_ip)
+        key = (inst.interface, inst.family, inst.vrid, None if inst.unicast else inst.group)
         if key in vrids:
             r.add(src.at("virtual_router_id"), "vrid-duplicate",
                   f"{vrids[key]} and {inst.name} both use VRID {inst.vrid} with IPv{inst.family} on "

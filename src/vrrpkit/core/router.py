@@ -14,20 +14,19 @@ from enum import StrEnum
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import (
-    PRIORITY_OWNER,
     PRIORITY_STOP,
     VRRP_GROUP4,
+    ChecksumCompat,
     InstanceConfig,
     IPAddress,
     TrackKind,
     apply_strict,
 )
-from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, encode, inspect
+from vrrpkit.core.packet import Advertisement, ChecksumForm, DropReason, InvalidPacket, encode, inspect
+from vrrpkit.core.priority import TrackValue, effective_priority, track_fault
+from vrrpkit.core.receive import TTL_REQUIRED, checksum_rule, receive_rule
 from vrrpkit.core.state import Event, State, next_state
 from vrrpkit.core.stats import Stats
-
-TTL_REQUIRED = 255
-FILE_FAULT = -254
 
 
 class Timer(StrEnum):
@@ -36,9 +35,8 @@ class Timer(StrEnum):
     PREEMPT_DELAY = "preempt-delay"
     GARP_REPEAT = "garp-repeat"
     GARP_REFRESH = "garp-refresh"
+    GARP_EXTRA = "garp-extra-if"
 
-
-TrackValue = bool | int | None
 
 
 class VirtualRouter:
@@ -68,6 +66,8 @@ class VirtualRouter:
         self._effects: deque[fx.Effect] = deque()
         self._deadlines: dict[Timer, float] = {}
         self._link_up = True
+        self._src_present = True  # track_src_ip: the configured source address is on the host
+        self._old_checksum = cfg.old_unicast_checksum is ChecksumCompat.ALWAYS
         self._sync_fault = False
         self._garp_lower_pending = False
         self._tracks: dict[str, TrackValue] = {}
@@ -125,6 +125,13 @@ class VirtualRouter:
         self._link_up = up
         self._evaluate(now)
 
+    def source_changed(self, present: bool, now: float) -> None:
+        """track_src_ip: the configured unicast_src_ip/mcast_src_ip appeared on or left the host."""
+        if present == self._src_present:
+            return
+        self._src_present = present
+        self._evaluate(now)
+
     def shutdown(self, now: float) -> None:
         """Graceful stop: a master sends priority 0 so a backup takes over after Skew_Time."""
         if not self.running:
@@ -152,15 +159,28 @@ class VirtualRouter:
             self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
             return repeat[1]
         self._repeat = None
+        cfg = self.config
         try:
-            insp = inspect(data, src, dst, self.config.mcast_group4 if src.version == 4 else VRRP_GROUP4)
+            group = cfg.mcast_group4 if src.version == 4 else VRRP_GROUP4
+            insp = inspect(
+                data, src, dst, group, check_checksum=not cfg.v3_checksum_as_v2, allow_empty=cfg.no_virtual_ipaddress
+            )
         except InvalidPacket as exc:
             self._drop(exc.reason, src, exc.detail)
             return None
         adv = insp.advert
-        reason, detail = self._receive_rule(adv, src, dst, ttl)
+        reason, detail = receive_rule(cfg, self.address, self._peers, self._ttl_checked_unicast, adv, src, dst, ttl)
+        if reason is None:
+            reason, old = checksum_rule(cfg, insp.checksum_form, dst)
+            detail = "keepalived <= 1.3.6 unicast checksum (old_unicast_checksum never)"
+            if old and not self._old_checksum:
+                self._old_checksum = True
+                self._advert_cache.clear()
+                self._emit(fx.Mismatch(self.name, fx.MismatchKind.OLD_CHECKSUM, src,
+                                       "peer uses keepalived <= 1.3.6 unicast checksums; sending them too"))
         if reason is not None:
-            self._drop(reason, src, detail, count=reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID))
+            quiet = (DropReason.OWN_ADVERT, DropReason.WRONG_VRID, DropReason.WRONG_GROUP)
+            self._drop(reason, src, detail, count=reason not in quiet)
             return None
         self.stats.advert_rcvd += 1
         if adv.priority == PRIORITY_STOP:
@@ -216,19 +236,16 @@ class VirtualRouter:
 
     def own_fault(self) -> str | None:
         """Why this instance itself must be in FAULT, ignoring its sync group."""
-        if not self._link_up:
-            return f"interface {self.config.interface} down"
+        cfg = self.config
+        if not self._link_up and not cfg.dont_track_primary:
+            return f"interface {cfg.advert_interface} down"
         if self.address is None:
             return "src address not configured"
-        for track in self.config.tracks:
-            value = self._tracks[track.name]
-            if track.kind is TrackKind.FILE:
-                status = _file_status(track.weight, track.reverse, int(value or 0))
-                if status <= FILE_FAULT:
-                    return f"tracked file {track.name} = {value}"
-            elif track.weight == 0 and value is not None and bool(value) is track.reverse:
-                return f"tracked {track.kind.value} {track.name} {'ok (reverse)' if value else 'failed'}"
-        return None
+        if cfg.track_src_ip and not self._src_present:
+            return f"src address {self.address} not on the host (track_src_ip)"
+        if cfg.unicast and not cfg.unicast_peers:
+            return "no unicast peers (unicast_fault_no_peer)"
+        return track_fault(cfg, self._tracks)
 
     # --- internals: state changes -------------------------------------------------------------
 
@@ -313,7 +330,7 @@ class VirtualRouter:
         self.stats.become_master += 1
         self.master_address = self.address
         self.master_priority = self._priority
-        self._emit(fx.AddVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
+        self._emit(fx.AddVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips))
         self._send_advert(now)
         self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
         self._garp(cfg.garp_master_repeat)
@@ -322,15 +339,17 @@ class VirtualRouter:
             self._garp_lower_pending = False
         if cfg.garp_master_refresh_cs > 0:
             self._deadlines[Timer.GARP_REFRESH] = now + cfg.garp_master_refresh_cs / 100
+        if cfg.garp_extra_if_s > 0:
+            self._deadlines[Timer.GARP_EXTRA] = now + cfg.garp_extra_if_s
 
     def _leave_master(self) -> None:
         cfg = self.config
         self.stats.release_master += 1
-        for timer in (Timer.ADVERT, Timer.GARP_REPEAT, Timer.GARP_REFRESH):
+        for timer in (Timer.ADVERT, Timer.GARP_REPEAT, Timer.GARP_REFRESH, Timer.GARP_EXTRA):
             self._deadlines.pop(timer, None)
         self.master_address = None
         self.master_priority = None
-        self._emit(fx.DelVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
+        self._emit(fx.DelVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips))
 
     def set_group_view(self, *, fault: bool, master: bool) -> None:
         """What the sync group's other members look like: one has a fault of its own (so we are held
@@ -365,42 +384,6 @@ class VirtualRouter:
             )
 
     # --- internals: receive -------------------------------------------------------------------
-
-    def _receive_rule(
-        self, adv: Advertisement, src: IPAddress, dst: IPAddress, ttl: int
-    ) -> tuple[DropReason | None, str]:
-        cfg = self.config
-        if adv.vrid != cfg.vrid:
-            return DropReason.WRONG_VRID, f"vrid {adv.vrid}"
-        if src == self.address:
-            return DropReason.OWN_ADVERT, ""
-        if src.version != cfg.family:
-            return DropReason.FAMILY_MISMATCH, f"IPv{src.version} advert for an IPv{cfg.family} instance"
-        if cfg.unicast:
-            if dst.is_multicast:
-                return DropReason.MULTICAST_IN_UNICAST_MODE, f"to {dst}"
-            peer = self._peers.get(src)
-            if peer is None and self._ttl_checked_unicast:
-                return DropReason.NOT_A_PEER, f"{src} is not a unicast_peer"
-            if peer is not None and (
-                (peer.min_ttl is not None and ttl < peer.min_ttl) or (peer.max_ttl is not None and ttl > peer.max_ttl)
-            ):
-                return DropReason.BAD_TTL, f"TTL {ttl} not in [{peer.min_ttl}, {peer.max_ttl}]"
-        else:
-            if not dst.is_multicast:
-                return DropReason.UNICAST_IN_MULTICAST_MODE, f"to {dst}"
-            if ttl != TTL_REQUIRED:
-                return DropReason.BAD_TTL, f"TTL {ttl}, expected 255"
-        if adv.version != cfg.version:
-            return DropReason.VERSION_MISMATCH, f"VRRPv{adv.version}, configured v{cfg.version}"
-        if cfg.version == 2:
-            if adv.auth_type != cfg.auth_type:
-                return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
-            if cfg.auth_type and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
-                return DropReason.BAD_PASSWORD, "password differs"
-            if adv.interval_cs != cfg.advert_int_cs:
-                return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
-        return None, ""
 
     def _check_mismatches(self, adv: Advertisement, src: IPAddress) -> bool:
         """Count and report what keepalived only logs; True when nothing was reported."""
@@ -496,19 +479,42 @@ class VirtualRouter:
                 self._garp(cfg.garp_lower_prio_repeat)
             else:
                 self._garp(cfg.garp_master_repeat)
-        else:  # GARP_REFRESH
+        elif name is Timer.GARP_REFRESH:
             self._garp(cfg.garp_master_refresh_repeat)
             self._deadlines[Timer.GARP_REFRESH] = now + cfg.garp_master_refresh_cs / 100
+        else:  # GARP_EXTRA
+            self._garp_extra_interfaces()
+            self._deadlines[Timer.GARP_EXTRA] = now + cfg.garp_extra_if_s
 
     def _garp(self, count: int) -> None:
-        if count > 0 and self.config.vips:
-            self._emit(fx.SendGarp(self.name, self.config.interface, self.config.vips, count))
+        """keepalived announces every VIP and eVIP, each on the interface it lives on."""
+        cfg = self.config
+        if count > 0 and cfg.vips:
+            for device, vips in cfg.devices(cfg.vips + cfg.excluded_vips).items():
+                self._emit(fx.SendGarp(self.name, device, vips, count))
+
+    def _garp_extra_interfaces(self) -> None:
+        """garp_extra_if: one GARP/NA on each VMAC (or, with `all`, each) interface that adverts do
+        not keep fresh in the switches' MAC tables (vrrp.c vrrp_send_vmac_update)."""
+        cfg = self.config
+        vmacs = {link.name for link in cfg.vmac_links}
+        for device, vips in cfg.devices(cfg.vips + cfg.excluded_vips).items():
+            if device not in vmacs and not cfg.garp_extra_if_all:
+                continue
+            if device == cfg.vip_interface and not cfg.vmac_xmit_base:
+                continue
+            self._emit(fx.SendGarp(self.name, device, vips[:1], 1))
 
     def destinations(self) -> tuple[IPAddress, ...]:
         cfg = self.config
         if cfg.unicast:
             return tuple(p.address for p in cfg.unicast_peers)
         return (cfg.group,)
+
+    def _checksum_form(self) -> ChecksumForm | None:
+        if self.config.v3_checksum_as_v2:
+            return ChecksumForm.NONE
+        return ChecksumForm.IPV4_PSEUDO_GROUP if self._old_checksum else None
 
     def _send_advert(self, now: float, priority: int | None = None) -> None:
         """Send the (cached) advert bytes. A master's advert only changes with its priority."""
@@ -526,10 +532,12 @@ class VirtualRouter:
                 auth_type=cfg.auth_type if cfg.version == 2 else 0,
                 auth_data=cfg.auth_pass if cfg.version == 2 and cfg.auth_type else b"",
             )
-            cached = tuple(
-                fx.SendAdvert(self.name, cfg.interface, self.address, dst, encode(adv, self.address, dst), prio)
-                for dst in self.destinations()
-            )
+            form, empty = self._checksum_form(), cfg.no_virtual_ipaddress
+            ttl = cfg.unicast_ttl if cfg.unicast and cfg.unicast_ttl is not None else TTL_REQUIRED
+            iface, src, group = cfg.advert_interface, self.address, cfg.mcast_group4
+            dsts = self.destinations()
+            messages = {dst: encode(adv, src, dst, form=form, group=group, allow_empty=empty) for dst in dsts}
+            cached = tuple(fx.SendAdvert(self.name, iface, src, dst, msg, prio, ttl) for dst, msg in messages.items())
             self._advert_cache[prio] = cached
         self._effects.extend(cached)
         self.stats.advert_sent += 1
@@ -545,30 +553,8 @@ class VirtualRouter:
         self._effects.append(effect)
 
     def _compute_priority(self) -> int:
-        cfg = self.config
-        if cfg.owner:
-            return PRIORITY_OWNER  # keepalived: the address owner ignores weights
-        total = cfg.priority
-        for track in cfg.tracks:
-            value = self._tracks[track.name]
-            if track.weight == 0 or value is None:
-                continue
-            if track.kind is TrackKind.FILE:
-                total += max(_file_status(track.weight, track.reverse, int(value)), FILE_FAULT + 1)
-                continue
-            sign = -1 if track.reverse else 1
-            ok = bool(value)
-            if (track.weight > 0 and ok) or (track.weight < 0 and not ok):
-                total += track.weight * sign
-        return max(1, min(254, total))
+        return effective_priority(self.config, self._tracks)
 
 
 _SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
 
-
-def _file_status(weight: int, reverse: bool, value: int) -> int:
-    """keepalived's track_file arithmetic (vrrp_track.c): value x weight, clamped to -254..253."""
-    if weight == 0:
-        return FILE_FAULT if value else 0
-    status = value * weight * (-1 if reverse else 1)
-    return max(FILE_FAULT, min(253, status))

@@ -14,6 +14,7 @@ from vrrpkit.config import (
     load_string,
     parse_globals,
     parse_instance,
+    parse_interfaces,
     parse_sync_group,
     parse_top,
     parse_trackers,
@@ -215,8 +216,8 @@ def test_nopreempt_and_preempt_delay_need_backup() -> None:
 
 
 def test_unknown_and_unsupported_keywords() -> None:
-    res = parse(inst("  nopreemt\n  use_vmac") + "virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n"
-                "    weight 1\n  }\n}\n")
+    res = parse(inst("  nopreemt\n  lvs_sync_daemon_interface eth0")
+                + "virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n    weight 1\n  }\n}\n")
     assert only(res, "unknown-keyword").line == 4
     unsupported = [d for d in res.diagnostics if d.rule == "unsupported-keyword"]
     assert [d.line for d in unsupported] == [5, 10]
@@ -321,6 +322,8 @@ def test_every_implemented_keyword_has_a_handler() -> None:
         "vrrp_instance": parse_instance.KEYWORDS,
         "authentication": parse_instance.AUTH_KEYWORDS,
         "vrrp_sync_group": parse_sync_group.KEYWORDS,
+        "garp_group": parse_interfaces.GARP_GROUP_KEYWORDS,
+        "track_group": parse_interfaces.TRACK_GROUP_KEYWORDS,
     }
     assert set(tables) == set(IMPLEMENTED)
     for section, table in tables.items():
