@@ -430,6 +430,7 @@ def _complete_instance(
             v3_checksum_as_v2=b.get("v3_checksum_as_v2", g.v3_checksum_as_v2),
             old_unicast_checksum=old_checksum,
             no_virtual_ipaddress=b.get("no_virtual_ipaddress", False) and not strict,
+            linkbeat_polled=b.get("linkbeat_use_polling", False),
         )
     except ValueError as exc:  # the core's own invariants; the diagnostics above should already say why
         r.add(raw.loc, "invalid-value", f"vrrp_instance {raw.name}: {exc}")

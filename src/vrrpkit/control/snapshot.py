@@ -57,6 +57,8 @@ class InstanceStatus:
     transitions: list[TransitionRecord]  # the most recent ones (bounded)
     sync_group: str | None
     transitions_total: int = 0  # never capped, unlike `transitions`
+    vmac: str | None = None  # use_vmac: the virtual-MAC interface carrying the VIPs
+    vmac_errors: int = 0  # failed attempts to create it (or its use_vmac_addr siblings)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> InstanceStatus:

@@ -160,6 +160,7 @@ class InstanceConfig:
     v3_checksum_as_v2: bool = False  # VRRPv3 IPv4 checksum without pseudo-header; received ones unchecked
     old_unicast_checksum: ChecksumCompat = ChecksumCompat.AUTO
     no_virtual_ipaddress: bool = False  # no VIPs on purpose (v3 adverts then carry no address)
+    linkbeat_polled: bool = False  # the deprecated per-instance linkbeat_use_polling (the daemon polls)
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:

@@ -30,10 +30,14 @@ from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.links import LinkManager
+from vrrpkit.daemon.linkwatch import POLL_INTERVAL, Change, LinkWatch, watched
 from vrrpkit.daemon.notify import Notifier, Runner
-from vrrpkit.daemon.ports import LinkEvents, Ports, VrrpSocket, os_ports
+from vrrpkit.daemon.ports import LinkEvents, Ports, os_ports
 from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.sockets import SocketSet
 from vrrpkit.daemon.splitbrain import SplitBrainProber
+from vrrpkit.daemon.status import dump, status_line
 from vrrpkit.daemon.tracking import Trackers, TrackValue
 from vrrpkit.io.scripts import ScriptRunner
 
@@ -41,6 +45,7 @@ log = logging.getLogger("vrrpkit")
 
 NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
+RETRY = 5.0  # seconds between attempts to make a missing VMAC or socket
 
 
 class Daemon:
@@ -66,11 +71,12 @@ class Daemon:
         self.instances: dict[str, Instance] = {}
         self.groups: dict[str, SyncGroup] = {}  # by group name
         self.group_of: dict[str, SyncGroup] = {}  # by member instance name
-        self.sockets: dict[SocketKey, VrrpSocket] = {}
-        self.routes: dict[tuple[str, int, int], list[Instance]] = {}
+        self.socketset = SocketSet(
+            self.ports, lambda fd, key: self.loop.add_reader(fd, self._on_readable, key), self._remove_reader
+        )
+        self.sockets = self.socketset.sockets
         self.started = time.time()
         self.reloads = 0
-        self.unknown_vrid = 0
         self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -80,6 +86,8 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
+        self._retry_at = 0.0
+
         self.notifier = Notifier(runner or ScriptRunner(notify_timeout=NOTIFY_TIMEOUT))
         self.applier = EffectApplier(
             self.ports,
@@ -91,6 +99,8 @@ class Daemon:
         )
         self.prober = SplitBrainProber(self.ports, self._spawn)
         self.trackers = Trackers(self._tracker_changed)
+        self.linkmgr = LinkManager(self.ports, self.applier.firewall_handle)
+        self.linkwatch = LinkWatch(self.ports)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -108,7 +118,7 @@ class Daemon:
             (signal.SIGTERM, self.request_stop),
             (signal.SIGINT, self.request_stop),
             (signal.SIGHUP, lambda: self._spawn(self.reload())),
-            (signal.SIGUSR1, self._dump),
+            (signal.SIGUSR1, lambda: dump(self.snapshot())),
         ):
             loop.add_signal_handler(sig, handler)
         delay = self.result.globals.vrrp_startup_delay_cs / 100
@@ -141,7 +151,7 @@ class Daemon:
             serve_metrics(self.snapshot, *self.metrics_addr)
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
-        systemd.notify("READY=1", f"STATUS={self._status_line()}")
+        systemd.notify("READY=1", f"STATUS={status_line(self.instances.values())}")
         self._ready = True
         log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
 
@@ -159,10 +169,10 @@ class Daemon:
         for task in list(self._background):
             task.cancel()
         await self.notifier.finish(NOTIFY_TIMEOUT)  # also kills every script process group still alive
+        self.socketset.close_all()
+        self.linkmgr.close()  # VMACs gone, sysctls back as they were
         with contextlib.suppress(Exception):
             self.applier.teardown_firewall()
-        for key in list(self.sockets):
-            self._close_socket(key)
         self.applier.close()
         self.prober.close()
         if self._links is not None:
@@ -188,13 +198,15 @@ class Daemon:
         self.notifier.configure(
             user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
         )
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups})
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.interfaces)
         self.trackers.configure(result, result.instances)
+        self.linkmgr.configure(g.disable_local_igmp)
+        self.linkwatch.configure(result.interfaces, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
         for name in new_names:
             self.instances[name] = self._make_instance(configs[name])
         self._rebuild_groups()
-        self._rebuild_sockets()
+        self.socketset.rebuild(self.instances.values())
 
     def _make_instance(self, cfg: InstanceConfig) -> Instance:
         netlink = self.ports.netlink
@@ -202,21 +214,61 @@ class Daemon:
         if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
             address = self._source_address(cfg)
         router = VirtualRouter(cfg, address)
+        inst = Instance(cfg, router)
         for track in cfg.tracks:
             if track.kind is TrackKind.INTERFACE:
-                router.set_initial_track(track.name, netlink.link_is_up(track.name))
+                router.set_initial_track(track.name, self.linkwatch.is_up(track.name))
             else:
                 value = self.trackers.initial(track.kind, track.name)
                 if value is not None:
                     router.set_initial_track(track.name, value)
-        if not netlink.link_is_up(cfg.interface):
-            router.link_changed(False, 0.0)
+        if self.result.globals.dynamic_interfaces and not netlink.interface_exists(cfg.interface):
+            log.warning("(%s) interface %s does not exist (yet): FAULT until it does", cfg.name, cfg.interface)
+        elif cfg.vmac_links:
+            self._make_vmacs(inst)
+        if cfg.linkbeat_polled:
+            self.linkwatch.poll_instance(cfg)
+        router.link_changed(self._link_up(cfg), 0.0)
         for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
-            dev = vip.dev or cfg.interface
+            dev = cfg.device_of(vip)
             if netlink.has_address(dev, vip.address):
                 log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
                 netlink.del_vip(dev, vip)
-        return Instance(cfg, router)
+        self.linkmgr.promote_secondaries(cfg)
+        if cfg.track_src_ip:
+            router.source_changed(self._source_present(cfg), 0.0)
+        return inst
+
+    def _make_vmacs(self, inst: Instance) -> bool:
+        """Create (or adopt) the instance's VMACs; a failure is logged once, counted, and retried later."""
+        cfg = inst.cfg
+        try:
+            self.linkmgr.ensure(cfg, cfg.unicast_src_ip or cfg.mcast_src_ip)
+        except OSError as exc:
+            inst.vmac_errors += 1
+            why = exc.strerror or str(exc)
+            if why != inst.vmac_error:
+                log.error("(%s) Unable to create VMAC interface %s: %s (FAULT until it exists; retrying every %gs)",
+                          cfg.name, ", ".join(link.name for link in cfg.vmac_links), why, RETRY)
+            inst.vmac_error = why
+            return False
+        if inst.vmac_error is not None:
+            log.info("(%s) VMAC interface(s) ready", cfg.name)
+        inst.vmac_error = None
+        for name in watched(cfg):
+            self.linkwatch.refresh(name)
+        return True
+
+    def _link_up(self, cfg: InstanceConfig) -> bool:
+        """The instance's own links: its interface and, with use_vmac, its VMAC (which must exist)."""
+        return all(self.ports.netlink.interface_exists(n) and self.linkwatch.is_up(n) for n in watched(cfg))
+
+    def _source_present(self, cfg: InstanceConfig) -> bool:
+        """track_src_ip: the configured source is an address of the instance's interface (or its VMAC)."""
+        source = cfg.unicast_src_ip or cfg.mcast_src_ip
+        if source is None:
+            return True
+        return any(self.ports.netlink.has_address(n, source) for n in dict.fromkeys((cfg.interface, cfg.vip_interface)))
 
     def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
         """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
@@ -234,39 +286,8 @@ class Daemon:
                 group = self.groups[spec.name] = SyncGroup(spec.name, [m.router for m in members])
                 self.group_of.update({m.name: group for m in members})
 
-    def _rebuild_sockets(self) -> None:
-        wanted: dict[SocketKey, tuple[IPAddress | None, bool]] = {}
-        for inst in self.instances.values():
-            cfg = inst.cfg
-            key: SocketKey = (cfg.interface, cfg.family)
-            group, any_multicast = wanted.get(key, (None, False))
-            if not cfg.unicast:
-                group, any_multicast = cfg.group, True
-            wanted[key] = (group, any_multicast)
-        for stale in [k for k in self.sockets if k not in wanted]:
-            self._close_socket(stale)
-        for key, (group, any_multicast) in wanted.items():
-            current = self.sockets.get(key)
-            if (
-                current is not None
-                and current.unicast == (not any_multicast)
-                and (not any_multicast or current.group == group)
-            ):
-                continue
-            if current is not None:
-                self._close_socket(key)
-            sock = self.ports.open_socket(key[0], key[1], group, not any_multicast)
-            self.sockets[key] = sock
-            self.loop.add_reader(sock.fileno(), self._on_readable, key)
-        self.routes = {}
-        for inst in self.instances.values():
-            cfg = inst.cfg
-            self.routes.setdefault((cfg.interface, cfg.family, cfg.vrid), []).append(inst)
-
-    def _close_socket(self, key: SocketKey) -> None:
-        sock = self.sockets.pop(key)
-        self.loop.remove_reader(sock.fileno())
-        sock.close()
+    def _remove_reader(self, fd: int) -> None:
+        self.loop.remove_reader(fd)
 
     def _start_routers(self, instances: Iterable[Instance]) -> None:
         now = self._now()
@@ -308,6 +329,10 @@ class Daemon:
             inst.router.shutdown(now)
             stopped.append(inst)
         self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
+        # a restarted instance keeps the VMACs its new configuration still wants (no link flap)
+        still = frozenset(link.name for cfg in result.instances if cfg.name in plan.restart for link in cfg.vmac_links)
+        for inst in stopped:
+            self.linkmgr.release(inst.cfg, keep=still if inst.name in plan.restart else frozenset())
         try:
             self._build(result, plan.start)
         except OSError as exc:
@@ -318,13 +343,13 @@ class Daemon:
         self.reloads += 1
         self._start_routers([self.instances[n] for n in plan.start])
         log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
-        systemd.notify(f"STATUS={self._status_line()}")
+        systemd.notify(f"STATUS={status_line(self.instances.values())}")
         return True
 
     # --- I/O events ----------------------------------------------------------------------------
 
     def _on_readable(self, key: SocketKey) -> None:
-        sock = self.sockets.get(key)
+        sock = self.socketset.sockets.get(key)
         if sock is None:
             return
         datagrams, invalid = sock.drain()
@@ -335,9 +360,8 @@ class Daemon:
         try:
             for dgram in datagrams:
                 vrid = dgram.payload[1] if len(dgram.payload) > 1 else 0
-                targets = self.routes.get((key[0], key[1], vrid))
+                targets = self.socketset.targets(key, vrid, dgram.src, now, self.result.globals.log_unknown_vrids)
                 if not targets:
-                    self.unknown_vrid += 1
                     continue
                 for inst in targets:
                     inst.router.datagram_received(dgram.payload, dgram.src, dgram.dst, dgram.ttl, now)
@@ -351,6 +375,8 @@ class Daemon:
     def _on_timer(self) -> None:
         self._timer = None
         now = self._now()
+        if (when := self.linkwatch.get_timer()) is not None and when <= now:
+            self._links_changed(self.linkwatch.handle_timer(now), now)
         due = [self.instances[n] for n, d in self._deadline_of.items() if d <= now and n in self.instances]
         try:
             for inst in due:
@@ -364,14 +390,20 @@ class Daemon:
     def _on_link_events(self) -> None:
         assert self._links is not None
         now = self._now()
-        for ifname, up in self._links.drain():
+        self._links_changed(self.linkwatch.netlink_events(self._links.drain(), now), now)
+
+    def _links_changed(self, changes: list[Change], now: float) -> None:
+        """Link changes as instances see them (after linkbeat polling and up/down debouncing)."""
+        if not changes:
+            return
+        for ifname, up in changes:
             for inst in self.instances.values():
-                if inst.cfg.interface == ifname:
+                if ifname in watched(inst.cfg):
                     if not up:
                         log.info("(%s) interface %s down", inst.name, ifname)
-                    else:
+                    elif ifname == inst.cfg.interface:
                         self._refresh_address(inst, now)
-                    inst.router.link_changed(up, now)
+                    inst.router.link_changed(self._link_up(inst.cfg), now)
                 if any(t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks):
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
@@ -393,12 +425,44 @@ class Daemon:
         return False
 
     async def _housekeeping(self) -> None:
+        """Slow looks at the host: late source addresses, track_src_ip, linkbeat polls, and retries of
+        VMACs and sockets that could not be made (a failure must never stop the daemon)."""
+        next_poll = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING)
             now = self._now()
-            waiting = [i for i in self.instances.values() if i.router.running and i.router.address is None]
-            if any([self._refresh_address(inst, now) for inst in waiting]):
+            changed = False
+            try:
+                waiting = [i for i in self.instances.values() if i.router.running and i.router.address is None]
+                changed = any([self._refresh_address(inst, now) for inst in waiting])
+                for inst in self.instances.values():
+                    if inst.cfg.track_src_ip and inst.router.running:
+                        inst.router.source_changed(self._source_present(inst.cfg), now)
+                        changed = True
+                if now >= next_poll:
+                    next_poll = now + POLL_INTERVAL
+                    self._links_changed(self.linkwatch.poll(now), now)
+                if now >= self._retry_at:
+                    self._retry_at = now + RETRY
+                    changed = self._retry(now) or changed
+            except Exception:  # housekeeping is best effort; the protocol loop must go on
+                log.exception("error during housekeeping")
+            if changed:
                 self._drain_all()
+
+    def _retry(self, now: float) -> bool:
+        """Make VMACs that are missing (never made, or deleted under us) and reopen missing sockets."""
+        redo = [i for i in self.instances.values() if i.cfg.vmac_links and (
+            i.vmac_error is not None or not all(self.ports.netlink.interface_exists(n.name) for n in i.cfg.vmac_links))]
+        for inst in redo:
+            if inst.vmac_error is None:
+                log.warning("(%s) VMAC interface missing, making it again", inst.name)
+                self.linkmgr.release(inst.cfg)
+            if self._make_vmacs(inst):
+                inst.router.link_changed(self._link_up(inst.cfg), now)
+        if redo or self.socketset.missing:
+            self.socketset.rebuild(self.instances.values())
+        return bool(redo)
 
     # --- effects -------------------------------------------------------------------------------
 
@@ -460,7 +524,7 @@ class Daemon:
     def _rearm(self) -> None:
         if self._loop is None:
             return
-        when = min(self._deadline_of.values(), default=None)
+        when = min([*self._deadline_of.values(), *filter(None, [self.linkwatch.get_timer()])], default=None)
         if self._timer is not None:
             if when is not None and self._timer.when() == when:
                 return
@@ -471,7 +535,7 @@ class Daemon:
 
     def _state_changed(self) -> None:
         if self._ready:
-            systemd.notify(f"STATUS={self._status_line()}")
+            systemd.notify(f"STATUS={status_line(self.instances.values())}")
 
     # --- status --------------------------------------------------------------------------------
 
@@ -482,16 +546,10 @@ class Daemon:
             hostname=socket.gethostname(),
             uptime=round(time.time() - self.started, 3),
             reloads=self.reloads,
-            unknown_vrid_packets=self.unknown_vrid,
+            unknown_vrid_packets=self.socketset.unknown_vrid,
             scripts=self.trackers.statuses(),
             instances=[inst.status(now) for inst in self.instances.values()],
         )
-
-    def _status_line(self) -> str:
-        states: dict[str, int] = {}
-        for inst in self.instances.values():
-            states[inst.router.state.value] = states.get(inst.router.state.value, 0) + 1
-        return ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no instances"
 
     def _control_request(self, message: dict[str, Any]) -> dict[str, Any]:
         command = message.get("cmd")
@@ -503,19 +561,3 @@ class Daemon:
         if command == "ping":
             return {"ok": True, "pid": os.getpid()}
         return {"error": f"unknown command {command!r}"}
-
-    def _dump(self) -> None:
-        """SIGUSR1: the state of every instance, in the log (keepalived writes a data file)."""
-        for item in self.snapshot().instances:
-            log.info(
-                "(%s) state=%s vrid=%d prio=%d/%d master=%s vips=%s rcvd=%d sent=%d",
-                item.name,
-                item.state,
-                item.vrid,
-                item.effective_priority,
-                item.base_priority,
-                item.master,
-                ",".join(item.vips),
-                item.counters["advert_rcvd"],
-                item.counters["advert_sent"],
-            )

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vrrpkit.config.model import GlobalDefs
+from vrrpkit.config.model import GlobalDefs, InterfaceSettings
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import SyncGroupConfig
 from vrrpkit.core.packet import DropReason
@@ -27,7 +27,9 @@ log = logging.getLogger("vrrpkit")
 SocketKey = tuple[str, int]  # (interface, family)
 MISMATCH_LOG_EVERY = 100
 # Drops that are the protocol working as designed, not a problem worth a log line.
-_QUIET_DROPS = frozenset({DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES})
+_QUIET_DROPS = frozenset(
+    {DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES, DropReason.WRONG_GROUP}
+)
 _LIVE_STATES = frozenset({State.MASTER, State.BACKUP, State.FAULT})
 
 
@@ -52,11 +54,16 @@ class EffectApplier:
         self.groups: dict[str, SyncGroupConfig] = {}
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self.interfaces = InterfaceSettings()
+        self._garp_free: dict[tuple[str, int], float] = {}  # (pacing group, family) -> when the next frame may go
 
-    def configure(self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig]) -> None:
-        """What a (re)load decided: GARP pacing and the sync groups' notify scripts."""
+    def configure(
+        self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig], interfaces: InterfaceSettings | None = None
+    ) -> None:
+        """What a (re)load decided: GARP pacing (global and garp_group) and the sync groups' notify scripts."""
         self.globals = globals_
         self.groups = dict(groups)
+        self.interfaces = interfaces or InterfaceSettings()
 
     def apply(self, inst: Instance, effect: fx.Effect) -> None:
         if isinstance(effect, fx.SendAdvert):
@@ -99,6 +106,10 @@ class EffectApplier:
             announcer.close()
         self.announcers.clear()
 
+    def firewall_handle(self) -> Firewall:
+        """The one firewall (set up on first use), shared with the VMAC rules of `daemon.links`."""
+        return self._firewall()
+
     def teardown_firewall(self) -> None:
         if self.firewall is not None:
             self.firewall.teardown()
@@ -110,7 +121,7 @@ class EffectApplier:
         sock = self.sockets.get((effect.interface, effect.src.version))
         if sock is None:
             return
-        error = sock.send(effect.data, effect.dst, effect.src)
+        error = sock.send(effect.data, effect.dst, effect.src, effect.ttl)
         if error is not None:
             log.warning("(%s) send advert error %s (%s) dst=%s", inst.name, error.errno, error.strerror, effect.dst)
         elif effect.priority == 0:
@@ -118,14 +129,14 @@ class EffectApplier:
 
     def _add_vips(self, inst: Instance, effect: fx.AddVips) -> None:
         for vip in effect.vips:
-            self.ports.netlink.add_vip(vip.dev or effect.interface, vip)
+            self.ports.netlink.add_vip(inst.cfg.device_of(vip), vip)
         if not inst.cfg.accept_mode:
             self._firewall().add(effect.interface, [v.address for v in effect.vips])
         log.info("(%s) Setting VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
 
     def _del_vips(self, inst: Instance, effect: fx.DelVips) -> None:
         for vip in effect.vips:
-            self.ports.netlink.del_vip(vip.dev or effect.interface, vip)
+            self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
         if self.firewall is not None and not inst.cfg.accept_mode:
             self.firewall.remove(effect.interface, [v.address for v in effect.vips])
         log.info("(%s) Removing VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
@@ -135,13 +146,16 @@ class EffectApplier:
         if announcer is None:
             announcer = self.announcers[effect.interface] = self.ports.announcer(effect.interface)
         v6 = bool(effect.vips) and effect.vips[0].address.version == 6
-        spacing = (self.globals.gna_interval_cs if v6 else self.globals.garp_interval_cs) / 100
+        spacing, key = self._garp_spacing(effect.interface, v6)
         if spacing <= 0:
             announcer.announce(effect.vips, effect.count)
-        else:  # vrrp_garp_interval / vrrp_gna_interval: pace the frames (switches rate-limit them)
+        else:  # vrrp_garp_interval / garp_group: pace the frames (switches rate-limit them)
             frames = [announcer.frame_for(v.address) for _ in range(effect.count) for v in effect.vips]
+            # frames for interfaces of one garp_group share one pace (one switch behind them all)
+            start = max(0.0, self._garp_free.get(key, 0.0) - self.wall_clock())
             for i, frame in enumerate(frames):
-                self.call_later(i * spacing, announcer.send_frame, frame)
+                self.call_later(start + i * spacing, announcer.send_frame, frame)
+            self._garp_free[key] = self.wall_clock() + start + len(frames) * spacing
         log.info(
             "(%s) Sending/queueing %s on %s for %s (x%d)",
             inst.name,
@@ -150,6 +164,17 @@ class EffectApplier:
             " ".join(str(v.address) for v in effect.vips),
             effect.count,
         )
+
+    def _garp_spacing(self, ifname: str, v6: bool) -> tuple[float, tuple[str, int]]:
+        """Seconds between two GARPs (NAs) on `ifname`, and the pace they share: its garp_group, else its own."""
+        group = self.interfaces.garp_group_of(ifname)
+        family = 6 if v6 else 4
+        if group is not None:
+            us = group.gna_interval_us if v6 else group.garp_interval_us
+            if us is not None:
+                return us / 1_000_000, (" ".join(group.interfaces), family)
+        cs = self.globals.gna_interval_cs if v6 else self.globals.garp_interval_cs
+        return cs / 100, (ifname, family)
 
     def _state_changed(self, inst: Instance, effect: fx.StateChanged) -> None:
         inst.record(effect, self.wall_clock())
@@ -162,7 +187,9 @@ class EffectApplier:
     def _mismatch(self, inst: Instance, effect: fx.Mismatch) -> None:
         if inst.count_mismatch(effect.kind) % MISMATCH_LOG_EVERY:
             return
-        if effect.kind is fx.MismatchKind.ADDRESS_LIST:
+        if effect.kind is fx.MismatchKind.OLD_CHECKSUM:
+            log.info("(%s) %s: %s", inst.name, effect.src, effect.detail)
+        elif effect.kind is fx.MismatchKind.ADDRESS_LIST:
             log.warning(
                 "(%s) ip address associated with VRID %d not present in MASTER advert from %s: %s",
                 inst.name,

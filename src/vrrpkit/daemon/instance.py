@@ -29,6 +29,8 @@ class Instance:
     split_brain_events: int = 0
     next_probe: float = 0.0
     mismatches: dict[str, int] = field(default_factory=dict)
+    vmac_errors: int = 0
+    vmac_error: str | None = None  # the last one, logged once until it changes
 
     @property
     def name(self) -> str:
@@ -73,4 +75,6 @@ class Instance:
             transitions=list(self.transitions),
             sync_group=cfg.sync_group,
             transitions_total=self.transitions_total,
+            vmac=cfg.vmac.name if cfg.vmac is not None else None,
+            vmac_errors=self.vmac_errors,
         )

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.packet import InvalidPacket
-from vrrpkit.io import netlink
-from vrrpkit.io.garp import GarpSender, NeighborProber
+from vrrpkit.io import linkbeat, netlink, sysctl
+from vrrpkit.io.garp import GarpSender, NeighborProber, interface_mac
 from vrrpkit.io.nft import NoAcceptFirewall
+from vrrpkit.io.vmac import LinkState, VmacLinks
 from vrrpkit.io.vrrp_socket import Datagram, open_vrrp_socket
 
 
@@ -27,6 +28,25 @@ class Netlink(Protocol):
     def link_is_up(self, ifname: str) -> bool: ...
     def interface_exists(self, ifname: str) -> bool: ...
     def primary_address(self, ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None: ...
+    def interface_names(self) -> list[str]: ...
+
+
+class Vmacs(Protocol):
+    """Virtual-MAC links (macvlan / ipvlan); every call may raise OSError."""
+
+    def state(self, name: str) -> LinkState | None: ...
+    def create(self, link: VmacLink) -> None: ...
+    def delete(self, name: str, kind: str) -> bool: ...
+    def set_up(self, name: str) -> None: ...
+    def add_address(self, name: str, address: IPInterface) -> None: ...
+    def mac(self, ifname: str) -> bytes: ...
+
+
+class Sysctl(Protocol):
+    """/proc/sys integers by name (`net/ipv4/conf/eth0/arp_ignore`); read gives None when absent."""
+
+    def read(self, name: str) -> int | None: ...
+    def write(self, name: str, value: int) -> None: ...
 
 
 class VrrpSocket(Protocol):
@@ -37,7 +57,8 @@ class VrrpSocket(Protocol):
 
     def fileno(self) -> int: ...
     def close(self) -> None: ...
-    def send(self, data: bytes, dst: IPAddress, src: IPAddress) -> OSError | None: ...
+    def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None: ...
+    def join(self, group: IPAddress) -> None: ...
     def drain(self) -> tuple[list[Datagram], list[InvalidPacket]]: ...
 
 
@@ -65,6 +86,8 @@ class Firewall(Protocol):
     def add(self, ifname: str, addresses: Iterable[IPAddress]) -> None: ...
     def remove(self, ifname: str, addresses: Iterable[IPAddress]) -> None: ...
     def teardown(self) -> None: ...
+    def add_vmac(self, vmac: str, base: str, family: int) -> None: ...
+    def remove_vmac(self, vmac: str, base: str, family: int) -> None: ...
 
 
 class LinkEvents(Protocol):
@@ -83,6 +106,9 @@ class Ports:
     prober: Callable[[str, int], Prober]
     firewall: Callable[[], Firewall]
     link_events: Callable[[], LinkEvents]
+    vmacs: Vmacs
+    sysctl: Sysctl
+    carrier: Callable[[str, str], bool | None]  # linkbeat: (ifname, MII/ETHTOOL/IOCTL or "") -> up?
 
 
 class _OsNetlink:
@@ -93,10 +119,20 @@ class _OsNetlink:
     has_address = staticmethod(netlink.has_address)
     link_is_up = staticmethod(netlink.link_is_up)
     interface_exists = staticmethod(netlink.interface_exists)
+    interface_names = staticmethod(netlink.interface_names)
 
     @staticmethod
     def primary_address(ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None:
         return netlink.primary_address(ifname, family, exclude=exclude)
+
+
+class _OsVmacs(VmacLinks):
+    mac = staticmethod(interface_mac)
+
+
+class _OsSysctl:
+    read = staticmethod(sysctl.read)
+    write = staticmethod(sysctl.write)
 
 
 def os_ports() -> Ports:
@@ -111,4 +147,7 @@ def os_ports() -> Ports:
         prober=NeighborProber,
         firewall=NoAcceptFirewall,
         link_events=netlink.LinkMonitor,
+        vmacs=_OsVmacs(),
+        sysctl=_OsSysctl(),
+        carrier=linkbeat.carrier,
     )

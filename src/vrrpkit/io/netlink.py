@@ -271,6 +271,10 @@ class Netlink:
             self._ipr = AsyncIPRoute()
         return self._ipr
 
+    async def ipr(self) -> AsyncIPRoute:
+        """The connection itself, for the other io modules' requests (links in `io.vmac`)."""
+        return await self._conn()
+
     def close(self) -> None:
         if self._ipr is not None:
             self._ipr.close()
@@ -426,6 +430,15 @@ SYNC_TIMEOUT = 10.0
 
 def _run(call: Callable[[Netlink], Awaitable[T]]) -> T:
     return _background.run(call, SYNC_TIMEOUT)
+
+
+def run_sync(call: Callable[[AsyncIPRoute], Awaitable[T]]) -> T:
+    """Run ``call`` with the shared background connection and wait (one netlink round trip or a few)."""
+
+    async def with_ipr(nl: Netlink) -> T:
+        return await call(await nl.ipr())
+
+    return _background.run(with_ipr, SYNC_TIMEOUT)
 
 
 def add_vip(ifname: str, vip: Vip) -> bool:

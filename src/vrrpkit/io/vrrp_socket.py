@@ -109,6 +109,15 @@ class _VrrpSocketBase(FdSocket):
     def _bind_device(self) -> None:
         self.sock.setsockopt(socket.SOL_SOCKET, consts.SO_BINDTODEVICE, self.ifname.encode())
 
+    def join(self, group: IPAddress) -> None:
+        """Also receive `group` (another instance's mcast_dst_ip on this interface); OSError on failure."""
+        if group.version == 4:
+            mreqn = struct.pack("4s4si", group.packed, b"\0" * 4, self.ifindex)
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        else:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, consts.IPV6_JOIN_GROUP, struct.pack("16si", group.packed,
+                                                                                        self.ifindex))
+
 
 class VrrpSocket4(_VrrpSocketBase):
     """IPv4 protocol-112 raw socket on one interface.
@@ -132,7 +141,7 @@ class VrrpSocket4(_VrrpSocketBase):
         super().__init__(ifname, unicast)
         self.group = group
         self.src = src
-        self._packets: dict[tuple[bytes, IPv4Address, IPv4Address], tuple[bytes, tuple[str, int]]] = {}
+        self._packets: dict[tuple[bytes, IPv4Address, IPv4Address, int], tuple[bytes, tuple[str, int]]] = {}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -153,12 +162,14 @@ class VrrpSocket4(_VrrpSocketBase):
             self.sock.close()
             raise
 
-    def send(self, data: bytes, dst: IPv4Address | None = None, src: IPv4Address | None = None) -> OSError | None:
+    def send(
+        self, data: bytes, dst: IPv4Address | None = None, src: IPv4Address | None = None, ttl: int = 255
+    ) -> OSError | None:
         """Send one VRRP message (no IP header) with keepalived's IPv4 header; returns the error, if any.
 
         ``dst`` defaults to the group; ``src`` to the socket's ``src``. A missing source is an
         error (returned, counted): the v3 checksum was computed over a source and the kernel must
-        not pick another one.
+        not pick another one. ``ttl`` is 255 but for unicast_ttl.
         """
         dst = self.group if dst is None else dst
         src = self.src if src is None else src
@@ -166,14 +177,14 @@ class VrrpSocket4(_VrrpSocketBase):
             exc = OSError(errno.EADDRNOTAVAIL, "no source address for the VRRP advert")
             self.stats.count_send_error(exc)
             return exc
-        key = (data, src, dst)
+        key = (data, src, dst, ttl)
         cached = self._packets.get(key)
         if cached is None:
             # A master resends the same message every interval: build each header (and its
             # checksum) once; the cache is bounded because a priority change makes new bytes.
             if len(self._packets) >= 1024:
                 self._packets.clear()
-            cached = self._packets[key] = (build_ipv4(src, dst, data), (str(dst), 0))
+            cached = self._packets[key] = (build_ipv4(src, dst, data, ttl=ttl), (str(dst), 0))
         packet, address = cached
         try:
             self.sock.sendto(packet, address)
@@ -245,14 +256,19 @@ class VrrpSocket6(_VrrpSocketBase):
             self.sock.close()
             raise
 
-    def send(self, data: bytes, dst: IPv6Address | None = None, src: IPv6Address | None = None) -> OSError | None:
-        """Send one VRRP message; the source goes in IPV6_PKTINFO so it is exactly the one given."""
+    def send(
+        self, data: bytes, dst: IPv6Address | None = None, src: IPv6Address | None = None, ttl: int = 255
+    ) -> OSError | None:
+        """Send one VRRP message; the source goes in IPV6_PKTINFO so it is exactly the one given, and a
+        hop limit other than 255 (unicast_ttl) in IPV6_HOPLIMIT."""
         dst = self.group if dst is None else dst
         src = self.src if src is None else src
         ancillary = []
         if src is not None:
             pktinfo = struct.pack("16sI", src.packed, self.ifindex)
             ancillary.append((socket.IPPROTO_IPV6, consts.IPV6_PKTINFO, pktinfo))
+        if ttl != 255:
+            ancillary.append((socket.IPPROTO_IPV6, consts.IPV6_HOPLIMIT, struct.pack("i", ttl)))
         scope = self.ifindex if (dst.is_link_local or dst.is_multicast) else 0
         try:
             self.sock.sendmsg([data], ancillary, 0, (str(dst), 0, 0, scope))

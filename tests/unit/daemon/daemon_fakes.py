@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
 
-from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.daemon.ports import Ports
 from vrrpkit.io.scripts import Script, ScriptResult
+from vrrpkit.io.vmac import LinkState
 from vrrpkit.io.vrrp_socket import Datagram
 
 
@@ -79,18 +81,97 @@ class FakeNetlink:
         address = self.primary.get((ifname, family))
         return None if address in set(exclude) else address
 
+    def interface_names(self) -> list[str]:
+        return sorted(self.interfaces)
+
+
+@dataclass
+class FakeVmacs:
+    """Links as the kernel would keep them; `refuse` makes create() fail (a kernel without ipvlan, ...)."""
+
+    netlink: FakeNetlink
+    links: dict[str, LinkState] = field(default_factory=dict)  # the non-VMAC ones are derived from netlink
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    refuse: dict[str, OSError] = field(default_factory=dict)  # link name -> the error create() raises
+
+    def state(self, name: str) -> LinkState | None:
+        if name in self.links:
+            return self.links[name]
+        if name in self.netlink.interfaces:
+            return LinkState(name, 100 + sorted(self.netlink.interfaces).index(name), "veth", None, None,
+                             b"\x02\0\0\0\0\x01", True)
+        return None
+
+    def create(self, link: VmacLink) -> None:
+        self.calls.append(("create", link.name, link.base))
+        if link.name in self.refuse:
+            raise self.refuse[link.name]
+        base = self.state(link.base)
+        assert base is not None
+        self.links[link.name] = LinkState(link.name, 200 + len(self.links), link.kind,
+                                          "private" if link.kind == "macvlan" else None, base.index, link.mac, False)
+        self.netlink.interfaces[link.name] = False
+
+    def delete(self, name: str, kind: str) -> bool:
+        self.calls.append(("delete", name))
+        state = self.links.get(name)
+        if state is None or state.kind != kind:
+            return False
+        del self.links[name]
+        self.netlink.interfaces.pop(name, None)
+        return True
+
+    def set_up(self, name: str) -> None:
+        self.calls.append(("up", name))
+        self.links[name] = dataclasses.replace(self.links[name], up=True)
+        self.netlink.interfaces[name] = True
+
+    def add_address(self, name: str, address: IPInterface) -> None:
+        self.calls.append(("addr", name, str(address)))
+
+    def mac(self, ifname: str) -> bytes:
+        return b"\x02\0\0\0\0\x01"
+
+
+@dataclass
+class FakeSysctl:
+    """/proc/sys as a dict; unknown interface sysctls read as 0 while the interface exists."""
+
+    netlink: FakeNetlink
+    values: dict[str, int] = field(default_factory=dict)
+    writes: list[tuple[str, int]] = field(default_factory=list)
+
+    def read(self, name: str) -> int | None:
+        if name in self.values:
+            return self.values[name]
+        parts = name.split("/")
+        if len(parts) == 5 and parts[2] == "conf" and parts[3] not in ("all", "default") \
+                and parts[3] not in self.netlink.interfaces:
+            return None
+        return 0
+
+    def write(self, name: str, value: int) -> None:
+        self.writes.append((name, value))
+        self.values[name] = value
+
 
 class FakeSocket(_Fd):
     def __init__(self, ifname: str, family: int, group: IPAddress | None, unicast: bool) -> None:
         super().__init__()
         self.ifname, self.family, self.group, self.unicast = ifname, family, group, unicast
         self.sent: list[tuple[bytes, IPAddress, IPAddress]] = []
+        self.ttls: list[int] = []
+        self.groups: list[IPAddress] = [group] if group is not None else []
         self.inbox: list[Datagram] = []
         self.closed = False
 
-    def send(self, data: bytes, dst: IPAddress, src: IPAddress) -> OSError | None:
+    def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None:
         self.sent.append((data, dst, src))
+        self.ttls.append(ttl)
         return None
+
+    def join(self, group: IPAddress) -> None:
+        self.groups.append(group)
 
     def deliver(self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255) -> None:
         self.inbox.append(Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname))
@@ -161,6 +242,12 @@ class FakeFirewall:
     def teardown(self) -> None:
         self.log.append(("teardown",))
 
+    def add_vmac(self, vmac: str, base: str, family: int) -> None:
+        self.log.append(("add_vmac", vmac, base, str(family)))
+
+    def remove_vmac(self, vmac: str, base: str, family: int) -> None:
+        self.log.append(("remove_vmac", vmac, base, str(family)))
+
 
 class FakeLinkEvents(_Fd):
     def __init__(self) -> None:
@@ -207,6 +294,14 @@ class FakeOs:
     firewall: FakeFirewall = field(default_factory=FakeFirewall)
     links: FakeLinkEvents | None = None
     prober_answers: frozenset[str] = frozenset()
+    carrier: dict[str, bool] = field(default_factory=dict)  # linkbeat answers
+    polls: list[tuple[str, str]] = field(default_factory=list)
+    vmacs: FakeVmacs = field(init=False)
+    sysctl: FakeSysctl = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vmacs = FakeVmacs(self.netlink)
+        self.sysctl = FakeSysctl(self.netlink)
 
     def ports(self) -> Ports:
         def open_socket(ifname: str, family: int, group: IPAddress | None, unicast: bool) -> FakeSocket:
@@ -223,6 +318,10 @@ class FakeOs:
             self.links = FakeLinkEvents()
             return self.links
 
+        def carrier(ifname: str, kind: str) -> bool | None:
+            self.polls.append((ifname, kind))
+            return self.carrier.get(ifname, self.netlink.interfaces.get(ifname))
+
         return Ports(
             netlink=self.netlink,
             open_socket=open_socket,
@@ -230,4 +329,7 @@ class FakeOs:
             prober=prober,
             firewall=lambda: self.firewall,
             link_events=link_events,
+            vmacs=self.vmacs,
+            sysctl=self.sysctl,
+            carrier=carrier,
         )
