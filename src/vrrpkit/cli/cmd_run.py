@@ -72,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print("vrrpkit run: must run as root (raw sockets, addresses, ARP)", file=sys.stderr)
         return 2
     for cfg in result.instances:
-        if not netlink.interface_exists(cfg.interface):
-            print(f"vrrpkit run: ({cfg.name}) interface {cfg.interface} does not exist", file=sys.stderr)
+        if not netlink.interface_exists(cfg.interface) and not result.globals.dynamic_interfaces:
+            print(f"vrrpkit run: ({cfg.name}) interface {cfg.interface} does not exist "
+                  f"(dynamic_interfaces in global_defs lets it start in FAULT)", file=sys.stderr)
             return 2
     from vrrpkit.daemon.app import Daemon
 

@@ -399,11 +399,12 @@ class Daemon:
         for ifname, up in changes:
             for inst in self.instances.values():
                 if ifname in watched(inst.cfg):
-                    if not up:
-                        log.info("(%s) interface %s down", inst.name, ifname)
-                    elif ifname == inst.cfg.interface:
+                    if up and ifname == inst.cfg.interface:
                         self._refresh_address(inst, now)
-                    inst.router.link_changed(self._link_up(inst.cfg), now)
+                    link_up = self._link_up(inst.cfg)
+                    if not link_up and inst.router.own_fault() is None:
+                        log.info("(%s) interface %s down", inst.name, ifname)
+                    inst.router.link_changed(link_up, now)
                 if any(t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks):
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()

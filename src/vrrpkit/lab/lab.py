@@ -352,9 +352,10 @@ class Lab:
 
     # -- observing --
 
-    def vip_holders(self, address: Address) -> set[str]:
-        """Hosts whose eth0 currently carries `address` (what `ip addr` says, not what daemons claim)."""
-        return {host for host in self.hosts if any(observe.addresses(self.netns(host), address))}
+    def vip_holders(self, address: Address, interface: str | None = IFACE) -> set[str]:
+        """Hosts whose eth0 (or `interface`, None: any interface, e.g. a use_vmac macvlan) currently
+        carries `address` (what `ip addr` says, not what daemons claim)."""
+        return {host for host in self.hosts if any(observe.addresses(self.netns(host), address, interface))}
 
     def addr_lines(self, host: str, address: Address) -> list[str]:
         """`ip -br`-like evidence of one address on a host, for narration (empty when absent)."""
