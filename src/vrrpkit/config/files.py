@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import socket
 from collections.abc import Sequence
 
@@ -49,14 +50,14 @@ def load_files(paths: Sequence[str], config_id: str | None = None) -> ParseResul
         text = loader(paths[0])
         if text is None:
             raise FileNotFoundError(paths[0])
-        return load_string(text, filename=paths[0], config_id=cid, loader=loader)
+        return load_string(text, filename=paths[0], config_id=cid, loader=loader, rand=random.randint)
     # Several paths: read them as one configuration, in order (keepalived -f takes one; this mirrors includes).
     texts = []
     for path in paths:
         if loader(path) is None:
             raise FileNotFoundError(path)
         texts.append(f"include {path}")
-    return load_string("\n".join(texts), filename="<files>", config_id=cid, loader=loader)
+    return load_string("\n".join(texts), filename="<files>", config_id=cid, loader=loader, rand=random.randint)
 
 
 def load_file(path: str, config_id: str | None = None) -> ParseResult:

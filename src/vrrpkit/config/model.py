@@ -139,6 +139,7 @@ class ParseResult:
     config_id: str | None = None
     interfaces: InterfaceSettings = field(default_factory=InterfaceSettings)
     track_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # track_group NAME -> instances
+    stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
 
     @property
     def ok(self) -> bool:

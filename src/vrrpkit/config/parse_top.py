@@ -21,9 +21,10 @@ from vrrpkit.config.parse_interfaces import (
     parse_linkbeat_use_polling,
     parse_track_group,
 )
+from vrrpkit.config.parse_lvs import parse_ssl, parse_virtual_server, parse_virtual_server_group
 from vrrpkit.config.parse_sync_group import parse_vrrp_sync_group
 from vrrpkit.config.parse_trackers import parse_track_file, parse_vrrp_script
-from vrrpkit.config.parser import Parser
+from vrrpkit.config.parser import Parser, StopReading
 from vrrpkit.config.written import Written
 
 TopHandler = Callable[[Parser, Written, Stmt], None]
@@ -40,6 +41,9 @@ TOP_LEVEL: dict[str, TopHandler] = {
     "interface_up_down_delays": parse_interface_up_down_delays,
     "garp_group": parse_garp_group,
     "track_group": parse_track_group,
+    "virtual_server": parse_virtual_server,
+    "virtual_server_group": parse_virtual_server_group,
+    "SSL": parse_ssl,
 }
 
 
@@ -47,5 +51,8 @@ def parse(stmts: Iterator[Stmt], reporter: Reporter) -> Written:
     """Read every statement; syntax and value diagnostics go to `reporter` as they are found."""
     p = Parser(stmts, reporter)
     written = Written()
-    p.block("top", {kw: partial(fn, p, written) for kw, fn in TOP_LEVEL.items()}, 0, None)
+    try:
+        p.block("top", {kw: partial(fn, p, written) for kw, fn in TOP_LEVEL.items()}, 0, None)
+    except StopReading as stop:
+        written.stopped_at = stop.where
     return written

@@ -154,6 +154,9 @@ class Daemon:
         systemd.notify("READY=1", f"STATUS={status_line(self.instances.values())}")
         self._ready = True
         log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
+        for diag in self.result.diagnostics:  # once: the load balancer in this file is not ours to run
+            if diag.rule == "lvs-checker-only":
+                log.info("%s:%d: %s", diag.file, diag.line, diag.message)
 
     async def shutdown(self) -> None:
         """SIGTERM: masters send priority 0, VIPs removed, notify_stop run, firewall removed."""

@@ -166,7 +166,7 @@ def test_bare_flags() -> None:
 
 def test_a_bare_flag_with_a_value_still_sets_it_and_says_so() -> None:
     res = parse(inst("  dont_track_primary off"))
-    assert res.instances[0].dont_track_primary and at(res, "invalid-value") == [4]
+    assert res.instances[0].dont_track_primary and at(res, "ignored-value") == [4]
 
 
 def test_no_virtual_ipaddress_silences_the_no_vips_warning() -> None:
