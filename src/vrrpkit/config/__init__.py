@@ -54,6 +54,7 @@ def load_string(
         script_locs=dict(parsed.script_locs),
         interfaces=parsed.interfaces,
         track_groups=dict(parsed.track_groups),
+        interface_refs=parsed.interface_refs,
         stopped_at=written.stopped_at,
     )
 

@@ -23,6 +23,7 @@ class HostFacts:
     interfaces: Mapping[str, tuple[IPInterface, ...]] = field(default_factory=dict)
     executable: Callable[[str], bool] | None = None  # program (path or name) -> runnable?
     users: frozenset[str] | None = None
+    kinds: Mapping[str, str] | None = None  # interface -> link kind ("macvlan", "veth", "" for a NIC)
 
     def addresses(self) -> set[IPAddress]:
         return {a.ip for addrs in self.interfaces.values() for a in addrs}
@@ -56,6 +57,7 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
             if track.kind.value == "interface" and track.name not in facts.interfaces:
                 r.add(src.item(f"track:{track.name}", "track_interface"), "host-interface-missing",
                       f"tracked interface {track.name} does not exist on this host (the instance stays in FAULT)")
+    _interface_checks(r, result, facts)
     if facts.executable is not None:
         for name, script in result.scripts.items():
             if script.script.lstrip().startswith("<"):
@@ -74,6 +76,23 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
                   f"scripts run as {user}, which does not exist on this host; set script_user in global_defs "
                   f"(keepalived: 'Unable to set default user')")
     return r.items
+
+
+def _interface_checks(r: Reporter, result: ParseResult, facts: HostFacts) -> None:
+    """Interfaces named outside instances (keepalived: 'unknown interface eth9 specified for ...'), and a
+    use_vmac name that belongs to an interface keepalived would not use as its VMAC."""
+    for block, name, loc in result.interface_refs:
+        if name not in facts.interfaces:
+            r.add(loc, "host-interface-missing", f"unknown interface {name} specified for {block}")
+    for inst in result.instances:
+        for link in inst.vmac_links:
+            kind = None if facts.kinds is None else facts.kinds.get(link.name)
+            if link.name in facts.interfaces and kind is not None and kind != link.kind:
+                src = result.sources[inst.name]
+                r.add(src.at("use_ipvlan" if link.kind == "ipvlan" else "use_vmac"), "host-vmac-name-taken",
+                      f"({inst.name}) interface {link.name} already exists and is not a "
+                      f"{'private macvlan' if link.kind == 'macvlan' else 'l2 ipvlan'}: keepalived ignores the "
+                      f"name, vrrpkit leaves that interface alone and the instance stays in FAULT")
 
 
 def _has_notify(result: ParseResult) -> bool:

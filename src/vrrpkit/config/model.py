@@ -139,6 +139,8 @@ class ParseResult:
     config_id: str | None = None
     interfaces: InterfaceSettings = field(default_factory=InterfaceSettings)
     track_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # track_group NAME -> instances
+    # interfaces named by linkbeat_interfaces, interface_up_down_delays and garp_group: (block, name, where)
+    interface_refs: tuple[tuple[str, str, Location], ...] = ()
     stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
 
     @property

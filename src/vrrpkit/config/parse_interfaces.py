@@ -117,9 +117,11 @@ def _interfaces(b: GarpBlock, s: Stmt) -> None:
     if b.group.single:
         b.p.err(s.loc, "invalid-value", "garp_group: only one of interface or interfaces may be given")
         return
+    # keepalived checks the names once the block is read: its complaints name the closing brace
+    end = b.p.last_values_end
     for item in items:
         for w in item.words:
-            b.group.interfaces.append((w.text, Location(item.file, item.line, w.column)))
+            b.group.interfaces.append((w.text, Location(item.file, end or item.line, 1 if end else w.column)))
 
 
 GARP_GROUP_KEYWORDS: dict[str, Callable[[GarpBlock, Stmt], None]] = {

@@ -61,6 +61,7 @@ class Completed:
     script_locs: dict[str, Location]
     interfaces: InterfaceSettings
     track_groups: dict[str, tuple[str, ...]]
+    interface_refs: tuple[tuple[str, str, Location], ...]
 
 
 def _round_half_up(x: float) -> int:
@@ -138,8 +139,14 @@ def complete(written: Written, reporter: Reporter) -> Completed:
               "(keepalived -t fails); add enable_script_security and a script_user to global_defs")
 
     track_groups = _track_groups(r, written.interfaces, {i.name for i in instances})
+    w = written.interfaces
+    refs = (
+        *(("linkbeat interface", name, loc) for name, (_, loc) in w.linkbeat.items()),
+        *(("up/down delay", name, loc) for name, (_, _, loc) in w.delays_us.items()),
+        *(("garp_group", name, loc) for grp in w.garp_groups for name, loc in grp.interfaces),
+    )
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
-                     _interfaces(written.interfaces), track_groups)
+                     _interfaces(w), track_groups, refs)
 
 
 def _interfaces(w: WrittenInterfaces) -> InterfaceSettings:

@@ -211,13 +211,14 @@ class Daemon:
         self._rebuild_groups()
         self.socketset.rebuild(self.instances.values())
 
-    def _make_instance(self, cfg: InstanceConfig) -> Instance:
+    def _make_instance(self, written: InstanceConfig) -> Instance:
         netlink = self.ports.netlink
+        cfg = self.linkmgr.name_fallback(written, self.result.globals.vmac_prefix)
         address = None
         if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
             address = self._source_address(cfg)
         router = VirtualRouter(cfg, address)
-        inst = Instance(cfg, router)
+        inst = Instance(cfg, router, written=written if written != cfg else None)
         for track in cfg.tracks:
             if track.kind is TrackKind.INTERFACE:
                 router.set_initial_track(track.name, self.linkwatch.is_up(track.name))
@@ -322,7 +323,7 @@ class Daemon:
         if why is not None:
             log.error("Reload failed: %s", why)
             return False
-        plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
+        plan = plan_reload({n: i.configured for n, i in self.instances.items()}, result.instances)
         now = self._now()
         stopped = []
         for name in plan.stop:

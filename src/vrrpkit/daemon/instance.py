@@ -20,8 +20,9 @@ HISTORY = 20  # transitions kept for `status`; the total is counted separately a
 
 @dataclass
 class Instance:
-    cfg: InstanceConfig
+    cfg: InstanceConfig  # what runs (keepalived's run-time fix-ups applied, e.g. a VMAC name it had to change)
     router: VirtualRouter
+    written: InstanceConfig | None = None  # as configured, when it differs from `cfg`: what reloads compare
     transitions: deque[TransitionRecord] = field(default_factory=lambda: deque(maxlen=HISTORY))
     transitions_total: int = 0
     split_brain: frozenset[str] = frozenset()
@@ -31,6 +32,10 @@ class Instance:
     mismatches: dict[str, int] = field(default_factory=dict)
     vmac_errors: int = 0
     vmac_error: str | None = None  # the last one, logged once until it changes
+
+    @property
+    def configured(self) -> InstanceConfig:
+        return self.written or self.cfg
 
     @property
     def name(self) -> str:

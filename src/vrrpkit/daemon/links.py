@@ -24,6 +24,7 @@ refused (never deleted) when the name belongs to another kind of interface.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import logging
 from collections.abc import Callable
@@ -107,6 +108,20 @@ class LinkManager:
                 log.warning("(%s) cannot set promote_secondaries on %s: %s", cfg.name, cfg.vip_interface, exc)
 
     # --- VMAC links ------------------------------------------------------------------------------
+
+    def name_fallback(self, cfg: InstanceConfig, prefix: str) -> InstanceConfig:
+        """keepalived: a use_vmac name that is an existing interface of another kind is ignored
+        ('already exists and is not a private macvlan; ignoring vmac if_name') for prefix.VRID."""
+        link = cfg.vmac
+        default = f"{prefix}.{cfg.vrid}"
+        if link is None or link.name == default:
+            return cfg
+        state = self.ports.vmacs.state(link.name)
+        if state is None or state.kind == link.kind:
+            return cfg
+        log.warning("(%s) interface %s already exists and is not %s; ignoring vmac if_name, using %s",
+                    cfg.name, link.name, "a private macvlan" if link.kind == "macvlan" else "an l2 ipvlan", default)
+        return cfg.replace(vmac=dataclasses.replace(link, name=default))
 
     def ensure(self, cfg: InstanceConfig, source: IPAddress | None) -> None:
         """Make (or adopt) every VMAC the instance needs; raises OSError naming the one that failed."""

@@ -12,7 +12,7 @@ import pwd
 import shutil
 
 from vrrpkit.config.host import HostFacts
-from vrrpkit.io import netlink
+from vrrpkit.io import netlink, vmac
 
 
 def _executable(program: str) -> bool:
@@ -24,7 +24,8 @@ def _executable(program: str) -> bool:
 def gather() -> HostFacts:
     """This host's facts; raises OSError when netlink is unavailable."""
     users = frozenset(p.pw_name for p in pwd.getpwall())
-    return HostFacts(interfaces=netlink.interface_addresses(), executable=_executable, users=users)
+    return HostFacts(interfaces=netlink.interface_addresses(), executable=_executable, users=users,
+                     kinds=vmac.interface_kinds())
 
 
 def primary_sources(facts: HostFacts) -> dict[str, str]:

@@ -198,6 +198,21 @@ def test_a_vmac_deleted_under_us_is_made_again(tmp_path: Path) -> None:
     drive(tmp_path, conf(extra="use_vmac"), body)
 
 
+def test_a_vmac_name_taken_by_another_interface_falls_back_to_vrrp_vrid(tmp_path: Path) -> None:
+    """keepalived: 'interface vk51 already exists and is not a private macvlan; ignoring vmac if_name'."""
+    fake = FakeOs()
+    fake.netlink.interfaces["vk51"] = True  # a veth of that name
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert ("add", "vrrp.51", "192.0.2.99/24") in fake.netlink.calls and "vk51" not in fake.vmacs.links
+        router = d.instances["VI_1"].router
+        assert d.apply_reload(load_string(conf(extra="use_vmac vk51"), filename="keepalived.conf"))
+        assert d.instances["VI_1"].router is router  # unchanged config: the fix-up is no reason to restart
+
+    drive(tmp_path, conf(extra="use_vmac vk51"), body, fake)
+
+
 def test_reload_keeps_the_vmac_of_a_restarted_instance(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")
