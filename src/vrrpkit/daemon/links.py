@@ -110,18 +110,25 @@ class LinkManager:
     # --- VMAC links ------------------------------------------------------------------------------
 
     def name_fallback(self, cfg: InstanceConfig, prefix: str) -> InstanceConfig:
-        """keepalived: a use_vmac name that is an existing interface of another kind is ignored
-        ('already exists and is not a private macvlan; ignoring vmac if_name') for prefix.VRID."""
+        """keepalived 2.2.7, measured: a VMAC name that belongs to an interface of another kind is not
+        used ('already exists and is not a private macvlan; ignoring vmac if_name'); the default
+        prefix.VRID is, and when that is taken too, the first free prefixN.VRID (vrrp1.51, ...)."""
         link = cfg.vmac
-        default = f"{prefix}.{cfg.vrid}"
-        if link is None or link.name == default:
+        if link is None:
             return cfg
-        state = self.ports.vmacs.state(link.name)
-        if state is None or state.kind == link.kind:
+        candidates = [link.name, f"{prefix}.{cfg.vrid}", *(f"{prefix}{n}.{cfg.vrid}" for n in range(1, 100))]
+        taken = {other.name for other in cfg.vmac_addr_links}
+        for name in dict.fromkeys(candidates):
+            state = self.ports.vmacs.state(name)
+            if name not in taken and (state is None or state.kind == link.kind):
+                break
+        else:
+            return cfg  # nothing free: ensure() will say why
+        if name == link.name:
             return cfg
         log.warning("(%s) interface %s already exists and is not %s; ignoring vmac if_name, using %s",
-                    cfg.name, link.name, "a private macvlan" if link.kind == "macvlan" else "an l2 ipvlan", default)
-        return cfg.replace(vmac=dataclasses.replace(link, name=default))
+                    cfg.name, link.name, "a private macvlan" if link.kind == "macvlan" else "an l2 ipvlan", name)
+        return cfg.replace(vmac=dataclasses.replace(link, name=name))
 
     def ensure(self, cfg: InstanceConfig, source: IPAddress | None) -> None:
         """Make (or adopt) every VMAC the instance needs; raises OSError naming the one that failed."""
