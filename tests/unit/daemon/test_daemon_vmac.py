@@ -142,7 +142,7 @@ def test_promote_secondaries_and_disable_local_igmp_are_restored() -> None:
 def test_use_vmac_master_advertises_and_announces_from_the_vmac_and_cleans_up(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         assert ("vrrp.51", 4) in fake.sockets and ("eth0", 4) not in fake.sockets
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert ("add", "vrrp.51", "192.0.2.99/24") in fake.netlink.calls
         assert fake.sockets[("vrrp.51", 4)].sent
         assert d.snapshot().instance("VI_1").vmac == "vrrp.51"  # type: ignore[union-attr]
@@ -156,7 +156,7 @@ def test_use_vmac_master_advertises_and_announces_from_the_vmac_and_cleans_up(tm
 def test_vmac_xmit_base_advertises_from_eth0(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         assert ("eth0", 4) in fake.sockets and ("vrrp.51", 4) not in fake.sockets
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert ("add", "vrrp.51", "192.0.2.99/24") in fake.netlink.calls
 
     drive(tmp_path, conf(extra="use_vmac\n    vmac_xmit_base"), body)
@@ -171,12 +171,12 @@ def test_a_vmac_the_kernel_refuses_is_logged_counted_and_retried(
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         inst = d.instances["VI_1"]
         assert state(d) == "FAULT" and inst.vmac_errors == 1
-        await until(lambda: inst.vmac_errors >= 3)  # retried, the daemon running all along
+        await until(lambda: inst.vmac_errors >= 3, limit=5.0)  # retried, the daemon running all along
         assert state(d) == "FAULT"
         errors = [r for r in caplog.records if "Unable to create VMAC" in r.getMessage()]
         assert len(errors) == 1  # the same failure is logged once
         del fake.vmacs.refuse["vrrp.51"]
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert ("vrrp.51", 4) in fake.sockets
 
     caplog.set_level(logging.INFO, logger="vrrpkit")
@@ -186,13 +186,13 @@ def test_a_vmac_the_kernel_refuses_is_logged_counted_and_retried(
 def test_a_vmac_deleted_under_us_is_made_again(tmp_path: Path) -> None:
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         fake.vmacs.links.pop("vrrp.51")
         fake.netlink.interfaces.pop("vrrp.51")
         assert fake.links is not None
         fake.links.push("vrrp.51", False)
-        await until(lambda: state(d) == "FAULT")
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "FAULT", limit=5.0)
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert [c for c in fake.vmacs.calls if c[0] == "create"] == [("create", "vrrp.51", "eth0")] * 2
 
     drive(tmp_path, conf(extra="use_vmac"), body)
@@ -204,7 +204,7 @@ def test_a_vmac_name_taken_by_another_interface_falls_back_to_vrrp_vrid(tmp_path
     fake.netlink.interfaces["vk51"] = True  # a veth of that name
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert ("add", "vrrp.51", "192.0.2.99/24") in fake.netlink.calls and "vk51" not in fake.vmacs.links
         router = d.instances["VI_1"].router
         assert d.apply_reload(load_string(conf(extra="use_vmac vk51"), filename="keepalived.conf"))
@@ -215,7 +215,7 @@ def test_a_vmac_name_taken_by_another_interface_falls_back_to_vrrp_vrid(tmp_path
 
 def test_reload_keeps_the_vmac_of_a_restarted_instance(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert d.apply_reload(load_string(conf(priority=120, extra="use_vmac"), filename="keepalived.conf"))
         assert "vrrp.51" in fake.vmacs.links and ("delete", "vrrp.51") not in fake.vmacs.calls
         assert d.apply_reload(load_string(conf(priority=120), filename="keepalived.conf"))
@@ -231,7 +231,7 @@ def test_unicast_ttl_reaches_the_socket(tmp_path: Path) -> None:
     extra = "unicast_src_ip 192.0.2.1\n    unicast_ttl 7\n    unicast_peer {\n        192.0.2.2\n    }"
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert set(fake.sockets[("eth0", 4)].ttls) == {7}
 
     drive(tmp_path, conf(extra=extra), body)
@@ -252,20 +252,20 @@ def test_two_groups_share_one_socket(tmp_path: Path) -> None:
 
 
 def test_interface_up_down_delays_hide_a_short_flap(tmp_path: Path) -> None:
-    text = "interface_up_down_delays {\n    eth0 0.3 0.1\n}\n" + conf()
+    text = "interface_up_down_delays {\n    eth0 1 0.1\n}\n" + conf()  # a long down delay: loaded CI
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert fake.links is not None
         fake.links.push("eth0", False)
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
         fake.links.push("eth0", True)
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(1.2)
         assert state(d) == "MASTER"  # never heard of it
         fake.links.push("eth0", False)
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.2)
         assert state(d) == "MASTER"
-        await until(lambda: state(d) == "FAULT")  # once the 0.3 s down delay is over
+        await until(lambda: state(d) == "FAULT", limit=5.0)  # once the 1 s down delay is over
 
     drive(tmp_path, text, body)
 
@@ -274,13 +274,13 @@ def test_linkbeat_interfaces_are_polled_not_taken_from_netlink(tmp_path: Path) -
     text = "linkbeat_interfaces {\n    eth0 ETHTOOL\n}\n" + conf()
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert fake.links is not None
         fake.links.push("eth0", False)  # netlink says down, the driver says carrier: no fault
         await asyncio.sleep(0.2)
         assert state(d) == "MASTER"
         fake.carrier["eth0"] = False
-        await until(lambda: state(d) == "FAULT", limit=3.0)
+        await until(lambda: state(d) == "FAULT", limit=5.0)
         assert ("eth0", "ETHTOOL") in fake.polls
 
     drive(tmp_path, text, body)
@@ -288,7 +288,7 @@ def test_linkbeat_interfaces_are_polled_not_taken_from_netlink(tmp_path: Path) -
 
 def test_dont_track_primary(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         assert fake.links is not None
         fake.links.push("eth0", False)
         await asyncio.sleep(0.3)
@@ -303,11 +303,11 @@ def test_track_src_ip_faults_when_the_address_goes(tmp_path: Path) -> None:
     extra = "track_src_ip\n    unicast_src_ip 192.0.2.1\n    unicast_peer {\n        192.0.2.2\n    }"
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        await until(lambda: state(d) == "MASTER")
+        await until(lambda: state(d) == "MASTER", limit=5.0)
         fake.netlink.addresses["eth0"].discard(ip_address("192.0.2.1"))
-        await until(lambda: state(d) == "FAULT", limit=3.0)
+        await until(lambda: state(d) == "FAULT", limit=5.0)
         fake.netlink.addresses["eth0"].add(ip_address("192.0.2.1"))
-        await until(lambda: state(d) != "FAULT", limit=3.0)
+        await until(lambda: state(d) != "FAULT", limit=5.0)
 
     drive(tmp_path, conf(extra=extra), body, fake)
 
