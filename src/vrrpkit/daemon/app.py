@@ -408,6 +408,8 @@ class Daemon:
                     link_up = self._link_up(inst.cfg)
                     if not link_up and inst.router.own_fault() is None:
                         log.info("(%s) interface %s down", inst.name, ifname)
+                    if not up and ifname != inst.cfg.interface:
+                        self._retry_at = 0.0  # a VMAC deleted under us: make it again at once, as keepalived
                     inst.router.link_changed(link_up, now)
                 if any(t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks):
                     inst.router.tracker_changed(ifname, up, now)

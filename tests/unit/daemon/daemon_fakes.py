@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -305,6 +306,8 @@ class FakeOs:
 
     def ports(self) -> Ports:
         def open_socket(ifname: str, family: int, group: IPAddress | None, unicast: bool) -> FakeSocket:
+            if ifname not in self.netlink.interfaces:  # as if_nametoindex fails for the real socket
+                raise OSError(errno.ENODEV, f"no such interface: {ifname}")
             sock = self.sockets[(ifname, family)] = FakeSocket(ifname, family, group, unicast)
             return sock
 

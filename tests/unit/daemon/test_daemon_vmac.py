@@ -326,3 +326,18 @@ def test_log_unknown_vrids(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> 
     drive(tmp_path, text, body)
     lines = [r.getMessage() for r in caplog.records if "unknown VRID 77" in r.getMessage()]
     assert len(lines) == 1  # once a minute per VRID
+
+
+def test_dynamic_interfaces_start_in_fault_until_the_interface_appears(tmp_path: Path) -> None:
+    text = conf().replace("interface eth0", "interface eth1") + "global_defs {\n    dynamic_interfaces\n}\n"
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        assert state(d) == "FAULT" and ("eth1", 4) not in fake.sockets
+        fake.netlink.interfaces["eth1"] = True
+        fake.netlink.primary[("eth1", 4)] = ip_address("198.51.100.1")
+        assert fake.links is not None
+        fake.links.push("eth1", True)
+        await until(lambda: state(d) == "MASTER", limit=5.0)
+        assert ("eth1", 4) in fake.sockets and fake.sockets[("eth1", 4)].sent
+
+    drive(tmp_path, text, body)
