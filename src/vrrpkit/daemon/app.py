@@ -319,7 +319,8 @@ class Daemon:
         if self.stopping:
             log.warning("Reload ignored: shutting down")
             return False
-        why = refusal(result.instances, result.ok, self.ports.netlink.interface_exists)
+        exists = self.ports.netlink.interface_exists
+        why = refusal(result.instances, result.ok, (lambda _: True) if result.globals.dynamic_interfaces else exists)
         if why is not None:
             log.error("Reload failed: %s", why)
             return False
@@ -334,9 +335,10 @@ class Daemon:
             stopped.append(inst)
         self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
         # a restarted instance keeps the VMACs its new configuration still wants (no link flap)
-        still = frozenset(link.name for cfg in result.instances if cfg.name in plan.restart for link in cfg.vmac_links)
+        new = {cfg.name: cfg for cfg in result.instances}
         for inst in stopped:
-            self.linkmgr.release(inst.cfg, keep=still if inst.name in plan.restart else frozenset())
+            wanted = new[inst.name].vmac_links if inst.name in plan.restart else ()
+            self.linkmgr.release(inst.cfg, keep=frozenset(k.name for k in wanted if k in inst.cfg.vmac_links))
         try:
             self._build(result, plan.start)
         except OSError as exc:

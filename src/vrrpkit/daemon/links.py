@@ -157,6 +157,15 @@ class LinkManager:
         else:
             log.info("(%s) using existing VMAC interface %s", cfg.name, link.name)
         self.links[link.name] = (link, cfg.name)
+        try:
+            self._configure(cfg, link, source, created)
+        except BaseException:
+            self._remove(link)  # half made: undo it all, the next attempt starts from nothing
+            raise
+
+    def _configure(self, cfg: InstanceConfig, link: VmacLink, source: IPAddress | None, created: bool) -> None:
+        """keepalived's order: sysctls and addresses while the link is down, then up, then the nft rules."""
+        vmacs = self.ports.vmacs
         ipv6_on_it = link.family == 6 or any(
             v.interface.version == 6 and cfg.device_of(v) == link.name for v in cfg.vips + cfg.excluded_vips
         )

@@ -93,7 +93,7 @@ class FakeVmacs:
     netlink: FakeNetlink
     links: dict[str, LinkState] = field(default_factory=dict)  # the non-VMAC ones are derived from netlink
     calls: list[tuple[str, ...]] = field(default_factory=list)
-    refuse: dict[str, OSError] = field(default_factory=dict)  # link name -> the error create() raises
+    refuse: dict[str, OSError] = field(default_factory=dict)  # NAME (or "up:NAME") -> what create (set_up) raises
 
     def state(self, name: str) -> LinkState | None:
         if name in self.links:
@@ -124,6 +124,8 @@ class FakeVmacs:
 
     def set_up(self, name: str) -> None:
         self.calls.append(("up", name))
+        if f"up:{name}" in self.refuse:
+            raise self.refuse[f"up:{name}"]
         self.links[name] = dataclasses.replace(self.links[name], up=True)
         self.netlink.interfaces[name] = True
 

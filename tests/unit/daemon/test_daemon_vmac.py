@@ -121,6 +121,20 @@ def test_a_vmac_left_by_a_crash_is_adopted_a_different_one_replaced_a_stranger_r
     assert fake.vmacs.calls == [] and "vrrp.51" in fake.netlink.interfaces
 
 
+def test_a_half_made_vmac_is_undone_so_the_next_attempt_starts_clean() -> None:
+    fake = FakeOs()
+    fake.sysctl.values["net/ipv4/conf/eth0/arp_ignore"] = 2
+    fake.vmacs.refuse["up:vrrp.51"] = OSError(errno.EIO, "flaky")
+    links = manager(fake)
+    with pytest.raises(OSError, match="flaky"):
+        links.ensure(vmac_cfg(), None)  # type: ignore[arg-type]
+    assert "vrrp.51" not in fake.vmacs.links and not links.links
+    assert fake.sysctl.values["net/ipv4/conf/eth0/arp_ignore"] == 2  # undone too
+    del fake.vmacs.refuse["up:vrrp.51"]
+    links.ensure(vmac_cfg(), None)  # type: ignore[arg-type]
+    assert fake.vmacs.links["vrrp.51"].up and [c[0] for c in fake.vmacs.calls].count("create") == 2
+
+
 def test_promote_secondaries_and_disable_local_igmp_are_restored() -> None:
     """Measured with keepalived 2.2.7: both set while it runs, both back to what they were after."""
     fake = FakeOs()
@@ -218,6 +232,9 @@ def test_reload_keeps_the_vmac_of_a_restarted_instance(tmp_path: Path) -> None:
         await until(lambda: state(d) == "MASTER", limit=5.0)
         assert d.apply_reload(load_string(conf(priority=120, extra="use_vmac"), filename="keepalived.conf"))
         assert "vrrp.51" in fake.vmacs.links and ("delete", "vrrp.51") not in fake.vmacs.calls
+        mac = "use_vmac 02:11:22:33:44:55"
+        assert d.apply_reload(load_string(conf(priority=120, extra=mac), filename="keepalived.conf"))
+        assert fake.vmacs.links["vrrp.51"].mac == bytes.fromhex("021122334455")  # a new MAC: made anew
         assert d.apply_reload(load_string(conf(priority=120), filename="keepalived.conf"))
         assert "vrrp.51" not in fake.vmacs.links  # no longer wanted: removed
 
