@@ -55,6 +55,12 @@ def load_string(
         interfaces=parsed.interfaces,
         track_groups=dict(parsed.track_groups),
         interface_refs=parsed.interface_refs,
+        track_processes=parsed.track_processes,
+        extras=parsed.extras,
+        group_smtp_alert=parsed.group_smtp_alert,
+        static=parsed.static,
+        fifo_locs=parsed.fifo_locs,
+        static_locs=parsed.static_locs,
         stopped_at=written.stopped_at,
     )
 

@@ -16,14 +16,12 @@ from vrrpkit.config.lvs_keywords import LVS_KNOWN
 _LVS = "a load-balancer setting: keepalived's checker (keepalived --check) reads it, vrrpkit runs VRRP (docs/lvs.md)"
 _BFD = "BFD is not implemented"
 _SNMP = "SNMP and D-Bus interfaces are not implemented (use `vrrpkit status --json` or the metrics)"
-_MAIL = "e-mail alerts are not implemented (use notify scripts)"
+_MAIL = "checker e-mail alerts belong to LVS health checkers, which vrrpkit does not have"
 _PROC = "process tuning of keepalived's child processes does not apply to vrrpkit's single process"
-_ROUTES = "virtual/static routes and rules are not implemented"
-_FIFO = "notify FIFOs are not implemented (use notify scripts)"
+_FIFO = "the LVS notify FIFO belongs to health checkers, which vrrpkit does not have"
 _NFT = "vrrpkit manages its own no_accept firewall rules; keepalived's firewall tuning does not apply"
 _NS = "network namespaces are chosen by how vrrpkit is started, not in the config"
 _RELOAD = "reload orchestration keywords are not implemented"
-_TRACKP = "track_process is not implemented (use a vrrp_script)"
 _MISC = "not implemented"
 
 def _words(text: str) -> frozenset[str]:
@@ -32,7 +30,8 @@ def _words(text: str) -> frozenset[str]:
 
 
 SECTIONS: Final = (
-    "top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file", "garp_group", "track_group",
+    "top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file", "vrrp_track_process",
+    "garp_group", "track_group",
 )
 
 #: Keywords keepalived knows, per section (2.2.7 probed, plus NEWER).
@@ -101,6 +100,9 @@ KNOWN: Final[dict[str, frozenset[str]]] = {
     "track_file": _words(
         """file include init_file weight"""
     ),
+    "vrrp_track_process": _words(
+        """delay fork_delay full_command include param_match process quorum quorum_max terminate_delay weight"""
+    ),
     "authentication": _words(
         """auth_type auth_pass"""
     ),
@@ -125,8 +127,6 @@ NEWER: Final[dict[str, frozenset[str]]] = {
 UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
     "top": {
         "bfd_instance": _BFD,
-        "static_ipaddress": _ROUTES, "static_routes": _ROUTES, "static_rules": _ROUTES,
-        "vrrp_track_process": _TRACKP,
         "net_namespace": _NS, "net_namespace_ipvs": _NS, "namespace_with_ipsets": _NS,
         "child_wait_time": _PROC, "use_pid_dir": _PROC,
         "instance": "keepalived `instance` (pid/namespace naming) does not apply to vrrpkit",
@@ -134,17 +134,16 @@ UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
     "global_defs": {},  # filled below: everything known that vrrpkit does not read
     "vrrp_script": {},
     "vrrp_instance": {
-        "virtual_routes": _ROUTES, "virtual_rules": _ROUTES,
-        "track_process": _TRACKP, "track_bfd": _BFD, "smtp_alert": _MAIL, "lvs_sync_daemon_interface": _LVS,
+        "track_bfd": _BFD, "lvs_sync_daemon_interface": _LVS,
         "auth_hmac": "auth_hmac (keepalived 2.4's own HMAC-SHA256 trailer, not in any RFC nor in 2.2.7) " + _MISC,
         "kernel_rx_buf_size": _PROC,
         "vrf": "VRF binding only applies to an instance without `interface`, which vrrpkit does not run",
-        "notify_priority_changes": _FIFO,
     },
     "vrrp_sync_group": {
-        "smtp_alert": _MAIL, "track_bfd": _BFD, "track_process": _TRACKP, "notify_priority_changes": _FIFO,
+        "track_bfd": _BFD,
     },
     "track_file": {},
+    "vrrp_track_process": {},
     "authentication": {},
     "garp_group": {},
     "track_group": {},
@@ -153,9 +152,10 @@ UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
 #: What the parser reads, per section (the rest of KNOWN/NEWER goes to UNSUPPORTED).
 IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
     "top": frozenset({"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file",
-                      "vrrp_track_file", "include", "linkbeat_interfaces", "linkbeat_use_polling",
-                      "interface_up_down_delays", "garp_group", "track_group", "virtual_server",
-                      "virtual_server_group", "SSL"}),
+                      "vrrp_track_file", "include", "virtual_server", "virtual_server_group", "SSL",
+                      "vrrp_track_process", "static_ipaddress", "static_routes", "static_rules",
+                      "linkbeat_interfaces", "linkbeat_use_polling", "interface_up_down_delays", "garp_group",
+                      "track_group"}),
     "global_defs": _words(
         """router_id vrrp_strict vrrp_version vrrp_mcast_group4 vrrp_mcast_group6
         vrrp_garp_master_delay vrrp_garp_master_repeat vrrp_garp_master_refresh
@@ -163,9 +163,11 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         vrrp_garp_interval vrrp_gna_interval vrrp_min_garp vrrp_skip_check_adv_addr
         vrrp_check_unicast_src enable_script_security script_user vrrp_startup_delay
         vrrp_delay_after_boot vrrp_lower_prio_no_advert vrrp_higher_prio_send_advert
-        vrrp_down_timer_adverts vrrp_owner_ignore_adverts include vmac_prefix vmac_addr_prefix
-        vrrp_garp_extra_if vrrp_vmac_garp_intvl v3_checksum_as_v2 log_unknown_vrids disable_local_igmp
-        dynamic_interfaces"""
+        vrrp_down_timer_adverts vrrp_owner_ignore_adverts include notify_fifo notify_fifo_script
+        vrrp_notify_fifo vrrp_notify_fifo_script vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload
+        notification_email notification_email_from smtp_server smtp_connect_timeout smtp_helo_name
+        smtp_alert smtp_alert_vrrp no_email_faults vmac_prefix vmac_addr_prefix vrrp_garp_extra_if
+        vrrp_vmac_garp_intvl v3_checksum_as_v2 log_unknown_vrids disable_local_igmp dynamic_interfaces"""
     ),
     "vrrp_script": _words(
         """script interval timeout weight rise fall user init_fail include"""
@@ -178,17 +180,22 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         garp_master_repeat garp_master_refresh garp_master_refresh_repeat garp_lower_prio_delay
         garp_lower_prio_repeat version accept no_accept strict_mode skip_check_adv_addr
         lower_prio_no_advert higher_prio_send_advert down_timer_adverts check_unicast_src
-        owner_ignore_adverts include use_vmac use_ipvlan vmac_xmit_base use_vmac_addr garp_extra_if
-        vmac_garp_intvl dont_track_primary track_src_ip promote_secondaries native_ipv6
-        no_virtual_ipaddress unicast_fault_no_peer mcast_dst_ip unicast_ttl old_unicast_checksum
-        v3_checksum_as_v2 linkbeat_use_polling debug"""
+        owner_ignore_adverts include virtual_routes virtual_rules track_process notify_priority_changes
+        smtp_alert use_vmac use_ipvlan vmac_xmit_base use_vmac_addr garp_extra_if vmac_garp_intvl
+        dont_track_primary track_src_ip promote_secondaries native_ipv6 no_virtual_ipaddress
+        unicast_fault_no_peer mcast_dst_ip unicast_ttl old_unicast_checksum v3_checksum_as_v2
+        linkbeat_use_polling debug"""
     ),
     "vrrp_sync_group": _words(
         """group notify_master notify_backup notify_fault notify_stop notify track_interface
-        track_script track_file sync_group_tracking_weight global_tracking include"""
+        track_script track_file sync_group_tracking_weight include track_process notify_priority_changes
+        smtp_alert global_tracking"""
     ),
     "track_file": _words(
         """file weight init_file include"""
+    ),
+    "vrrp_track_process": _words(
+        """process param_match weight quorum quorum_max fork_delay terminate_delay delay full_command include"""
     ),
     "authentication": _words(
         """auth_type auth_pass"""

@@ -14,16 +14,20 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.config.diagnostics import Location, Reporter
+from vrrpkit.config.interface_blocks import InterfaceRef, complete_interfaces
 from vrrpkit.config.model import (
-    GarpGroup,
+    FifoConfig,
     GlobalDefs,
+    InstanceExtras,
     InstanceSource,
     InterfaceSettings,
+    ProcessTrackConfig,
     ScriptConfig,
+    StaticConfig,
     TrackFileConfig,
 )
 from vrrpkit.config.vmacs import plan_vmacs
-from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenInstance, WrittenInterfaces
+from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenGroup, WrittenInstance
 from vrrpkit.core.config import (
     ChecksumCompat,
     InstanceConfig,
@@ -59,9 +63,15 @@ class Completed:
     track_files: dict[str, TrackFileConfig]
     globals: GlobalDefs
     script_locs: dict[str, Location]
+    track_processes: dict[str, ProcessTrackConfig]
+    extras: dict[str, InstanceExtras]
+    group_smtp_alert: dict[str, bool]
+    static: StaticConfig
+    fifo_locs: dict[str, Location]
+    static_locs: dict[str, Location]
     interfaces: InterfaceSettings
     track_groups: dict[str, tuple[str, ...]]
-    interface_refs: tuple[tuple[str, str, Location], ...]
+    interface_refs: tuple[InterfaceRef, ...]
 
 
 def _round_half_up(x: float) -> int:
@@ -70,7 +80,7 @@ def _round_half_up(x: float) -> int:
 
 def _global_defs(written: WrittenGlobals) -> GlobalDefs:
     """`vrrp_min_garp` changes two other settings' defaults (an explicit value still wins)."""
-    g = dict(written.values)
+    g = {k: v for k, v in written.values.items() if k in GlobalDefs.__dataclass_fields__}
     if g.get("min_garp"):
         g.setdefault("garp_master_repeat", 1)
         g.setdefault("garp_master_delay_cs", 0)
@@ -84,6 +94,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     instances: list[InstanceConfig] = []
     sources: dict[str, InstanceSource] = {}
     groups_of: dict[str, str] = {}
+    group_of_raw: dict[str, WrittenGroup] = {}
     tracking_weight: dict[str, bool] = {}
     group_tracks: dict[str, list[TrackRef]] = {}
 
@@ -101,6 +112,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
                 r.add(loc, "invalid-value", f"{member} is already in sync group {groups_of[member]}")
                 continue
             groups_of[member] = grp.name
+            group_of_raw[member] = grp
             members.append(member)
             tracking_weight[member] = grp.tracking_weight
             group_tracks[member] = grp.tracks
@@ -127,6 +139,10 @@ def complete(written: Written, reporter: Reporter) -> Completed:
                 items.setdefault(f"peer:{peer.address}", ploc)
             for ref in raw.tracks:
                 items.setdefault(f"track:{ref.name}", ref.loc)
+            for route, rloc in raw.virtual_routes:
+                items.setdefault(f"route:{route}", rloc)
+            for rule, uloc in raw.virtual_rules:
+                items.setdefault(f"rule:{rule.priority}", uloc)
             sources[cfg.name] = InstanceSource(raw.loc.file, raw.loc.line, raw.loc.column, raw.end_line,
                                                dict(raw.keywords), items)
 
@@ -138,44 +154,82 @@ def complete(written: Written, reporter: Reporter) -> Completed:
               "'SECURITY VIOLATION - scripts are being executed but script_security not enabled' "
               "(keepalived -t fails); add enable_script_security and a script_user to global_defs")
 
-    track_groups = _track_groups(r, written.interfaces, {i.name for i in instances})
-    w = written.interfaces
-    refs = (
-        *(("linkbeat interface", name, loc) for name, (_, loc) in w.linkbeat.items()),
-        *(("up/down delay", name, loc) for name, (_, _, loc) in w.delays_us.items()),
-        *(("garp_group", name, loc) for grp in w.garp_groups for name, loc in grp.interfaces),
+    _fifos_and_mail(r, written.globals, g, instances, written)
+    extras = {
+        raw.name: _extras(raw, g, group_of_raw.get(raw.name))
+        for raw in written.instances
+        if any(cfg.name == raw.name for cfg in instances)
+    }
+    group_mail = {grp.name: _smtp_alert(grp.smtp_alert, g) for grp in written.groups}
+    static = StaticConfig(
+        addresses=tuple(v if v.dev else _with_dev(v, DEFAULT_INTERFACE) for v, _ in written.static_addresses),
+        routes=tuple(r for r, _ in written.static_routes),
+        rules=tuple(r for r, _ in written.static_rules),
     )
+    static_locs = {f"route:{r}": loc for r, loc in written.static_routes}
+    static_locs.update({f"rule:{r.priority}": loc for r, loc in written.static_rules})
+    static_locs.update({f"address:{v.address}": loc for v, loc in written.static_addresses})
+    fifo_locs = {k: loc for k, loc in written.globals.locs.items() if "fifo" in k}
+    interfaces, track_groups, refs = complete_interfaces(r, written.interfaces, {i.name for i in instances})
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
-                     _interfaces(w), track_groups, refs)
+                     dict(written.track_processes), extras, group_mail, static, fifo_locs, static_locs,
+                     interfaces, track_groups, refs)
 
 
-def _interfaces(w: WrittenInterfaces) -> InterfaceSettings:
-    return InterfaceSettings(
-        linkbeat={name: kind for name, (kind, _) in w.linkbeat.items()},
-        linkbeat_all=w.linkbeat_all,
-        delays_us={name: (down, up) for name, (down, up, _) in w.delays_us.items()},
-        garp_groups=tuple(
-            GarpGroup(tuple(dict.fromkeys(n for n, _ in grp.interfaces)), grp.garp_interval_us, grp.gna_interval_us)
-            for grp in w.garp_groups
-        ),
+DEFAULT_INTERFACE = "eth0"  # keepalived's default_interface: where a static address without `dev` goes
+
+
+def _with_dev(vip: Vip, dev: str) -> Vip:
+    from dataclasses import replace
+
+    return replace(vip, dev=dev)
+
+
+def _smtp_alert(value: bool | None, g: GlobalDefs) -> bool:
+    """An instance's or group's smtp_alert, else global smtp_alert_vrrp, else global smtp_alert (keepalived)."""
+    for v in (value, g.smtp_alert_vrrp, g.smtp_alert):
+        if v is not None:
+            return v
+    return False
+
+
+def _extras(raw: WrittenInstance, g: GlobalDefs, group: WrittenGroup | None) -> InstanceExtras:
+    priority_changes = raw.notify_priority_changes
+    if priority_changes is None and group is not None:
+        priority_changes = group.notify_priority_changes
+    return InstanceExtras(
+        virtual_routes=tuple(r for r, _ in raw.virtual_routes),
+        virtual_rules=tuple(r for r, _ in raw.virtual_rules),
+        notify_priority_changes=bool(priority_changes if priority_changes is not None
+                                     else g.vrrp_notify_priority_changes),
+        smtp_alert=_smtp_alert(raw.smtp_alert, g),
     )
 
 
-def _track_groups(r: Reporter, w: WrittenInterfaces, instances: set[str]) -> dict[str, tuple[str, ...]]:
-    """track_group NAME { group { ... } }: names checked against the instances (keepalived logs and skips)."""
-    out: dict[str, tuple[str, ...]] = {}
-    for name, (members, loc) in w.track_groups.items():
-        kept: list[str] = []
-        for member, mloc in members:
-            if member in instances:
-                kept.append(member)
-            else:
-                r.add(mloc, "sync-group-unknown-instance",
-                      f"track_group {name}: no vrrp_instance named {member!r} (keepalived ignores it)", "warning")
-        if not members:
-            r.add(loc, "sync-group-single", f"track_group {name} has no members: it tracks nothing")
-        out[name] = tuple(kept)
-    return out
+def _fifos_and_mail(r: Reporter, wg: WrittenGlobals, g: GlobalDefs, instances: list[InstanceConfig],
+                    written: Written) -> None:
+    """What keepalived would silently not do: a FIFO script without a FIFO, mail with nowhere to go."""
+    fifos: dict[str, str] = {}
+    for key in ("notify_fifo", "vrrp_notify_fifo"):
+        fifo = getattr(g, key)
+        if isinstance(fifo, FifoConfig) and not fifo.path:
+            r.add(wg.locs.get(key + "_script", wg.locs[key]), "invalid-value",
+                  f"{key}_script without {key}: there is no FIFO to pass to it, so keepalived ignores it")
+        elif isinstance(fifo, FifoConfig):
+            if fifo.path in fifos:
+                r.add(wg.locs[key], "invalid-value",
+                      f"{key} {fifo.path} is also {fifos[fifo.path]}: keepalived needs the FIFO names to differ "
+                      f"(every line would be written twice)")
+            fifos[fifo.path] = key
+    mailing = [raw.name for raw in written.instances if _smtp_alert(raw.smtp_alert, g)]
+    mailing += [grp.name for grp in written.groups if _smtp_alert(grp.smtp_alert, g)]
+    if mailing and (not g.notification_email or g.smtp_server is None):
+        missing = "notification_email" if not g.notification_email else "smtp_server"
+        loc = next((raw.keywords["smtp_alert"] for raw in written.instances if "smtp_alert" in raw.keywords),
+                   wg.locs.get("smtp_alert", wg.locs.get("smtp_alert_vrrp", Location("<config>", 1))))
+        r.add(loc, "smtp-incomplete",
+              f"smtp_alert is on for {', '.join(mailing)} but global_defs has no {missing}: keepalived sends "
+              f"no mail, and neither does vrrpkit")
 
 
 def _family_of(raw: WrittenInstance) -> int | None:
@@ -467,6 +521,14 @@ def _tracks(
                 continue
             weight = ref.weight if ref.weight is not None else script.weight
             reverse = ref.reverse if ref.reverse is not None else script.reverse
+        elif ref.kind is TrackKind.PROCESS:
+            proc = written.track_processes.get(ref.name)
+            if proc is None:
+                r.add(ref.loc, "track-process-undefined",
+                      f"track_process {ref.name}: no vrrp_track_process of that name; keepalived ignores the tracker")
+                continue
+            weight = ref.weight if ref.weight is not None else proc.weight
+            reverse = ref.reverse if ref.reverse is not None else proc.reverse
         elif ref.kind is TrackKind.FILE:
             tf = written.track_files.get(ref.name)
             if tf is None:

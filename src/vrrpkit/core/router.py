@@ -73,7 +73,7 @@ class VirtualRouter:
         self._tracks: dict[str, TrackValue] = {}
         for track in cfg.tracks:
             initial: TrackValue = (
-                None if track.kind is TrackKind.SCRIPT else (True if track.kind is TrackKind.INTERFACE else 0)
+                None if track.kind in _UNKNOWN_AT_START else (True if track.kind is TrackKind.INTERFACE else 0)
             )
             self._tracks[track.name] = initial
         self._peers = {p.address: p for p in cfg.unicast_peers}
@@ -131,6 +131,16 @@ class VirtualRouter:
             return
         self._src_present = present
         self._evaluate(now)
+
+    def resign(self, now: float, reason: str) -> None:
+        """A MASTER lost something it installed and tracks (a virtual route or rule deleted behind its
+        back): keepalived gives up with a priority-0 advert and re-elects after Skew_Time, which puts
+        everything back if this router is still the best one (measured with keepalived 2.2.7)."""
+        if not self.running or self.state is not State.MASTER:
+            return
+        self._send_advert(now, PRIORITY_STOP)
+        self._transition(Event.RESIGN, now, reason)
+        self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
 
     def shutdown(self, now: float) -> None:
         """Graceful stop: a master sends priority 0 so a backup takes over after Skew_Time."""
@@ -251,7 +261,7 @@ class VirtualRouter:
 
     def _waiting_for_scripts(self) -> bool:
         return any(
-            t.kind is TrackKind.SCRIPT and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
+            t.kind in _UNKNOWN_AT_START and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
         )
 
     def _evaluate(self, now: float) -> None:
@@ -260,7 +270,7 @@ class VirtualRouter:
         self._priority = self._compute_priority()
         if self._priority != old:
             self._advert_cache.clear()
-            self._emit(fx.PriorityChanged(self.name, old, self._priority))
+            self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
         if not self.running:
             return
         fault = self.own_fault()
@@ -557,4 +567,6 @@ class VirtualRouter:
 
 
 _SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
+# Trackers with no value until they first report (a script's first run, a process table's first look).
+_UNKNOWN_AT_START = frozenset({TrackKind.SCRIPT, TrackKind.PROCESS})
 

@@ -68,7 +68,7 @@ class SyncGroup:
             follow: State | None = State.FAULT
         elif event in _WON:
             follow = State.MASTER
-        elif event is Event.HIGHER_PRIORITY:
+        elif event in (Event.HIGHER_PRIORITY, Event.RESIGN):
             follow = State.BACKUP
         else:
             follow = None

@@ -26,6 +26,7 @@ from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
 from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
@@ -33,7 +34,8 @@ from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.links import LinkManager
 from vrrpkit.daemon.linkwatch import POLL_INTERVAL, Change, LinkWatch, watched
 from vrrpkit.daemon.notify import Notifier, Runner
-from vrrpkit.daemon.ports import LinkEvents, Ports, os_ports
+from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, os_ports
+from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reload import plan_reload, refusal
 from vrrpkit.daemon.sockets import SocketSet
 from vrrpkit.daemon.splitbrain import SplitBrainProber
@@ -82,6 +84,7 @@ class Daemon:
         self._timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
         self._links: LinkEvents | None = None
+        self._route_events: RouteEvents | None = None
         self._control = ControlServer(control_path, self._control_request)
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
@@ -101,6 +104,7 @@ class Daemon:
         self.trackers = Trackers(self._tracker_changed)
         self.linkmgr = LinkManager(self.ports, self.applier.firewall_handle)
         self.linkwatch = LinkWatch(self.ports)
+        self.processes = ProcessTrackers(self._tracker_changed)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -141,9 +145,12 @@ class Daemon:
         self._loop = asyncio.get_running_loop()
         self._links = self.ports.link_events()
         self.loop.add_reader(self._links.fileno(), self._on_link_events)
+        self._route_events = self.ports.route_events()
+        self.loop.add_reader(self._route_events.fileno(), self._on_route_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
             self.ports.firewall().teardown()
         self._build(self.result, [cfg.name for cfg in self.result.instances])
+        self.applier.routes.start_static()
         await self._control.start()
         if self.metrics_addr is not None:
             from vrrpkit.daemon.metrics import serve_metrics
@@ -176,12 +183,17 @@ class Daemon:
         self.linkmgr.close()  # VMACs gone, sysctls back as they were
         with contextlib.suppress(Exception):
             self.applier.teardown_firewall()
+        self.applier.routes.stop_static()
+        self.processes.stop()
+        await self.applier.fifos.close()  # after the STOP lines
+        await self.applier.mailer.finish()  # the Stopping mails get a bounded chance
         self.applier.close()
         self.prober.close()
-        if self._links is not None:
-            with contextlib.suppress(Exception):
-                self.loop.remove_reader(self._links.fileno())
-            self._links.close()
+        for events in (self._links, self._route_events):
+            if events is not None:
+                with contextlib.suppress(Exception):
+                    self.loop.remove_reader(events.fileno())
+                events.close()
         await self._control.close()
 
     def _now(self) -> float:
@@ -201,8 +213,13 @@ class Daemon:
         self.notifier.configure(
             user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
         )
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.interfaces)
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, extras=result.extras,
+                               interfaces=result.interfaces)
+        self.applier.routes.configure(result.static, result.extras)
+        self.applier.fifos.configure(g)
+        self.applier.mailer.configure(g, {n: e.smtp_alert for n, e in result.extras.items()}, result.group_smtp_alert)
         self.trackers.configure(result, result.instances)
+        self.processes.configure(result, result.instances)
         self.linkmgr.configure(g.disable_local_igmp)
         self.linkwatch.configure(result.interfaces, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
@@ -222,6 +239,8 @@ class Daemon:
         for track in cfg.tracks:
             if track.kind is TrackKind.INTERFACE:
                 router.set_initial_track(track.name, self.linkwatch.is_up(track.name))
+            elif track.kind is TrackKind.PROCESS:
+                router.set_initial_track(track.name, self.processes.initial(track.name))
             else:
                 value = self.trackers.initial(track.kind, track.name)
                 if value is not None:
@@ -232,7 +251,7 @@ class Daemon:
             self._make_vmacs(inst)
         if cfg.linkbeat_polled:
             self.linkwatch.poll_instance(cfg)
-        router.link_changed(self._link_up(cfg), 0.0)
+        router.link_changed(self.linkwatch.instance_up(cfg), 0.0)
         for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
             dev = cfg.device_of(vip)
             if netlink.has_address(dev, vip.address):
@@ -240,39 +259,16 @@ class Daemon:
                 netlink.del_vip(dev, vip)
         self.linkmgr.promote_secondaries(cfg)
         if cfg.track_src_ip:
-            router.source_changed(self._source_present(cfg), 0.0)
+            router.source_changed(self.linkmgr.source_present(cfg), 0.0)
+        self.applier.routes.remove_leftovers(cfg.name)
         return inst
 
     def _make_vmacs(self, inst: Instance) -> bool:
-        """Create (or adopt) the instance's VMACs; a failure is logged once, counted, and retried later."""
-        cfg = inst.cfg
-        try:
-            self.linkmgr.ensure(cfg, cfg.unicast_src_ip or cfg.mcast_src_ip)
-        except OSError as exc:
-            inst.vmac_errors += 1
-            why = exc.strerror or str(exc)
-            if why != inst.vmac_error:
-                log.error("(%s) Unable to create VMAC interface %s: %s (FAULT until it exists; retrying every %gs)",
-                          cfg.name, ", ".join(link.name for link in cfg.vmac_links), why, RETRY)
-            inst.vmac_error = why
+        if not self.linkmgr.make_for(inst, RETRY):
             return False
-        if inst.vmac_error is not None:
-            log.info("(%s) VMAC interface(s) ready", cfg.name)
-        inst.vmac_error = None
-        for name in watched(cfg):
+        for name in watched(inst.cfg):
             self.linkwatch.refresh(name)
         return True
-
-    def _link_up(self, cfg: InstanceConfig) -> bool:
-        """The instance's own links: its interface and, with use_vmac, its VMAC (which must exist)."""
-        return all(self.ports.netlink.interface_exists(n) and self.linkwatch.is_up(n) for n in watched(cfg))
-
-    def _source_present(self, cfg: InstanceConfig) -> bool:
-        """track_src_ip: the configured source is an address of the instance's interface (or its VMAC)."""
-        source = cfg.unicast_src_ip or cfg.mcast_src_ip
-        if source is None:
-            return True
-        return any(self.ports.netlink.has_address(n, source) for n in dict.fromkeys((cfg.interface, cfg.vip_interface)))
 
     def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
         """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
@@ -348,6 +344,8 @@ class Daemon:
             return False
         self.reloads += 1
         self._start_routers([self.instances[n] for n in plan.start])
+        if result.globals.fifo_write_vrrp_states_on_reload:
+            self.applier.write_states(self.instances.values(), self.groups.values())
         log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
         systemd.notify(f"STATUS={status_line(self.instances.values())}")
         return True
@@ -407,7 +405,7 @@ class Daemon:
                 if ifname in watched(inst.cfg):
                     if up and ifname == inst.cfg.interface:
                         self._refresh_address(inst, now)
-                    link_up = self._link_up(inst.cfg)
+                    link_up = self.linkwatch.instance_up(inst.cfg)
                     if not link_up and inst.router.own_fault() is None:
                         log.info("(%s) interface %s down", inst.name, ifname)
                     if not up and ifname != inst.cfg.interface:
@@ -416,6 +414,18 @@ class Daemon:
                 if any(t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks):
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
+
+    def _on_route_events(self) -> None:
+        """Someone deleted routes, rules or addresses: MASTERs that lost a tracked one resign."""
+        assert self._route_events is not None
+        resign = self.applier.routes.deleted(self._route_events.drain())
+        now = self._now()
+        for name, why in resign:
+            inst = self.instances.get(name)
+            if inst is not None:
+                inst.router.resign(now, why)
+        if resign:
+            self._drain([self.instances[n] for n, _ in resign if n in self.instances])
 
     def _tracker_changed(self, name: str, value: TrackValue) -> None:
         now = self._now()
@@ -446,7 +456,7 @@ class Daemon:
                 changed = any([self._refresh_address(inst, now) for inst in waiting])
                 for inst in self.instances.values():
                     if inst.cfg.track_src_ip and inst.router.running:
-                        inst.router.source_changed(self._source_present(inst.cfg), now)
+                        inst.router.source_changed(self.linkmgr.source_present(inst.cfg), now)
                         changed = True
                 if now >= next_poll:
                     next_poll = now + POLL_INTERVAL
@@ -468,7 +478,7 @@ class Daemon:
                 log.warning("(%s) VMAC interface missing, making it again", inst.name)
                 self.linkmgr.release(inst.cfg)
             if self._make_vmacs(inst):
-                inst.router.link_changed(self._link_up(inst.cfg), now)
+                inst.router.link_changed(self.linkwatch.instance_up(inst.cfg), now)
         if redo or self.socketset.missing:
             self.socketset.rebuild(self.instances.values())
         return bool(redo)
@@ -501,11 +511,15 @@ class Daemon:
                 inst = self.instances.get(router.name)
                 if inst is not None and inst.router is router:
                     touched.setdefault(inst.name, inst)
+        group_effects = [e for group in groups.values() for e in group.effects()]
+        for effect in group_effects:  # keepalived announces a group's first state before its members'
+            if isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT:
+                self._apply_group(effect)
         for inst in touched.values():
             for effect in inst.router.effects():
                 self._apply(inst, effect)
-        for group in groups.values():
-            for effect in group.effects():
+        for effect in group_effects:
+            if not (isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT):
                 self._apply_group(effect)
         for inst in touched.values():
             deadline = inst.router.get_timer() if inst.name in self.instances else None
@@ -558,6 +572,11 @@ class Daemon:
             unknown_vrid_packets=self.socketset.unknown_vrid,
             scripts=self.trackers.statuses(),
             instances=[inst.status(now) for inst in self.instances.values()],
+            counters=self.applier.counters() | {
+                "process_scans": self.processes.scans,
+                "vmac_errors": sum(i.vmac_errors for i in self.instances.values()),
+                "socket_errors": self.socketset.errors,
+            },
         )
 
     def _control_request(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from ipaddress import IPv6Address, IPv6Interface
 
 from vrrpkit.core.config import InstanceConfig, IPAddress, VmacLink
+from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.ports import Firewall, Ports
 
 log = logging.getLogger("vrrpkit")
@@ -129,6 +130,31 @@ class LinkManager:
         log.warning("(%s) interface %s already exists and is not %s; ignoring vmac if_name, using %s",
                     cfg.name, link.name, "a private macvlan" if link.kind == "macvlan" else "an l2 ipvlan", name)
         return cfg.replace(vmac=dataclasses.replace(link, name=name))
+
+    def make_for(self, inst: Instance, retry: float) -> bool:
+        """Create (or adopt) an instance's VMACs; a failure is logged once, counted and left for a retry."""
+        cfg = inst.cfg
+        try:
+            self.ensure(cfg, cfg.unicast_src_ip or cfg.mcast_src_ip)
+        except OSError as exc:
+            inst.vmac_errors += 1
+            why = exc.strerror or str(exc)
+            if why != inst.vmac_error:
+                log.error("(%s) Unable to create VMAC interface %s: %s (FAULT until it exists; retrying every %gs)",
+                          cfg.name, ", ".join(link.name for link in cfg.vmac_links), why, retry)
+            inst.vmac_error = why
+            return False
+        if inst.vmac_error is not None:
+            log.info("(%s) VMAC interface(s) ready", cfg.name)
+        inst.vmac_error = None
+        return True
+
+    def source_present(self, cfg: InstanceConfig) -> bool:
+        """track_src_ip: the configured source is an address of the instance's interface (or its VMAC)."""
+        source = cfg.unicast_src_ip or cfg.mcast_src_ip
+        if source is None:
+            return True
+        return any(self.ports.netlink.has_address(n, source) for n in dict.fromkeys((cfg.interface, cfg.vip_interface)))
 
     def ensure(self, cfg: InstanceConfig, source: IPAddress | None) -> None:
         """Make (or adopt) every VMAC the instance needs; raises OSError naming the one that failed."""

@@ -65,6 +65,10 @@ class LinkWatch:
             self.debouncer.initial(ifname, known)
         return known
 
+    def instance_up(self, cfg: InstanceConfig) -> bool:
+        """An instance's own links are up: its interface and, with use_vmac, its VMAC (which must exist)."""
+        return all(self.ports.netlink.interface_exists(n) and self.is_up(n) for n in watched(cfg))
+
     def refresh(self, ifname: str) -> bool:
         """Read a link again at once, no debouncing (a VMAC just made, or gone)."""
         up = self._read(ifname)

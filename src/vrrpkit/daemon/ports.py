@@ -14,7 +14,8 @@ from typing import Protocol
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.packet import InvalidPacket
-from vrrpkit.io import linkbeat, netlink, sysctl
+from vrrpkit.core.routing import Route, Rule
+from vrrpkit.io import linkbeat, netlink, routes, sysctl
 from vrrpkit.io.garp import GarpSender, NeighborProber, interface_mac
 from vrrpkit.io.nft import NoAcceptFirewall
 from vrrpkit.io.vmac import LinkState, VmacLinks
@@ -28,6 +29,13 @@ class Netlink(Protocol):
     def link_is_up(self, ifname: str) -> bool: ...
     def interface_exists(self, ifname: str) -> bool: ...
     def primary_address(self, ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None: ...
+    def interface_index(self, ifname: str) -> int | None: ...
+    # routes and rules: True if the call changed something; OSError when the kernel refuses
+    def add_route(self, route: Route) -> bool: ...
+    def del_route(self, route: Route) -> bool: ...
+    def add_rule(self, rule: Rule) -> bool: ...
+    def del_rule(self, rule: Rule) -> bool: ...
+    def resolve_table(self, table: int | str) -> int: ...
     def interface_names(self) -> list[str]: ...
 
 
@@ -90,6 +98,14 @@ class Firewall(Protocol):
     def remove_vmac(self, vmac: str, base: str, family: int) -> None: ...
 
 
+class RouteEvents(Protocol):
+    """Routes, rules and addresses deleted by someone (RTM_DEL*), read when its fd is readable."""
+
+    def fileno(self) -> int: ...
+    def drain(self) -> list[routes.Gone]: ...
+    def close(self) -> None: ...
+
+
 class LinkEvents(Protocol):
     """Link up/down notifications (RTMGRP_LINK), read when its fd is readable."""
 
@@ -106,6 +122,7 @@ class Ports:
     prober: Callable[[str, int], Prober]
     firewall: Callable[[], Firewall]
     link_events: Callable[[], LinkEvents]
+    route_events: Callable[[], RouteEvents]
     vmacs: Vmacs
     sysctl: Sysctl
     carrier: Callable[[str, str], bool | None]  # linkbeat: (ifname, MII/ETHTOOL/IOCTL or "") -> up?
@@ -120,6 +137,15 @@ class _OsNetlink:
     link_is_up = staticmethod(netlink.link_is_up)
     interface_exists = staticmethod(netlink.interface_exists)
     interface_names = staticmethod(netlink.interface_names)
+    interface_index = staticmethod(netlink.interface_index)
+    add_route = staticmethod(routes.add_route_sync)
+    del_route = staticmethod(routes.del_route_sync)
+    add_rule = staticmethod(routes.add_rule_sync)
+    del_rule = staticmethod(routes.del_rule_sync)
+
+    @staticmethod
+    def resolve_table(table: int | str) -> int:
+        return routes.resolve_table(table)
 
     @staticmethod
     def primary_address(ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None:
@@ -150,4 +176,5 @@ def os_ports() -> Ports:
         vmacs=_OsVmacs(),
         sysctl=_OsSysctl(),
         carrier=linkbeat.carrier,
+        route_events=routes.RouteMonitor,
     )

@@ -271,8 +271,8 @@ class Netlink:
             self._ipr = AsyncIPRoute()
         return self._ipr
 
-    async def ipr(self) -> AsyncIPRoute:
-        """The connection itself, for the other io modules' requests (links in `io.vmac`)."""
+    async def connection(self) -> AsyncIPRoute:
+        """The shared pyroute2 connection, for the other rtnetlink adapters (routes and rules)."""
         return await self._conn()
 
     def close(self) -> None:
@@ -432,13 +432,9 @@ def _run(call: Callable[[Netlink], Awaitable[T]]) -> T:
     return _background.run(call, SYNC_TIMEOUT)
 
 
-def run_sync(call: Callable[[AsyncIPRoute], Awaitable[T]]) -> T:
-    """Run ``call`` with the shared background connection and wait (one netlink round trip or a few)."""
-
-    async def with_ipr(nl: Netlink) -> T:
-        return await call(await nl.ipr())
-
-    return _background.run(with_ipr, SYNC_TIMEOUT)
+def run_sync(call: Callable[[Netlink], Awaitable[T]]) -> T:
+    """Run a coroutine on the shared background connection and wait (one kernel round trip)."""
+    return _run(call)
 
 
 def add_vip(ifname: str, vip: Vip) -> bool:

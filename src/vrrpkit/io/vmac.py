@@ -161,7 +161,7 @@ class VmacLinks:
 
     @staticmethod
     def _run(call: Callable[[AsyncIPRoute], Awaitable[T]]) -> T:
-        return netlink.run_sync(call)
+        return _sync(call)
 
     def state(self, name: str) -> LinkState | None:
         return self._run(lambda ipr: link_state(ipr, name))
@@ -179,6 +179,15 @@ class VmacLinks:
         self._run(lambda ipr: add_address(ipr, name, address))
 
 
+def _sync(call: Callable[[AsyncIPRoute], Awaitable[T]]) -> T:
+    """Run `call` with the shared background connection (io.netlink) and wait for it."""
+
+    async def with_connection(nl: netlink.Netlink) -> T:
+        return await call(await nl.connection())
+
+    return netlink.run_sync(with_connection)
+
+
 def interface_kinds() -> dict[str, str]:
     """Synchronous `link_kinds`, for `check`'s host facts."""
-    return netlink.run_sync(link_kinds)
+    return _sync(link_kinds)
