@@ -81,6 +81,8 @@ def test_vmac_interop_both_ways(make_lab: MakeLab, master: str, family: int) -> 
     holders(lab, vip, {"h1"}, 10)
 
     # the VIP lives on the VMAC, a private macvlan with the RFC 5798 MAC, on master and backup alike
+    # (the backup may still be starting: a Python daemon takes longer than keepalived's election)
+    assert wait_until(lambda: all(link(lab, h, "vrrp.51") for h in ("h1", "h2")) or None, 10)
     for host in ("h1", "h2"):
         vmac = link(lab, host, "vrrp.51")
         kind = vmac.get("linkinfo", {})
