@@ -19,7 +19,7 @@ _SNMP = "SNMP and D-Bus interfaces are not implemented (use `vrrpkit status --js
 _MAIL = "checker e-mail alerts belong to LVS health checkers, which vrrpkit does not have"
 _PROC = "process tuning of keepalived's child processes does not apply to vrrpkit's single process"
 _FIFO = "the LVS notify FIFO belongs to health checkers, which vrrpkit does not have"
-_NFT = "vrrpkit manages its own no_accept firewall rules; keepalived's firewall tuning does not apply"
+_NFT = "vrrpkit's firewall (no_accept, VMAC rules) is nftables only: iptables chains are not used (see `nftables`)"
 _NS = "network namespaces are chosen by how vrrpkit is started, not in the config"
 _RELOAD = "reload orchestration keywords are not implemented"
 _MISC = "not implemented"
@@ -166,7 +166,8 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         vrrp_down_timer_adverts vrrp_owner_ignore_adverts include notify_fifo notify_fifo_script
         vrrp_notify_fifo vrrp_notify_fifo_script vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload
         notification_email notification_email_from smtp_server smtp_connect_timeout smtp_helo_name
-        smtp_alert smtp_alert_vrrp no_email_faults vmac_prefix vmac_addr_prefix vrrp_garp_extra_if
+        smtp_alert smtp_alert_vrrp no_email_faults default_interface vmac_prefix vmac_addr_prefix vrrp_garp_extra_if
+        nftables nftables_priority nftables_counters nftables_ifindex
         vrrp_vmac_garp_intvl v3_checksum_as_v2 log_unknown_vrids disable_local_igmp dynamic_interfaces"""
     ),
     "vrrp_script": _words(

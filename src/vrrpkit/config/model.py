@@ -141,6 +141,10 @@ class GlobalDefs:
     smtp_alert_vrrp: bool | None = None
     no_email_faults: bool = False
     vmac_prefix: str = "vrrp"
+    default_interface: str = "eth0"  # where a static address without `dev` goes (keepalived's default)
+    nftables_table: str = "vrrpkit"  # nftables TABLE: the no_accept/VMAC tables' name
+    nftables_priority: int = -1
+    nftables_counters: bool = False
     vmac_addr_prefix: str | None = None  # None: vmac_prefix
     garp_extra_if_s: int = 0
     garp_extra_if_all: bool = False

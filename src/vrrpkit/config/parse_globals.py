@@ -8,6 +8,7 @@ Each entry reads its value the way keepalived's handler reads it and stores it u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
@@ -132,6 +133,28 @@ def _fifo(key: str) -> GlobalHandler:
     return handle
 
 
+NFT_TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+
+
+def _nftables(b: GlobalsBlock, s: Stmt) -> None:
+    """`nftables [TABLE]`: the firewall is nftables (vrrpkit's always is); TABLE names its tables."""
+    if len(s.words) < 2:
+        return
+    name = s.words[1].text
+    if not NFT_TABLE.match(name):
+        b.p.err(s.word_loc(1), "invalid-value", f"nftables table name {name!r}: nft refuses it; vrrpkit keeps "
+                                                f"'{b.g.values.get('nftables_table', 'vrrpkit')}'", "warning")
+        return
+    b.g.set("nftables_table", name, s.loc)
+
+
+def _nft_priority(p: Parser, s: Stmt) -> int | None:
+    n = p.int_arg(s, -(2**31), 2**31 - 1, what="nftables_priority")
+    if n is None:
+        p.err(s.word_loc(1), "invalid-value", f"invalid nftables chain priority '{s.words[1].text}'")
+    return n
+
+
 def _garp_extra_if(b: GlobalsBlock, s: Stmt) -> None:
     result = read_garp_extra_if(b.p, s, "")
     if result is not None:
@@ -226,6 +249,13 @@ KEYWORDS: dict[str, GlobalHandler] = {
     "smtp_alert": _flag("smtp_alert"),
     "smtp_alert_vrrp": _flag("smtp_alert_vrrp"),
     "no_email_faults": _flag("no_email_faults"),
+    "nftables": _nftables,
+    "nftables_priority": _setting("nftables_priority", _nft_priority),
+    "nftables_counters": _bare("nftables_counters"),
+    "nftables_ifindex": _bare("nftables_ifindex"),
+    "default_interface": _setting(
+        "default_interface", lambda p, s: p.arg(s, missing="ignored ('default_interface requires interface name')")
+    ),
     "vmac_prefix": _prefix("vmac_prefix", "vmac prefix"),
     "vmac_addr_prefix": _prefix("vmac_addr_prefix", "vmac_addr prefix"),
     "vrrp_garp_extra_if": _garp_extra_if,

@@ -162,7 +162,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     }
     group_mail = {grp.name: _smtp_alert(grp.smtp_alert, g) for grp in written.groups}
     static = StaticConfig(
-        addresses=tuple(v if v.dev else _with_dev(v, DEFAULT_INTERFACE) for v, _ in written.static_addresses),
+        addresses=tuple(v if v.dev else _with_dev(v, g.default_interface) for v, _ in written.static_addresses),
         routes=tuple(r for r, _ in written.static_routes),
         rules=tuple(r for r, _ in written.static_rules),
     )
@@ -174,9 +174,6 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
                      dict(written.track_processes), extras, group_mail, static, fifo_locs, static_locs,
                      interfaces, track_groups, refs)
-
-
-DEFAULT_INTERFACE = "eth0"  # keepalived's default_interface: where a static address without `dev` goes
 
 
 def _with_dev(vip: Vip, dev: str) -> Vip:

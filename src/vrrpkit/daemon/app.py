@@ -148,7 +148,7 @@ class Daemon:
         self._route_events = self.ports.route_events()
         self.loop.add_reader(self._route_events.fileno(), self._on_route_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
-            self.ports.firewall().teardown()
+            self.applier.clear_leftover_firewall(self.result.globals)
         self._build(self.result, [cfg.name for cfg in self.result.instances])
         self.applier.routes.start_static()
         await self._control.start()

@@ -162,6 +162,12 @@ class EffectApplier:
         """The one firewall (set up on first use), shared with the VMAC rules of `daemon.links`."""
         return self._firewall()
 
+    def clear_leftover_firewall(self, g: GlobalDefs) -> None:
+        """At start, before anything is set up: the tables a crashed run left (named as configured)."""
+        leftover = self.ports.firewall()
+        leftover.configure(g.nftables_table, g.nftables_priority, g.nftables_counters)
+        leftover.teardown()
+
     def teardown_firewall(self) -> None:
         if self.firewall is not None:
             self.firewall.teardown()
@@ -257,5 +263,7 @@ class EffectApplier:
     def _firewall(self) -> Firewall:
         if self.firewall is None:
             self.firewall = self.ports.firewall()
+            g = self.globals
+            self.firewall.configure(g.nftables_table, g.nftables_priority, g.nftables_counters)
             self.firewall.setup()
         return self.firewall

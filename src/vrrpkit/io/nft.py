@@ -59,9 +59,11 @@ def _check_ifname(ifname: str) -> str:
     return ifname
 
 
-def setup_script(table: str = DEFAULT_TABLE, priority: int = CHAIN_PRIORITY) -> str:
-    """Create the table afresh (a leftover of a crashed run is replaced, as keepalived does)."""
+def setup_script(table: str = DEFAULT_TABLE, priority: int = CHAIN_PRIORITY, counters: bool = False) -> str:
+    """Create the table afresh (a leftover of a crashed run is replaced, as keepalived does); `counters`
+    (nftables_counters) counts what each rule drops."""
     t = _check_table(table)
+    c = "counter " if counters else ""
     nd = "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept"
     return f"""add table inet {t}
 delete table inet {t}
@@ -72,16 +74,16 @@ table inet {t} {{
     chain in {{
         type filter hook input priority {priority}; policy accept;
         {nd}
-        ip daddr @vips4 drop
-        ip6 daddr @vips6 drop
-        ip6 daddr . iifname @vips6ll drop
+        ip daddr @vips4 {c}drop
+        ip6 daddr @vips6 {c}drop
+        ip6 daddr . iifname @vips6ll {c}drop
     }}
     chain out {{
         type filter hook output priority {priority}; policy accept;
         {nd}
-        ip saddr @vips4 drop
-        ip6 saddr @vips6 drop
-        ip6 saddr . oifname @vips6ll drop
+        ip saddr @vips4 {c}drop
+        ip6 saddr @vips6 {c}drop
+        ip6 saddr . oifname @vips6ll {c}drop
     }}
 }}
 """
@@ -96,16 +98,17 @@ def teardown_script(table: str = DEFAULT_TABLE) -> str:
 IGMP = 2  # IP protocol number (never /etc/protocols names)
 
 
-def vmac_setup_script(table: str = DEFAULT_TABLE, priority: int = CHAIN_PRIORITY) -> str:
+def vmac_setup_script(table: str = DEFAULT_TABLE, priority: int = CHAIN_PRIORITY, counters: bool = False) -> str:
     """The ip and ip6 tables that keep a VMAC's IGMP/MLD reports (and IPv6 router solicitations) off the wire."""
     t = _check_table(table)
+    c = "counter " if counters else ""
     return f"""add table ip {t}
 delete table ip {t}
 table ip {t} {{
     map vmacs {{ type iface_index : iface_index; }}
     chain out {{
         type filter hook output priority {priority}; policy accept;
-        ip protocol {IGMP} oif @vmacs dup to ip daddr device oif map @vmacs drop
+        ip protocol {IGMP} oif @vmacs dup to ip daddr device oif map @vmacs {c}drop
     }}
 }}
 add table ip6 {t}
@@ -115,8 +118,8 @@ table ip6 {t} {{
     set vmacs_rs {{ type iface_index; }}
     chain out {{
         type filter hook output priority {priority}; policy accept;
-        icmpv6 type mld2-listener-report oif @vmacs dup to ip6 daddr device oif map @vmacs drop
-        icmpv6 type nd-router-solicit oif @vmacs_rs drop
+        icmpv6 type mld2-listener-report oif @vmacs dup to ip6 daddr device oif map @vmacs {c}drop
+        icmpv6 type nd-router-solicit oif @vmacs_rs {c}drop
     }}
 }}
 """
@@ -215,10 +218,18 @@ class NoAcceptFirewall:
     def __init__(self, table: str = DEFAULT_TABLE, nft: str = "nft") -> None:
         self.table = _check_table(table)
         self.nft = nft
+        self.priority = CHAIN_PRIORITY
+        self.counters = False
         self._vmac_tables = False
 
+    def configure(self, table: str, priority: int, counters: bool) -> None:
+        """keepalived's nftables TABLE, nftables_priority and nftables_counters (before setup)."""
+        self.table = _check_table(table)
+        self.priority = priority
+        self.counters = counters
+
     def setup(self) -> None:
-        apply(setup_script(self.table), self.nft)
+        apply(setup_script(self.table, self.priority, self.counters), self.nft)
 
     def add(self, ifname: str, addresses: Iterable[IPAddress]) -> None:
         apply(add_script(ifname, addresses, self.table), self.nft)
@@ -232,7 +243,7 @@ class NoAcceptFirewall:
 
     def add_vmac(self, vmac: str, base: str, family: int) -> None:
         if not self._vmac_tables:
-            apply(vmac_setup_script(self.table), self.nft)
+            apply(vmac_setup_script(self.table, self.priority, self.counters), self.nft)
             self._vmac_tables = True
         apply(vmac_add_script(vmac, base, family, self.table), self.nft)
 
@@ -241,7 +252,7 @@ class NoAcceptFirewall:
             apply(vmac_remove_script(vmac, base, family, self.table), self.nft)
 
     async def setup_async(self) -> None:
-        await apply_async(setup_script(self.table), self.nft)
+        await apply_async(setup_script(self.table, self.priority, self.counters), self.nft)
 
     async def add_async(self, ifname: str, addresses: Iterable[IPAddress]) -> None:
         await apply_async(add_script(ifname, addresses, self.table), self.nft)

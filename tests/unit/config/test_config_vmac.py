@@ -298,3 +298,21 @@ def test_track_group() -> None:
     res = parse(text + inst())
     assert res.track_groups == {"TG": ("VI_1",)}
     assert at(res, "sync-group-unknown-instance") == [4] and at(res, "invalid-value") == [7]
+
+
+def test_default_interface_places_static_addresses_without_dev() -> None:
+    res = parse("global_defs {\n  default_interface eth1\n}\nstatic_ipaddress {\n  192.0.2.77/24\n}\n" + inst())
+    assert [v.dev for v in res.static.addresses] == ["eth1"]
+    assert [v.dev for v in parse("static_ipaddress {\n  192.0.2.77/24\n}\n" + inst()).static.addresses] == ["eth0"]
+    res = parse("global_defs {\n  default_interface\n}\n" + inst())
+    assert at(res, "syntax") == [2] and res.instances  # keepalived: 'requires interface name', and goes on
+
+
+def test_nftables_table_priority_and_counters() -> None:
+    g = parse("global_defs {\n  nftables vk_tbl\n  nftables_priority -5\n  nftables_counters\n}\n" + inst()).globals
+    assert (g.nftables_table, g.nftables_priority, g.nftables_counters) == ("vk_tbl", -5, True)
+    g = parse("global_defs {\n  nftables\n}\n" + inst()).globals
+    assert (g.nftables_table, g.nftables_priority, g.nftables_counters) == ("vrrpkit", -1, False)
+    res = parse("global_defs {\n  nftables bad-name!\n  nftables_priority abc\n}\n" + inst())
+    assert res.globals.nftables_table == "vrrpkit"
+    assert [(d.line, d.severity) for d in found(res, "invalid-value")] == [(2, "warning"), (3, "error"), (3, "error")]

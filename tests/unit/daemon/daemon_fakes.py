@@ -286,6 +286,9 @@ class FakeFirewall:
     def teardown(self) -> None:
         self.log.append(("teardown",))
 
+    def configure(self, table: str, priority: int, counters: bool) -> None:
+        self.log.append(("configure", table, str(priority), str(counters)))
+
     def add_vmac(self, vmac: str, base: str, family: int) -> None:
         self.log.append(("add_vmac", vmac, base, str(family)))
 

@@ -136,6 +136,7 @@ def test_vips_go_to_their_device_and_the_no_accept_firewall_follows() -> None:
         ("del", "eth0", "192.0.2.99/24"),
     ]
     assert fake.firewall.log == [
+        ("configure", "vrrpkit", "-1", "False"),  # global_defs' nftables settings (the defaults here)
         ("setup",),
         ("add", "eth0", "192.0.2.99", "198.51.100.7"),
         ("remove", "eth0", "192.0.2.99"),

@@ -161,7 +161,9 @@ def test_use_vmac_master_advertises_and_announces_from_the_vmac_and_cleans_up(tm
         assert fake.sockets[("vrrp.51", 4)].sent
         assert d.snapshot().instance("VI_1").vmac == "vrrp.51"  # type: ignore[union-attr]
 
-    fake, _ = drive(tmp_path, conf(extra="use_vmac"), body)
+    text = conf(extra="use_vmac") + "global_defs {\n    nftables vk_tbl\n    nftables_counters\n}\n"
+    fake, _ = drive(tmp_path, text, body)
+    assert ("configure", "vk_tbl", "-1", "True") in fake.firewall.log  # nftables TABLE, nftables_counters
     assert ("del", "vrrp.51", "192.0.2.99/24") in fake.netlink.calls
     assert ("delete", "vrrp.51") in fake.vmacs.calls and "vrrp.51" not in fake.netlink.interfaces
     assert fake.firewall.log[-1] == ("teardown",)
