@@ -249,8 +249,6 @@ class Daemon:
             log.warning("(%s) interface %s does not exist (yet): FAULT until it does", cfg.name, cfg.interface)
         elif cfg.vmac_links:
             self._make_vmacs(inst)
-        if cfg.linkbeat_polled:
-            self.linkwatch.poll_instance(cfg)
         router.link_changed(self.linkwatch.instance_up(cfg), 0.0)
         for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
             dev = cfg.device_of(vip)
@@ -264,8 +262,13 @@ class Daemon:
         return inst
 
     def _make_vmacs(self, inst: Instance) -> bool:
+        """Make the instance's VMACs; whatever was bound to an earlier link of the same name (a socket,
+        an ARP sender) is dropped, since it still points at the old interface index."""
         if not self.linkmgr.make_for(inst, RETRY):
             return False
+        names = [link.name for link in inst.cfg.vmac_links]
+        self.socketset.forget(names)
+        self.applier.forget_interfaces(names)
         for name in watched(inst.cfg):
             self.linkwatch.refresh(name)
         return True

@@ -158,6 +158,13 @@ class EffectApplier:
             announcer.close()
         self.announcers.clear()
 
+    def forget_interfaces(self, names: list[str]) -> None:
+        """These interfaces were made anew (a VMAC): their ARP/NA senders are bound to the old index."""
+        for name in names:
+            announcer = self.announcers.pop(name, None)
+            if announcer is not None:
+                announcer.close()
+
     def firewall_handle(self) -> Firewall:
         """The one firewall (set up on first use), shared with the VMAC rules of `daemon.links`."""
         return self._firewall()

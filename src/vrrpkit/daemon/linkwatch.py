@@ -37,6 +37,8 @@ class LinkWatch:
         configs = list(instances)
         polled = dict(settings.linkbeat)
         for cfg in configs:
+            if cfg.linkbeat_polled:  # the deprecated per-instance linkbeat_use_polling: its own interface
+                polled.setdefault(cfg.interface, "")
             if settings.linkbeat_all:
                 used = [cfg.interface, *(t.name for t in cfg.tracks if t.kind.value == "interface")]
                 polled.update({name: polled.get(name, "") for name in used})
@@ -47,10 +49,6 @@ class LinkWatch:
                 if link.base in delays:
                     delays.setdefault(link.name, delays[link.base])
         self.debouncer.delays_us = delays
-
-    def poll_instance(self, cfg: InstanceConfig) -> None:
-        """An instance's deprecated `linkbeat_use_polling`: poll its own interface."""
-        self.polled.setdefault(cfg.interface, "")
 
     def _read(self, ifname: str) -> bool:
         if ifname in self.polled:

@@ -106,6 +106,13 @@ class SocketSet:
         self.joined[key] = groups
         self.add_reader(sock.fileno(), key)
 
+    def forget(self, interfaces: list[str]) -> None:
+        """Close the sockets bound to these interfaces (made anew: a socket keeps the old index); the
+        next `rebuild` opens them again."""
+        for key in [k for k in self.sockets if k[0] in interfaces]:
+            self.close(key)
+            self.missing[key] = "interface made anew"
+
     def close(self, key: SocketKey) -> None:
         sock = self.sockets.pop(key)
         self.joined.pop(key, None)

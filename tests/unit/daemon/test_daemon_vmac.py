@@ -203,6 +203,7 @@ def test_a_vmac_deleted_under_us_is_made_again(tmp_path: Path) -> None:
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER", limit=5.0)
+        old = fake.sockets[("vrrp.51", 4)]
         fake.vmacs.links.pop("vrrp.51")
         fake.netlink.interfaces.pop("vrrp.51")
         assert fake.links is not None
@@ -210,6 +211,10 @@ def test_a_vmac_deleted_under_us_is_made_again(tmp_path: Path) -> None:
         await until(lambda: state(d) == "FAULT", limit=5.0)
         await until(lambda: state(d) == "MASTER", limit=5.0)
         assert [c for c in fake.vmacs.calls if c[0] == "create"] == [("create", "vrrp.51", "eth0")] * 2
+        # the socket bound to the old link's index is closed; adverts go out on one opened anew
+        new = fake.sockets[("vrrp.51", 4)]
+        assert old.closed and new is not old
+        await until(lambda: len(new.sent) > 0, limit=5.0)
 
     drive(tmp_path, conf(extra="use_vmac"), body)
 
