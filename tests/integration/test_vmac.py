@@ -6,6 +6,7 @@ after a crash, and a VMAC that cannot be made (the daemon goes on, the instance 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -118,3 +119,20 @@ def _all(lab: Lab) -> list[dict]:  # type: ignore[type-arg]
     """The daemon's instances, or none while its control socket is not up yet."""
     done = lab.exec("h1", Lab.vrrpkit_argv("status", "--json"), timeout=10, check=False)
     return json.loads(done.stdout)["instances"] if done.returncode == 0 else []  # type: ignore[no-any-return]
+
+
+def test_a_vmac_deleted_under_a_master_is_made_again_and_adverts_resume(make_lab: MakeLab) -> None:
+    """keepalived 2.2.7 (measured) makes a deleted VMAC again at once. The new link has a new index: the
+    adverts must come from a socket bound to it, not to the one that went."""
+    lab = make_lab(2)
+    lab.run_vrrpkit("h1", config(instance(150, version=3, advert_int="0.2", extra="use_vmac")))
+    assert wait_until(lambda: lab.vip_holders(VIP, interface="vrrp.51") == {"h1"} or None, 10)
+    before = sh(lab, "h1", "cat /sys/class/net/vrrp.51/ifindex").strip()
+    sh(lab, "h1", "ip link del vrrp.51")
+    assert wait_until(lambda: lab.vip_holders(VIP, interface="vrrp.51") == {"h1"} or None, 15)
+    assert sh(lab, "h1", "cat /sys/class/net/vrrp.51/ifindex").strip() != before
+    with lab.start_capture("h2", filter="ip proto 112") as cap:
+        time.sleep(1.5)
+    sources = [":".join(f"{b:02x}" for b in f.data[6:12]) for f in read_pcap(cap.stop())]
+    assert len(sources) >= 3 and set(sources) == {VMAC_MAC}, sources
+    assert lab.processes("h1", alive_only=True)
