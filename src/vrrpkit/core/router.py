@@ -9,24 +9,19 @@ answer to a lower priority, owner still listening, VIP-list mismatch only counte
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 
+from vrrpkit.core import announce
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import (
-    PRIORITY_STOP,
-    VRRP_GROUP4,
-    ChecksumCompat,
-    InstanceConfig,
-    IPAddress,
-    TrackKind,
-    apply_strict,
-)
-from vrrpkit.core.packet import Advertisement, ChecksumForm, DropReason, InvalidPacket, encode, inspect
-from vrrpkit.core.priority import TrackValue, effective_priority, track_fault
-from vrrpkit.core.receive import TTL_REQUIRED, checksum_rule, receive_rule
+from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, ChecksumCompat, InstanceConfig, IPAddress, Vip, apply_strict
+from vrrpkit.core.mismatch import mismatches
+from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, inspect
+from vrrpkit.core.receive import ReceiveRules, checksum_rule
+from vrrpkit.core.reconfig import diff, identity
 from vrrpkit.core.state import Event, State, next_state
 from vrrpkit.core.stats import Stats
+from vrrpkit.core.tracks import TrackValue, effective_priority, initial_value, track_fault, waiting_for_scripts
 
 
 class Timer(StrEnum):
@@ -38,13 +33,13 @@ class Timer(StrEnum):
     GARP_EXTRA = "garp-extra-if"
 
 
-
 class VirtualRouter:
     def __init__(self, config: InstanceConfig, address: IPAddress | None = None) -> None:
         self.config = apply_strict(config)
         cfg = self.config
         # The address adverts come from, and the one compared on equal priority. keepalived uses
         # unicast_src_ip, else mcast_src_ip, else the interface's primary address (given by the host).
+        self._host_address = address
         self.address: IPAddress | None = cfg.unicast_src_ip or cfg.mcast_src_ip or address
         self.name = cfg.name
         self.state = State.INIT
@@ -60,6 +55,10 @@ class VirtualRouter:
         self.group: str | None = None
         self._group_fault = False  # another member has a fault of its own: hold us in FAULT
         self._group_master = False  # another running member is MASTER
+        self._group_others_want_master = True  # every other running member is MASTER or wants to be
+        # keepalived's wantstate MASTER: our master-down (or preempt) timer ran out, but a sync group
+        # that is not MASTER yet holds us in BACKUP until every member wants MASTER.
+        self.wants_master = False
         self._sync_log: list[tuple[Event, State]] = []
         self.fault_reason: str | None = None
         self.transitions: list[tuple[float, State, State, str]] = []
@@ -67,24 +66,25 @@ class VirtualRouter:
         self._deadlines: dict[Timer, float] = {}
         self._link_up = True
         self._src_present = True  # track_src_ip: the configured source address is on the host
-        self._old_checksum = cfg.old_unicast_checksum is ChecksumCompat.ALWAYS
+        self._old_checksum = False  # sending keepalived <= 1.3.6 unicast checksums (see `_derive`)
         self._sync_fault = False
         self._garp_lower_pending = False
-        self._tracks: dict[str, TrackValue] = {}
-        for track in cfg.tracks:
-            initial: TrackValue = (
-                None if track.kind in _UNKNOWN_AT_START else (True if track.kind is TrackKind.INTERFACE else 0)
-            )
-            self._tracks[track.name] = initial
-        self._peers = {p.address: p for p in cfg.unicast_peers}
-        self._ttl_checked_unicast = cfg.check_unicast_src or any(
-            p.min_ttl is not None or p.max_ttl is not None for p in cfg.unicast_peers
-        )
-        self._vip_set = frozenset(cfg.advertised_addresses())
+        self._tracks: dict[str, TrackValue] = {track.name: initial_value(track) for track in cfg.tracks}
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
         # the last advert accepted as our master's, to skip decoding its identical repeats
         self._repeat: tuple[tuple[bytes, IPAddress, IPAddress, int, int], Advertisement] | None = None
+        self._derive()
         self._priority = self._compute_priority()
+
+    def _derive(self) -> None:
+        """Lookups that follow from the config (rebuilt when a reload changes it)."""
+        cfg = self.config
+        self._rules = ReceiveRules(cfg)
+        compat = cfg.old_unicast_checksum  # `auto` keeps what a peer taught us, across reloads too
+        self._old_checksum = compat is ChecksumCompat.ALWAYS or (compat is ChecksumCompat.AUTO and self._old_checksum)
+        self._vip_set = frozenset(cfg.advertised_addresses())
+        self._advert_cache.clear()
+        self._repeat = None
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -112,6 +112,7 @@ class VirtualRouter:
 
         Pinned sources (unicast_src_ip, mcast_src_ip) never change this way."""
         cfg = self.config
+        self._host_address = address
         if cfg.unicast_src_ip is not None or cfg.mcast_src_ip is not None or address == self.address:
             return
         self.address = address
@@ -131,6 +132,65 @@ class VirtualRouter:
             return
         self._src_present = present
         self._evaluate(now)
+
+    def reconfigure(self, config: InstanceConfig, now: float, tracks: Mapping[str, TrackValue] | None = None) -> None:
+        """A reload changed this instance but not its identity (`core.reconfig.identity`): apply it in
+        place, as keepalived does. The state is kept and the election re-run with the new values: a
+        master stays master unless a peer now outranks it (the peer preempts, as from keepalived); a
+        master adds and removes VIPs (GARP for the new ones) and advertises at once. `tracks` gives
+        the current values of newly tracked objects; the ones still tracked keep theirs."""
+        new = apply_strict(config)
+        old = self.config
+        if identity(new) != identity(old):
+            raise ValueError(f"{old.name}: identity changed, the instance must be restarted")
+        if new == old:
+            return
+        change = diff(old, new)
+        silent_since = None  # when a backup last heard its master, to re-time its down timer
+        if Timer.MASTER_DOWN in self._deadlines:
+            silent_since = self._deadlines[Timer.MASTER_DOWN] - self.master_down_interval
+        delay_since = self._deadlines.get(Timer.PREEMPT_DELAY, now) - old.preempt_delay_cs / 100
+        known = dict(tracks or {})
+        kinds = {t.name: t.kind for t in old.tracks}
+        self._tracks = {
+            t.name: self._tracks[t.name] if kinds.get(t.name) is t.kind else known.get(t.name, initial_value(t))
+            for t in new.tracks
+        }
+        self.config, self.name = new, new.name
+        self.address = new.unicast_src_ip or new.mcast_src_ip or self._host_address
+        self._derive()
+        if self.state is State.MASTER:
+            self.master_address = self.address
+            self.master_adver_int_cs = new.advert_int_cs
+            if change.vips_removed:
+                self._emit(fx.DelVips(self.name, old.vip_interface, change.vips_removed, fx.VipCause.RELOAD))
+            if added := change.vips_added + change.vips_moved:  # moved: the VMAC took them along
+                self._emit(fx.AddVips(self.name, new.vip_interface, added, fx.VipCause.RELOAD))
+                self._garp(new.garp_master_repeat, tuple(v for v in added if v in new.vips))
+            if "garp_master_refresh_cs" in change.fields:
+                self._deadlines.pop(Timer.GARP_REFRESH, None)
+                if new.garp_master_refresh_cs > 0:
+                    self._deadlines[Timer.GARP_REFRESH] = now + new.garp_master_refresh_cs / 100
+            if "garp_extra_if_s" in change.fields:
+                self._deadlines.pop(Timer.GARP_EXTRA, None)
+                if new.garp_extra_if_s > 0:
+                    self._deadlines[Timer.GARP_EXTRA] = now + new.garp_extra_if_s
+        elif self.state is State.BACKUP:
+            if new.version == 2 or self.master_address is None:
+                self.master_adver_int_cs = new.advert_int_cs  # v3 keeps the interval its master sends
+            if not new.preempt or not new.preempt_delay_cs:
+                self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            elif Timer.PREEMPT_DELAY in self._deadlines:
+                self._deadlines[Timer.PREEMPT_DELAY] = delay_since + new.preempt_delay_cs / 100
+        seen = len(self.transitions)
+        self._evaluate(now, announce=change.advert_changed)
+        if self.state is State.BACKUP and len(self.transitions) == seen and silent_since is not None:
+            # The down timer measures the master's silence, so it is re-derived with the new
+            # priority (Skew_Time); a VRRPv2 interval change restarts it, as keepalived's reload
+            # does, because the master's adverts mismatch until it is reloaded too.
+            if new.version == 2 and new.advert_int_cs != old.advert_int_cs:
+                silent_since = now
+            self._deadlines[Timer.MASTER_DOWN] = max(now, silent_since + self.master_down_interval)
 
     def resign(self, now: float, reason: str) -> None:
         """A MASTER lost something it installed and tracks (a virtual route or rule deleted behind its
@@ -167,6 +227,7 @@ class VirtualRouter:
             # with our priority unchanged, lead to the same decision, so skip decoding them again.
             self.stats.advert_rcvd += 1
             self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+            self.wants_master = False
             return repeat[1]
         self._repeat = None
         cfg = self.config
@@ -179,7 +240,7 @@ class VirtualRouter:
             self._drop(exc.reason, src, exc.detail)
             return None
         adv = insp.advert
-        reason, detail = receive_rule(cfg, self.address, self._peers, self._ttl_checked_unicast, adv, src, dst, ttl)
+        reason, detail = self._rules.check(adv, src, dst, ttl, self.address)
         if reason is None:
             reason, old = checksum_rule(cfg, insp.checksum_form, dst)
             detail = "keepalived <= 1.3.6 unicast checksum (old_unicast_checksum never)"
@@ -260,17 +321,17 @@ class VirtualRouter:
     # --- internals: state changes -------------------------------------------------------------
 
     def _waiting_for_scripts(self) -> bool:
-        return any(
-            t.kind in _UNKNOWN_AT_START and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
-        )
+        return waiting_for_scripts(self.config, self._tracks)
 
-    def _evaluate(self, now: float) -> None:
-        """Re-derive priority and fault state after any input changed."""
+    def _evaluate(self, now: float, announce: bool = False) -> None:
+        """Re-derive priority and fault state after any input changed. A master advertises at once
+        when its priority changed, or when `announce` says its advert did (a reload)."""
         old = self._priority
         self._priority = self._compute_priority()
         if self._priority != old:
             self._advert_cache.clear()
             self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
+            announce = True
         if not self.running:
             return
         fault = self.own_fault()
@@ -302,7 +363,7 @@ class VirtualRouter:
                 # not pull the group's VIPs down
                 self._transition(Event.SYNC_MASTER, now, "sync group is master")
             return
-        if self._priority != old and self.state is State.MASTER:
+        if announce and self.state is State.MASTER:
             # keepalived tells the LAN at once rather than at the next tick (faster handover).
             self._send_advert(now)
             self._deadlines[Timer.ADVERT] = now + self.config.advert_int_cs / 100
@@ -320,6 +381,7 @@ class VirtualRouter:
         if old is State.MASTER:
             self._leave_master()
         self.state = new
+        self.wants_master = new is State.MASTER
         self.state_since = now
         self.transitions.append((now, old, new, reason))
         for timer in (Timer.MASTER_DOWN, Timer.PREEMPT_DELAY):
@@ -361,11 +423,19 @@ class VirtualRouter:
         self.master_priority = None
         self._emit(fx.DelVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips))
 
-    def set_group_view(self, *, fault: bool, master: bool) -> None:
+    def set_group_view(self, *, fault: bool, master: bool, others_want_master: bool = True) -> None:
         """What the sync group's other members look like: one has a fault of its own (so we are held
-        in FAULT), one is MASTER (so a starting member joins as MASTER). Set by `SyncGroup`."""
+        in FAULT), one is MASTER (so a starting member joins as MASTER, and a member whose timer ran
+        out may take over at once), all want MASTER (so our timer running out moves the whole
+        group). Set by `SyncGroup`."""
         self._group_fault = fault
         self._group_master = master
+        self._group_others_want_master = others_want_master
+
+    def _may_take_over(self) -> bool:
+        """keepalived's vrrp_sync_can_goto_master: a group goes MASTER only when every member wants
+        to, which prefers BACKUP to thrashing when one member's master is still alive."""
+        return self.group is None or self._group_master or self._group_others_want_master
 
     def pull_sync_events(self) -> list[tuple[Event, State]]:
         """The transitions this router made on its own since the group last looked (settle)."""
@@ -397,20 +467,10 @@ class VirtualRouter:
 
     def _check_mismatches(self, adv: Advertisement, src: IPAddress) -> bool:
         """Count and report what keepalived only logs; True when nothing was reported."""
-        cfg = self.config
-        clean = True
-        if cfg.version == 3 and adv.interval_cs != cfg.advert_int_cs:
-            detail = f"{adv.interval:g}s, mine {cfg.advert_int_cs / 100:g}s"
-            self._emit(fx.Mismatch(self.name, fx.MismatchKind.INTERVAL, src, detail))
-            clean = False
-        if adv.priority == PRIORITY_STOP or (cfg.skip_check_adv_addr and src == self.master_address):
-            return clean
-        if frozenset(adv.addresses) != self._vip_set or len(adv.addresses) != len(self._vip_set):
-            self.stats.addr_list_err += 1
-            got = ",".join(map(str, adv.addresses)) or "none"
-            self._emit(fx.Mismatch(self.name, fx.MismatchKind.ADDRESS_LIST, src, f"advertised {got}"))
-            clean = False
-        return clean
+        found = mismatches(self.config, self._vip_set, adv, src, self.master_address)
+        self.stats.addr_list_err += sum(m.kind is fx.MismatchKind.ADDRESS_LIST for m in found)
+        self._effects.extend(found)
+        return not found
 
     def _backup_received(self, adv: Advertisement, src: IPAddress, now: float) -> bool:
         """Returns True when the advert was accepted as the current master's (repeatable)."""
@@ -421,6 +481,7 @@ class VirtualRouter:
         if not cfg.preempt or adv.priority >= self._priority:
             self._accept_master(adv, src, now)
             self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            self.wants_master = False  # a master we defer to is alive: we want BACKUP again
             return True
         # A lower priority master and we may preempt: let the down timer run out, unless
         # preempt_delay asks us to keep deferring to it for a while first.
@@ -428,6 +489,7 @@ class VirtualRouter:
             if Timer.PREEMPT_DELAY not in self._deadlines:
                 self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
             self._accept_master(adv, src, now)
+            self.wants_master = False
         return False
 
     def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
@@ -477,11 +539,17 @@ class VirtualRouter:
             interval = cfg.advert_int_cs / 100
             self._deadlines[Timer.ADVERT] = when + interval if when + interval > now else now + interval
         elif name is Timer.MASTER_DOWN:
-            self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
+            self.wants_master = True
+            if self._may_take_over():
+                self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
+            else:  # held by the group; keepalived looks again after another down interval
+                self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
         elif name is Timer.PREEMPT_DELAY:
             # only if we still outrank the master we deferred to (our priority may have dropped)
             if self.master_priority is None or self.master_priority < self._priority:
-                self._transition(Event.PREEMPT, now, "preempt delay expired")
+                self.wants_master = True
+                if self._may_take_over():
+                    self._transition(Event.PREEMPT, now, "preempt delay expired")
         elif name is Timer.GARP_REPEAT:
             lower = self._garp_lower_pending
             self._garp_lower_pending = False
@@ -496,59 +564,22 @@ class VirtualRouter:
             self._garp_extra_interfaces()
             self._deadlines[Timer.GARP_EXTRA] = now + cfg.garp_extra_if_s
 
-    def _garp(self, count: int) -> None:
-        """keepalived announces every VIP and eVIP, each on the interface it lives on."""
-        cfg = self.config
-        if count > 0 and cfg.vips:
-            for device, vips in cfg.devices(cfg.vips + cfg.excluded_vips).items():
-                self._emit(fx.SendGarp(self.name, device, vips, count))
+    def _garp(self, count: int, vips: tuple[Vip, ...] | None = None) -> None:
+        self._effects.extend(announce.garps(self.config, count, vips))
 
     def _garp_extra_interfaces(self) -> None:
-        """garp_extra_if: one GARP/NA on each VMAC (or, with `all`, each) interface that adverts do
-        not keep fresh in the switches' MAC tables (vrrp.c vrrp_send_vmac_update)."""
-        cfg = self.config
-        vmacs = {link.name for link in cfg.vmac_links}
-        for device, vips in cfg.devices(cfg.vips + cfg.excluded_vips).items():
-            if device not in vmacs and not cfg.garp_extra_if_all:
-                continue
-            if device == cfg.vip_interface and not cfg.vmac_xmit_base:
-                continue
-            self._emit(fx.SendGarp(self.name, device, vips[:1], 1))
+        self._effects.extend(announce.extra_garps(self.config))
 
     def destinations(self) -> tuple[IPAddress, ...]:
-        cfg = self.config
-        if cfg.unicast:
-            return tuple(p.address for p in cfg.unicast_peers)
-        return (cfg.group,)
-
-    def _checksum_form(self) -> ChecksumForm | None:
-        if self.config.v3_checksum_as_v2:
-            return ChecksumForm.NONE
-        return ChecksumForm.IPV4_PSEUDO_GROUP if self._old_checksum else None
+        return announce.destinations(self.config)
 
     def _send_advert(self, now: float, priority: int | None = None) -> None:
         """Send the (cached) advert bytes. A master's advert only changes with its priority."""
         prio = self._priority if priority is None else priority
         cached = self._advert_cache.get(prio)
         if cached is None:
-            cfg = self.config
             assert self.address is not None
-            adv = Advertisement(
-                version=cfg.version,
-                vrid=cfg.vrid,
-                priority=prio,
-                addresses=cfg.advertised_addresses(),
-                interval=cfg.advert_int_cs / 100,
-                auth_type=cfg.auth_type if cfg.version == 2 else 0,
-                auth_data=cfg.auth_pass if cfg.version == 2 and cfg.auth_type else b"",
-            )
-            form, empty = self._checksum_form(), cfg.no_virtual_ipaddress
-            ttl = cfg.unicast_ttl if cfg.unicast and cfg.unicast_ttl is not None else TTL_REQUIRED
-            iface, src, group = cfg.advert_interface, self.address, cfg.mcast_group4
-            dsts = self.destinations()
-            messages = {dst: encode(adv, src, dst, form=form, group=group, allow_empty=empty) for dst in dsts}
-            cached = tuple(fx.SendAdvert(self.name, iface, src, dst, msg, prio, ttl) for dst, msg in messages.items())
-            self._advert_cache[prio] = cached
+            cached = self._advert_cache[prio] = announce.adverts(self.config, self.address, prio, self._old_checksum)
         self._effects.extend(cached)
         self.stats.advert_sent += 1
         if prio == PRIORITY_STOP:
@@ -567,6 +598,3 @@ class VirtualRouter:
 
 
 _SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
-# Trackers with no value until they first report (a script's first run, a process table's first look).
-_UNKNOWN_AT_START = frozenset({TrackKind.SCRIPT, TrackKind.PROCESS})
-

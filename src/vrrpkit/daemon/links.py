@@ -244,6 +244,27 @@ class LinkManager:
             if owner == cfg.name and name not in keep:
                 self._remove(link)
 
+    def reconfigured(self, old: InstanceConfig, new: InstanceConfig) -> bool:
+        """A reload changed an instance in place (maybe renamed it): what it holds follows the new
+        name; the links it no longer wants as they are (gone, renamed, a new MAC) are removed, for
+        `make_for` to make anew, as keepalived deletes the old VMAC and creates the new one. True when
+        the instance's VMACs changed (its VIPs must be set again); `promote_secondaries` follows."""
+        was, now = f"promote:{old.name}", f"promote:{new.name}"
+        for name, (link, owner) in list(self.links.items()):
+            if owner == old.name:
+                self.links[name] = (link, new.name)
+        for users in self._users.values():
+            if was in users:
+                users.discard(was)
+                users.add(now)
+        if not new.promote_secondaries or old.vip_interface != new.vip_interface:
+            self._drop(now)
+        wanted = set(new.vmac_links)
+        for link, owner in list(self.links.values()):
+            if owner == new.name and link not in wanted:
+                self._remove(link)
+        return old.vmac_links != new.vmac_links
+
     def _remove(self, link: VmacLink) -> None:
         self.links.pop(link.name, None)
         if link.name in self._igmp_nft:

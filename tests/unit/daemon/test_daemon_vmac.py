@@ -230,22 +230,57 @@ def test_a_vmac_name_taken_by_another_interface_falls_back_to_vrrp_vrid(tmp_path
         router = d.instances["VI_1"].router
         assert d.apply_reload(load_string(conf(extra="use_vmac vk51"), filename="keepalived.conf"))
         assert d.instances["VI_1"].router is router  # unchanged config: the fix-up is no reason to restart
+        assert d.apply_reload(load_string(conf(priority=160, extra="use_vmac vk51"), filename="keepalived.conf"))
+        inst = d.instances["VI_1"]  # changed in place: still MASTER, still on the fallback VMAC
+        assert inst.router is router and state(d) == "MASTER" and inst.cfg.vip_interface == "vrrp.51"
+        assert inst.router.priority == 160 and [c for c in fake.vmacs.calls if c[0] == "delete"] == []
 
     drive(tmp_path, conf(extra="use_vmac vk51"), body, fake)
 
 
-def test_reload_keeps_the_vmac_of_a_restarted_instance(tmp_path: Path) -> None:
+def test_reload_changes_a_vmac_in_place_as_keepalived(tmp_path: Path) -> None:
+    """keepalived 2.2.7, measured: a new priority keeps the VMAC; a new MAC or name remakes it while the
+    instance stays MASTER ('Deleting old VMAC interface vrrp.51', 'setting VIPs'); use_vmac taken
+    away restarts a multicast instance, whose VMAC goes."""
+
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER", limit=5.0)
-        assert d.apply_reload(load_string(conf(priority=120, extra="use_vmac"), filename="keepalived.conf"))
+        router = d.instances["VI_1"].router
+
+        def reload(extra: str) -> None:
+            fake.netlink.calls.clear()
+            assert d.apply_reload(load_string(conf(priority=120, extra=extra), filename="keepalived.conf"))
+
+        reload("use_vmac")
         assert "vrrp.51" in fake.vmacs.links and ("delete", "vrrp.51") not in fake.vmacs.calls
-        mac = "use_vmac 02:11:22:33:44:55"
-        assert d.apply_reload(load_string(conf(priority=120, extra=mac), filename="keepalived.conf"))
+        reload("use_vmac 02:11:22:33:44:55")
         assert fake.vmacs.links["vrrp.51"].mac == bytes.fromhex("021122334455")  # a new MAC: made anew
-        assert d.apply_reload(load_string(conf(priority=120), filename="keepalived.conf"))
-        assert "vrrp.51" not in fake.vmacs.links  # no longer wanted: removed
+        assert ("add", "vrrp.51", "192.0.2.99/24") in fake.netlink.calls  # and its VIP set again
+        reload("use_vmac vk51 02:11:22:33:44:55")
+        assert "vrrp.51" not in fake.vmacs.links and "vk51" in fake.vmacs.links
+        assert ("add", "vk51", "192.0.2.99/24") in fake.netlink.calls
+        assert d.instances["VI_1"].router is router and state(d) == "MASTER"
+        await until(lambda: len(fake.sockets[("vk51", 4)].sent) > 0, limit=5.0)  # adverts from the new VMAC
+        reload("")
+        assert "vk51" not in fake.vmacs.links and d.instances["VI_1"].router is not router  # restarted
 
     drive(tmp_path, conf(extra="use_vmac"), body)
+
+
+def test_reload_turning_use_vmac_on_for_a_unicast_master_moves_its_vip(tmp_path: Path) -> None:
+    """keepalived compares use_vmac only for multicast instances: a unicast one keeps its state."""
+    uni = "unicast_src_ip 192.0.2.1\n    unicast_peer {\n        192.0.2.2\n    }\n    "
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER", limit=5.0)
+        router = d.instances["VI_1"].router
+        fake.netlink.calls.clear()
+        assert d.apply_reload(load_string(conf(extra=uni + "use_vmac"), filename="keepalived.conf"))
+        assert d.instances["VI_1"].router is router and state(d) == "MASTER"
+        assert ("del", "eth0", "192.0.2.99/24") in fake.netlink.calls
+        assert ("add", "vrrp.51", "192.0.2.99/24") in fake.netlink.calls
+
+    drive(tmp_path, conf(extra=uni), body)
 
 
 # --- the long tail -----------------------------------------------------------------------------
