@@ -136,3 +136,21 @@ def test_a_vmac_deleted_under_a_master_is_made_again_and_adverts_resume(make_lab
     sources = [":".join(f"{b:02x}" for b in f.data[6:12]) for f in read_pcap(cap.stop())]
     assert len(sources) >= 3 and set(sources) == {VMAC_MAC}, sources
     assert lab.processes("h1", alive_only=True)
+
+
+def test_a_reload_renames_the_vmac_of_a_master_in_place(make_lab: MakeLab) -> None:
+    """keepalived 2.2.7 (measured): 'Deleting old VMAC interface vrrp.51', 'Success creating VMAC
+    interface vk51', 'setting VIPs', and the instance stays MASTER."""
+    lab = make_lab(2)
+    proc = lab.run_vrrpkit("h1", config(instance(150, version=3, advert_int="0.2", extra="use_vmac")))
+    assert wait_until(lambda: lab.vip_holders(VIP, interface="vrrp.51") == {"h1"} or None, 10)
+    assert proc.conf_path is not None
+    proc.conf_path.write_text(config(instance(150, version=3, advert_int="0.2", extra="use_vmac vk51")))
+    lab.signal("h1", 1)
+    assert wait_until(lambda: lab.vip_holders(VIP, interface="vk51") == {"h1"} or None, 10)
+    assert not has_link(lab, "h1", "vrrp.51")
+    with lab.start_capture("h2", filter="ip proto 112") as cap:
+        time.sleep(1.0)
+    assert {":".join(f"{b:02x}" for b in f.data[6:12]) for f in read_pcap(cap.stop())} == {VMAC_MAC}
+    assert [s["state"] for s in _all(lab)] == ["MASTER"]
+    assert "Entering BACKUP" not in proc.log().split("Reloading")[-1]
