@@ -145,19 +145,6 @@ DIVERGENCES: tuple[Divergence, ...] = (
         why='a stop is a state change people asked to be mailed about',
     ),
     Divergence(
-        key='route-tracking-static-address',
-        direction='runtime',
-        vrrpkit=(
-            'as keepalived: a deleted static address is restored; a deleted static route or rule is not; a deleted '
-            'tracked virtual route or rule makes its MASTER resign and re-elect'
-        ),
-        keepalived_2_2_7='same (measured); track_group on static routes/rules/addresses moves instances to FAULT',
-        why=(
-            'track_group on static entries is not implemented yet: the entry is installed and a warning says its '
-            'deletion moves no instance'
-        ),
-    ),
-    Divergence(
         key="bfd-check-names",
         direction="laxer",
         vrrpkit="BFD_CHECK's `name` is not looked up: vrrpkit does not read bfd_instance blocks",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from vrrpkit.config.diagnostics import Location, Reporter
 from vrrpkit.config.model import GarpGroup, InterfaceSettings
 from vrrpkit.config.written import WrittenInterfaces
+from vrrpkit.core.config import InstanceConfig, Track, TrackKind
 
 InterfaceRef = tuple[str, str, Location]  # (block, interface, where keepalived names it)
 
@@ -50,4 +51,34 @@ def _track_groups(r: Reporter, w: WrittenInterfaces, instances: set[str]) -> dic
         if not members:
             r.add(loc, "sync-group-single", f"track_group {name} has no members: it tracks nothing")
         out[name] = tuple(kept)
+    return out
+
+
+def with_static_tracks(
+    r: Reporter, w: WrittenInterfaces, groups: dict[str, tuple[str, ...]], instances: list[InstanceConfig],
+    default_interface: str,
+) -> list[InstanceConfig]:
+    """A static address, route or rule with `track_group G`: every instance of G tracks the item's
+    interface with weight 0, as keepalived's static_track_group_init adds it to the interface's
+    tracking list: that interface down puts the instances in FAULT. Not with `no_track` (keepalived
+    logs 'Static route has both track_group and no_track set - not tracking'), nor for a route
+    without an interface or a rule without `iif` (nothing to track)."""
+    extra: dict[str, list[str]] = {}
+    for what, group, ifname, tracked, loc in w.static_tracks:
+        if what == "address":
+            ifname = ifname or default_interface
+        if not tracked and ifname is not None:  # with an interface, only no_track turns tracking off
+            r.add(loc, "option-ignored", f"static {what} has both track_group and no_track set - not tracking",
+                  "info")
+            continue
+        if ifname is None or not tracked:
+            continue
+        for member in groups.get(group, ()):
+            extra.setdefault(member, []).append(ifname)
+    out = []
+    for cfg in instances:
+        names = [n for n in dict.fromkeys(extra.get(cfg.name, ()))
+                 if not any(t.kind is TrackKind.INTERFACE and t.name == n for t in cfg.tracks)]
+        out.append(cfg.replace(tracks=cfg.tracks + tuple(Track(n, TrackKind.INTERFACE, 0) for n in names))
+                   if names else cfg)
     return out

@@ -126,6 +126,8 @@ class WrittenInterfaces:
     delays_us: dict[str, tuple[int, int, Location]] = field(default_factory=dict)  # down, up
     garp_groups: list[WrittenGarpGroup] = field(default_factory=list)
     track_groups: dict[str, tuple[list[tuple[str, Location]], Location]] = field(default_factory=dict)
+    # static address/route/rule with `track_group G`: (what, G, its interface or None, tracked, where G is)
+    static_tracks: list[tuple[str, str, str | None, bool, Location]] = field(default_factory=list)
 
 
 @dataclass

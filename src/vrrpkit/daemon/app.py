@@ -360,6 +360,8 @@ class Daemon(Reloading):
         if not changes:
             return
         for ifname, up in changes:
+            if up:  # keepalived's interface_up: the static addresses and routes on it go back
+                self.applier.routes.interface_up(ifname)
             for inst in self.instances.values():
                 if ifname in watched(inst.cfg):
                     if up and ifname == inst.cfg.interface:

@@ -300,6 +300,38 @@ def test_track_group() -> None:
     assert at(res, "sync-group-unknown-instance") == [4] and at(res, "invalid-value") == [7]
 
 
+TG = "track_group G {\n  group {\n    VI_1\n  }\n}\n"
+
+
+def test_track_group_on_static_items_makes_its_instances_track_their_interfaces() -> None:
+    """keepalived's static_track_group_init, measured: the group's instances go to FAULT while the
+    interface of a static address (its dev), route (its dev) or rule (its iif) is down."""
+    text = TG + ("static_ipaddress {\n  198.51.100.1/24 dev dum0 track_group G\n"
+                 "  198.51.100.2/24 dev dum3 track_group G no_track\n}\n"
+                 "static_routes {\n  203.0.113.0/24 dev dum1 track_group G\n"
+                 "  203.0.114.0/24 via 192.0.2.1 track_group G\n}\n"
+                 "static_rules {\n  from 192.0.2.0/24 table 100 iif dum2 track_group G priority 100\n}\n")
+    res = parse(text + inst() + inst(name="VI_2", vrid=52))
+    tracks = {c.name: [(t.name, t.kind.value, t.weight) for t in c.tracks] for c in res.instances}
+    assert tracks == {"VI_1": [("dum0", "interface", 0), ("dum1", "interface", 0), ("dum2", "interface", 0)],
+                      "VI_2": []}
+    assert [(d.line, d.severity) for d in found(res, "option-ignored")] == [(8, "info")]  # no_track wins
+    assert not [d for d in res.diagnostics if d.severity == "error"]
+
+
+def test_track_group_must_be_defined_first_and_only_on_static_items() -> None:
+    """keepalived -t, measured: 'track_group G not found' for a group defined later; on a virtual
+    address 'Unknown configuration entry' for both words; on a virtual rule or route the line goes."""
+    res = parse("static_routes {\n  203.0.113.0/24 dev eth0 track_group G\n}\n" + TG + inst(
+        "  virtual_rules {\n    from 192.0.2.0/24 table 100 track_group G priority 5\n  }\n"
+        "  virtual_routes {\n    198.51.100.0/24 dev eth0 track_group G\n  }",
+        vips="192.0.2.100/24 track_group G"))
+    assert [(d.line, d.message.split(" (")[0]) for d in found(res, "invalid-value")] == [(2, "track_group G not found")]
+    assert len(found(res, "vip-option")) == 2 and at(res, "rule-invalid") and at(res, "route-invalid")
+    (cfg,) = res.instances
+    assert cfg.tracks == () and not res.extras["VI_1"].virtual_rules and not res.extras["VI_1"].virtual_routes
+
+
 def test_default_interface_places_static_addresses_without_dev() -> None:
     res = parse("global_defs {\n  default_interface eth1\n}\nstatic_ipaddress {\n  192.0.2.77/24\n}\n" + inst())
     assert [v.dev for v in res.static.addresses] == ["eth1"]
