@@ -136,7 +136,6 @@ UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
     "vrrp_instance": {
         "track_bfd": _BFD, "lvs_sync_daemon_interface": _LVS,
         "auth_hmac": "auth_hmac (keepalived 2.4's own HMAC-SHA256 trailer, not in any RFC nor in 2.2.7) " + _MISC,
-        "kernel_rx_buf_size": _PROC,
         "vrf": "VRF binding only applies to an instance without `interface`, which vrrpkit does not run",
     },
     "vrrp_sync_group": {
@@ -168,7 +167,8 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         notification_email notification_email_from smtp_server smtp_connect_timeout smtp_helo_name
         smtp_alert smtp_alert_vrrp no_email_faults default_interface vmac_prefix vmac_addr_prefix vrrp_garp_extra_if
         nftables nftables_priority nftables_counters nftables_ifindex
-        vrrp_vmac_garp_intvl v3_checksum_as_v2 log_unknown_vrids disable_local_igmp dynamic_interfaces"""
+        vrrp_vmac_garp_intvl v3_checksum_as_v2 log_unknown_vrids disable_local_igmp dynamic_interfaces
+        vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier"""
     ),
     "vrrp_script": _words(
         """script interval timeout weight rise fall user init_fail include"""
@@ -184,7 +184,7 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         owner_ignore_adverts include virtual_routes virtual_rules track_process notify_priority_changes
         smtp_alert use_vmac use_ipvlan vmac_xmit_base use_vmac_addr garp_extra_if vmac_garp_intvl
         dont_track_primary track_src_ip promote_secondaries native_ipv6 no_virtual_ipaddress
-        unicast_fault_no_peer mcast_dst_ip unicast_ttl old_unicast_checksum v3_checksum_as_v2
+        unicast_fault_no_peer mcast_dst_ip unicast_ttl kernel_rx_buf_size old_unicast_checksum v3_checksum_as_v2
         linkbeat_use_polling debug"""
     ),
     "vrrp_sync_group": _words(

@@ -152,6 +152,11 @@ class GlobalDefs:
     log_unknown_vrids: bool = False
     disable_local_igmp: bool = False  # net.ipv4.igmp_link_local_mcast_reports=0 instead of nft IGMP rules
     dynamic_interfaces: bool = False  # start instances whose interface does not exist yet (FAULT until it does)
+    # the VRRP sockets' SO_RCVBUF when no instance gives kernel_rx_buf_size: "mtu" or "advert" times
+    # the multiplier, or a fixed size per instance (vrrp_rx_bufs_policy); None: the kernel's default
+    rx_bufs_policy: str | None = None
+    rx_bufs_size: int = 0
+    rx_bufs_multiplier: int = 3
 
 
 @dataclass(frozen=True)

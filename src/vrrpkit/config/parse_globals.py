@@ -209,6 +209,48 @@ def _smtp_server(p: Parser, s: Stmt) -> tuple[str, int] | None:
     return host, port
 
 
+def _rx_bufs_policy(b: GlobalsBlock, s: Stmt) -> None:
+    """`vrrp_rx_bufs_policy MTU|ADVERT|SIZE...`, as keepalived 2.2.7 reads it: the words add to what
+    earlier lines set; a size wins over a policy, MTU over ADVERT; a size is read from the first
+    word whatever its place (so `MTU 5000` is 'Invalid vrrp_rx_bufs_policy 5000')."""
+    if len(s.words) < 2:
+        b.p.err(s.loc, "syntax", "vrrp_rx_bufs_policy missing")
+        return
+    earlier = b.g.values.get("rx_bufs_policy")
+    bits: set[str] = {earlier} if isinstance(earlier, str) else set()
+    for i, word in enumerate(s.words[1:], 1):
+        if word.text.upper() in ("MTU", "ADVERT"):
+            bits.add(word.text.lower())
+        elif (n := _uint(s.words[1].text)) is None:
+            b.p.err(s.word_loc(i), "invalid-value", f"Invalid vrrp_rx_bufs_policy {word.text}")
+        else:
+            b.g.set("rx_bufs_size", n, s.loc)
+            bits.add("size")
+    if "size" in bits and bits & {"mtu", "advert"}:
+        b.p.err(s.loc, "option-ignored", "Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy")
+        bits = {"size"}
+    elif {"mtu", "advert"} <= bits:
+        b.p.err(s.loc, "option-ignored", "Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT")
+        bits = {"mtu"}
+    if bits:
+        b.g.set("rx_bufs_policy", bits.pop(), s.loc)
+
+
+def _uint(text: str) -> int | None:
+    return int(text) if text.isdigit() and int(text) <= 2**32 - 1 else None
+
+
+def _rx_bufs_multiplier(b: GlobalsBlock, s: Stmt) -> None:
+    if len(s.words) != 2:
+        b.p.err(s.loc, "invalid-value", "Invalid vrrp_rx_bufs_multiplier")
+        return
+    n = _uint(s.words[1].text)
+    if not n:
+        b.p.err(s.word_loc(1), "invalid-value", f"Invalid vrrp_rx_bufs_multiplier {s.words[1].text}")
+        return
+    b.g.set("rx_bufs_multiplier", n, s.loc)
+
+
 KEYWORDS: dict[str, GlobalHandler] = {
     "router_id": _setting("router_id", lambda p, s: p.arg(s, missing="ignored ('routerid name missing')")),
     "vrrp_strict": _bare("strict"),
@@ -264,6 +306,8 @@ KEYWORDS: dict[str, GlobalHandler] = {
     "log_unknown_vrids": _bare("log_unknown_vrids"),
     "disable_local_igmp": _bare("disable_local_igmp"),
     "dynamic_interfaces": _dynamic_interfaces,
+    "vrrp_rx_bufs_policy": _rx_bufs_policy,
+    "vrrp_rx_bufs_multiplier": _rx_bufs_multiplier,
 }
 
 

@@ -310,6 +310,15 @@ def _unicast_ttl(b: InstanceBlock, s: Stmt) -> None:
         b.inst.ints["unicast_ttl"] = n
 
 
+def _kernel_rx_buf_size(b: InstanceBlock, s: Stmt) -> None:
+    """The SO_RCVBUF share of this instance on its socket (keepalived sums the instances')."""
+    text = s.words[1].text if len(s.words) == 2 else ""
+    if not text.isdigit() or int(text) > 2**32 - 1:
+        b.p.err(s.loc, "invalid-value", f"({b.inst.name}) invalid kernel_rx_buf_size specified")
+        return
+    b.inst.ints["kernel_rx_buf_size"] = int(text)
+
+
 def _old_unicast_checksum(b: InstanceBlock, s: Stmt) -> None:
     """`old_unicast_checksum [never]`: send keepalived <= 1.3.6's checksums, or never switch to them."""
     _unicast_keyword(b, s)
@@ -396,6 +405,7 @@ KEYWORDS: dict[str, InstanceHandler] = {
     "unicast_fault_no_peer": _set("unicast_fault_no_peer", unicast=True),
     "mcast_dst_ip": _mcast_dst_ip,
     "unicast_ttl": _unicast_ttl,
+    "kernel_rx_buf_size": _kernel_rx_buf_size,
     "old_unicast_checksum": _old_unicast_checksum,
     "v3_checksum_as_v2": _flag("v3_checksum_as_v2"),
     "linkbeat_use_polling": _linkbeat,

@@ -489,6 +489,7 @@ def _complete_instance(
             dont_track_primary=b.get("dont_track_primary", False),
             unicast_fault_no_peer=fault_no_peer,
             unicast_ttl=unicast_ttl,
+            kernel_rx_buf_size=raw.ints.get("kernel_rx_buf_size", 0),
             track_src_ip=b.get("track_src_ip", False),
             promote_secondaries=b.get("promote_secondaries", False),
             native_ipv6=family == 6,

@@ -155,6 +155,7 @@ class InstanceConfig:
     dont_track_primary: bool = False  # the instance's own link going down is no fault
     unicast_fault_no_peer: bool = False  # unicast mode even without peers: FAULT, not multicast
     unicast_ttl: int | None = None  # TTL / hop limit of unicast adverts (None: 255)
+    kernel_rx_buf_size: int = 0  # this instance's SO_RCVBUF share on its socket (0: the global policy)
     track_src_ip: bool = False  # FAULT while the configured source address is not on the host
     promote_secondaries: bool = False  # the daemon sets net.ipv4.conf.IF.promote_secondaries
     native_ipv6: bool = False  # IPv6 (so VRRPv3) even before any address says so

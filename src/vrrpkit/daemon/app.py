@@ -223,6 +223,7 @@ class Daemon(Reloading):
         self.processes.configure(result, result.instances)
         self.linkmgr.configure(g.disable_local_igmp)
         self.linkwatch.configure(result.interfaces, result.instances)
+        self.socketset.rx_policy = (g.rx_bufs_policy, g.rx_bufs_size, g.rx_bufs_multiplier)
         configs = {cfg.name: cfg for cfg in result.instances}
         for inst in moved:
             self.instances[inst.name] = inst

@@ -44,6 +44,7 @@ class LinkState:
     base_index: int | None  # IFLA_LINK: the lower device of a macvlan/ipvlan
     mac: bytes | None
     up: bool
+    mtu: int = 1500
 
 
 def _mac(text: str | None) -> bytes | None:
@@ -65,6 +66,7 @@ def _state(msg: Any) -> LinkState:
         base_index=msg.get_attr("IFLA_LINK"),
         mac=_mac(msg.get_attr("IFLA_ADDRESS")),
         up=bool(msg["flags"] & consts.IFF_UP),
+        mtu=msg.get_attr("IFLA_MTU") or 1500,
     )
 
 

@@ -106,6 +106,11 @@ class _VrrpSocketBase(FdSocket):
             good.append(datagram)
         return good, bad
 
+    def set_rcvbuf(self, size: int) -> None:
+        """SO_RCVBUF (keepalived's kernel_rx_buf_size / vrrp_rx_bufs_policy); the kernel doubles it
+        and caps it at net.core.rmem_max."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
     def _bind_device(self) -> None:
         self.sock.setsockopt(socket.SOL_SOCKET, consts.SO_BINDTODEVICE, self.ifname.encode())
 

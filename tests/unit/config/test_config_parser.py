@@ -219,7 +219,7 @@ def test_nopreempt_and_preempt_delay_need_backup() -> None:
 
 
 def test_unknown_and_unsupported_keywords() -> None:
-    res = parse(inst("  nopreemt\n  kernel_rx_buf_size 1") + "virtual_server 10.0.0.1 80 {\n  protocol TCP\n"
+    res = parse(inst("  nopreemt\n  vrf vrf0") + "virtual_server 10.0.0.1 80 {\n  protocol TCP\n"
                 "  lb_algo rr\n  lb_kind NAT\n  real_server 10.0.0.2 80 {\n    weight 1\n  }\n}\n")
     assert only(res, "unknown-keyword").line == 4
     unsupported = [d for d in res.diagnostics if d.rule == "unsupported-keyword"]

@@ -332,6 +332,21 @@ def test_track_group_must_be_defined_first_and_only_on_static_items() -> None:
     assert cfg.tracks == () and not res.extras["VI_1"].virtual_rules and not res.extras["VI_1"].virtual_routes
 
 
+def test_receive_buffer_keywords_as_keepalived_reads_them() -> None:
+    """keepalived -t, measured on each line (corpus bad_rx_bufs.conf): a size is read from the first
+    word; size beats a policy, MTU beats ADVERT; the multiplier is 1.. and one word."""
+    res = parse("global_defs {\n  vrrp_rx_bufs_policy MTU 5000\n  vrrp_rx_bufs_policy ADVERT\n"
+                "  vrrp_rx_bufs_multiplier 0\n  vrrp_rx_bufs_multiplier 4 5\n}\n"
+                + inst("  kernel_rx_buf_size 65536x\n  kernel_rx_buf_size"))
+    assert (res.globals.rx_bufs_policy, res.globals.rx_bufs_multiplier) == ("mtu", 3)
+    assert at(res, "invalid-value") == [2, 4, 5, 10, 11] and at(res, "option-ignored") == [3]
+    assert res.instances[0].kernel_rx_buf_size == 0
+    res = parse("global_defs {\n  vrrp_rx_bufs_policy 70000 MTU\n  vrrp_rx_bufs_multiplier 7\n}\n"
+                + inst("  kernel_rx_buf_size 100000"))
+    assert (res.globals.rx_bufs_policy, res.globals.rx_bufs_size, res.globals.rx_bufs_multiplier) == ("size", 70000, 7)
+    assert at(res, "option-ignored") == [2] and res.instances[0].kernel_rx_buf_size == 100000
+
+
 def test_default_interface_places_static_addresses_without_dev() -> None:
     res = parse("global_defs {\n  default_interface eth1\n}\nstatic_ipaddress {\n  192.0.2.77/24\n}\n" + inst())
     assert [v.dev for v in res.static.addresses] == ["eth1"]

@@ -208,6 +208,7 @@ class FakeSocket(_Fd):
         self.groups: list[IPAddress] = [group] if group is not None else []
         self.inbox: list[Datagram] = []
         self.closed = False
+        self.rcvbuf = 0
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None:
         self.sent.append((data, dst, src))
@@ -216,6 +217,9 @@ class FakeSocket(_Fd):
 
     def join(self, group: IPAddress) -> None:
         self.groups.append(group)
+
+    def set_rcvbuf(self, size: int) -> None:
+        self.rcvbuf = size
 
     def deliver(self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255) -> None:
         self.inbox.append(Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname))

@@ -283,6 +283,18 @@ def test_reload_turning_use_vmac_on_for_a_unicast_master_moves_its_vip(tmp_path:
     drive(tmp_path, conf(extra=uni), body)
 
 
+def test_receive_buffers_sum_the_instances_on_a_socket(tmp_path: Path) -> None:
+    """keepalived's vrrp_sockpool: kernel_rx_buf_size, else the policy's share, summed per socket."""
+    text = conf(extra="kernel_rx_buf_size 100000") + conf(name="VI_2", vrid=52, vips="192.0.2.98/24")
+    text = text.replace("vrrp_version 3", "vrrp_version 3\n    vrrp_rx_bufs_policy MTU\n    vrrp_rx_bufs_multiplier 2")
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER", limit=5.0)
+        assert fake.sockets[("eth0", 4)].rcvbuf == 100000 + 2 * 1500
+
+    drive(tmp_path, text, body)
+
+
 # --- the long tail -----------------------------------------------------------------------------
 
 
