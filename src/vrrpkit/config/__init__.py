@@ -55,6 +55,7 @@ def load_string(
         interfaces=parsed.interfaces,
         track_groups=dict(parsed.track_groups),
         interface_refs=parsed.interface_refs,
+        notify_locs=dict(parsed.notify_locs),
         track_processes=parsed.track_processes,
         extras=parsed.extras,
         group_smtp_alert=parsed.group_smtp_alert,

@@ -15,6 +15,7 @@ from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.config.diagnostics import Location, Reporter
 from vrrpkit.config.interface_blocks import InterfaceRef, complete_interfaces, with_static_tracks
+from vrrpkit.config.longtail import check_long_tail
 from vrrpkit.config.model import (
     FifoConfig,
     GlobalDefs,
@@ -27,11 +28,11 @@ from vrrpkit.config.model import (
     TrackFileConfig,
 )
 from vrrpkit.config.vmacs import plan_vmacs
-from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenGroup, WrittenInstance
+from vrrpkit.config.written import NotifyLine, TrackRef, Written, WrittenGlobals, WrittenGroup, WrittenInstance
 from vrrpkit.core.config import (
-    ChecksumCompat,
     InstanceConfig,
     IPAddress,
+    Notify,
     SyncGroupConfig,
     Track,
     TrackKind,
@@ -63,6 +64,7 @@ class Completed:
     track_files: dict[str, TrackFileConfig]
     globals: GlobalDefs
     script_locs: dict[str, Location]
+    notify_locs: dict[tuple[str, str, str], Location]
     track_processes: dict[str, ProcessTrackConfig]
     extras: dict[str, InstanceExtras]
     group_smtp_alert: dict[str, bool]
@@ -119,7 +121,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
         if len(members) < 2:
             r.add(grp.loc, "sync-group-single",
                   f"sync group {grp.name} has {len(members)} instance(s): a group only matters with two or more")
-        groups.append(SyncGroupConfig(grp.name, tuple(members), tuple(grp.notify)))
+        groups.append(SyncGroupConfig(grp.name, tuple(members), _notify(grp.notify)))
 
     seen_names: set[str] = set()
     vmac_names: dict[str, str] = {}
@@ -173,8 +175,8 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     interfaces, track_groups, refs = complete_interfaces(r, written.interfaces, {i.name for i in instances})
     instances = with_static_tracks(r, written.interfaces, track_groups, instances, g.default_interface)
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
-                     dict(written.track_processes), extras, group_mail, static, fifo_locs, static_locs,
-                     interfaces, track_groups, refs)
+                     _notify_locs(written), dict(written.track_processes), extras, group_mail, static, fifo_locs,
+                     static_locs, interfaces, track_groups, refs)
 
 
 def _with_dev(vip: Vip, dev: str) -> Vip:
@@ -230,17 +232,46 @@ def _fifos_and_mail(r: Reporter, wg: WrittenGlobals, g: GlobalDefs, instances: l
               f"no mail, and neither does vrrpkit")
 
 
+def _notify(lines: list[NotifyLine]) -> tuple[Notify, ...]:
+    return tuple((event, command, user) for event, command, user, _loc in lines)
+
+
+def _notify_locs(written: Written) -> dict[tuple[str, str, str], Location]:
+    """(instance|group, name, event) -> the line of the notify keepalived keeps (the first)."""
+    locs: dict[tuple[str, str, str], Location] = {}
+    owners = [("instance", i.name, i.notify) for i in written.instances] + [("group", g.name, g.notify)
+                                                                           for g in written.groups]
+    for kind, name, lines in owners:
+        for event, _command, _user, loc in lines:
+            locs.setdefault((kind, name, event), loc)
+    return locs
+
+
 def _family_of(raw: WrittenInstance) -> int | None:
+    """keepalived sets an instance's family from the first address it reads, in file order
+    (a VIP, unicast_src_ip, mcast_src_ip or a unicast peer), and measures the rest against it."""
+    seen: list[tuple[tuple[str, int, int], int]] = []
     if raw.vips:
-        return raw.vips[0][0].interface.version
-    for addr in (raw.unicast_src, raw.mcast_src):
+        vip, vloc = raw.vips[0]
+        seen.append(((vloc.file, vloc.line, vloc.column), vip.interface.version))
+    for keyword, addr in (("unicast_src_ip", raw.unicast_src), ("mcast_src_ip", raw.mcast_src)):
         if addr is not None:
-            return addr.version
+            kloc = raw.keywords.get(keyword, raw.loc)
+            seen.append(((kloc.file, kloc.line, kloc.column), addr.version))
     if raw.peers:
-        return raw.peers[0][0].address.version
-    if raw.mcast_dst is not None:
-        return raw.mcast_dst.version
-    return 6 if raw.bools.get("native_ipv6") else None
+        peer, ploc = raw.peers[0]
+        seen.append(((ploc.file, ploc.line, ploc.column), peer.address.version))
+    for keyword, version in (("mcast_dst_ip", raw.mcast_dst.version if raw.mcast_dst else None),
+                             ("native_ipv6", 6 if raw.bools.get("native_ipv6") else None)):
+        if version is not None:
+            kloc = raw.keywords.get(keyword, raw.loc)
+            seen.append(((kloc.file, kloc.line, kloc.column), version))
+    if not seen:
+        return None
+    files = {where[0] for where, _ in seen}
+    if len(files) > 1:  # across include files the order is the reader's, not the lines': VIPs first
+        return seen[0][1]
+    return min(seen)[1]
 
 
 def _complete_instance(
@@ -254,7 +285,8 @@ def _complete_instance(
     if raw.vrid is None:
         msg = "virtual_router_id is invalid" if raw.vrid_given else "virtual_router_id is missing"
         r.add(loc("virtual_router_id"), "vrid-missing",
-              f"vrrp_instance {raw.name}: {msg}; keepalived drops the instance ('the virtual router id must be set')")
+              f"vrrp_instance {raw.name}: {msg}; keepalived 2.2.7 exits ('the virtual router id must be set'), "
+              "and `vrrpkit run` refuses to start too")
         return None
 
     # Address family: the first VIP decides; addresses of the other family are dropped.
@@ -275,22 +307,8 @@ def _complete_instance(
         peers.append(peer)
     is_v6 = family == 6
     end = Location(raw.loc.file, raw.end_line or raw.loc.line)
-    if raw.bools.get("native_ipv6") and family == 4:
-        r.add(loc("native_ipv6"), "option-ignored", f"({raw.name}) Cannot specify native_ipv6 with IPv4 addresses")
-    mcast_dst = raw.mcast_dst
-    if mcast_dst is not None and family is not None and mcast_dst.version != family:
-        r.add(loc("mcast_dst_ip"), "vip-family-mismatch",
-              f"({raw.name}) mcast dest address {mcast_dst} MUST match VRRP instance family. Skipping...")
-        mcast_dst = None
-    fault_no_peer = raw.bools.get("unicast_fault_no_peer", False)
-    if raw.unicast_keyword is not None and not peers and not fault_no_peer:
-        r.add(raw.unicast_keyword, "unicast-without-peers",
-              f"({raw.name}) A unicast keyword has been specified without any unicast peers. Defaulting to "
-              f"multicast. This usage is deprecated - please update your configuration.")
-    unicast_ttl = raw.ints.get("unicast_ttl")
-    if unicast_ttl is not None and not peers:
-        r.add(end, "option-ignored", f"({raw.name}): Cannot use unicast_ttl without unicast peers - resetting")
-        unicast_ttl = None
+    tail, unicast_ttl = check_long_tail(r, raw, family, peers, end)
+    mcast_dst, fault_no_peer = tail.mcast_dst, tail.fault_no_peer
 
     # Version: instance, else global, and IPv6 always speaks v3.
     version = raw.version or g.version
@@ -436,10 +454,6 @@ def _complete_instance(
         r.add(raw.loc, "multicast-may-be-dropped", MULTICAST_HINT.format(group=group6 if is_v6 else group4))
     vmacs = plan_vmacs(r, raw, g, interface, family or 4, vips, excluded, bool(peers) or fault_no_peer, strict,
                        vmac_names)
-    garp_extra_s, garp_extra_all = raw.garp_extra_if or (g.garp_extra_if_s, g.garp_extra_if_all)
-    old_checksum = {"always": ChecksumCompat.ALWAYS, "never": ChecksumCompat.NEVER}.get(
-        raw.old_checksum or "", ChecksumCompat.AUTO
-    )
 
     b = raw.bools
     ints = raw.ints
@@ -479,24 +493,13 @@ def _complete_instance(
             garp_master_refresh_repeat=ints.get("garp_master_refresh_repeat", g.garp_master_refresh_repeat),
             garp_lower_prio_delay_cs=t.get("garp_lower_prio_delay_cs", g.garp_lower_prio_delay_cs),
             garp_lower_prio_repeat=ints.get("garp_lower_prio_repeat", g.garp_lower_prio_repeat),
-            notify=tuple(raw.notify),
+            notify=_notify(raw.notify),
             sync_group=group,
             vmac=vmacs.own,
             vmac_addr_links=vmacs.addr_links,
             vmac_xmit_base=vmacs.xmit_base,
-            garp_extra_if_s=garp_extra_s,
-            garp_extra_if_all=garp_extra_all,
-            dont_track_primary=b.get("dont_track_primary", False),
-            unicast_fault_no_peer=fault_no_peer,
             unicast_ttl=unicast_ttl,
-            kernel_rx_buf_size=raw.ints.get("kernel_rx_buf_size", 0),
-            track_src_ip=b.get("track_src_ip", False),
-            promote_secondaries=b.get("promote_secondaries", False),
-            native_ipv6=family == 6,
-            v3_checksum_as_v2=b.get("v3_checksum_as_v2", g.v3_checksum_as_v2),
-            old_unicast_checksum=old_checksum,
-            no_virtual_ipaddress=b.get("no_virtual_ipaddress", False) and not strict,
-            linkbeat_polled=b.get("linkbeat_use_polling", False),
+            **tail.fields(raw, g, family, strict),
         )
     except ValueError as exc:  # the core's own invariants; the diagnostics above should already say why
         r.add(raw.loc, "invalid-value", f"vrrp_instance {raw.name}: {exc}")

@@ -244,9 +244,12 @@ def test_v3_checksum_as_v2_instance_and_global() -> None:
 def test_native_ipv6() -> None:
     (i,) = parse(inst("  native_ipv6\n  no_virtual_ipaddress", vips="")).instances
     assert i.is_ipv6 and i.version == 3
-    res = parse(inst("  native_ipv6"))
+    # keepalived 2.2.7 -t, measured: the first address or native_ipv6 in file order sets the family
+    res = parse(inst(vips="", body="  virtual_ipaddress {\n    192.0.2.100/24\n  }\n  native_ipv6"))
     assert "Cannot specify native_ipv6 with IPv4 addresses" in found(res, "option-ignored")[0].message
     assert not res.instances[0].is_ipv6
+    res = parse(inst("  native_ipv6"))  # before the VIPs: an IPv6 instance, whose IPv4 VIP is ignored
+    assert at(res, "vip-family-mismatch") == [6] and not found(res, "option-ignored")
 
 
 def test_debug_is_read_and_checked_only() -> None:
