@@ -296,6 +296,7 @@ def _mcast_dst_ip(b: InstanceBlock, s: Stmt) -> None:
     addr = None if a is None else b.p.address(a, s.word_loc(1), "mcast_dst_ip")
     if addr is None:
         return
+    b.inst.mcast_dst_family = addr.version
     ok = addr.is_multicast and (addr.version == 4 or addr.packed[1] & 0x0F == 2)
     if not ok:
         b.p.err(s.word_loc(1), "invalid-address",

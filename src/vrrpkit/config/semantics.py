@@ -261,7 +261,7 @@ def _family_of(raw: WrittenInstance) -> int | None:
     if raw.peers:
         peer, ploc = raw.peers[0]
         seen.append(((ploc.file, ploc.line, ploc.column), peer.address.version))
-    for keyword, version in (("mcast_dst_ip", raw.mcast_dst.version if raw.mcast_dst else None),
+    for keyword, version in (("mcast_dst_ip", raw.mcast_dst_family),
                              ("native_ipv6", 6 if raw.bools.get("native_ipv6") else None)):
         if version is not None:
             kloc = raw.keywords.get(keyword, raw.loc)

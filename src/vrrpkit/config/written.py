@@ -89,6 +89,7 @@ class WrittenInstance:
     vmac: WrittenVmac | None = None
     garp_extra_if: tuple[int, bool] | None = None  # (seconds, all)
     mcast_dst: IPAddress | None = None
+    mcast_dst_family: int | None = None  # set even when the group is refused: keepalived takes the family first
     unicast_keyword: Location | None = None  # the first keyword that asks for unicast (keepalived's flag)
     old_checksum: str | None = None  # "always" or "never"
     vip_vmac: set[str] = field(default_factory=set)  # addresses whose line says `use_vmac`

@@ -248,6 +248,8 @@ def test_native_ipv6() -> None:
     res = parse(inst(vips="", body="  virtual_ipaddress {\n    192.0.2.100/24\n  }\n  native_ipv6"))
     assert "Cannot specify native_ipv6 with IPv4 addresses" in found(res, "option-ignored")[0].message
     assert not res.instances[0].is_ipv6
+    res = parse(inst("  mcast_dst_ip 192.0.2.5\n  native_ipv6", vips=""))  # refused group, family taken
+    assert "Cannot specify native_ipv6" in found(res, "option-ignored")[0].message
     res = parse(inst("  native_ipv6"))  # before the VIPs: an IPv6 instance, whose IPv4 VIP is ignored
     assert at(res, "vip-family-mismatch") == [6] and not found(res, "option-ignored")
 
