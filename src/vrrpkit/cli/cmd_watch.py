@@ -50,11 +50,12 @@ def run(args: argparse.Namespace) -> int:
     instances: list[Any] = []
     if args.files:
         from vrrpkit.config import load_files
+        from vrrpkit.config.files import cannot_read
 
-        for path in args.files:
-            if not os.path.exists(path):
-                return fail("watch", f"{path}: no such file")
-        result = load_files(args.files)
+        try:
+            result = load_files(args.files)
+        except OSError as exc:
+            return fail("watch", cannot_read(exc))
         instances = [c for c in result.instances if c.interface == args.iface]
     own: list[Any] = []
     try:

@@ -282,7 +282,13 @@ class Daemon:
 
         log.info("Reloading configuration (SIGHUP)")
         load = self._load or load_files
-        result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
+        except OSError as exc:
+            from vrrpkit.config.files import cannot_read
+
+            log.error("Reload failed: %s; keeping the running configuration", cannot_read(exc))
+            return
         for diag in result.diagnostics:
             if diag.severity != "info":
                 (log.error if diag.severity == "error" else log.warning)("%s", diag)
