@@ -19,10 +19,12 @@ from vrrpkit.core.config import SyncGroupConfig
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.state import Event, State
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.logsetup import DETAIL, fields
 from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
 from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
 
 log = logging.getLogger("vrrpkit")
+detail = logging.getLogger(DETAIL)  # keepalived's -D lines
 
 SocketKey = tuple[str, int]  # (interface, family)
 MISMATCH_LOG_EVERY = 100
@@ -52,6 +54,7 @@ class EffectApplier:
         self.groups: dict[str, SyncGroupConfig] = {}
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self.release_vips = True  # False at shutdown with keepalived's -V/--dont-release-vrrp
 
     def configure(self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig]) -> None:
         """What a (re)load decided: GARP pacing and the sync groups' notify scripts."""
@@ -75,12 +78,14 @@ class EffectApplier:
         elif isinstance(effect, fx.PacketDropped):
             if effect.reason not in _QUIET_DROPS:
                 log.warning(
-                    "(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail
+                    "(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail,
+                    extra=_fields(inst, reason=effect.reason.value),
                 )
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
         elif isinstance(effect, fx.PriorityChanged):
-            log.info("(%s) Changing effective priority from %d to %d", inst.name, effect.old, effect.new)
+            log.info("(%s) Changing effective priority from %d to %d", inst.name, effect.old, effect.new,
+                     extra=_fields(inst, priority=effect.new))
         elif isinstance(effect, fx.SyncGroupChanged):
             self.group_changed(effect)
 
@@ -88,7 +93,8 @@ class EffectApplier:
         """vrrp_sync_group notify_*: once per group transition, with `GROUP name STATE 0`."""
         if effect.new is State.INIT:
             return
-        log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value)
+        log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value,
+                 extra=fields(group=effect.group, state=effect.new.value))
         spec = self.groups.get(effect.group)
         if spec is not None:
             commands = group_commands(first_of_each(spec.notify), effect.group, effect.new)
@@ -114,21 +120,28 @@ class EffectApplier:
         if error is not None:
             log.warning("(%s) send advert error %s (%s) dst=%s", inst.name, error.errno, error.strerror, effect.dst)
         elif effect.priority == 0:
-            log.info("(%s) sent 0 priority", inst.name)
+            log.info("(%s) sent 0 priority", inst.name, extra=_fields(inst))
 
     def _add_vips(self, inst: Instance, effect: fx.AddVips) -> None:
         for vip in effect.vips:
             self.ports.netlink.add_vip(vip.dev or effect.interface, vip)
         if not inst.cfg.accept_mode:
             self._firewall().add(effect.interface, [v.address for v in effect.vips])
-        log.info("(%s) Setting VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
+        # keepalived's words (its -D line), with the addresses, always: it is the line people look for
+        vips = " ".join(map(str, effect.vips))
+        log.info("(%s) setting VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
 
     def _del_vips(self, inst: Instance, effect: fx.DelVips) -> None:
+        vips = " ".join(map(str, effect.vips))
+        if not self.release_vips:
+            log.info("(%s) leaving VIPs in place (--dont-release-vrrp): %s", inst.name, vips,
+                     extra=_fields(inst, vips=vips))
+            return
         for vip in effect.vips:
             self.ports.netlink.del_vip(vip.dev or effect.interface, vip)
         if self.firewall is not None and not inst.cfg.accept_mode:
             self.firewall.remove(effect.interface, [v.address for v in effect.vips])
-        log.info("(%s) Removing VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
+        log.info("(%s) removing VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
 
     def _garp(self, inst: Instance, effect: fx.SendGarp) -> None:
         announcer = self.announcers.get(effect.interface)
@@ -142,21 +155,38 @@ class EffectApplier:
             frames = [announcer.frame_for(v.address) for _ in range(effect.count) for v in effect.vips]
             for i, frame in enumerate(frames):
                 self.call_later(i * spacing, announcer.send_frame, frame)
+        addresses = " ".join(str(v.address) for v in effect.vips)
         log.info(
-            "(%s) Sending/queueing %s on %s for %s (x%d)",
+            "(%s) Sending/queueing %s on %s for %s",
             inst.name,
-            "unsolicited NA" if v6 else "gratuitous ARP",
+            "Unsolicited Neighbour Adverts" if v6 else "gratuitous ARPs",
             effect.interface,
-            " ".join(str(v.address) for v in effect.vips),
-            effect.count,
+            addresses,
+            extra=_fields(inst, interface=effect.interface, vips=addresses),
         )
+        for vip in effect.vips:
+            detail.info("Sending %s on %s for %s (x%d)", "unsolicited Neighbour Advert" if v6 else "gratuitous ARP",
+                        effect.interface, vip.address, effect.count)  # fmt: skip
 
     def _state_changed(self, inst: Instance, effect: fx.StateChanged) -> None:
+        """keepalived's lines, in its order: the cause first, then "(VI_1) Entering MASTER STATE"
+        (with "(init)" on the first BACKUP), exactly, because people grep for them. vrrpkit's own
+        reason travels in the REASON= journal field and in `vrrpkit status`."""
         inst.record(effect, self.wall_clock())
-        if effect.new in _LIVE_STATES:
-            log.info("(%s) Entering %s STATE reason=%r", inst.name, effect.new.value, effect.reason)
+        extra = _fields(inst, state=effect.new.value, old_state=effect.old.value, event=effect.event.name,
+                        reason=effect.reason)  # fmt: skip
+        router = inst.router
         if effect.event is Event.MASTER_DOWN:
-            log.info("(%s) Receive advertisement timeout", inst.name)
+            log.info("(%s) Receive advertisement timeout", inst.name, extra=extra)
+        elif effect.event is Event.HIGHER_PRIORITY and router.master_address is not None:
+            log.info("(%s) Master received advert from %s with higher priority %s, ours %d", inst.name,
+                     router.master_address, router.master_priority, router.priority, extra=extra)  # fmt: skip
+        if effect.new in _LIVE_STATES:
+            suffix = " (init)" if effect.old is State.INIT and effect.new is State.BACKUP else ""
+            level = logging.WARNING if effect.new is State.FAULT else logging.INFO
+            log.log(level, "(%s) Entering %s STATE%s", inst.name, effect.new.value, suffix, extra=extra)
+            if effect.new is State.FAULT:
+                log.info("(%s) fault: %s", inst.name, router.fault_reason or effect.reason, extra=extra)
         self.on_state_change()
 
     def _mismatch(self, inst: Instance, effect: fx.Mismatch) -> None:
@@ -169,12 +199,19 @@ class EffectApplier:
                 inst.cfg.vrid,
                 effect.src,
                 effect.detail,
+                extra=_fields(inst),
             )
         else:
-            log.warning("(%s) advertisement interval mismatch with %s: %s", inst.name, effect.src, effect.detail)
+            log.warning("(%s) advertisement interval mismatch with %s: %s", inst.name, effect.src, effect.detail,
+                        extra=_fields(inst))
 
     def _firewall(self) -> Firewall:
         if self.firewall is None:
             self.firewall = self.ports.firewall()
             self.firewall.setup()
         return self.firewall
+
+
+def _fields(inst: Instance, **more: object) -> dict[str, dict[str, str]]:
+    """The journal fields of a line about `inst`: INSTANCE, VRID, INTERFACE, plus `more`."""
+    return fields(**{"instance": inst.name, "vrid": inst.cfg.vrid, "interface": inst.cfg.interface, **more})
