@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
     p.add_argument("--config-id", help="id for @id line conditionals (default: hostname up to the first dot)")
     add_control_option(p)
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9650")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                   help="the lowest level logged (default info; -DD is debug)")
     ka.add_keepalived_flags(p)
     p.set_defaults(handler=run)
 
