@@ -51,5 +51,10 @@ def metric_names(expr: str) -> set[str]:
 
 
 def exposition_names(text: str) -> set[str]:
-    """Sample names in a /metrics text (counters with their _total, as PromQL sees them)."""
-    return {m.group(1) for m in re.finditer(r"^([A-Za-z_:][\w:]*)(?:\{| )", text, re.MULTILINE)}
+    """The names a /metrics text makes queryable: every sample's, and every declared family's (a
+    family with no sample yet, e.g. drops before the first drop; a counter as NAME_total)."""
+    names = {m.group(1) for m in re.finditer(r"^([A-Za-z_:][\w:]*)(?:\{| )", text, re.MULTILINE)}
+    for m in re.finditer(r"^# TYPE ([A-Za-z_:][\w:]*) (\w+)", text, re.MULTILINE):
+        name, kind = m.groups()
+        names.add(name + "_total" if kind == "counter" and not name.endswith("_total") else name)
+    return names
