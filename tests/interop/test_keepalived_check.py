@@ -30,13 +30,14 @@ import pytest
 
 from vrrpkit.config import load_string
 from vrrpkit.config.convert import to_unicast
-from vrrpkit.config.divergences import laxer_messages, stricter_rules
+from vrrpkit.config.divergences import by_key, laxer_messages, stricter_rules
 
 pytestmark = pytest.mark.interop
 
 KEEPALIVED = "/usr/sbin/keepalived"
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus"
+SAMPLES = CORPUS / "keepalived-samples"  # keepalived's own doc/samples (GPL, see its README)
 SEED = HERE.parent / "unit" / "config" / "data" / "seed.conf"
 LINE_RE = re.compile(r"^\((?:(?P<file>[^:()]+): )?Line (?P<line>\d+)\) (?P<msg>.*)$")
 
@@ -46,7 +47,8 @@ if os.geteuid() != 0 or not Path(KEEPALIVED).exists() or shutil.which("ip") is N
 
 def corpus_files() -> list[Path]:
     files = sorted(CORPUS.glob("*.conf"))
-    files += sorted(p / "keepalived.conf" for p in CORPUS.iterdir() if p.is_dir())
+    files += sorted(p / "keepalived.conf" for p in CORPUS.iterdir() if p.is_dir() and p != SAMPLES)
+    files += sorted(SAMPLES.iterdir())
     return [*files, SEED]
 
 
@@ -74,14 +76,19 @@ class KaRun:
     stderr: str
 
     def lines(self, config: Path) -> list[tuple[str, int, str]]:
-        """(file, line, message) for every complaint of keepalived that names a line."""
-        out = []
+        """(file, line, message) for every complaint of keepalived that names a line, once each.
+
+        keepalived parses the file in each of its processes (parent, VRRP, checker), so `-t` may print
+        the same complaint up to four times; it is one complaint.
+        """
+        out: dict[tuple[str, int, str], None] = {}
         for raw in self.stderr.splitlines():
             m = LINE_RE.match(raw.strip())
             if m:
                 file = m.group("file") or str(config)
-                out.append((file, int(m.group("line")), m.group("msg")))
-        return out
+                out[(str(Path(file) if os.path.isabs(file) else config.parent / file), int(m.group("line")),
+                     m.group("msg"))] = None
+        return list(out)
 
 
 def keepalived_t(ns: str, config: Path, tmp: Path) -> KaRun:
@@ -139,7 +146,11 @@ def _excused(msg: str) -> bool:
 
 
 def judge(o: Outcome) -> tuple[list[str], int, int]:
-    """Problems with one outcome, plus (lines keepalived named, lines we matched)."""
+    """Problems with one outcome, plus (lines keepalived named, lines we matched).
+
+    A line keepalived names and check does not is a problem unless the divergence table excuses
+    keepalived's message there; excused or not, it counts as a miss in the closing numbers.
+    """
     problems: list[str] = []
     sev = {d["severity"] for d in o.diags}
     complaints = [ln for ln in o.ka.stderr.splitlines() if ln.strip()]
@@ -150,14 +161,14 @@ def judge(o: Outcome) -> tuple[list[str], int, int]:
         errors = [d for d in o.diags if d["severity"] == "error" and d["rule"] not in allowed]
         if errors:
             problems.append(f"keepalived -t accepts it but check reports errors: {errors}")
+    if o.ka.rc == 2 and not any("stops reading" in str(d["message"]) for d in o.diags):
+        problems.append("keepalived -t stops reading the file (exit 2) but check does not say so")
     named = matched = 0
     for file, line, msg in o.ka.lines(o.config):
-        if _excused(msg):
-            continue
         named += 1
         if any(d["line"] == line and _same_file(file, str(d["file"]), o.config) for d in o.diags):
             matched += 1
-        else:
+        elif not _excused(msg):
             problems.append(f"keepalived names {file}:{line} ({msg}) but check has nothing there")
     return problems, named, matched
 
@@ -170,19 +181,35 @@ def test_check_agrees_with_keepalived(outcomes: dict[str, Outcome], config: str)
                                     *(f"{d['line']}: {d['severity']} {d['rule']}" for d in o.diags)])
 
 
+def _pending(msg: str) -> bool:
+    """Lines inside route/rule blocks: issue 11 implements those blocks (see the divergence's `why`)."""
+    try:
+        rx = by_key("routes-rules-not-linted").keepalived_message
+    except KeyError:  # the routes have landed and the entry is gone: every line counts
+        return False
+    return rx is not None and re.search(rx, msg) is not None
+
+
 def test_agreement_summary(outcomes: dict[str, Outcome]) -> None:
-    """The closing note's numbers: configs in agreement and lines matched."""
-    assert len(outcomes) >= 40
-    agree = named = matched = 0
+    """The closing note's numbers: configs in agreement, lines matched, and every miss with its reason."""
+    assert len(outcomes) >= 70
+    agree = named = matched = pending = 0
+    misses: list[str] = []
     for o in outcomes.values():
         problems, n, m = judge(o)
         agree += not problems
         named += n
         matched += m
+        for file, line, msg in o.ka.lines(o.config):
+            if not any(d["line"] == line and _same_file(file, str(d["file"]), o.config) for d in o.diags):
+                misses.append(f"  {Path(file).name}:{line} {msg}")
+                pending += _pending(msg)
     print(f"\ndifferential vs keepalived -t 2.2.7: {agree}/{len(outcomes)} configs agree, "
-          f"{matched}/{named} named lines matched")
+          f"{matched}/{named} named lines matched ({100 * matched / named:.1f}%), "
+          f"{matched}/{named - pending} outside route/rule blocks ({100 * matched / (named - pending):.1f}%); "
+          f"misses (each excused in vrrpkit.config.divergences):", *misses, sep="\n")
     assert agree == len(outcomes)
-    assert matched == named
+    assert matched >= 0.95 * (named - pending)
 
 
 def test_corpus_has_both_kinds(outcomes: dict[str, Outcome]) -> None:

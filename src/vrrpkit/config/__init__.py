@@ -12,24 +12,33 @@ Includes are read through `loader(path) -> str | None` (a `DictLoader` for in-me
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vrrpkit.config.diagnostics import RULES, Diagnostic, Location, Reporter
 from vrrpkit.config.lexer import DictLoader, Lexer, Loader
 from vrrpkit.config.model import GlobalDefs, InstanceSource, ParseResult, ScriptConfig, TrackFileConfig
 from vrrpkit.config.parse_top import parse
 from vrrpkit.config.semantics import complete
+from vrrpkit.config.written import Written
 
 
 def load_string(
-    text: str, filename: str = "<string>", config_id: str | None = None, loader: Loader | None = None
+    text: str, filename: str = "<string>", config_id: str | None = None, loader: Loader | None = None,
+    rand: Callable[[int, int], int] | None = None,
 ) -> ParseResult:
-    """Parse keepalived.conf text as keepalived would, and report everything it would complain about."""
+    """Parse keepalived.conf text as keepalived would, and report everything it would complain about.
+
+    `rand(lo, hi)` draws `${_RANDOM lo hi}`; without it the parse is repeatable and uses `lo`.
+    """
     if loader is None:
         from vrrpkit.config.files import FileLoader
 
         loader = FileLoader()
     reporter = Reporter()
-    lexer = Lexer(reporter, loader, config_id)
-    parsed = complete(parse(lexer.statements(text, filename), reporter), reporter)
+    lexer = Lexer(reporter, loader, config_id, rand)
+    written = parse(lexer.statements(text, filename), reporter)
+    # Where keepalived stops reading, it exits: nothing is completed, so no completion diagnostics either.
+    parsed = complete(written if written.stopped_at is None else Written(), reporter)
     order = {f: i for i, f in enumerate(dict.fromkeys(lexer.files))}
     diags = sorted(reporter.items, key=lambda d: (order.get(d.file, len(order)), d.line, d.column))
     return ParseResult(
@@ -43,6 +52,7 @@ def load_string(
         files=tuple(dict.fromkeys(lexer.files)),
         config_id=config_id,
         script_locs=dict(parsed.script_locs),
+        stopped_at=written.stopped_at,
     )
 
 

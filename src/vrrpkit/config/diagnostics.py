@@ -21,6 +21,9 @@ RULES: dict[str, tuple[Severity, str]] = {
     "include-missing": ("warning", "an include matched no file; keepalived logs it and goes on"),
     "invalid-value": ("error", "a value that is not a number, boolean or known word where one is needed"),
     "out-of-range": ("error", "vrid, priority, advert_int, weights and other numbers outside keepalived's range"),
+    "repeated-keyword": ("error", "a keyword given twice where keepalived keeps the first and ignores the others"),
+    "ignored-value": ("warning", "a value keepalived ignores: the keyword takes none (`vrrp_strict no` is strict)"),
+    "deprecated": ("warning", "keepalived accepts it and says it is deprecated"),
     "invalid-address": ("error", "an IP address or prefix that does not parse; keepalived skips it"),
     # instance semantics
     "interface-missing": ("error", "a vrrp_instance without `interface`"),
@@ -40,7 +43,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "unicast-peer-is-self": ("warning", "a unicast peer is this host's own source address"),
     "track-script-undefined": ("error", "track_script names a vrrp_script that does not exist"),
     "track-file-undefined": ("error", "track_file names a track_file block that does not exist"),
-    "track-own-interface": ("warning", "tracking the instance's own interface is implicit; keepalived ignores it"),
+    "track-own-interface": ("error", "tracking the instance's own interface: ignored, and keepalived -t fails"),
     "weight-zero-means-fault": ("info", "a tracker with weight 0 puts the instance in FAULT when it fails"),
     "sync-group-unknown-instance": ("error", "a vrrp_sync_group names an instance that does not exist"),
     "sync-group-single": ("warning", "a sync group with fewer than two instances does nothing"),
@@ -55,6 +58,10 @@ RULES: dict[str, tuple[Severity, str]] = {
     "strict-state-reset": ("warning", "strict mode: state MASTER only for the address owner (priority 255)"),
     "strict-ipv6-link-local": ("error", "strict mode: the first IPv6 virtual address must be link-local"),
     "strict-resets-option": ("warning", "strict mode resets preempt_delay, GARP and advert options it forbids"),
+    # LVS (virtual_server and its checkers: linted as keepalived reads them, run by keepalived's checker)
+    "lvs-checker-only": ("info", "virtual_server blocks are for keepalived's checker (keepalived -C); vrrpkit: VRRP"),
+    "lvs-dropped": ("error", "a virtual/real server or checker keepalived drops (no real server, no url path, ...)"),
+    "lvs-default": ("warning", "keepalived fills in what the block leaves out (protocol UDP, scheduler wlc, NAT)"),
     # host (not with --offline)
     "host-interface-missing": ("warning", "the interface does not exist on this host"),
     "host-address-missing": ("warning", "a source address is not configured on this host"),

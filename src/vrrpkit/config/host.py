@@ -58,6 +58,8 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
                       f"tracked interface {track.name} does not exist on this host (the instance stays in FAULT)")
     if facts.executable is not None:
         for name, script in result.scripts.items():
+            if script.script.lstrip().startswith("<"):
+                continue  # `</path`: a file-open check (e.g. </dev/tcp/HOST/PORT), not a program to find
             program = _program(script.script)
             if program and not facts.executable(program):
                 loc = result_script_loc(result, name)

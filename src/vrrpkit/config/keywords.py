@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Final
 
-_LVS = "LVS/IPVS load balancing is not part of vrrpkit (use keepalived's checker or ipvsadm)"
+from vrrpkit.config.lvs_keywords import LVS_KNOWN
+
+_LVS = "a load-balancer setting: keepalived's checker (keepalived --check) reads it, vrrpkit runs VRRP (docs/lvs.md)"
 _BFD = "BFD is not implemented"
 _SNMP = "SNMP and D-Bus interfaces are not implemented (use `vrrpkit status --json` or the metrics)"
 _MAIL = "e-mail alerts are not implemented (use notify scripts)"
@@ -35,7 +37,7 @@ SECTIONS: Final = ("top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_s
 #: Keywords keepalived knows, per section (2.2.7 probed, plus NEWER).
 KNOWN: Final[dict[str, frozenset[str]]] = {
     "top": _words(
-        """bfd_instance child_wait_time garp_group global_defs include instance
+        """SSL bfd_instance child_wait_time garp_group global_defs include instance
         interface_up_down_delays linkbeat_interfaces linkbeat_use_polling namespace_with_ipsets
         net_namespace net_namespace_ipvs static_ipaddress static_routes static_rules track_file
         track_group use_pid_dir virtual_server virtual_server_group vrrp_instance vrrp_script
@@ -115,7 +117,7 @@ NEWER: Final[dict[str, frozenset[str]]] = {
 #: "not supported, ignored" (rule unsupported-keyword).
 UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
     "top": {
-        "virtual_server": _LVS, "virtual_server_group": _LVS, "bfd_instance": _BFD,
+        "bfd_instance": _BFD,
         "static_ipaddress": _ROUTES, "static_routes": _ROUTES, "static_rules": _ROUTES,
         "vrrp_track_process": _TRACKP, "garp_group": "garp_group (per-interface GARP pacing) " + _MISC,
         "linkbeat_interfaces": "linkbeat (MII polling) is not implemented; vrrpkit uses netlink link state",
@@ -153,7 +155,7 @@ UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
 #: What the parser reads, per section (the rest of KNOWN/NEWER goes to UNSUPPORTED).
 IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
     "top": frozenset({"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file",
-                      "vrrp_track_file", "include"}),
+                      "vrrp_track_file", "include", "virtual_server", "virtual_server_group", "SSL"}),
     "global_defs": _words(
         """router_id vrrp_strict vrrp_version vrrp_mcast_group4 vrrp_mcast_group6
         vrrp_garp_master_delay vrrp_garp_master_repeat vrrp_garp_master_refresh
@@ -234,6 +236,15 @@ def _global_reason(kw: str) -> str:
                      or "bufs" in kw or kw == "umask") else _MISC
 
 
+def _add_lvs() -> None:
+    """The load-balancer blocks are linted (parse_lvs, parse_checkers), never run: all their words are read."""
+    for section, words in LVS_KNOWN.items():
+        KNOWN[section] = words
+        IMPLEMENTED[section] = words | {"include"}
+        UNSUPPORTED[section] = {}
+
+
+_add_lvs()
 _fill_unsupported()
 
 

@@ -2,7 +2,8 @@
 
 This is lib/parser.c's `read_line`, re-derived from its documented behaviour: comments (`#`, `!`,
 anywhere outside double quotes, `\\#` escapes), `@id` / `@^id` line conditionals, `$NAME=value`
-definitions (multi-line with a trailing backslash) and `$NAME` / `${NAME}` expansion, `include` with
+definitions (multi-line with a trailing backslash) and `$NAME` / `${NAME}` expansion (with `${_RANDOM}`,
+`${_PWD}`, `${_INSTANCE}`, and the `~SEQ`/`~LST` generators of `generators.py`), `include` with
 globs and brace expansion relative to the including file, and finally the split of every line at
 each `{` and `}` so that `virtual_ipaddress { 10.0.0.1 }` reads as four lines. The block structure
 is not decided here: keepalived decides it keyword by keyword, and so does `parser.py`.
@@ -19,9 +20,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from vrrpkit.config.diagnostics import Location, Reporter
+from vrrpkit.config.generators import GeneratorError, is_generator, random_value
+from vrrpkit.config.generators import parse as parse_generator
 
 Loader = Callable[[str], "str | None"]
 MAX_INCLUDE_DEPTH = 32
+MAX_GENERATED = 1 << 18  # lines made by ~SEQ/~LST in one file (keepalived's example: 65024 instances)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DEF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
 
@@ -113,10 +117,13 @@ class _Def:
 class Lexer:
     """Reads one top file (and its includes) into statements; diagnostics go to the reporter."""
 
-    def __init__(self, reporter: Reporter, loader: Loader | None, config_id: str | None) -> None:
+    def __init__(self, reporter: Reporter, loader: Loader | None, config_id: str | None,
+                 rand: Callable[[int, int], int] | None = None) -> None:
         self.reporter = reporter
         self.loader = loader
         self.config_id = config_id
+        self.rand = rand  # for ${_RANDOM}; None: its minimum, so that a pure parse is repeatable
+        self._generated = 0
         self.defs: dict[str, _Def] = {}
         self.files: list[str] = []
         self._file = "<string>"
@@ -230,12 +237,15 @@ class Lexer:
                     d = _Def(value, False)
                 self.defs[m.group(1)] = d
                 return
-        if text.startswith("~"):
-            self.reporter.add(
-                Location(file, lineno, cols[0] if cols else 1), "unsupported-keyword",
-                f"{text.split()[0].split('(')[0]} line repetition is not supported, ignored",
-            )
+        if is_generator(text):
+            yield from self._generate(text, cols, file, lineno, depth, rounds)
             return
+        if "${_ENV" in text:
+            self.reporter.add(
+                Location(file, lineno, cols[text.index("${_ENV")]), "syntax",
+                "keepalived 2.2.7 has no ${_ENV ...}: it reads the text as written, and its braces open and "
+                "close blocks (write the value, or define $NAME=value)",
+            )
         if "$" in text and rounds < 50:
             expanded = self._expand(text, cols)
             if expanded is not None:
@@ -251,6 +261,27 @@ class Lexer:
             return
         yield from self._split(text, cols, file, lineno)
 
+    def _generate(self, text: str, cols: list[int], file: str, lineno: int, depth: int,
+                  rounds: int) -> Iterator[Stmt]:
+        """`~SEQ(...)`/`~LST(...) rest`: `rest` once per value, its variables defined (and left defined)."""
+        try:
+            gen = parse_generator(text)
+        except GeneratorError as exc:
+            self.reporter.add(Location(file, lineno, cols[0] if cols else 1), "syntax",
+                              f"{exc}: keepalived skips the line ('Invalid ~SEQ definition')")
+            return
+        rest, rcols = text[gen.rest :], cols[gen.rest :]
+        for values in gen.values:
+            if self._generated >= MAX_GENERATED:
+                self.reporter.add(Location(file, lineno, cols[0] if cols else 1), "syntax",
+                                  f"more than {MAX_GENERATED} generated lines; the rest are not read")
+                return
+            for name, value in zip(gen.names, values, strict=True):
+                self.defs[name] = _Def(value, False)
+            self._generated += 1
+            if rest:
+                yield from self._logical(rest, rcols, file, lineno, depth, rounds)
+
     def _expand(self, text: str, cols: list[int]) -> tuple[tuple[str, list[int]], list[str]] | None:
         """Replace defined $NAME / ${NAME}; None when nothing was replaced (undefined stays as-is)."""
         out: list[str] = []
@@ -259,6 +290,20 @@ class Lexer:
         i = 0
         changed = False
         while i < len(text):
+            if text.startswith("${_RANDOM", i):
+                close = text.find("}", i)
+                value = random_value(text[i + 2 : close], self.rand) if close > 0 else None
+                if value is not None:
+                    out.append(value)
+                    ocols.extend([cols[i]] * len(value))
+                    i = close + 1
+                    changed = True
+                    continue
+            if text.startswith(("${_HASH}", "${_BANG}"), i):
+                # 2.2.7 expands them after it has looked for comments... and then reads them as one:
+                # the rest of the line is dropped (`E${_HASH}x` reads as `E`).
+                changed = True
+                break
             if text[i] == "$" and i + 1 < len(text):
                 braces = text[i + 1] == "{"
                 m = _NAME.match(text, i + 2 if braces else i + 1)

@@ -107,6 +107,7 @@ class ParseResult:
     files: tuple[str, ...] = ()  # every file read, the top one first
     script_locs: dict[str, Location] = field(default_factory=dict)  # vrrp_script NAME lines
     config_id: str | None = None
+    stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
 
     @property
     def ok(self) -> bool:

@@ -44,12 +44,21 @@ def _flag(key: str) -> GlobalHandler:
     return _setting(key, Parser.bool_arg)
 
 
+def _bare(key: str) -> GlobalHandler:
+    """A switch keepalived 2.2.7 reads without a value (a word after it is ignored)."""
+    return _setting(key, Parser.bare_flag)
+
+
 def _int(key: str, lo: int, hi: int) -> GlobalHandler:
     return _setting(key, lambda p, s: p.int_arg(s, lo, hi))
 
 
 def _timer(key: str, lo: float, hi: float) -> GlobalHandler:
     return _setting(key, lambda p, s: p.timer_cs(s, lo, hi))
+
+
+def _seconds(key: str, lo: int, hi: int) -> GlobalHandler:
+    return _setting(key, lambda p, s: p.seconds_cs(s, lo, hi))
 
 
 def _group4(p: Parser, s: Stmt) -> IPv4Address | None:
@@ -72,32 +81,33 @@ def _group6(p: Parser, s: Stmt) -> IPv6Address | None:
 
 def _script_user(b: GlobalsBlock, s: Stmt) -> None:
     """`script_user USER [GROUP]`: a later line without GROUP clears an earlier one's."""
-    user = b.p.arg(s)
+    user = b.p.arg(s, missing="keepalived logs 'No script username specified' and ignores the line")
     if user is not None:
         b.g.set("script_user", user, s.loc)
         b.g.set("script_group", s.words[2].text if len(s.words) > 2 else None, s.loc)
 
 
 KEYWORDS: dict[str, GlobalHandler] = {
-    "router_id": _setting("router_id", Parser.arg),
-    "vrrp_strict": _flag("strict"),
+    "router_id": _setting("router_id", lambda p, s: p.arg(s, missing="ignored ('routerid name missing')")),
+    "vrrp_strict": _bare("strict"),
     "vrrp_version": _int("version", 2, 3),
     "vrrp_mcast_group4": _setting("mcast_group4", _group4),
     "vrrp_mcast_group6": _setting("mcast_group6", _group6),
-    "vrrp_garp_master_delay": _timer("garp_master_delay_cs", 0, 255),
+    "vrrp_garp_master_delay": _seconds("garp_master_delay_cs", 0, 255),
     "vrrp_garp_master_repeat": _int("garp_master_repeat", 1, 255),
-    "vrrp_garp_master_refresh": _timer("garp_master_refresh_cs", 0, 2**31),
+    "vrrp_garp_master_refresh": _seconds("garp_master_refresh_cs", 0, 2**31),
     "vrrp_garp_master_refresh_repeat": _int("garp_master_refresh_repeat", 1, 255),
-    "vrrp_garp_lower_prio_delay": _timer("garp_lower_prio_delay_cs", 0, 255),
+    "vrrp_garp_lower_prio_delay": _seconds("garp_lower_prio_delay_cs", 0, 255),
     "vrrp_garp_lower_prio_repeat": _int("garp_lower_prio_repeat", 0, 255),
-    "vrrp_garp_interval": _timer("garp_interval_cs", 0, 1),
-    "vrrp_gna_interval": _timer("gna_interval_cs", 0, 1),
+    # keepalived: 1 µs at least ("vrrp_garp_interval '0' is invalid"), at most 4294.967295 s.
+    "vrrp_garp_interval": _timer("garp_interval_cs", 0.000001, 4294.967295),
+    "vrrp_gna_interval": _timer("gna_interval_cs", 0.000001, 4294.967295),
     "vrrp_min_garp": _flag("min_garp"),
-    "vrrp_skip_check_adv_addr": _flag("skip_check_adv_addr"),
-    "vrrp_check_unicast_src": _flag("check_unicast_src"),
-    "enable_script_security": _flag("enable_script_security"),
+    "vrrp_skip_check_adv_addr": _bare("skip_check_adv_addr"),
+    "vrrp_check_unicast_src": _bare("check_unicast_src"),
+    "enable_script_security": _bare("enable_script_security"),
     "script_user": _script_user,
-    "vrrp_startup_delay": _timer("vrrp_startup_delay_cs", 0, 3600),
+    "vrrp_startup_delay": _timer("vrrp_startup_delay_cs", 0.001, 4294.967295),
     "vrrp_delay_after_boot": _timer("vrrp_delay_after_boot_cs", 0, 3600),
     "vrrp_lower_prio_no_advert": _flag("lower_prio_no_advert"),
     "vrrp_higher_prio_send_advert": _flag("higher_prio_send_advert"),

@@ -51,6 +51,11 @@ def _state(b: InstanceBlock, s: Stmt) -> None:
 
 def _interface(b: InstanceBlock, s: Stmt) -> None:
     a = b.p.arg(s)
+    if a == "lo":
+        b.p.err(s.word_loc(1), "invalid-value",
+                "VRRP cannot run on the loopback interface: keepalived ignores `interface lo` ('cannot use a "
+                "loopback interface (lo) for vrrp - ignoring')")
+        return
     if a is not None:
         if len(a) >= IFNAMSIZ:
             b.p.err(s.word_loc(1), "invalid-value", f"interface name {a!r} is longer than 15 characters")
@@ -86,6 +91,7 @@ def _auth_type(b: InstanceBlock, a: Stmt) -> None:
     if t == "PASS":
         b.inst.auth_type = "PASS"
     elif t == "AH":
+        b.inst.auth_type = "AH"  # given (so auth_pass has its type), though vrrpkit cannot speak it
         b.p.err(a.word_loc(1), "unsupported-keyword",
                 "auth_type AH (IPsec AH, IPv4 only): not supported, ignored; vrrpkit will not "
                 "interoperate with hosts that use it")
@@ -173,8 +179,14 @@ def _preempt_delay(b: InstanceBlock, s: Stmt) -> None:
 
 
 def _notify(b: InstanceBlock, s: Stmt) -> None:
+    """One script per event: keepalived keeps the first line and ignores the others."""
     if len(s.words) < 2:
-        b.p.arg(s)
+        if s.keyword == "notify_deleted":  # keepalived reads it as "no script" and says nothing
+            b.p.err(s.loc, "syntax", "notify_deleted without a script: keepalived ignores the line", "warning")
+        else:
+            b.p.arg(s)
+        return
+    if not b.p.first_wins(b.inst.notify_lines, s, f"{s.keyword} (a script for this event)"):
         return
     b.inst.notify.append((NOTIFY_EVENTS[s.keyword], s.words[1].text))
     b.written.note_script(s.loc)
@@ -197,9 +209,11 @@ def _strict_mode(b: InstanceBlock, s: Stmt) -> None:
 # --- per-instance overrides of global_defs settings (keyed by their InstanceConfig field) -------
 
 
-def _timer(key: str, hi: float) -> InstanceHandler:
+def _timer(key: str, hi: int) -> InstanceHandler:
+    """Whole seconds: keepalived 2.2.7 reads the per-instance GARP timers as integers."""
+
     def handle(b: InstanceBlock, s: Stmt) -> None:
-        cs = b.p.timer_cs(s, 0, hi)
+        cs = b.p.seconds_cs(s, 0, hi)
         if cs is not None:
             b.inst.timers_cs[key] = cs
 

@@ -42,6 +42,8 @@ def _notify(b: GroupBlock, s: Stmt) -> None:
     if len(s.words) < 2:
         b.p.arg(s)
         return
+    if not b.p.first_wins(b.grp.notify_lines, s, f"{s.keyword} (a script for this event)"):
+        return
     b.grp.notify.append((NOTIFY_EVENTS[s.keyword], s.words[1].text))
     b.written.note_script(s.loc)
 

@@ -14,9 +14,10 @@ from vrrpkit.config.diagnostics import Reporter
 from vrrpkit.config.lexer import Stmt
 from vrrpkit.config.parse_globals import parse_global_defs
 from vrrpkit.config.parse_instance import parse_vrrp_instance
+from vrrpkit.config.parse_lvs import parse_ssl, parse_virtual_server, parse_virtual_server_group
 from vrrpkit.config.parse_sync_group import parse_vrrp_sync_group
 from vrrpkit.config.parse_trackers import parse_track_file, parse_vrrp_script
-from vrrpkit.config.parser import Parser
+from vrrpkit.config.parser import Parser, StopReading
 from vrrpkit.config.written import Written
 
 TopHandler = Callable[[Parser, Written, Stmt], None]
@@ -28,6 +29,9 @@ TOP_LEVEL: dict[str, TopHandler] = {
     "vrrp_sync_group": parse_vrrp_sync_group,
     "track_file": parse_track_file,
     "vrrp_track_file": parse_track_file,
+    "virtual_server": parse_virtual_server,
+    "virtual_server_group": parse_virtual_server_group,
+    "SSL": parse_ssl,
 }
 
 
@@ -35,5 +39,8 @@ def parse(stmts: Iterator[Stmt], reporter: Reporter) -> Written:
     """Read every statement; syntax and value diagnostics go to `reporter` as they are found."""
     p = Parser(stmts, reporter)
     written = Written()
-    p.block("top", {kw: partial(fn, p, written) for kw, fn in TOP_LEVEL.items()}, 0, None)
+    try:
+        p.block("top", {kw: partial(fn, p, written) for kw, fn in TOP_LEVEL.items()}, 0, None)
+    except StopReading as stop:
+        written.stopped_at = stop.where
     return written

@@ -25,6 +25,7 @@ class TrackerBlock:
     p: Parser
     values: dict[str, object] = field(default_factory=dict)
     script_loc: Location | None = None  # the last `script` line
+    seen: dict[str, Location] = field(default_factory=dict)  # first lines of first-wins keywords
 
 
 TrackerHandler = Callable[[TrackerBlock, Stmt], None]
@@ -46,7 +47,7 @@ def _setting(key: str, read: Callable[[Parser, Stmt], object | None]) -> Tracker
 
 def _script(b: TrackerBlock, s: Stmt) -> None:
     if len(s.words) < 2:
-        b.p.arg(s)
+        b.p.err(s.loc, "syntax", "`script` without a command: keepalived ignores the line", "warning")
         return
     b.values["script"] = " ".join(w.text for w in s.words[1:])
     b.script_loc = s.loc
@@ -62,6 +63,16 @@ def _script_weight(b: TrackerBlock, s: Stmt) -> None:
             b.values["reverse"] = s.words[2].text == "reverse"
         else:
             b.p.err(s.word_loc(2), "invalid-value", f"weight: unknown option {s.words[2].text!r}")
+
+
+def _timeout(b: TrackerBlock, s: Stmt) -> None:
+    """keepalived: 'vrrp script timeout must be greater than 0, setting to 1'."""
+    cs = b.p.timer_cs(s, 0, 4294)
+    if cs == 0:
+        b.p.err(s.word_loc(1), "out-of-range", "vrrp_script timeout 0: keepalived uses 1 second")
+        cs = 100
+    if cs is not None:
+        b.values["timeout_cs"] = cs
 
 
 def _user(b: TrackerBlock, s: Stmt) -> None:
@@ -83,7 +94,7 @@ def _count(key: str) -> TrackerHandler:
 SCRIPT_KEYWORDS: dict[str, TrackerHandler] = {
     "script": _script,
     "interval": _setting("interval_cs", lambda p, s: p.timer_cs(s, 0.01, 4294)),
-    "timeout": _setting("timeout_cs", lambda p, s: p.timer_cs(s, 0, 4294)),
+    "timeout": _timeout,
     "weight": _script_weight,
     "rise": _count("rise"),
     "fall": _count("fall"),
@@ -95,9 +106,11 @@ SCRIPT_KEYWORDS: dict[str, TrackerHandler] = {
 def parse_vrrp_script(p: Parser, written: Written, st: Stmt) -> None:
     name = p.named(st)
     b = TrackerBlock(p)
-    p.block("vrrp_script", bind(SCRIPT_KEYWORDS, b), 1, st)
+    end = p.block("vrrp_script", bind(SCRIPT_KEYWORDS, b), 1, st)
     if b.script_loc is None:
-        p.err(st.loc, "syntax", f"vrrp_script {name} has no `script`; keepalived drops it")
+        # keepalived names the closing brace ('No script set for vrrp_script NAME - removing').
+        where = st.loc if end is None else Location(st.file, end, 1)
+        p.err(where, "syntax", f"vrrp_script {name} (line {st.line}) has no `script`; keepalived drops it")
         return
     written.scripts[name] = ScriptConfig(**b.values)  # type: ignore[arg-type]
     written.script_locs[name] = st.loc
@@ -115,11 +128,33 @@ def _init_file(b: TrackerBlock, s: Stmt) -> None:
         value = n if n is not None else 0
     b.values["init_file"] = value
     b.values["init_overwrite"] = any(w.text == "overwrite" for w in s.words[1:])
+    for i in range(2 if value or (len(s.words) > 1 and s.words[1].text != "overwrite") else 1, len(s.words)):
+        if s.words[i].text != "overwrite":
+            b.p.err(s.word_loc(i), "invalid-value", f"init_file: unknown option {s.words[i].text!r}")
+
+
+def _file(b: TrackerBlock, s: Stmt) -> None:
+    """keepalived keeps the first `file` ('File already set for track file - ignoring')."""
+    path = b.p.arg(s, missing="keepalived ignores the line ('track file file name missing')")
+    if path is not None and b.p.first_wins(b.seen, s, "the track_file's `file`"):
+        b.values["path"] = path
+
+
+def _file_weight(b: TrackerBlock, s: Stmt) -> None:
+    """`weight N [reverse]`; keepalived complains about any other word after the number."""
+    if b.p.arg(s, missing="keepalived ignores the line ('No weight specified for track file')") is None:
+        return
+    w = b.p.int_arg(s, -254, 254)
+    if w is not None:
+        b.values["weight"] = w
+    for i in range(2, len(s.words)):
+        if s.words[i].text != "reverse":
+            b.p.err(s.word_loc(i), "invalid-value", f"track_file weight: unknown option {s.words[i].text!r}")
 
 
 TRACK_FILE_KEYWORDS: dict[str, TrackerHandler] = {
-    "file": _setting("path", Parser.arg),
-    "weight": _setting("weight", lambda p, s: p.int_arg(s, -254, 254)),
+    "file": _file,
+    "weight": _file_weight,
     "init_file": _init_file,
 }
 

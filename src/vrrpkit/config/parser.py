@@ -30,6 +30,19 @@ Handler = Callable[[Stmt], None]
 Block = TypeVar("Block")
 
 
+class StopReading(Exception):
+    """keepalived stops reading the file here (`keepalived -t` exits 2): nothing after this line counts.
+
+    Raised by `Parser.arg` for a missing parameter that keepalived's handler reads without checking
+    (its `strvec_slot` logs "*** Configuration line starting ... is missing a parameter" and exits);
+    `parse_top.parse` catches it and the rest of the file is neither read nor completed.
+    """
+
+    def __init__(self, where: Location) -> None:
+        super().__init__(f"{where.file}:{where.line}")
+        self.where = where
+
+
 def bind(table: Mapping[str, Callable[[Block, Stmt], None]], block: Block) -> dict[str, Handler]:
     """A section's keyword table (module-level, so a keyword is one entry) bound to the block being read."""
     return {kw: partial(fn, block) for kw, fn in table.items()}
@@ -58,17 +71,44 @@ class Parser:
     def __init__(self, stmts: Iterator[Stmt], reporter: Reporter) -> None:
         self.s = _Stream(stmts)
         self.r = reporter
+        self.last_values_end: int | None = None  # closing line of the last value block `values` read
 
     # --- diagnostics helpers --------------------------------------------------------------------
 
     def err(self, loc: Location, rule: str, msg: str, severity: Severity | None = None) -> None:
         self.r.add(loc, rule, msg, severity)
 
-    def arg(self, st: Stmt, i: int = 1) -> str | None:
-        if len(st.words) <= i:
-            self.err(st.loc, "syntax", f"`{st.keyword}` is missing a parameter (keepalived stops reading the file)")
+    def arg(self, st: Stmt, i: int = 1, missing: str | None = None) -> str | None:
+        """Word `i` of the line. Missing: with `missing` (keepalived's own complaint for a handler that
+        checks), an error and None; without, keepalived stops reading the file and so do we."""
+        if len(st.words) > i:
+            return st.words[i].text
+        if missing is not None:
+            self.err(st.loc, "syntax", f"`{st.keyword}` is missing a parameter: {missing}")
             return None
-        return st.words[i].text
+        self.err(st.loc, "syntax",
+                 f"`{st.keyword}` is missing a parameter: keepalived stops reading the file here "
+                 f"(keepalived -t exits 2) and nothing after this line is read")
+        raise StopReading(st.loc)
+
+    def first_wins(self, seen: dict[str, Location], st: Stmt, what: str | None = None) -> bool:
+        """keepalived keeps the first of some repeated keywords ("already specified - ignoring")."""
+        prior = seen.get(st.keyword)
+        if prior is None:
+            seen[st.keyword] = st.loc
+            return True
+        self.err(st.loc, "repeated-keyword",
+                 f"{what or st.keyword} is already given on line {prior.line}: keepalived keeps the first "
+                 f"and ignores this one ('already specified - ignoring')")
+        return False
+
+    def bare_flag(self, st: Stmt) -> bool:
+        """A keyword keepalived 2.2.7 reads without a value: any word after it is ignored, so
+        `vrrp_strict no` still turns strict mode on. Say so when the word looks like `off`."""
+        if len(st.words) > 1 and st.words[1].text.lower() in FALSE_WORDS | {"0"}:
+            self.err(st.word_loc(1), "ignored-value",
+                     f"`{st.keyword}` takes no value: keepalived ignores {st.words[1].text!r} and turns it on")
+        return True
 
     def int_arg(self, st: Stmt, lo: int, hi: int, i: int = 1, what: str | None = None) -> int | None:
         text = self.arg(st, i)
@@ -104,6 +144,11 @@ class Parser:
     def timer_cs(self, st: Stmt, lo: float = 0.0, hi: float = 4294.0) -> int | None:
         value = self.float_arg(st, lo, hi)
         return None if value is None else round(value * 100)
+
+    def seconds_cs(self, st: Stmt, lo: int, hi: int) -> int | None:
+        """Whole seconds (keepalived 2.2.7 reads these timers as integers: '1.5' is invalid), in cs."""
+        value = self.int_arg(st, lo, hi)
+        return None if value is None else value * 100
 
     def bool_arg(self, st: Stmt) -> bool | None:
         """A bare flag means true; otherwise on/off, true/false, yes/no."""
@@ -205,6 +250,7 @@ class Parser:
         if len(st.words) > 1:
             self.err(st.word_loc(1), "syntax", f"block `{st.keyword}` has extra parameters {st.words[1].text!r}")
         items: list[Stmt] = []
+        self.last_values_end = None
         need_bob = True
         while True:
             v = self.s.next()
@@ -217,6 +263,7 @@ class Parser:
                     continue
                 self.err(v.loc, "syntax", f"'{{' missing at the beginning of block `{st.keyword}`")
             if v.keyword == "}":
+                self.last_values_end = v.line
                 return items
             if v.keyword == "{":
                 self.err(v.loc, "syntax", f"unexpected '{{' inside `{st.keyword}`")

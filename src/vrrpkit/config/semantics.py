@@ -117,8 +117,8 @@ def complete(written: Written, reporter: Reporter) -> Completed:
                                                dict(raw.keywords), items)
 
     _cross_instance(r, instances, sources)
-    if (written.scripts or any(i.notify for i in instances) or any(gr.notify for gr in groups)) and \
-            not g.enable_script_security and written.first_script_loc is not None:
+    # Any script keepalived runs counts, VRRP or checker (misc_path, notify_up, quorum_up...).
+    if not g.enable_script_security and written.first_script_loc is not None:
         r.add(written.first_script_loc, "script-security",
               "scripts are configured but enable_script_security is not set: keepalived logs "
               "'SECURITY VIOLATION - scripts are being executed but script_security not enabled' "
@@ -290,6 +290,12 @@ def _complete_instance(
 
     # Unicast sanity.
     src = raw.unicast_src
+    if not raw.peers:
+        for kw in ("unicast_src_ip", "check_unicast_src"):
+            if kw in raw.keywords:
+                r.add(loc(kw), "ignored-value",
+                      f"{kw} without unicast_peer: keepalived ignores it and sends multicast ('A unicast keyword "
+                      f"has been specified without any unicast peers. Defaulting to multicast.')")
     for peer, ploc in raw.peers:
         if src is not None and peer.address == src:
             r.add(ploc, "unicast-peer-is-self",
@@ -376,7 +382,7 @@ def _tracks(
             if ref.name == interface:
                 r.add(ref.loc, "track-own-interface",
                       f"track_interface {ref.name} is the instance's own interface, which is always tracked; "
-                      f"keepalived ignores this line")
+                      f"keepalived ignores this line (and keepalived -t fails)")
                 continue
             weight = ref.weight if ref.weight is not None else 0
             reverse = bool(ref.reverse)

@@ -57,6 +57,7 @@ class WrittenInstance:
     nopreempt: bool = False
     preempt_delay: float | None = None
     notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    notify_lines: dict[str, Location] = field(default_factory=dict)  # first line of each notify keyword
     strict: bool | None = None
     accept: bool | None = None
     # Per-instance overrides of a global_defs setting, keyed by the InstanceConfig field they set.
@@ -73,6 +74,7 @@ class WrittenGroup:
     loc: Location
     members: list[tuple[str, Location]] = field(default_factory=list)
     notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    notify_lines: dict[str, Location] = field(default_factory=dict)  # first line of each notify keyword
     tracks: list[TrackRef] = field(default_factory=list)
     tracking_weight: bool = False
 
@@ -107,6 +109,10 @@ class Written:
     # The first line that makes keepalived run a script (a `script` or a notify): where the
     # script-security diagnostic points, as keepalived's complaint is about the file, not one line.
     first_script_loc: Location | None = None
+    # Where keepalived stopped reading the file (a missing parameter it cannot do without): keepalived
+    # exits there, so nothing is completed and no instance runs.
+    stopped_at: Location | None = None
+    lvs_loc: Location | None = None  # the first load-balancer block (virtual_server, its group, SSL)
 
     def note_script(self, loc: Location) -> None:
         if self.first_script_loc is None:

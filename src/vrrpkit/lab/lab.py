@@ -308,14 +308,16 @@ class Lab:
         conf_text: str,
         extra_args: Sequence[str] = (),
         binary: str = "keepalived",
+        role: str = "--vrrp",
     ) -> LabProcess:
-        """Write `conf_text` and start keepalived (VRRP only, foreground, console log) in `host`.
+        """Write `conf_text` and start keepalived (VRRP only, or `role="--check"` for its LVS checker only;
+        foreground, console log) in `host`.
 
         Each keepalived gets its own pid files next to its config (see `process.keepalived_argv`).
         """
         conf, log = self._files_for(host, "keepalived")
         conf.write_text(conf_text)
-        return self._spawn(host, "keepalived", process.keepalived_argv(binary, conf, extra_args), log, conf)
+        return self._spawn(host, "keepalived", process.keepalived_argv(binary, conf, extra_args, role), log, conf)
 
     def processes(self, host: str | None = None, *, alive_only: bool = False) -> list[LabProcess]:
         """Daemons started with run_vrrpkit/run_keepalived (by any process, via the state file)."""

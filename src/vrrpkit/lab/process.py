@@ -59,8 +59,9 @@ def vrrpkit_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "vrrpkit", *args]
 
 
-def keepalived_argv(binary: str, conf: Path, extra_args: Sequence[str] = ()) -> list[str]:
-    """keepalived with VRRP only, in the foreground, logging to the console, with pid files next to `conf`.
+def keepalived_argv(binary: str, conf: Path, extra_args: Sequence[str] = (), role: str = "--vrrp") -> list[str]:
+    """keepalived with one part only (`--vrrp`, or `--check` for the LVS checker), in the foreground,
+    logging to the console, with pid files next to `conf`.
 
     Each keepalived gets its own -p/-r/-c/-b pid files: with the defaults in /run, a second
     keepalived on the same machine would think the first one is itself and refuse to start.
@@ -72,7 +73,7 @@ def keepalived_argv(binary: str, conf: Path, extra_args: Sequence[str] = ()) -> 
         "--log-console",
         "--log-detail",
         "--no-syslog",
-        "--vrrp",
+        role,
         "-f", str(conf),
         "-p", f"{stem}.pid",
         "-r", f"{stem}.vrrp.pid",

@@ -12,8 +12,10 @@ from vrrpkit.config import (
     Diagnostic,
     ParseResult,
     load_string,
+    parse_checkers,
     parse_globals,
     parse_instance,
+    parse_lvs,
     parse_sync_group,
     parse_top,
     parse_trackers,
@@ -22,6 +24,7 @@ from vrrpkit.config.keywords import IMPLEMENTED, KNOWN, NEWER, UNSUPPORTED, clas
 from vrrpkit.core.config import TrackKind
 
 SEED = Path(__file__).parent / "data" / "seed.conf"
+SUB_BLOCKS_OF = {"HTTP_GET": ("url",), "SSL_GET": ("url",), "SMTP_CHECK": ("host",)}
 
 
 def inst(body: str = "", head: str = "", vip: str = "192.0.2.100/24") -> str:
@@ -215,12 +218,14 @@ def test_nopreempt_and_preempt_delay_need_backup() -> None:
 
 
 def test_unknown_and_unsupported_keywords() -> None:
-    res = parse(inst("  nopreemt\n  use_vmac") + "virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n"
-                "    weight 1\n  }\n}\n")
+    res = parse(inst("  nopreemt\n  use_vmac") + "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  lb_algo rr\n"
+                "  lb_kind NAT\n  real_server 10.0.0.2 80 {\n    weight 1\n  }\n}\n")
     assert only(res, "unknown-keyword").line == 4
     unsupported = [d for d in res.diagnostics if d.rule == "unsupported-keyword"]
-    assert [d.line for d in unsupported] == [5, 10]
+    assert [d.line for d in unsupported] == [5]
     assert all("not supported, ignored" in d.message for d in unsupported)
+    # The load balancer is linted, not run: one note, on the first virtual_server, says who runs it.
+    assert only(res, "lvs-checker-only").line == 10
 
 
 def test_misspelt_block_is_read_like_keepalived() -> None:
@@ -322,9 +327,14 @@ def test_every_implemented_keyword_has_a_handler() -> None:
         "authentication": parse_instance.AUTH_KEYWORDS,
         "vrrp_sync_group": parse_sync_group.KEYWORDS,
     }
-    assert set(tables) == set(IMPLEMENTED)
+    lvs = {**{s: set(t) for s, t in parse_lvs.SECTIONS.items()},
+           **{s: set(t) | set(SUB_BLOCKS_OF.get(s, ())) for s, t in parse_checkers.TABLES.items()}}
+    lvs["FILE_CHECK"] |= {"track_file"}
+    assert set(tables) | set(lvs) == set(IMPLEMENTED)
     for section, table in tables.items():
         assert set(table) == IMPLEMENTED[section] - {"include"}, section
+    for section, words in lvs.items():
+        assert words == IMPLEMENTED[section] - {"include"}, section
 
 
 def test_rules_documented() -> None:
