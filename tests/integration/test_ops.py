@@ -128,3 +128,30 @@ def test_the_unit_s_capabilities_are_enough(make_lab: MakeLab) -> None:
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(10) == 0, log.read_text()[-2000:]
     assert "Traceback" not in log.read_text() and lab.vip_holders(VIP) == set()
+
+
+def test_dash_s_runs_the_daemon_in_the_named_namespace(make_lab: MakeLab) -> None:
+    """keepalived -s NAME. The interface exists only inside the lab host, so a daemon that failed to
+    enter the namespace would stop at once ("does not exist") instead of touching this host."""
+    lab = make_lab(1)
+    lab.exec("h1", ["sh", "-c", "ip link add vkops0 type veth peer name vkops1 && ip link set vkops0 up && "
+                    "ip link set vkops1 up && ip addr add 198.51.100.1/24 dev vkops0"])  # fmt: skip
+    assert subprocess.run(["ip", "link", "show", "vkops0"], capture_output=True).returncode != 0
+    conf = lab.workdir / "ns.conf"
+    conf.write_text(config(instance(100, interface="vkops0", vips=("198.51.100.77/24",), version=3,
+                                    advert_int="0.1")))  # fmt: skip
+    log = lab.workdir / "ns.log"
+    argv = Lab.vrrpkit_argv("run", "-s", lab.netns("h1"), "-f", str(conf), "--control", str(lab.workdir / "ns.sock"),
+                            "-G")  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+
+    def holds() -> bool | None:
+        return "198.51.100.77/24" in lab.exec("h1", ["ip", "-br", "addr", "show", "vkops0"]).stdout or None
+
+    try:
+        assert wait_until(holds, 10), log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, log.read_text()
+    assert "(VI_1) Entering MASTER STATE" in log.read_text()
