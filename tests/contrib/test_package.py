@@ -41,7 +41,8 @@ def deb() -> Path:
     assert done.returncode == 0, done.stdout + done.stderr
     path = ROOT / done.stdout.strip().splitlines()[-1]
     assert path.name == f"vrrpkit_{__version__}_all.deb" and path.exists()
-    assert done.stderr.strip() == "", f"build warnings: {done.stderr}"
+    # scripts/package repeats every build warning on stderr (apt's own chatter may be there too)
+    assert [line for line in done.stderr.splitlines() if "warn" in line.lower()] == [], done.stderr
     return path
 
 
