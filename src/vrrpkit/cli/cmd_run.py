@@ -7,11 +7,14 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from vrrpkit.cli import keepalived_flags as ka
 from vrrpkit.cli.options import add_config_option, add_control_option
+
+if TYPE_CHECKING:
+    from vrrpkit.config.model import ParseResult
 
 NETNS_MARK = "VRRPKIT_IN_NETNS"  # set when `-s NAME` re-ran us inside the namespace
 CORE_PATTERN = "/proc/sys/kernel/core_pattern"
@@ -32,12 +35,52 @@ def register(sub: Any) -> None:
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9650")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                    help="the lowest level logged (default info; -DD is debug)")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to start on any configuration error (exit 1); by default run starts whenever keepalived "
+        "2.2.7 would, with its fallbacks (an unknown keyword ignored, an invalid priority 100, an invalid VIP "
+        "skipped), after logging every diagnostic",
+    )
     ka.add_keepalived_flags(p)
     p.set_defaults(handler=run)
 
 
 def _err(message: str) -> None:
     print(f"vrrpkit run: {message}", file=sys.stderr)
+
+
+def startable(result: ParseResult, *, strict: bool, interface_exists: Callable[[str], bool]) -> bool:
+    """Log every diagnostic, then decide like keepalived 2.2.7 (`config.startup`): start with its
+    fallbacks unless it would refuse the file too, or `strict` refuses any error."""
+    import logging
+
+    from vrrpkit.config.startup import refusals
+
+    log = logging.getLogger("vrrpkit")
+    for diag in result.diagnostics:
+        if diag.rule != "lvs-checker-only":  # the daemon says that one itself, once it has started
+            {"error": log.error, "warning": log.warning}.get(diag.severity, log.info)("%s", diag)
+    errors = len(result.errors)
+    if strict and errors:
+        log.error("configuration has %d error(s); not starting (--strict)", errors)
+        return False
+    refused = refusals(result, interface_exists)
+    for why in refused:
+        log.error("%s", why)
+    if refused:
+        log.error("keepalived 2.2.7 would not run this configuration either; not starting")
+        return False
+    if not result.instances:
+        log.error("no vrrp_instance in the configuration, nothing to run; not starting")
+        return False
+    if errors:
+        log.warning(
+            "configuration has %d error(s); starting with keepalived's fallbacks, as keepalived does "
+            "(--strict refuses)",
+            errors,
+        )
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,23 +227,14 @@ def _run_daemon(args: argparse.Namespace, log_opts: Any) -> int:
     result = _load(args, files, config_id)
     if isinstance(result, int):
         return result
-    for diag in result.diagnostics:
-        if diag.severity != "info":
-            print(str(diag), file=sys.stderr)
-    if not result.ok:
-        errors = sum(1 for d in result.diagnostics if d.severity == "error")
-        _err(f"configuration has {errors} error(s); not starting")
+    if not startable(result, strict=args.strict, interface_exists=netlink.interface_exists):
         return 1
     if args.all_config and _missing_includes(result):
-        _err("-e/--all-config: an included file is missing; not starting")
+        log.error("-e/--all-config: an included file is missing; not starting")
         return 1
     if os.geteuid() != 0:
         _err("must run as root (raw sockets, addresses, ARP)")
         return 2
-    for cfg in result.instances:
-        if not netlink.interface_exists(cfg.interface):
-            _err(f"({cfg.name}) interface {cfg.interface} does not exist")
-            return 2
     from vrrpkit.daemon.app import Daemon
 
     daemon = Daemon(

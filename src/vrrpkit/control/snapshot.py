@@ -88,6 +88,8 @@ class Snapshot:
     unknown_vrid_packets: int
     scripts: dict[str, ScriptStatus] = field(default_factory=dict)
     instances: list[InstanceStatus] = field(default_factory=list)
+    # daemon-wide counts of what can fail quietly: routes, FIFO lines, mails, process scans
+    counters: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,9 +4,9 @@ read socket -> route by (interface, family, vrid) -> router.datagram_received ->
 -> apply effects -> re-arm ONE timer at the earliest router deadline. Protocol decisions are made in
 core; the parts here each do one job and are tested without root against recording fakes:
 `applier` (effects to system calls and logs), `notify` (scripts, in order), `splitbrain` (ARP/NS
-probing while MASTER), `tracking` (scripts and files), `reload` (what a SIGHUP changes), `instance`
-and `control.snapshot` (the typed state everyone reads). This class owns the loop, the sockets
-and the lifecycle, and nothing else.
+probing while MASTER), `tracking` (scripts and files), `reload` (what a SIGHUP changes; carried out
+by `reloading.Reloading`, which this class inherits), `instance` and `control.snapshot` (the typed
+state everyone reads). This class owns the loop, the sockets and the lifecycle, and nothing else.
 """
 
 from __future__ import annotations
@@ -26,16 +26,18 @@ from vrrpkit.config.model import ParseResult
 from vrrpkit.control.server import ControlServer
 from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
+from vrrpkit.core.config import InstanceConfig, IPAddress, Track, TrackKind
 from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import report, systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.logsetup import DETAIL
 from vrrpkit.daemon.notify import Notifier, Runner
-from vrrpkit.daemon.ports import LinkEvents, Ports, VrrpSocket, os_ports
-from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, VrrpSocket, os_ports
+from vrrpkit.daemon.proctrack import ProcessTrackers
+from vrrpkit.daemon.reloading import Reloading
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
 from vrrpkit.io.scripts import ScriptRunner
@@ -47,7 +49,7 @@ NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
 
 
-class Daemon:
+class Daemon(Reloading):
     def __init__(
         self,
         result: ParseResult,
@@ -84,6 +86,7 @@ class Daemon:
         self._timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
         self._links: LinkEvents | None = None
+        self._route_events: RouteEvents | None = None
         self._control = ControlServer(control_path, self._control_request)
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
@@ -99,6 +102,7 @@ class Daemon:
         )
         self.prober = SplitBrainProber(self.ports, self._spawn)
         self.trackers = Trackers(self._tracker_changed)
+        self.processes = ProcessTrackers(self._tracker_changed)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -145,9 +149,12 @@ class Daemon:
         self._loop = asyncio.get_running_loop()
         self._links = self.ports.link_events()
         self.loop.add_reader(self._links.fileno(), self._on_link_events)
+        self._route_events = self.ports.route_events()
+        self.loop.add_reader(self._route_events.fileno(), self._on_route_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
             self.ports.firewall().teardown()
         self._build(self.result, [cfg.name for cfg in self.result.instances])
+        self.applier.routes.start_static()
         await self._control.start()
         if self.metrics_addr is not None:
             from vrrpkit.daemon.metrics import serve_metrics
@@ -184,14 +191,19 @@ class Daemon:
         await self.notifier.finish(NOTIFY_TIMEOUT)  # also kills every script process group still alive
         with contextlib.suppress(Exception):
             self.applier.teardown_firewall()
+        self.applier.routes.stop_static()
+        self.processes.stop()
+        await self.applier.fifos.close()  # after the STOP lines
+        await self.applier.mailer.finish()  # the Stopping mails get a bounded chance
         for key in list(self.sockets):
             self._close_socket(key)
         self.applier.close()
         self.prober.close()
-        if self._links is not None:
-            with contextlib.suppress(Exception):
-                self.loop.remove_reader(self._links.fileno())
-            self._links.close()
+        for events in (self._links, self._route_events):
+            if events is not None:
+                with contextlib.suppress(Exception):
+                    self.loop.remove_reader(events.fileno())
+                events.close()
         await self._control.close()
 
     def _now(self) -> float:
@@ -204,42 +216,62 @@ class Daemon:
 
     # --- building ------------------------------------------------------------------------------
 
-    def _build(self, result: ParseResult, new_names: Iterable[str]) -> None:
-        """Create what `new_names` need and rewire groups, sockets and trackers for `result`."""
+    def _build(self, result: ParseResult, new_names: Iterable[str], moved: Iterable[Instance] = ()) -> None:
+        """Create what `new_names` need, file the `moved` (reconfigured, possibly renamed) instances
+        under their new names, and rewire groups, sockets and trackers for `result`."""
         self.result = result
         g = result.globals
         self.notifier.configure(
             user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
         )
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups})
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.extras)
+        self.applier.routes.configure(result.static, result.extras)
+        self.applier.fifos.configure(g)
+        self.applier.mailer.configure(g, {n: e.smtp_alert for n, e in result.extras.items()}, result.group_smtp_alert)
         self.trackers.configure(result, result.instances)
+        self.processes.configure(result, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
+        for inst in moved:
+            self.instances[inst.name] = inst
+        held = {v.address for i in self.instances.values() if i.router.state is State.MASTER for v in i.cfg.vips}
         for name in new_names:
-            self.instances[name] = self._make_instance(configs[name])
+            self.instances[name] = self._make_instance(configs[name], held)
         self._rebuild_groups()
         self._rebuild_sockets()
 
-    def _make_instance(self, cfg: InstanceConfig) -> Instance:
+    def _make_instance(
+        self, cfg: InstanceConfig, held: set[IPAddress] | frozenset[IPAddress] = frozenset()
+    ) -> Instance:
         netlink = self.ports.netlink
         address = None
         if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
             address = self._source_address(cfg)
         router = VirtualRouter(cfg, address)
-        for track in cfg.tracks:
-            if track.kind is TrackKind.INTERFACE:
-                router.set_initial_track(track.name, netlink.link_is_up(track.name))
-            else:
-                value = self.trackers.initial(track.kind, track.name)
-                if value is not None:
-                    router.set_initial_track(track.name, value)
+        for name, value in self._track_values(cfg.tracks).items():
+            router.set_initial_track(name, value)
         if not netlink.link_is_up(cfg.interface):
             router.link_changed(False, 0.0)
         for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
             dev = vip.dev or cfg.interface
-            if netlink.has_address(dev, vip.address):
+            if vip.address not in held and netlink.has_address(dev, vip.address):
                 log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
                 netlink.del_vip(dev, vip)
+        self.applier.routes.remove_leftovers(cfg.name)
         return Instance(cfg, router)
+
+    def _track_values(self, tracks: Iterable[Track]) -> dict[str, TrackValue]:
+        """What the host knows now about these tracked objects (links, scripts that ran, processes, files)."""
+        values: dict[str, TrackValue] = {}
+        for track in tracks:
+            if track.kind is TrackKind.INTERFACE:
+                values[track.name] = self.ports.netlink.link_is_up(track.name)
+            elif track.kind is TrackKind.PROCESS:
+                values[track.name] = self.processes.initial(track.name)
+            else:
+                value = self.trackers.initial(track.kind, track.name)
+                if value is not None:
+                    values[track.name] = value
+        return values
 
     def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
         """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
@@ -297,7 +329,7 @@ class Daemon:
             inst.router.start(now)
         self._drain_all()
 
-    # --- reload --------------------------------------------------------------------------------
+    # --- systemd ---------------------------------------------------------------------------------
 
     async def _notified_reload(self) -> None:
         """A reload systemd can see: RELOADING=1 first, READY=1 when done (taken or refused)."""
@@ -313,57 +345,6 @@ class Daemon:
         while True:
             systemd.notify("WATCHDOG=1")
             await asyncio.sleep(interval)
-
-    async def reload(self) -> None:
-        """SIGHUP: read and check the files off the loop, then apply (or keep the running config)."""
-        from vrrpkit.config import load_files
-
-        log.info("Reloading configuration (SIGHUP)")
-        load = self._load or load_files
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
-        except OSError as exc:
-            from vrrpkit.config.files import cannot_read
-
-            log.error("Reload failed: %s; keeping the running configuration", cannot_read(exc))
-            return
-        for diag in result.diagnostics:
-            if diag.severity != "info":
-                (log.error if diag.severity == "error" else log.warning)("%s", diag)
-        self.apply_reload(result)
-
-    def apply_reload(self, result: ParseResult) -> bool:
-        """Unchanged instances keep their state (no VIP flap); changed ones restart as new (a master
-        sends priority 0 first). Returns whether the new config was taken."""
-        if self.stopping:
-            log.warning("Reload ignored: shutting down")
-            return False
-        why = refusal(result.instances, result.ok, self.ports.netlink.interface_exists)
-        if why is not None:
-            log.error("Reload failed: %s", why)
-            return False
-        plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
-        now = self._now()
-        stopped = []
-        for name in plan.stop:
-            why = "removed" if name in plan.remove else "changed"
-            log.info("(%s) configuration %s, restarting instance", name, why)
-            inst = self.instances.pop(name)
-            inst.router.shutdown(now)
-            stopped.append(inst)
-        self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
-        try:
-            self._build(result, plan.start)
-        except OSError as exc:
-            # the old instances are already stopped: run what could be built, and say so loudly
-            log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
-            self._start_routers([i for i in self.instances.values() if not i.router.running])
-            return False
-        self.reloads += 1
-        self._start_routers([self.instances[n] for n in plan.start])
-        log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
-        systemd.notify(f"STATUS={self._status_line()}")
-        return True
 
     # --- I/O events ----------------------------------------------------------------------------
 
@@ -420,6 +401,18 @@ class Daemon:
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
 
+    def _on_route_events(self) -> None:
+        """Someone deleted routes, rules or addresses: MASTERs that lost a tracked one resign."""
+        assert self._route_events is not None
+        resign = self.applier.routes.deleted(self._route_events.drain())
+        now = self._now()
+        for name, why in resign:
+            inst = self.instances.get(name)
+            if inst is not None:
+                inst.router.resign(now, why)
+        if resign:
+            self._drain([self.instances[n] for n, _ in resign if n in self.instances])
+
     def _tracker_changed(self, name: str, value: TrackValue) -> None:
         now = self._now()
         for inst in self.instances.values():
@@ -457,11 +450,17 @@ class Daemon:
         self._drain(self.instances.values())
 
     def _drain(
-        self, instances: Iterable[Instance], probe: bool = True, extra_groups: Iterable[SyncGroup] = ()
+        self,
+        instances: Iterable[Instance],
+        probe: bool = True,
+        extra_groups: Iterable[SyncGroup] = (),
+        removals_first: bool = False,
     ) -> None:
         """Settle the sync groups of the instances that had input, apply their effects (and their
         group followers'), and re-arm the one timer. Only those instances are visited: a wake-up
-        costs what it touched, not the number of instances."""
+        costs what it touched, not the number of instances. After a reload every instance's VIP
+        removals go first (`removals_first`), so a VIP that moved between instances is not
+        removed after its new holder added it."""
         now = self._now()
         touched = {inst.name: inst for inst in instances}
         groups = {id(g): g for g in extra_groups}
@@ -472,11 +471,19 @@ class Daemon:
                 inst = self.instances.get(router.name)
                 if inst is not None and inst.router is router:
                     touched.setdefault(inst.name, inst)
+        group_effects = [e for group in groups.values() for e in group.effects()]
+        for effect in group_effects:  # keepalived announces a group's first state before its members'
+            if isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT:
+                self._apply_group(effect)
+        if removals_first:
+            pending = [(inst, effect) for inst in touched.values() for effect in inst.router.effects()]
+            for inst, effect in sorted(pending, key=lambda pair: not isinstance(pair[1], fx.DelVips)):
+                self._apply(inst, effect)
         for inst in touched.values():
             for effect in inst.router.effects():
                 self._apply(inst, effect)
-        for group in groups.values():
-            for effect in group.effects():
+        for effect in group_effects:
+            if not (isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT):
                 self._apply_group(effect)
         for inst in touched.values():
             deadline = inst.router.get_timer() if inst.name in self.instances else None
@@ -529,6 +536,7 @@ class Daemon:
             unknown_vrid_packets=self.unknown_vrid,
             scripts=self.trackers.statuses(),
             instances=[inst.status(now) for inst in self.instances.values()],
+            counters=self.applier.counters() | {"process_scans": self.processes.scans},
         )
 
     def _status_line(self) -> str:

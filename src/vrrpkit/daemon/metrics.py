@@ -59,7 +59,14 @@ def _daemon_families(snap: Snapshot) -> Iterator[Any]:
         "vrrpkit_unknown_vrid_packets", "VRRP datagrams for a VRID no instance is configured for (another cluster?)"
     )
     unknown.add_metric([], snap.unknown_vrid_packets)
-    yield from (build, reloads, unknown)
+    events = CounterMetricFamily(
+        "vrrpkit_daemon_events",
+        "Daemon-wide counts: routes installed/removed/failed, FIFO lines written/dropped, mails sent/failed, ...",
+        labels=["kind"],
+    )
+    for kind, count in sorted(snap.counters.items()):
+        events.add_metric([kind], count)
+    yield from (build, reloads, unknown, events)
 
 
 def _instance_families(snap: Snapshot) -> Iterator[Any]:

@@ -295,8 +295,8 @@ def legacy_addr_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 class ThreadedIPRoute:
-    """AsyncIPRoute's surface (``addr``, ``get_links``, ``get_addr``, ``close``) over the synchronous
-    ``IPRoute`` of pyroute2 < 0.9.1, for the Debian 12 package (python3-pyroute2 0.7.2).
+    """AsyncIPRoute's surface (``addr``, ``route``, ``rule``, ``get_links``, ``get_addr``, ``close``) over
+    the synchronous ``IPRoute`` of pyroute2 < 0.9.1, for the Debian 12 package (python3-pyroute2 0.7.2).
 
     Each call runs in a worker thread, one at a time (IPRoute is not safe for concurrent use), and
     dumps are read to the end there, so the caller's loop never blocks on the kernel.
@@ -321,6 +321,12 @@ class ThreadedIPRoute:
 
     async def addr(self, command: str, **kwargs: Any) -> _Messages:
         return await self._run("addr", command, **legacy_addr_kwargs(kwargs))
+
+    async def route(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("route", command, **kwargs)
+
+    async def rule(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("rule", command, **kwargs)
 
     async def get_links(self) -> _Messages:
         return await self._run("get_links")
@@ -348,6 +354,10 @@ class Netlink:
         if self._ipr is None:
             self._ipr = open_iproute()
         return self._ipr
+
+    async def connection(self) -> Any:
+        """The shared pyroute2 connection, for the other rtnetlink adapters (routes and rules)."""
+        return await self._conn()
 
     def close(self) -> None:
         if self._ipr is not None:
@@ -504,6 +514,11 @@ SYNC_TIMEOUT = 10.0
 
 def _run(call: Callable[[Netlink], Awaitable[T]]) -> T:
     return _background.run(call, SYNC_TIMEOUT)
+
+
+def run_sync(call: Callable[[Netlink], Awaitable[T]]) -> T:
+    """Run a coroutine on the shared background connection and wait (one kernel round trip)."""
+    return _run(call)
 
 
 def add_vip(ifname: str, vip: Vip) -> bool:
