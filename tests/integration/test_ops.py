@@ -98,9 +98,9 @@ def test_debian_daemon_args_config_test_and_the_dashboard_s_metrics(make_lab: Ma
 
 
 def test_the_unit_s_capabilities_are_enough(make_lab: MakeLab) -> None:
-    """Under CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID CAP_KILL and
-    NoNewPrivileges (setpriv, as systemd would apply them): VIPs, adverts, GARP, the no_accept
-    nftables table, and a track script run as script_user nobody."""
+    """Under the unit's CapabilityBoundingSet and NoNewPrivileges (setpriv, as systemd would apply
+    them), with the daemon's own capability drop on top: VIPs, adverts, GARP, the no_accept nftables
+    table, and a track script run as script_user nobody."""
     lab = make_lab(1)
     conf = lab.workdir / "caps.conf"
     scripts = 'vrrp_script chk {\n    script "/usr/bin/true"\n    interval 1\n}\n'
@@ -108,7 +108,9 @@ def test_the_unit_s_capabilities_are_enough(make_lab: MakeLab) -> None:
                            globals_="enable_script_security\nscript_user nobody", scripts=scripts))  # fmt: skip
     conf.chmod(0o644)
     control = lab.workdir / "caps.sock"
-    caps = "-all,+net_admin,+net_raw,+setuid,+setgid,+kill"
+    unit = (Path(__file__).resolve().parents[2] / "contrib" / "vrrpkit.service").read_text()
+    names = re.search(r"^CapabilityBoundingSet=(.+)$", unit, re.MULTILINE).group(1).split()  # type: ignore[union-attr]
+    caps = "-all," + ",".join("+" + n.removeprefix("CAP_").lower() for n in names)
     argv = ["setpriv", f"--bounding-set={caps}", "--inh-caps=-all", "--no-new-privs",
             *Lab.vrrpkit_argv("run", "-f", str(conf), "--control", str(control), "--no-syslog")]  # fmt: skip
     log = lab.workdir / "caps.log"
@@ -123,7 +125,9 @@ def test_the_unit_s_capabilities_are_enough(make_lab: MakeLab) -> None:
         assert "vrrpkit" in tables, tables
         with open(f"/proc/{proc.pid}/status") as fh:
             bounding = next(int(line.split()[1], 16) for line in fh if line.startswith("CapBnd:"))
-        assert bounding == (1 << 12) | (1 << 13) | (1 << 7) | (1 << 6) | (1 << 5)  # NET_ADMIN RAW SETUID SETGID KILL
+        from vrrpkit.io import caps as kcaps
+
+        assert bounding == kcaps.mask(kcaps.DAEMON_KEEPS)
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(10) == 0, log.read_text()[-2000:]

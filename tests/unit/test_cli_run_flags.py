@@ -90,7 +90,7 @@ def host_with_eth0(monkeypatch: pytest.MonkeyPatch) -> None:
 
     import vrrpkit.diag.hostfacts as hostfacts
 
-    facts = HostFacts(interfaces={"eth0": (ip_interface("192.0.2.1/24"),)}, executable=lambda _: True)
+    facts = HostFacts(interfaces={"eth0": (ip_interface("192.0.2.1/24"),)})
     monkeypatch.setattr(hostfacts, "gather", lambda: facts)
 
 

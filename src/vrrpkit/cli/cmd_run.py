@@ -35,6 +35,9 @@ def register(sub: Any) -> None:
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9650")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                    help="the lowest level logged (default info; -DD is debug)")
+    p.add_argument("--keep-capabilities", action="store_true",
+                   help="keep every capability, as keepalived does (default: keep only what VRRP needs; "
+                   "root scripts then have only those too; docs/security.md)")  # fmt: skip
     p.add_argument(
         "--strict",
         action="store_true",
@@ -227,28 +230,37 @@ def _run_daemon(args: argparse.Namespace, log_opts: Any) -> int:
     result = _load(args, files, config_id)
     if isinstance(result, int):
         return result
-    if not startable(result, strict=args.strict, interface_exists=netlink.interface_exists):
-        return 1
-    if args.all_config and _missing_includes(result):
-        log.error("-e/--all-config: an included file is missing; not starting")
-        return 1
-    if os.geteuid() != 0:
-        _err("must run as root (raw sockets, addresses, ARP)")
-        return 2
-    from vrrpkit.daemon.app import Daemon
+    with contextlib.ExitStack() as held:
+        # pid files and core_pattern first: after the capability drop, root may not write them
+        held.enter_context(_pid_files([args.pid, args.vrrp_pid]))
+        held.enter_context(_core_dumps(args))
+        if os.geteuid() == 0 and not args.keep_capabilities:  # before the first netlink call starts a thread
+            problem = _drop_capabilities(metrics)
+            if problem is not None:
+                _err(f"cannot drop capabilities ({problem}); use --keep-capabilities")
+                return 2
+        if not startable(result, strict=args.strict, interface_exists=netlink.interface_exists):
+            return 1
+        if args.all_config and _missing_includes(result):
+            log.error("-e/--all-config: an included file is missing; not starting")
+            return 1
+        if os.geteuid() != 0:
+            _err("must run as root (raw sockets, addresses, ARP)")
+            return 2
+        from vrrpkit.daemon.app import Daemon
 
-    daemon = Daemon(
-        result,
-        files=files,
-        config_id=config_id,
-        control_path=default_path(args.control),
-        metrics=metrics,
-        keep_vips=args.dont_release_vrrp,
-        dump_config=args.dump_conf,
-    )
-    log.debug("logging to %s", plan.describe())
-    with _pid_files([args.pid, args.vrrp_pid]), _core_dumps(args):
+        daemon = Daemon(
+            result,
+            files=files,
+            config_id=config_id,
+            control_path=default_path(args.control),
+            metrics=metrics,
+            keep_vips=args.dont_release_vrrp,
+            dump_config=args.dump_conf,
+        )
+        log.debug("logging to %s", plan.describe())
         return asyncio.run(daemon.run())
+    return 2  # not reached
 
 
 @contextlib.contextmanager
@@ -287,3 +299,19 @@ def _core_dumps(args: argparse.Namespace, pattern_file: str = CORE_PATTERN) -> I
         if old_pattern is not None:
             with contextlib.suppress(OSError), open(pattern_file, "w", encoding="utf-8") as fh:
                 fh.write(old_pattern)
+
+
+def _drop_capabilities(metrics: tuple[str, int] | None) -> str | None:
+    """Before any thread or socket exists (every later thread and child inherits the result):
+    keep what the daemon needs from here on (io.caps.DAEMON_KEEPS), and the right to bind a
+    privileged metrics port when one is asked for; of those, only what the process still has (a
+    unit's CapabilityBoundingSet may have taken some already: capset cannot give them back)."""
+    from vrrpkit.io import caps
+
+    keep = caps.DAEMON_KEEPS | ({caps.CAP_NET_BIND_SERVICE} if metrics is not None and metrics[1] < 1024 else set())
+    permitted = caps.current().get("Prm", caps.mask(frozenset(keep)))
+    try:
+        caps.drop_all_but(frozenset(c for c in keep if permitted >> c & 1))
+    except OSError as exc:
+        return str(exc)
+    return None

@@ -72,7 +72,8 @@ def add_keepalived_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("-s", "--namespace", metavar="NAME", help="run in network namespace NAME (ip netns)")
     g.add_argument("-m", "--core-dump", action="store_true", help="allow a core dump if vrrpkit crashes")
     g.add_argument("-M", "--core-dump-pattern", metavar="PATN", nargs="?", const="core",
-                   help="also set kernel.core_pattern to PATN while running (default 'core'); implies -m")
+                   help="also set kernel.core_pattern to PATN while running (default 'core'); implies -m; "
+                   "restored at exit only with --keep-capabilities")
     g.add_argument("-e", "--all-config", action="store_true", help="a missing include file is an error")
     g.add_argument("-i", dest="config_id", metavar="ID", help="same as --config-id")
     g.add_argument("-t", "--config-test", nargs="?", const="", default=None, metavar="LOG_FILE",

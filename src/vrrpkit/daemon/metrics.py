@@ -21,7 +21,7 @@ import platform
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import GCCollector, PlatformCollector, ProcessCollector, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, GCCollector, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -161,7 +161,8 @@ def build_registry(snapshot: Callable[[], Snapshot]) -> CollectorRegistry:
     return registry
 
 
-def serve_metrics(snapshot: Callable[[], Snapshot], host: str, port: int) -> CollectorRegistry:
+def metrics_route(snapshot: Callable[[], Snapshot]) -> Callable[[], tuple[str, bytes]]:
+    """The /metrics page for `daemon.http`: the registry rendered in Prometheus' text format, on the
+    loop (so the snapshot is consistent)."""
     registry = build_registry(snapshot)
-    start_http_server(port, addr=host, registry=registry)
-    return registry
+    return lambda: (CONTENT_TYPE_LATEST, generate_latest(registry))

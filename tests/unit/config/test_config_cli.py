@@ -83,15 +83,14 @@ def test_cannot_read_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     """Not "cannot read X: X": the reason (missing, a directory, permission) is in the message."""
     rc, _, err = run([*command, str(tmp_path / "missing.conf")], capsys)
     assert rc == 2 and err.rstrip().endswith(f"cannot read {tmp_path / 'missing.conf'}: No such file or directory")
-    rc, _, err = run([*command, str(tmp_path)], capsys)
-    assert rc == 2 and err.rstrip().endswith(f"cannot read {tmp_path}: Is a directory")
+    rc, _, err = run([*command, str(tmp_path)], capsys)  # keepalived's own words for what it skips
+    assert rc == 2 and err.rstrip().endswith(f"Configuration file '{tmp_path}' is a directory - skipping")
 
 
 def test_an_unreadable_include_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "conf.d").mkdir()
-    (tmp_path / "conf.d" / "x.conf").mkdir()  # exists, cannot be read as a file
+    (tmp_path / "loop.conf").symlink_to(tmp_path / "loop.conf")  # exists, cannot be opened
     main_conf = tmp_path / "keepalived.conf"
-    main_conf.write_text(f"include {tmp_path}/conf.d/x.conf\ninclude {tmp_path}/nope.conf\n", encoding="utf-8")
+    main_conf.write_text(f"include {tmp_path}/loop.conf\ninclude {tmp_path}/nope.conf\n", encoding="utf-8")
     _, out, _ = run(["check", "--offline", "-f", str(main_conf)], capsys)
-    assert f"include {tmp_path}/conf.d/x.conf: cannot read {tmp_path}/conf.d/x.conf: Is a directory" in out
+    assert f"include {tmp_path}/loop.conf: cannot read {tmp_path}/loop.conf: Too many levels of symbolic links" in out
     assert f"include {tmp_path}/nope.conf: no file matched" in out

@@ -110,6 +110,22 @@ def test_a_higher_priority_master_keeps_us_backup(tmp_path: Path) -> None:
     assert not any(call[0] == "add" for call in fake.netlink.calls)
 
 
+def test_an_advert_that_ends_mastership_ends_the_split_brain_with_it(tmp_path: Path) -> None:
+    """The split brain of issue 12: a master that saw another owner goes BACKUP on a higher-priority
+    advert (FRR or keepalived took over); its status must not keep saying SPLIT BRAIN."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        inst = d.instances["VI_1"]
+        inst.split_brain = inst.suspects = frozenset({"02:00:00:00:00:02"})  # what two probes found
+        fake.sockets[("eth0", 4)].deliver(advert(200), "192.0.2.2")
+        await until(lambda: state(d) == "BACKUP")
+        snap = d.snapshot().instance("VI_1")
+        assert snap is not None and snap.state == "BACKUP" and snap.split_brain == []
+
+    drive(tmp_path, conf(), body)
+
+
 def test_link_down_is_fault_and_link_up_recovers(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")
