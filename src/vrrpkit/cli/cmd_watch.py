@@ -44,16 +44,15 @@ def register(sub: Any) -> None:
 
 def _instances(args: argparse.Namespace, iface: str | None) -> list[Any] | str:
     """The configured instances on ``iface`` (all of them when None), or an error message."""
-    import os
-
     if not args.files:
         return []
     from vrrpkit.config import load_files
+    from vrrpkit.config.files import cannot_read
 
-    for path in args.files:
-        if not os.path.exists(path):
-            return f"{path}: no such file"
-    result = load_files(args.files)
+    try:
+        result = load_files(args.files)
+    except OSError as exc:
+        return cannot_read(exc)
     return [c for c in result.instances if iface is None or c.interface == iface]
 
 

@@ -32,6 +32,18 @@ class ScriptStatus:
 
 
 @dataclass(frozen=True)
+class TrackStatus:
+    """One tracked object of an instance: a script or interface is ``ok`` (None until a script has
+    run), a track file has a ``value``; ``weight`` is what it does to the priority (0: FAULT)."""
+
+    name: str
+    kind: str  # "script" | "interface" | "file"
+    weight: int
+    ok: bool | None = None
+    value: int | None = None
+
+
+@dataclass(frozen=True)
 class InstanceStatus:
     name: str
     vrid: int
@@ -59,11 +71,13 @@ class InstanceStatus:
     transitions_total: int = 0  # never capped, unlike `transitions`
     vmac: str | None = None  # use_vmac: the virtual-MAC interface carrying the VIPs
     vmac_errors: int = 0  # failed attempts to create it (or its use_vmac_addr siblings)
+    tracks: list[TrackStatus] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> InstanceStatus:
         values = _known(cls, doc)
         values["transitions"] = [TransitionRecord(**_known(TransitionRecord, t)) for t in doc.get("transitions", [])]
+        values["tracks"] = [TrackStatus(**_known(TrackStatus, t)) for t in doc.get("tracks", [])]
         return cls(**values)
 
 

@@ -107,6 +107,10 @@ class VirtualRouter:
         self._tracks[name] = value
         self._evaluate(now)
 
+    def track_values(self) -> dict[str, TrackValue]:
+        """Each tracked object's last reported value (None: a script not run yet), for status and metrics."""
+        return dict(self._tracks)
+
     def address_changed(self, address: IPAddress | None, now: float) -> None:
         """The interface's primary address appeared, changed or went away (DHCP, late config).
 

@@ -15,11 +15,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import socket
 import time
 from collections.abc import Callable, Coroutine, Iterable, Set
 from typing import Any
 
+from vrrpkit import __version__
 from vrrpkit.config.model import ParseResult
 from vrrpkit.control.server import ControlServer
 from vrrpkit.control.snapshot import Snapshot
@@ -28,12 +30,13 @@ from vrrpkit.core.config import InstanceConfig, IPAddress, Track, TrackKind
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
-from vrrpkit.daemon import systemd
+from vrrpkit.daemon import report, systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
 from vrrpkit.daemon.http import HttpServer
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.links import LinkManager
 from vrrpkit.daemon.linkwatch import POLL_INTERVAL, Change, LinkWatch, watched
+from vrrpkit.daemon.logsetup import DETAIL
 from vrrpkit.daemon.notify import Notifier, Runner
 from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, os_ports
 from vrrpkit.daemon.proctrack import ProcessTrackers
@@ -46,6 +49,7 @@ from vrrpkit.daemon.tracking import Trackers, TrackValue
 from vrrpkit.io.script_runner import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
+detail = logging.getLogger(DETAIL)  # keepalived's -D lines
 
 NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
@@ -64,12 +68,16 @@ class Daemon(Reloading):
         ports: Ports | None = None,
         runner: Runner | None = None,
         load: Callable[[list[str], str | None], ParseResult] | None = None,
+        keep_vips: bool = False,
+        dump_config: bool = False,
     ) -> None:
         self.result = result
         self.files = files
         self.config_id = config_id
         self.control_path = control_path
         self.metrics_addr = metrics
+        self.keep_vips = keep_vips  # keepalived -V: VIPs stay when the daemon stops
+        self.dump_config = dump_config  # keepalived -d: the configuration in the log at start
         self.ports = ports or os_ports()
         self._load = load
         self.instances: dict[str, Instance] = {}
@@ -124,10 +132,12 @@ class Daemon(Reloading):
         for sig, handler in (
             (signal.SIGTERM, self.request_stop),
             (signal.SIGINT, self.request_stop),
-            (signal.SIGHUP, lambda: self._spawn(self.reload())),
+            (signal.SIGHUP, lambda: self._spawn(self._notified_reload())),
             (signal.SIGUSR1, lambda: dump(self.snapshot())),
+            (signal.SIGUSR2, lambda: report.dump_stats(self.snapshot())),
         ):
             loop.add_signal_handler(sig, handler)
+        log.info("Starting vrrpkit v%s", __version__)
         delay = self.result.globals.vrrp_startup_delay_cs / 100
         if delay > 0:
             log.info("Delaying startup for %g seconds (vrrp_startup_delay)", delay)
@@ -138,10 +148,14 @@ class Daemon(Reloading):
             await self._stop.wait()
         finally:
             await self.shutdown()
-        log.info("Stopped vrrpkit")
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        detail.info("Stopped - used %.6f user time, %.6f system time", usage.ru_utime, usage.ru_stime)
+        log.info("Stopped vrrpkit v%s", __version__)
         return 0
 
     def request_stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("Stopping")
         self._stop.set()
 
     async def start(self) -> None:
@@ -166,14 +180,20 @@ class Daemon(Reloading):
         self._spawn(self._housekeeping())
         systemd.notify("READY=1", f"STATUS={status_line(self.instances.values())}")
         self._ready = True
-        log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
+        interval = systemd.watchdog_interval()
+        if interval is not None:
+            self._spawn(self._watchdog(interval))
+        log.info("Startup complete: %d instance(s), control socket %s", len(self.instances), self.control_path)
         for diag in self.result.diagnostics:  # once: the load balancer in this file is not ours to run
             if diag.rule == "lvs-checker-only":
                 log.info("%s:%d: %s", diag.file, diag.line, diag.message)
+        if self.dump_config:
+            report.dump_config(self.result)
 
     async def shutdown(self) -> None:
         """SIGTERM: masters send priority 0, VIPs removed, notify_stop run, firewall removed."""
         self.stopping = True
+        self.applier.release_vips = not self.keep_vips
         systemd.notify("STOPPING=1")
         now = self._now() if self._loop else 0.0
         for inst in self.instances.values():
@@ -322,6 +342,23 @@ class Daemon(Reloading):
         for level, line in scripts.log:
             log.log(level, "%s", line)
         return scripts.apply(result)
+
+    # --- systemd ---------------------------------------------------------------------------------
+
+    async def _notified_reload(self) -> None:
+        """A reload systemd can see: RELOADING=1 first, READY=1 when done (taken or refused)."""
+        systemd.reloading()
+        try:
+            await self.reload()
+        finally:
+            systemd.notify("READY=1", f"STATUS={status_line(self.instances.values())}")
+
+    async def _watchdog(self, interval: float) -> None:
+        """WATCHDOG=1 from the loop itself: if the loop stops turning, the pings stop, and systemd
+        (WatchdogSec=) kills and restarts the daemon."""
+        while True:
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
 
     # --- I/O events ----------------------------------------------------------------------------
 
@@ -571,7 +608,7 @@ class Daemon(Reloading):
         if command == "status":
             return self.snapshot().to_json()
         if command == "reload":
-            self._spawn(self.reload())
+            self._spawn(self._notified_reload())
             return {"ok": True}
         if command == "ping":
             return {"ok": True, "pid": os.getpid()}

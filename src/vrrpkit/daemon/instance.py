@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from vrrpkit.control.snapshot import InstanceStatus, TransitionRecord
+from vrrpkit.control.snapshot import InstanceStatus, TrackStatus, TransitionRecord
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig
+from vrrpkit.core.config import InstanceConfig, TrackKind
 from vrrpkit.core.router import VirtualRouter
 
 HISTORY = 20  # transitions kept for `status`; the total is counted separately and never capped
@@ -82,4 +82,17 @@ class Instance:
             transitions_total=self.transitions_total,
             vmac=cfg.vmac.name if cfg.vmac is not None else None,
             vmac_errors=self.vmac_errors,
+            tracks=self.track_statuses(),
         )
+
+    def track_statuses(self) -> list[TrackStatus]:
+        values = self.router.track_values()
+        out = []
+        for track in self.cfg.tracks:
+            value = values.get(track.name)
+            if track.kind is TrackKind.FILE:
+                out.append(TrackStatus(track.name, track.kind.value, track.weight, value=int(value or 0)))
+            else:
+                ok = None if value is None else bool(value)
+                out.append(TrackStatus(track.name, track.kind.value, track.weight, ok=ok))
+        return out

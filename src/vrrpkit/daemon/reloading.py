@@ -82,7 +82,9 @@ class Reloading:
         try:
             result, scripts = await asyncio.get_running_loop().run_in_executor(None, read)
         except OSError as exc:  # a missing file, or one keepalived would skip (a FIFO, an executable)
-            log.error("Reload failed: %s; keeping the running configuration", exc)
+            from vrrpkit.config.files import cannot_read
+
+            log.error("Reload failed: %s; keeping the running configuration", cannot_read(exc))
             return
         for diag in result.diagnostics:
             if diag.severity != "info":

@@ -17,6 +17,9 @@ Why each choice:
   so everything goes through ``Netlink`` (AsyncIPRoute). Async code awaits it; the module-level
   functions run it on a private loop thread and wait, so they work from synchronous code and from
   inside the daemon's loop alike (one kernel round trip of blocking, as in keepalived).
+* pyroute2 before 0.9.1 (Debian 12 ships 0.7.2) has no AsyncIPRoute. There, ``ThreadedIPRoute``
+  gives the same awaitable surface over the classic synchronous ``IPRoute``, one call at a time in
+  a worker thread, so the Debian package can depend on Debian's own python3-pyroute2.
 * Link state for the loop comes from ``LinkMonitor``, a plain non-blocking netlink socket
   subscribed to RTMGRP_LINK, so asyncio can watch its fd directly. "Up" means IFF_UP and
   IFF_RUNNING (carrier), keepalived's ``IF_FLAGS_UP``.
@@ -37,8 +40,12 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, ip_address, ip_interface
 from typing import Any, TypeVar
 
-from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
+
+try:  # pyroute2 >= 0.9.1
+    from pyroute2 import AsyncIPRoute as _AsyncIPRoute
+except ImportError:  # pyroute2 0.7.x / 0.8.x (Debian 12: 0.7.2)
+    _AsyncIPRoute = None
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip
 from vrrpkit.io import consts
@@ -260,18 +267,95 @@ def _no_such_interface(ifname: str) -> OSError:
     return OSError(errno.ENODEV, f"no such interface: {ifname}")
 
 
+class _Messages:
+    """A list of netlink messages that reads like AsyncIPRoute's async generators (``async for``)."""
+
+    def __init__(self, messages: Iterable[Any]) -> None:
+        self._messages = iter(list(messages))
+
+    def __aiter__(self) -> _Messages:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return next(self._messages)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+def legacy_addr_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """pyroute2 < 0.9 drops ``preferred_lft``/``valid_lft`` given as keywords (its filter reads them
+    from inside ``cacheinfo``), so a /128 VIP would not be deprecated: pass them there instead."""
+    if "preferred_lft" not in kwargs and "valid_lft" not in kwargs:
+        return kwargs
+    out = dict(kwargs)
+    forever = consts.INFINITY_LIFE_TIME
+    out["cacheinfo"] = {"preferred": out.pop("preferred_lft", forever), "valid": out.pop("valid_lft", forever)}
+    return out
+
+
+class ThreadedIPRoute:
+    """AsyncIPRoute's surface (``addr``, ``route``, ``rule``, ``get_links``, ``get_addr``, ``close``) over
+    the synchronous ``IPRoute`` of pyroute2 < 0.9.1, for the Debian 12 package (python3-pyroute2 0.7.2).
+
+    Each call runs in a worker thread, one at a time (IPRoute is not safe for concurrent use), and
+    dumps are read to the end there, so the caller's loop never blocks on the kernel.
+    """
+
+    def __init__(self, ipr: Any = None) -> None:
+        if ipr is None:
+            from pyroute2 import IPRoute
+
+            ipr = IPRoute()
+        self._ipr = ipr
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> list[Any]:
+        with self._lock:
+            return list(getattr(self._ipr, method)(*args, **kwargs) or [])
+
+    async def _run(self, method: str, *args: Any, **kwargs: Any) -> _Messages:
+        loop = asyncio.get_running_loop()
+        messages = await loop.run_in_executor(None, lambda: self._call(method, *args, **kwargs))
+        return _Messages(messages)
+
+    async def addr(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("addr", command, **legacy_addr_kwargs(kwargs))
+
+    async def route(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("route", command, **kwargs)
+
+    async def rule(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("rule", command, **kwargs)
+
+    async def get_links(self) -> _Messages:
+        return await self._run("get_links")
+
+    async def get_addr(self) -> _Messages:
+        return await self._run("get_addr")
+
+    def close(self) -> None:
+        with self._lock:
+            self._ipr.close()
+
+
+def open_iproute() -> Any:
+    """AsyncIPRoute where pyroute2 has it (>= 0.9.1), else the threaded adapter over IPRoute."""
+    return _AsyncIPRoute() if _AsyncIPRoute is not None else ThreadedIPRoute()
+
+
 class Netlink:
     """One rtnetlink connection for asyncio code (the daemon). Open lazily; ``close()`` at exit."""
 
     def __init__(self) -> None:
-        self._ipr: AsyncIPRoute | None = None
+        self._ipr: Any = None
 
-    async def _conn(self) -> AsyncIPRoute:
+    async def _conn(self) -> Any:
         if self._ipr is None:
-            self._ipr = AsyncIPRoute()
+            self._ipr = open_iproute()
         return self._ipr
 
-    async def connection(self) -> AsyncIPRoute:
+    async def connection(self) -> Any:
         """The shared pyroute2 connection, for the other rtnetlink adapters (routes and rules)."""
         return await self._conn()
 

@@ -292,10 +292,14 @@ class Lab:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
     ) -> LabProcess:
-        """Write `conf_text` and start `vrrpkit run -f CONF --control <rundir>/HOST.sock` in `host`."""
+        """Write `conf_text` and start `vrrpkit run -f CONF --control <rundir>/HOST.sock` in `host`.
+
+        Like the lab's keepalived (`--no-syslog`), it logs to its log file only, never to the host's journal.
+        """
         conf, log = self._files_for(host, "vrrpkit")
         conf.write_text(conf_text)
-        argv = self.vrrpkit_argv("run", "-f", str(conf), "--control", str(self.control_path(host)), *extra_args)
+        argv = self.vrrpkit_argv("run", "-f", str(conf), "--control", str(self.control_path(host)), "--no-syslog",
+                                 *extra_args)  # fmt: skip
         return self._spawn(host, "vrrpkit", argv, log, conf, env)
 
     def run_keepalived(

@@ -268,6 +268,69 @@ def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:
     assert not splitbrain.due(inst, 13.5)  # once a period
 
 
+def test_log_lines_are_keepalived_s_in_its_order_with_journal_fields(caplog: pytest.LogCaptureFixture) -> None:
+    """What keepalived 2.2.7 logged for the same events in the lab: the cause, then the state line,
+    word for word; vrrpkit's reason goes to the REASON= journal field."""
+    a, _ = applier(FakeOs())
+    inst = instance()
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    a.apply(inst, fx.StateChanged("VI_1", State.INIT, State.BACKUP, Event.STARTUP, "startup", 0))
+    a.apply(inst, fx.StateChanged("VI_1", State.BACKUP, State.MASTER, Event.MASTER_DOWN, "advertisement timeout", 1))
+    a.apply(inst, fx.AddVips("VI_1", "eth0", (VIP,)))
+    a.apply(inst, fx.SendGarp("VI_1", "eth0", (VIP,), 5))
+    inst.router.master_address, inst.router.master_priority = ip_address("192.0.2.2"), 150
+    a.apply(inst, fx.StateChanged("VI_1", State.MASTER, State.BACKUP, Event.HIGHER_PRIORITY, "higher", 2))
+    a.apply(inst, fx.StateChanged("VI_1", State.BACKUP, State.FAULT, Event.FAULT, "interface eth0 down", 3))
+    records = [r for r in caplog.records if r.name == "vrrpkit"]
+    assert [r.getMessage() for r in records] == [
+        "(VI_1) Entering BACKUP STATE (init)",
+        "(VI_1) Receive advertisement timeout",
+        "(VI_1) Entering MASTER STATE",
+        "(VI_1) setting VIPs. (192.0.2.99/24)",
+        "(VI_1) Sending/queueing gratuitous ARPs on eth0 for 192.0.2.99",
+        "(VI_1) Master received advert from 192.0.2.2 with higher priority 150, ours 100",
+        "(VI_1) Entering BACKUP STATE",
+        "(VI_1) Entering FAULT STATE",
+        "(VI_1) fault: interface eth0 down",
+    ]
+    master = records[2]
+    assert master.journal == {"INSTANCE": "VI_1", "VRID": "51", "INTERFACE": "eth0", "STATE": "MASTER",  # type: ignore[attr-defined]
+                              "OLD_STATE": "BACKUP", "EVENT": "MASTER_DOWN", "REASON": "advertisement timeout"}
+    assert records[7].levelno == logging.WARNING  # FAULT: found by journalctl -p warning
+    detail = [r.getMessage() for r in caplog.records if r.name == "vrrpkit.detail"]
+    assert detail == ["Sending gratuitous ARP on eth0 for 192.0.2.99 (x5)"]  # keepalived's -D line, per address
+
+
+def test_dont_release_vrrp_leaves_the_vips_at_shutdown() -> None:
+    """keepalived -V: the stopping daemon keeps its VIPs (it still sends priority 0)."""
+    fake = FakeOs()
+    a, _ = applier(fake)
+    a.release_vips = False
+    a.apply(instance(), fx.DelVips("VI_1", "eth0", (VIP,)))
+    assert fake.netlink.calls == []
+
+
+def test_script_lines_are_keepalived_s(caplog: pytest.LogCaptureFixture) -> None:
+    from vrrpkit.config.model import ScriptConfig
+    from vrrpkit.daemon.tracking import ScriptTracker, log_script
+    from vrrpkit.io.scripts import Script
+
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    tracker = ScriptTracker("chk", ScriptConfig("/bin/false"), Script("/bin/false"))
+    tracker.last_rc = 1
+    tracker.counter.update(False)
+    log_script(tracker, 0, True)
+    tracker.last_rc = 0
+    tracker.counter.update(True)
+    log_script(tracker, 1, True)
+    log_script(tracker, 0, False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Script `chk` now returning 1", "VRRP_Script(chk) failed (exited with status 1)",
+        "Script `chk` now returning 0", "VRRP_Script(chk) succeeded",
+    ]
+    assert [r.levelno for r in caplog.records][1] == logging.WARNING
+
+
 def test_dropped_adverts_log_the_first_of_a_kind_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
     """300 bad-TTL adverts: one line now, one count when the window ends (keepalived 2.2.7 logs 300)."""
     timers: list[tuple[float, Any, Any]] = []
