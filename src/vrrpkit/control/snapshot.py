@@ -54,9 +54,10 @@ class InstanceStatus:
     mismatches: dict[str, int]
     split_brain: list[str]
     split_brain_events: int
-    transitions: list[TransitionRecord]  # the most recent ones (bounded)
+    transitions: list[TransitionRecord]  # the last 20, and any older ones of the last hour (bounded)
     sync_group: str | None
     transitions_total: int = 0  # never capped, unlike `transitions`
+    split_brain_since: float | None = None  # wall-clock time the current split brain was first judged
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> InstanceStatus:

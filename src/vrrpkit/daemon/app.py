@@ -480,14 +480,15 @@ class Daemon:
 
     def snapshot(self) -> Snapshot:
         now = self._now() if self._loop else 0.0
+        wall = time.time()
         return Snapshot(
             pid=os.getpid(),
             hostname=socket.gethostname(),
-            uptime=round(time.time() - self.started, 3),
+            uptime=round(wall - self.started, 3),
             reloads=self.reloads,
             unknown_vrid_packets=self.unknown_vrid,
             scripts=self.trackers.statuses(),
-            instances=[inst.status(now) for inst in self.instances.values()],
+            instances=[inst.status(now, wall) for inst in self.instances.values()],
         )
 
     def _status_line(self) -> str:
