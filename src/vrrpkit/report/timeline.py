@@ -168,7 +168,8 @@ def _band(
     colour = COLOURS.get(band.kind, "#868e96")
     cls = "overlay" if overlay else "band"
     parts = [
-        f'<g class="{cls} {esc(band.kind)}" data-state="{esc(band.kind)}"><title>{esc(band.title)}</title>',
+        f'<g class="{cls} {esc(band.kind)}" data-state="{esc(band.kind)}" data-start="{band.start!r}" '
+        f'data-end="{band.end!r}"><title>{esc(band.title)}</title>',
         f'<rect x="{x0:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{colour}" fill-opacity="{opacity}"/>',
     ]
     if band.hatched:
