@@ -31,7 +31,7 @@ def capture_page(summary: Doc, source: str) -> str:
     vrids: list[Doc] = list(timeline.get("vrids", []))
     flags: list[Doc] = list(summary.get("flags", []))
     span = f"{stamp(start)} to {stamp(end)} ({end - start:.1f} s)" if start is not None and end is not None else ""
-    header = f"<h1>Capture {esc(source)}</h1><span>{esc(span)}</span>"
+    header = f"<h1>Capture {esc(source)}</h1>\n<span>{esc(span)}</span>"
     body = []
     bad = [f for f in flags if f.get("severity") in ("error", "warning")]
     for f in bad:

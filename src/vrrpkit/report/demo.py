@@ -26,8 +26,8 @@ def demo_page(result: Doc) -> str:
     lab: Doc = result.get("lab") or {}
     verdict = "PASSED" if ok else "FAILED"
     header = (
-        "<h1>vrrpkit demo: the VIP on every host</h1>"
-        f"<span>{esc(verdict)} in {float(result.get('seconds', 0)):.1f} s</span>"
+        "<h1>vrrpkit demo: the VIP on every host</h1>\n"
+        f"<span>{esc(verdict)} in {float(result.get('seconds', 0)):.1f} s</span>\n"
         f"<span>daemon: {esc(result.get('daemon', '?'))}</span>"
     )
     body = [

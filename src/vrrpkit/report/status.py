@@ -24,8 +24,8 @@ def status_page(snap: Snapshot, now: float, *, refresh: int = REFRESH) -> str:
     """The page for `snap`, taken at wall-clock `now`."""
     states = _state_counts(snap.instances)
     header = (
-        f"<h1>vrrpkit on {esc(snap.hostname)}</h1>"
-        f"<span>{esc(states)}</span>"
+        f"<h1>vrrpkit on {esc(snap.hostname)}</h1>\n"
+        f"<span>{esc(states)}</span>\n"
         f"<span>updated {esc(clock(now))}, every {refresh} s</span>"
     )
     body = [_banners(snap, now)]
