@@ -75,6 +75,7 @@ class Snapshot:
     unknown_vrid_packets: int
     scripts: dict[str, ScriptStatus] = field(default_factory=dict)
     instances: list[InstanceStatus] = field(default_factory=list)
+    router_id: str | None = None  # global_defs router_id (keepalived's default is the host name)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -489,6 +489,7 @@ class Daemon:
             unknown_vrid_packets=self.unknown_vrid,
             scripts=self.trackers.statuses(),
             instances=[inst.status(now, wall) for inst in self.instances.values()],
+            router_id=self.result.globals.router_id,
         )
 
     def _status_line(self) -> str:

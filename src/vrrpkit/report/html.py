@@ -42,6 +42,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.instances{width:100%}
 .banner{padding:10px 14px;margin:10px 0;border-radius:4px;font-weight:600;color:#fff}
 .banner.split-brain{background:#c92a2a}
+.banner small{font-weight:400}
+header small{font-weight:400;font-size:13px;color:#ced4da}
 .banner.fault{background:#d9480f}
 .banner.passed{background:#2f9e44}
 .state{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:12px}

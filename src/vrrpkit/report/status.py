@@ -23,8 +23,10 @@ REFRESH = 5  # seconds between the page's own reloads
 def status_page(snap: Snapshot, now: float, *, refresh: int = REFRESH) -> str:
     """The page for `snap`, taken at wall-clock `now`."""
     states = _state_counts(snap.instances)
+    name = snap.router_id or snap.hostname
+    host = f" <small>(host {esc(snap.hostname)})</small>" if name != snap.hostname else ""
     header = (
-        f"<h1>vrrpkit on {esc(snap.hostname)}</h1>\n"
+        f"<h1>vrrpkit on {esc(name)}{host}</h1>\n"
         f"<span>{esc(states)}</span>\n"
         f"<span>updated {esc(clock(now))}, every {refresh} s</span>"
     )
@@ -60,7 +62,7 @@ def status_page(snap: Snapshot, now: float, *, refresh: int = REFRESH) -> str:
         f"{snap.unknown_vrid_packets} advert(s) for VRIDs not configured here · "
         '<a href="status.json">status.json</a> · <a href="metrics">metrics</a> · read-only'
     )
-    return page(f"vrrpkit {snap.hostname}: {states}", "\n".join(body), refresh=refresh, header=header, footer=footer)
+    return page(f"vrrpkit {name}: {states}", "\n".join(body), refresh=refresh, header=header, footer=footer)
 
 
 def _state_counts(instances: Sequence[InstanceStatus]) -> str:
@@ -74,16 +76,21 @@ def _state_counts(instances: Sequence[InstanceStatus]) -> str:
 
 def _banners(snap: Snapshot, now: float) -> str:
     out = []
-    for inst in snap.instances:
-        if inst.split_brain:
-            since = f" since {clock(inst.split_brain_since)}" if inst.split_brain_since else ""
-            vip = inst.vips[0] if inst.vips else "its VIP"
-            out.append(
-                f'<div class="banner split-brain" data-instance="{esc(inst.name)}">SPLIT BRAIN{esc(since)}: '
-                f"{esc(inst.name)} is MASTER here and {esc(', '.join(inst.split_brain))} also answer(s) for "
-                f"{esc(vip)}. Adverts are not getting through between the hosts: run "
-                "<code>vrrpkit investigate</code>.</div>"
-            )
+    split = [inst for inst in snap.instances if inst.split_brain]
+    for n, inst in enumerate(split):
+        since = f" since {clock(inst.split_brain_since)}" if inst.split_brain_since else ""
+        vip = inst.vips[0] if inst.vips else "its VIP"
+        advice = (
+            "<br><small>Adverts are not getting through between these hosts (a network that drops multicast, "
+            "or a firewall): run <code>vrrpkit investigate</code> here.</small>"
+            if n == len(split) - 1
+            else ""
+        )
+        out.append(
+            f'<div class="banner split-brain" data-instance="{esc(inst.name)}">SPLIT BRAIN{esc(since)}: '
+            f"{esc(inst.name)} is MASTER here and {esc(', '.join(inst.split_brain))} also answer(s) for "
+            f"{esc(vip)}.{advice}</div>"
+        )
     for inst in snap.instances:
         if inst.state == "FAULT":
             why = inst.fault_reason or "no reason recorded"

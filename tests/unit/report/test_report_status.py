@@ -54,6 +54,12 @@ def test_a_master_row_says_what_on_call_asks_first() -> None:
     assert "advertisement timeout" in text  # the transitions table says it in words too
 
 
+def test_the_header_names_the_router_id_and_the_host() -> None:
+    doc = status_page(replace(snapshot(instance()), router_id="lb-1"), NOW)
+    assert "<h1>vrrpkit on lb-1 <small>(host h1)</small></h1>" in doc
+    assert "<h1>vrrpkit on h1</h1>" in status_page(snapshot(instance()), NOW)
+
+
 def test_a_backup_names_the_master_it_hears() -> None:
     text = check_page(status_page(snapshot(instance(state="BACKUP", master_priority=200)), NOW))
     assert "192.0.2.2, priority 200" in text
