@@ -118,7 +118,7 @@ def ownership_chart(result: Doc) -> Chart:
     vip = str(lab.get("vip", "the VIP"))
     dead = {h: float(e["time"]) for e in events if e.get("kind") == "power-off" for h in e.get("hosts", [])}
     lanes = [_host_lane(h, samples, end, vip, dead.get(h), events) for h in hosts]
-    lanes.append(_holders_lane(samples, end, vip))
+    lanes.append(_holders_lane(samples, end, vip, dead))
     cloud = next((float(e["time"]) for e in events if e.get("kind") == "cloud"), None)
     if cloud is not None:
         removed = next((float(s["started"]) for s in steps if s.get("title") == "Lab removed"), end)
@@ -168,21 +168,28 @@ def _host_lane(host: str, samples: Sequence[tuple[float, Sequence[str]]], end: f
     return Lane(host, bands, markers, key=host)
 
 
-def _holders_lane(samples: Sequence[tuple[float, Sequence[str]]], end: float, vip: str) -> Lane:
-    bands = []
-    for n, (t, held) in enumerate(samples):
-        until = samples[n + 1][0] if n + 1 < len(samples) else end
-        if until <= t:
-            continue
+def _holders_lane(samples: Sequence[tuple[float, Sequence[str]]], end: float, vip: str,
+                  dead: Mapping[str, float]) -> Lane:  # fmt: skip
+    """How many hosts answer for the VIP: a VIP left on a host whose link is down answers nobody."""
+    if not samples:
+        return Lane("VIP holders", [], key="holders")
+    cuts = sorted({t for t, _ in samples} | {t for t in dead.values() if samples[0][0] < t < end} | {end})
+    bands: list[Band] = []
+    for a, b in itertools.pairwise(cuts):
+        all_held = next(held for t, held in reversed(samples) if t <= a)
+        held = [h for h in all_held if h not in dead or a < dead[h]]
         names = ", ".join(held)
-        if len(held) > 1:
-            bands.append(Band(t, until, "split", f"SPLIT BRAIN: {names} all hold {vip} ({until - t:.1f} s)",
-                              f"split brain: {names}"))  # fmt: skip
+        if held and len(held) > 1:
+            band = Band(a, b, "split", f"SPLIT BRAIN: {names} all hold {vip}", f"split brain: {names}")
         elif held:
-            bands.append(Band(t, until, "MASTER", f"one master: {names} ({until - t:.1f} s)", f"one: {names}"))
+            band = Band(a, b, "MASTER", f"one master: {names}", f"one: {names}")
         else:
-            bands.append(Band(t, until, "INIT", f"nobody holds {vip} ({until - t:.1f} s)", "nobody"))
-    return Lane("VIP holders", bands, key="holders")
+            band = Band(a, b, "INIT", f"nobody answers for {vip}", "nobody")
+        if bands and bands[-1].kind == band.kind and bands[-1].label == band.label:
+            band = Band(bands.pop().start, b, band.kind, band.title, band.label)
+        bands.append(band)
+    timed = [Band(x.start, x.end, x.kind, f"{x.title} ({x.start:.2f} s to {x.end:.2f} s)", x.label) for x in bands]
+    return Lane("VIP holders", timed, key="holders")
 
 
 def _legend(lab: Doc) -> str:
@@ -192,7 +199,8 @@ def _legend(lab: Doc) -> str:
         f'<span class="state" style="background:{COLOURS["gap"]}">switch drops multicast</span> '
         '<span class="muted">each host\'s lane is what <code>ip addr</code> showed on it, looked at every 20-50 ms '
         "while a step waited for a change; markers are what the demo did (hover for when); striped: the VIP is "
-        "still configured on a host whose link is down</span></p>"
+        "still configured on a host whose link is down, which answers nobody (and so is not counted among the VIP's "
+        "holders)</span></p>"
     )
 
 

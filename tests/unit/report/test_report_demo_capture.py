@@ -55,9 +55,13 @@ def test_the_demo_report_tells_the_six_steps_with_the_split_brain_as_overlapping
     assert any(t.startswith("SPLIT BRAIN: h1, h2, h3 all hold 192.0.2.99") for t in splits), splits
     spans = [g.get("data-label") for g in own_svg.iter(f"{SVG_NS}g") if "span" in (g.get("class") or "")]
     assert spans == ["1. elect", "2. cloud", "3. investigate", "4. convert, reload", "5. failover", "6. down"]
-    # h1 was killed with its link down: what is left on it is drawn apart
+    # h1 was killed with its link down: what is left on it is drawn apart, and answers nobody
     assert any("dead link" in t for t in lane_titles(own_svg, "h1", "band holds"))
     assert lane_titles(own_svg, "h1", "marker power-off")
+    killed = next(e["time"] for e in result["events"] if e["kind"] == "power-off")
+    holders = next(lane for lane in chart.lanes if lane.key == "holders")
+    after = [b for b in holders.bands if b.start >= killed]
+    assert [b.label for b in after][:2] == ["nobody", "one: h2"], [b.label for b in after]
     assert "verdict: multicast-blocked" in text
     assert "unicast_peer { 192.0.2.2 192.0.2.3 }" in text
     assert "failover in 2.86 s (bound: Master_Down_Interval 3.602 s" in text
