@@ -21,7 +21,8 @@ RFC_5798 = {
     (State.MASTER, Event.SHUTDOWN): State.INIT,
 }
 
-# keepalived's additions: FAULT (interface down / failed weight-0 tracker), preempt_delay, sync groups.
+# keepalived's additions: FAULT (interface down / failed weight-0 tracker), preempt_delay, sync groups,
+# tracked routes.
 KEEPALIVED = {
     (State.INIT, Event.FAULT): State.FAULT,
     (State.BACKUP, Event.FAULT): State.FAULT,
@@ -35,6 +36,8 @@ KEEPALIVED = {
     (State.INIT, Event.SYNC_FAULT): State.FAULT,
     (State.BACKUP, Event.SYNC_FAULT): State.FAULT,
     (State.MASTER, Event.SYNC_FAULT): State.FAULT,
+    # a tracked virtual route/rule deleted while MASTER: priority 0, BACKUP, re-election (measured, 2.2.7)
+    (State.MASTER, Event.RESIGN): State.BACKUP,
 }
 
 

@@ -39,6 +39,16 @@ def test_group_state_before_start_is_init() -> None:
     assert group.state is State.INIT
 
 
+def expire(group: SyncGroup, *routers: VirtualRouter) -> float:
+    """Let each router's master-down timer run out, in order, settling after each (as the daemon)."""
+    now = 0.0
+    for r in routers:
+        now = r.get_timer() or now
+        r.handle_timer(now)
+        group.settle(now)
+    return now
+
+
 def test_master_and_backup_propagate() -> None:
     group, a, b = pair()
     a.tracker_changed("chk", True, 0.0)
@@ -46,8 +56,7 @@ def test_master_and_backup_propagate() -> None:
     a.start(0.0)
     group.settle(0.0)
     assert group.state is State.BACKUP
-    b.handle_timer(b.get_timer() or 0.0)
-    group.settle(4.0)
+    expire(group, b, a)
     assert a.state is State.MASTER and b.state is State.MASTER and group.state is State.MASTER
     higher = encode(Advertisement(2, 51, 200, (ip_address("192.0.2.51"),), 1.0), PEER, GROUP)
     a.datagram_received(higher, PEER, GROUP, 255, 5.0)
@@ -62,12 +71,40 @@ def test_a_router_never_moves_its_group_by_itself() -> None:
     a.start(0.0)
     b.start(0.0)
     group.settle(0.0)
-    b.handle_timer(b.get_timer() or 0.0)
+    expire(group, a)  # A wants MASTER, but B does not yet: A is held in BACKUP
+    assert (a.state, b.state) == (State.BACKUP, State.BACKUP) and a.wants_master
+    b.handle_timer(b.get_timer() or 0.0)  # now B wants it too, and goes
     assert (a.state, b.state) == (State.BACKUP, State.MASTER)
     group.settle(4.0)
     assert (a.state, b.state) == (State.MASTER, State.MASTER)
     follow = [e for e in a.effects() if isinstance(e, fx.StateChanged)][-1]
     assert follow.event is Event.SYNC_MASTER and follow.new is State.MASTER
+
+
+def test_group_stays_backup_while_one_member_still_hears_its_master() -> None:
+    """keepalived's vrrp_sync_can_goto_master: prefer BACKUP to thrashing. B's master is alive, so A's
+    timer running out must not pull B (and its VIP) away from a working master."""
+    group, a, b = pair()
+    a.tracker_changed("chk", True, 0.0)
+    a.start(0.0)
+    b.start(0.0)
+    group.settle(0.0)
+    b_master = encode(Advertisement(2, 52, 200, (ip_address("192.0.2.52"),), 1.0), PEER, GROUP)
+    now = 0.0
+    for _ in range(10):  # B hears its master every second; A hears nothing
+        now += 1.0
+        b.datagram_received(b_master, PEER, GROUP, 255, now)
+        group.settle(now)
+        for r in (a, b):
+            if (r.get_timer() or now + 1) <= now:
+                r.handle_timer(now)
+                group.settle(now)
+    assert (a.state, b.state) == (State.BACKUP, State.BACKUP)
+    assert a.wants_master and not b.wants_master
+    when = b.get_timer() or 0.0  # B's master falls silent: B's timer runs out and the group moves
+    b.handle_timer(when)
+    group.settle(when)
+    assert (a.state, b.state) == (State.MASTER, State.MASTER)
 
 
 def test_settle_reports_each_group_transition_once() -> None:
@@ -76,8 +113,7 @@ def test_settle_reports_each_group_transition_once() -> None:
     a.start(0.0)
     b.start(0.0)
     group.settle(0.0)
-    b.handle_timer(b.get_timer() or 0.0)
-    group.settle(4.0)
+    expire(group, b, a)
     group.settle(4.0)  # nothing new: nothing reported
     changes = [(e.old, e.new) for e in group.effects() if isinstance(e, fx.SyncGroupChanged)]
     assert changes == [(State.INIT, State.BACKUP), (State.BACKUP, State.MASTER)]
@@ -143,7 +179,8 @@ def test_starting_member_joins_a_master_group_without_demoting_it() -> None:
     b = member("B", 52)
     group = SyncGroup("G", [a, b])
     a.start(0.0)
-    a.handle_timer(a.get_timer() or 0.0)
+    group.settle(0.0)
+    a.handle_timer(a.get_timer() or 0.0)  # B is not running: A alone decides
     group.settle(4.0)
     assert a.state is State.MASTER
     b.start(5.0)  # e.g. restarted by a reload

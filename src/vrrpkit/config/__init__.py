@@ -52,6 +52,12 @@ def load_string(
         files=tuple(dict.fromkeys(lexer.files)),
         config_id=config_id,
         script_locs=dict(parsed.script_locs),
+        track_processes=parsed.track_processes,
+        extras=parsed.extras,
+        group_smtp_alert=parsed.group_smtp_alert,
+        static=parsed.static,
+        fifo_locs=parsed.fifo_locs,
+        static_locs=parsed.static_locs,
         stopped_at=written.stopped_at,
     )
 

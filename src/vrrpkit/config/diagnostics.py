@@ -43,6 +43,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "unicast-peer-is-self": ("warning", "a unicast peer is this host's own source address"),
     "track-script-undefined": ("error", "track_script names a vrrp_script that does not exist"),
     "track-file-undefined": ("error", "track_file names a track_file block that does not exist"),
+    "track-process-undefined": ("error", "track_process names a vrrp_track_process block that does not exist"),
     "track-own-interface": ("error", "tracking the instance's own interface: ignored, and keepalived -t fails"),
     "weight-zero-means-fault": ("info", "a tracker with weight 0 puts the instance in FAULT when it fails"),
     "sync-group-unknown-instance": ("error", "a vrrp_sync_group names an instance that does not exist"),
@@ -50,6 +51,13 @@ RULES: dict[str, tuple[Severity, str]] = {
     "sync-group-ignores-weights": ("info", "keepalived ignores track weights of sync-group members"),
     "script-security": ("warning", "scripts are configured without enable_script_security"),
     "multicast-may-be-dropped": ("info", "multicast adverts: clouds and some switches drop them"),
+    # routes, rules, FIFOs, mail
+    "route-invalid": ("error", "a virtual/static route keepalived cannot read: it drops the route"),
+    "route-option": ("warning", "a route option keepalived ignores, resets or warns about (the route stays)"),
+    "rule-invalid": ("error", "a virtual/static rule keepalived cannot read: it drops the rule"),
+    "rule-option": ("warning", "a rule option keepalived ignores or resets (the rule stays)"),
+    "rule-no-preference": ("warning", "a rule without a preference: keepalived numbers it down from 16384"),
+    "smtp-incomplete": ("warning", "smtp_alert without notification_email or smtp_server: no mail is sent"),
     # strict mode (keepalived.md section 2)
     "strict-forbids-unicast": ("error", "vrrp_strict/strict_mode does not allow unicast peers"),
     "strict-drops-auth": ("warning", "strict mode ignores the authentication block"),
@@ -67,6 +75,8 @@ RULES: dict[str, tuple[Severity, str]] = {
     "host-address-missing": ("warning", "a source address is not configured on this host"),
     "host-script-missing": ("warning", "a script's program is not found or not executable on this host"),
     "host-script-user-missing": ("warning", "the user scripts run as does not exist on this host"),
+    "host-fifo-not-fifo": ("error", "a notify FIFO path exists but is not a FIFO (keepalived would write into it)"),
+    "host-table-unknown": ("warning", "a route or rule names a routing table not in rt_tables on this host"),
     # cluster (several -f files)
     "cluster-mismatch": ("error", "hosts of one virtual router disagree on version, advert_int, auth or VIPs"),
     "cluster-mode-mismatch": ("error", "some hosts of one virtual router use unicast, others multicast"),

@@ -68,6 +68,96 @@ DIVERGENCES: tuple[Divergence, ...] = (
         rule="interface-missing",
     ),
     Divergence(
+        key="leading-inet6",
+        direction="laxer",
+        vrrpkit="a route or rule written `inet6 ...` is read as `ip -6 route/rule add` reads it",
+        keepalived_2_2_7=(
+            "the word after `inet6` is skipped: 'Route must have a destination' or 'Unknown rule option', and the "
+            "line is dropped (measured)"
+        ),
+        why="a parsing slip in 2.2.7's alloc_route and alloc_rule (each steps over the word twice)",
+        keepalived_message=r"Route must have a destination|Unknown rule option [0-9a-fA-F.:]+(/\d+)?$",
+    ),
+    Divergence(
+        key='rule-single-port',
+        direction='laxer',
+        vrrpkit='`sport N` / `dport N` in a rule mean the range N-N, as in `ip rule`',
+        keepalived_2_2_7="'invalid sport/dport range N' and the option is ignored (the rule is installed without it)",
+        why=(
+            '2.2.7 rejects a single port by mistake; installing the rule without its port selector would match more '
+            'traffic than written'
+        ),
+        keepalived_message=r'invalid [sd]port range \d+$',
+    ),
+    Divergence(
+        key='route-table-name-at-install',
+        direction='laxer',
+        vrrpkit=(
+            'a routing table name is looked up in rt_tables when the route is installed; `check` warns '
+            '(host-table-unknown) on the host'
+        ),
+        keepalived_2_2_7="'Routing table NAME not found' at parse time and the route or rule is dropped",
+        why="parsing stays pure (no file reads); the host check and the daemon's log report the same name",
+        keepalived_message=r'Routing table \S+ not found',
+    ),
+    Divergence(
+        key='fifo-not-a-fifo',
+        direction='stricter',
+        vrrpkit=(
+            'a notify FIFO path that exists but is not a FIFO (a regular file, a symlink...) is refused: error '
+            'host-fifo-not-fifo in check, nothing written at run time'
+        ),
+        keepalived_2_2_7='opens the regular file and writes the lines into it (measured)',
+        why='writing into whatever file the path names fills a disk or corrupts a file; a reader never sees the lines',
+        rule='host-fifo-not-fifo',
+    ),
+    Divergence(
+        key='track-process-in-namespace',
+        direction='runtime',
+        vrrpkit=(
+            'vrrp_track_process works in any network namespace (a container): kernel process events where they exist,'
+            ' else a /proc scan every 0.5 s'
+        ),
+        keepalived_2_2_7=(
+            "inside a network namespace: 'Failed to set/clear process event listen - errno 111' and every tracked "
+            'process counts as absent (priority drops at start, measured)'
+        ),
+        why=(
+            'the proc connector only answers the initial network namespace; a cached /proc scan is cheap '
+            '(bench/procscan.py)'
+        ),
+    ),
+    Divergence(
+        key='track-process-delays',
+        direction='runtime',
+        vrrpkit='fork_delay holds back any gain of quorum, terminate_delay any loss',
+        keepalived_2_2_7=(
+            'fork_delay only for a gain by fork, terminate_delay only for a loss by exit (an exec or rename acts at '
+            'once)'
+        ),
+        why='a /proc scan cannot tell a fork from an exec; the delays exist to ride out restarts, which both cover',
+    ),
+    Divergence(
+        key='smtp-stop-mail',
+        direction='runtime',
+        vrrpkit="the 'Stopping' mails are sent at stop, waiting at most 3 s for the server",
+        keepalived_2_2_7='queues them and exits before they are sent (none arrives, measured)',
+        why='a stop is a state change people asked to be mailed about',
+    ),
+    Divergence(
+        key='route-tracking-static-address',
+        direction='runtime',
+        vrrpkit=(
+            'as keepalived: a deleted static address is restored; a deleted static route or rule is not; a deleted '
+            'tracked virtual route or rule makes its MASTER resign and re-elect'
+        ),
+        keepalived_2_2_7='same (measured); track_group on static routes/rules/addresses moves instances to FAULT',
+        why=(
+            'track_group on static entries is not implemented yet: the entry is installed and a warning says its '
+            'deletion moves no instance'
+        ),
+    ),
+    Divergence(
         key="bfd-check-names",
         direction="laxer",
         vrrpkit="BFD_CHECK's `name` is not looked up: vrrpkit does not read bfd_instance blocks",
@@ -83,18 +173,6 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "on some such files",
         why="measured: a url block without `path` in the only url makes keepalived -t 2.2.7 segfault; an error "
         "is the honest answer (no allow-list entry needed: keepalived does not exit 0 there)",
-    ),
-    Divergence(
-        key="routes-rules-not-linted",
-        direction="laxer",
-        vrrpkit="virtual_routes, virtual_rules, static_ipaddress/static_routes/static_rules: 'not supported, "
-        "ignored' on the block keyword; the lines inside are not read",
-        keepalived_2_2_7="reads every route and rule: missing nexthop interfaces, invalid addresses, deprecated "
-        "'or'/'gw', rules without a preference",
-        why="routes and rules are issue 11's (another branch implements them); until it lands, the line-level "
-        "complaints inside these blocks are misses of the differential test, listed here",
-        keepalived_message=r"for VROUTE nexthop doesn't exist|cannot track route|for routes is deprecated|"
-        r"Rule has no preference|Invalid rule |VRRP parsed invalid IP|WARNING - interface \S+ for ip address",
     ),
 )
 

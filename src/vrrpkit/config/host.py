@@ -10,10 +10,12 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from vrrpkit.config.diagnostics import Diagnostic, Location, Reporter
 from vrrpkit.config.model import ParseResult
 from vrrpkit.core.config import IPAddress, IPInterface
+from vrrpkit.core.routing import Route, Rule
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class HostFacts:
     interfaces: Mapping[str, tuple[IPInterface, ...]] = field(default_factory=dict)
     executable: Callable[[str], bool] | None = None  # program (path or name) -> runnable?
     users: frozenset[str] | None = None
+    path_kind: Callable[[str], str | None] | None = None  # 'fifo', 'file', 'symlink'..., None if absent
+    rt_tables: Mapping[str, int] | None = None  # routing table names (iproute2's rt_tables)
 
     def addresses(self) -> set[IPAddress]:
         return {a.ip for addrs in self.interfaces.values() for a in addrs}
@@ -66,6 +70,7 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
                 r.add(loc, "host-script-missing",
                       f"vrrp_script {name}: {program} is not found or not executable here; keepalived disables "
                       f"the script ('not found/accessible') and trackers of it never report")
+    _fifo_and_table_checks(r, result, facts)
     g = result.globals
     if facts.users is not None and g.enable_script_security and (result.scripts or _has_notify(result)):
         user = g.script_user or "keepalived_script"
@@ -74,6 +79,71 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
                   f"scripts run as {user}, which does not exist on this host; set script_user in global_defs "
                   f"(keepalived: 'Unable to set default user')")
     return r.items
+
+
+def _fifo_and_table_checks(r: Reporter, result: ParseResult, facts: HostFacts) -> None:
+    """A notify FIFO path that is something else; a routing table name this host does not know."""
+    g = result.globals
+    if facts.path_kind is not None:
+        for key, fifo in (("notify_fifo", g.notify_fifo), ("vrrp_notify_fifo", g.vrrp_notify_fifo)):
+            if fifo is None or not fifo.path:
+                continue
+            kind = facts.path_kind(fifo.path)
+            if kind not in (None, "fifo"):
+                r.add(result.fifo_locs.get(key, Location(result.files[0] if result.files else "<string>", 1)),
+                      "host-fifo-not-fifo",
+                      f"{key} {fifo.path} is a {kind}, not a FIFO: keepalived 2.2.7 would write its lines into it; "
+                      f"vrrpkit refuses it (remove it, or name a FIFO)")
+    _interface_checks(r, result, facts)
+    if facts.rt_tables is None:
+        return
+    known = facts.rt_tables
+    places: list[tuple[Location, str]] = []
+    for inst in result.instances:
+        src = result.sources[inst.name]
+        extras = result.extras_of(inst.name)
+        places += [(src.item(f"route:{x}", "virtual_routes"), str(x.table)) for x in extras.virtual_routes
+                   if isinstance(x.table, str)]
+        places += [(src.item(f"rule:{x.priority}", "virtual_rules"), str(x.table)) for x in extras.virtual_rules
+                   if isinstance(x.table, str)]
+    fallback = Location(result.files[0] if result.files else "<string>", 1)
+    places += [(result.static_locs.get(f"route:{x}", fallback), str(x.table)) for x in result.static.routes
+               if isinstance(x.table, str)]
+    places += [(result.static_locs.get(f"rule:{x.priority}", fallback), str(x.table)) for x in result.static.rules
+               if isinstance(x.table, str)]
+    for loc, name in places:
+        if name not in known:
+            r.add(loc, "host-table-unknown",
+                  f"routing table {name!r} is not in rt_tables on this host: keepalived drops the line "
+                  f"('Routing table {name} not found'), vrrpkit cannot install it")
+
+
+def _interface_checks(r: Reporter, result: ParseResult, facts: HostFacts) -> None:
+    """Interfaces named by routes, rules and static addresses: keepalived drops the line when one is missing."""
+    fallback = Location(result.files[0] if result.files else "<string>", 1)
+    places: list[tuple[Location, str, str]] = []
+    groups: list[tuple[Callable[[str], Location], tuple[Route, ...], tuple[Rule, ...]]] = [
+        (lambda key: result.static_locs.get(key, fallback), result.static.routes, result.static.rules)]
+    for inst in result.instances:
+        src = result.sources[inst.name]
+        extras = result.extras_of(inst.name)
+        groups.append((partial(src.item, fallback="virtual_routes"), extras.virtual_routes, extras.virtual_rules))
+    for where, routes, rules in groups:
+        for route in routes:
+            for dev in [route.dev, *(hop.dev for hop in route.nexthops)]:
+                if dev:
+                    places.append((where(f"route:{route}"), dev, f"route {route}"))
+        for rule in rules:
+            for dev in (rule.iif, rule.oif):
+                if dev:
+                    places.append((where(f"rule:{rule.priority}"), dev, f"rule {rule}"))
+    for vip in result.static.addresses:
+        if vip.dev:
+            places.append((result.static_locs.get(f"address:{vip.address}", fallback), vip.dev, f"address {vip}"))
+    for loc, dev, what in places:
+        if dev not in facts.interfaces:
+            r.add(loc, "host-interface-missing",
+                  f"interface {dev} of {what} does not exist on this host: keepalived drops the line")
 
 
 def _has_notify(result: ParseResult) -> bool:

@@ -16,15 +16,13 @@ from vrrpkit.config.lvs_keywords import LVS_KNOWN
 _LVS = "a load-balancer setting: keepalived's checker (keepalived --check) reads it, vrrpkit runs VRRP (docs/lvs.md)"
 _BFD = "BFD is not implemented"
 _SNMP = "SNMP and D-Bus interfaces are not implemented (use `vrrpkit status --json` or the metrics)"
-_MAIL = "e-mail alerts are not implemented (use notify scripts)"
+_MAIL = "checker e-mail alerts belong to LVS health checkers, which vrrpkit does not have"
 _PROC = "process tuning of keepalived's child processes does not apply to vrrpkit's single process"
 _VMAC = "virtual MAC interfaces (use_vmac/ipvlan) are not implemented; adverts use the interface's MAC"
-_ROUTES = "virtual/static routes and rules are not implemented"
-_FIFO = "notify FIFOs are not implemented (use notify scripts)"
+_FIFO = "the LVS notify FIFO belongs to health checkers, which vrrpkit does not have"
 _NFT = "vrrpkit manages its own no_accept firewall rules; keepalived's firewall tuning does not apply"
 _NS = "network namespaces are chosen by how vrrpkit is started, not in the config"
 _RELOAD = "reload orchestration keywords are not implemented"
-_TRACKP = "track_process is not implemented (use a vrrp_script)"
 _MISC = "not implemented"
 
 def _words(text: str) -> frozenset[str]:
@@ -32,7 +30,9 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-SECTIONS: Final = ("top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file")
+SECTIONS: Final = (
+    "top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file", "vrrp_track_process"
+)
 
 #: Keywords keepalived knows, per section (2.2.7 probed, plus NEWER).
 KNOWN: Final[dict[str, frozenset[str]]] = {
@@ -100,6 +100,9 @@ KNOWN: Final[dict[str, frozenset[str]]] = {
     "track_file": _words(
         """file include init_file weight"""
     ),
+    "vrrp_track_process": _words(
+        """delay fork_delay full_command include param_match process quorum quorum_max terminate_delay weight"""
+    ),
     "authentication": _words(
         """auth_type auth_pass"""
     ),
@@ -118,8 +121,7 @@ NEWER: Final[dict[str, frozenset[str]]] = {
 UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
     "top": {
         "bfd_instance": _BFD,
-        "static_ipaddress": _ROUTES, "static_routes": _ROUTES, "static_rules": _ROUTES,
-        "vrrp_track_process": _TRACKP, "garp_group": "garp_group (per-interface GARP pacing) " + _MISC,
+        "garp_group": "garp_group (per-interface GARP pacing) " + _MISC,
         "linkbeat_interfaces": "linkbeat (MII polling) is not implemented; vrrpkit uses netlink link state",
         "linkbeat_use_polling": "linkbeat (MII polling) is not implemented; vrrpkit uses netlink link state",
         "net_namespace": _NS, "net_namespace_ipvs": _NS, "namespace_with_ipsets": _NS,
@@ -131,8 +133,7 @@ UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
     "vrrp_script": {},
     "vrrp_instance": {
         "use_vmac": _VMAC, "use_vmac_addr": _VMAC, "use_ipvlan": _VMAC, "vmac_xmit_base": _VMAC,
-        "vmac_garp_intvl": _VMAC, "virtual_routes": _ROUTES, "virtual_rules": _ROUTES,
-        "track_process": _TRACKP, "track_bfd": _BFD, "smtp_alert": _MAIL, "lvs_sync_daemon_interface": _LVS,
+        "vmac_garp_intvl": _VMAC, "track_bfd": _BFD, "lvs_sync_daemon_interface": _LVS,
         "dont_track_primary": "dont_track_primary " + _MISC + " (the interface's link state is always tracked)",
         "mcast_dst_ip": "a per-instance multicast group " + _MISC + " (use vrrp_mcast_group4/6)",
         "unicast_ttl": "unicast_ttl " + _MISC + " (adverts are sent with TTL 255)",
@@ -142,20 +143,22 @@ UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
         "native_ipv6": _MISC, "promote_secondaries": _MISC, "track_src_ip": _MISC, "kernel_rx_buf_size": _PROC,
         "linkbeat_use_polling": "linkbeat polling is not implemented; vrrpkit uses netlink link state",
         "garp_extra_if": _MISC, "vrf": "VRF binding " + _MISC, "debug": _PROC,
-        "notify_priority_changes": _FIFO, "no_virtual_ipaddress": _MISC,
+        "no_virtual_ipaddress": _MISC,
     },
     "vrrp_sync_group": {
-        "smtp_alert": _MAIL, "track_bfd": _BFD, "track_process": _TRACKP, "notify_priority_changes": _FIFO,
+        "track_bfd": _BFD,
         "global_tracking": "global_tracking (deprecated in keepalived) " + _MISC,
     },
     "track_file": {},
+    "vrrp_track_process": {},
     "authentication": {},
 }
 
 #: What the parser reads, per section (the rest of KNOWN/NEWER goes to UNSUPPORTED).
 IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
     "top": frozenset({"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file",
-                      "vrrp_track_file", "include", "virtual_server", "virtual_server_group", "SSL"}),
+                      "vrrp_track_file", "include", "virtual_server", "virtual_server_group", "SSL",
+                      "vrrp_track_process", "static_ipaddress", "static_routes", "static_rules"}),
     "global_defs": _words(
         """router_id vrrp_strict vrrp_version vrrp_mcast_group4 vrrp_mcast_group6
         vrrp_garp_master_delay vrrp_garp_master_repeat vrrp_garp_master_refresh
@@ -163,7 +166,10 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         vrrp_garp_interval vrrp_gna_interval vrrp_min_garp vrrp_skip_check_adv_addr
         vrrp_check_unicast_src enable_script_security script_user vrrp_startup_delay
         vrrp_delay_after_boot vrrp_lower_prio_no_advert vrrp_higher_prio_send_advert
-        vrrp_down_timer_adverts vrrp_owner_ignore_adverts include"""
+        vrrp_down_timer_adverts vrrp_owner_ignore_adverts include notify_fifo notify_fifo_script
+        vrrp_notify_fifo vrrp_notify_fifo_script vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload
+        notification_email notification_email_from smtp_server smtp_connect_timeout smtp_helo_name
+        smtp_alert smtp_alert_vrrp no_email_faults"""
     ),
     "vrrp_script": _words(
         """script interval timeout weight rise fall user init_fail include"""
@@ -176,14 +182,19 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         garp_master_repeat garp_master_refresh garp_master_refresh_repeat garp_lower_prio_delay
         garp_lower_prio_repeat version accept no_accept strict_mode skip_check_adv_addr
         lower_prio_no_advert higher_prio_send_advert down_timer_adverts check_unicast_src
-        owner_ignore_adverts include"""
+        owner_ignore_adverts include virtual_routes virtual_rules track_process notify_priority_changes
+        smtp_alert"""
     ),
     "vrrp_sync_group": _words(
         """group notify_master notify_backup notify_fault notify_stop notify track_interface
-        track_script track_file sync_group_tracking_weight include"""
+        track_script track_file sync_group_tracking_weight include track_process notify_priority_changes
+        smtp_alert"""
     ),
     "track_file": _words(
         """file weight init_file include"""
+    ),
+    "vrrp_track_process": _words(
+        """process param_match weight quorum quorum_max fork_delay terminate_delay delay full_command include"""
     ),
     "authentication": _words(
         """auth_type auth_pass"""

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.config.diagnostics import Diagnostic, Location
-from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, SyncGroupConfig
+from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, SyncGroupConfig, Vip
+from vrrpkit.core.routing import Route, Rule
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,59 @@ class TrackFileConfig:
 
 
 @dataclass(frozen=True)
+class ProcessTrackConfig:
+    """A vrrp_track_process block: how many processes must match, and how long to wait for it.
+
+    `params` is None when the line names only the process (match the name alone); with params, or
+    with `param_match` and no params, the command line's arguments must match as `param_match`
+    says (keepalived: exact unless partial/initial). `full_command` matches the whole first word
+    of /proc/PID/cmdline instead of the 15-character process name. Delays are centiseconds.
+    """
+
+    process: str
+    params: tuple[str, ...] | None = None
+    param_match: str = "exact"  # exact, partial, initial
+    full_command: bool = False
+    quorum: int = 1
+    quorum_max: int = 2**32 - 1
+    weight: int = 1
+    reverse: bool = False
+    fork_delay_cs: int = 0
+    terminate_delay_cs: int = 0
+
+
+@dataclass(frozen=True)
+class FifoConfig:
+    """notify_fifo / vrrp_notify_fifo with its optional `_script` (run with the FIFO path appended)."""
+
+    path: str
+    user: str | None = None
+    group: str | None = None
+    script: str | None = None
+    script_user: str | None = None
+    script_group: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceExtras:
+    """What an instance does besides VRRP: routes and rules while MASTER, FIFO priority lines, mail."""
+
+    virtual_routes: tuple[Route, ...] = ()
+    virtual_rules: tuple[Rule, ...] = ()
+    notify_priority_changes: bool = False
+    smtp_alert: bool = False
+
+
+@dataclass(frozen=True)
+class StaticConfig:
+    """static_ipaddress, static_routes and static_rules: installed for as long as the daemon runs."""
+
+    addresses: tuple[Vip, ...] = ()
+    routes: tuple[Route, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
 class GlobalDefs:
     """global_defs settings that change VRRP behaviour (the rest is reported as unsupported)."""
 
@@ -72,6 +126,20 @@ class GlobalDefs:
     higher_prio_send_advert: bool = False
     down_timer_adverts: int = 3
     owner_ignore_adverts: bool = False
+    # notify FIFOs: both get every line (keepalived writes to each that is open)
+    notify_fifo: FifoConfig | None = None
+    vrrp_notify_fifo: FifoConfig | None = None
+    vrrp_notify_priority_changes: bool = False
+    fifo_write_vrrp_states_on_reload: bool = False
+    # e-mail alerts
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str | None = None  # None: keepalived@<hostname>
+    smtp_server: tuple[str, int] | None = None
+    smtp_connect_timeout: int = 30
+    smtp_helo_name: str | None = None  # None: the host name
+    smtp_alert: bool | None = None
+    smtp_alert_vrrp: bool | None = None
+    no_email_faults: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +176,15 @@ class ParseResult:
     script_locs: dict[str, Location] = field(default_factory=dict)  # vrrp_script NAME lines
     config_id: str | None = None
     stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
+    track_processes: dict[str, ProcessTrackConfig] = field(default_factory=dict)
+    extras: dict[str, InstanceExtras] = field(default_factory=dict)  # by instance name
+    group_smtp_alert: dict[str, bool] = field(default_factory=dict)  # by sync group name
+    static: StaticConfig = field(default_factory=StaticConfig)
+    fifo_locs: dict[str, Location] = field(default_factory=dict)  # keyword -> the line naming its FIFO
+    static_locs: dict[str, Location] = field(default_factory=dict)  # "route:ROUTE" / "rule:PRIORITY" lines
+
+    def extras_of(self, instance: str) -> InstanceExtras:
+        return self.extras.get(instance) or InstanceExtras()
 
     @property
     def ok(self) -> bool:

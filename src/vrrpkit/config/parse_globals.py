@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.config.lexer import Stmt
+from vrrpkit.config.model import FifoConfig
 from vrrpkit.config.parser import Parser, bind
 from vrrpkit.config.written import Written, WrittenGlobals
 
@@ -87,6 +88,70 @@ def _script_user(b: GlobalsBlock, s: Stmt) -> None:
         b.g.set("script_group", s.words[2].text if len(s.words) > 2 else None, s.loc)
 
 
+def _user_group(s: Stmt) -> tuple[str | None, str | None]:
+    return (s.words[2].text if len(s.words) > 2 else None, s.words[3].text if len(s.words) > 3 else None)
+
+
+def _fifo(key: str) -> GlobalHandler:
+    """`notify_fifo PATH [USER [GROUP]]`: the FIFO keepalived writes its INSTANCE/GROUP lines to."""
+
+    def handle(b: GlobalsBlock, s: Stmt) -> None:
+        path = b.p.arg(s)
+        if path is None:
+            return
+        if not path.startswith("/"):
+            b.p.err(s.word_loc(1), "invalid-value",
+                    f"{s.keyword} {path!r} is not an absolute path: it would depend on the daemon's directory")
+        user, group = _user_group(s)
+        old = b.g.values.get(key)
+        script = old if isinstance(old, FifoConfig) else None
+        b.g.set(key, FifoConfig(path, user, group, script.script if script else None,
+                                 script.script_user if script else None, script.script_group if script else None),
+                s.loc)
+
+    return handle
+
+
+def _fifo_script(key: str) -> GlobalHandler:
+    """`notify_fifo_script CMD [USER [GROUP]]`: run at start with the FIFO path appended, to read it."""
+
+    def handle(b: GlobalsBlock, s: Stmt) -> None:
+        cmd = b.p.arg(s)
+        if cmd is None:
+            return
+        user, group = _user_group(s)
+        old = b.g.values.get(key)
+        path = old.path if isinstance(old, FifoConfig) else ""
+        keep = old if isinstance(old, FifoConfig) else FifoConfig(path)
+        b.g.values[key] = FifoConfig(keep.path, keep.user, keep.group, cmd, user, group)
+        b.g.locs.setdefault(key, s.loc)
+        b.g.locs[key + "_script"] = s.loc
+
+    return handle
+
+
+def _emails(b: GlobalsBlock, s: Stmt) -> None:
+    """`notification_email { ADDR ... }`: one address per line; a later block adds to the list."""
+    emails = list(b.g.values.get("notification_email", ()))  # type: ignore[call-overload]
+    for item in b.p.values(s):
+        emails.extend(w.text for w in item.words)
+    b.g.set("notification_email", tuple(emails), s.loc)
+
+
+def _smtp_server(p: Parser, s: Stmt) -> tuple[str, int] | None:
+    """`smtp_server HOST [PORT]`: an address or a name (looked up when a mail is sent), port 25 by default."""
+    host = p.arg(s)
+    if host is None:
+        return None
+    port = 25
+    if len(s.words) > 2:
+        n = p.int_value(s.words[2].text, s.word_loc(2), 1, 65535, "smtp_server port")
+        if n is None:
+            return None
+        port = n
+    return host, port
+
+
 KEYWORDS: dict[str, GlobalHandler] = {
     "router_id": _setting("router_id", lambda p, s: p.arg(s, missing="ignored ('routerid name missing')")),
     "vrrp_strict": _bare("strict"),
@@ -113,6 +178,20 @@ KEYWORDS: dict[str, GlobalHandler] = {
     "vrrp_higher_prio_send_advert": _flag("higher_prio_send_advert"),
     "vrrp_down_timer_adverts": _int("down_timer_adverts", 1, 100),
     "vrrp_owner_ignore_adverts": _flag("owner_ignore_adverts"),
+    "notify_fifo": _fifo("notify_fifo"),
+    "notify_fifo_script": _fifo_script("notify_fifo"),
+    "vrrp_notify_fifo": _fifo("vrrp_notify_fifo"),
+    "vrrp_notify_fifo_script": _fifo_script("vrrp_notify_fifo"),
+    "vrrp_notify_priority_changes": _flag("vrrp_notify_priority_changes"),
+    "fifo_write_vrrp_states_on_reload": _flag("fifo_write_vrrp_states_on_reload"),
+    "notification_email": _emails,
+    "notification_email_from": _setting("notification_email_from", Parser.arg),
+    "smtp_server": _setting("smtp_server", _smtp_server),
+    "smtp_connect_timeout": _int("smtp_connect_timeout", 1, 3600),
+    "smtp_helo_name": _setting("smtp_helo_name", Parser.arg),
+    "smtp_alert": _flag("smtp_alert"),
+    "smtp_alert_vrrp": _flag("smtp_alert_vrrp"),
+    "no_email_faults": _flag("no_email_faults"),
 }
 
 

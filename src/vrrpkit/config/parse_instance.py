@@ -17,6 +17,7 @@ from vrrpkit.config.diagnostics import Location
 from vrrpkit.config.keywords import NOTIFY_EVENTS
 from vrrpkit.config.lexer import Stmt
 from vrrpkit.config.parse_items import peer, track_ref, vip
+from vrrpkit.config.parse_routes import route, rule
 from vrrpkit.config.parser import IFNAMSIZ, Parser, bind
 from vrrpkit.config.written import Written, WrittenInstance
 from vrrpkit.core.config import TrackKind, Vip
@@ -192,6 +193,28 @@ def _notify(b: InstanceBlock, s: Stmt) -> None:
     b.written.note_script(s.loc)
 
 
+def _virtual_routes(b: InstanceBlock, s: Stmt) -> None:
+    for item in b.p.values(s):
+        r = route(b.p, item, static=False)
+        if r is not None:
+            b.inst.virtual_routes.append((r, item.loc))
+
+
+def _virtual_rules(b: InstanceBlock, s: Stmt) -> None:
+    for item in b.p.values(s):
+        r = rule(b.p, item, b.written.next_rule_priority)
+        if r is not None:
+            b.inst.virtual_rules.append((r, item.loc))
+
+
+def _notify_priority_changes(b: InstanceBlock, s: Stmt) -> None:
+    b.inst.notify_priority_changes = b.p.bool_arg(s)
+
+
+def _smtp_alert(b: InstanceBlock, s: Stmt) -> None:
+    b.inst.smtp_alert = b.p.bool_arg(s)
+
+
 def _accept(b: InstanceBlock, s: Stmt) -> None:
     b.inst.accept = True
 
@@ -254,6 +277,11 @@ KEYWORDS: dict[str, InstanceHandler] = {
     "track_interface": _tracks(TrackKind.INTERFACE, 253),
     "track_script": _tracks(TrackKind.SCRIPT, 253),
     "track_file": _tracks(TrackKind.FILE, 254),
+    "track_process": _tracks(TrackKind.PROCESS, 254),
+    "virtual_routes": _virtual_routes,
+    "virtual_rules": _virtual_rules,
+    "notify_priority_changes": _notify_priority_changes,
+    "smtp_alert": _smtp_alert,
     "nopreempt": _nopreempt,
     "preempt": _preempt,
     "preempt_delay": _preempt_delay,

@@ -60,13 +60,24 @@ def _tracking_weight(b: GroupBlock, s: Stmt) -> None:
     b.grp.tracking_weight = True
 
 
+def _notify_priority_changes(b: GroupBlock, s: Stmt) -> None:
+    b.grp.notify_priority_changes = b.p.bool_arg(s)
+
+
+def _smtp_alert(b: GroupBlock, s: Stmt) -> None:
+    b.grp.smtp_alert = b.p.bool_arg(s)
+
+
 KEYWORDS: dict[str, GroupHandler] = {
     "group": _group,
     **{k: _notify for k in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")},
     "track_interface": _tracks(TrackKind.INTERFACE, 253),
     "track_script": _tracks(TrackKind.SCRIPT, 253),
     "track_file": _tracks(TrackKind.FILE, 254),
+    "track_process": _tracks(TrackKind.PROCESS, 254),
     "sync_group_tracking_weight": _tracking_weight,
+    "notify_priority_changes": _notify_priority_changes,
+    "smtp_alert": _smtp_alert,
 }
 
 

@@ -15,8 +15,9 @@ from vrrpkit.config.lexer import Stmt
 from vrrpkit.config.parse_globals import parse_global_defs
 from vrrpkit.config.parse_instance import parse_vrrp_instance
 from vrrpkit.config.parse_lvs import parse_ssl, parse_virtual_server, parse_virtual_server_group
+from vrrpkit.config.parse_static import parse_static_ipaddress, parse_static_routes, parse_static_rules
 from vrrpkit.config.parse_sync_group import parse_vrrp_sync_group
-from vrrpkit.config.parse_trackers import parse_track_file, parse_vrrp_script
+from vrrpkit.config.parse_trackers import parse_track_file, parse_vrrp_script, parse_vrrp_track_process
 from vrrpkit.config.parser import Parser, StopReading
 from vrrpkit.config.written import Written
 
@@ -29,6 +30,10 @@ TOP_LEVEL: dict[str, TopHandler] = {
     "vrrp_sync_group": parse_vrrp_sync_group,
     "track_file": parse_track_file,
     "vrrp_track_file": parse_track_file,
+    "vrrp_track_process": parse_vrrp_track_process,
+    "static_ipaddress": parse_static_ipaddress,
+    "static_routes": parse_static_routes,
+    "static_rules": parse_static_rules,
     "virtual_server": parse_virtual_server,
     "virtual_server_group": parse_virtual_server_group,
     "SSL": parse_ssl,

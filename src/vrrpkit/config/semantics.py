@@ -13,8 +13,17 @@ import math
 from dataclasses import dataclass
 
 from vrrpkit.config.diagnostics import Location, Reporter
-from vrrpkit.config.model import GlobalDefs, InstanceSource, ScriptConfig, TrackFileConfig
-from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenInstance
+from vrrpkit.config.model import (
+    FifoConfig,
+    GlobalDefs,
+    InstanceExtras,
+    InstanceSource,
+    ProcessTrackConfig,
+    ScriptConfig,
+    StaticConfig,
+    TrackFileConfig,
+)
+from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenGroup, WrittenInstance
 from vrrpkit.core.config import (
     InstanceConfig,
     IPAddress,
@@ -49,6 +58,12 @@ class Completed:
     track_files: dict[str, TrackFileConfig]
     globals: GlobalDefs
     script_locs: dict[str, Location]
+    track_processes: dict[str, ProcessTrackConfig]
+    extras: dict[str, InstanceExtras]
+    group_smtp_alert: dict[str, bool]
+    static: StaticConfig
+    fifo_locs: dict[str, Location]
+    static_locs: dict[str, Location]
 
 
 def _round_half_up(x: float) -> int:
@@ -57,7 +72,7 @@ def _round_half_up(x: float) -> int:
 
 def _global_defs(written: WrittenGlobals) -> GlobalDefs:
     """`vrrp_min_garp` changes two other settings' defaults (an explicit value still wins)."""
-    g = dict(written.values)
+    g = {k: v for k, v in written.values.items() if k in GlobalDefs.__dataclass_fields__}
     if g.get("min_garp"):
         g.setdefault("garp_master_repeat", 1)
         g.setdefault("garp_master_delay_cs", 0)
@@ -71,6 +86,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     instances: list[InstanceConfig] = []
     sources: dict[str, InstanceSource] = {}
     groups_of: dict[str, str] = {}
+    group_of_raw: dict[str, WrittenGroup] = {}
     tracking_weight: dict[str, bool] = {}
     group_tracks: dict[str, list[TrackRef]] = {}
 
@@ -88,6 +104,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
                 r.add(loc, "invalid-value", f"{member} is already in sync group {groups_of[member]}")
                 continue
             groups_of[member] = grp.name
+            group_of_raw[member] = grp
             members.append(member)
             tracking_weight[member] = grp.tracking_weight
             group_tracks[member] = grp.tracks
@@ -113,6 +130,10 @@ def complete(written: Written, reporter: Reporter) -> Completed:
                 items.setdefault(f"peer:{peer.address}", ploc)
             for ref in raw.tracks:
                 items.setdefault(f"track:{ref.name}", ref.loc)
+            for route, rloc in raw.virtual_routes:
+                items.setdefault(f"route:{route}", rloc)
+            for rule, uloc in raw.virtual_rules:
+                items.setdefault(f"rule:{rule.priority}", uloc)
             sources[cfg.name] = InstanceSource(raw.loc.file, raw.loc.line, raw.loc.column, raw.end_line,
                                                dict(raw.keywords), items)
 
@@ -124,7 +145,80 @@ def complete(written: Written, reporter: Reporter) -> Completed:
               "'SECURITY VIOLATION - scripts are being executed but script_security not enabled' "
               "(keepalived -t fails); add enable_script_security and a script_user to global_defs")
 
-    return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs)
+    _fifos_and_mail(r, written.globals, g, instances, written)
+    extras = {
+        raw.name: _extras(raw, g, group_of_raw.get(raw.name))
+        for raw in written.instances
+        if any(cfg.name == raw.name for cfg in instances)
+    }
+    group_mail = {grp.name: _smtp_alert(grp.smtp_alert, g) for grp in written.groups}
+    static = StaticConfig(
+        addresses=tuple(v if v.dev else _with_dev(v, DEFAULT_INTERFACE) for v, _ in written.static_addresses),
+        routes=tuple(r for r, _ in written.static_routes),
+        rules=tuple(r for r, _ in written.static_rules),
+    )
+    static_locs = {f"route:{r}": loc for r, loc in written.static_routes}
+    static_locs.update({f"rule:{r.priority}": loc for r, loc in written.static_rules})
+    static_locs.update({f"address:{v.address}": loc for v, loc in written.static_addresses})
+    fifo_locs = {k: loc for k, loc in written.globals.locs.items() if "fifo" in k}
+    return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
+                     dict(written.track_processes), extras, group_mail, static, fifo_locs, static_locs)
+
+
+DEFAULT_INTERFACE = "eth0"  # keepalived's default_interface: where a static address without `dev` goes
+
+
+def _with_dev(vip: Vip, dev: str) -> Vip:
+    from dataclasses import replace
+
+    return replace(vip, dev=dev)
+
+
+def _smtp_alert(value: bool | None, g: GlobalDefs) -> bool:
+    """An instance's or group's smtp_alert, else global smtp_alert_vrrp, else global smtp_alert (keepalived)."""
+    for v in (value, g.smtp_alert_vrrp, g.smtp_alert):
+        if v is not None:
+            return v
+    return False
+
+
+def _extras(raw: WrittenInstance, g: GlobalDefs, group: WrittenGroup | None) -> InstanceExtras:
+    priority_changes = raw.notify_priority_changes
+    if priority_changes is None and group is not None:
+        priority_changes = group.notify_priority_changes
+    return InstanceExtras(
+        virtual_routes=tuple(r for r, _ in raw.virtual_routes),
+        virtual_rules=tuple(r for r, _ in raw.virtual_rules),
+        notify_priority_changes=bool(priority_changes if priority_changes is not None
+                                     else g.vrrp_notify_priority_changes),
+        smtp_alert=_smtp_alert(raw.smtp_alert, g),
+    )
+
+
+def _fifos_and_mail(r: Reporter, wg: WrittenGlobals, g: GlobalDefs, instances: list[InstanceConfig],
+                    written: Written) -> None:
+    """What keepalived would silently not do: a FIFO script without a FIFO, mail with nowhere to go."""
+    fifos: dict[str, str] = {}
+    for key in ("notify_fifo", "vrrp_notify_fifo"):
+        fifo = getattr(g, key)
+        if isinstance(fifo, FifoConfig) and not fifo.path:
+            r.add(wg.locs.get(key + "_script", wg.locs[key]), "invalid-value",
+                  f"{key}_script without {key}: there is no FIFO to pass to it, so keepalived ignores it")
+        elif isinstance(fifo, FifoConfig):
+            if fifo.path in fifos:
+                r.add(wg.locs[key], "invalid-value",
+                      f"{key} {fifo.path} is also {fifos[fifo.path]}: keepalived needs the FIFO names to differ "
+                      f"(every line would be written twice)")
+            fifos[fifo.path] = key
+    mailing = [raw.name for raw in written.instances if _smtp_alert(raw.smtp_alert, g)]
+    mailing += [grp.name for grp in written.groups if _smtp_alert(grp.smtp_alert, g)]
+    if mailing and (not g.notification_email or g.smtp_server is None):
+        missing = "notification_email" if not g.notification_email else "smtp_server"
+        loc = next((raw.keywords["smtp_alert"] for raw in written.instances if "smtp_alert" in raw.keywords),
+                   wg.locs.get("smtp_alert", wg.locs.get("smtp_alert_vrrp", Location("<config>", 1))))
+        r.add(loc, "smtp-incomplete",
+              f"smtp_alert is on for {', '.join(mailing)} but global_defs has no {missing}: keepalived sends "
+              f"no mail, and neither does vrrpkit")
 
 
 def _family_of(raw: WrittenInstance) -> int | None:
@@ -370,6 +464,14 @@ def _tracks(
                 continue
             weight = ref.weight if ref.weight is not None else script.weight
             reverse = ref.reverse if ref.reverse is not None else script.reverse
+        elif ref.kind is TrackKind.PROCESS:
+            proc = written.track_processes.get(ref.name)
+            if proc is None:
+                r.add(ref.loc, "track-process-undefined",
+                      f"track_process {ref.name}: no vrrp_track_process of that name; keepalived ignores the tracker")
+                continue
+            weight = ref.weight if ref.weight is not None else proc.weight
+            reverse = ref.reverse if ref.reverse is not None else proc.reverse
         elif ref.kind is TrackKind.FILE:
             tf = written.track_files.get(ref.name)
             if tf is None:

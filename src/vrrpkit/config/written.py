@@ -12,8 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vrrpkit.config.diagnostics import Location
-from vrrpkit.config.model import ScriptConfig, TrackFileConfig
+from vrrpkit.config.model import ProcessTrackConfig, ScriptConfig, TrackFileConfig
 from vrrpkit.core.config import IPAddress, TrackKind, UnicastPeer, Vip
+from vrrpkit.core.routing import Route, Rule
+
+RULE_START_PRIORITY = 16384  # keepalived numbers rules without a preference down from here (measured, 2.2.7)
 
 
 @dataclass
@@ -57,6 +60,10 @@ class WrittenInstance:
     nopreempt: bool = False
     preempt_delay: float | None = None
     notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    virtual_routes: list[tuple[Route, Location]] = field(default_factory=list)
+    virtual_rules: list[tuple[Rule, Location]] = field(default_factory=list)
+    notify_priority_changes: bool | None = None
+    smtp_alert: bool | None = None
     notify_lines: dict[str, Location] = field(default_factory=dict)  # first line of each notify keyword
     strict: bool | None = None
     accept: bool | None = None
@@ -77,6 +84,8 @@ class WrittenGroup:
     notify_lines: dict[str, Location] = field(default_factory=dict)  # first line of each notify keyword
     tracks: list[TrackRef] = field(default_factory=list)
     tracking_weight: bool = False
+    notify_priority_changes: bool | None = None
+    smtp_alert: bool | None = None
 
 
 @dataclass
@@ -106,6 +115,14 @@ class Written:
     scripts: dict[str, ScriptConfig] = field(default_factory=dict)
     script_locs: dict[str, Location] = field(default_factory=dict)  # the `vrrp_script NAME` lines
     track_files: dict[str, TrackFileConfig] = field(default_factory=dict)
+    track_processes: dict[str, ProcessTrackConfig] = field(default_factory=dict)
+    static_addresses: list[tuple[Vip, Location]] = field(default_factory=list)
+    static_routes: list[tuple[Route, Location]] = field(default_factory=list)
+    static_rules: list[tuple[Rule, Location]] = field(default_factory=list)
+    # keepalived's next_rule_priority_ipv4/6: rules without a preference, counted down in file order
+    next_rule_priority: dict[int, int] = field(
+        default_factory=lambda: {4: RULE_START_PRIORITY, 6: RULE_START_PRIORITY}
+    )
     # The first line that makes keepalived run a script (a `script` or a notify): where the
     # script-security diagnostic points, as keepalived's complaint is about the file, not one line.
     first_script_loc: Location | None = None

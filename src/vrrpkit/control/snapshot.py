@@ -75,6 +75,8 @@ class Snapshot:
     unknown_vrid_packets: int
     scripts: dict[str, ScriptStatus] = field(default_factory=dict)
     instances: list[InstanceStatus] = field(default_factory=list)
+    # daemon-wide counts of what can fail quietly: routes, FIFO lines, mails, process scans
+    counters: dict[str, int] = field(default_factory=dict)
     router_id: str | None = None  # global_defs router_id (keepalived's default is the host name)
 
     def to_json(self) -> dict[str, Any]:

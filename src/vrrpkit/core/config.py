@@ -30,6 +30,7 @@ class TrackKind(StrEnum):
     SCRIPT = "script"
     INTERFACE = "interface"
     FILE = "file"
+    PROCESS = "process"  # vrrp_track_process: OK while the process count is within its quorum
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,12 @@ class Mismatch:
 
 @dataclass(frozen=True)
 class PriorityChanged:
+    """The effective priority moved (a tracker); `state` is the router's state when it did."""
+
     instance: str
     old: int
     new: int
+    state: State = State.INIT
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,10 @@ class VirtualRouter:
         self.group: str | None = None
         self._group_fault = False  # another member has a fault of its own: hold us in FAULT
         self._group_master = False  # another running member is MASTER
+        self._group_others_want_master = True  # every other running member is MASTER or wants to be
+        # keepalived's wantstate MASTER: our master-down (or preempt) timer ran out, but a sync group
+        # that is not MASTER yet holds us in BACKUP until every member wants MASTER.
+        self.wants_master = False
         self._sync_log: list[tuple[Event, State]] = []
         self.fault_reason: str | None = None
         self.transitions: list[tuple[float, State, State, str]] = []
@@ -73,7 +77,7 @@ class VirtualRouter:
         self._tracks: dict[str, TrackValue] = {}
         for track in cfg.tracks:
             initial: TrackValue = (
-                None if track.kind is TrackKind.SCRIPT else (True if track.kind is TrackKind.INTERFACE else 0)
+                None if track.kind in _UNKNOWN_AT_START else (True if track.kind is TrackKind.INTERFACE else 0)
             )
             self._tracks[track.name] = initial
         self._peers = {p.address: p for p in cfg.unicast_peers}
@@ -125,6 +129,16 @@ class VirtualRouter:
         self._link_up = up
         self._evaluate(now)
 
+    def resign(self, now: float, reason: str) -> None:
+        """A MASTER lost something it installed and tracks (a virtual route or rule deleted behind its
+        back): keepalived gives up with a priority-0 advert and re-elects after Skew_Time, which puts
+        everything back if this router is still the best one (measured with keepalived 2.2.7)."""
+        if not self.running or self.state is not State.MASTER:
+            return
+        self._send_advert(now, PRIORITY_STOP)
+        self._transition(Event.RESIGN, now, reason)
+        self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
+
     def shutdown(self, now: float) -> None:
         """Graceful stop: a master sends priority 0 so a backup takes over after Skew_Time."""
         if not self.running:
@@ -150,6 +164,7 @@ class VirtualRouter:
             # with our priority unchanged, lead to the same decision, so skip decoding them again.
             self.stats.advert_rcvd += 1
             self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+            self.wants_master = False
             return repeat[1]
         self._repeat = None
         try:
@@ -234,7 +249,7 @@ class VirtualRouter:
 
     def _waiting_for_scripts(self) -> bool:
         return any(
-            t.kind is TrackKind.SCRIPT and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
+            t.kind in _UNKNOWN_AT_START and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
         )
 
     def _evaluate(self, now: float) -> None:
@@ -243,7 +258,7 @@ class VirtualRouter:
         self._priority = self._compute_priority()
         if self._priority != old:
             self._advert_cache.clear()
-            self._emit(fx.PriorityChanged(self.name, old, self._priority))
+            self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
         if not self.running:
             return
         fault = self.own_fault()
@@ -293,6 +308,7 @@ class VirtualRouter:
         if old is State.MASTER:
             self._leave_master()
         self.state = new
+        self.wants_master = new is State.MASTER
         self.state_since = now
         self.transitions.append((now, old, new, reason))
         for timer in (Timer.MASTER_DOWN, Timer.PREEMPT_DELAY):
@@ -332,11 +348,19 @@ class VirtualRouter:
         self.master_priority = None
         self._emit(fx.DelVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
 
-    def set_group_view(self, *, fault: bool, master: bool) -> None:
+    def set_group_view(self, *, fault: bool, master: bool, others_want_master: bool = True) -> None:
         """What the sync group's other members look like: one has a fault of its own (so we are held
-        in FAULT), one is MASTER (so a starting member joins as MASTER). Set by `SyncGroup`."""
+        in FAULT), one is MASTER (so a starting member joins as MASTER, and a member whose timer ran
+        out may take over at once), all want MASTER (so our timer running out moves the whole
+        group). Set by `SyncGroup`."""
         self._group_fault = fault
         self._group_master = master
+        self._group_others_want_master = others_want_master
+
+    def _may_take_over(self) -> bool:
+        """keepalived's vrrp_sync_can_goto_master: a group goes MASTER only when every member wants
+        to, which prefers BACKUP to thrashing when one member's master is still alive."""
+        return self.group is None or self._group_master or self._group_others_want_master
 
     def pull_sync_events(self) -> list[tuple[Event, State]]:
         """The transitions this router made on its own since the group last looked (settle)."""
@@ -428,6 +452,7 @@ class VirtualRouter:
         if not cfg.preempt or adv.priority >= self._priority:
             self._accept_master(adv, src, now)
             self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            self.wants_master = False  # a master we defer to is alive: we want BACKUP again
             return True
         # A lower priority master and we may preempt: let the down timer run out, unless
         # preempt_delay asks us to keep deferring to it for a while first.
@@ -435,6 +460,7 @@ class VirtualRouter:
             if Timer.PREEMPT_DELAY not in self._deadlines:
                 self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
             self._accept_master(adv, src, now)
+            self.wants_master = False
         return False
 
     def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
@@ -484,11 +510,17 @@ class VirtualRouter:
             interval = cfg.advert_int_cs / 100
             self._deadlines[Timer.ADVERT] = when + interval if when + interval > now else now + interval
         elif name is Timer.MASTER_DOWN:
-            self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
+            self.wants_master = True
+            if self._may_take_over():
+                self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
+            else:  # held by the group; keepalived looks again after another down interval
+                self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
         elif name is Timer.PREEMPT_DELAY:
             # only if we still outrank the master we deferred to (our priority may have dropped)
             if self.master_priority is None or self.master_priority < self._priority:
-                self._transition(Event.PREEMPT, now, "preempt delay expired")
+                self.wants_master = True
+                if self._may_take_over():
+                    self._transition(Event.PREEMPT, now, "preempt delay expired")
         elif name is Timer.GARP_REPEAT:
             lower = self._garp_lower_pending
             self._garp_lower_pending = False
@@ -564,6 +596,8 @@ class VirtualRouter:
 
 
 _SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
+# Trackers with no value until they first report (a script's first run, a process table's first look).
+_UNKNOWN_AT_START = frozenset({TrackKind.SCRIPT, TrackKind.PROCESS})
 
 
 def _file_status(weight: int, reverse: bool, value: int) -> int:

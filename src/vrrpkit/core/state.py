@@ -24,6 +24,7 @@ class Event(StrEnum):
     MASTER_DOWN = "master down timer expired"  # Backup 6.4.2
     PREEMPT = "preempt delay expired while a lower priority master is advertising"
     HIGHER_PRIORITY = "received higher priority advertisement"  # Master 6.4.3
+    RESIGN = "a tracked virtual route or rule was deleted"  # keepalived: give up, then re-elect
     SHUTDOWN = "shutdown"  # 6.4.2 / 6.4.3 Shutdown event
     FAULT = "fault"  # keepalived: interface down, tracker failed, no source address
     RECOVERED = "fault cleared"
@@ -45,6 +46,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.BACKUP, Event.SYNC_FAULT): State.FAULT,
     (State.BACKUP, Event.SHUTDOWN): State.INIT,
     (State.MASTER, Event.HIGHER_PRIORITY): State.BACKUP,
+    (State.MASTER, Event.RESIGN): State.BACKUP,
     (State.MASTER, Event.SYNC_BACKUP): State.BACKUP,
     (State.MASTER, Event.FAULT): State.FAULT,
     (State.MASTER, Event.SYNC_FAULT): State.FAULT,

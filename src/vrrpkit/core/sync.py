@@ -1,8 +1,10 @@
 """vrrp_sync_group: instances that must move together (e.g. the outside and inside VIP of a router).
 
-keepalived semantics: when one member becomes MASTER the others do too; when one falls back to
-BACKUP the others follow; when one enters FAULT all do, and they leave FAULT only when no member
-has a fault of its own any more.
+keepalived semantics: the group goes MASTER only when every member wants to (each one's master-down
+or preempt timer ran out; a member that still hears its master holds the group in BACKUP, which
+prefers BACKUP to thrashing), and then all members move at once; when one falls back to BACKUP the
+others follow; when one enters FAULT all do, and they leave FAULT only when no member has a fault
+of its own any more.
 
 The group is one-way, like h11's state-triggered transitions: a router never calls its group.
 Routers record the transitions they made on their own; whoever fed a member an input (the daemon,
@@ -68,7 +70,7 @@ class SyncGroup:
             follow: State | None = State.FAULT
         elif event in _WON:
             follow = State.MASTER
-        elif event is Event.HIGHER_PRIORITY:
+        elif event in (Event.HIGHER_PRIORITY, Event.RESIGN):
             follow = State.BACKUP
         else:
             follow = None
@@ -87,6 +89,7 @@ class SyncGroup:
             router.set_group_view(
                 fault=any(r.own_fault() is not None for r in others),
                 master=any(r.state is State.MASTER for r in others),
+                others_want_master=all(r.state is State.MASTER or r.wants_master for r in others),
             )
 
     @property

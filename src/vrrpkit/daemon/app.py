@@ -26,12 +26,14 @@ from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
 from vrrpkit.core.router import VirtualRouter
+from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.notify import Notifier, Runner
-from vrrpkit.daemon.ports import LinkEvents, Ports, VrrpSocket, os_ports
+from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, VrrpSocket, os_ports
+from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reload import plan_reload, refusal
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
@@ -76,6 +78,7 @@ class Daemon:
         self._timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
         self._links: LinkEvents | None = None
+        self._route_events: RouteEvents | None = None
         self._control = ControlServer(control_path, self._control_request)
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
@@ -91,6 +94,7 @@ class Daemon:
         )
         self.prober = SplitBrainProber(self.ports, self._spawn)
         self.trackers = Trackers(self._tracker_changed)
+        self.processes = ProcessTrackers(self._tracker_changed)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -131,9 +135,12 @@ class Daemon:
         self._loop = asyncio.get_running_loop()
         self._links = self.ports.link_events()
         self.loop.add_reader(self._links.fileno(), self._on_link_events)
+        self._route_events = self.ports.route_events()
+        self.loop.add_reader(self._route_events.fileno(), self._on_route_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
             self.ports.firewall().teardown()
         self._build(self.result, [cfg.name for cfg in self.result.instances])
+        self.applier.routes.start_static()
         await self._control.start()
         if self.metrics_addr is not None:
             from vrrpkit.daemon.metrics import serve_metrics
@@ -164,14 +171,19 @@ class Daemon:
         await self.notifier.finish(NOTIFY_TIMEOUT)  # also kills every script process group still alive
         with contextlib.suppress(Exception):
             self.applier.teardown_firewall()
+        self.applier.routes.stop_static()
+        self.processes.stop()
+        await self.applier.fifos.close()  # after the STOP lines
+        await self.applier.mailer.finish()  # the Stopping mails get a bounded chance
         for key in list(self.sockets):
             self._close_socket(key)
         self.applier.close()
         self.prober.close()
-        if self._links is not None:
-            with contextlib.suppress(Exception):
-                self.loop.remove_reader(self._links.fileno())
-            self._links.close()
+        for events in (self._links, self._route_events):
+            if events is not None:
+                with contextlib.suppress(Exception):
+                    self.loop.remove_reader(events.fileno())
+                events.close()
         await self._control.close()
 
     def _now(self) -> float:
@@ -191,8 +203,12 @@ class Daemon:
         self.notifier.configure(
             user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
         )
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups})
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.extras)
+        self.applier.routes.configure(result.static, result.extras)
+        self.applier.fifos.configure(g)
+        self.applier.mailer.configure(g, {n: e.smtp_alert for n, e in result.extras.items()}, result.group_smtp_alert)
         self.trackers.configure(result, result.instances)
+        self.processes.configure(result, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
         for name in new_names:
             self.instances[name] = self._make_instance(configs[name])
@@ -208,6 +224,8 @@ class Daemon:
         for track in cfg.tracks:
             if track.kind is TrackKind.INTERFACE:
                 router.set_initial_track(track.name, netlink.link_is_up(track.name))
+            elif track.kind is TrackKind.PROCESS:
+                router.set_initial_track(track.name, self.processes.initial(track.name))
             else:
                 value = self.trackers.initial(track.kind, track.name)
                 if value is not None:
@@ -219,6 +237,7 @@ class Daemon:
             if netlink.has_address(dev, vip.address):
                 log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
                 netlink.del_vip(dev, vip)
+        self.applier.routes.remove_leftovers(cfg.name)
         return Instance(cfg, router)
 
     def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
@@ -320,6 +339,8 @@ class Daemon:
             return False
         self.reloads += 1
         self._start_routers([self.instances[n] for n in plan.start])
+        if result.globals.fifo_write_vrrp_states_on_reload:
+            self.applier.write_states(self.instances.values(), self.groups.values())
         log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
         systemd.notify(f"STATUS={self._status_line()}")
         return True
@@ -379,6 +400,18 @@ class Daemon:
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
 
+    def _on_route_events(self) -> None:
+        """Someone deleted routes, rules or addresses: MASTERs that lost a tracked one resign."""
+        assert self._route_events is not None
+        resign = self.applier.routes.deleted(self._route_events.drain())
+        now = self._now()
+        for name, why in resign:
+            inst = self.instances.get(name)
+            if inst is not None:
+                inst.router.resign(now, why)
+        if resign:
+            self._drain([self.instances[n] for n, _ in resign if n in self.instances])
+
     def _tracker_changed(self, name: str, value: TrackValue) -> None:
         now = self._now()
         for inst in self.instances.values():
@@ -431,11 +464,15 @@ class Daemon:
                 inst = self.instances.get(router.name)
                 if inst is not None and inst.router is router:
                     touched.setdefault(inst.name, inst)
+        group_effects = [e for group in groups.values() for e in group.effects()]
+        for effect in group_effects:  # keepalived announces a group's first state before its members'
+            if isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT:
+                self._apply_group(effect)
         for inst in touched.values():
             for effect in inst.router.effects():
                 self._apply(inst, effect)
-        for group in groups.values():
-            for effect in group.effects():
+        for effect in group_effects:
+            if not (isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT):
                 self._apply_group(effect)
         for inst in touched.values():
             deadline = inst.router.get_timer() if inst.name in self.instances else None
@@ -489,6 +526,7 @@ class Daemon:
             unknown_vrid_packets=self.unknown_vrid,
             scripts=self.trackers.statuses(),
             instances=[inst.status(now, wall) for inst in self.instances.values()],
+            counters=self.applier.counters() | {"process_scans": self.processes.scans},
             router_id=self.result.globals.router_id,
         )
 

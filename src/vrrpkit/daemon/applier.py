@@ -1,26 +1,33 @@
-"""Turns the core's effects into system calls, log lines and notify scripts.
+"""Turns the core's effects into system calls, log lines, notify scripts, FIFO lines and mails.
 
 Everything here is decided already: the router said what to send, add, remove or run. This part
 only picks the adapter (socket by interface and family, announcer by interface, the no_accept
 firewall when an instance does not accept VIP traffic) and says it in keepalived's words, so that
-people who grep for "Entering MASTER STATE" find us. A failing adapter costs one effect, never the
-loop (the caller catches and logs).
+people who grep for "Entering MASTER STATE" find us. Around the VIPs it keeps keepalived's order:
+VIPs, then virtual routes and rules on the way in; rules and routes, then VIPs on the way out
+(`routes.RouteKeeper`). A state notification goes to the scripts, then the notify FIFOs, then
+mail, as vrrp_notify.c sends them. A failing adapter costs one effect, never the loop (the caller
+catches and logs).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from vrrpkit.config.model import GlobalDefs
+from vrrpkit.config.model import GlobalDefs, InstanceExtras
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import SyncGroupConfig
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.state import Event, State
+from vrrpkit.core.sync import SyncGroup
+from vrrpkit.daemon.fifo import NotifyFifos
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.mail import Mailer
 from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
 from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
+from vrrpkit.daemon.routes import RouteKeeper
 
 log = logging.getLogger("vrrpkit")
 
@@ -29,6 +36,8 @@ MISMATCH_LOG_EVERY = 100
 # Drops that are the protocol working as designed, not a problem worth a log line.
 _QUIET_DROPS = frozenset({DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES})
 _LIVE_STATES = frozenset({State.MASTER, State.BACKUP, State.FAULT})
+_NOTIFY_STATE = {fx.NotifyKind.MASTER: State.MASTER, fx.NotifyKind.BACKUP: State.BACKUP,
+                 fx.NotifyKind.FAULT: State.FAULT, fx.NotifyKind.STOP: State.INIT}
 
 
 class EffectApplier:
@@ -41,6 +50,9 @@ class EffectApplier:
         call_later: Callable[[float, Callable[..., Any], Any], Any],
         wall_clock: Callable[[], float],
         on_state_change: Callable[[], None] = lambda: None,
+        routes: RouteKeeper | None = None,
+        fifos: NotifyFifos | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.ports = ports
         self.sockets = sockets
@@ -52,11 +64,19 @@ class EffectApplier:
         self.groups: dict[str, SyncGroupConfig] = {}
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self.routes = routes if routes is not None else RouteKeeper(ports.netlink)
+        self.fifos = fifos if fifos is not None else NotifyFifos()
+        self.mailer = mailer if mailer is not None else Mailer()
+        self.extras: dict[str, InstanceExtras] = {}
 
-    def configure(self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig]) -> None:
-        """What a (re)load decided: GARP pacing and the sync groups' notify scripts."""
+    def configure(
+        self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig],
+        extras: Mapping[str, InstanceExtras] | None = None,
+    ) -> None:
+        """What a (re)load decided: GARP pacing, the sync groups' notify scripts, FIFO priority lines."""
         self.globals = globals_
         self.groups = dict(groups)
+        self.extras = dict(extras or {})
 
     def apply(self, inst: Instance, effect: fx.Effect) -> None:
         if isinstance(effect, fx.SendAdvert):
@@ -72,6 +92,9 @@ class EffectApplier:
         elif isinstance(effect, fx.Notify):
             commands = instance_commands(first_of_each(inst.cfg.notify), inst.name, effect.state, effect.priority)
             self.notifier.run(inst.name, commands)
+            self.fifos.instance(inst.name, effect.state.value, effect.priority)
+            if effect.state is not fx.NotifyKind.MASTER_RX_LOWER_PRI:
+                self.mailer.changed("instance", inst.name, _NOTIFY_STATE[effect.state])
         elif isinstance(effect, fx.PacketDropped):
             if effect.reason not in _QUIET_DROPS:
                 log.warning(
@@ -81,18 +104,48 @@ class EffectApplier:
             self._mismatch(inst, effect)
         elif isinstance(effect, fx.PriorityChanged):
             log.info("(%s) Changing effective priority from %d to %d", inst.name, effect.old, effect.new)
+            extras = self.extras.get(inst.name)
+            if extras is not None and extras.notify_priority_changes:
+                word = "MASTER_PRIORITY" if effect.state is State.MASTER else "BACKUP_PRIORITY"
+                self.fifos.instance(inst.name, word, effect.new)
         elif isinstance(effect, fx.SyncGroupChanged):
             self.group_changed(effect)
 
     def group_changed(self, effect: fx.SyncGroupChanged) -> None:
-        """vrrp_sync_group notify_*: once per group transition, with `GROUP name STATE 0`."""
+        """vrrp_sync_group notify_*: once per group transition, with `GROUP name STATE 0`; then the
+        FIFO line and the mail (a group that stops gets `GROUP "G" STOP 0`, as keepalived writes)."""
         if effect.new is State.INIT:
+            if effect.old is not State.INIT:
+                self.fifos.group(effect.group, "STOP")
+                self.mailer.changed("group", effect.group, State.INIT)
             return
         log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value)
         spec = self.groups.get(effect.group)
         if spec is not None:
             commands = group_commands(first_of_each(spec.notify), effect.group, effect.new)
             self.notifier.run(f"group:{effect.group}", commands)
+        self.fifos.group(effect.group, effect.new.value)
+        self.mailer.changed("group", effect.group, effect.new)
+
+    def write_states(self, instances: Iterable[Instance], groups: Iterable[SyncGroup]) -> None:
+        """fifo_write_vrrp_states_on_reload: every instance's and group's state, again, on the FIFOs."""
+        for inst in instances:
+            state = inst.router.state
+            if state in _LIVE_STATES:
+                self.fifos.instance(inst.name, state.value, inst.router.priority)
+        for group in groups:
+            if group.state in _LIVE_STATES:
+                self.fifos.group(group.name, group.state.value)
+
+    def counters(self) -> dict[str, int]:
+        """What can fail without stopping anything, counted for `status` and the metrics."""
+        r, f, m = self.routes.stats, self.fifos.stats, self.mailer.stats
+        return {
+            "routes_installed": r.installed, "routes_removed": r.removed, "routes_failed": r.failed,
+            "static_addresses_restored": r.restored, "route_resignations": r.resigned,
+            "fifo_lines_written": f.written, "fifo_lines_dropped": f.dropped, "fifos_refused": f.refused,
+            "mails_sent": m.sent, "mails_failed": m.failed,
+        }  # fmt: skip
 
     def close(self) -> None:
         for announcer in self.announcers.values():
@@ -122,8 +175,10 @@ class EffectApplier:
         if not inst.cfg.accept_mode:
             self._firewall().add(effect.interface, [v.address for v in effect.vips])
         log.info("(%s) Setting VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
+        self.routes.became_master(inst.name)
 
     def _del_vips(self, inst: Instance, effect: fx.DelVips) -> None:
+        self.routes.leaving_master(inst.name)
         for vip in effect.vips:
             self.ports.netlink.del_vip(vip.dev or effect.interface, vip)
         if self.firewall is not None and not inst.cfg.accept_mode:

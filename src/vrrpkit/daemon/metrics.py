@@ -56,7 +56,14 @@ class DaemonCollector(Collector):
             rcvd.add_metric(values, counters["advert_rcvd"])
             for reason, count in counters["dropped"].items():
                 drops.add_metric([*values, reason], count)
-        yield from (state, prio, base, split, split_events, transitions, became, sent, rcvd, drops)
+        events = CounterMetricFamily(
+            "vrrpkit_daemon_events",
+            "Daemon-wide counts: routes installed/removed/failed, FIFO lines written/dropped, mails sent/failed, ...",
+            labels=["kind"],
+        )
+        for kind, count in sorted(snap.counters.items()):
+            events.add_metric([kind], count)
+        yield from (state, prio, base, split, split_events, transitions, became, sent, rcvd, drops, events)
 
 
 def serve_metrics(snapshot: Callable[[], Snapshot], host: str, port: int) -> CollectorRegistry:

@@ -14,7 +14,8 @@ from typing import Protocol
 
 from vrrpkit.core.config import IPAddress, Vip
 from vrrpkit.core.packet import InvalidPacket
-from vrrpkit.io import netlink
+from vrrpkit.core.routing import Route, Rule
+from vrrpkit.io import netlink, routes
 from vrrpkit.io.garp import GarpSender, NeighborProber
 from vrrpkit.io.nft import NoAcceptFirewall
 from vrrpkit.io.vrrp_socket import Datagram, open_vrrp_socket
@@ -27,6 +28,13 @@ class Netlink(Protocol):
     def link_is_up(self, ifname: str) -> bool: ...
     def interface_exists(self, ifname: str) -> bool: ...
     def primary_address(self, ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None: ...
+    def interface_index(self, ifname: str) -> int | None: ...
+    # routes and rules: True if the call changed something; OSError when the kernel refuses
+    def add_route(self, route: Route) -> bool: ...
+    def del_route(self, route: Route) -> bool: ...
+    def add_rule(self, rule: Rule) -> bool: ...
+    def del_rule(self, rule: Rule) -> bool: ...
+    def resolve_table(self, table: int | str) -> int: ...
 
 
 class VrrpSocket(Protocol):
@@ -67,6 +75,14 @@ class Firewall(Protocol):
     def teardown(self) -> None: ...
 
 
+class RouteEvents(Protocol):
+    """Routes, rules and addresses deleted by someone (RTM_DEL*), read when its fd is readable."""
+
+    def fileno(self) -> int: ...
+    def drain(self) -> list[routes.Gone]: ...
+    def close(self) -> None: ...
+
+
 class LinkEvents(Protocol):
     """Link up/down notifications (RTMGRP_LINK), read when its fd is readable."""
 
@@ -83,6 +99,7 @@ class Ports:
     prober: Callable[[str, int], Prober]
     firewall: Callable[[], Firewall]
     link_events: Callable[[], LinkEvents]
+    route_events: Callable[[], RouteEvents]
 
 
 class _OsNetlink:
@@ -93,6 +110,15 @@ class _OsNetlink:
     has_address = staticmethod(netlink.has_address)
     link_is_up = staticmethod(netlink.link_is_up)
     interface_exists = staticmethod(netlink.interface_exists)
+    interface_index = staticmethod(netlink.interface_index)
+    add_route = staticmethod(routes.add_route_sync)
+    del_route = staticmethod(routes.del_route_sync)
+    add_rule = staticmethod(routes.add_rule_sync)
+    del_rule = staticmethod(routes.del_rule_sync)
+
+    @staticmethod
+    def resolve_table(table: int | str) -> int:
+        return routes.resolve_table(table)
 
     @staticmethod
     def primary_address(ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None:
@@ -111,4 +137,5 @@ def os_ports() -> Ports:
         prober=NeighborProber,
         firewall=NoAcceptFirewall,
         link_events=netlink.LinkMonitor,
+        route_events=routes.RouteMonitor,
     )

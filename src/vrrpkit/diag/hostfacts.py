@@ -13,6 +13,8 @@ import shutil
 
 from vrrpkit.config.host import HostFacts
 from vrrpkit.io import netlink
+from vrrpkit.io.fifo import path_kind
+from vrrpkit.io.routes import rt_tables
 
 
 def _executable(program: str) -> bool:
@@ -24,7 +26,8 @@ def _executable(program: str) -> bool:
 def gather() -> HostFacts:
     """This host's facts; raises OSError when netlink is unavailable."""
     users = frozenset(p.pw_name for p in pwd.getpwall())
-    return HostFacts(interfaces=netlink.interface_addresses(), executable=_executable, users=users)
+    return HostFacts(interfaces=netlink.interface_addresses(), executable=_executable, users=users,
+                     path_kind=path_kind, rt_tables=rt_tables() | {"main": 254, "local": 255, "default": 253})
 
 
 def primary_sources(facts: HostFacts) -> dict[str, str]:

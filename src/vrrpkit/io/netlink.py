@@ -271,6 +271,10 @@ class Netlink:
             self._ipr = AsyncIPRoute()
         return self._ipr
 
+    async def connection(self) -> AsyncIPRoute:
+        """The shared pyroute2 connection, for the other rtnetlink adapters (routes and rules)."""
+        return await self._conn()
+
     def close(self) -> None:
         if self._ipr is not None:
             self._ipr.close()
@@ -426,6 +430,11 @@ SYNC_TIMEOUT = 10.0
 
 def _run(call: Callable[[Netlink], Awaitable[T]]) -> T:
     return _background.run(call, SYNC_TIMEOUT)
+
+
+def run_sync(call: Callable[[Netlink], Awaitable[T]]) -> T:
+    """Run a coroutine on the shared background connection and wait (one kernel round trip)."""
+    return _run(call)
 
 
 def add_vip(ifname: str, vip: Vip) -> bool:

@@ -279,7 +279,8 @@ def test_globals() -> None:
     i = res.instances[0]
     assert i.skip_check_adv_addr and i.check_unicast_src and i.lower_prio_no_advert and i.higher_prio_send_advert
     assert i.garp_master_delay_cs == 1000 and str(i.group) == "224.0.0.19"
-    assert "unsupported-keyword" in rules(res)
+    assert g.notification_email == ("root@localhost",)
+    assert "unsupported-keyword" not in rules(res)
 
 
 def test_seed_parses_as_keepalived_does() -> None:
@@ -323,6 +324,7 @@ def test_every_implemented_keyword_has_a_handler() -> None:
         "global_defs": parse_globals.KEYWORDS,
         "vrrp_script": parse_trackers.SCRIPT_KEYWORDS,
         "track_file": parse_trackers.TRACK_FILE_KEYWORDS,
+        "vrrp_track_process": parse_trackers.PROCESS_KEYWORDS,
         "vrrp_instance": parse_instance.KEYWORDS,
         "authentication": parse_instance.AUTH_KEYWORDS,
         "vrrp_sync_group": parse_sync_group.KEYWORDS,

@@ -18,7 +18,9 @@ from typing import Any
 
 from vrrpkit.core.config import IPAddress, Vip
 from vrrpkit.core.packet import InvalidPacket
+from vrrpkit.core.routing import Route, Rule
 from vrrpkit.daemon.ports import Ports
+from vrrpkit.io.routes import Gone
 from vrrpkit.io.scripts import Script, ScriptResult
 from vrrpkit.io.vrrp_socket import Datagram
 
@@ -55,6 +57,10 @@ class FakeNetlink:
     )
     addresses: dict[str, set[IPAddress]] = field(default_factory=dict)
     calls: list[tuple[str, str, str]] = field(default_factory=list)
+    routes: set[Route] = field(default_factory=set)
+    rules: set[Rule] = field(default_factory=set)
+    tables: dict[str, int] = field(default_factory=lambda: {"vrrp": 100})
+    refuse: set[str] = field(default_factory=set)  # str(route|rule) the kernel refuses (EINVAL)
 
     def add_vip(self, ifname: str, vip: Vip) -> bool:
         self.calls.append(("add", ifname, str(vip)))
@@ -78,6 +84,40 @@ class FakeNetlink:
     def primary_address(self, ifname: str, family: int, exclude: Iterable[IPAddress] = ()) -> IPAddress | None:
         address = self.primary.get((ifname, family))
         return None if address in set(exclude) else address
+
+    def interface_index(self, ifname: str) -> int | None:
+        return sorted(self.interfaces).index(ifname) + 2 if ifname in self.interfaces else None
+
+    def _kernel(self, op: str, item: Route | Rule, held: set[Any]) -> bool:
+        self.calls.append((op, type(item).__name__.lower(), str(item)))
+        if str(item) in self.refuse:
+            raise OSError(22, f"Invalid argument: {item}")
+        if op.startswith("add"):
+            changed = item not in held
+            held.add(item)
+        else:
+            changed = item in held
+            held.discard(item)
+        return changed
+
+    def add_route(self, route: Route) -> bool:
+        return self._kernel("add-route", route, self.routes)
+
+    def del_route(self, route: Route) -> bool:
+        return self._kernel("del-route", route, self.routes)
+
+    def add_rule(self, rule: Rule) -> bool:
+        return self._kernel("add-rule", rule, self.rules)
+
+    def del_rule(self, rule: Rule) -> bool:
+        return self._kernel("del-rule", rule, self.rules)
+
+    def resolve_table(self, table: int | str) -> int:
+        if isinstance(table, int):
+            return table
+        if table not in self.tables:
+            raise LookupError(f"routing table {table!r} is not in rt_tables")
+        return self.tables[table]
 
 
 class FakeSocket(_Fd):
@@ -177,6 +217,23 @@ class FakeLinkEvents(_Fd):
         return out
 
 
+class FakeRouteEvents(_Fd):
+    """Deletions "someone else" made: `push` them and the daemon's reader sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[Gone] = []
+
+    def push(self, *events: Gone) -> None:
+        self.pending.extend(events)
+        self.wake()
+
+    def drain(self) -> list[Gone]:
+        self._clear()
+        out, self.pending = self.pending, []
+        return out
+
+
 class FakeRunner:
     """Records notify scripts in the order they were queued, and completes each at once."""
 
@@ -206,6 +263,7 @@ class FakeOs:
     probers: dict[tuple[str, int], FakeProber] = field(default_factory=dict)
     firewall: FakeFirewall = field(default_factory=FakeFirewall)
     links: FakeLinkEvents | None = None
+    route_events: FakeRouteEvents | None = None
     prober_answers: frozenset[str] = frozenset()
 
     def ports(self) -> Ports:
@@ -223,6 +281,10 @@ class FakeOs:
             self.links = FakeLinkEvents()
             return self.links
 
+        def route_events() -> FakeRouteEvents:
+            self.route_events = FakeRouteEvents()
+            return self.route_events
+
         return Ports(
             netlink=self.netlink,
             open_socket=open_socket,
@@ -230,4 +292,5 @@ class FakeOs:
             prober=prober,
             firewall=lambda: self.firewall,
             link_events=link_events,
+            route_events=route_events,
         )
