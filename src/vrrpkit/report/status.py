@@ -57,6 +57,12 @@ def status_page(snap: Snapshot, now: float, *, refresh: int = REFRESH) -> str:
                 cls="scripts",
             )
         )
+    counted = {k: v for k, v in sorted(snap.counters.items()) if v}
+    if counted:
+        body.append("<h2>Daemon</h2>")
+        body.append(table(("what", "count"), [
+            (f'<span class="bad">{esc(k)}</span>' if _is_failure(k) else esc(k), num(v)) for k, v in counted.items()
+        ], cls="daemon-counters"))  # fmt: skip
     footer = (
         f"pid {snap.pid} · up {esc(duration(snap.uptime))} · {snap.reloads} reload(s) · "
         f"{snap.unknown_vrid_packets} advert(s) for VRIDs not configured here · "
@@ -167,6 +173,10 @@ def _split(i: InstanceStatus) -> str:
         return '<span class="bad">YES</span>, also answering:<br>' + "<br>".join(esc(m) for m in i.split_brain)
     events = f" ({i.split_brain_events} before)" if i.split_brain_events else ""
     return f'<span class="ok">no</span>{esc(events)}'
+
+
+def _is_failure(counter: str) -> bool:
+    return any(word in counter for word in ("failed", "dropped", "refused"))
 
 
 def _ok(ok: bool | None) -> str:

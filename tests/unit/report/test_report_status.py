@@ -128,6 +128,14 @@ def test_only_transitions_in_the_window_are_listed() -> None:
     assert "timeout" in listed and "startup" not in listed
 
 
+def test_daemon_wide_counters_show_when_something_happened() -> None:
+    snap = replace(snapshot(instance()), counters={"routes_installed": 4, "routes_failed": 1, "mails_sent": 0})
+    doc = status_page(snap, NOW)
+    text = check_page(doc)
+    assert "routes_installed" in text and '<span class="bad">routes_failed</span>' in doc and "mails_sent" not in text
+    assert "daemon-counters" not in status_page(snapshot(instance()), NOW)
+
+
 def test_an_empty_daemon_says_so() -> None:
     text = check_page(status_page(snapshot(), NOW))
     assert "No vrrp_instance is configured" in text
