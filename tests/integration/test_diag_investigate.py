@@ -197,13 +197,46 @@ def test_vrid_collision(make_lab: Callable[..., Lab], daemon: str) -> None:
 
 
 def test_auth_mismatch(lab2: Lab, daemon: str) -> None:
+    """With keepalived, its own counters (SIGUSR2's stats file, read around the window) back the wire."""
     start(lab2, daemon, "h1", conf("h1", 150, version=2, advert="1", password="secret1"))
     start(lab2, daemon, "h2", conf("h2", 100, version=2, advert="1", password="secret2"))
     settle(lab2, {"h1", "h2"}, timeout=10)
-    rc, doc = investigate(lab2, "h2", "--peer", peers_of(lab2, "h2"), cause="auth mismatch", daemon=daemon)
+    extra = ["--signal-keepalived"] if daemon == "keepalived" else []
+    rc, doc = investigate(lab2, "h2", "--peer", peers_of(lab2, "h2"), *extra, cause="auth mismatch", daemon=daemon)
     assert (rc, doc["verdict"]) == (1, "auth-mismatch"), doc
     f = finding(doc, "auth-mismatch")
     assert '"secret1"' in f["message"] and '"secret2"' in f["message"]
+    if daemon == "keepalived":
+        ka = f["evidence"]["keepalived"]  # in the window, or (when h1 held its adverts back) since start
+        assert ka["keepalived_counter"] == "auth_failure" and ka["count"] >= 1, ka
+        (state,) = doc["keepalived"]["instances"]
+        assert (state["name"], state["state"], state["src_ip"]) == ("VI_1", "MASTER", str(lab2.addr("h2")))
+
+
+def test_ipv6_listeners_answer_the_mld_query(make_lab: Callable[..., Lab]) -> None:
+    """An IPv6 instance: the peer's MLD report for ff02::12 is the multicast evidence (as IGMP is for IPv4)."""
+    lab = make_lab(2, ipv6=True)
+    v6 = ("fe80::100/64", "2001:db8::100/64")
+    lab.run_keepalived("h1", conf("h1", 150, vips=v6))
+    lab.run_keepalived("h2", conf("h2", 100, vips=v6))
+    settle(lab, {"h1"}, vip="2001:db8::100")
+    rc, doc = investigate(lab, "h2", cause="IPv6 healthy (MLD)", daemon="keepalived")
+    assert (rc, doc["verdict"]) == (0, "healthy"), doc
+    works = finding(doc, "multicast-works")
+    reporter = works["evidence"]["reporters"].get(lab.mac("h1"))
+    assert reporter is not None and reporter.startswith("fe80::"), works
+
+
+def test_no_daemon_and_no_configuration_is_not_healthy(lab2: Lab) -> None:
+    """A host of the link that runs no VRRP daemon and has no keepalived.conf has nothing to call healthy."""
+    lab2.run_keepalived("h1", conf("h1", 150))
+    settle(lab2, {"h1"})
+    done = lab2.exec("h2", lab2.vrrpkit_argv("investigate", "-i", "eth0", "--json", "--passive"), check=False,
+                     timeout=30)  # fmt: skip
+    doc = json.loads(done.stdout)
+    assert (done.returncode, doc["verdict"]) == (1, "no-vrrp-here"), doc
+    f = finding(doc, "no-vrrp-here")
+    assert "VRID 51 on eth0" in f["message"] and "-f FILE" in f["fix"]
 
 
 def test_interval_mismatch(lab2: Lab, daemon: str) -> None:

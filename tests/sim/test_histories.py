@@ -1,4 +1,4 @@
-"""Random histories of crashes, stops, restarts, partitions and loss (hypothesis stateful testing).
+"""Random histories of crashes, stops, restarts, reloads, partitions and loss (hypothesis stateful testing).
 
 Invariant (issue 2): once the network is whole and quiet for the largest Master_Down_Interval of
 the hosts (plus any preempt_delay), there is exactly one MASTER per VRID; when every host preempts,
@@ -20,6 +20,8 @@ from vrrpkit.testing import SimLan
 
 HOSTS = ("h1", "h2", "h3", "h4")
 ADDR = {h: f"192.0.2.{i + 1}" for i, h in enumerate(HOSTS)}
+VIP = Vip(ip_interface("192.0.2.99/24"))
+VIP2 = Vip(ip_interface("198.51.100.99/32"))
 HISTORIES = int(os.environ.get("VRRPKIT_HISTORIES", "150"))
 TRIED: list[int] = []
 CHECKED: list[int] = []  # hosts up at each settled check, for the coverage assertion below
@@ -51,6 +53,7 @@ class Cluster(RuleBasedStateMachine):
         self.lan = SimLan(seed=seed, jitter=0.002)
         self.all_preempt = all(preempt) and preempt_delay == 0
         self.priority = dict(zip(HOSTS, priorities, strict=True))
+        self.cfgs: dict[str, InstanceConfig] = {}
         for host, prio, pre in zip(HOSTS, priorities, preempt, strict=True):
             extra: dict[str, object] = {}
             if unicast:
@@ -65,9 +68,10 @@ class Cluster(RuleBasedStateMachine):
                 advert_int_cs=interval_cs,
                 preempt=pre,
                 preempt_delay_cs=preempt_delay if pre else 0,
-                vips=(Vip(ip_interface("192.0.2.99/24")),),
+                vips=(VIP,),
                 **extra,  # type: ignore[arg-type]
             )
+            self.cfgs[host] = cfg
             self.lan.add_host(host, ADDR[host], [cfg])
         self.quiet = 2 * (3 * interval_cs / 100 + 1) + preempt_delay / 100 + 1
 
@@ -82,6 +86,15 @@ class Cluster(RuleBasedStateMachine):
     @rule(host=st.sampled_from(HOSTS))
     def start(self, host: str) -> None:
         self.lan.start(host)
+
+    @rule(host=st.sampled_from(HOSTS), priority=st.integers(1, 254), extra_vip=st.booleans())
+    def reload(self, host: str, priority: int, extra_vip: bool) -> None:
+        """SIGHUP with a new priority and VIP list, applied in place (the daemon's reload)."""
+        if priority in {p for h, p in self.priority.items() if h != host}:
+            return  # priorities stay unique, so "the highest wins" has one answer
+        cfg = self.cfgs[host].replace(priority=priority, vips=(VIP, VIP2) if extra_vip else (VIP,))
+        self.cfgs[host], self.priority[host] = cfg, priority
+        self.lan.reload(host, [cfg])
 
     @rule(split=st.lists(st.sampled_from(HOSTS), min_size=1, max_size=3, unique=True))
     def partition(self, split: list[str]) -> None:
@@ -132,8 +145,11 @@ class Cluster(RuleBasedStateMachine):
         if hasattr(self, "lan"):
             for host in self.lan.hosts.values():
                 for router in host.routers.values():
-                    holds = bool(host.vips.get(router.name))
-                    assert holds == (router.state.value == "MASTER")
+                    held = host.vips.get(router.name, set())
+                    master = router.state.value == "MASTER"
+                    assert bool(held) == master
+                    if master:  # all of them, after any reload: none missing, none left over
+                        assert held == {v.address for v in router.config.vips + router.config.excluded_vips}
 
 
 Cluster.TestCase.settings = settings(

@@ -8,9 +8,13 @@ import logging
 import os
 import socket
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from vrrpkit.cli.options import add_config_option, add_control_option
+
+if TYPE_CHECKING:
+    from vrrpkit.config.model import ParseResult
 
 
 def register(sub: Any) -> None:
@@ -25,6 +29,13 @@ def register(sub: Any) -> None:
     add_control_option(p)
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9650")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to start on any configuration error (exit 1); by default run starts whenever keepalived "
+        "2.2.7 would, with its fallbacks (an unknown keyword ignored, an invalid priority 100, an invalid VIP "
+        "skipped), after logging every diagnostic",
+    )
     p.set_defaults(handler=run)
 
 
@@ -33,6 +44,37 @@ class _KeyValueFormatter(logging.Formatter):
         return f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} vrrpkit[{os.getpid()}] {record.levelname.lower()}: " + (
             record.getMessage()
         )
+
+
+def startable(result: ParseResult, *, strict: bool, interface_exists: Callable[[str], bool]) -> bool:
+    """Log every diagnostic, then decide like keepalived 2.2.7 (`config.startup`): start with its
+    fallbacks unless it would refuse the file too, or `strict` refuses any error."""
+    from vrrpkit.config.startup import refusals
+
+    log = logging.getLogger("vrrpkit")
+    for diag in result.diagnostics:
+        if diag.rule != "lvs-checker-only":  # the daemon says that one itself, once it has started
+            {"error": log.error, "warning": log.warning}.get(diag.severity, log.info)("%s", diag)
+    errors = len(result.errors)
+    if strict and errors:
+        log.error("configuration has %d error(s); not starting (--strict)", errors)
+        return False
+    refused = refusals(result, interface_exists)
+    for why in refused:
+        log.error("%s", why)
+    if refused:
+        log.error("keepalived 2.2.7 would not run this configuration either; not starting")
+        return False
+    if not result.instances:
+        log.error("no vrrp_instance in the configuration, nothing to run; not starting")
+        return False
+    if errors:
+        log.warning(
+            "configuration has %d error(s); starting with keepalived's fallbacks, as keepalived does "
+            "(--strict refuses)",
+            errors,
+        )
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,20 +103,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"vrrpkit run: config file {path} not found", file=sys.stderr)
             return 2
     result = load_files(files, config_id)
-    for diag in result.diagnostics:
-        if diag.severity != "info":
-            print(str(diag), file=sys.stderr)
-    if not result.ok:
-        errors = sum(1 for d in result.diagnostics if d.severity == "error")
-        print(f"vrrpkit run: configuration has {errors} error(s); not starting", file=sys.stderr)
+    if not startable(result, strict=args.strict, interface_exists=netlink.interface_exists):
         return 1
     if os.geteuid() != 0:
         print("vrrpkit run: must run as root (raw sockets, addresses, ARP)", file=sys.stderr)
         return 2
-    for cfg in result.instances:
-        if not netlink.interface_exists(cfg.interface):
-            print(f"vrrpkit run: ({cfg.name}) interface {cfg.interface} does not exist", file=sys.stderr)
-            return 2
     from vrrpkit.daemon.app import Daemon
 
     daemon = Daemon(result, files=files, config_id=config_id, control_path=default_path(args.control), metrics=metrics)

@@ -6,8 +6,11 @@ converted today agrees with a host converted tomorrow during a rolling migration
 did is kept explicitly: the `authentication` blocks it ignored are commented out, and
 `accept`/`no_accept` is written out (strict mode meant no_accept unless priority 255).
 
-Every other byte of the file (comments in any language, blank lines, spacing) is kept: the edit is
-line-based, driven by the positions the lexer reports.
+An instance with `use_vmac` also gets `vmac_xmit_base` (keepalived 2.2.7: "unicast with use_vmac
+requires vmac_xmit_base"); one with `use_ipvlan` is refused, because 2.2.7 complains with unicast
+whatever is written. Every other byte of the file (comments in any language, blank lines, spacing)
+is kept: the edit is line-based, driven by the positions the lexer reports. `new_errors` is the
+check the CLI runs on the result before writing it: convert never writes a file that has errors.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 
-from vrrpkit.config.diagnostics import Reporter
+from vrrpkit.config.diagnostics import Diagnostic, Reporter
 from vrrpkit.config.lexer import Lexer, Stmt
+from vrrpkit.config.model import ParseResult
 from vrrpkit.core.config import InstanceConfig, IPAddress
 
 TAG = "vrrpkit convert"
 STRICT_NOTE = f"# {TAG}: vrrp_strict commented out: keepalived rejects unicast peers in strict mode"
 STRICT_MODE_NOTE = f"# {TAG}: strict_mode commented out: keepalived rejects unicast peers in strict mode"
 AUTH_NOTE = f"# {TAG}: strict mode ignored this authentication block; kept off so all hosts still agree"
+VMAC_NOTE = f"# {TAG}: unicast with use_vmac needs vmac_xmit_base (adverts leave by the base interface)"
 
 SrcSpec = IPAddress | str | Mapping[str, "IPAddress | str"] | None
 
@@ -153,6 +158,10 @@ def to_unicast(
         if not mine:
             raise ConvertError(f"vrrp_instance {name}: no IPv{family} peer other than this host ({source}); "
                                f"give the other hosts with --peer")
+        if _has(node, "use_ipvlan"):
+            raise ConvertError(f"vrrp_instance {name} uses use_ipvlan: keepalived 2.2.7 rejects it with unicast "
+                               f"peers ('unicast with use_vmac requires vmac_xmit_base', then 'vmac_xmit_base is only "
+                               f"valid with a vmac'); convert it by hand, or drop use_ipvlan first")
         body_indent = next((c.indent for c in node.children), node.indent + "    ")
         step = body_indent[len(node.indent):] or "    "
         strict = inst.strict or (global_strict and not _has(node, "strict_mode"))
@@ -172,6 +181,8 @@ def to_unicast(
             keep = "accept" if inst.priority == 255 else "no_accept"
             added.append(f"{body_indent}# {TAG}: strict mode implied {keep}; `accept` lets the VIP answer traffic")
             added.append(f"{body_indent}{keep}")
+        if _has(node, "use_vmac") and not _has(node, "vmac_xmit_base"):
+            added += [f"{body_indent}{VMAC_NOTE}", f"{body_indent}vmac_xmit_base"]
         added.append(f"{body_indent}unicast_src_ip {source}")
         added.append(f"{body_indent}unicast_peer {{")
         added.extend(f"{body_indent}{step}{p}" for p in mine)
@@ -224,3 +235,11 @@ def _source_for(inst: InstanceConfig, src: SrcSpec) -> IPAddress | None:
         value = src.get(key)
         return _addr(value) if value is not None else inst.unicast_src_ip
     return _addr(src)
+
+
+def new_errors(before: ParseResult, after: ParseResult) -> tuple[list[Diagnostic], int]:
+    """The converted file's errors, and how many of them the input already had (same rule and
+    message): the CLI writes nothing when there is any, and says which are the input's to fix."""
+    had = {(d.rule, d.message) for d in before.errors}
+    errors = list(after.errors)
+    return errors, sum(1 for d in errors if (d.rule, d.message) in had)

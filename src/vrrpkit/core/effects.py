@@ -42,11 +42,20 @@ class SendAdvert:
     priority: int
 
 
+class VipCause(StrEnum):
+    """Why addresses come or go: the instance entered or left MASTER (its virtual routes and rules
+    follow), or a reload changed the list of a MASTER that stays MASTER (nothing else moves)."""
+
+    STATE = "state"
+    RELOAD = "reload"
+
+
 @dataclass(frozen=True)
 class AddVips:
     instance: str
     interface: str
     vips: tuple[Vip, ...]
+    cause: VipCause = VipCause.STATE
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class DelVips:
     instance: str
     interface: str
     vips: tuple[Vip, ...]
+    cause: VipCause = VipCause.STATE
 
 
 @dataclass(frozen=True)

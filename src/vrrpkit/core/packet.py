@@ -229,20 +229,31 @@ def _inspect(data: bytes, src: IPAddress, dst: IPAddress, group: IPv4Address) ->
 
 
 def _verify_checksum(data: bytes, version: int, src: IPAddress, dst: IPAddress, group: IPv4Address) -> ChecksumForm:
+    form = match_checksum(data, version, src, dst, group)
+    if form is None:
+        raise InvalidPacket(DropReason.BAD_CHECKSUM, f"checksum 0x{struct.unpack('!H', data[6:8])[0]:04x}")
+    return form
+
+
+def match_checksum(
+    data: bytes, version: int, src: IPAddress, dst: IPAddress, group: IPv4Address = VRRP_GROUP4
+) -> ChecksumForm | None:
+    """The checksum form that ``data`` (a whole VRRP message) verifies under, or None.
+
+    Public so that ``decode`` can judge the checksum of a message that fails an earlier check (a
+    length mismatch, an unknown type): the sum does not depend on the fields being sensible.
+    """
     if version == 2:
-        if checksum(data) == 0:
-            return ChecksumForm.V2
-    elif src.version == 6:
-        if checksum(_pseudo_header(src, dst, len(data)) + data) == 0:
-            return ChecksumForm.IPV6_PSEUDO
-    else:
-        if checksum(_pseudo_header(src, dst, len(data)) + data) == 0:
-            return ChecksumForm.IPV4_PSEUDO
-        if dst != group and checksum(_pseudo_header(src, group, len(data)) + data) == 0:
-            return ChecksumForm.IPV4_PSEUDO_GROUP
-        if checksum(data) == 0:
-            return ChecksumForm.NONE
-    raise InvalidPacket(DropReason.BAD_CHECKSUM, f"checksum 0x{struct.unpack('!H', data[6:8])[0]:04x}")
+        return ChecksumForm.V2 if checksum(data) == 0 else None
+    if src.version == 6:
+        return ChecksumForm.IPV6_PSEUDO if checksum(_pseudo_header(src, dst, len(data)) + data) == 0 else None
+    if checksum(_pseudo_header(src, dst, len(data)) + data) == 0:
+        return ChecksumForm.IPV4_PSEUDO
+    if dst != group and checksum(_pseudo_header(src, group, len(data)) + data) == 0:
+        return ChecksumForm.IPV4_PSEUDO_GROUP
+    if checksum(data) == 0:
+        return ChecksumForm.NONE
+    return None
 
 
 # --- IP headers -------------------------------------------------------------------------------

@@ -9,25 +9,17 @@ answer to a lower priority, owner still listening, VIP-list mismatch only counte
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import (
-    PRIORITY_OWNER,
-    PRIORITY_STOP,
-    VRRP_GROUP4,
-    InstanceConfig,
-    IPAddress,
-    TrackKind,
-    apply_strict,
-)
+from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, InstanceConfig, IPAddress, Vip, apply_strict
 from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, encode, inspect
+from vrrpkit.core.receive import ReceiveRules
+from vrrpkit.core.reconfig import diff, identity
 from vrrpkit.core.state import Event, State, next_state
 from vrrpkit.core.stats import Stats
-
-TTL_REQUIRED = 255
-FILE_FAULT = -254
+from vrrpkit.core.tracks import TrackValue, effective_priority, initial_value, track_fault, waiting_for_scripts
 
 
 class Timer(StrEnum):
@@ -38,15 +30,13 @@ class Timer(StrEnum):
     GARP_REFRESH = "garp-refresh"
 
 
-TrackValue = bool | int | None
-
-
 class VirtualRouter:
     def __init__(self, config: InstanceConfig, address: IPAddress | None = None) -> None:
         self.config = apply_strict(config)
         cfg = self.config
         # The address adverts come from, and the one compared on equal priority. keepalived uses
         # unicast_src_ip, else mcast_src_ip, else the interface's primary address (given by the host).
+        self._host_address = address
         self.address: IPAddress | None = cfg.unicast_src_ip or cfg.mcast_src_ip or address
         self.name = cfg.name
         self.state = State.INIT
@@ -74,21 +64,20 @@ class VirtualRouter:
         self._link_up = True
         self._sync_fault = False
         self._garp_lower_pending = False
-        self._tracks: dict[str, TrackValue] = {}
-        for track in cfg.tracks:
-            initial: TrackValue = (
-                None if track.kind in _UNKNOWN_AT_START else (True if track.kind is TrackKind.INTERFACE else 0)
-            )
-            self._tracks[track.name] = initial
-        self._peers = {p.address: p for p in cfg.unicast_peers}
-        self._ttl_checked_unicast = cfg.check_unicast_src or any(
-            p.min_ttl is not None or p.max_ttl is not None for p in cfg.unicast_peers
-        )
-        self._vip_set = frozenset(cfg.advertised_addresses())
+        self._tracks: dict[str, TrackValue] = {track.name: initial_value(track) for track in cfg.tracks}
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
         # the last advert accepted as our master's, to skip decoding its identical repeats
         self._repeat: tuple[tuple[bytes, IPAddress, IPAddress, int, int], Advertisement] | None = None
+        self._derive()
         self._priority = self._compute_priority()
+
+    def _derive(self) -> None:
+        """Lookups that follow from the config (rebuilt when a reload changes it)."""
+        cfg = self.config
+        self._rules = ReceiveRules(cfg)
+        self._vip_set = frozenset(cfg.advertised_addresses())
+        self._advert_cache.clear()
+        self._repeat = None
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -116,6 +105,7 @@ class VirtualRouter:
 
         Pinned sources (unicast_src_ip, mcast_src_ip) never change this way."""
         cfg = self.config
+        self._host_address = address
         if cfg.unicast_src_ip is not None or cfg.mcast_src_ip is not None or address == self.address:
             return
         self.address = address
@@ -128,6 +118,61 @@ class VirtualRouter:
             return
         self._link_up = up
         self._evaluate(now)
+
+    def reconfigure(self, config: InstanceConfig, now: float, tracks: Mapping[str, TrackValue] | None = None) -> None:
+        """A reload changed this instance but not its identity (`core.reconfig.identity`): apply it in
+        place, as keepalived does. The state is kept and the election re-run with the new values: a
+        master stays master unless a peer now outranks it (the peer preempts, as from keepalived); a
+        master adds and removes VIPs (GARP for the new ones) and advertises at once. `tracks` gives
+        the current values of newly tracked objects; the ones still tracked keep theirs."""
+        new = apply_strict(config)
+        old = self.config
+        if identity(new) != identity(old):
+            raise ValueError(f"{old.name}: identity changed, the instance must be restarted")
+        if new == old:
+            return
+        change = diff(old, new)
+        silent_since = None  # when a backup last heard its master, to re-time its down timer
+        if Timer.MASTER_DOWN in self._deadlines:
+            silent_since = self._deadlines[Timer.MASTER_DOWN] - self.master_down_interval
+        delay_since = self._deadlines.get(Timer.PREEMPT_DELAY, now) - old.preempt_delay_cs / 100
+        known = dict(tracks or {})
+        kinds = {t.name: t.kind for t in old.tracks}
+        self._tracks = {
+            t.name: self._tracks[t.name] if kinds.get(t.name) is t.kind else known.get(t.name, initial_value(t))
+            for t in new.tracks
+        }
+        self.config, self.name = new, new.name
+        self.address = new.unicast_src_ip or new.mcast_src_ip or self._host_address
+        self._derive()
+        if self.state is State.MASTER:
+            self.master_address = self.address
+            self.master_adver_int_cs = new.advert_int_cs
+            if change.vips_removed:
+                self._emit(fx.DelVips(self.name, new.interface, change.vips_removed, fx.VipCause.RELOAD))
+            if change.vips_added:
+                self._emit(fx.AddVips(self.name, new.interface, change.vips_added, fx.VipCause.RELOAD))
+                self._garp(new.garp_master_repeat, tuple(v for v in change.vips_added if v in new.vips))
+            if "garp_master_refresh_cs" in change.fields:
+                self._deadlines.pop(Timer.GARP_REFRESH, None)
+                if new.garp_master_refresh_cs > 0:
+                    self._deadlines[Timer.GARP_REFRESH] = now + new.garp_master_refresh_cs / 100
+        elif self.state is State.BACKUP:
+            if new.version == 2 or self.master_address is None:
+                self.master_adver_int_cs = new.advert_int_cs  # v3 keeps the interval its master sends
+            if not new.preempt or not new.preempt_delay_cs:
+                self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            elif Timer.PREEMPT_DELAY in self._deadlines:
+                self._deadlines[Timer.PREEMPT_DELAY] = delay_since + new.preempt_delay_cs / 100
+        seen = len(self.transitions)
+        self._evaluate(now, announce=change.advert_changed)
+        if self.state is State.BACKUP and len(self.transitions) == seen and silent_since is not None:
+            # The down timer measures the master's silence, so it is re-derived with the new
+            # priority (Skew_Time); a VRRPv2 interval change restarts it, as keepalived's reload
+            # does, because the master's adverts mismatch until it is reloaded too.
+            if new.version == 2 and new.advert_int_cs != old.advert_int_cs:
+                silent_since = now
+            self._deadlines[Timer.MASTER_DOWN] = max(now, silent_since + self.master_down_interval)
 
     def resign(self, now: float, reason: str) -> None:
         """A MASTER lost something it installed and tracks (a virtual route or rule deleted behind its
@@ -173,7 +218,7 @@ class VirtualRouter:
             self._drop(exc.reason, src, exc.detail)
             return None
         adv = insp.advert
-        reason, detail = self._receive_rule(adv, src, dst, ttl)
+        reason, detail = self._rules.check(adv, src, dst, ttl, self.address)
         if reason is not None:
             self._drop(reason, src, detail, count=reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID))
             return None
@@ -235,30 +280,22 @@ class VirtualRouter:
             return f"interface {self.config.interface} down"
         if self.address is None:
             return "src address not configured"
-        for track in self.config.tracks:
-            value = self._tracks[track.name]
-            if track.kind is TrackKind.FILE:
-                status = _file_status(track.weight, track.reverse, int(value or 0))
-                if status <= FILE_FAULT:
-                    return f"tracked file {track.name} = {value}"
-            elif track.weight == 0 and value is not None and bool(value) is track.reverse:
-                return f"tracked {track.kind.value} {track.name} {'ok (reverse)' if value else 'failed'}"
-        return None
+        return track_fault(self.config, self._tracks)
 
     # --- internals: state changes -------------------------------------------------------------
 
     def _waiting_for_scripts(self) -> bool:
-        return any(
-            t.kind in _UNKNOWN_AT_START and t.weight == 0 and self._tracks[t.name] is None for t in self.config.tracks
-        )
+        return waiting_for_scripts(self.config, self._tracks)
 
-    def _evaluate(self, now: float) -> None:
-        """Re-derive priority and fault state after any input changed."""
+    def _evaluate(self, now: float, announce: bool = False) -> None:
+        """Re-derive priority and fault state after any input changed. A master advertises at once
+        when its priority changed, or when `announce` says its advert did (a reload)."""
         old = self._priority
         self._priority = self._compute_priority()
         if self._priority != old:
             self._advert_cache.clear()
             self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
+            announce = True
         if not self.running:
             return
         fault = self.own_fault()
@@ -290,7 +327,7 @@ class VirtualRouter:
                 # not pull the group's VIPs down
                 self._transition(Event.SYNC_MASTER, now, "sync group is master")
             return
-        if self._priority != old and self.state is State.MASTER:
+        if announce and self.state is State.MASTER:
             # keepalived tells the LAN at once rather than at the next tick (faster handover).
             self._send_advert(now)
             self._deadlines[Timer.ADVERT] = now + self.config.advert_int_cs / 100
@@ -389,42 +426,6 @@ class VirtualRouter:
             )
 
     # --- internals: receive -------------------------------------------------------------------
-
-    def _receive_rule(
-        self, adv: Advertisement, src: IPAddress, dst: IPAddress, ttl: int
-    ) -> tuple[DropReason | None, str]:
-        cfg = self.config
-        if adv.vrid != cfg.vrid:
-            return DropReason.WRONG_VRID, f"vrid {adv.vrid}"
-        if src == self.address:
-            return DropReason.OWN_ADVERT, ""
-        if src.version != cfg.family:
-            return DropReason.FAMILY_MISMATCH, f"IPv{src.version} advert for an IPv{cfg.family} instance"
-        if cfg.unicast:
-            if dst.is_multicast:
-                return DropReason.MULTICAST_IN_UNICAST_MODE, f"to {dst}"
-            peer = self._peers.get(src)
-            if peer is None and self._ttl_checked_unicast:
-                return DropReason.NOT_A_PEER, f"{src} is not a unicast_peer"
-            if peer is not None and (
-                (peer.min_ttl is not None and ttl < peer.min_ttl) or (peer.max_ttl is not None and ttl > peer.max_ttl)
-            ):
-                return DropReason.BAD_TTL, f"TTL {ttl} not in [{peer.min_ttl}, {peer.max_ttl}]"
-        else:
-            if not dst.is_multicast:
-                return DropReason.UNICAST_IN_MULTICAST_MODE, f"to {dst}"
-            if ttl != TTL_REQUIRED:
-                return DropReason.BAD_TTL, f"TTL {ttl}, expected 255"
-        if adv.version != cfg.version:
-            return DropReason.VERSION_MISMATCH, f"VRRPv{adv.version}, configured v{cfg.version}"
-        if cfg.version == 2:
-            if adv.auth_type != cfg.auth_type:
-                return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
-            if cfg.auth_type and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
-                return DropReason.BAD_PASSWORD, "password differs"
-            if adv.interval_cs != cfg.advert_int_cs:
-                return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
-        return None, ""
 
     def _check_mismatches(self, adv: Advertisement, src: IPAddress) -> bool:
         """Count and report what keepalived only logs; True when nothing was reported."""
@@ -532,9 +533,10 @@ class VirtualRouter:
             self._garp(cfg.garp_master_refresh_repeat)
             self._deadlines[Timer.GARP_REFRESH] = now + cfg.garp_master_refresh_cs / 100
 
-    def _garp(self, count: int) -> None:
-        if count > 0 and self.config.vips:
-            self._emit(fx.SendGarp(self.name, self.config.interface, self.config.vips, count))
+    def _garp(self, count: int, vips: tuple[Vip, ...] | None = None) -> None:
+        vips = self.config.vips if vips is None else vips
+        if count > 0 and vips:
+            self._emit(fx.SendGarp(self.name, self.config.interface, vips, count))
 
     def destinations(self) -> tuple[IPAddress, ...]:
         cfg = self.config
@@ -577,32 +579,7 @@ class VirtualRouter:
         self._effects.append(effect)
 
     def _compute_priority(self) -> int:
-        cfg = self.config
-        if cfg.owner:
-            return PRIORITY_OWNER  # keepalived: the address owner ignores weights
-        total = cfg.priority
-        for track in cfg.tracks:
-            value = self._tracks[track.name]
-            if track.weight == 0 or value is None:
-                continue
-            if track.kind is TrackKind.FILE:
-                total += max(_file_status(track.weight, track.reverse, int(value)), FILE_FAULT + 1)
-                continue
-            sign = -1 if track.reverse else 1
-            ok = bool(value)
-            if (track.weight > 0 and ok) or (track.weight < 0 and not ok):
-                total += track.weight * sign
-        return max(1, min(254, total))
+        return effective_priority(self.config, self._tracks)
 
 
 _SYNC_EVENTS = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
-# Trackers with no value until they first report (a script's first run, a process table's first look).
-_UNKNOWN_AT_START = frozenset({TrackKind.SCRIPT, TrackKind.PROCESS})
-
-
-def _file_status(weight: int, reverse: bool, value: int) -> int:
-    """keepalived's track_file arithmetic (vrrp_track.c): value x weight, clamped to -254..253."""
-    if weight == 0:
-        return FILE_FAULT if value else 0
-    status = value * weight * (-1 if reverse else 1)
-    return max(FILE_FAULT, min(253, status))

@@ -4,9 +4,9 @@ read socket -> route by (interface, family, vrid) -> router.datagram_received ->
 -> apply effects -> re-arm ONE timer at the earliest router deadline. Protocol decisions are made in
 core; the parts here each do one job and are tested without root against recording fakes:
 `applier` (effects to system calls and logs), `notify` (scripts, in order), `splitbrain` (ARP/NS
-probing while MASTER), `tracking` (scripts and files), `reload` (what a SIGHUP changes), `instance`
-and `control.snapshot` (the typed state everyone reads). This class owns the loop, the sockets
-and the lifecycle, and nothing else.
+probing while MASTER), `tracking` (scripts and files), `reload` (what a SIGHUP changes; carried out
+by `reloading.Reloading`, which this class inherits), `instance` and `control.snapshot` (the typed
+state everyone reads). This class owns the loop, the sockets and the lifecycle, and nothing else.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from vrrpkit.config.model import ParseResult
 from vrrpkit.control.server import ControlServer
 from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig, IPAddress, TrackKind
+from vrrpkit.core.config import InstanceConfig, IPAddress, Track, TrackKind
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
@@ -34,7 +34,7 @@ from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.notify import Notifier, Runner
 from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, VrrpSocket, os_ports
 from vrrpkit.daemon.proctrack import ProcessTrackers
-from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.reloading import Reloading
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
 from vrrpkit.io.scripts import ScriptRunner
@@ -45,7 +45,7 @@ NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
 
 
-class Daemon:
+class Daemon(Reloading):
     def __init__(
         self,
         result: ParseResult,
@@ -196,8 +196,9 @@ class Daemon:
 
     # --- building ------------------------------------------------------------------------------
 
-    def _build(self, result: ParseResult, new_names: Iterable[str]) -> None:
-        """Create what `new_names` need and rewire groups, sockets and trackers for `result`."""
+    def _build(self, result: ParseResult, new_names: Iterable[str], moved: Iterable[Instance] = ()) -> None:
+        """Create what `new_names` need, file the `moved` (reconfigured, possibly renamed) instances
+        under their new names, and rewire groups, sockets and trackers for `result`."""
         self.result = result
         g = result.globals
         self.notifier.configure(
@@ -210,35 +211,47 @@ class Daemon:
         self.trackers.configure(result, result.instances)
         self.processes.configure(result, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
+        for inst in moved:
+            self.instances[inst.name] = inst
+        held = {v.address for i in self.instances.values() if i.router.state is State.MASTER for v in i.cfg.vips}
         for name in new_names:
-            self.instances[name] = self._make_instance(configs[name])
+            self.instances[name] = self._make_instance(configs[name], held)
         self._rebuild_groups()
         self._rebuild_sockets()
 
-    def _make_instance(self, cfg: InstanceConfig) -> Instance:
+    def _make_instance(
+        self, cfg: InstanceConfig, held: set[IPAddress] | frozenset[IPAddress] = frozenset()
+    ) -> Instance:
         netlink = self.ports.netlink
         address = None
         if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
             address = self._source_address(cfg)
         router = VirtualRouter(cfg, address)
-        for track in cfg.tracks:
-            if track.kind is TrackKind.INTERFACE:
-                router.set_initial_track(track.name, netlink.link_is_up(track.name))
-            elif track.kind is TrackKind.PROCESS:
-                router.set_initial_track(track.name, self.processes.initial(track.name))
-            else:
-                value = self.trackers.initial(track.kind, track.name)
-                if value is not None:
-                    router.set_initial_track(track.name, value)
+        for name, value in self._track_values(cfg.tracks).items():
+            router.set_initial_track(name, value)
         if not netlink.link_is_up(cfg.interface):
             router.link_changed(False, 0.0)
         for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
             dev = vip.dev or cfg.interface
-            if netlink.has_address(dev, vip.address):
+            if vip.address not in held and netlink.has_address(dev, vip.address):
                 log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
                 netlink.del_vip(dev, vip)
         self.applier.routes.remove_leftovers(cfg.name)
         return Instance(cfg, router)
+
+    def _track_values(self, tracks: Iterable[Track]) -> dict[str, TrackValue]:
+        """What the host knows now about these tracked objects (links, scripts that ran, processes, files)."""
+        values: dict[str, TrackValue] = {}
+        for track in tracks:
+            if track.kind is TrackKind.INTERFACE:
+                values[track.name] = self.ports.netlink.link_is_up(track.name)
+            elif track.kind is TrackKind.PROCESS:
+                values[track.name] = self.processes.initial(track.name)
+            else:
+                value = self.trackers.initial(track.kind, track.name)
+                if value is not None:
+                    values[track.name] = value
+        return values
 
     def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
         """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
@@ -295,55 +308,6 @@ class Daemon:
         for inst in instances:
             inst.router.start(now)
         self._drain_all()
-
-    # --- reload --------------------------------------------------------------------------------
-
-    async def reload(self) -> None:
-        """SIGHUP: read and check the files off the loop, then apply (or keep the running config)."""
-        from vrrpkit.config import load_files
-
-        log.info("Reloading configuration (SIGHUP)")
-        load = self._load or load_files
-        result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
-        for diag in result.diagnostics:
-            if diag.severity != "info":
-                (log.error if diag.severity == "error" else log.warning)("%s", diag)
-        self.apply_reload(result)
-
-    def apply_reload(self, result: ParseResult) -> bool:
-        """Unchanged instances keep their state (no VIP flap); changed ones restart as new (a master
-        sends priority 0 first). Returns whether the new config was taken."""
-        if self.stopping:
-            log.warning("Reload ignored: shutting down")
-            return False
-        why = refusal(result.instances, result.ok, self.ports.netlink.interface_exists)
-        if why is not None:
-            log.error("Reload failed: %s", why)
-            return False
-        plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
-        now = self._now()
-        stopped = []
-        for name in plan.stop:
-            why = "removed" if name in plan.remove else "changed"
-            log.info("(%s) configuration %s, restarting instance", name, why)
-            inst = self.instances.pop(name)
-            inst.router.shutdown(now)
-            stopped.append(inst)
-        self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
-        try:
-            self._build(result, plan.start)
-        except OSError as exc:
-            # the old instances are already stopped: run what could be built, and say so loudly
-            log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
-            self._start_routers([i for i in self.instances.values() if not i.router.running])
-            return False
-        self.reloads += 1
-        self._start_routers([self.instances[n] for n in plan.start])
-        if result.globals.fifo_write_vrrp_states_on_reload:
-            self.applier.write_states(self.instances.values(), self.groups.values())
-        log.info("Reload done: %d instance(s), %d restarted", len(self.instances), len(plan.start))
-        systemd.notify(f"STATUS={self._status_line()}")
-        return True
 
     # --- I/O events ----------------------------------------------------------------------------
 
@@ -449,11 +413,17 @@ class Daemon:
         self._drain(self.instances.values())
 
     def _drain(
-        self, instances: Iterable[Instance], probe: bool = True, extra_groups: Iterable[SyncGroup] = ()
+        self,
+        instances: Iterable[Instance],
+        probe: bool = True,
+        extra_groups: Iterable[SyncGroup] = (),
+        removals_first: bool = False,
     ) -> None:
         """Settle the sync groups of the instances that had input, apply their effects (and their
         group followers'), and re-arm the one timer. Only those instances are visited: a wake-up
-        costs what it touched, not the number of instances."""
+        costs what it touched, not the number of instances. After a reload every instance's VIP
+        removals go first (`removals_first`), so a VIP that moved between instances is not
+        removed after its new holder added it."""
         now = self._now()
         touched = {inst.name: inst for inst in instances}
         groups = {id(g): g for g in extra_groups}
@@ -468,6 +438,10 @@ class Daemon:
         for effect in group_effects:  # keepalived announces a group's first state before its members'
             if isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT:
                 self._apply_group(effect)
+        if removals_first:
+            pending = [(inst, effect) for inst in touched.values() for effect in inst.router.effects()]
+            for inst, effect in sorted(pending, key=lambda pair: not isinstance(pair[1], fx.DelVips)):
+                self._apply(inst, effect)
         for inst in touched.values():
             for effect in inst.router.effects():
                 self._apply(inst, effect)
@@ -482,6 +456,8 @@ class Daemon:
                 self._deadline_of[inst.name] = deadline
         if probe:
             self.prober.check(touched.values(), now)
+        else:
+            self.prober.forget_left(touched.values())
         self._rearm()
 
     def _apply(self, inst: Instance, effect: fx.Effect) -> None:

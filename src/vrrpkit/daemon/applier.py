@@ -18,7 +18,7 @@ from typing import Any
 
 from vrrpkit.config.model import GlobalDefs, InstanceExtras
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import SyncGroupConfig
+from vrrpkit.core.config import InstanceConfig, SyncGroupConfig
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.state import Event, State
 from vrrpkit.core.sync import SyncGroup
@@ -147,6 +147,15 @@ class EffectApplier:
             "mails_sent": m.sent, "mails_failed": m.failed,
         }  # fmt: skip
 
+    def accept_changed(self, inst: Instance, old: InstanceConfig) -> None:
+        """A reload turned accept on or off on a master: its VIPs stay, the no_accept drop set moves."""
+        cfg = inst.cfg
+        if cfg.accept_mode:
+            if self.firewall is not None:
+                self.firewall.remove(cfg.interface, [v.address for v in old.vips + old.excluded_vips])
+        else:
+            self._firewall().add(cfg.interface, [v.address for v in cfg.vips + cfg.excluded_vips])
+
     def close(self) -> None:
         for announcer in self.announcers.values():
             announcer.close()
@@ -175,10 +184,12 @@ class EffectApplier:
         if not inst.cfg.accept_mode:
             self._firewall().add(effect.interface, [v.address for v in effect.vips])
         log.info("(%s) Setting VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
-        self.routes.became_master(inst.name)
+        if effect.cause is fx.VipCause.STATE:  # a reload's additions: the routes are RouteKeeper.configure's
+            self.routes.became_master(inst.name)
 
     def _del_vips(self, inst: Instance, effect: fx.DelVips) -> None:
-        self.routes.leaving_master(inst.name)
+        if effect.cause is fx.VipCause.STATE:  # leaving MASTER, not a reload trimming the list
+            self.routes.leaving_master(inst.name)
         for vip in effect.vips:
             self.ports.netlink.del_vip(vip.dev or effect.interface, vip)
         if self.firewall is not None and not inst.cfg.accept_mode:

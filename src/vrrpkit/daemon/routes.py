@@ -80,6 +80,12 @@ class RouteKeeper:
             self._swap(name, held.rules, new.virtual_rules, held.routes, new.virtual_routes)
             self.held[name] = _Held(new.virtual_routes, new.virtual_rules)
 
+    def renamed(self, old: str, new: str) -> None:
+        """A reload renamed a MASTER instance in place (same identity): what it installed is now the
+        new name's, so that `configure` swaps it and leaving MASTER removes it."""
+        if old in self.held and old != new:
+            self.held[new] = self.held.pop(old)
+
     def _swap(self, who: str | None, old_rules: Iterable[Rule], new_rules: tuple[Rule, ...],
               old_routes: Iterable[Route], new_routes: tuple[Route, ...]) -> None:
         for rule in old_rules:
@@ -132,9 +138,10 @@ class RouteKeeper:
     def became_master(self, name: str) -> None:
         """After the VIPs are set: routes, then rules (keepalived's order)."""
         extras = self.extras.get(name)
-        if extras is None or not (extras.virtual_routes or extras.virtual_rules):
+        # held even when empty: it marks a MASTER, so that a reload adding routes swaps them in
+        self.held[name] = _Held(extras.virtual_routes, extras.virtual_rules) if extras is not None else _Held()
+        if extras is None:
             return
-        self.held[name] = _Held(extras.virtual_routes, extras.virtual_rules)
         if extras.virtual_routes:
             log.info("(%s) setting Virtual Routes", name)
         for route in extras.virtual_routes:

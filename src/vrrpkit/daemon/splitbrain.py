@@ -82,12 +82,25 @@ class SplitBrainProber:
         self.probers: dict[tuple[str, int], Prober] = {}
 
     def check(self, instances: Iterable[Instance], now: float) -> None:
+        for inst in self.forget_left(instances):
+            if due(inst, now):
+                self.spawn(self._probe(inst))
+
+    @staticmethod
+    def forget_left(instances: Iterable[Instance]) -> list[Instance]:
+        """Clear the verdict of every instance that is no longer MASTER; return the ones that are.
+
+        Cheap, so the loop calls it after every input, adverts included: an advert that sends us
+        to BACKUP must end our split brain at once (a backup's timer may never fire again while
+        the new master advertises, so waiting for the next probe round would keep it forever)."""
+        masters = []
         for inst in instances:
             if inst.router.state is not State.MASTER:
                 if inst.split_brain or inst.suspects:
                     left_master(inst)
-            elif due(inst, now):
-                self.spawn(self._probe(inst))
+            else:
+                masters.append(inst)
+        return masters
 
     async def _probe(self, inst: Instance) -> None:
         cfg = inst.cfg

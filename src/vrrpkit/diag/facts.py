@@ -16,6 +16,7 @@ from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core.config import InstanceConfig, IPAddress
 from vrrpkit.diag.decode import Sighting
 from vrrpkit.diag.firewall import Ruleset
+from vrrpkit.diag.kadata import InstanceState
 from vrrpkit.diag.procfs import Daemon, IfaceInfo
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
@@ -73,11 +74,14 @@ class Facts:
     vip_claims: dict[IPAddress, set[str]] = field(default_factory=dict)  # other MACs answering for each VIP
     peers: dict[IPAddress, PeerFacts] = field(default_factory=dict)
     igmp_queried: set[str] = field(default_factory=set)  # interfaces we sent a group query on
-    igmp_reporters: dict[str, dict[str, IPAddress]] = field(default_factory=dict)  # iface -> {mac: ip}
+    igmp_reporters: dict[str, dict[str, IPAddress]] = field(default_factory=dict)  # iface -> {mac: ip}, IGMP+MLD
     window: float = 0.0
     counters_delta: dict[str, int] = field(default_factory=dict)
     arp: dict[IPAddress, str] = field(default_factory=dict)  # address -> MAC
     notes: list[str] = field(default_factory=list)
+    capture: dict[str, Any] | None = None  # investigate -r: the file's tally; None for a live investigation
+    keepalived: list[InstanceState] = field(default_factory=list)  # keepalived's own account (kadata)
+    keepalived_source: dict[str, Any] = field(default_factory=dict)  # files read, their age, signalled or not
 
     def own_addresses(self) -> set[IPAddress]:
         return {ip_interface(a).ip for addrs in self.addresses.values() for a in addrs}

@@ -49,11 +49,17 @@ STRICT_MODE_BLOCKS_VIP = "strict-mode-blocks-vip"
 FIREWALL_BLOCKS_VIP = "firewall-blocks-vip"
 SPLIT_BRAIN = "split-brain"
 NO_MASTER = "no-master"
+NO_VRRP_HERE = "no-vrrp-here"  # no daemon and no configuration on this host: nothing to judge
+INCONCLUSIVE = "inconclusive"  # the evidence is too thin for any verdict: the finding says what to run next
 # facts (info/warning only, never a verdict on their own)
 NO_DAEMON = "no-daemon"
 DAEMON = "daemon"
 MULTICAST_OK = "multicast-works"
 PEER_UP = "peer-up"
+KEEPALIVED_STATE = "keepalived-state"  # keepalived's own word on an instance (its data and stats files)
+# the timeline of a link (watch, watch -r): warnings and facts, never a verdict on their own
+MASTER_GAP = "master-gap"  # no master advertised for longer than Master_Down_Interval
+HANDOVER = "priority-0-handover"  # a master sent priority 0 (stopping, or leaving MASTER)
 
 RANK: tuple[str, ...] = (
     CONFIG_ERROR,
@@ -76,6 +82,8 @@ RANK: tuple[str, ...] = (
     FIREWALL_BLOCKS_VIP,
     NO_MASTER,
     SPLIT_BRAIN,
+    NO_VRRP_HERE,
+    INCONCLUSIVE,
 )
 
 

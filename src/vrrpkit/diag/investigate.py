@@ -10,7 +10,9 @@ user gave or configured, or to the link's own groups):
 
 * ARP probes (RFC 5227, sender 0.0.0.0) / DAD neighbour solicitations for each VIP: poison no cache;
 * ICMP echo to each peer (``--peer`` and ``unicast_peer``);
-* unless ``--passive``: one IGMPv3 group-specific query for 224.0.0.18 (changes no host's IGMP mode),
+* unless ``--passive``: one IGMPv3 group-specific query for 224.0.0.18 (changes no host's IGMP mode)
+  and, for IPv6 instances, one MLDv2 query for ff02::12 (``igmp_reporters`` then holds the MLD
+  reporters too),
   and two protocol-112 ``vrrpkit probe`` packets by unicast to each peer, whose only possible answer
   is ICMP "protocol unreachable" from a host where no VRRP daemon runs.
 """
@@ -29,16 +31,18 @@ from ipaddress import IPv4Address, IPv6Address, ip_interface
 from typing import Any
 
 from vrrpkit.control.snapshot import Snapshot
-from vrrpkit.core.config import VRRP_GROUP4, InstanceConfig, IPAddress
-from vrrpkit.diag import probe_wire, sysinfo
+from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, IPAddress
+from vrrpkit.diag import kadata, probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
 from vrrpkit.diag.facts import DEFAULT_CONFIG, Facts, PeerFacts
 from vrrpkit.diag.findings import Report
 from vrrpkit.diag.verdict import decide
 from vrrpkit.io.icmp import EchoReply, IcmpProber
+from vrrpkit.io.igmp import mld_report_groups
 
 Progress = Callable[[str, float], None]
 IGMP = 2
+HOP_BY_HOP = 0  # IPv6 next header of MLD reports (they carry Router Alert)
 ICMP_COUNT = 3
 SPREAD = 0.6  # probes and echoes go out over the first 0.6 s of the window
 
@@ -56,6 +60,7 @@ class Options:
     passive: bool = False
     control: str | None = None
     config_id: str | None = None
+    signal_keepalived: bool = False  # SIGUSR1/SIGUSR2 before and after the window (keepalived rewrites its files)
 
 
 def default_duration(instances: list[InstanceConfig]) -> float:
@@ -149,9 +154,15 @@ def collect(opts: Options, progress: Progress | None = None) -> Facts:
             if p.address not in own:
                 facts.peers.setdefault(p.address, PeerFacts(p.address, "config"))
     before = _counters()
+    ka_before = _keepalived(facts, opts.signal_keepalived) if opts.signal_keepalived else None
     facts.window = opts.duration if opts.duration is not None else default_duration(facts.instances)
     _window(opts, facts, [n for n in names if facts.ifaces[n].exists and facts.ifaces[n].up], report)
     after = _counters()
+    facts.keepalived = _keepalived(facts, opts.signal_keepalived) or []
+    for state in facts.keepalived:
+        if ka_before is not None:
+            was = next((b for b in ka_before if b.name == state.name), None)
+            state.window = kadata.delta(was.counters if was else None, state.counters)
     facts.counters_delta = {k: after[k] - before.get(k, 0) for k in _WATCHED if k in after}
     facts.arp = sysinfo.read_neighbours(names)
     for peer in facts.peers.values():
@@ -164,6 +175,17 @@ def collect(opts: Options, progress: Progress | None = None) -> Facts:
             facts.peers[s.src] = PeerFacts(s.src, "advert")
     report("deciding", 1.0)
     return facts
+
+
+def _keepalived(facts: Facts, signal_it: bool) -> list[kadata.InstanceState] | None:
+    """keepalived's own account of this host's instances (None when no keepalived runs here)."""
+    if not any(d.kind == "keepalived" for d in facts.daemons):
+        return None
+    data, stats, source = sysinfo.read_keepalived(facts.daemons, signal_it)
+    facts.keepalived_source = source
+    own = {str(a) for a in facts.own_addresses()}
+    states = kadata.merge(kadata.parse_data(data), kadata.parse_stats(stats))
+    return [s for s in states if not s.src_ip or s.src_ip in own]  # /tmp is shared by namespaces
 
 
 _WATCHED = ("TcpExt:IPReversePathFilter", "IpExt:InMcastPkts", "IpExt:OutMcastPkts", "Ip:InDiscards",
@@ -217,7 +239,7 @@ class _Window:
 
 def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> None:
     from vrrpkit.io.garp import NeighborProber
-    from vrrpkit.io.igmp import send_group_query
+    from vrrpkit.io.igmp import send_group_query, send_mld_query
     from vrrpkit.io.tap import PacketTap
     from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6
 
@@ -230,7 +252,7 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
     with win.stack:
         for name in names:
             try:
-                tap = PacketTap(name, protocols4=(112, IGMP), protocols6=(112,))
+                tap = PacketTap(name, protocols4=(112, IGMP), protocols6=(112, HOP_BY_HOP))
             except OSError as exc:
                 raise EnvironmentProblem(f"cannot tap {name}: {exc.strerror or exc}") from exc
             win.add(tap, _tap_reader(tap, facts))
@@ -286,13 +308,26 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
                         facts.igmp_queried.add(name)
                     except OSError as exc:
                         facts.notes.append(f"IGMP query on {name} failed: {exc}")
+                if any(c.interface == name and not c.unicast and c.family == 6 for c in facts.instances):
+                    try:  # the same question for IPv6 listeners: their MLD reports name ff02::12
+                        send_mld_query(name, VRRP_GROUP6)
+                        facts.igmp_queried.add(name)
+                    except OSError as exc:
+                        facts.notes.append(f"MLD query on {name} failed: {exc}")
         schedule.sort(key=lambda item: item[0])
         fds = list(win.readers)
         last_report = 0.0
+        hard = start + EXTEND_UP_TO * facts.window
         while True:
             now = time.monotonic()
             if now >= deadline:
-                break
+                waiting = _unheard_owners(facts, probers, vip_iface) if now < hard else []
+                if not waiting:
+                    break
+                if deadline == start + facts.window:
+                    facts.notes.append(f"listened past {facts.window:g} s (up to {hard - start:g} s) for the adverts "
+                                       f"of {', '.join(waiting)}: it answers for the VIP and should advertise")
+                deadline = min(hard, now + 0.25)
             while schedule and schedule[0][0] <= now:
                 schedule.pop(0)[1]()
             if now - last_report >= 0.25:
@@ -304,6 +339,7 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
                 win.readers[fd]()
         for fd in fds:  # whatever is still queued counts
             win.readers[fd]()
+        facts.window = time.monotonic() - start
         for vip, ifname in vip_iface.items():
             found = probers.get((ifname, vip.version))
             if found is not None:
@@ -314,6 +350,41 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
             peer.igmp_report = peer.address in facts.igmp_reporters.get(via, {}).values()
 
 
+EXTEND_UP_TO = 3.0  # a window may grow to 3 times its length while an owner's adverts are still awaited
+
+
+def _unheard_owners(facts: Facts, probers: dict[tuple[str, int], Any], vip_iface: dict[IPAddress, str]) -> list[str]:
+    """The other owners of a VIP whose adverts the tap has not seen yet, where their silence may be ours.
+
+    keepalived (2.2.7) restarts a master's advert timer on every advert it receives for the VRID,
+    even one it rejects (a wrong password, another interval): two such masters hold each other
+    back, and one can be silent for seconds while it answers ARP for the VIP. A window that ends
+    then would call its adverts lost. So while an owner is unheard and our adverts can reach it
+    (we sent some; it answered our IGMP query, or we asked none, or the instance is unicast), the
+    window goes on, up to EXTEND_UP_TO times its length. A network that eats multicast (no IGMP
+    report from the owner) does not wait: there, silence is the finding.
+    """
+    out: list[str] = []
+    for cfg in facts.instances:
+        vips = [v for v in cfg.advertised_addresses() if vip_iface.get(v) == cfg.interface]
+        owners: set[str] = set()
+        for vip in vips:
+            prober = probers.get((cfg.interface, vip.version))
+            if prober is not None:
+                owners |= set(prober.claimants(vip))
+        if not owners:
+            continue
+        ours = [s for s in facts.sightings if s.vrid == cfg.vrid and s.ifname == cfg.interface]
+        if not any(s.outgoing for s in ours):
+            continue  # we are not advertising: nothing of ours can hold the owner back
+        heard = {s.mac for s in ours if not s.outgoing}
+        reporters = facts.igmp_reporters.get(cfg.interface, {})
+        for mac in sorted(owners - heard):
+            if cfg.unicast or mac in reporters or cfg.interface not in facts.igmp_queried:
+                out.append(f"{mac} (VRID {cfg.vrid})")
+    return out
+
+
 def _tap_reader(tap: Any, facts: Facts) -> Callable[[], None]:
     def read() -> None:
         for pkt in tap.read():
@@ -321,6 +392,10 @@ def _tap_reader(tap: Any, facts: Facts) -> Callable[[], None]:
             if pkt.ethertype == 0x0800 and len(pkt.data) > 20 and pkt.data[9] == IGMP:
                 if not pkt.outgoing:
                     _igmp_report(pkt.data, mac, tap.ifname, facts)
+                continue
+            if pkt.ethertype == 0x86DD and len(pkt.data) > 40 and pkt.data[6] == HOP_BY_HOP:
+                if not pkt.outgoing and VRRP_GROUP6 in mld_report_groups(pkt.data):
+                    facts.igmp_reporters.setdefault(tap.ifname, {})[mac] = IPv6Address(pkt.data[8:24])
                 continue
             s = sight_ip(pkt.data, time=pkt.time, mac=mac, outgoing=pkt.outgoing, ifname=tap.ifname)
             if s is not None and s.probe is None:

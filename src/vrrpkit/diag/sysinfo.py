@@ -212,3 +212,72 @@ def firewalld_running() -> bool:
     rc, out, _ = _run([tool, "--state"])
     return rc == 0 and out.strip() == "running"
 
+
+
+KEEPALIVED_DATA = "/tmp/keepalived.data"
+KEEPALIVED_STATS = "/tmp/keepalived.stats"
+
+
+def keepalived_pids(daemons: list[Daemon]) -> list[int]:
+    """The keepalived processes to signal: the parent of each VRRP child that holds the sockets."""
+    out: list[int] = []
+    for d in daemons:
+        if d.kind != "keepalived":
+            continue
+        stat = read_text(f"/proc/{d.pid}/stat")
+        ppid = int(stat.rsplit(")", 1)[-1].split()[1]) if ")" in stat else 0
+        parent = ppid if ppid > 1 and "keepalived" in read_text(f"/proc/{ppid}/comm") else d.pid
+        if parent not in out:
+            out.append(parent)
+    return out
+
+
+def read_keepalived(daemons: list[Daemon], signal_it: bool, timeout: float = 2.0) -> tuple[str, str, dict[str, object]]:
+    """keepalived's data and stats files (text, text, where they came from).
+
+    With ``signal_it``, SIGUSR1 and SIGUSR2 make every keepalived of this namespace write them now
+    and we wait (up to ``timeout``) for both to be rewritten; without, the files are read as they
+    are, and ignored when older than the keepalived process (a previous run's leftovers).
+    """
+    import signal
+    import time
+
+    pids = keepalived_pids(daemons)
+    source: dict[str, object] = {"data_file": KEEPALIVED_DATA, "stats_file": KEEPALIVED_STATS, "signalled": False,
+                                 "pids": pids}  # fmt: skip
+    if not pids:
+        return "", "", source
+    started = min(_mtime(f"/proc/{p}") or 0.0 for p in pids)
+    if signal_it:
+        asked = time.time()
+        for pid in pids:
+            for sig in (signal.SIGUSR1, signal.SIGUSR2):
+                try:
+                    os.kill(pid, sig)
+                except OSError as exc:
+                    source["error"] = f"cannot signal keepalived {pid}: {exc.strerror or exc}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all((_mtime(f) or 0.0) >= asked - 0.01 for f in (KEEPALIVED_DATA, KEEPALIVED_STATS)):
+                break
+            time.sleep(0.02)
+        time.sleep(0.05)  # the dump is written in pieces: let the last one land
+        source["signalled"] = True
+        started = asked - 0.01
+    texts = []
+    for path in (KEEPALIVED_DATA, KEEPALIVED_STATS):
+        mtime = _mtime(path)
+        if mtime is None or mtime < started:
+            texts.append("")
+            source[path] = "missing" if mtime is None else "older than keepalived: ignored"
+            continue
+        texts.append(read_text(path))
+        source[path] = f"written {max(0.0, time.time() - mtime):.1f} s ago"
+    return texts[0], texts[1], source
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Any
 
 from vrrpkit.control.snapshot import Snapshot
@@ -35,6 +36,9 @@ from vrrpkit.diag.facts import Facts
 from vrrpkit.diag.findings import Confidence, Finding, Report, Severity, conclude
 from vrrpkit.diag.fixes import fix_advert_flag
 from vrrpkit.diag.instance_rules import INSTANCE_RULES, Instance, healthy_confidence
+from vrrpkit.diag.keepalived_rules import keepalived_account
+from vrrpkit.diag.link_rules import capture_history, nothing_here
+from vrrpkit.diag.timeline import Timeline
 from vrrpkit.diag.watch import VridTable
 
 
@@ -48,22 +52,26 @@ class Case:
     table: VridTable
     healthy_basis: list[str] = field(default_factory=list)
     confidences: list[Confidence] = field(default_factory=list)
+    timeline: Timeline | None = None  # investigate -r: the capture's history
 
     @classmethod
-    def of(cls, facts: Facts) -> Case:
-        table = VridTable(facts.instances, facts.own_addresses(), facts.own_macs())
-        for s in sorted(facts.sightings, key=lambda s: s.time):
-            table.feed(s)
-        return cls(facts, table)
+    def of(cls, facts: Facts, table: VridTable | None = None, timeline: Timeline | None = None) -> Case:
+        if table is None:
+            table = VridTable(facts.instances, facts.own_addresses(), facts.own_macs())
+            for s in sorted(facts.sightings, key=lambda s: s.time):
+                table.feed(s)
+        return cls(facts, table, timeline=timeline)
 
 
-def decide(facts: Facts) -> Report:
+def decide(facts: Facts, table: VridTable | None = None, timeline: Timeline | None = None) -> Report:
     """Findings from facts, then the verdict (findings.conclude ranks causes above symptoms).
 
     ``findings.RANK`` decides which error is the verdict, whatever order the rules run in; RULES'
-    order only decides which of two findings of equal rank comes first (and so wins).
+    order only decides which of two findings of equal rank comes first (and so wins). ``table`` and
+    ``timeline``: already fed (a capture streamed through them); else the table is fed the facts'
+    sightings here.
     """
-    case = Case.of(facts)
+    case = Case.of(facts, table, timeline)
     out = [finding for rule in RULES for finding in rule(case)]
     healthy_conf = min(case.confidences, key=lambda c: ["high", "medium", "low"].index(c.value),
                        default=Confidence.LOW)  # fmt: skip
@@ -159,8 +167,24 @@ def advert_flags(case: Case) -> list[Finding]:
     flags = [f for f in case.table.flags if f.code != F.SPLIT_BRAIN]
     for flag in flags:
         fix_advert_flag(flag, case.facts)
-        flag.basis = ["seen on the wire by the packet tap (before any firewall)"]
+        _how_long(flag, case)
+        flag.basis = ["seen on the wire by the packet tap (before any firewall)" if case.facts.capture is None
+                      else f"seen in the capture {case.facts.capture.get('file')}"]  # fmt: skip
     return flags
+
+
+def _how_long(flag: Finding, case: Case) -> None:
+    """Say in the finding what was seen and over how long: the sender's adverts, first and last."""
+    ev = flag.evidence
+    key = (str(ev.get("interface")), 6 if ":" in str(ev.get("src")) else 4, int(ev.get("vrid") or 0))
+    sender = case.table.sender(key, ip_address(str(ev.get("src")))) if ev.get("src") else None
+    if sender is None:
+        return
+    span = sender.last - sender.first
+    ev["seen"] = {"adverts": sender.count, "first": round(sender.first, 6), "last": round(sender.last, 6),
+                  "seconds": round(span, 3), "window_s": round(case.facts.window, 3)}  # fmt: skip
+    flag.message += f" ({sender.count} advert{'s' if sender.count != 1 else ''} over {span:.1f} s"
+    flag.message += f" of a {case.facts.window:.1f} s window)" if case.facts.capture is None else " of the capture)"
 
 
 def instances(case: Case) -> list[Finding]:
@@ -184,7 +208,7 @@ def link_only(case: Case) -> list[Finding]:
     """Without a configuration we can still report split brains between senders and VIP owners, and
     say which master each VRID heard has (the healthy basis)."""
     facts, table = case.facts, case.table
-    if facts.instances:
+    if facts.instances or facts.capture is not None:
         return []
     out = [f for f in table.flags if f.code == F.SPLIT_BRAIN]
     for f in out:
@@ -261,7 +285,9 @@ def facts_worth_knowing(case: Case) -> list[Finding]:
     """Info findings: the daemon here, the peers that answer, where multicast works, and notes."""
     facts = case.facts
     out: list[Finding] = []
-    if facts.daemons:
+    if facts.capture is not None:
+        pass  # a capture says nothing about the daemons of the host it was taken on
+    elif facts.daemons:
         kinds = sorted({f"{d.kind} (pid {d.pid})" for d in facts.daemons})
         out.append(Finding(F.DAEMON, Severity.INFO, f"VRRP daemon on this host: {', '.join(kinds)}",
                            {"daemons": [{"pid": d.pid, "kind": d.kind, "command": d.command} for d in facts.daemons]}))
@@ -288,8 +314,11 @@ RULES: tuple[Callable[[Case], list[Finding]], ...] = (
     config_errors,
     interface_state,
     advert_flags,
+    keepalived_account,
     instances,
     link_only,
+    capture_history,
+    nothing_here,
     peers_down,
     facts_worth_knowing,
 )
@@ -319,9 +348,12 @@ def _summary(facts: Facts, table: VridTable) -> dict[str, Any]:
         ],
         "daemons": [{"pid": d.pid, "kind": d.kind} for d in facts.daemons],
         "daemon_status": _daemon_instances(facts.daemon_status),
+        "keepalived": {"instances": [k.as_dict() for k in facts.keepalived], **facts.keepalived_source}
+        if facts.keepalived_source else None,
         "vip_owners": {str(v): sorted(m) for v, m in facts.vip_claims.items()},
         "peers": [p.as_dict() for p in facts.peers.values()],
-        "vrids": table.table(max((s.time for s in facts.sightings), default=0.0)),
+        "vrids": table.table(max((s.last for r in table.rows.values() for s in r.senders.values()), default=0.0)),
+        **({"capture": facts.capture} if facts.capture is not None else {}),
     }  # fmt: skip
 
 

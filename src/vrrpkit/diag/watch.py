@@ -44,6 +44,7 @@ class Sender:
     first: float
     last: float
     count: int = 0
+    since: float = 0.0  # the first advert of its current run (reset after silence or priority 0)
     priority: int = 0
     interval: float = 0.0
     version: int = 0
@@ -119,7 +120,7 @@ class VridTable:
         if s.probe is not None:
             self.probes += 1
             return []
-        if s.raw is None:
+        if s.raw is None or not s.raw.present(8):
             self.invalid += 1
             return []
         key = (s.ifname, s.family, s.raw.vrid)
@@ -127,7 +128,9 @@ class VridTable:
         ours = s.outgoing or s.src in self.own_addresses or (bool(s.mac) and s.mac.lower() in self.own_macs)
         sender = row.senders.get(s.src)
         if sender is None:
-            sender = row.senders[s.src] = Sender(s.src, s.mac, ours, s.time, s.time)
+            sender = row.senders[s.src] = Sender(s.src, s.mac, ours, s.time, s.time, since=s.time)
+        elif s.time - sender.last > self.window(row) or sender.priority == 0:
+            sender.since = s.time
         sender.last = s.time
         sender.count += 1
         sender.times.append(s.time)
@@ -136,9 +139,12 @@ class VridTable:
         if s.mac:
             sender.mac = s.mac
         r = s.raw
-        sender.priority, sender.version = r.priority, r.version
-        sender.interval, sender.addresses = r.interval, r.addresses
-        sender.auth_type, sender.password = r.auth_type, s.password
+        sender.priority, sender.version, sender.interval = r.priority, r.version, r.interval
+        if s.incomplete:  # a cut or fragmented advert: who and when, but its content is not all there
+            cut = self._check_masters(row, s.time)
+            self.flags += cut
+            return cut
+        sender.addresses, sender.auth_type, sender.password = r.addresses, r.auth_type, s.password
         if s.error:
             sender.bad[s.error] = sender.bad.get(s.error, 0) + 1
         new: list[Finding] = []
@@ -269,8 +275,9 @@ class VridTable:
                 {
                     "interface": ifname,
                     "vrid": vrid,
-                    "masters": [{"src": str(m.src), "mac": m.mac, "priority": m.priority, "ours": m.ours}
-                                for m in concurrent],
+                    "masters": [{"src": str(m.src), "mac": m.mac, "priority": m.priority, "ours": m.ours,
+                                 "became_master": round(m.since, 6)} for m in concurrent],
+                    "since": round(max(m.since for m in concurrent), 6),
                 },
             ),
         )
@@ -374,3 +381,17 @@ def run_watch(
             if tick is not None and time.monotonic() >= next_tick:
                 tick()
                 next_tick = time.monotonic() + 1.0
+
+
+def run_replay(decoded: Iterable[tuple[Sighting, float]], table: VridTable, ifname: str) -> Iterator[WatchEvent]:
+    """Feed the table from a capture instead of a tap: (sighting, capture time) pairs in file order.
+
+    The capture's timestamps are the clock (the table's windows and the split-brain interleaving are
+    judged in capture time), and every sighting is filed under ``ifname`` (the interface the capture
+    was taken on, so a configuration's instances match it).
+    """
+    from dataclasses import replace
+
+    for s, when in decoded:
+        s = replace(s, ifname=ifname, time=when)
+        yield WatchEvent(s, table.feed(s))

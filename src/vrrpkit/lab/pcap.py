@@ -1,21 +1,17 @@
-"""Read the classic pcap files that `tcpdump -w` writes, without tshark or scapy.
+"""Read the captures the lab's tcpdump writes, through scapy's raw readers (as ``vrrpkit.diag.capture`` does).
 
-Tests and the demo only need "how many frames, and their bytes"; a 30-line reader is cheaper than
-a dependency and keeps `lab` usable on a bare Debian.
+Tests and the demo only need "how many frames, and their bytes". The lab may not import diag (it
+drives the daemon and the doctor as processes), so it asks the same library directly: pcap or
+pcapng, and a capture cut short mid-record (tcpdump killed) just loses that last record.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
-}
+MAX_RECORD = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -27,22 +23,32 @@ class Frame:
 
 
 def read_pcap(path: str | Path) -> list[Frame]:
-    """All frames of a pcap file; a capture cut short mid-record just loses that last record."""
-    raw = Path(path).read_bytes()
-    if len(raw) < 24:
+    """All frames of a pcap or pcapng file (an empty file has none)."""
+    from scapy.error import Scapy_Exception
+    from scapy.utils import RawPcapNgReader, RawPcapReader
+
+    if Path(path).stat().st_size < 24:
         return []
-    try:
-        endian, unit = _MAGICS[raw[:4]]
-    except KeyError as exc:
-        raise ValueError(f"{path}: not a pcap file (pcapng is not supported)") from exc
     frames: list[Frame] = []
-    offset = 24
-    record = struct.Struct(endian + "IIII")
-    while offset + record.size <= len(raw):
-        sec, frac, incl, _orig = record.unpack_from(raw, offset)
-        offset += record.size
-        if offset + incl > len(raw):
-            break
-        frames.append(Frame(sec + frac * unit, raw[offset : offset + incl]))
-        offset += incl
+    try:
+        reader: Any = RawPcapReader(str(path))
+    except Scapy_Exception as exc:
+        raise ValueError(f"{path}: not a pcap or pcapng file") from exc
+    with reader:
+        ng = isinstance(reader, RawPcapNgReader)
+        while True:
+            try:
+                record = reader._read_packet(size=MAX_RECORD)
+            except EOFError:
+                break
+            if record is None:
+                break
+            data, meta = record
+            if ng:
+                stamp = ((meta.tshigh << 32) + meta.tslow) / meta.tsresol
+            else:
+                stamp = meta.sec + meta.usec / (1e9 if getattr(reader, "nano", False) else 1e6)
+                if len(data) < meta.caplen:
+                    break  # the file ends inside this record
+            frames.append(Frame(stamp, bytes(data)))
     return frames

@@ -19,6 +19,7 @@ from ipaddress import ip_address
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, IPAddress, SyncGroupConfig
+from vrrpkit.core.reconfig import identity
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.sync import SyncGroup
 
@@ -145,6 +146,38 @@ class SimLan:
         host.up = False
         host.routers = {}
         host.groups = []
+
+    def reload(self, name: str, instances: Sequence[InstanceConfig]) -> None:
+        """SIGHUP with new configs, as the daemon applies them: a router whose identity
+        (`core.reconfig.identity`) is still configured takes the new config in place and keeps its
+        state; the others stop (a master sends priority 0) and new ones start."""
+        host = self.hosts[name]
+        host.configs = tuple(instances)
+        if not host.up:
+            return
+        running = {identity(r.config): r for r in host.routers.values()}
+        kept = []
+        for cfg in instances:
+            router = running.pop(identity(cfg), None)
+            if router is not None:
+                kept.append((router, cfg))
+        for router in running.values():
+            router.shutdown(self.now)
+            for effect in router.effects():
+                self._apply(host, effect)
+        host.routers = {cfg.name: router for router, cfg in kept}
+        host.vips = {cfg.name: host.vips.get(router.name, set()) for router, cfg in kept}
+        started = [VirtualRouter(cfg, host.address) for cfg in instances if cfg.name not in host.routers]
+        host.routers.update({router.name: router for router in started})
+        host.groups = [
+            SyncGroup(group.name, [host.routers[m] for m in group.members if m in host.routers])
+            for group in host.sync_groups
+        ]
+        for router, cfg in kept:
+            router.reconfigure(cfg, self.now)
+        for router in started:
+            router.start(self.now)
+        self._drain(host)
 
     def tracker(self, host: str, instance: str, name: str, value: bool | int | None) -> None:
         self.hosts[host].routers[instance].tracker_changed(name, value, self.now)

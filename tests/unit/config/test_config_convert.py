@@ -75,3 +75,42 @@ def test_crlf_preserved() -> None:
            "    10.0.0.100\r\n  }\r\n}\r\n"
     out = to_unicast(text, ["10.0.0.2"], src="10.0.0.1")
     assert "\n" not in out.replace("\r\n", "")
+
+
+VMAC = ("vrrp_instance A {\n  interface eth0\n  use_vmac\n  virtual_router_id 5\n  virtual_ipaddress {\n"
+        "    10.0.0.100/24\n  }\n}\n")  # fmt: skip
+
+
+def test_use_vmac_gets_vmac_xmit_base_which_keepalived_requires_with_unicast() -> None:
+    out = to_unicast(VMAC, ["10.0.0.2"], src="10.0.0.1")
+    lines = out.splitlines()
+    assert lines.count("  vmac_xmit_base") == 1
+    assert "use_vmac needs vmac_xmit_base" in lines[lines.index("  vmac_xmit_base") - 1]
+    already = to_unicast(VMAC.replace("  use_vmac\n", "  use_vmac\n  vmac_xmit_base\n"), ["10.0.0.2"], src="10.0.0.1")
+    assert already.count("vmac_xmit_base") == 1  # not written twice
+
+
+def test_use_ipvlan_is_refused_with_keepalived_words() -> None:
+    with pytest.raises(ConvertError, match=r"use_ipvlan: keepalived 2\.2\.7 rejects it"):
+        to_unicast(VMAC.replace("use_vmac", "use_ipvlan"), ["10.0.0.2"], src="10.0.0.1")
+
+
+def test_convert_cli_writes_nothing_when_the_result_has_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vrrpkit.cli.main import main
+
+    src = tmp_path / "in.conf"
+    src.write_text(VMAC.replace("  virtual_router_id 5\n", "  virtual_router_id 5\n  priorty 150\n"))
+    out = tmp_path / "out.conf"
+    rc = main(["convert", "--to-unicast", "-f", str(src), "--peer", "10.0.0.2", "--src", "10.0.0.1", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and not out.exists()
+    assert "unknown keyword `priorty`" in err
+    assert "1 error(s), 1 of them already in" in err and "nothing written" in err
+    src.write_text(VMAC)
+    assert (
+        main(["convert", "--to-unicast", "-f", str(src), "--peer", "10.0.0.2", "--src", "10.0.0.1", "-o", str(out)])
+        == 0
+    )
+    assert "vmac_xmit_base" in out.read_text()

@@ -110,6 +110,22 @@ def test_a_higher_priority_master_keeps_us_backup(tmp_path: Path) -> None:
     assert not any(call[0] == "add" for call in fake.netlink.calls)
 
 
+def test_an_advert_that_ends_mastership_ends_the_split_brain_with_it(tmp_path: Path) -> None:
+    """The split brain of issue 12: a master that saw another owner goes BACKUP on a higher-priority
+    advert (FRR or keepalived took over); its status must not keep saying SPLIT BRAIN."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        inst = d.instances["VI_1"]
+        inst.split_brain = inst.suspects = frozenset({"02:00:00:00:00:02"})  # what two probes found
+        fake.sockets[("eth0", 4)].deliver(advert(200), "192.0.2.2")
+        await until(lambda: state(d) == "BACKUP")
+        snap = d.snapshot().instance("VI_1")
+        assert snap is not None and snap.state == "BACKUP" and snap.split_brain == []
+
+    drive(tmp_path, conf(), body)
+
+
 def test_link_down_is_fault_and_link_up_recovers(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")
@@ -133,21 +149,88 @@ def test_a_leftover_vip_from_a_crash_is_removed_at_start(tmp_path: Path) -> None
     drive(tmp_path, conf(), body, fake)
 
 
-def test_reload_keeps_unchanged_instances_and_restarts_changed_ones(tmp_path: Path) -> None:
+def test_reload_keeps_unchanged_instances_and_changes_the_others_in_place(tmp_path: Path) -> None:
     two = conf(priority=150) + conf(name="VI_2", vrid=52, vips="192.0.2.98/24")
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER" and state(d, "VI_2") == "MASTER")
         first, second = d.instances["VI_1"].router, d.instances["VI_2"].router
         runner.queued.clear()
-        changed = conf(priority=150) + conf(name="VI_2", vrid=52, vips="192.0.2.97/24")
+        fake.netlink.calls.clear()
+        sock = fake.sockets[("eth0", 4)]
+        sent_before = len(sock.sent)
+        changed = conf(priority=120) + conf(name="VI_2", vrid=52, vips="192.0.2.98/24\n192.0.2.97/24")
         assert d.apply_reload(load_string(changed, filename="keepalived.conf"))
-        assert d.instances["VI_1"].router is first and state(d) == "MASTER"  # untouched: no flap
-        assert d.instances["VI_2"].router is not second  # changed: stopped, started anew
-        assert notifies(runner)[0] == "stop VI_2"
+        assert d.instances["VI_1"].router is first and d.instances["VI_2"].router is second
+        assert state(d) == "MASTER" and state(d, "VI_2") == "MASTER"
+        assert first.priority == 120 and runner.queued == []  # no state change, no notify script
+        assert fake.netlink.calls == [("add", "eth0", "192.0.2.97/24")]  # the new VIP only, nothing removed
+        assert fake.announcers["eth0"].announced[-1] == (("192.0.2.97",), 5)
+        fresh = [data for data, _, _ in sock.sent[sent_before:]]
+        assert (51, 120) in {(data[1], data[2]) for data in fresh}  # VI_1 advertised its new priority at once
+        assert all(data[2] != 0 for data in fresh)  # and nobody said goodbye
         assert d.reloads == 1
 
     drive(tmp_path, two, body)
+
+
+def test_reload_restarts_an_instance_whose_identity_changed(tmp_path: Path) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        router = d.instances["VI_1"].router
+        runner.queued.clear()
+        assert d.apply_reload(load_string(conf(vrid=52), filename="keepalived.conf"))
+        assert d.instances["VI_1"].router is not router and state(d) == "BACKUP"
+        assert notifies(runner) == ["stop VI_1", "backup VI_1"]
+
+    drive(tmp_path, conf(), body)
+
+
+def test_reload_renames_in_place_and_moves_a_vip_between_instances_without_a_gap(tmp_path: Path) -> None:
+    two = conf(priority=150, vips="192.0.2.99/24\n192.0.2.97/24") + conf(name="VI_2", vrid=52, vips="192.0.2.98/24")
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER" and state(d, "VI_2") == "MASTER")
+        router = d.instances["VI_1"].router
+        fake.netlink.calls.clear()
+        # VI_1 is renamed; 192.0.2.97 moves from it to VI_2 (listed first in the file)
+        moved = conf(name="VI_2", vrid=52, vips="192.0.2.98/24\n192.0.2.97/24") + conf(name="VI_one", priority=150)
+        assert d.apply_reload(load_string(moved, filename="keepalived.conf"))
+        assert d.instances["VI_one"].router is router and state(d, "VI_one") == "MASTER"
+        assert "VI_1" not in d.instances and d.snapshot().instance("VI_one") is not None
+        assert fake.netlink.calls == [("del", "eth0", "192.0.2.97/24"), ("add", "eth0", "192.0.2.97/24")]
+        assert fake.netlink.has_address("eth0", ip_address("192.0.2.97"))
+
+    drive(tmp_path, two, body)
+
+
+def test_reload_adding_a_tracked_interface_that_is_down_faults_the_master(tmp_path: Path) -> None:
+    fake = FakeOs()
+    fake.netlink.interfaces["eth1"] = False
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        sock = fake.sockets[("eth0", 4)]
+        sent_before = len(sock.sent)
+        assert d.apply_reload(load_string(conf(extra="track_interface {\n eth1\n}"), filename="keepalived.conf"))
+        assert state(d) == "FAULT"
+        assert [data[2] for data, _, _ in sock.sent[sent_before:]] == [0]  # a backup takes over after Skew_Time
+        assert fake.netlink.calls[-1] == ("del", "eth0", "192.0.2.99/24")
+
+    drive(tmp_path, conf(), body, fake)
+
+
+def test_reload_turning_accept_off_on_a_master_moves_only_the_firewall(tmp_path: Path) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        fake.netlink.calls.clear()
+        assert d.apply_reload(load_string(conf(extra="no_accept"), filename="keepalived.conf"))
+        assert fake.firewall.log[-1] == ("add", "eth0", "192.0.2.99")
+        assert fake.netlink.calls == [] and state(d) == "MASTER"
+        assert d.apply_reload(load_string(conf(), filename="keepalived.conf"))
+        assert fake.firewall.log[-1] == ("remove", "eth0", "192.0.2.99")
+
+    drive(tmp_path, conf(), body)
 
 
 def test_reload_with_errors_or_a_missing_interface_keeps_the_running_config(tmp_path: Path) -> None:
@@ -211,3 +294,37 @@ def test_status_snapshot_round_trips_through_json(tmp_path: Path) -> None:
         assert inst.transitions_total == len(inst.transitions)
 
     drive(tmp_path, conf(), body)
+
+
+ROUTE = "virtual_routes {\n 198.51.100.0/26 via 192.0.2.3 dev eth0\n}"
+ROUTE2 = "virtual_routes {\n 198.51.100.64/26 via 192.0.2.3 dev eth0\n}"
+
+
+def test_reload_keeps_a_masters_routes_while_its_vips_change_and_follows_a_rename(tmp_path: Path) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        (route,) = fake.netlink.routes
+        fake.netlink.calls.clear()
+        fewer = conf(vips="192.0.2.98/24", extra=ROUTE)  # the VIP changes: the routes are not the VIPs' business
+        assert d.apply_reload(load_string(fewer, filename="keepalived.conf"))
+        assert fake.netlink.calls == [("del", "eth0", "192.0.2.99/24"), ("add", "eth0", "192.0.2.98/24")]
+        assert fake.netlink.routes == {route}
+        renamed = conf(name="VI_one", vips="192.0.2.98/24", extra=ROUTE2)  # a rename and another route
+        assert d.apply_reload(load_string(renamed, filename="keepalived.conf"))
+        assert state(d, "VI_one") == "MASTER" and [str(r) for r in fake.netlink.routes] == [
+            "198.51.100.64/26 via 192.0.2.3 dev eth0"
+        ]
+
+    fake, _ = drive(tmp_path, conf(extra=ROUTE), body)
+    assert not fake.netlink.routes  # the renamed master took its route with it when it stopped
+
+
+def test_reload_gives_a_master_without_routes_the_routes_the_file_now_has(tmp_path: Path) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert not fake.netlink.routes
+        assert d.apply_reload(load_string(conf(extra=ROUTE), filename="keepalived.conf"))
+        assert [str(r) for r in fake.netlink.routes] == ["198.51.100.0/26 via 192.0.2.3 dev eth0"]
+
+    fake, _ = drive(tmp_path, conf(), body)
+    assert not fake.netlink.routes

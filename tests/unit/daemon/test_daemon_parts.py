@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from daemon_fakes import FakeOs, FakeRunner
 
-from vrrpkit.config.model import GlobalDefs
+from vrrpkit.config.model import GlobalDefs, ParseResult
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, Vip
+from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, UnicastPeer, Vip
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import Event, State
@@ -88,22 +88,61 @@ def test_notifier_queues_in_order_and_refuses_what_script_security_refuses(tmp_p
 # --- reload planning --------------------------------------------------------------------------------
 
 
-def test_reload_plan_keeps_identical_restarts_changed_adds_and_removes() -> None:
-    running = {"A": cfg("A"), "B": cfg("B", vrid=52), "C": cfg("C", vrid=53)}
-    new = [cfg("A"), cfg("B", vrid=52, priority=120), cfg("D", vrid=54)]
+def test_reload_plan_keeps_identical_reconfigures_changed_restarts_new_identities() -> None:
+    running = {"A": cfg("A"), "B": cfg("B", vrid=52), "C": cfg("C", vrid=53), "E": cfg("E", vrid=55)}
+    new = [cfg("A"), cfg("B", vrid=52, priority=120), cfg("D", vrid=54), cfg("E", vrid=56)]
     plan = plan_reload(running, new)
     assert plan.keep == ("A",)
-    assert plan.restart == ("B",)
+    assert plan.reconfigure == (("B", "B"),)  # same identity: applied in place, state kept
+    assert plan.restart == ("E",)  # same name, new VRID: stopped and started anew
     assert plan.remove == ("C",)
     assert plan.add == ("D",)
-    assert plan.stop == ("B", "C") and plan.start == ("B", "D")
+    assert plan.stop == ("E", "C") and plan.start == ("E", "D")
 
 
-def test_reload_is_refused_on_errors_or_a_missing_interface() -> None:
-    assert refusal([cfg()], ok=False, interface_exists=lambda _: True) is not None
-    why = refusal([cfg(), cfg("X", interface="eth9")], ok=True, interface_exists=lambda n: n == "eth0")
+def test_reload_plan_matches_by_identity_like_keepalived_not_by_name() -> None:
+    running = {"A": cfg("A"), "B": cfg("B", vrid=52)}
+    renamed = plan_reload(running, [cfg("A2"), cfg("B", vrid=52)])
+    assert renamed.reconfigure == (("A", "A2"),) and renamed.keep == ("B",) and not renamed.stop
+    swapped = plan_reload(running, [cfg("A", vrid=52), cfg("B")])
+    assert sorted(swapped.reconfigure) == [("A", "B"), ("B", "A")] and not swapped.stop and not swapped.start
+    # a name reused for another identity while its old identity went away: stop it, start the new one
+    moved = plan_reload(running, [cfg("A", vrid=53), cfg("B", vrid=52)])
+    assert moved.restart == ("A",) and moved.keep == ("B",)
+
+
+@pytest.mark.parametrize(
+    ("change", "in_place"),
+    [
+        ({"priority": 90}, True),
+        ({"version": 3}, True),
+        ({"advert_int_cs": 200}, True),
+        ({"preempt": False}, True),
+        ({"unicast_peers": (UnicastPeer(ip_address("192.0.2.2")),)}, False),
+        ({"interface": "eth1"}, False),
+        ({"vrid": 60}, False),
+    ],
+)
+def test_reload_plan_restarts_only_on_keepalived_identity_changes(change: dict[str, object], in_place: bool) -> None:
+    plan = plan_reload({"A": cfg("A")}, [cfg("A", **change)])
+    assert (plan.reconfigure == (("A", "A"),)) is in_place
+    assert (plan.restart == ("A",)) is not in_place
+
+
+def test_reload_is_refused_on_errors_or_where_keepalived_would_not_run() -> None:
+    from vrrpkit.config import load_string
+
+    def result(body: str) -> ParseResult:
+        return load_string(f"vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n{body}\n}}\n")
+
+    everywhere = lambda _: True  # noqa: E731
+    only_eth0 = lambda name: name == "eth0"  # noqa: E731
+    assert refusal(result("virtual_ipaddress {\n 192.0.2.99/24\n}"), everywhere) is None
+    assert "errors" in (refusal(result("priorty 150\nvirtual_ipaddress {\n 192.0.2.99/24\n}"), everywhere) or "")
+    why = refusal(result("track_interface {\n eth9\n}\nvirtual_ipaddress {\n 192.0.2.99/24\n}"), only_eth0)
     assert why is not None and "eth9" in why
-    assert refusal([cfg()], ok=True, interface_exists=lambda _: True) is None
+    why = refusal(result("version 3"), everywhere)  # keepalived: 'No VIP specified; at least one is required'
+    assert why is not None and "no virtual address" in why
 
 
 # --- the applier ------------------------------------------------------------------------------------

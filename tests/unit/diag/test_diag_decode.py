@@ -175,3 +175,19 @@ def test_icmp_echo_and_protocol_unreachable() -> None:
     parsed = icmp.parse_icmp(4, error, IPv4Address("192.0.2.2"))
     assert isinstance(parsed, icmp.IcmpError) and parsed.protocol_unreachable
     assert (parsed.quoted_protocol, str(parsed.quoted_dst)) == (112, "192.0.2.2")
+
+
+def test_mldv2_query_and_reports_for_the_vrrp_group() -> None:
+    group = IPv6Address("ff02::12")
+    query = igmp.mldv2_query(group)
+    assert (query[0], int.from_bytes(query[4:6], "big"), IPv6Address(query[8:24])) == (130, 1000, group)
+    record = bytes([4, 0, 0, 0]) + group.packed  # CHANGE_TO_EXCLUDE, no sources: "I listen to ff02::12"
+    icmp6 = bytes([143, 0, 0, 0, 0, 0, 0, 1]) + record
+    hbh = bytes([58, 0, 5, 2, 0, 0, 1, 0])
+    src, dst = IPv6Address("fe80::1"), IPv6Address("ff02::16")
+    header = bytes.fromhex("60000000") + (len(hbh) + len(icmp6)).to_bytes(2, "big") + bytes([0, 1])
+    assert igmp.mld_report_groups(header + src.packed + dst.packed + hbh + icmp6) == {group}
+    v1 = bytes([131, 0, 0, 0, 0, 0, 0, 0]) + group.packed
+    header1 = bytes.fromhex("60000000") + (len(hbh) + len(v1)).to_bytes(2, "big") + bytes([0, 1])
+    assert igmp.mld_report_groups(header1 + src.packed + dst.packed + hbh + v1) == {group}
+    assert igmp.mld_report_groups(header + src.packed + dst.packed + hbh + bytes([128]) + icmp6[1:]) == set()

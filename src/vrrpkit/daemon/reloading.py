@@ -1,0 +1,142 @@
+"""Reload execution (SIGHUP): the half of `app.Daemon` that carries out `reload.plan_reload`.
+
+`Daemon` inherits `Reloading`; its methods use only what `ReloadHost` names, so the daemon's loop
+stays in app.py and this file holds one job: stop what goes, re-file what is reconfigured (a rename
+included), build what comes, reconfigure the routers in place, and drain once with every VIP
+removal first (see the "Reload" section of docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from vrrpkit.config.model import ParseResult
+from vrrpkit.core.config import InstanceConfig, Track
+from vrrpkit.core.reconfig import diff
+from vrrpkit.core.state import State
+from vrrpkit.core.sync import SyncGroup
+from vrrpkit.daemon import systemd
+from vrrpkit.daemon.applier import EffectApplier
+from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.ports import Ports
+from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.tracking import TrackValue
+
+log = logging.getLogger("vrrpkit")
+
+
+class ReloadHost(Protocol):
+    """What reload execution needs of the daemon."""
+
+    stopping: bool
+    reloads: int
+    files: list[str]
+    config_id: str | None
+    instances: dict[str, Instance]
+    groups: dict[str, SyncGroup]
+    group_of: dict[str, SyncGroup]
+    ports: Ports
+    applier: EffectApplier
+    _load: Callable[[list[str], str | None], ParseResult] | None
+    _deadline_of: dict[str, float]
+
+    def _now(self) -> float: ...
+    def _build(self, result: ParseResult, new_names: Iterable[str], moved: Iterable[Instance] = ()) -> None: ...
+    def _start_routers(self, instances: Iterable[Instance]) -> None: ...
+    def _track_values(self, tracks: Iterable[Track]) -> dict[str, TrackValue]: ...
+    def _status_line(self) -> str: ...
+    def apply_reload(self, result: ParseResult) -> bool: ...
+    def _drain(
+        self,
+        instances: Iterable[Instance],
+        probe: bool = True,
+        extra_groups: Iterable[SyncGroup] = (),
+        removals_first: bool = False,
+    ) -> None: ...
+
+
+class Reloading:
+    async def reload(self: ReloadHost) -> None:
+        """SIGHUP: read and check the files off the loop, then apply (or keep the running config)."""
+        from vrrpkit.config import load_files
+
+        log.info("Reloading configuration (SIGHUP)")
+        load = self._load or load_files
+        result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
+        for diag in result.diagnostics:
+            if diag.severity != "info":
+                (log.error if diag.severity == "error" else log.warning)("%s", diag)
+        self.apply_reload(result)
+
+    def apply_reload(self: ReloadHost, result: ParseResult) -> bool:
+        """Apply a new config as keepalived does (see `daemon/reload.py`): unchanged instances carry
+        on, changed ones take the new config in place and keep their state (a VIP moves only when
+        the edit changes who should be master), and only an identity change restarts an instance (a
+        master sends priority 0 first). Returns whether the new config was taken."""
+        if self.stopping:
+            log.warning("Reload ignored: shutting down")
+            return False
+        why = refusal(result, self.ports.netlink.interface_exists)
+        if why is not None:
+            log.error("Reload failed: %s", why)
+            return False
+        plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
+        now = self._now()
+        stopped = []
+        for name in plan.stop:
+            if name in plan.restart:
+                log.info("(%s) interface, VRID, family or unicast mode changed, restarting instance", name)
+            else:
+                log.info("(%s) removed from the configuration, stopping instance", name)
+            inst = self.instances.pop(name)
+            inst.router.shutdown(now)
+            stopped.append(inst)
+        self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
+        configs = {cfg.name: cfg for cfg in result.instances}
+        moved: list[tuple[Instance, InstanceConfig]] = []
+        for old_name, new_name in plan.reconfigure:
+            inst = self.instances.pop(old_name)
+            moved.append((inst, inst.cfg))
+            inst.cfg = configs[new_name]
+            self.applier.routes.renamed(old_name, new_name)
+        try:
+            self._build(result, plan.start, [inst for inst, _ in moved])
+        except OSError as exc:
+            # the restarted instances are already stopped: run what could be built, and say so loudly
+            log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
+            for inst, old in moved:
+                inst.cfg = old
+                self.instances[inst.name] = inst
+            self._start_routers([i for i in self.instances.values() if not i.router.running])
+            return False
+        self.reloads += 1
+        now = self._now()
+        for inst, old in moved:
+            new = inst.cfg
+            log.info("(%s) configuration changed, state kept: %s", inst.name, diff(old, new).describe(old, new))
+            added = [t for t in new.tracks if t not in old.tracks]
+            inst.router.reconfigure(new, now, self._track_values(added))
+        for inst in (self.instances[n] for n in plan.start):
+            inst.router.start(now)
+        self._deadline_of.clear()
+        self._drain(self.instances.values(), removals_first=True)
+        if result.globals.fifo_write_vrrp_states_on_reload:
+            self.applier.write_states(self.instances.values(), self.groups.values())
+        for inst, old in moved:
+            if inst.router.state is State.MASTER and old.accept_mode != inst.cfg.accept_mode:
+                try:
+                    self.applier.accept_changed(inst, old)
+                except Exception:
+                    log.exception("(%s) failed to change accept mode", inst.name)
+        log.info(
+            "Reload done: %d instance(s), %d kept, %d changed in place, %d restarted",
+            len(self.instances),
+            len(plan.keep),
+            len(plan.reconfigure),
+            len(plan.start),
+        )
+        systemd.notify(f"STATUS={self._status_line()}")
+        return True
