@@ -94,3 +94,20 @@ def test_the_capture_report_shows_who_advertised_when_and_the_overlap() -> None:
 def test_an_empty_capture_says_so() -> None:
     text = check_page(capture_page({"type": "summary", "table": [], "flags": [], "timeline": {"vrids": []}}, "x"))
     assert "No VRRP advertisement" in text
+
+
+def test_watch_replay_writes_the_report_from_its_own_summary(tmp_path: Path, capsys: Any) -> None:
+    """The real pipeline: `vrrpkit watch -r CAPTURE --report` on the lab's split-brain capture."""
+    from vrrpkit.cli.main import main
+
+    capture = Path(__file__).parents[2] / "data" / "captures" / "lab-split-brain.pcap"
+    page = tmp_path / "capture.html"
+    code = main(["watch", "-r", str(capture), "--report", str(page), "--json"])
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 1 and summary["type"] == "summary"  # the split brain is flagged
+    doc = page.read_text()
+    text = check_page(doc)
+    assert "lab-split-brain.pcap" in text
+    (svg,) = svgs(doc)
+    assert lane_titles(svg, "trouble", "band split")
+    assert doc == capture_page(summary, str(capture))  # the page is the JSON summary, drawn
