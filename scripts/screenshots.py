@@ -2,8 +2,9 @@
 
 Nothing here is drawn by hand: a lab with two `vrrpkit run` hosts serves its status pages, headless
 Chromium inside a host photographs them (a master with some history, then a split brain when the
-lab's switch drops multicast), and `vrrpkit demo --report` writes the demo's page, photographed with
-no network. Each picture is the top of the page in a 1280-pixel-wide window, as a person first sees it.
+lab's switch drops multicast), tcpdump on h2 records the whole story for `vrrpkit watch -r --report`,
+and `vrrpkit demo --report` writes the demo's page; files are photographed with no network. Each
+picture is the top of the page in a 1280-pixel-wide window, as a person first sees it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def status_pages(out: Path) -> None:
             lab.run_vrrpkit(host, conf, ["--metrics", f"{lab.addr(host)}:{PORT}"])
 
         say("h2 starts alone, then h1 joins and takes VI_WEB over")
+        capture = lab.start_capture("h2")
         run("h2")
         time.sleep(8)
         run("h1")
@@ -100,6 +102,12 @@ def status_pages(out: Path) -> None:
             raise SystemExit("screenshots: no split-brain banner within 30 s")
         time.sleep(3)
         screenshot(lab.netns("h1"), f"http://{lab.addr('h1')}:{PORT}/", out / "status-split-brain.png", (1280, 760))
+        pcap = capture.stop()
+        say("vrrpkit watch -r on h2's capture of all of it")
+        report = Path(tmp) / "capture.html"
+        subprocess.run([sys.executable, "-m", "vrrpkit", "watch", "-r", str(pcap), "--report", str(report)],
+                       check=False, stdout=subprocess.DEVNULL)  # fmt: skip
+        screenshot_offline(report, out / "capture-report.png", (1280, 620))
 
 
 def demo_report(out: Path) -> None:
