@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
     add_control_option(p)
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics, e.g. 127.0.0.1:9650")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--keep-capabilities", action="store_true",
+                   help="keep every capability, as keepalived does (default: keep only what VRRP needs; "
+                   "root scripts then have only those too; docs/security.md)")  # fmt: skip
     p.add_argument(
         "--strict",
         action="store_true",
@@ -102,7 +105,16 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.exists(path):
             print(f"vrrpkit run: config file {path} not found", file=sys.stderr)
             return 2
-    result = load_files(files, config_id)
+    try:
+        result = load_files(files, config_id)
+    except OSError as exc:  # e.g. a config file keepalived would skip: a FIFO, an executable
+        print(f"vrrpkit run: cannot read the configuration: {exc}", file=sys.stderr)
+        return 2
+    if os.geteuid() == 0 and not args.keep_capabilities:  # before the first netlink call starts a thread
+        problem = _drop_capabilities(metrics)
+        if problem is not None:
+            print(f"vrrpkit run: cannot drop capabilities ({problem}); use --keep-capabilities", file=sys.stderr)
+            return 2
     if not startable(result, strict=args.strict, interface_exists=netlink.interface_exists):
         return 1
     if os.geteuid() != 0:
@@ -112,3 +124,17 @@ def run(args: argparse.Namespace) -> int:
 
     daemon = Daemon(result, files=files, config_id=config_id, control_path=default_path(args.control), metrics=metrics)
     return asyncio.run(daemon.run())
+
+
+def _drop_capabilities(metrics: tuple[str, int] | None) -> str | None:
+    """Before any thread or socket exists (every later thread and child inherits the result):
+    keep what the daemon needs from here on (io.caps.DAEMON_KEEPS), and the right to bind a
+    privileged metrics port when one is asked for."""
+    from vrrpkit.io import caps
+
+    keep = caps.DAEMON_KEEPS | ({caps.CAP_NET_BIND_SERVICE} if metrics is not None and metrics[1] < 1024 else set())
+    try:
+        caps.drop_all_but(frozenset(keep))
+    except OSError as exc:
+        return str(exc)
+    return None

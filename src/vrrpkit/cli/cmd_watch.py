@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from vrrpkit.cli.diagrender import fail
+from vrrpkit.cli.diagrender import fail, safe
 from vrrpkit.cli.options import add_config_option
 
 EPILOG = """\
@@ -22,7 +22,8 @@ the config's (-f), bad checksums, no master for longer than Master_Down_Interval
 handovers. The summary ends with who was master of each VRID when. --json: one JSON object per line
 ({"type": "advert"|"flag"|"summary"}; the summary has the table, the flags and the timeline).
 --report FILE.html draws the summary as one page (a timeline per VRID: who advertised when, with
-which priority, the gaps and overlaps; hover a band for its times). Exit status: 0 nothing flagged, 1 something was flagged, 2 usage or environment.
+which priority, the gaps and overlaps; hover a band for its times). Exit status: 0 nothing flagged,
+1 something was flagged, 2 usage or environment.
 """
 
 
@@ -164,13 +165,14 @@ def show_event(args: argparse.Namespace, s: Any, flags: list[Any]) -> None:
         for f in flags:
             print(json.dumps({"type": "flag", **f.as_dict()}), flush=True)
     else:
-        print(f"{stamp(s.time)} {'Out' if s.outgoing else 'In '} {s.mac} {tcpdump_line(s)}", flush=True)
+        print(f"{stamp(s.time)} {'Out' if s.outgoing else 'In '} {safe(s.mac)} {safe(tcpdump_line(s))}", flush=True)
         for f in flags:
-            print(f"  !! {f.code}: {flag_text(f)}", flush=True)
+            print(f"  !! {safe(f.code)}: {safe(flag_text(f))}", flush=True)
 
 
 def summary(args: argparse.Namespace, iface: str, table: Any, timeline: Any, capture: dict[str, Any] | None) -> int:
     from vrrpkit.diag.findings import Severity
+    from vrrpkit.diag.watch import MAX_FLAGS
 
     end = timeline.end if capture is not None and timeline.end is not None else None
     rows = table.table(end)
@@ -188,7 +190,9 @@ def summary(args: argparse.Namespace, iface: str, table: Any, timeline: Any, cap
         for line in render_timeline(timeline.as_dict()):
             print(line)
         for f in flags:
-            print(f"flag: {f.code}: {flag_text(f)}")
+            print(f"flag: {safe(f.code)}: {safe(flag_text(f))}")
+        if table.flags_dropped:
+            print(f"flag: {table.flags_dropped} more flags not kept (more than {MAX_FLAGS})")
     return 1 if any(f.severity is not Severity.INFO for f in flags) else 0
 
 
@@ -225,7 +229,7 @@ def render_timeline(doc: dict[str, Any]) -> list[str]:
         out.append(f"VRID {v['vrid']} on {v['interface'] or '-'}: who was master when")
         for m in v["masters"]:
             end = {"priority-0": "sent priority 0", "silence": "fell silent"}.get(m["ended_by"] or "", "still master")
-            out.append(f"  {m['src']:<26} master {stamp(m['from'])} .. {stamp(m['to'])} ({m['seconds']:.1f} s, "
+            out.append(f"  {safe(m['src']):<26} master {stamp(m['from'])} .. {stamp(m['to'])} ({m['seconds']:.1f} s, "
                        f"{m['adverts']} adverts, priority {m['priority']}), then {end}")  # fmt: skip
         for o in v["overlaps"]:
             who = ", ".join(f"{x['src']} (master since {stamp(x['became_master'])})" for x in o["masters"])
@@ -248,10 +252,12 @@ def render_table(rows: list[dict[str, Any]]) -> str:
             if s["ours"]:
                 role += " (us)"
             out.append(
-                f"{row['vrid']:>4}  {row['interface']:<8} {s['src']:<26} {s['mac']:<17} {s['priority']:>4} "
-                f"{s['interval']:>6g} {','.join(map(str, s['ttl'])):<7} {s['adverts']:>5}  {s['auth'] or '-':<7} "
-                f"{','.join(s['vips']) or '-':<24} {role}"
+                f"{row['vrid']:>4}  {safe(row['interface']):<8} {safe(s['src']):<26} {safe(s['mac']):<17} "
+                f"{s['priority']:>4} {s['interval']:>6g} {','.join(map(str, s['ttl'])):<7} {s['adverts']:>5}  "
+                f"{safe(s['auth'] or '-'):<7} {safe(','.join(s['vips']) or '-'):<24} {role}"
             )
         if len(masters) > 1:
             out.append(f"{'':>4}  !! {len(masters)} masters for VRID {row['vrid']}: {', '.join(sorted(masters))}")
+        if row.get("senders_evicted"):
+            out.append(f"{'':>4}  !! {row['senders_evicted']} more senders not kept (spoofed sources?)")
     return "\n".join(out)

@@ -45,6 +45,13 @@ def finding_lines(f: dict[str, Any], evidence: bool = True) -> list[str]:
     return lines
 
 
+def safe(text: object) -> str:
+    """A field for the terminal: anything that is not printable (escape sequences, newlines, other
+    control characters) is shown escaped, so what arrives from the network cannot drive the
+    terminal of whoever runs the command."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+
+
 def fail(command: str, message: str) -> int:
     """One clear line on stderr, exit 2 (usage or environment)."""
     print(f"vrrpkit {command}: {message}", file=sys.stderr)

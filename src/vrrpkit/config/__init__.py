@@ -52,6 +52,7 @@ def load_string(
         files=tuple(dict.fromkeys(lexer.files)),
         config_id=config_id,
         script_locs=dict(parsed.script_locs),
+        notify_locs=dict(parsed.notify_locs),
         track_processes=parsed.track_processes,
         extras=parsed.extras,
         group_smtp_alert=parsed.group_smtp_alert,

@@ -19,6 +19,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "unknown-keyword": ("error", "keepalived does not know this keyword here and ignores it (often a typo)"),
     "unsupported-keyword": ("warning", "keepalived knows it, vrrpkit does not implement it: not supported, ignored"),
     "include-missing": ("warning", "an include matched no file; keepalived logs it and goes on"),
+    "include-skipped": ("warning", "an included directory, executable or non-regular file: keepalived skips it"),
     "invalid-value": ("error", "a value that is not a number, boolean or known word where one is needed"),
     "out-of-range": ("error", "vrid, priority, advert_int, weights and other numbers outside keepalived's range"),
     "repeated-keyword": ("error", "a keyword given twice where keepalived keeps the first and ignores the others"),
@@ -27,7 +28,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "invalid-address": ("error", "an IP address or prefix that does not parse; keepalived skips it"),
     # instance semantics
     "interface-missing": ("error", "a vrrp_instance without `interface`"),
-    "vrid-missing": ("error", "a vrrp_instance without a valid virtual_router_id is dropped"),
+    "vrid-missing": ("error", "a vrrp_instance without a valid virtual_router_id: keepalived exits"),
     "vrid-duplicate": ("error", "two instances with the same VRID and family on one interface"),
     "vip-duplicate": ("warning", "the same virtual address in two places"),
     "vip-family-mismatch": ("error", "an instance's addresses mix IPv4 and IPv6; keepalived drops the odd ones"),
@@ -73,8 +74,12 @@ RULES: dict[str, tuple[Severity, str]] = {
     # host (not with --offline)
     "host-interface-missing": ("warning", "the interface does not exist on this host"),
     "host-address-missing": ("warning", "a source address is not configured on this host"),
-    "host-script-missing": ("warning", "a script's program is not found or not executable on this host"),
-    "host-script-user-missing": ("warning", "the user scripts run as does not exist on this host"),
+    "host-script-missing": ("warning", "a command's program is not found or not accessible here: disabled"),
+    "host-script-user-missing": ("warning", "the user a command runs as does not exist here: disabled"),
+    "host-script-disabled": ("warning", "keepalived disables the command here: not executable, unsafe, wrong type"),
+    "host-script-insecure": ("warning", "a command run as root that others can modify (refused by script security)"),
+    "host-script-no-shebang": ("warning", "a script without #!: run by sh here, never run by Debian's keepalived"),
+    "host-script-path-search": ("info", "a command given by name, found on PATH: keepalived asks for a full path"),
     "host-fifo-not-fifo": ("error", "a notify FIFO path exists but is not a FIFO (keepalived would write into it)"),
     "host-table-unknown": ("warning", "a route or rule names a routing table not in rt_tables on this host"),
     # cluster (several -f files)

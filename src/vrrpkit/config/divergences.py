@@ -174,6 +174,38 @@ DIVERGENCES: tuple[Divergence, ...] = (
         why="measured: a url block without `path` in the only url makes keepalived -t 2.2.7 segfault; an error "
         "is the honest answer (no allow-list entry needed: keepalived does not exit 0 there)",
     ),
+    Divergence(
+        key="script-file-test-with-command",
+        direction="runtime",
+        vrrpkit='a script line "</path WORDS..." is disabled (only a bare "</path" file test runs)',
+        keepalived_2_2_7="runs the whole line through /bin/sh without any check: the words after the file test run "
+        "as the script user, root by default (measured)",
+        why="a file test needs no command after it; running one unchecked bypasses enable_script_security",
+    ),
+    Divergence(
+        key="script-without-shebang",
+        direction="runtime",
+        vrrpkit="a script file without #! runs as `/bin/sh FILE ARGS` after the same checks",
+        keepalived_2_2_7="Debian's build has no libmagic: execve fails (ENOEXEC), the child exits 0 and the script "
+        "is reported as succeeded without having run (measured)",
+        why="what keepalived does when built with libmagic (system()), and what the author meant",
+    ),
+    Divergence(
+        key="drop-log-rate-limit",
+        direction="runtime",
+        vrrpkit="the first dropped advert of a kind per instance is logged, the rest counted and said once a minute "
+        "(every drop stays in vrrpkit_packets_dropped)",
+        keepalived_2_2_7="one log line per dropped packet (measured: 340 bad-TTL packets, 340 lines)",
+        why="anyone on the link could otherwise fill the journal and have journald drop the daemon's real messages",
+    ),
+    Divergence(
+        key="capabilities",
+        direction="runtime",
+        vrrpkit="keeps CAP_NET_RAW, CAP_NET_ADMIN, CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_CHOWN, CAP_DAC_READ_SEARCH "
+        "only, bounding set included, so root scripts have only these (--keep-capabilities: all)",
+        keepalived_2_2_7="keeps every capability; root scripts have all of them",
+        why="a daemon that parses packets from the network needs no other privilege (docs/security.md)",
+    ),
 )
 
 

@@ -10,25 +10,49 @@ import glob
 import os
 import random
 import socket
+import stat
 from collections.abc import Sequence
 
+from vrrpkit.config.lexer import SkippedFile
 from vrrpkit.config.model import ParseResult
 
 
 class FileLoader:
-    """Loader for `include`: plain reads, and glob expansion the way keepalived globs (GLOB_MARK: no dirs)."""
+    """Loader for `include`, reading what keepalived reads and skipping what it skips.
+
+    keepalived 2.2.7 (measured) skips a directory ("is a directory - skipping") and anything that is
+    not a regular file or has an execute bit ("is not a regular non-executable file - skipping"),
+    and follows symlinks. The file is opened non-blocking and checked on the open descriptor, so a
+    FIFO put in a config directory (or swapped in between a check and the read) is refused, never
+    waited on.
+    """
 
     def __call__(self, path: str) -> str | None:
         try:
-            if not os.path.isfile(path):
-                return None
-            with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-                return fh.read()
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
         except OSError:
             return None
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise SkippedFile(f"Configuration file '{path}' is a directory - skipping")
+            if not stat.S_ISREG(mode) or mode & 0o111:
+                raise SkippedFile(f"Configuration file '{path}' is not a regular non-executable file - skipping")
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, encoding="utf-8", errors="surrogateescape") as fh:
+                fd = -1
+                return fh.read()
+        except SkippedFile:
+            raise
+        except OSError:
+            return None
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def expand(self, pattern: str) -> list[str]:
-        return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+        """glob as keepalived globs it; directories stay in, so that they are reported as skipped."""
+        return sorted(glob.glob(pattern))
 
 
 def default_config_id() -> str:

@@ -7,15 +7,24 @@ differential test describe a host (for instance a network namespace) without tou
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
 from vrrpkit.config.diagnostics import Diagnostic, Location, Reporter
-from vrrpkit.config.model import ParseResult
+from vrrpkit.config.model import GlobalDefs, ParseResult, ScriptUse
 from vrrpkit.core.config import IPAddress, IPInterface
 from vrrpkit.core.routing import Route, Rule
+
+
+@dataclass(frozen=True)
+class ScriptVerdict:
+    """What keepalived would do with one command on this host (``io.scripts``, via ``diag.hostfacts``)."""
+
+    user: str  # who it would run as
+    disabled: str | None = None  # keepalived's line disabling it
+    refusal: str | None = None  # why: not-found, user, not-executable, wrong-type, insecure, shell-form, parse
+    notes: tuple[str, ...] = ()  # keepalived's warnings about a command that still runs
 
 
 @dataclass(frozen=True)
@@ -23,8 +32,7 @@ class HostFacts:
     """What `check` needs to know about the host. None for a fact means "unknown, do not check"."""
 
     interfaces: Mapping[str, tuple[IPInterface, ...]] = field(default_factory=dict)
-    executable: Callable[[str], bool] | None = None  # program (path or name) -> runnable?
-    users: frozenset[str] | None = None
+    script_check: Callable[[ScriptUse, GlobalDefs], ScriptVerdict] | None = None  # keepalived's verdict here
     path_kind: Callable[[str], str | None] | None = None  # 'fifo', 'file', 'symlink'..., None if absent
     rt_tables: Mapping[str, int] | None = None  # routing table names (iproute2's rt_tables)
 
@@ -60,25 +68,34 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
             if track.kind.value == "interface" and track.name not in facts.interfaces:
                 r.add(src.item(f"track:{track.name}", "track_interface"), "host-interface-missing",
                       f"tracked interface {track.name} does not exist on this host (the instance stays in FAULT)")
-    if facts.executable is not None:
-        for name, script in result.scripts.items():
-            if script.script.lstrip().startswith("<"):
-                continue  # `</path`: a file-open check (e.g. </dev/tcp/HOST/PORT), not a program to find
-            program = _program(script.script)
-            if program and not facts.executable(program):
-                loc = result_script_loc(result, name)
-                r.add(loc, "host-script-missing",
-                      f"vrrp_script {name}: {program} is not found or not executable here; keepalived disables "
-                      f"the script ('not found/accessible') and trackers of it never report")
+    if facts.script_check is not None:
+        for use in result.script_uses():
+            _script_diagnostics(r, result, use, facts.script_check(use, result.globals))
     _fifo_and_table_checks(r, result, facts)
-    g = result.globals
-    if facts.users is not None and g.enable_script_security and (result.scripts or _has_notify(result)):
-        user = g.script_user or "keepalived_script"
-        if user not in facts.users:
-            r.add(Location(result.files[0] if result.files else "<string>", 1), "host-script-user-missing",
-                  f"scripts run as {user}, which does not exist on this host; set script_user in global_defs "
-                  f"(keepalived: 'Unable to set default user')")
     return r.items
+
+
+def _script_diagnostics(r: Reporter, result: ParseResult, use: ScriptUse, v: ScriptVerdict) -> None:
+    """Each case on the line of its command, in keepalived's words and what it means here."""
+    loc = use.loc or result_script_loc(result, use.owner)
+    what = f"vrrp_script {use.owner}" if use.kind == "vrrp_script" else f"{use.owner} notify_{use.event}"
+    what = what.replace("notify_notify", "notify")
+    if v.disabled is not None:
+        effect = ("disabled: instances tracking it ignore it" if use.kind == "vrrp_script"
+                  else "disabled: it never runs")  # fmt: skip
+        rule = {"not-found": "host-script-missing", "user": "host-script-user-missing"}.get(v.refusal or "",
+                                                                                          "host-script-disabled")
+        r.add(loc, rule, f"{what}: keepalived logs '{v.disabled}' here and the command is {effect}")
+        return
+    for note in v.notes:
+        if note.startswith("Unsafe permissions"):
+            r.add(loc, "host-script-insecure", f"{what} runs as {v.user} although others can modify it: "
+                  f"keepalived logs '{note}' (and refuses it with enable_script_security)")  # fmt: skip
+        elif note.startswith("Please add a #! shebang"):
+            r.add(loc, "host-script-no-shebang", f"{what}: '{note}': vrrpkit and a keepalived built with libmagic "
+                  "run it with /bin/sh; Debian's keepalived 2.2.7 never runs it and reports success")  # fmt: skip
+        else:
+            r.add(loc, "host-script-path-search", f"{what}: keepalived logs '{note}'")
 
 
 def _fifo_and_table_checks(r: Reporter, result: ParseResult, facts: HostFacts) -> None:
@@ -144,18 +161,6 @@ def _interface_checks(r: Reporter, result: ParseResult, facts: HostFacts) -> Non
         if dev not in facts.interfaces:
             r.add(loc, "host-interface-missing",
                   f"interface {dev} of {what} does not exist on this host: keepalived drops the line")
-
-
-def _has_notify(result: ParseResult) -> bool:
-    return any(i.notify for i in result.instances) or any(g.notify for g in result.sync_groups)
-
-
-def _program(command: str) -> str:
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    return words[0] if words else ""
 
 
 def result_script_loc(result: ParseResult, name: str) -> Location:

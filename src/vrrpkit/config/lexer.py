@@ -24,6 +24,12 @@ from vrrpkit.config.generators import GeneratorError, is_generator, random_value
 from vrrpkit.config.generators import parse as parse_generator
 
 Loader = Callable[[str], "str | None"]
+
+
+class SkippedFile(OSError):
+    """A loader refuses a file keepalived skips (a directory, not a regular file, executable); the
+    message is keepalived's."""
+
 MAX_INCLUDE_DEPTH = 32
 MAX_GENERATED = 1 << 18  # lines made by ~SEQ/~LST in one file (keepalived's example: 65024 instances)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -412,7 +418,11 @@ class Lexer:
                 paths.append(full)
         found = False
         for path in paths:
-            text = self.loader(path) if self.loader is not None else None
+            try:
+                text = self.loader(path) if self.loader is not None else None
+            except SkippedFile as exc:
+                self.reporter.add(where, "include-skipped", str(exc))
+                continue
             if text is None:
                 continue
             found = True

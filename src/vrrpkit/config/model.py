@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
+from typing import Literal
 
 from vrrpkit.config.diagnostics import Diagnostic, Location
-from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, SyncGroupConfig, Vip
+from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, Notify, SyncGroupConfig, Vip
 from vrrpkit.core.routing import Route, Rule
 
 
@@ -164,6 +165,23 @@ class InstanceSource:
 
 
 @dataclass(frozen=True)
+class ScriptUse:
+    """One command the configuration makes keepalived run (see `ParseResult.script_uses`)."""
+
+    kind: Literal["vrrp_script", "notify"]
+    owner_kind: Literal["vrrp_script", "instance", "group", "fifo"]
+    owner: str  # the vrrp_script, instance or sync group name; fifo: notify_fifo or vrrp_notify_fifo
+    event: str  # notify: "master", "backup", ..., "notify"; vrrp_script: ""
+    command: str
+    user: tuple[str, ...]  # USER [GROUP] given for this command; empty: the default script user
+    loc: Location | None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.owner_kind, self.owner, self.event)
+
+
+@dataclass(frozen=True)
 class ParseResult:
     instances: tuple[InstanceConfig, ...] = ()
     sync_groups: tuple[SyncGroupConfig, ...] = ()
@@ -174,6 +192,7 @@ class ParseResult:
     sources: dict[str, InstanceSource] = field(default_factory=dict)
     files: tuple[str, ...] = ()  # every file read, the top one first
     script_locs: dict[str, Location] = field(default_factory=dict)  # vrrp_script NAME lines
+    notify_locs: dict[tuple[str, str, str], Location] = field(default_factory=dict)  # (kind, owner, event)
     config_id: str | None = None
     stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
     track_processes: dict[str, ProcessTrackConfig] = field(default_factory=dict)
@@ -201,6 +220,33 @@ class ParseResult:
             if inst.name == name:
                 return inst
         raise KeyError(name)
+
+    def script_uses(self) -> list[ScriptUse]:
+        """Every command keepalived would run for this configuration, with its user and line: each
+        vrrp_script, the notify commands of each instance and sync group (the first of a repeated
+        keyword, as keepalived keeps the first), and the notify FIFOs' `_script`s."""
+        uses: list[ScriptUse] = []
+        for name, sc in self.scripts.items():
+            user: tuple[str, ...] = () if not sc.user else (sc.user, sc.group) if sc.group else (sc.user,)
+            uses.append(ScriptUse("vrrp_script", "vrrp_script", name, "", sc.script, user, self.script_locs.get(name)))
+        owners: list[tuple[Literal["instance", "group"], str, tuple[Notify, ...]]] = [
+            ("instance", i.name, i.notify) for i in self.instances
+        ]
+        owners += [("group", g.name, g.notify) for g in self.sync_groups]
+        for kind, owner, notify in owners:
+            seen: set[str] = set()
+            for event, command, words in notify:
+                if event not in seen:
+                    seen.add(event)
+                    loc = self.notify_locs.get((kind, owner, event))
+                    uses.append(ScriptUse("notify", kind, owner, event, command, words, loc))
+        for key in ("notify_fifo", "vrrp_notify_fifo"):
+            fifo: FifoConfig | None = getattr(self.globals, key)
+            if fifo is not None and fifo.script:
+                words = () if not fifo.script_user else tuple(w for w in (fifo.script_user, fifo.script_group) if w)
+                loc = self.fifo_locs.get(f"{key}_script") or self.fifo_locs.get(key)
+                uses.append(ScriptUse("notify", "fifo", key, "", fifo.script, words, loc))
+        return uses
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from vrrpkit.config.diagnostics import Location
 from vrrpkit.config.keywords import NOTIFY_EVENTS
 from vrrpkit.config.lexer import Stmt
-from vrrpkit.config.parse_items import peer, track_ref, vip
+from vrrpkit.config.parse_items import notify_line, peer, track_ref, vip
 from vrrpkit.config.parse_routes import route, rule
 from vrrpkit.config.parser import IFNAMSIZ, Parser, bind
 from vrrpkit.config.written import Written, WrittenInstance
@@ -179,6 +179,7 @@ def _preempt_delay(b: InstanceBlock, s: Stmt) -> None:
     b.inst.preempt_delay = b.p.float_arg(s, 0, 1000)
 
 
+
 def _notify(b: InstanceBlock, s: Stmt) -> None:
     """One script per event: keepalived keeps the first line and ignores the others."""
     if len(s.words) < 2:
@@ -189,7 +190,7 @@ def _notify(b: InstanceBlock, s: Stmt) -> None:
         return
     if not b.p.first_wins(b.inst.notify_lines, s, f"{s.keyword} (a script for this event)"):
         return
-    b.inst.notify.append((NOTIFY_EVENTS[s.keyword], s.words[1].text))
+    b.inst.notify.append(notify_line(s, NOTIFY_EVENTS[s.keyword]))
     b.written.note_script(s.loc)
 
 

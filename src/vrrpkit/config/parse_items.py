@@ -2,8 +2,8 @@
 
 keepalived reads these lines word by word (`alloc_ipaddress`, `alloc_unicast_peer`, the track_*
 parsers); a word it does not know is skipped with a complaint and the rest of the line still counts,
-which is what these functions do. Instances and sync groups both list trackers, so the line readers
-live here rather than in either section's module.
+which is what these functions do. Instances and sync groups both list trackers and notify commands,
+so the line readers live here rather than in either section's module.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ipaddress import ip_interface
 
 from vrrpkit.config.lexer import Stmt
 from vrrpkit.config.parser import IFNAMSIZ, Parser
-from vrrpkit.config.written import TrackRef
+from vrrpkit.config.written import NotifyLine, TrackRef
 from vrrpkit.core.config import IPInterface, TrackKind, UnicastPeer, Vip
 
 SCOPES = {"site", "link", "host", "nowhere", "global"}
@@ -117,3 +117,9 @@ def track_ref(p: Parser, item: Stmt, kind: TrackKind, limit: int) -> TrackRef:
         p.err(item.word_loc(i + 1), "invalid-value", f"unknown option {w!r} for tracked {kind.value}")
         i += 1
     return TrackRef(item.keyword, kind, weight, reverse, item.loc)
+
+
+def notify_line(s: Stmt, event: str) -> NotifyLine:
+    """`notify_* "COMMAND" [USER [GROUP]]`: keepalived runs the command as that user; words after
+    the group are ignored, as keepalived ignores them."""
+    return (event, s.words[1].text, tuple(w.text for w in s.words[2:4]), s.loc)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from vrrpkit.config.diagnostics import Location
 from vrrpkit.config.keywords import NOTIFY_EVENTS
 from vrrpkit.config.lexer import Stmt
-from vrrpkit.config.parse_items import track_ref
+from vrrpkit.config.parse_items import notify_line, track_ref
 from vrrpkit.config.parser import Parser, bind
 from vrrpkit.config.written import Written, WrittenGroup
 from vrrpkit.core.config import TrackKind
@@ -44,7 +44,7 @@ def _notify(b: GroupBlock, s: Stmt) -> None:
         return
     if not b.p.first_wins(b.grp.notify_lines, s, f"{s.keyword} (a script for this event)"):
         return
-    b.grp.notify.append((NOTIFY_EVENTS[s.keyword], s.words[1].text))
+    b.grp.notify.append(notify_line(s, NOTIFY_EVENTS[s.keyword]))
     b.written.note_script(s.loc)
 
 

@@ -23,10 +23,11 @@ from vrrpkit.config.model import (
     StaticConfig,
     TrackFileConfig,
 )
-from vrrpkit.config.written import TrackRef, Written, WrittenGlobals, WrittenGroup, WrittenInstance
+from vrrpkit.config.written import NotifyLine, TrackRef, Written, WrittenGlobals, WrittenGroup, WrittenInstance
 from vrrpkit.core.config import (
     InstanceConfig,
     IPAddress,
+    Notify,
     SyncGroupConfig,
     Track,
     TrackKind,
@@ -58,6 +59,7 @@ class Completed:
     track_files: dict[str, TrackFileConfig]
     globals: GlobalDefs
     script_locs: dict[str, Location]
+    notify_locs: dict[tuple[str, str, str], Location]
     track_processes: dict[str, ProcessTrackConfig]
     extras: dict[str, InstanceExtras]
     group_smtp_alert: dict[str, bool]
@@ -111,7 +113,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
         if len(members) < 2:
             r.add(grp.loc, "sync-group-single",
                   f"sync group {grp.name} has {len(members)} instance(s): a group only matters with two or more")
-        groups.append(SyncGroupConfig(grp.name, tuple(members), tuple(grp.notify)))
+        groups.append(SyncGroupConfig(grp.name, tuple(members), _notify(grp.notify)))
 
     seen_names: set[str] = set()
     for raw in written.instances:
@@ -162,7 +164,8 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     static_locs.update({f"address:{v.address}": loc for v, loc in written.static_addresses})
     fifo_locs = {k: loc for k, loc in written.globals.locs.items() if "fifo" in k}
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
-                     dict(written.track_processes), extras, group_mail, static, fifo_locs, static_locs)
+                     _notify_locs(written), dict(written.track_processes), extras, group_mail, static, fifo_locs,
+                     static_locs)
 
 
 DEFAULT_INTERFACE = "eth0"  # keepalived's default_interface: where a static address without `dev` goes
@@ -221,15 +224,41 @@ def _fifos_and_mail(r: Reporter, wg: WrittenGlobals, g: GlobalDefs, instances: l
               f"no mail, and neither does vrrpkit")
 
 
+def _notify(lines: list[NotifyLine]) -> tuple[Notify, ...]:
+    return tuple((event, command, user) for event, command, user, _loc in lines)
+
+
+def _notify_locs(written: Written) -> dict[tuple[str, str, str], Location]:
+    """(instance|group, name, event) -> the line of the notify keepalived keeps (the first)."""
+    locs: dict[tuple[str, str, str], Location] = {}
+    owners = [("instance", i.name, i.notify) for i in written.instances] + [("group", g.name, g.notify)
+                                                                           for g in written.groups]
+    for kind, name, lines in owners:
+        for event, _command, _user, loc in lines:
+            locs.setdefault((kind, name, event), loc)
+    return locs
+
+
 def _family_of(raw: WrittenInstance) -> int | None:
+    """keepalived sets an instance's family from the first address it reads, in file order
+    (a VIP, unicast_src_ip, mcast_src_ip or a unicast peer), and measures the rest against it."""
+    seen: list[tuple[tuple[str, int, int], int]] = []
     if raw.vips:
-        return raw.vips[0][0].interface.version
-    for addr in (raw.unicast_src, raw.mcast_src):
+        vip, vloc = raw.vips[0]
+        seen.append(((vloc.file, vloc.line, vloc.column), vip.interface.version))
+    for keyword, addr in (("unicast_src_ip", raw.unicast_src), ("mcast_src_ip", raw.mcast_src)):
         if addr is not None:
-            return addr.version
+            kloc = raw.keywords.get(keyword, raw.loc)
+            seen.append(((kloc.file, kloc.line, kloc.column), addr.version))
     if raw.peers:
-        return raw.peers[0][0].address.version
-    return None
+        peer, ploc = raw.peers[0]
+        seen.append(((ploc.file, ploc.line, ploc.column), peer.address.version))
+    if not seen:
+        return None
+    files = {where[0] for where, _ in seen}
+    if len(files) > 1:  # across include files the order is the reader's, not the lines': VIPs first
+        return seen[0][1]
+    return min(seen)[1]
 
 
 def _complete_instance(
@@ -243,7 +272,8 @@ def _complete_instance(
     if raw.vrid is None:
         msg = "virtual_router_id is invalid" if raw.vrid_given else "virtual_router_id is missing"
         r.add(loc("virtual_router_id"), "vrid-missing",
-              f"vrrp_instance {raw.name}: {msg}; keepalived drops the instance ('the virtual router id must be set')")
+              f"vrrp_instance {raw.name}: {msg}; keepalived 2.2.7 exits ('the virtual router id must be set'), "
+              "and `vrrpkit run` refuses to start too")
         return None
 
     # Address family: the first VIP decides; addresses of the other family are dropped.
@@ -439,7 +469,7 @@ def _complete_instance(
             garp_master_refresh_repeat=ints.get("garp_master_refresh_repeat", g.garp_master_refresh_repeat),
             garp_lower_prio_delay_cs=t.get("garp_lower_prio_delay_cs", g.garp_lower_prio_delay_cs),
             garp_lower_prio_repeat=ints.get("garp_lower_prio_repeat", g.garp_lower_prio_repeat),
-            notify=tuple(raw.notify),
+            notify=_notify(raw.notify),
             sync_group=group,
         )
     except ValueError as exc:  # the core's own invariants; the diagnostics above should already say why

@@ -18,6 +18,9 @@ from vrrpkit.core.routing import Route, Rule
 
 RULE_START_PRIORITY = 16384  # keepalived numbers rules without a preference down from here (measured, 2.2.7)
 
+#: A notify line: (event, command, the USER [GROUP] words after it, where it was written).
+NotifyLine = tuple[str, str, tuple[str, ...], Location]
+
 
 @dataclass
 class TrackRef:
@@ -59,7 +62,7 @@ class WrittenInstance:
     tracks: list[TrackRef] = field(default_factory=list)
     nopreempt: bool = False
     preempt_delay: float | None = None
-    notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    notify: list[NotifyLine] = field(default_factory=list)
     virtual_routes: list[tuple[Route, Location]] = field(default_factory=list)
     virtual_rules: list[tuple[Rule, Location]] = field(default_factory=list)
     notify_priority_changes: bool | None = None
@@ -80,7 +83,7 @@ class WrittenGroup:
     name: str
     loc: Location
     members: list[tuple[str, Location]] = field(default_factory=list)
-    notify: list[tuple[str, str]] = field(default_factory=list)  # (event, script)
+    notify: list[NotifyLine] = field(default_factory=list)
     notify_lines: dict[str, Location] = field(default_factory=dict)  # first line of each notify keyword
     tracks: list[TrackRef] = field(default_factory=list)
     tracking_weight: bool = False

@@ -1,37 +1,63 @@
-"""asyncio server side of the control socket."""
+"""asyncio server side of the control socket: one JSON object per line in, one out, root only.
+
+Every request gets an answer or a closed connection within a bounded time and memory, whatever
+the client sends: a request longer than ``MAX_REQUEST`` bytes, nested deeper than ``MAX_DEPTH``,
+not UTF-8, not JSON or not an object is answered with an error; a client that sends nothing for
+``TIMEOUT`` seconds, or does not read its answer within ``TIMEOUT``, is cut off; at most
+``MAX_CLIENTS`` are served at once (the next ones are told "busy"). The socket is created 0600 in
+a private directory and renamed into place, so the process umask is never changed (a script
+started meanwhile would inherit it).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 import struct
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
 
+MAX_REQUEST = 64 * 1024
+MAX_DEPTH = 16
+MAX_CLIENTS = 16
+TIMEOUT = 5.0
+log = logging.getLogger("vrrpkit")
+
 
 class ControlServer:
-    def __init__(self, path: str, handler: Handler) -> None:
+    def __init__(self, path: str, handler: Handler, timeout: float = TIMEOUT) -> None:
         self.path = path
         self.handler = handler
+        self.timeout = timeout
         self._server: asyncio.AbstractServer | None = None
+        self._clients = 0
 
     async def start(self) -> None:
-        directory = os.path.dirname(self.path)
-        if directory:
-            os.makedirs(directory, mode=0o755, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        old = os.umask(0o177)
+        directory = os.path.dirname(self.path) or "."
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        private = tempfile.mkdtemp(prefix=".vrrpkit-ctl-", dir=directory)  # 0700: nobody else can reach it
+        staging = os.path.join(private, "s")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=self.path)
+            sock.bind(staging)
+            os.chmod(staging, 0o600)
+            os.replace(staging, self.path)
+            sock.listen(64)
+            self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_REQUEST)
+        except BaseException:
+            sock.close()
+            raise
         finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
+            with contextlib.suppress(OSError):
+                os.unlink(staging)
+            os.rmdir(private)
 
     async def close(self) -> None:
         if self._server is not None:
@@ -42,27 +68,86 @@ class ControlServer:
             os.unlink(self.path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients += 1
         try:
-            sock = writer.get_extra_info("socket")
-            if sock is not None and _peer_uid(sock) not in (0, os.geteuid()):
-                reply: dict[str, Any] = {"error": "permission denied: root only"}
+            if self._clients > MAX_CLIENTS:
+                reply: dict[str, Any] = {"error": "busy: too many control clients, try again"}
             else:
-                line = await asyncio.wait_for(reader.readline(), 5.0)
-                try:
-                    message = json.loads(line)
-                    if not isinstance(message, dict):
-                        raise ValueError("not an object")
-                except ValueError:
-                    reply = {"error": "bad request: one JSON object per line expected"}
-                else:
-                    result = self.handler(message)
-                    reply = await result if asyncio.iscoroutine(result) else result  # type: ignore[assignment]
-            writer.write(json.dumps(reply, default=str).encode() + b"\n")
-            await writer.drain()
+                reply = await self._answer(reader, writer)
+            if reply:
+                writer.write(json.dumps(reply, default=str).encode() + b"\n")
+                await asyncio.wait_for(writer.drain(), self.timeout)
         except (TimeoutError, ConnectionError):
-            pass
+            writer.transport.abort()  # a client that does not read its answer is dropped
         finally:
+            self._clients -= 1
             writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> dict[str, Any]:
+        sock = writer.get_extra_info("socket")
+        if sock is not None and _peer_uid(sock) not in (0, os.geteuid()):
+            return {"error": "permission denied: root only"}
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), self.timeout)
+        except TimeoutError:
+            return {"error": f"timed out: no request within {self.timeout:g} s"}
+        except asyncio.LimitOverrunError:
+            return {"error": f"bad request: longer than {MAX_REQUEST} bytes"}
+        except asyncio.IncompleteReadError as exc:
+            if not exc.partial.strip():
+                return {}  # connected and left: nothing to answer
+            line = exc.partial
+        message, problem = parse_request(line)
+        if message is None:
+            return {"error": f"bad request: {problem}"}
+        try:
+            result = self.handler(message)
+            return await result if asyncio.iscoroutine(result) else result  # type: ignore[return-value]
+        except Exception as exc:  # a bug in one command must not cost the daemon, nor go unanswered
+            log.exception("control request %r failed", message.get("cmd"))
+            return {"error": f"internal error: {exc}"}
+
+
+def parse_request(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """One request line as a JSON object, or None and why not. Bounded before parsing: the JSON
+    parser recurses per nesting level."""
+    if len(line) > MAX_REQUEST:
+        return None, f"longer than {MAX_REQUEST} bytes"
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting(text) > MAX_DEPTH:
+        return None, f"nested deeper than {MAX_DEPTH} levels"
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None, "one JSON object per line expected"
+    if not isinstance(message, dict):
+        return None, "one JSON object per line expected"
+    return message, ""
+
+
+def nesting(text: str) -> int:
+    """The deepest nesting of JSON arrays/objects in ``text`` (brackets inside strings ignored)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def _peer_uid(sock: socket.socket) -> int:

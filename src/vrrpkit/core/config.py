@@ -16,6 +16,8 @@ from typing import Literal
 
 IPAddress = IPv4Address | IPv6Address
 IPInterface = IPv4Interface | IPv6Interface
+#: A notify command: (event, command line, the USER [GROUP] it runs as; empty: the default user).
+Notify = tuple[str, str, tuple[str, ...]]
 
 VRRP_GROUP4 = IPv4Address("224.0.0.18")
 VRRP_GROUP6 = IPv6Address("ff02::12")
@@ -111,7 +113,7 @@ class InstanceConfig:
     garp_master_refresh_repeat: int = 1
     garp_lower_prio_delay_cs: int | None = None  # None: same as garp_master_delay
     garp_lower_prio_repeat: int | None = None  # None: same as garp_master_repeat
-    notify: tuple[tuple[str, str], ...] = ()  # (event, command); run by the daemon, opaque here
+    notify: tuple[Notify, ...] = ()  # run by the daemon, opaque here
     sync_group: str | None = None
 
     def __post_init__(self) -> None:
@@ -199,4 +201,4 @@ def apply_strict(cfg: InstanceConfig) -> InstanceConfig:
 class SyncGroupConfig:
     name: str
     members: tuple[str, ...] = field(default_factory=tuple)
-    notify: tuple[tuple[str, str], ...] = ()
+    notify: tuple[Notify, ...] = ()

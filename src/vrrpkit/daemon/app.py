@@ -30,14 +30,16 @@ from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier, SocketKey
+from vrrpkit.daemon.http import HttpServer
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.notify import Notifier, Runner
 from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, VrrpSocket, os_ports
 from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reloading import Reloading
+from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.tracking import Trackers, TrackValue
-from vrrpkit.io.scripts import ScriptRunner
+from vrrpkit.io.script_runner import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
 
@@ -83,6 +85,8 @@ class Daemon(Reloading):
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
+        self.scripts = ScriptSet()
+        self.http: HttpServer | None = None
         self.notifier = Notifier(runner or ScriptRunner(notify_timeout=NOTIFY_TIMEOUT))
         self.applier = EffectApplier(
             self.ports,
@@ -139,13 +143,18 @@ class Daemon(Reloading):
         self.loop.add_reader(self._route_events.fileno(), self._on_route_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
             self.ports.firewall().teardown()
+        self.trackers.init_files(self.result)
+        self.result = self._take_scripts(self.result, resolve_scripts(self.result))
         self._build(self.result, [cfg.name for cfg in self.result.instances])
         self.applier.routes.start_static()
         await self._control.start()
         if self.metrics_addr is not None:
-            from vrrpkit.daemon.metrics import serve_metrics
+            from vrrpkit.daemon.metrics import metrics_route
+            from vrrpkit.daemon.pages import status_routes
 
-            serve_metrics(self.snapshot, *self.metrics_addr)
+            # /metrics for Prometheus, / and /status.json for people: the same snapshot, read-only
+            self.http = HttpServer({"/metrics": metrics_route(self.snapshot), **status_routes(self.snapshot)})
+            await self.http.start(*self.metrics_addr)
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
         systemd.notify("READY=1", f"STATUS={self._status_line()}")
@@ -185,6 +194,8 @@ class Daemon(Reloading):
                     self.loop.remove_reader(events.fileno())
                 events.close()
         await self._control.close()
+        if self.http is not None:
+            await self.http.close()
 
     def _now(self) -> float:
         return self.loop.time()
@@ -201,14 +212,11 @@ class Daemon(Reloading):
         under their new names, and rewire groups, sockets and trackers for `result`."""
         self.result = result
         g = result.globals
-        self.notifier.configure(
-            user=(g.script_user, g.script_group) if g.script_user else None, security=g.enable_script_security
-        )
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.extras)
+        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.extras, self.scripts)
         self.applier.routes.configure(result.static, result.extras)
-        self.applier.fifos.configure(g)
+        self.applier.fifos.configure(g, self.scripts.fifo_scripts())
         self.applier.mailer.configure(g, {n: e.smtp_alert for n, e in result.extras.items()}, result.group_smtp_alert)
-        self.trackers.configure(result, result.instances)
+        self.trackers.configure(result, result.instances, self.scripts.track)
         self.processes.configure(result, result.instances)
         configs = {cfg.name: cfg for cfg in result.instances}
         for inst in moved:
@@ -308,6 +316,14 @@ class Daemon(Reloading):
         for inst in instances:
             inst.router.start(now)
         self._drain_all()
+
+    def _take_scripts(self, result: ParseResult, scripts: ScriptSet) -> ParseResult:
+        """The commands of a (re)load, checked once: keepalived's lines in the log, and the
+        configuration without the trackers of disabled scripts."""
+        self.scripts = scripts
+        for level, line in scripts.log:
+            log.log(level, "%s", line)
+        return scripts.apply(result)
 
     # --- I/O events ----------------------------------------------------------------------------
 

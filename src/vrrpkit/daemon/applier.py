@@ -25,14 +25,16 @@ from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon.fifo import NotifyFifos
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.mail import Mailer
-from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
+from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
 from vrrpkit.daemon.routes import RouteKeeper
+from vrrpkit.daemon.scriptset import ScriptSet
 
 log = logging.getLogger("vrrpkit")
 
 SocketKey = tuple[str, int]  # (interface, family)
 MISMATCH_LOG_EVERY = 100
+DROP_LOG_WINDOW = 60.0  # seconds: one line per kind of dropped advert and instance, then a count
 # Drops that are the protocol working as designed, not a problem worth a log line.
 _QUIET_DROPS = frozenset({DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES})
 _LIVE_STATES = frozenset({State.MASTER, State.BACKUP, State.FAULT})
@@ -62,21 +64,29 @@ class EffectApplier:
         self.on_state_change = on_state_change
         self.globals = GlobalDefs()
         self.groups: dict[str, SyncGroupConfig] = {}
+        self.scripts = ScriptSet()
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self._drop_windows: dict[tuple[str, DropReason], list[int]] = {}  # -> [drops not logged]
         self.routes = routes if routes is not None else RouteKeeper(ports.netlink)
         self.fifos = fifos if fifos is not None else NotifyFifos()
         self.mailer = mailer if mailer is not None else Mailer()
         self.extras: dict[str, InstanceExtras] = {}
 
+
     def configure(
-        self, globals_: GlobalDefs, groups: Mapping[str, SyncGroupConfig],
+        self,
+        globals_: GlobalDefs,
+        groups: Mapping[str, SyncGroupConfig],
         extras: Mapping[str, InstanceExtras] | None = None,
+        scripts: ScriptSet | None = None,
     ) -> None:
-        """What a (re)load decided: GARP pacing, the sync groups' notify scripts, FIFO priority lines."""
+        """What a (re)load decided: GARP pacing, the sync groups, FIFO priority lines, the notify
+        commands as resolved."""
         self.globals = globals_
         self.groups = dict(groups)
         self.extras = dict(extras or {})
+        self.scripts = scripts if scripts is not None else ScriptSet()
 
     def apply(self, inst: Instance, effect: fx.Effect) -> None:
         if isinstance(effect, fx.SendAdvert):
@@ -90,16 +100,15 @@ class EffectApplier:
         elif isinstance(effect, fx.StateChanged):
             self._state_changed(inst, effect)
         elif isinstance(effect, fx.Notify):
-            commands = instance_commands(first_of_each(inst.cfg.notify), inst.name, effect.state, effect.priority)
+            notify = self.scripts.notify_of("instance", inst.name)
+            commands = instance_commands(notify, inst.name, effect.state, effect.priority)
             self.notifier.run(inst.name, commands)
             self.fifos.instance(inst.name, effect.state.value, effect.priority)
             if effect.state is not fx.NotifyKind.MASTER_RX_LOWER_PRI:
                 self.mailer.changed("instance", inst.name, _NOTIFY_STATE[effect.state])
         elif isinstance(effect, fx.PacketDropped):
             if effect.reason not in _QUIET_DROPS:
-                log.warning(
-                    "(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail
-                )
+                self._dropped(inst, effect)
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
         elif isinstance(effect, fx.PriorityChanged):
@@ -120,9 +129,8 @@ class EffectApplier:
                 self.mailer.changed("group", effect.group, State.INIT)
             return
         log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value)
-        spec = self.groups.get(effect.group)
-        if spec is not None:
-            commands = group_commands(first_of_each(spec.notify), effect.group, effect.new)
+        if effect.group in self.groups:
+            commands = group_commands(self.scripts.notify_of("group", effect.group), effect.group, effect.new)
             self.notifier.run(f"group:{effect.group}", commands)
         self.fifos.group(effect.group, effect.new.value)
         self.mailer.changed("group", effect.group, effect.new)
@@ -224,6 +232,32 @@ class EffectApplier:
         if effect.event is Event.MASTER_DOWN:
             log.info("(%s) Receive advertisement timeout", inst.name)
         self.on_state_change()
+
+    def _dropped(self, inst: Instance, effect: fx.PacketDropped) -> None:
+        """The first drop of a kind per instance is logged; the next ones within DROP_LOG_WINDOW are
+        counted and said once, as a number, when the window ends (and a flood that goes on gets one
+        such line per window). Every drop is counted in the metrics whether logged or not. Without
+        this, anyone on the link writes a line per packet and journald's rate limit then drops the
+        daemon's real messages (keepalived 2.2.7 logs every one: 300 bad-TTL packets, 300 lines)."""
+        key = (inst.name, effect.reason)
+        window = self._drop_windows.get(key)
+        if window is not None:
+            window[0] += 1
+            return
+        log.warning("(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail)
+        self._open_drop_window(key)
+
+    def _open_drop_window(self, key: tuple[str, DropReason]) -> None:
+        self._drop_windows[key] = [0]
+        self.call_later(DROP_LOG_WINDOW, self._close_drop_window, key)
+
+    def _close_drop_window(self, key: tuple[str, DropReason]) -> None:
+        window = self._drop_windows.pop(key, None)
+        if window is None or not window[0]:
+            return
+        log.warning("(%s) %d more adverts dropped as %s in the last %g s (not logged one by one; see "
+                    "vrrpkit_packets_dropped)", key[0], window[0], key[1].value, DROP_LOG_WINDOW)  # fmt: skip
+        self._open_drop_window(key)
 
     def _mismatch(self, inst: Instance, effect: fx.Mismatch) -> None:
         if inst.count_mismatch(effect.kind) % MISMATCH_LOG_EVERY:

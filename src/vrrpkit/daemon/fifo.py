@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from vrrpkit.config.model import FifoConfig, GlobalDefs
 from vrrpkit.io.fifo import FifoRefused, FifoWriter, open_fifo
-from vrrpkit.io.scripts import as_user, prepare, resolve_user, run_script, script_security_problems
+from vrrpkit.io.script_runner import run_script
+from vrrpkit.io.scripts import Script, UserError, lookup_user
 
 log = logging.getLogger("vrrpkit")
 SCRIPT_GRACE = 2.0  # seconds a FIFO script gets to exit on its own after the FIFO closes
@@ -56,13 +57,13 @@ class NotifyFifos:
     opener: Callable[[str, int | None, int | None], FifoWriter] = open_fifo
     fifos: list[_Open] = field(default_factory=list)
     stats: FifoStats = field(default_factory=FifoStats)
-    security: bool = False
-    default_user: tuple[str, str | None] | None = None
+    scripts: dict[str, Script] = field(default_factory=dict)  # by path: the `_script` as scriptset resolved it
 
-    def configure(self, g: GlobalDefs) -> None:
-        """(Re)open what the configuration names; a FIFO whose settings did not change stays open."""
-        self.security = g.enable_script_security
-        self.default_user = (g.script_user, g.script_group) if g.script_user else None
+    def configure(self, g: GlobalDefs, scripts: dict[str, Script] | None = None) -> None:
+        """(Re)open what the configuration names; a FIFO whose settings did not change stays open.
+        ``scripts`` are the `_script`s as `scriptset` resolved and checked them (by keyword)."""
+        named = {"notify_fifo": g.notify_fifo, "vrrp_notify_fifo": g.vrrp_notify_fifo}
+        self.scripts = {c.path: s for key, s in (scripts or {}).items() if (c := named.get(key)) is not None}
         wanted = [f for f in (g.notify_fifo, g.vrrp_notify_fifo) if f is not None and f.path]
         keep = [f for f in self.fifos if f.config in wanted]
         for f in self.fifos:
@@ -81,10 +82,10 @@ class NotifyFifos:
         uid = gid = None
         if config.user:
             try:
-                who = resolve_user(config.user, config.group)
+                who = lookup_user(config.user, config.group)
                 uid, gid = who.uid, who.gid
-            except (KeyError, ValueError) as exc:
-                log.error("notify FIFO %s: unknown user %s (%s)", config.path, config.user, exc)
+            except UserError as exc:
+                log.error("notify FIFO %s: %s", config.path, exc)
         try:
             entry.writer = self.opener(config.path, uid, gid)
         except FifoRefused as exc:
@@ -93,16 +94,10 @@ class NotifyFifos:
         return entry
 
     def _start_script(self, entry: _Open) -> None:
+        """The `_script` as resolved and checked at load (a disabled one was said in the log then)."""
         config = entry.config
-        user = (config.script_user, config.script_group) if config.script_user else self.default_user
-        try:
-            script = prepare(config.script or "", as_user(user))
-        except (KeyError, ValueError) as exc:
-            log.error("cannot run notify FIFO script %r: %s", config.script, exc)
-            return
-        problems = script_security_problems(script) if self.security else []
-        if problems:
-            log.error("SECURITY VIOLATION - refusing notify FIFO script %r: %s", config.script, "; ".join(problems))
+        script = self.scripts.get(config.path)
+        if script is None or not script.runnable:
             return
 
         def started(pgid: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -66,8 +66,9 @@ class DaemonCollector(Collector):
         yield from (state, prio, base, split, split_events, transitions, became, sent, rcvd, drops, events)
 
 
-def serve_metrics(snapshot: Callable[[], Snapshot], host: str, port: int) -> CollectorRegistry:
+def metrics_route(snapshot: Callable[[], Snapshot]) -> Callable[[], tuple[str, bytes]]:
+    """The /metrics page for `daemon.http`: the registry rendered in Prometheus' text format, on the
+    loop (so the snapshot is consistent)."""
     registry = CollectorRegistry()
     registry.register(DaemonCollector(snapshot))
-    start_http_server(port, addr=host, registry=registry)
-    return registry
+    return lambda: (CONTENT_TYPE_LATEST, generate_latest(registry))

@@ -23,6 +23,7 @@ from vrrpkit.daemon.applier import EffectApplier
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.ports import Ports
 from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.tracking import TrackValue
 
 log = logging.getLogger("vrrpkit")
@@ -48,7 +49,8 @@ class ReloadHost(Protocol):
     def _start_routers(self, instances: Iterable[Instance]) -> None: ...
     def _track_values(self, tracks: Iterable[Track]) -> dict[str, TrackValue]: ...
     def _status_line(self) -> str: ...
-    def apply_reload(self, result: ParseResult) -> bool: ...
+    def _take_scripts(self, result: ParseResult, scripts: ScriptSet) -> ParseResult: ...
+    def apply_reload(self, result: ParseResult, scripts: ScriptSet | None = None) -> bool: ...
     def _drain(
         self,
         instances: Iterable[Instance],
@@ -65,13 +67,23 @@ class Reloading:
 
         log.info("Reloading configuration (SIGHUP)")
         load = self._load or load_files
-        result = await asyncio.get_running_loop().run_in_executor(None, load, self.files, self.config_id)
+
+        def read() -> tuple[ParseResult, ScriptSet]:
+            """The files, and every command in them resolved and checked (file lookups only)."""
+            result = load(self.files, self.config_id)
+            return result, resolve_scripts(result)
+
+        try:
+            result, scripts = await asyncio.get_running_loop().run_in_executor(None, read)
+        except OSError as exc:  # a missing file, or one keepalived would skip (a FIFO, an executable)
+            log.error("Reload failed: %s; keeping the running configuration", exc)
+            return
         for diag in result.diagnostics:
             if diag.severity != "info":
                 (log.error if diag.severity == "error" else log.warning)("%s", diag)
-        self.apply_reload(result)
+        self.apply_reload(result, scripts)
 
-    def apply_reload(self: ReloadHost, result: ParseResult) -> bool:
+    def apply_reload(self: ReloadHost, result: ParseResult, scripts: ScriptSet | None = None) -> bool:
         """Apply a new config as keepalived does (see `daemon/reload.py`): unchanged instances carry
         on, changed ones take the new config in place and keep their state (a VIP moves only when
         the edit changes who should be master), and only an identity change restarts an instance (a
@@ -83,6 +95,7 @@ class Reloading:
         if why is not None:
             log.error("Reload failed: %s", why)
             return False
+        result = self._take_scripts(result, scripts if scripts is not None else resolve_scripts(result))
         plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
         now = self._now()
         stopped = []

@@ -3,38 +3,51 @@
 `Trackers` runs them for the daemon: one task per tracked script (each at its own interval) and one
 poll of the track files, reporting every change through a callback so that the daemon feeds the
 routers and nothing here knows about routers.
+
+Track files are read as root but belong to whoever can write their directory (usually the
+application they describe), so reading one must never block the loop: it is opened with
+O_RDONLY|O_NONBLOCK as keepalived opens it, must be a regular file (a FIFO or device reads as 0,
+said once in the log), and at most 128 bytes are read. `init_file` is written once, at start-up,
+without following a symlink: a new file (0600, as keepalived's umask leaves it) is created with
+O_EXCL|O_NOFOLLOW beside it and renamed over the name, so a dangling symlink is replaced rather
+than followed (keepalived 2.2.7 does the same, measured).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
+import os
 import re
-from collections.abc import Callable, Iterable
-from typing import Any
+import secrets
+import stat
+from collections.abc import Callable, Iterable, Mapping
 
-from vrrpkit.config.model import ParseResult
+from vrrpkit.config.model import ParseResult, ScriptConfig, TrackFileConfig
 from vrrpkit.control.snapshot import ScriptStatus
 from vrrpkit.core.config import InstanceConfig, TrackKind
-from vrrpkit.io.scripts import RiseFall, ScriptRefused, run_command
+from vrrpkit.io.script_runner import RiseFall, run_script
+from vrrpkit.io.scripts import Script
 
 log = logging.getLogger("vrrpkit")
 FILE_POLL = 0.5  # seconds between reads of the track files (keepalived uses inotify)
+READ_BOUND = 128  # bytes of a track file that are read (keepalived reads a small buffer)
 TrackValue = bool | int | None
 
 _STRTOL = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 
 
 class ScriptTracker:
-    """One vrrp_script: runs it every interval and turns exit codes into OK/failed with
-    keepalived's rise/fall counter (``io.scripts.RiseFall``)."""
+    """One vrrp_script: runs its resolved command every interval and turns exit codes into
+    OK/failed with keepalived's rise/fall counter (``io.script_runner.RiseFall``)."""
 
-    def __init__(self, name: str, script: Any, *, security: bool, default_user: Any) -> None:
+    def __init__(self, name: str, config: ScriptConfig, script: Script) -> None:
         self.name = name
+        self.config = config
         self.script = script
-        self.security = security
-        self.user = (script.user, script.group) if script.user else default_user
-        self.counter = RiseFall(max(1, script.rise), max(1, script.fall), bool(script.init_fail))
+        self.counter = RiseFall(max(1, config.rise), max(1, config.fall), bool(config.init_fail))
         self.last_rc: int | None = None
         self.error: str | None = None
 
@@ -44,16 +57,10 @@ class ScriptTracker:
 
     async def run_once(self) -> bool:
         """Run the script once; True when its OK/failed state changed."""
-        timeout_cs = self.script.timeout_cs or self.script.interval_cs
-        try:
-            rc = await run_command(
-                self.script.script, timeout=max(timeout_cs, 1) / 100, user=self.user, security=self.security
-            )
-            self.error = None
-        except ScriptRefused as exc:
-            rc, self.error = None, str(exc)
-        self.last_rc = rc
-        return self.counter.update(rc == 0) is not None
+        timeout_cs = self.config.timeout_cs or self.config.interval_cs
+        result = await run_script(self.script, timeout=max(timeout_cs, 1) / 100)
+        self.last_rc, self.error = result.returncode, result.error
+        return self.counter.update(result.ok) is not None
 
 
 def parse_strtol(text: str) -> int:
@@ -71,24 +78,61 @@ def parse_strtol(text: str) -> int:
     return -value if sign == "-" else value
 
 
-def read_track_file(path: str, init_value: int | None = None) -> int:
-    """The tracked file's integer clamped to -254..254; a missing or unreadable file counts as 0
-    (or is created with init_file's value, as keepalived does)."""
+class NotRegular(OSError):
+    """The track file is a FIFO, socket, device or directory: never read."""
+
+
+def read_track_file(path: str) -> int:
+    """The tracked file's integer clamped to -254..254; missing or unreadable counts as 0. Raises
+    NotRegular for anything but a regular file (the caller says so once)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            value = parse_strtol(fh.read(127))
-    except FileNotFoundError:
-        if init_value is not None:
-            try:
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(f"{init_value}\n")
-            except OSError:
-                return 0
-            return max(-254, min(254, init_value))
-        return 0
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError:
         return 0
-    return max(-254, min(254, value))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegular(errno.EINVAL, "not a regular file", path)
+        data = os.read(fd, READ_BOUND)
+    except NotRegular:
+        raise
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+    return max(-254, min(254, parse_strtol(data.decode("ascii", errors="replace"))))
+
+
+def init_track_file(tf: TrackFileConfig) -> str | None:
+    """keepalived's init_file, once at start-up: write the value when the file does not exist (a
+    dangling symlink counts as missing) or with `overwrite`; never through a symlink. Returns what
+    went wrong, for the log."""
+    if tf.init_file is None:
+        return None
+    try:
+        os.stat(tf.path)
+        if not tf.init_overwrite:
+            return None
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return f"cannot check {tf.path}: {exc.strerror}"
+    directory = os.path.dirname(tf.path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(tf.path)}.{secrets.token_hex(6)}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        return f"cannot create {tf.path}: {exc.strerror}"
+    try:
+        try:
+            os.write(fd, f"{tf.init_file}\n".encode())
+        finally:
+            os.close(fd)
+        os.rename(tmp, tf.path)  # replaces a symlink itself, never its target
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return f"cannot write {tf.path}: {exc.strerror}"
+    return None
 
 
 class Trackers:
@@ -100,23 +144,33 @@ class Trackers:
         self.scripts: dict[str, ScriptTracker] = {}
         self.files: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._not_regular: set[str] = set()  # paths already reported as not a regular file
 
-    def configure(self, result: ParseResult, instances: Iterable[InstanceConfig]) -> None:
-        """(Re)start the script loops for what `instances` track. An unchanged script keeps its
-        rise/fall counter, so a reload does not make a healthy script start over as unknown."""
+    def init_files(self, result: ParseResult) -> None:
+        """init_file, once at start-up (a reload never rewrites a track file)."""
+        for name, tf in result.track_files.items():
+            problem = init_track_file(tf)
+            if problem is not None:
+                log.warning("track_file %s: init_file not written: %s", name, problem)
+
+    def configure(
+        self, result: ParseResult, instances: Iterable[InstanceConfig], scripts: Mapping[str, Script] | None = None
+    ) -> None:
+        """(Re)start the script loops for what `instances` track, with the commands as `scripts`
+        resolved them (a script without a runnable command is not run). An unchanged script keeps
+        its rise/fall counter, so a reload does not make a healthy script start over as unknown."""
         self.cancel()
         self.result = result
         wanted = {t.name for cfg in instances for t in cfg.tracks if t.kind is TrackKind.SCRIPT}
-        g = result.globals
-        default_user = (g.script_user, g.script_group) if g.script_user else None
         old, self.scripts = self.scripts, {}
         for name in sorted(wanted):
-            script = result.scripts.get(name)
-            if script is None:
+            config = result.scripts.get(name)
+            resolved = (scripts or {}).get(name)
+            if config is None or resolved is None or not resolved.runnable:
                 continue
-            tracker = ScriptTracker(name, script, security=g.enable_script_security, default_user=default_user)
+            tracker = ScriptTracker(name, config, resolved)
             previous = old.get(name)
-            if previous is not None and previous.script == script:
+            if previous is not None and (previous.config, previous.script) == (config, resolved):
                 tracker.counter = previous.counter
             self.scripts[name] = tracker
         loop = asyncio.get_running_loop()
@@ -140,7 +194,14 @@ class Trackers:
         tf = self.result.track_files.get(name)
         if tf is None:
             return 0
-        value = read_track_file(tf.path, tf.init_file)
+        try:
+            value = read_track_file(tf.path)
+            self._not_regular.discard(tf.path)
+        except NotRegular:
+            if tf.path not in self._not_regular:
+                self._not_regular.add(tf.path)
+                log.warning("track_file %s: %s is not a regular file; it counts as 0 until it is one", name, tf.path)
+            value = 0
         self.files[name] = value
         return value
 
@@ -153,7 +214,7 @@ class Trackers:
         self._tasks = []
 
     async def _script_loop(self, tracker: ScriptTracker) -> None:
-        interval = max(tracker.script.interval_cs, 1) / 100
+        interval = max(tracker.config.interval_cs, 1) / 100
         while True:
             if await tracker.run_once():
                 state = "succeeded" if tracker.ok else "failed"

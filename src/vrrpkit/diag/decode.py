@@ -315,7 +315,7 @@ def tcpdump_line(s: Sighting) -> str:
     if len(r.addresses) < r.count and not r.whole:
         return line + cut
     if r.version == 2 and r.auth_type == AUTH_SIMPLE:
-        line += f' auth "{_printable(s.password)}'
+        line += f' auth "{printable(s.password)}'
         if len(r.auth_data) < 8 and not r.whole:
             return line + cut
         line += '"'
@@ -334,7 +334,9 @@ def tcpdump_line(s: Sighting) -> str:
     return line
 
 
-def _printable(data: bytes) -> str:
+def printable(data: bytes) -> str:
+    """Bytes from the wire as text that cannot drive a terminal: printable ASCII as is, everything
+    else (and ``"``, which quotes it) as ``\\xNN``."""
     return "".join(chr(b) if 32 <= b < 127 and b != 0x22 else f"\\x{b:02x}" for b in data)
 
 
@@ -426,7 +428,7 @@ def _vrrp_fields(s: Sighting, r: RawVrrp) -> dict[str, Any]:
         vrrp["auth_type"] = have("auth_type", r.auth_type)
         vrrp["auth_name"] = have("auth_type", AUTH_NAMES.get(r.auth_type or 0, "unknown"))
         vrrp["auth_data_hex"] = r.auth_data.hex()
-        vrrp["password"] = _printable(s.password) if r.auth_type == AUTH_SIMPLE else None
+        vrrp["password"] = printable(s.password) if r.auth_type == AUTH_SIMPLE else None
     else:
         vrrp["reserved"] = have("interval", r.reserved)
     return vrrp

@@ -10,27 +10,32 @@ on the VRRP paths only. Besides the round trip (sent / received / loss / latency
 the peers' requests it heard, which tells the direction of a one-way loss.
 
 The wire format is docs/probe.md (``probe_wire``). Probes never disturb VRRP instances: they use
-an unused VRID and a header every implementation rejects at its first check.
+an unused VRID and a header every implementation rejects at its first check. What the network may
+make the responder do (answer whom, by which path, how often, keeping what) is ``probe_book``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import ipaddress
 import os
 import select
 import socket
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_address
 from typing import Any
 
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
 from vrrpkit.diag import probe_wire as pw
-from vrrpkit.diag.probe_wire import Kind, Path, ProbeMessage
+from vrrpkit.diag.probe_book import PathStats, PeerResult, ProbeBook, ProbeReport
+from vrrpkit.diag.probe_wire import Path
 from vrrpkit.io import consts
 from vrrpkit.io.fdsocket import FdSocket
+
+__all__ = ["PathStats", "PeerResult", "ProbeError", "ProbeReport", "ProbeSession", "interface_towards"]
 
 Progress = Callable[[str, float], None]
 _IP_TTL = 2  # cmsg type of IP_RECVTTL data
@@ -38,100 +43,6 @@ _IP_TTL = 2  # cmsg type of IP_RECVTTL data
 
 class ProbeError(Exception):
     """Cannot probe at all (no such interface, not root, mixed families): exit 2."""
-
-
-@dataclass
-class PathStats:
-    """One path to one peer."""
-
-    sent: int = 0
-    rtt_ms: dict[int, float] = field(default_factory=dict)  # seq answered -> round trip
-    ttl_at_peer: set[int] = field(default_factory=set)  # TTL our requests arrived with, per the replies
-    heard: set[int] = field(default_factory=set)  # the peer's request seqs we received
-    heard_ttl: set[int] = field(default_factory=set)
-    seen_any: bool = False  # anything from the peer on this path, warm-up included
-
-    @property
-    def received(self) -> int:
-        return len(self.rtt_ms)
-
-    @property
-    def loss(self) -> float:
-        return 0.0 if not self.sent else round(100.0 * (self.sent - self.received) / self.sent, 1)
-
-    def as_dict(self) -> dict[str, Any]:
-        rtt = None
-        if self.rtt_ms:
-            values = list(self.rtt_ms.values())
-            rtt = {"min": round(min(values), 3), "avg": round(sum(values) / len(values), 3),
-                   "max": round(max(values), 3)}  # fmt: skip
-        return {
-            "sent": self.sent,
-            "received": self.received,
-            "loss_pct": self.loss,
-            "rtt_ms": rtt,
-            "ttl_at_peer": sorted(self.ttl_at_peer),
-            "heard": len(self.heard),
-            "heard_ttl": sorted(self.heard_ttl),
-        }
-
-
-@dataclass
-class PeerResult:
-    address: IPAddress
-    listed: bool  # given with --peer (else: an unlisted host that probed too)
-    paths: dict[Path, PathStats] = field(default_factory=lambda: {p: PathStats() for p in Path})
-    sessions: set[int] = field(default_factory=set)  # the peer's run ids, the same on every path
-
-    def absorb(self, other: PeerResult) -> None:
-        """Fold in what arrived from another address of the same host (IPv6: link-local multicast)."""
-        for path, theirs in other.paths.items():
-            mine = self.paths[path]
-            mine.rtt_ms = {**theirs.rtt_ms, **mine.rtt_ms}
-            mine.ttl_at_peer |= theirs.ttl_at_peer
-            mine.heard |= theirs.heard
-            mine.heard_ttl |= theirs.heard_ttl
-            mine.seen_any = mine.seen_any or theirs.seen_any
-        self.sessions |= other.sessions
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"peer": str(self.address), "listed": self.listed,
-                "paths": {p.label: s.as_dict() for p, s in self.paths.items()}}  # fmt: skip
-
-
-@dataclass
-class ProbeReport:
-    interface: str
-    source: IPAddress | None
-    session: int
-    vrid: int
-    count: int
-    interval: float
-    peers: list[PeerResult]
-    vrids_in_use: list[int]
-    warnings: list[str]
-    duration: float
-
-    @property
-    def lossy(self) -> bool:
-        return any(s.sent and s.received < s.sent for p in self.peers if p.listed for s in p.paths.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": pw.FORMAT_VERSION,
-            "interface": self.interface,
-            "source": str(self.source) if self.source else None,
-            "session": self.session,
-            "vrid": self.vrid,
-            "count": self.count,
-            "interval": self.interval,
-            "duration_s": round(self.duration, 3),
-            "udp": {"port": pw.UDP_PORT, "group4": str(pw.UDP_GROUP4), "group6": str(pw.UDP_GROUP6)},
-            "peers": [p.as_dict() for p in self.peers],
-            "vrids_in_use": self.vrids_in_use,
-            "warnings": self.warnings,
-            "ok": not self.lossy,
-        }
 
 
 def interface_towards(peer: IPAddress) -> str | None:
@@ -166,6 +77,7 @@ class _Udp(FdSocket):
             if family == 4:
                 s.setsockopt(socket.IPPROTO_IP, consts.IP_MULTICAST_ALL, 0)
                 s.setsockopt(socket.IPPROTO_IP, consts.IP_RECVTTL, 1)
+                s.setsockopt(socket.IPPROTO_IP, consts.IP_PKTINFO, 1)
                 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, pw.UDP_MCAST_TTL)
                 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
                 mreqn = struct.pack("4s4si", b"\0" * 4, b"\0" * 4, self.ifindex)
@@ -178,6 +90,7 @@ class _Udp(FdSocket):
                 with contextlib.suppress(OSError):  # kernels before 4.20
                     s.setsockopt(ipv6, consts.IPV6_MULTICAST_ALL, 0)
                 s.setsockopt(ipv6, consts.IPV6_RECVHOPLIMIT, 1)
+                s.setsockopt(ipv6, consts.IPV6_RECVPKTINFO, 1)
                 s.setsockopt(ipv6, consts.IPV6_MULTICAST_HOPS, pw.UDP_MCAST_TTL)
                 s.setsockopt(ipv6, consts.IPV6_MULTICAST_LOOP, 0)
                 s.setsockopt(ipv6, consts.IPV6_MULTICAST_IF, self.ifindex)
@@ -199,22 +112,29 @@ class _Udp(FdSocket):
             return exc
         return None
 
-    def recv(self) -> list[tuple[IPAddress, int, bytes]]:
-        out: list[tuple[IPAddress, int, bytes]] = []
+    def recv(self) -> list[tuple[IPAddress, IPAddress | None, int, bytes]]:
+        """(source, the destination it was sent to, TTL, payload) of each waiting datagram."""
+        out: list[tuple[IPAddress, IPAddress | None, int, bytes]] = []
         for _ in range(256):
             try:
-                data, anc, _flags, addr = self.sock.recvmsg(2048, socket.CMSG_SPACE(4))
+                data, anc, _flags, addr = self.sock.recvmsg(2048, socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20))
             except OSError:
                 break  # EAGAIN: drained; anything else: try again on the next readable
             ttl = 0
+            dst_addr: IPAddress | None = None
             for level, kind, value in anc:
                 if (level, kind) in ((socket.IPPROTO_IP, _IP_TTL), (socket.IPPROTO_IPV6, consts.IPV6_HOPLIMIT)):
                     ttl = struct.unpack("i", value[:4])[0] if len(value) >= 4 else value[0]
-            out.append((ip_address(addr[0].split("%", 1)[0]), ttl, bytes(data)))
+                elif (level, kind) == (socket.IPPROTO_IP, consts.IP_PKTINFO) and len(value) >= 12:
+                    dst_addr = IPv4Address(value[8:12])  # in_pktinfo.ipi_addr: the header's destination
+                elif (level, kind) == (socket.IPPROTO_IPV6, consts.IPV6_PKTINFO) and len(value) >= 16:
+                    dst_addr = ipaddress.IPv6Address(value[:16])
+            with contextlib.suppress(ValueError):
+                out.append((ip_address(addr[0].split("%", 1)[0]), dst_addr, ttl, bytes(data)))
         return out
 
 
-class ProbeSession:
+class ProbeSession(ProbeBook):
     """One run of the probe on one interface. ``run()`` blocks for count x interval + wait seconds."""
 
     def __init__(
@@ -226,6 +146,7 @@ class ProbeSession:
         interval: float = 0.2,
         wait: float = 2.0,
         src: IPAddress | None = None,
+        key: bytes | None = None,
     ) -> None:
         if not peers:
             raise ProbeError("no peers: name the other hosts with --peer IP[,IP...] (run the probe there too)")
@@ -238,69 +159,15 @@ class ProbeSession:
             raise ProbeError("--count 1..100000, --interval 0.001..60 s and --wait 0..600 s")
         if not os.path.isdir(f"/sys/class/net/{ifname}"):
             raise ProbeError(f"no such interface: {ifname}")
+        psk = hashlib.sha256(key).digest() if key is not None else None
+        session = int.from_bytes(os.urandom(4), "big") or 1
+        super().__init__(peers, count, interval, session, os.urandom(32), psk, vrid)
         self.ifname = ifname
         self.family = families.pop()
         self.group: IPAddress = VRRP_GROUP4 if self.family == 4 else VRRP_GROUP6
         self.udp_group: IPAddress = pw.UDP_GROUP4 if self.family == 4 else pw.UDP_GROUP6
-        self.vrid, self.count, self.interval, self.wait = vrid, count, interval, wait
+        self.interval, self.wait = interval, wait
         self.src = src
-        self.session = int.from_bytes(os.urandom(4), "big") or 1
-        self.results: dict[IPAddress, PeerResult] = {p: PeerResult(p, True) for p in peers}
-        self.own: set[IPAddress] = set()
-        self.vrids: set[int] = set()
-        self.warnings: list[str] = []
-
-    # -- pure-ish handling, separated from the sockets so tests can drive it --
-
-    def _peer(self, addr: IPAddress) -> PeerResult | None:
-        if addr in self.own:
-            return None
-        if addr not in self.results:
-            self.results[addr] = PeerResult(addr, False)
-        return self.results[addr]
-
-    def merged(self) -> list[PeerResult]:
-        """Listed peers first; an unlisted address whose session is a listed peer's is that peer.
-
-        Over IPv6 the same host sends multicast from its link-local address and unicast from the
-        address we listed; its session id, the same on every path, ties the two together.
-        """
-        listed = [r for r in self.results.values() if r.listed]
-        others: list[PeerResult] = []
-        for r in self.results.values():
-            if r.listed:
-                continue
-            owner = next((p for p in listed if p.sessions & r.sessions), None)
-            if owner is not None:
-                owner.absorb(r)
-            else:
-                others.append(r)
-        return listed + others
-
-    def handle(self, src: IPAddress, ttl: int, msg: ProbeMessage, now_ns: int) -> ProbeMessage | None:
-        """Account for one received probe; returns the reply to send, if any."""
-        if msg.session == self.session:
-            return None  # our own, looped back
-        peer = self._peer(src)
-        if peer is None:
-            return None
-        peer.sessions.add(msg.session)
-        stats = peer.paths[msg.path]
-        stats.seen_any = True
-        if msg.kind is Kind.REQUEST:
-            if msg.seq:
-                stats.heard.add(msg.seq)
-                stats.heard_ttl.add(ttl)
-            return pw.reply_to(msg, self.session, ttl)
-        if msg.requester == self.session and msg.seq not in stats.rtt_ms and 1 <= msg.seq <= self.count:
-            stats.rtt_ms[msg.seq] = max(0.0, (now_ns - msg.time_ns) / 1e6)
-            stats.ttl_at_peer.add(msg.ttl)
-        return None
-
-    def request(self, path: Path, seq: int) -> ProbeMessage:
-        return ProbeMessage(Kind.REQUEST, path, self.session, seq, time.monotonic_ns(), vrid=self.vrid)
-
-    # -- the run --
 
     def run(self, progress: Progress | None = None) -> ProbeReport:
         from vrrpkit.io import netlink
@@ -308,7 +175,9 @@ class ProbeSession:
 
         report = progress or (lambda _m, _f: None)
         try:
-            self.own = {a.address for a in netlink.addresses(self.ifname)}
+            infos = netlink.addresses(self.ifname)
+            self.own = {a.address for a in infos}
+            self.subnets = [ipaddress.ip_interface(f"{a.address}/{a.prefixlen}").network for a in infos]
             if self.src is None:
                 self.src = netlink.primary_address(self.ifname, self.family)
         except OSError as exc:
@@ -349,7 +218,8 @@ class ProbeSession:
             if not any(s.heard or s.rtt_ms for s in r.paths.values()):
                 self.warnings.append(f"{r.address}: response message never received (is the probe running there?)")
         return ProbeReport(self.ifname, self.src, self.session, self.vrid, self.count, self.interval,
-                           listed + others, sorted(self.vrids), self.warnings, time.monotonic() - start)  # fmt: skip
+                           listed + others, sorted(self.vrids), self.warnings, time.monotonic() - start,
+                           "psk" if self.psk else "session", dict(self.ignored))  # fmt: skip
 
     def _loop(self, vrrp: Any, udp: _Udp, start: float, report: Progress) -> None:
         """Warm up, then count. Warm-up (omping's "waiting for response msg"): announce with seq 0,
@@ -390,51 +260,35 @@ class ProbeSession:
         r = self.results[peer]
         if any(s.seen_any for s in r.paths.values()):
             return True
-        return any(o.sessions & r.sessions for o in self.results.values() if not o.listed and r.sessions)
+        key = self.peer_keys.get(peer)
+        unlisted = (o.address for o in self.results.values() if not o.listed)
+        return key is not None and any(self.peer_keys.get(a) == key for a in unlisted)
 
     def _send_round(self, vrrp: Any, udp: _Udp, seq: int, peers: list[IPAddress]) -> None:
         """One request on every path; seq 0 is the uncounted warm-up announcement."""
         counted = 1 if seq else 0
-        msg = self.request(Path.VRRP_MULTICAST, seq)
+        msg = self.request(Path.VRRP_MULTICAST, seq, time.monotonic_ns())
         if vrrp.send(pw.encode_vrrp(msg)) is None:
             for p in peers:
                 self.results[p].paths[Path.VRRP_MULTICAST].sent += counted
-        msg = self.request(Path.UDP_MULTICAST, seq)
+        msg = self.request(Path.UDP_MULTICAST, seq, time.monotonic_ns())
         if udp.send(pw.encode_body(msg), self.udp_group) is None:
             for p in peers:
                 self.results[p].paths[Path.UDP_MULTICAST].sent += counted
         for p in peers:
-            if vrrp.send(pw.encode_vrrp(self.request(Path.VRRP_UNICAST, seq)), p) is None:
+            if vrrp.send(pw.encode_vrrp(self.request(Path.VRRP_UNICAST, seq, time.monotonic_ns())), p) is None:
                 self.results[p].paths[Path.VRRP_UNICAST].sent += counted
-            if udp.send(pw.encode_body(self.request(Path.UDP_UNICAST, seq)), p) is None:
+            if udp.send(pw.encode_body(self.request(Path.UDP_UNICAST, seq, time.monotonic_ns())), p) is None:
                 self.results[p].paths[Path.UDP_UNICAST].sent += counted
 
     def _read_vrrp(self, vrrp: Any) -> None:
         good, _bad = vrrp.drain()
         for d in good:
-            if not pw.is_probe(d.payload):
-                if len(d.payload) >= 2:
-                    self.vrids.add(d.payload[1])
-                continue
-            try:
-                msg = pw.decode_vrrp(d.payload, verify_checksum=self.family == 4)
-            except pw.NotAProbe:
-                continue
-            if not msg.path.vrrp:
-                continue
-            reply = self.handle(d.src, d.ttl, msg, time.monotonic_ns())
-            if reply is not None:
-                dst = None if reply.path is Path.VRRP_MULTICAST else d.src
-                vrrp.send(pw.encode_vrrp(reply), dst)
+            for payload, dst in self.on_vrrp(d.src, d.dst, d.ttl, d.payload, time.monotonic_ns(), time.monotonic(),
+                                             verify_checksum=self.family == 4):  # fmt: skip
+                vrrp.send(payload, dst)
 
     def _read_udp(self, udp: _Udp) -> None:
-        for src, ttl, data in udp.recv():
-            try:
-                msg = pw.decode_body(data)
-            except pw.NotAProbe:
-                continue
-            if msg.path.vrrp:
-                continue  # a protocol-112 path cannot arrive over UDP
-            reply = self.handle(src, ttl, msg, time.monotonic_ns())
-            if reply is not None:
-                udp.send(pw.encode_body(reply), self.udp_group if reply.path is Path.UDP_MULTICAST else src)
+        for src, dst, ttl, data in udp.recv():
+            for payload, to in self.on_udp(src, dst, ttl, data, time.monotonic_ns(), time.monotonic()):
+                udp.send(payload, self.udp_group if to is None else to)

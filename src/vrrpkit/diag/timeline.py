@@ -59,6 +59,11 @@ class Run:
                 "interval": self.interval, "version": self.version, "ended_by": self.ended_by}  # fmt: skip
 
 
+# Bounds whatever the link sends (watch and investigate -r are fed by anyone who can send): senders
+# followed at once per VRID, and master runs kept per VRID (the oldest are forgotten first).
+MAX_CURRENT = 32
+MAX_RUNS = 512
+
 @dataclass
 class VridHistory:
     key: Key
@@ -114,7 +119,12 @@ class Timeline:
             new += self._gap(hist, t, r.vrid, s)
         if run is None:
             run = Run(s.src, s.mac, t, t, r.priority, r.interval, r.version, priorities=[(t, r.priority)])
+            if len(hist.current) >= MAX_CURRENT:  # spoofed senders: forget the one heard least recently
+                stale = min(hist.current.values(), key=lambda x: x.end)
+                stale.ended_by = "silence"
+                del hist.current[stale.src]
             hist.runs.append(run)
+            del hist.runs[:-MAX_RUNS]  # overlaps() compares runs pairwise: keep that bounded too
             hist.current[s.src] = run
         else:
             run.end, run.adverts = t, run.adverts + 1

@@ -14,10 +14,17 @@ What makes a flag, and why:
   backups time out: row 8 of the catalogue).
 * TTL other than 255, another password / auth type / interval / version than configured, and bad
   checksums: each makes receivers discard the advert (catalogue rows 7, 9, 10, 11).
+
+Everything here is fed by whoever can send on the link, so the work per packet and the memory are
+bounded whatever they send: at most ``MAX_SENDERS`` senders per VRID (the one heard least recently
+makes room, and is counted), a packet is compared with the other senders of its VRID only (never
+every pair), and at most ``MAX_FLAGS`` flags are kept (the rest are counted). The configured
+password is never part of a flag; a password from the wire is shown escaped.
 """
 
 from __future__ import annotations
 
+import bisect
 import select
 import time
 from collections import deque
@@ -28,10 +35,12 @@ from typing import Any
 from vrrpkit.core.config import InstanceConfig, IPAddress, apply_strict
 from vrrpkit.core.packet import AUTH_SIMPLE
 from vrrpkit.diag import findings as F
-from vrrpkit.diag.decode import AUTH_NAMES, Sighting, sight_ip
+from vrrpkit.diag.decode import AUTH_NAMES, Sighting, printable, sight_ip
 from vrrpkit.diag.findings import Finding, Severity
 
 Key = tuple[str, int, int]  # (interface, family, vrid)
+MAX_SENDERS = 32  # per VRID: a VRRP router has a handful; more means spoofing or a capture of many links
+MAX_FLAGS = 256
 
 
 @dataclass
@@ -78,6 +87,14 @@ class Sender:
 class VridRow:
     key: Key
     senders: dict[IPAddress, Sender] = field(default_factory=dict)
+    evicted: int = 0  # senders forgotten to stay within MAX_SENDERS
+
+    def make_room(self) -> None:
+        """Forget the sender heard least recently (ours last), so a flood of spoofed sources costs
+        a bounded table, never an unbounded one."""
+        victim = min(self.senders.values(), key=lambda s: (not s.ours, s.last))
+        del self.senders[victim.src]
+        self.evicted += 1
 
     def masters(self, now: float, window: float) -> list[Sender]:
         """Senders that claim master now: non-zero priority, heard within ``window``."""
@@ -112,6 +129,7 @@ class VridTable:
         self._raised: set[tuple[str, ...]] = set()
         self.probes = 0
         self.invalid = 0
+        self.flags_dropped = 0  # flags not kept beyond MAX_FLAGS
 
     # -- feeding --
 
@@ -128,6 +146,8 @@ class VridTable:
         ours = s.outgoing or s.src in self.own_addresses or (bool(s.mac) and s.mac.lower() in self.own_macs)
         sender = row.senders.get(s.src)
         if sender is None:
+            if len(row.senders) >= MAX_SENDERS:
+                row.make_room()
             sender = row.senders[s.src] = Sender(s.src, s.mac, ours, s.time, s.time, since=s.time)
         elif s.time - sender.last > self.window(row) or sender.priority == 0:
             sender.since = s.time
@@ -141,7 +161,7 @@ class VridTable:
         r = s.raw
         sender.priority, sender.version, sender.interval = r.priority, r.version, r.interval
         if s.incomplete:  # a cut or fragmented advert: who and when, but its content is not all there
-            cut = self._check_masters(row, s.time)
+            cut = self._check_masters(row, sender, s.time)
             self.flags += cut
             return cut
         sender.addresses, sender.auth_type, sender.password = r.addresses, r.auth_type, s.password
@@ -150,12 +170,15 @@ class VridTable:
         new: list[Finding] = []
         if not ours:
             new += self._check_sender(row, sender, s)
-        new += self._check_masters(row, s.time)
+        new += self._check_masters(row, sender, s.time)
         self.flags += new
         return new
 
     def _raise(self, key: tuple[str, ...], finding: Finding) -> list[Finding]:
         if key in self._raised:
+            return []
+        if len(self._raised) >= MAX_FLAGS:
+            self.flags_dropped += 1
             return []
         self._raised.add(key)
         return [finding]
@@ -237,9 +260,10 @@ class VridTable:
                         F.AUTH_MISMATCH,
                         Severity.ERROR,
                         f"{sender.src} authenticates VRID {vrid} with {_auth(sender.auth_type, sender.password)}, "
-                        f"{how} has {_auth(want_type, want_pass)}: each side discards the other's adverts "
-                        "(keepalived logs 'received an invalid passwd')",
-                        {**ev, "theirs": _auth(sender.auth_type, sender.password), "ours": _auth(want_type, want_pass)},
+                        f"{how} has {_auth(want_type, want_pass, cfg is not None)}: each side discards the other's "
+                        "adverts (keepalived logs 'received an invalid passwd')",
+                        {**ev, "theirs": _auth(sender.auth_type, sender.password),
+                         "ours": _auth(want_type, want_pass, cfg is not None)},
                     ),
                 )
         want_interval = cfg.advert_int_cs / 100 if cfg else (ref.interval if ref else sender.interval)
@@ -257,13 +281,16 @@ class VridTable:
             )
         return out
 
-    def _check_masters(self, row: VridRow, now: float) -> list[Finding]:
-        masters = row.masters(now, self.window(row))
-        if len(masters) < 2:
+    def _check_masters(self, row: VridRow, sender: Sender, now: float) -> list[Finding]:
+        """Two masters at once: the sender of this packet and those it interleaves with (one pass
+        over the VRID's senders, not every pair)."""
+        window = self.window(row)
+        if sender.priority <= 0 or now - sender.last > window:
             return []
-        concurrent = [m for m in masters if all(_interleaved(m, o) for o in masters if o is not m)]
-        if len(concurrent) < 2:
+        others = [m for m in row.masters(now, window) if m is not sender and _interleaved(sender, m)]
+        if not others:
             return []
+        concurrent = [sender, *others]
         ifname, _family, vrid = row.key
         names = sorted(str(m.src) for m in concurrent)
         return self._raise(
@@ -303,6 +330,7 @@ class VridTable:
                     "vrid": key[2],
                     "instance": cfg.name if cfg else None,
                     "masters": sorted(str(m.src) for m in masters),
+                    "senders_evicted": row.evicted,
                     "senders": [s.as_dict(now) for s in sorted(row.senders.values(), key=lambda s: str(s.src))],
                 }
             )
@@ -314,9 +342,10 @@ class VridTable:
 
 
 def _interleaved(a: Sender, b: Sender) -> bool:
-    """Both sent at least twice since the later of the two started its current run."""
+    """Both sent at least twice since the later of the two started its current run (the times
+    are in arrival order, so this is two binary searches)."""
     start = max(a.times[0], b.times[0])
-    return sum(1 for t in a.times if t >= start) >= 2 and sum(1 for t in b.times if t >= start) >= 2
+    return all(len(s.times) - bisect.bisect_left(s.times, start) >= 2 for s in (a, b))
 
 
 def _addrs(addrs: Iterable[IPAddress]) -> str:
@@ -327,11 +356,16 @@ def _addrs_list(addrs: Iterable[IPAddress]) -> list[str]:
     return sorted(str(a) for a in addrs)
 
 
-def _auth(auth_type: int | None, password: bytes) -> str:
+def _auth(auth_type: int | None, password: bytes, configured: bool = False) -> str:
+    """How a sender authenticates, for a flag. A password from the wire is shown escaped (anyone
+    on the link can read it anyway); the configured one is never shown."""
     if not auth_type:
         return "no authentication"
     if auth_type == AUTH_SIMPLE:
-        return f'password "{password.decode("latin-1")}"'
+        if configured:
+            length = len(password.rstrip(bytes(1)))
+            return f"the configured password ({length} characters, not shown)"
+        return f'password "{printable(password)}"'
     return f"auth type {auth_type}"
 
 

@@ -1,49 +1,53 @@
-"""vrrp_script and notify execution for the asyncio daemon, as keepalived runs them (``notify.c``).
+"""vrrp_script and notify commands: who runs them, and whether keepalived would run them at all.
 
-How a command line becomes a process (``prepare``):
+Everything here is decided once per (re)load, as keepalived decides it (``notify.c``,
+``check_script_secure``), and the answer is a ``Script`` that either runs or is *disabled* with
+keepalived's own log line. A disabled script never runs until the next reload, whatever happens to
+the file meanwhile: there is no fallback to a shell for a command that failed the check.
 
-* The text is split into words (shell-like quoting). If the first word is a path, or is found on
-  PATH, and is an executable regular file that the kernel can exec (ELF or ``#!``), the words are
-  passed to execve directly: no shell, so nothing in a word is ever interpreted.
-* Otherwise it runs through ``/bin/sh -c``: a script without a shebang (keepalived asks libmagic
-  and falls back to ``system()``), a ``</path`` file test, or a first word that resolves to
-  nothing. keepalived disables the last kind ("Cannot find script ... disabling"); ``Script.problem``
-  says so and the daemon decides.
-* Notify arguments (``INSTANCE VI_1 MASTER 100``) are appended as separate words, shell-quoted in
-  shell mode. Packet data never reaches a command line: only names, states and priorities do.
+How a command line becomes a process (``resolve``):
 
-How it runs (``run_script``): in its own process group (``process_group=0``) so a timeout can kill
-the script *and* everything it started (SIGTERM to the group, SIGKILL after a grace period, as
-keepalived does); stdin/stdout/stderr on /dev/null; IFS, LD_PRELOAD and LD_LIBRARY_PATH removed
-from the environment; optionally as ``user [group]``. All waiting is asyncio, so the protocol loop
-never blocks on a script.
+* The text is split into words (quotes group words; nothing else is interpreted). The first word
+  is the program: a name without a slash is looked up on PATH as the script's user would look it
+  up ("Cannot find script X in path - disabling"); then the path is resolved (symlinks, ``..``)
+  and must be reachable by that user ("Script X cannot be accessed - <reason>") and executable by
+  them ("... is not executable for uid:gid U:G - disabling"). So ``"/usr/bin/true;/x"`` and
+  ``">/file"`` are names of files that do not exist, and are disabled, exactly as keepalived
+  disables them.
+* The program is executed directly (execve: no shell, no word is interpreted). A file the kernel
+  cannot execute (no ``#!``, not ELF) runs as ``/bin/sh FILE ARGS``, which is what keepalived's
+  ``system()`` amounts to for it, after the same checks.
+* ``</path`` (keepalived's "file exists" test) is the one form keepalived hands to a shell
+  unchecked; here the path is given to ``sh -c '<"$1"'`` as an argument, so it is only opened.
+  keepalived also runs any further words of such a line through that shell, unchecked, as root;
+  vrrpkit disables such a line instead (docs/security.md).
 
-``enable_script_security``: a script run as root must not be modifiable by anyone else, so every
-path component (and the symlink target) must be owned by root and, unless it is a sticky
-directory, not writable by a non-root group or by others (``check_security``).
+``enable_script_security``: when a script runs with root's power (as uid or gid 0, or set-uid/gid
+root), every component of its path, and of the file it resolves to, must be owned by root and not
+writable by a non-root group or by others (a sticky directory may be writable). Otherwise keepalived
+logs "Unsafe permissions found for script 'X'" and, with enable_script_security, disables it.
 
-``RiseFall`` is keepalived's result counter (``vrrp_scheduler.c``), pure and tested on its own.
+Who runs it (``default_user``, ``script_user_for``): a script's own ``user USER [GROUP]`` (notify:
+the words after the command), else ``script_user``, else the user ``keepalived_script`` if it
+exists, else root. With enable_script_security and no such user, scripts without a user of their
+own are removed rather than run as root. Users and groups are names (keepalived uses getpwnam).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import errno
 import grp
 import os
 import pwd
 import shlex
-import signal
 import stat
-import subprocess
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 SHELL = "/bin/sh"
-KILL_GRACE = 2.0  # keepalived waits 2 s between the group SIGTERM and SIGKILL
-_SCRUBBED_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
+DEFAULT_SCRIPT_USER = "keepalived_script"
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -52,65 +56,106 @@ _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 @dataclass(frozen=True)
 class ScriptUser:
-    """uid, gid and supplementary groups a script runs with."""
+    """uid and gid a script runs with (keepalived sets the gid as the only supplementary group)."""
 
     uid: int
     gid: int
-    groups: tuple[int, ...] = ()
     name: str = ""
 
     @property
     def is_root(self) -> bool:
         return self.uid == 0 or self.gid == 0
 
+    @property
+    def ids(self) -> str:
+        return f"{self.uid}:{self.gid}"
 
-def resolve_user(user: str, group: str | None = None) -> ScriptUser:
-    """``script_user``/``user`` keyword: a user name (or uid) and optional group; KeyError if unknown.
 
-    keepalived clears supplementary groups unless the group is written ``:group`` (or ``:``),
-    in which case the user's own supplementary groups are set.
-    """
-    entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+ROOT = ScriptUser(0, 0, "root")
+
+
+class UserError(LookupError):
+    """The user or group does not exist; the message is keepalived's."""
+
+
+Lookup = Callable[[str, "str | None"], ScriptUser]
+
+
+def lookup_user(user: str, group: str | None = None) -> ScriptUser:
+    """A user name and optional group name, by name only (keepalived: getpwnam/getgrnam)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise UserError(f"Script user '{user}' does not exist") from None
     gid = entry.pw_gid
-    groups: tuple[int, ...] = ()
-    if group is not None and group.startswith(":"):
-        groups = tuple(os.getgrouplist(entry.pw_name, entry.pw_gid))
-        group = group[1:] or None
     if group is not None:
-        gid = grp.getgrgid(int(group)).gr_gid if group.isdigit() else grp.getgrnam(group).gr_gid
-    return ScriptUser(uid=entry.pw_uid, gid=gid, groups=groups, name=entry.pw_name)
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise UserError(f"Script group '{group}' does not exist") from None
+    return ScriptUser(entry.pw_uid, gid, entry.pw_name)
 
 
-def current_user() -> ScriptUser:
-    return ScriptUser(uid=os.geteuid(), gid=os.getegid(), name=pwd.getpwuid(os.geteuid()).pw_name)
+@dataclass(frozen=True)
+class DefaultUser:
+    """keepalived's default script user: None means scripts without a user of their own are removed."""
+
+    user: ScriptUser | None
+    message: str | None = None  # what keepalived says about it (None: nothing)
 
 
-# --- how it is invoked (pure apart from file lookups) -------------------------------------------
+def default_user(script_user: str | None, script_group: str | None, security: bool,
+                 lookup: Lookup = lookup_user) -> DefaultUser:  # fmt: skip
+    if script_user:
+        try:
+            return DefaultUser(lookup(script_user, script_group))
+        except UserError as exc:
+            return DefaultUser(None, str(exc))
+    try:
+        return DefaultUser(lookup(DEFAULT_SCRIPT_USER, None))
+    except UserError as exc:
+        return DefaultUser(None if security else ROOT, str(exc))
+
+
+# --- how it is invoked ----------------------------------------------------------------------------
+
+Mode = Literal["exec", "sh", "file-test"]
+#: Why a script is disabled: keepalived's SC_NOTFOUND ("not-found"), SC_INHIBIT ("insecure",
+#: "wrong-type"), not SC_EXECUTABLE ("not-executable"), a user it cannot set ("user"), a line it
+#: cannot parse ("parse"), or a file test with a command after it ("shell-form", vrrpkit only).
+Refusal = Literal["parse", "not-found", "not-executable", "wrong-type", "insecure", "user", "shell-form"]
 
 
 @dataclass(frozen=True)
 class Script:
-    """A prepared command: how it will be executed, decided once (at config load, as keepalived)."""
+    """A command resolved and checked once: how it runs, as whom, or why it never runs."""
 
     text: str
-    mode: Literal["exec", "shell"]
-    argv: tuple[str, ...]  # exec: resolved path first; shell: the words as parsed
-    path: str | None = None  # the executable actually run (exec mode) or found (shell mode)
-    problem: str | None = None  # why keepalived would refuse or warn; None when fine
-    user: ScriptUser | None = None
+    user: ScriptUser = ROOT
+    argv: tuple[str, ...] = ()  # exec/sh: the program's resolved path, then the words; file-test: (path,)
+    mode: Mode = "exec"
+    disabled: str | None = None  # keepalived's line saying it will not run (None: it runs)
+    notes: tuple[str, ...] = ()  # keepalived's warnings about a script that still runs
+    insecure: bool = False  # unsafe permissions for a root-run script (runs only without script security)
+    refusal: Refusal | None = None
+
+    @property
+    def runnable(self) -> bool:
+        return self.disabled is None
 
     def command(self, args: Sequence[str] = ()) -> list[str]:
-        """The argv handed to the kernel, with extra (notify) arguments appended as words."""
-        if self.mode == "exec":
-            return [*self.argv, *args]
-        if self.argv and self.argv[0][:1] in ("<", ">"):
-            # keepalived's cmd_str: a leading redirection stays unquoted, every other word is quoted
-            line = " ".join([self.argv[0], *(shlex.quote(a) for a in [*self.argv[1:], *args])])
-        elif self.path is not None:
-            line = shlex.join([self.path, *self.argv[1:], *args])
-        else:
-            line = " ".join([self.text, *(shlex.quote(a) for a in args)])
-        return [SHELL, "-c", line]
+        """The argv handed to the kernel, with notify arguments appended as separate words."""
+        if self.disabled is not None:
+            raise ScriptRefused(self.disabled)
+        if self.mode == "file-test":
+            return [SHELL, "-c", '<"$1"', "sh", self.argv[0]]
+        if self.mode == "sh":
+            return [SHELL, *self.argv, *args]
+        return [*self.argv, *args]
+
+
+class ScriptRefused(RuntimeError):
+    """A disabled script was asked to run (a bug in the caller: disabled scripts are skipped)."""
 
 
 def split_words(text: str) -> list[str]:
@@ -118,350 +163,229 @@ def split_words(text: str) -> list[str]:
     return shlex.split(text, comments=False, posix=True)
 
 
-def _is_executable_file(path: str, user: ScriptUser | None) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    if not stat.S_ISREG(st.st_mode):
-        return False
-    uid = os.geteuid() if user is None else user.uid
-    gid = os.getegid() if user is None else user.gid
+def is_executable(st: os.stat_result, user: ScriptUser) -> bool:
+    """keepalived's is_executable: root needs any x bit; others the bit of their class."""
     mode = st.st_mode
-    if uid == 0:
+    if user.uid == 0:
         return bool(mode & 0o111)
-    if uid == st.st_uid:
+    if user.uid == st.st_uid:
         return bool(mode & stat.S_IXUSR)
-    if gid == st.st_gid:
+    if user.gid == st.st_gid:
         return bool(mode & stat.S_IXGRP)
     return bool(mode & stat.S_IXOTH)
 
 
-def find_executable(word: str, user: ScriptUser | None = None, path_env: str | None = None) -> str | None:
-    """The file execve would run for ``word``: itself if it has a slash, else a PATH search."""
-    if not word:
-        return None
-    if "/" in word:
-        return word if _is_executable_file(word, user) else None
+def _can_search(path: str, user: ScriptUser) -> bool:
+    """Whether ``user`` may traverse every directory leading to ``path`` (what keepalived learns
+    by resolving the path with the user's euid)."""
+    if user.uid == 0:
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    while True:
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return False
+        mode = st.st_mode
+        bit = stat.S_IXUSR if st.st_uid == user.uid else stat.S_IXGRP if st.st_gid == user.gid else stat.S_IXOTH
+        if not mode & bit:
+            return False
+        if directory == "/":
+            return True
+        directory = os.path.dirname(directory)
+
+
+def find_in_path(word: str, user: ScriptUser, path_env: str | None = None) -> tuple[str | None, bool]:
+    """keepalived's find_path: the first regular file on PATH executable by ``user``; and whether
+    a candidate was refused for its permissions (keepalived's EACCES)."""
     search = path_env if path_env is not None else os.environ.get("PATH", _DEFAULT_PATH)
+    denied = False
     for directory in search.split(":"):
         candidate = os.path.join(directory or ".", word)
-        if _is_executable_file(candidate, user):
-            return candidate
-    return None
+        try:
+            st = os.stat(candidate)
+        except OSError as exc:
+            denied = denied or exc.errno == errno.EACCES
+            continue
+        if not _can_search(candidate, user):
+            denied = True
+        elif stat.S_ISREG(st.st_mode) and is_executable(st, user):
+            return candidate, False
+        else:
+            denied = True
+    return None, denied
 
 
 def _kernel_can_exec(path: str) -> bool:
-    """ELF or ``#!``: what execve accepts. keepalived asks libmagic the same question."""
+    """ELF or ``#!``: what execve accepts (keepalived asks libmagic). Opened non-blocking: never
+    waits on a FIFO someone put in its place."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(4)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, 4)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return head.startswith(b"#!") or head == b"\x7fELF"
 
 
-def prepare(text: str, user: ScriptUser | None = None, path_env: str | None = None) -> Script:
-    """Decide once how ``text`` will be executed (see the module docstring)."""
+def _exec_path(given: str, real: str) -> str:
+    """keepalived runs the resolved path but keeps the name it was called by when the resolved
+    name differs (some programs behave by their argv[0]) and that name is the same file."""
+    if os.path.basename(given) == os.path.basename(real):
+        return real
+    alias = os.path.join(os.path.dirname(real), os.path.basename(given))
+    with contextlib.suppress(OSError):
+        a, b = os.stat(alias), os.stat(real)
+        if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+            return alias
+    return real
+
+
+def resolve(text: str, user: ScriptUser = ROOT, *, security: bool = False, path_env: str | None = None) -> Script:
+    """Decide once whether and how ``text`` runs as ``user`` (see the module docstring)."""
     try:
         words = split_words(text)
-    except ValueError as exc:
-        return Script(text=text, mode="shell", argv=(), problem=f"cannot parse command: {exc}", user=user)
+    except ValueError:
+        words = []
     if not words:
-        return Script(text=text, mode="shell", argv=(), problem="empty command", user=user)
+        return Script(text, user, disabled=f"Unable to parse script '{text}' - ignoring", refusal="parse")
     first = words[0]
-    if first[:1] in ("<", ">"):
-        return Script(text=text, mode="shell", argv=tuple(words), user=user)
-    path = find_executable(first, user, path_env)
-    if path is None:
-        where = "" if "/" in first else " in path"
-        problem = f"Cannot find script {first}{where} or it is not executable"
-        return Script(text=text, mode="shell", argv=tuple(words), problem=problem, user=user)
-    if not _kernel_can_exec(path):
-        problem = f"Please add a #! shebang to script {first}"
-        return Script(text=text, mode="shell", argv=tuple(words), path=path, problem=problem, user=user)
-    return Script(text=text, mode="exec", argv=(path, *words[1:]), path=path, user=user)
+    if first.startswith("<") and first[1:].lstrip(" \t").startswith("/"):
+        target = first[1:].lstrip(" \t")
+        if len(words) > 1:
+            return Script(text, user, disabled=f"Script {text} is a file test followed by a command, which "
+                          "keepalived would run through a shell without any check - disabling",
+                          refusal="shell-form")  # fmt: skip
+        return Script(text, user, (target,), "file-test")
+    notes: list[str] = []
+    if "/" not in first:
+        found, denied = find_in_path(first, user, path_env)
+        if found is None:
+            why = "Permissions failure for" if denied else "Cannot find"
+            return Script(text, user, disabled=f"{why} script {first} in path - disabling", refusal="not-found")
+        notes.append(f"WARNING - script `{first}` resolved by path search to `{found}`. Please specify full path.")
+        first = found
+    try:
+        real = os.path.realpath(first, strict=True)
+        if not _can_search(real, user):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        st = os.stat(real)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return Script(text, user, disabled=f"Script {first} cannot be accessed - {reason}", refusal="not-found")
+    path = _exec_path(first, real)
+    if not stat.S_ISREG(st.st_mode):
+        return Script(text, user, disabled=f"Wrong file type found in script path '{real}'.", refusal="wrong-type")
+    if not is_executable(st, user):
+        return Script(text, user, disabled=f"WARNING - script '{path}' is not executable for uid:gid "
+                      f"{user.ids} - disabling.", refusal="not-executable")  # fmt: skip
+    mode: Mode = "exec"
+    if not _kernel_can_exec(real):
+        notes.append(f"Please add a #! shebang to script {path}")
+        mode = "sh"
+    argv = (path, *words[1:])
+    if not needs_protection(st, user):
+        return Script(text, user, argv, mode, notes=tuple(notes))
+    for target in dict.fromkeys((path, real)):
+        problem = check_security(target)
+        if problem == "wrong-type":
+            return Script(text, user, argv, mode, disabled=f"Wrong file type found in script path '{target}'.",
+                          refusal="wrong-type")  # fmt: skip
+        if problem == "unsafe":
+            if security:
+                return Script(text, user, argv, mode, insecure=True, refusal="insecure",
+                              disabled=f"Unsafe permissions found for script '{target}' - disabling.")  # fmt: skip
+            notes.append(f"Unsafe permissions found for script '{target}'.")
+            return Script(text, user, argv, mode, notes=tuple(notes), insecure=True)
+    return Script(text, user, argv, mode, notes=tuple(notes))
 
 
 # --- enable_script_security -----------------------------------------------------------------------
 
 
-def _component_problem(path: str, st: os.stat_result, is_last: bool) -> str | None:
+def needs_protection(st: os.stat_result, user: ScriptUser) -> bool:
+    """keepalived checks scripts that run with root's power: as uid/gid 0, or set-uid/gid root."""
     mode = st.st_mode
-    if not is_last and not stat.S_ISDIR(mode):
-        return f"{path} is not a directory"
-    if is_last and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-        return f"{path} is not a regular file"
-    if st.st_uid != 0:
-        return f"{path} is owned by uid {st.st_uid}, not root"
+    return (
+        user.is_root
+        or (st.st_uid == 0 and bool(mode & stat.S_IXUSR) and bool(mode & stat.S_ISUID))
+        or (st.st_gid == 0 and bool(mode & stat.S_IXGRP) and bool(mode & stat.S_ISGID))
+    )
+
+
+def unsafe(st: os.stat_result) -> bool:
+    """Owned by someone else than root, or (a file, or a directory without the sticky bit)
+    writable by a non-root group or by everyone."""
+    mode = st.st_mode
     checked = (stat.S_ISDIR(mode) and not mode & stat.S_ISVTX) or stat.S_ISREG(mode)
-    if checked and st.st_gid != 0 and mode & stat.S_IWGRP:
-        return f"{path} is writable by group {st.st_gid}"
-    if checked and mode & stat.S_IWOTH:
-        return f"{path} is writable by everyone"
+    return st.st_uid != 0 or (checked and ((st.st_gid != 0 and bool(mode & stat.S_IWGRP)) or bool(mode & stat.S_IWOTH)))
+
+
+Problem = Literal["wrong-type", "unsafe"]
+
+
+def check_security(path: str, lstat: Callable[[str], os.stat_result] = os.lstat) -> Problem | None:
+    """keepalived's check_security: ``/``, then every prefix of ``path`` as written, without
+    following symlinks. A non-final component must be a directory, the final one a file or a
+    symlink; the first unsafe component ends the walk."""
+    parts = [p for p in path.split("/") if p]
+    prefixes = ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+    for i, prefix in enumerate(prefixes):
+        try:
+            st = lstat(prefix)
+        except OSError:
+            return "wrong-type"
+        last = i == len(prefixes) - 1
+        if (not last and not stat.S_ISDIR(st.st_mode)) or (
+            last and not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode))
+        ):
+            return "wrong-type"
+        if unsafe(st):
+            return "unsafe"
     return None
 
 
-def check_security(path: str, lstat: Callable[[str], os.stat_result] = os.lstat) -> list[str]:
-    """Why a root-run ``path`` is unsafe (empty list: safe). keepalived's ``check_security``.
+# --- a configured line, with its user -------------------------------------------------------------
 
-    Walks ``/``, every parent directory and the file itself without following symlinks; if the
-    path is a symlink (or has one among its parents) the resolved target is walked too, because
-    that is the file that actually runs.
-    """
-    problems: list[str] = []
-    targets = [os.path.abspath(path)]
-    real = os.path.realpath(path)
-    if real != targets[0]:
-        targets.append(real)
-    for target in targets:
-        parts = target.split("/")[1:]
-        prefixes = ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
-        for i, prefix in enumerate(prefixes):
-            try:
-                st = lstat(prefix)
-            except OSError as exc:
-                problems.append(f"cannot stat {prefix}: {exc.strerror}")
-                break
-            problem = _component_problem(prefix, st, i == len(prefixes) - 1)
-            if problem is not None:
-                problems.append(problem)
-                break
-    return problems
+Kind = Literal["vrrp_script", "notify"]
 
 
-def needs_protection(script: Script) -> bool:
-    """keepalived checks scripts that run with root's power: as uid/gid 0, or set-uid/gid root."""
-    user = script.user or current_user()
-    if user.is_root:
-        return True
-    if script.path is None:
-        return False
-    try:
-        st = os.stat(script.path)
-    except OSError:
-        return False
-    return (st.st_uid == 0 and bool(st.st_mode & stat.S_ISUID)) or (st.st_gid == 0 and bool(st.st_mode & stat.S_ISGID))
-
-
-def script_security_problems(script: Script) -> list[str]:
-    """What ``enable_script_security`` refuses this script for (empty: allowed)."""
-    if not needs_protection(script):
-        return []
-    if script.path is None:
-        return [script.problem or "script not found"] if script.mode == "exec" else []
-    return check_security(script.path)
-
-
-# --- running --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScriptResult:
-    returncode: int | None  # None when it never started or was killed by a signal
-    signal: int | None = None
-    timed_out: bool = False
-    duration: float = 0.0
-    error: str | None = None  # could not start (ENOENT, EACCES, bad user, ...)
-
-    @property
-    def ok(self) -> bool:
-        """keepalived: success is exit status 0; a timeout or a signal is a failure."""
-        return self.returncode == 0 and not self.timed_out
-
-
-def _environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-
-
-def _kill_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-async def run_script(
-    script: Script,
-    args: Sequence[str] = (),
-    timeout: float | None = None,
-    kill_grace: float = KILL_GRACE,
-    on_start: Callable[[int], None] | None = None,
-    on_exit: Callable[[int], None] | None = None,
-) -> ScriptResult:
-    """Run ``script`` once, never blocking the loop; at timeout its whole process group dies.
-
-    ``on_start``/``on_exit`` receive the process-group id (ScriptRunner uses them to kill what is
-    still running when the daemon stops).
-    """
-    argv = script.command(args)
-    user = script.user
-    started = time.monotonic()
-    kwargs: dict[str, object] = {}
-    if user is not None and (user.uid != os.geteuid() or user.gid != os.getegid() or user.groups):
-        kwargs = {"user": user.uid, "group": user.gid, "extra_groups": list(user.groups)}
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=_environment(),
-            cwd="/",
-            process_group=0,
-            close_fds=True,
-            **kwargs,  # type: ignore[arg-type]
-        )
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        return ScriptResult(returncode=None, duration=time.monotonic() - started, error=str(exc))
-    pgid = proc.pid
-    if on_start is not None:
-        on_start(pgid)
-    timed_out = False
-    try:
+def script_for(text: str, user_words: Sequence[str], default: DefaultUser, *, kind: Kind, name: str,
+               security: bool, lookup: Lookup = lookup_user, path_env: str | None = None) -> Script:  # fmt: skip
+    """One configured command with its own ``USER [GROUP]`` words (or none), resolved as keepalived
+    resolves it; a bad or missing user disables it with keepalived's words."""
+    if user_words:
         try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            timed_out = True
-            _kill_group(pgid, signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), kill_grace)
-            _kill_group(pgid, signal.SIGKILL)  # the leader may be gone while its children ignore TERM
-            await proc.wait()
-    except asyncio.CancelledError:
-        _kill_group(pgid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        raise
-    finally:
-        if on_exit is not None:
-            on_exit(pgid)
-    code = proc.returncode
-    duration = time.monotonic() - started
-    if code is not None and code < 0:
-        return ScriptResult(returncode=None, signal=-code, timed_out=timed_out, duration=duration)
-    return ScriptResult(returncode=code, timed_out=timed_out, duration=duration)
+            user = lookup(user_words[0], user_words[1] if len(user_words) > 1 else None)
+        except UserError as exc:
+            words = _words(text)
+            if kind == "notify":
+                why = f"{exc}; Invalid user/group for notify script {(words or [text])[0]} - ignoring"
+            else:
+                quoted = " ".join(f"'{w}'" for w in words)
+                why = f"{exc}; Unable to set uid/gid for script {quoted}"
+            return Script(text, ROOT, disabled=why, refusal="user")
+    elif default.user is None:
+        if kind == "notify":
+            program = (_words(text) or [text])[0]
+            why = f"Failed to set default user for notify script {program} - ignoring"
+            return Script(text, ROOT, disabled=why, refusal="user")
+        return Script(
+            text, ROOT, disabled=f"Unable to set default user for vrrp script {name} - removing", refusal="user"
+        )
+    else:
+        user = default.user
+    return resolve(text, user, security=security, path_env=path_env)
 
 
-class ScriptRefused(RuntimeError):
-    """``enable_script_security`` (or a missing user) forbids running this command."""
-
-
-UserSpec = ScriptUser | str | tuple[str, str | None] | None
-
-
-def as_user(spec: UserSpec) -> ScriptUser | None:
-    """``None``, a ScriptUser, ``"user [group]"`` or ``(user, group)`` as a ScriptUser."""
-    if spec is None or isinstance(spec, ScriptUser):
-        return spec
-    if isinstance(spec, str):
-        words = spec.split()
-        if not words:
-            return None
-        return resolve_user(words[0], words[1] if len(words) > 1 else None)
-    return resolve_user(spec[0], spec[1])
-
-
-async def run_command(
-    command: str,
-    extra_args: Sequence[str] = (),
-    timeout: float | None = None,
-    user: UserSpec = None,
-    security: bool = False,
-) -> int | None:
-    """Convenience for the daemon: prepare, check and run a command line; its exit status.
-
-    None means it timed out or died of a signal (both failures for keepalived). Raises
-    ScriptRefused when ``security`` (enable_script_security) forbids it or the user is unknown.
-    """
+def _words(text: str) -> list[str]:
     try:
-        script_user = as_user(user)
-    except (KeyError, ValueError) as exc:
-        raise ScriptRefused(f"unknown script user {user!r}: {exc}") from exc
-    script = prepare(command, script_user)
-    if security:
-        problems = script_security_problems(script)
-        if problems:
-            raise ScriptRefused(f"unsafe permissions for script {command!r}: {'; '.join(problems)}")
-    result = await run_script(script, extra_args, timeout)
-    if result.error is not None:
-        raise ScriptRefused(f"cannot run {command!r}: {result.error}")
-    return result.returncode
-
-
-@dataclass
-class ScriptRunner:
-    """Runs scripts for the daemon: notify scripts in order per instance, and a kill switch.
-
-    ``notify(key, script, args)`` queues behind the previous notify of the same key (an instance
-    or sync group), so "BACKUP" can never overtake "MASTER". ``terminate_all()`` kills every live
-    process group at shutdown (keepalived uses PR_SET_PDEATHSIG for this; Python's safe spawn path
-    cannot set it, so the daemon must call this before it exits).
-    """
-
-    notify_timeout: float | None = 60.0
-    _tails: dict[str, asyncio.Task[ScriptResult]] = field(default_factory=dict)
-    _groups: set[int] = field(default_factory=set)
-
-    async def run(self, script: Script, args: Sequence[str] = (), timeout: float | None = None) -> ScriptResult:
-        return await run_script(script, args, timeout, on_start=self._groups.add, on_exit=self._groups.discard)
-
-    def notify(self, key: str, script: Script, args: Sequence[str] = ()) -> asyncio.Task[ScriptResult]:
-        previous = self._tails.get(key)
-
-        async def chained() -> ScriptResult:
-            if previous is not None:
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await previous
-            return await self.run(script, args, self.notify_timeout)
-
-        task = asyncio.get_running_loop().create_task(chained())
-        self._tails[key] = task
-        task.add_done_callback(lambda t: self._tails.pop(key, None) if self._tails.get(key) is t else None)
-        return task
-
-    @property
-    def running_groups(self) -> frozenset[int]:
-        return frozenset(self._groups)
-
-    def terminate_all(self, sig: int = signal.SIGKILL) -> None:
-        for pgid in list(self._groups):
-            _kill_group(pgid, sig)
-
-
-# --- rise / fall ----------------------------------------------------------------------------------
-
-
-class RiseFall:
-    """keepalived's vrrp_script result counter.
-
-    ``result`` runs from 0 to rise+fall-1; the script is OK while ``result >= rise``. A success
-    below rise-1 counts up; reaching rise jumps to the top (so ``fall`` failures are needed to go
-    down again); a failure above rise counts down, at or below it drops to 0 (so ``rise``
-    successes are needed to come back). Before the first result the state is unknown (None) and
-    the first result decides it, unless ``init_fail`` starts it failed, needing ``rise`` successes.
-    """
-
-    def __init__(self, rise: int = 1, fall: int = 1, init_fail: bool = False) -> None:
-        if rise < 1 or fall < 1:
-            raise ValueError("rise and fall must be at least 1")
-        self.rise = rise
-        self.fall = fall
-        self.result = 0 if init_fail else rise - 1
-        self.state: bool | None = False if init_fail else None
-
-    def update(self, success: bool) -> bool | None:
-        """Feed one run's outcome; returns the new state when it changed, else None."""
-        top = self.rise + self.fall - 1
-        old = self.state
-        if success:
-            if self.result < self.rise - 1:
-                self.result += 1
-            else:
-                self.result = top
-                self.state = True
-        else:
-            if self.result > self.rise:
-                self.result -= 1
-            else:
-                self.result = 0
-                self.state = False
-        return self.state if self.state != old else None
+        return split_words(text)
+    except ValueError:
+        return text.split()

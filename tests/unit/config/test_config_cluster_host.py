@@ -6,7 +6,8 @@ from ipaddress import ip_interface
 
 from vrrpkit.config import ParseResult, load_string
 from vrrpkit.config.cluster import lint_cluster
-from vrrpkit.config.host import HostFacts, host_checks
+from vrrpkit.config.host import HostFacts, ScriptVerdict, host_checks
+from vrrpkit.config.model import GlobalDefs, ScriptUse
 
 
 def host(name: str, src: str, peers: list[str], prio: int = 100, state: str = "BACKUP", vip: str = "10.0.0.100/24",
@@ -51,15 +52,32 @@ def test_host_checks() -> None:
     res = load_string('global_defs {\n  enable_script_security\n}\nvrrp_script s {\n  script "/opt/chk arg"\n}\n'
                       "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 7\n  unicast_src_ip 10.0.0.9\n"
                       "  unicast_peer {\n    10.0.0.2\n  }\n  track_interface {\n    bond0\n  }\n"
-                      "  virtual_ipaddress {\n    10.0.0.100/24 dev eth1\n  }\n}\n", "k.conf")
-    facts = HostFacts(interfaces={"eth0": (ip_interface("10.0.0.1/24"),)}, executable=lambda p: p == "/bin/true",
-                      users=frozenset({"root"}))
+                      "  virtual_ipaddress {\n    10.0.0.100/24 dev eth1\n  }\n"
+                      '  notify_master "/x/m.sh" nobody\n  notify_backup /x/b.sh\n  notify_fault chk\n}\n', "k.conf")
+    verdicts = {
+        "/opt/chk arg": ScriptVerdict("root", "Script /opt/chk cannot be accessed - No such file or directory",
+                                      "not-found"),
+        "/x/m.sh": ScriptVerdict("nobody", "Unsafe permissions found for script '/x/m.sh' - disabling.", "insecure"),
+        "/x/b.sh": ScriptVerdict("root", "Failed to set default user for notify script /x/b.sh - ignoring", "user"),
+        "chk": ScriptVerdict("root", notes=("WARNING - script `chk` resolved by path search to `/usr/bin/chk`. "
+                                            "Please specify full path.",)),
+    }  # fmt: skip
+    seen: list[tuple[str, ...]] = []
+
+    def check(use: ScriptUse, g: GlobalDefs) -> ScriptVerdict:
+        seen.append(use.user)
+        assert g.enable_script_security
+        return verdicts[use.command]
+
+    facts = HostFacts(interfaces={"eth0": (ip_interface("10.0.0.1/24"),)}, script_check=check)
     got = rules(host_checks(res, facts))
     assert got == [("k.conf", "host-address-missing", 10), ("k.conf", "host-interface-missing", 15),
-                   ("k.conf", "host-interface-missing", 18), ("k.conf", "host-script-missing", 4),
-                   ("k.conf", "host-script-user-missing", 1)]
+                   ("k.conf", "host-interface-missing", 18), ("k.conf", "host-script-disabled", 20),
+                   ("k.conf", "host-script-missing", 4), ("k.conf", "host-script-path-search", 22),
+                   ("k.conf", "host-script-user-missing", 21)]  # fmt: skip
+    assert seen == [(), ("nobody",), (), ()]
     ok = HostFacts(interfaces={"eth0": (ip_interface("10.0.0.9/24"),), "eth1": (), "bond0": ()},
-                   executable=lambda p: True, users=frozenset({"keepalived_script"}))
+                   script_check=lambda use, g: ScriptVerdict("root"))  # fmt: skip
     assert host_checks(res, ok) == []
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from vrrpkit.config import DictLoader, load_string
 from vrrpkit.config.diagnostics import Reporter
+from vrrpkit.config.files import FileLoader
 from vrrpkit.config.lexer import Lexer, brace_expand
 
 
@@ -76,3 +80,28 @@ def test_unterminated_quote_is_syntax_error() -> None:
     res = load_string('vrrp_script s {\n  script "/bin/true\n}\n', "k.conf")
     assert any(d.rule == "syntax" and d.line == 2 for d in res.diagnostics)
     assert not res.ok
+
+
+def test_includes_skip_what_keepalived_skips(tmp_path: Path) -> None:
+    """keepalived 2.2.7 (measured with -t): a directory, an executable file and a FIFO are skipped
+    with its words; a symlink is followed; nothing ever blocks on the FIFO."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.conf").write_text("a 1\n")
+    (d / "x.conf").write_text("x 2\n")
+    (d / "x.conf").chmod(0o755)
+    (d / "sub").mkdir()
+    os.mkfifo(tmp_path / "fifo.conf")
+    (tmp_path / "target.conf").write_text("t 3\n")
+    (tmp_path / "link.conf").symlink_to(tmp_path / "target.conf")
+    top = tmp_path / "k.conf"
+    top.write_text(f"include {d}/*\ninclude {tmp_path}/fifo.conf\ninclude {tmp_path}/link.conf\n")
+    lexer = Lexer(Reporter(), FileLoader(), None)
+    out = [s.keyword for s in lexer.statements(top.read_text(), str(top))]
+    assert out == ["a", "t"]
+    skipped = sorted((d.line, d.message) for d in lexer.reporter.items if d.rule == "include-skipped")
+    assert skipped == [
+        (1, f"Configuration file '{d}/sub' is a directory - skipping"),
+        (1, f"Configuration file '{d}/x.conf' is not a regular non-executable file - skipping"),
+        (2, f"Configuration file '{tmp_path}/fifo.conf' is not a regular non-executable file - skipping"),
+    ]

@@ -265,7 +265,23 @@ def test_script_security_warning() -> None:
 def test_notify_scripts() -> None:
     res = parse("global_defs {\n enable_script_security\n}\n" + inst('  notify_master "/bin/x master"\n'
                                                                      "  notify /bin/y"))
-    assert res.instances[0].notify == (("master", "/bin/x master"), ("notify", "/bin/y"))
+    assert res.instances[0].notify == (("master", "/bin/x master", ()), ("notify", "/bin/y", ()))
+
+
+def test_notify_keeps_its_user_and_group_words_and_line() -> None:
+    """keepalived runs `notify_master "/x.sh" nobody nogroup` as nobody:nogroup; words after the
+    group are ignored, as keepalived ignores them."""
+    res = parse("global_defs {\n enable_script_security\n}\n" + inst('  notify_master "/x.sh m" nobody nogroup\n'
+                                                                     '  notify_backup "/x.sh b" nobody\n'
+                                                                     '  notify_master "/other.sh"\n'
+                                                                     '  notify_fault /x.sh nobody nogroup extra'))
+    notify = res.instances[0].notify  # the repeated notify_master is not kept (keepalived keeps the first)
+    assert notify == (("master", "/x.sh m", ("nobody", "nogroup")), ("backup", "/x.sh b", ("nobody",)),
+                      ("fault", "/x.sh", ("nobody", "nogroup")))  # fmt: skip
+    uses = [(u.event, u.command, u.user, u.loc.line if u.loc else None) for u in res.script_uses()]
+    first = res.notify_locs[("instance", "VI_1", "master")].line
+    assert uses == [("master", "/x.sh m", ("nobody", "nogroup"), first), ("backup", "/x.sh b", ("nobody",), first + 1),
+                    ("fault", "/x.sh", ("nobody", "nogroup"), first + 3)]  # fmt: skip
 
 
 def test_globals() -> None:

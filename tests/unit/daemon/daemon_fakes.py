@@ -21,7 +21,8 @@ from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.core.routing import Route, Rule
 from vrrpkit.daemon.ports import Ports
 from vrrpkit.io.routes import Gone
-from vrrpkit.io.scripts import Script, ScriptResult
+from vrrpkit.io.script_runner import ScriptResult
+from vrrpkit.io.scripts import Script
 from vrrpkit.io.vrrp_socket import Datagram
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from ipaddress import ip_address, ip_interface
-from pathlib import Path
+from typing import Any
 
 import pytest
 from daemon_fakes import FakeOs, FakeRunner
@@ -19,9 +19,10 @@ from vrrpkit.core.state import Event, State
 from vrrpkit.daemon import splitbrain
 from vrrpkit.daemon.applier import EffectApplier
 from vrrpkit.daemon.instance import HISTORY, RECENT, WINDOW, Instance
-from vrrpkit.daemon.notify import Notifier, first_of_each, group_commands, instance_commands
+from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.reload import plan_reload, refusal
-from vrrpkit.io.scripts import ScriptUser, prepare
+from vrrpkit.daemon.scriptset import ScriptSet
+from vrrpkit.io.scripts import Script
 
 VIP = Vip(ip_interface("192.0.2.99/24"))
 ME = ip_address("192.0.2.1")
@@ -41,43 +42,41 @@ def instance(**kw: object) -> Instance:
 # --- notify planning ------------------------------------------------------------------------------
 
 
+def S(text: str) -> Script:
+    """A resolved command, as scriptset makes them."""
+    return Script(text, argv=tuple(text.split()))
+
+
 def test_notify_runs_the_specific_script_then_the_generic_one_with_keepalived_arguments() -> None:
-    notify = {"master": "/x/m.sh", "notify": "/x/all.sh"}
+    notify = {"master": S("/x/m.sh"), "notify": S("/x/all.sh")}
     assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER, 150) == [
-        ("/x/m.sh", []),
-        ("/x/all.sh", ["INSTANCE", "VI_1", "MASTER", "150"]),
+        (S("/x/m.sh"), []),
+        (S("/x/all.sh"), ["INSTANCE", "VI_1", "MASTER", "150"]),
     ]
 
 
 def test_master_rx_lower_pri_has_no_generic_call() -> None:
-    notify = {"master_rx_lower_pri": "/x/low.sh", "notify": "/x/all.sh"}
-    assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER_RX_LOWER_PRI, 100) == [("/x/low.sh", [])]
+    notify = {"master_rx_lower_pri": S("/x/low.sh"), "notify": S("/x/all.sh")}
+    assert instance_commands(notify, "VI_1", fx.NotifyKind.MASTER_RX_LOWER_PRI, 100) == [(S("/x/low.sh"), [])]
 
 
 def test_group_notify_passes_priority_zero() -> None:
-    notify = {"backup": "/x/b.sh", "notify": "/x/all.sh"}
-    assert group_commands(notify, "G", State.BACKUP) == [("/x/b.sh", []), ("/x/all.sh", ["GROUP", "G", "BACKUP", "0"])]
+    notify = {"backup": S("/x/b.sh"), "notify": S("/x/all.sh")}
+    assert group_commands(notify, "G", State.BACKUP) == [
+        (S("/x/b.sh"), []),
+        (S("/x/all.sh"), ["GROUP", "G", "BACKUP", "0"]),
+    ]
 
 
-def test_a_repeated_notify_keyword_keeps_the_first_as_keepalived() -> None:
-    assert first_of_each([("master", "/a"), ("master", "/b"), ("notify", "/n")]) == {"master": "/a", "notify": "/n"}
-
-
-def test_notifier_queues_in_order_and_refuses_what_script_security_refuses(tmp_path: Path) -> None:
+def test_notifier_queues_resolved_commands_in_order_and_never_a_disabled_one() -> None:
     import asyncio
 
-    unsafe = tmp_path / "notify.sh"  # under /tmp: a directory others can write to
-    unsafe.write_text("#!/bin/sh\n")
-    unsafe.chmod(0o755)
-    tmp_path.chmod(0o777)
     runner = FakeRunner()
-    as_root = ScriptUser(uid=0, gid=0, name="root")  # scripts run as root are the ones checked
-    notifier = Notifier(runner, resolve=lambda text, _user: prepare(text, as_root))
+    notifier = Notifier(runner)
+    disabled = Script("/x/gone.sh", disabled="Script /x/gone.sh cannot be accessed - No such file or directory")
 
     async def go() -> None:
-        notifier.run("VI_1", [("/bin/echo one", []), ("/bin/echo two", ["x"])])
-        notifier.configure(user=None, security=True)
-        notifier.run("VI_1", [(str(unsafe), [])])
+        notifier.run("VI_1", [(S("/bin/echo one"), []), (disabled, []), (S("/bin/echo two"), ["x"])])
         await notifier.finish(1.0)
 
     asyncio.run(go())
@@ -253,7 +252,8 @@ def test_quiet_drops_are_not_logged_and_mismatches_are_logged_once_a_hundred(
 def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> None:
     runner = FakeRunner()
     a, _ = applier(FakeOs(), runner)
-    a.configure(GlobalDefs(), {"G": SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo"),))})
+    group = SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo", ()),))
+    a.configure(GlobalDefs(), {"G": group}, scripts=ScriptSet(notify={("group", "G", "notify"): S("/bin/echo")}))
 
     import asyncio
 
@@ -290,3 +290,37 @@ def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:
     assert not splitbrain.due(inst, 10.5)  # a handover leaves the old master holding the VIP a moment
     assert splitbrain.due(inst, 13.0)
     assert not splitbrain.due(inst, 13.5)  # once a period
+
+
+def test_dropped_adverts_log_the_first_of_a_kind_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    """300 bad-TTL adverts: one line now, one count when the window ends (keepalived 2.2.7 logs 300)."""
+    timers: list[tuple[float, Any, Any]] = []
+    fake = FakeOs()
+    later = lambda d, fn, arg: timers.append((d, fn, arg))  # noqa: E731
+    a = EffectApplier(fake.ports(), {}, Notifier(FakeRunner()), call_later=later, wall_clock=lambda: 1000.0)
+    inst = instance()
+    src = ip_address("192.0.2.2")
+    caplog.set_level(logging.WARNING, "vrrpkit")
+    for _ in range(300):
+        a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, src, "TTL 64, expected 255"))
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_PASSWORD, src, "bad password"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "(VI_1) dropped advert from 192.0.2.2: bad-ttl TTL 64, expected 255",
+        "(VI_1) dropped advert from 192.0.2.2: bad-password bad password",
+    ]
+    caplog.clear()
+    first = timers[0]
+    first[1](first[2])  # the window ends
+    assert [r.getMessage() for r in caplog.records] == [
+        "(VI_1) 299 more adverts dropped as bad-ttl in the last 60 s (not logged one by one; see "
+        "vrrpkit_packets_dropped)"
+    ]
+    caplog.clear()
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_TTL, src, "TTL 64, expected 255"))
+    assert caplog.records == []  # the flood goes on: still counted, not logged
+    timers[2][1](timers[2][2])
+    timers[1][1](timers[1][2])  # a window with nothing more to say ends silently
+    assert caplog.records[0].getMessage().startswith("(VI_1) 1 more adverts dropped as bad-ttl")
+    caplog.clear()
+    a.apply(inst, fx.PacketDropped("VI_1", DropReason.BAD_PASSWORD, src, "bad password"))
+    assert len(caplog.records) == 1  # after a quiet window, the first of a kind is logged again

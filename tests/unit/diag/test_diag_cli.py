@@ -47,3 +47,15 @@ def test_usage_and_environment_errors_exit_2_with_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and err.startswith(f"vrrpkit {argv[0]}: ")
+
+
+def test_watch_rendering_escapes_every_field() -> None:
+    from vrrpkit.cli.cmd_watch import render_table
+    from vrrpkit.cli.diagrender import safe
+
+    assert safe("a\x1b[2Jb\nc\u2028") == "a\\x1b[2Jb\\nc\\u2028"
+    row = {"interface": "eth0\x1b]0;x\x07", "vrid": 51, "masters": [], "senders_evicted": 7, "senders": [
+        {"src": "192.0.2.2", "mac": "02:00:00:00:00:02", "priority": 100, "interval": 1.0, "ttl": [255],
+         "adverts": 3, "auth": "simple\x1b[31m", "vips": ["192.0.2.100"], "ours": False}]}  # fmt: skip
+    text = render_table([row])
+    assert "\x1b" not in text and "\x07" not in text and "7 more senders not kept" in text

@@ -99,7 +99,7 @@ def test_probe_packets_are_recognised() -> None:
     probe = pw.ProbeMessage(pw.Kind.REQUEST, pw.Path.VRRP_UNICAST, 1, 3, 0, vrid=254)
     doc = d.decode_bytes(build_ipv4(SRC, IPv4Address("192.0.2.2"), pw.encode_vrrp(probe))).as_dict()
     assert doc["probe"]["path"] == "vrrp-unicast" and doc["probe"]["seq"] == 3
-    assert "vrrpkit probe v1 request vrrp-unicast seq 3" in doc["tcpdump"]
+    assert "vrrpkit probe v2 request vrrp-unicast seq 3" in doc["tcpdump"]
 
 
 def test_not_vrrp() -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, ip_interface
 
+import pytest
+
 from vrrpkit.core.config import InstanceConfig, Vip
 from vrrpkit.core.packet import Advertisement, build_ipv4, encode
 from vrrpkit.diag import findings as F
+from vrrpkit.diag import watch as watch_mod
 from vrrpkit.diag.decode import Sighting, sight, sight_ip
-from vrrpkit.diag.watch import VridTable
+from vrrpkit.diag.watch import Sender, VridTable
 
 GROUP = IPv4Address("224.0.0.18")
 A, B, C = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2"), IPv4Address("192.0.2.3")
@@ -94,3 +97,61 @@ def test_bad_checksum_is_flagged_and_counted() -> None:
     t = VridTable([cfg()])
     assert [f.code for f in t.feed(s)] == [F.BAD_CHECKSUM]
     assert t.table(now=0)[0]["senders"][0]["invalid"] == {"bad-checksum": 1}
+
+
+def _spoofed(n: int, rounds: int, start: float = 0.0) -> list[Sighting]:
+    """n senders from 10.0.0.0/16, all with priority 100, each advertising ``rounds`` times."""
+    srcs = [IPv4Address(0x0A000000 + i) for i in range(1, n + 1)]
+    return [ad(src, start + r + i / (10 * n)) for r in range(rounds) for i, src in enumerate(srcs)]
+
+
+def test_per_packet_work_is_bounded_whatever_the_number_of_spoofed_masters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 spoofed concurrent masters: each packet is compared with a bounded number of senders (the
+    old table compared every pair: ~40,000 comparisons, 61 ms a packet)."""
+    calls = {"n": 0}
+    real = watch_mod._interleaved
+
+    def counting(a: Sender, b: Sender) -> bool:
+        calls["n"] += 1
+        return real(a, b)
+
+    monkeypatch.setattr(watch_mod, "_interleaved", counting)
+    t = VridTable([cfg()])
+    for s in _spoofed(200, 3):
+        t.feed(s)
+    calls["n"] = 0
+    t.feed(ad(A, 3.5))
+    assert calls["n"] <= watch_mod.MAX_SENDERS
+    [row] = t.table(now=3.5)
+    assert len(row["senders"]) <= watch_mod.MAX_SENDERS and row["senders_evicted"] >= 200 - watch_mod.MAX_SENDERS
+
+
+def test_state_stays_bounded_under_5000_spoofed_sources() -> None:
+    t = VridTable([cfg()])
+    for s in _spoofed(5000, 1):
+        t.feed(s)
+    for s in _spoofed(300, 3, start=10.0):  # split brains between spoofed masters, in every combination
+        t.feed(s)
+    [row] = t.table(now=13.0)
+    assert len(t.rows[("eth0", 4, 51)].senders) == watch_mod.MAX_SENDERS
+    assert len(t.flags) <= watch_mod.MAX_FLAGS
+    assert row["senders_evicted"] > 5000 - watch_mod.MAX_SENDERS
+
+
+def test_a_password_from_the_wire_is_escaped_and_ours_never_shown() -> None:
+    t = VridTable([cfg(auth_type=1, auth_pass=b"s3cret")])
+    codes = feed(t, [ad(B, i, prio=90, auth=b"\x1b[2Jx") for i in range(2)])
+    assert F.AUTH_MISMATCH in codes
+    flag = next(f for f in t.flags if f.code == F.AUTH_MISMATCH)
+    assert "\x1b" not in flag.message and "\\x1b[2Jx" in flag.message
+    assert "s3cret" not in flag.message and "s3cret" not in str(flag.evidence)
+
+
+def test_the_timeline_stays_bounded_under_spoofed_senders() -> None:
+    from vrrpkit.diag import timeline as tl
+
+    t = tl.Timeline()
+    for s in _spoofed(2000, 1):
+        t.feed(s)
+    [hist] = t.vrids.values()
+    assert len(hist.current) <= tl.MAX_CURRENT and len(hist.runs) <= tl.MAX_RUNS

@@ -1,239 +1,241 @@
-"""Script runner: rise/fall arithmetic (keepalived's), how commands are executed, security, timeouts."""
+"""How keepalived decides whether, how and as whom a command runs (``io.scripts``), case by case.
+
+Each expected message is keepalived 2.2.7's own line for the same case (measured in a namespace,
+see tests/integration/test_security.py). Ownership cases need root (chown); they skip otherwise.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import stat
 import tempfile
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from vrrpkit.io import scripts
-from vrrpkit.io.scripts import RiseFall
+from vrrpkit.io.scripts import ROOT, DefaultUser, ScriptUser, UserError
+
+NOBODY = ScriptUser(65534, 65534, "nobody")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chown, other users)")
 
 
-def feed(counter: RiseFall, outcomes: str) -> list[bool | None]:
-    return [counter.update(c == "+") for c in outcomes]
-
-
-def test_rise_fall_first_result_decides() -> None:
-    assert feed(RiseFall(rise=3, fall=2), "+") == [True]
-    assert feed(RiseFall(rise=3, fall=2), "-") == [False]
-
-
-def test_rise_fall_needs_fall_failures_then_rise_successes() -> None:
-    c = RiseFall(rise=3, fall=2)
-    assert feed(c, "+") == [True]
-    assert feed(c, "-") == [None]  # one failure of two
-    assert feed(c, "+") == [None]  # a success resets the fall count
-    assert feed(c, "--") == [None, False]
-    assert feed(c, "++") == [None, None]
-    assert feed(c, "-") == [None]  # a failure resets the rise count
-    assert feed(c, "+++") == [None, None, True]
-    assert c.state is True and c.result == c.rise + c.fall - 1
-
-
-def test_rise_fall_init_fail_needs_rise_successes() -> None:
-    c = RiseFall(rise=2, fall=5, init_fail=True)
-    assert c.state is False
-    assert feed(c, "-+") == [None, None]
-    assert feed(c, "+") == [True]
-    c1 = RiseFall(rise=1, fall=1, init_fail=True)
-    assert feed(c1, "+-") == [True, False]
-
-
-def test_rise_fall_validates() -> None:
-    with pytest.raises(ValueError):
-        RiseFall(rise=0)
-
-
-def _write(path: Path, text: str, mode: int = 0o755) -> Path:
+def _write(path: Path, text: str = "#!/bin/sh\nexit 0\n", mode: int = 0o755) -> Path:
     path.write_text(text)
     path.chmod(mode)
     return path
 
 
-def test_prepare_exec_when_first_word_is_executable(tmp_path: Path) -> None:
-    s = scripts.prepare("/bin/true 'a b' c")
-    assert s.mode == "exec" and s.argv == ("/bin/true", "a b", "c") and s.problem is None
-    assert s.command(["INSTANCE", "VI_1"]) == ["/bin/true", "a b", "c", "INSTANCE", "VI_1"]
-    on_path = scripts.prepare("true x", path_env="/usr/bin:/bin")
-    assert on_path.mode == "exec" and on_path.argv[0].endswith("/true") and on_path.argv[1:] == ("x",)
-
-
-def test_prepare_shell_for_scripts_without_shebang_and_unknown_commands(tmp_path: Path) -> None:
-    plain = _write(tmp_path / "plain", "exit 3\n")
-    s = scripts.prepare(f"{plain} x")
-    assert s.mode == "shell" and "shebang" in (s.problem or "")
-    assert s.command(["y z"]) == [scripts.SHELL, "-c", f"{plain} x 'y z'"]
-    missing = scripts.prepare("no-such-command-vrrpkit --flag", path_env=str(tmp_path))
-    assert missing.mode == "shell" and "Cannot find script" in (missing.problem or "")
-    assert missing.command(["MASTER"]) == [scripts.SHELL, "-c", "no-such-command-vrrpkit --flag MASTER"]
-    redirect = scripts.prepare("</dev/null")
-    assert redirect.mode == "shell" and redirect.command() == [scripts.SHELL, "-c", "</dev/null"]
-    assert scripts.prepare("'unbalanced").problem is not None
-
-
-def _mkdirs(base: Path) -> Path:
-    d = base / "etc" / "ka"
-    d.mkdir(parents=True)
-    return d
-
-
-def test_check_security(tmp_path: Path) -> None:
-    # tmp_path is under /tmp (sticky, root-owned) on this machine; build a fake tree with chown
+@pytest.fixture
+def safe() -> Iterator[Path]:
+    """A directory every user can reach whose every component is root-owned and not writable by
+    others (pytest's tmp_path is private to root, so another user could not reach a script in it)."""
     if os.geteuid() != 0:
-        pytest.skip("needs root to chown")
-    d = _mkdirs(tmp_path)
-    for p in (tmp_path / "etc", d):
-        p.chmod(0o755)
-    script = _write(d / "check.sh", "#!/bin/sh\nexit 0\n")
-    # pytest's base directory may itself be unsafe, so only compare what our chmods change
-    baseline = scripts.check_security(str(script))
-    if baseline:
-        pytest.skip(f"temporary directory is not a safe base here: {baseline}")
-    # world-writable file
-    script.chmod(0o757)
-    assert any("writable by everyone" in p for p in scripts.check_security(str(script)))
-    script.chmod(0o755)
-    # a parent directory owned by someone else
-    os.chown(d, 65534, 0)
-    assert any("owned by uid 65534" in p for p in scripts.check_security(str(script)))
-    os.chown(d, 0, 0)
-    # group-writable by a non-root group
-    os.chown(script, 0, 65534)
-    script.chmod(0o775)
-    assert any("writable by group 65534" in p for p in scripts.check_security(str(script)))
-    # group-writable by root's group is fine
-    os.chown(script, 0, 0)
-    assert scripts.check_security(str(script)) == []
-    # a symlink to an unsafe target is judged by its target
-    bad_dir = tmp_path / "bad"
-    bad_dir.mkdir()
-    bad_dir.chmod(0o777)
-    target = _write(bad_dir / "real.sh", "#!/bin/sh\n")
-    link = d / "link.sh"
-    link.symlink_to(target)
-    assert any(str(bad_dir) in p for p in scripts.check_security(str(link)))
-
-
-def test_check_security_of_safe_system_binary() -> None:
-    assert scripts.check_security("/bin/true") == [] or os.path.islink("/bin")
-    assert scripts.check_security(os.path.realpath("/bin/true")) == []
-
-
-def test_check_security_sticky_dir_is_fine() -> None:
-    st = os.stat("/tmp")
-    if not st.st_mode & stat.S_ISVTX or st.st_uid != 0:
-        pytest.skip("/tmp is not a root-owned sticky directory here")
-    problem = scripts._component_problem("/tmp", st, is_last=False)
-    assert problem is None
-
-
-def test_run_script_exit_status_and_args(tmp_path: Path) -> None:
-    out = tmp_path / "args"
-    s = scripts.prepare(f'/bin/sh -c \'printf "%s|" "$@" > {out}; exit 7\' sh')
-    result = asyncio.run(scripts.run_script(s, ["INSTANCE", "VI 1", "MASTER", "100"], timeout=5))
-    assert result.returncode == 7 and not result.ok and not result.timed_out
-    assert out.read_text() == "INSTANCE|VI 1|MASTER|100|"
-
-
-def test_run_script_scrubs_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LD_PRELOAD", "/nonexistent.so")
-    monkeypatch.setenv("IFS", "x")
-    out = tmp_path / "env"
-    s = scripts.prepare(f"/bin/sh -c 'env > {out}'")
-    assert asyncio.run(scripts.run_script(s, timeout=5)).ok
-    text = out.read_text()
-    assert "LD_PRELOAD" not in text and "\nIFS=" not in text
-
-
-def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    pidfile = tmp_path / "child.pid"
-    # the script starts a grandchild that ignores SIGTERM, then waits; both must die
-    cmd = f'/bin/sh -c \'sh -c "trap \\"\\" TERM; echo \\$\\$ > {pidfile}; sleep 30" & wait\''
-    s = scripts.prepare(cmd)
-    started = time.monotonic()
-    result = asyncio.run(scripts.run_script(s, timeout=0.5, kill_grace=0.3))
-    elapsed = time.monotonic() - started
-    assert result.timed_out and not result.ok
-    assert elapsed < 5
-    grandchild = int(pidfile.read_text())
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        try:
-            os.kill(grandchild, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail(f"grandchild {grandchild} survived the timeout")
-
-
-def test_loop_is_not_blocked_while_a_script_runs() -> None:
-    async def main() -> tuple[int, scripts.ScriptResult]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        task = asyncio.create_task(ticker())
-        result = await scripts.run_script(scripts.prepare("/bin/sleep 0.3"), timeout=5)
-        task.cancel()
-        return ticks, result
-
-    ticks, result = asyncio.run(main())
-    assert result.ok
-    assert ticks >= 10
-
-
-def test_run_command_and_refusal(tmp_path: Path) -> None:
-    assert asyncio.run(scripts.run_command("/bin/sh -c 'exit 3'", timeout=5)) == 3
-    assert asyncio.run(scripts.run_command("/bin/sleep 5", timeout=0.2)) is None
-    if os.geteuid() == 0:
-        bad_dir = tmp_path / "w"
-        bad_dir.mkdir()
-        bad_dir.chmod(0o777)
-        script = _write(bad_dir / "s.sh", "#!/bin/sh\nexit 0\n")
-        with pytest.raises(scripts.ScriptRefused):
-            asyncio.run(scripts.run_command(str(script), timeout=5, security=True))
-        assert asyncio.run(scripts.run_command(str(script), timeout=5, security=False)) == 0
-
-
-def test_run_as_user() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to switch user")
-    shared = Path(tempfile.mkdtemp(prefix="vrrpkit-io-"))  # pytest's tmp_path is private to root
+        pytest.skip("needs root (a root-owned tree)")
+    d = Path(tempfile.mkdtemp(prefix="vrrpkit-scripts-"))
+    d.chmod(0o755)
     try:
-        shared.chmod(0o777)
-        out = shared / "id"
-        user = scripts.resolve_user("nobody")
-        s = scripts.prepare(f"/bin/sh -c 'id -u > {out}; id -G >> {out}'", user)
-        assert asyncio.run(scripts.run_script(s, timeout=5)).ok
-        uid, groups = out.read_text().split("\n", 1)
-        assert uid == str(user.uid) and groups.split() == [str(user.gid)]  # supplementary groups cleared
+        if scripts.check_security(str(d / "x")) == "unsafe":
+            pytest.skip(f"{d} is not a safe base here")
+        yield d
     finally:
-        shutil.rmtree(shared)
+        shutil.rmtree(d, ignore_errors=True)
 
 
-def test_notify_runs_in_order_per_key(tmp_path: Path) -> None:
-    log = tmp_path / "log"
+def test_exec_with_notify_arguments_as_separate_words() -> None:
+    s = scripts.resolve("/bin/true 'a b' c")
+    assert s.runnable and s.mode == "exec" and s.argv[1:] == ("a b", "c")
+    assert os.path.samefile(s.argv[0], "/bin/true")
+    assert s.command(["INSTANCE", "VI 1"])[-2:] == ["INSTANCE", "VI 1"]
 
-    async def main() -> None:
-        runner = scripts.ScriptRunner(notify_timeout=5)
-        slow = scripts.prepare(f"/bin/sh -c 'sleep 0.2; echo $1 >> {log}' sh")
-        fast = scripts.prepare(f"/bin/sh -c 'echo $1 >> {log}' sh")
-        t1 = runner.notify("VI_1", slow, ["MASTER"])
-        t2 = runner.notify("VI_1", fast, ["BACKUP"])
-        await asyncio.gather(t1, t2)
-        assert runner.running_groups == frozenset()
 
-    asyncio.run(main())
-    assert log.read_text().split() == ["MASTER", "BACKUP"]
+def test_a_bare_name_is_searched_on_path_with_keepalived_warning() -> None:
+    s = scripts.resolve("true x", path_env="/nonexistent:/usr/bin:/bin")
+    assert s.runnable and s.argv[1:] == ("x",) and s.argv[0].endswith("/true")
+    assert s.notes[0].startswith("WARNING - script `true` resolved by path search to `")
+
+
+def test_not_found_is_disabled_never_a_shell(tmp_path: Path) -> None:
+    s = scripts.resolve("no-such-command-vrrpkit --flag", path_env=str(tmp_path))
+    assert s.disabled == "Cannot find script no-such-command-vrrpkit in path - disabling"
+    assert s.refusal == "not-found"
+    with pytest.raises(scripts.ScriptRefused):
+        s.command(["MASTER"])
+
+
+def test_semicolon_and_redirection_forms_are_file_names_that_do_not_exist(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    for text in (f"/usr/bin/true;{tmp_path}/x", f">{victim}"):
+        s = scripts.resolve(text)
+        assert s.disabled == f"Script {text} cannot be accessed - No such file or directory", text
+    words = scripts.resolve(f"/bin/true && rm {victim}")  # no shell: "&&" is just an argument of true
+    assert words.mode == "exec" and words.argv[1:] == ("&&", "rm", str(victim))
+    assert scripts.resolve("'unbalanced").disabled == "Unable to parse script ''unbalanced' - ignoring"
+
+
+def test_file_test_form_only_opens_the_file() -> None:
+    s = scripts.resolve("</etc/hostname")
+    assert s.mode == "file-test" and s.command() == [scripts.SHELL, "-c", '<"$1"', "sh", "/etc/hostname"]
+    spaced = scripts.resolve("'< /etc/hostname'")
+    assert spaced.command()[-1] == "/etc/hostname"
+    # keepalived runs whatever follows through that shell, unchecked, as root: vrrpkit refuses the line
+    assert scripts.resolve("</etc/hostname /tmp/evil.sh").refusal == "shell-form"
+    # two words: "<" is then a program name, as keepalived reads it
+    assert scripts.resolve("< /etc/hostname").disabled == "Cannot find script < in path - disabling"
+
+
+def test_a_script_without_shebang_runs_through_sh_after_the_same_checks(tmp_path: Path) -> None:
+    plain = _write(tmp_path / "plain", "exit 3\n")
+    s = scripts.resolve(f"{plain} x")
+    assert s.mode == "sh" and s.notes == (f"Please add a #! shebang to script {plain}",)
+    assert s.command(["y z"]) == [scripts.SHELL, str(plain), "x", "y z"]
+
+
+def test_not_executable_at_load_stays_disabled_after_chmod(tmp_path: Path) -> None:
+    """The 644-then-755 race: the decision is taken once, at load."""
+    late = _write(tmp_path / "late.sh", mode=0o644)
+    s = scripts.resolve(str(late))
+    assert s.disabled == f"WARNING - script '{late}' is not executable for uid:gid 0:0 - disabling."
+    late.chmod(0o755)
+    assert not s.runnable
+
+
+def test_a_fifo_in_place_of_a_script_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    fifo.chmod(0o755)
+    assert scripts.resolve(str(fifo)).refusal == "wrong-type"
+
+
+@needs_root
+def test_unsafe_directory_disables_with_script_security_and_warns_without(safe: Path) -> None:
+    owned = safe / "owned"
+    owned.mkdir()
+    os.chown(owned, 65534, 65534)
+    owned.chmod(0o755)
+    script = _write(owned / "s.sh")
+    refused = scripts.resolve(str(script), security=True)
+    assert refused.disabled == f"Unsafe permissions found for script '{script}' - disabling."
+    assert refused.refusal == "insecure"
+    allowed = scripts.resolve(str(script), security=False)
+    assert allowed.runnable and allowed.insecure
+    assert allowed.notes == (f"Unsafe permissions found for script '{script}'.",)
+    # run as nobody it needs no protection: keepalived runs it
+    assert scripts.resolve(str(script), NOBODY, security=True).runnable
+
+
+@needs_root
+def test_check_security_components(safe: Path) -> None:
+    script = _write(safe / "check.sh")
+    assert scripts.check_security(str(script)) is None
+    script.chmod(0o757)  # world-writable file
+    assert scripts.check_security(str(script)) == "unsafe"
+    script.chmod(0o755)
+    os.chown(script, 0, 65534)
+    script.chmod(0o775)  # group-writable by a non-root group
+    assert scripts.check_security(str(script)) == "unsafe"
+    os.chown(script, 0, 0)  # group-writable by root's group is fine
+    assert scripts.check_security(str(script)) is None
+    sticky = safe / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)  # like /tmp: writable, but sticky
+    assert scripts.check_security(str(_write(sticky / "s.sh"))) is None
+    assert scripts.check_security(str(script) + "/below") == "wrong-type"
+
+
+@needs_root
+def test_a_symlink_is_judged_by_its_target_too(safe: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    bad.chmod(0o777)
+    target = _write(bad / "real.sh")
+    link = safe / "link.sh"
+    link.symlink_to(target)
+    s = scripts.resolve(str(link), security=True)
+    assert s.refusal == "insecure" and str(bad) in (s.disabled or "")
+
+
+@needs_root
+def test_setuid_root_needs_protection_even_for_another_user(safe: Path) -> None:
+    suid = _write(safe / "suid.sh")
+    suid.chmod(0o4755)
+    st = os.stat(suid)
+    assert scripts.needs_protection(st, NOBODY)
+    suid.chmod(0o755)
+    assert not scripts.needs_protection(os.stat(suid), NOBODY) and scripts.needs_protection(st, ROOT)
+
+
+@needs_root
+def test_the_user_must_reach_and_execute_the_script(safe: Path) -> None:
+    private = safe / "private"
+    private.mkdir()
+    private.chmod(0o700)
+    script = _write(private / "s.sh")
+    s = scripts.resolve(str(script), NOBODY)
+    assert s.disabled == f"Script {script} cannot be accessed - Permission denied"
+    own = _write(safe / "own.sh", mode=0o744)  # x for the owner (root) only
+    assert scripts.resolve(str(own), NOBODY).refusal == "not-executable"
+    found, denied = scripts.find_in_path("own.sh", NOBODY, str(safe))
+    assert found is None and denied
+    assert scripts.resolve("own.sh", NOBODY, path_env=str(safe)).disabled == (
+        "Permissions failure for script own.sh in path - disabling"
+    )
+
+
+def _lookup(known: dict[str, ScriptUser]) -> scripts.Lookup:
+    def lookup(user: str, group: str | None) -> ScriptUser:
+        if user not in known:
+            raise UserError(f"Script user '{user}' does not exist")
+        if group is not None and group != "nogroup":
+            raise UserError(f"Script group '{group}' does not exist")
+        return known[user]
+
+    return lookup
+
+
+def test_default_user_as_keepalived() -> None:
+    none = _lookup({"nobody": NOBODY})
+    assert scripts.default_user("nobody", None, True, none) == DefaultUser(NOBODY)
+    assert scripts.default_user("ghost", None, False, none) == DefaultUser(None, "Script user 'ghost' does not exist")
+    # no script_user: keepalived_script if it exists, else root, unless script security is on
+    missing = DefaultUser(ROOT, "Script user 'keepalived_script' does not exist")
+    assert scripts.default_user(None, None, False, none) == missing
+    assert scripts.default_user(None, None, True, none).user is None
+    ks = ScriptUser(990, 990, "keepalived_script")
+    assert scripts.default_user(None, None, True, _lookup({"keepalived_script": ks})).user == ks
+
+
+def test_lookup_is_by_name_only() -> None:
+    with pytest.raises(UserError, match="Script user '0' does not exist"):
+        scripts.lookup_user("0")
+    assert scripts.lookup_user("root").uid == 0
+
+
+def test_script_for_user_words_and_default_failures() -> None:
+    lookup = _lookup({"nobody": NOBODY})
+    no_default = DefaultUser(None)
+    own = scripts.script_for("/bin/true", ("nobody", "nogroup"), no_default, kind="notify", name="VI_1",
+                             security=True, lookup=lookup)  # fmt: skip
+    assert own.runnable and own.user == NOBODY
+    notify = scripts.script_for("/bin/true x", (), no_default, kind="notify", name="VI_1", security=True)
+    assert notify.disabled == "Failed to set default user for notify script /bin/true - ignoring"
+    tracked = scripts.script_for("/bin/true", (), no_default, kind="vrrp_script", name="chk", security=True)
+    assert tracked.disabled == "Unable to set default user for vrrp script chk - removing"
+    bad = scripts.script_for("/bin/true x", ("ghost",), DefaultUser(ROOT), kind="notify", name="VI_1",
+                             security=True, lookup=lookup)  # fmt: skip
+    assert bad.refusal == "user" and bad.disabled is not None
+    assert bad.disabled.endswith("Invalid user/group for notify script /bin/true - ignoring")
+    bad_group = scripts.script_for("/bin/true x", ("nobody", "nogrp"), DefaultUser(ROOT), kind="vrrp_script",
+                                   name="chk", security=True, lookup=lookup)  # fmt: skip
+    assert bad_group.disabled == ("Script group 'nogrp' does not exist; Unable to set uid/gid for script "
+                                  "'/bin/true' 'x'")  # fmt: skip
+
+
+def test_is_executable_follows_keepalived_classes() -> None:
+    st = os.stat_result((stat.S_IFREG | 0o710, 0, 0, 1, 1000, 100, 0, 0, 0, 0))
+    assert scripts.is_executable(st, ROOT)
+    assert scripts.is_executable(st, ScriptUser(1000, 5))  # owner bit
+    assert scripts.is_executable(st, ScriptUser(2000, 100))  # group bit
+    assert not scripts.is_executable(st, ScriptUser(2000, 5))  # other: none
