@@ -102,11 +102,11 @@ def status_pages(out: Path) -> None:
             raise SystemExit("screenshots: no split-brain banner within 30 s")
         time.sleep(3)
         screenshot(lab.netns("h1"), f"http://{lab.addr('h1')}:{PORT}/", out / "status-split-brain.png", (1280, 760))
-        pcap = capture.stop()
+        pcap = capture.stop().rename(Path(tmp) / "h2-eth0.pcap")
         say("vrrpkit watch -r on h2's capture of all of it")
         report = Path(tmp) / "capture.html"
-        subprocess.run([sys.executable, "-m", "vrrpkit", "watch", "-r", str(pcap), "--report", str(report)],
-                       check=False, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run([sys.executable, "-m", "vrrpkit", "watch", "-r", pcap.name, "--report", str(report)],
+                       check=False, stdout=subprocess.DEVNULL, cwd=tmp)  # fmt: skip
         screenshot_offline(report, out / "capture-report.png", (1280, 620))
 
 

@@ -78,7 +78,7 @@ def vrid_chart(vrid: Doc, start: float, end: float, ident: str) -> Chart:
             Band(float(r["from"]), max(float(r["to"]), float(r["from"]) + float(r.get("interval") or 1.0)), "MASTER",
                  f"{src} advertised as master from {stamp(float(r['from']))} to {stamp(float(r['to']))} "
                  f"({float(r.get('seconds', 0)):.1f} s, {r.get('adverts', '?')} adverts, priority "
-                 f"{_priorities(r)}), then {_ended(r)}", f"priority {r.get('priority', '?')}")
+                 f"{_priorities(r)}), then {_ended(r)}", f"priority {_priorities(r)}")
             for r in masters if str(r.get("src")) == src
         ]  # fmt: skip
         markers = [
@@ -86,8 +86,7 @@ def vrid_chart(vrid: Doc, start: float, end: float, ident: str) -> Chart:
                    f"MASTER; master since {stamp(float(h.get('master_since', h['time'])))})", "priority-0")
             for h in vrid.get("handovers", []) if str(h.get("src")) == src
         ]  # fmt: skip
-        mac = next((str(r.get("mac")) for r in masters + releases if str(r.get("src")) == src and r.get("mac")), "")
-        lanes.append(Lane(src, bands, markers, sublabel=mac[-8:] if mac else "", key=src))
+        lanes.append(Lane(src, bands, markers, key=src))
     trouble = [
         Band(float(g["from"]), float(g["to"]), "gap", f"no master advertised for {float(g.get('seconds', 0)):.2f} s "
              f"(Master_Down_Interval {float(g.get('master_down_interval', 0)):.2f} s), {stamp(float(g['from']))} to "
