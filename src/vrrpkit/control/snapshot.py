@@ -66,12 +66,13 @@ class InstanceStatus:
     mismatches: dict[str, int]
     split_brain: list[str]
     split_brain_events: int
-    transitions: list[TransitionRecord]  # the most recent ones (bounded)
+    transitions: list[TransitionRecord]  # the last 20, and any older ones of the last hour (bounded)
     sync_group: str | None
     transitions_total: int = 0  # never capped, unlike `transitions`
     vmac: str | None = None  # use_vmac: the virtual-MAC interface carrying the VIPs
     vmac_errors: int = 0  # failed attempts to create it (or its use_vmac_addr siblings)
     tracks: list[TrackStatus] = field(default_factory=list)
+    split_brain_since: float | None = None  # wall-clock time the current split brain was first judged
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> InstanceStatus:
@@ -92,6 +93,7 @@ class Snapshot:
     instances: list[InstanceStatus] = field(default_factory=list)
     # daemon-wide counts of what can fail quietly: routes, FIFO lines, mails, process scans
     counters: dict[str, int] = field(default_factory=dict)
+    router_id: str | None = None  # global_defs router_id (keepalived's default is the host name)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

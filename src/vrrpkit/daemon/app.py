@@ -172,8 +172,10 @@ class Daemon(Reloading, Building):
         await self._control.start()
         if self.metrics_addr is not None:
             from vrrpkit.daemon.metrics import metrics_route
+            from vrrpkit.daemon.pages import status_routes
 
-            self.http = HttpServer({"/metrics": metrics_route(self.snapshot)})
+            # /metrics for Prometheus, / and /status.json for people: the same snapshot, read-only
+            self.http = HttpServer({"/metrics": metrics_route(self.snapshot), **status_routes(self.snapshot)})
             await self.http.start(*self.metrics_addr)
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
@@ -485,19 +487,21 @@ class Daemon(Reloading, Building):
 
     def snapshot(self) -> Snapshot:
         now = self._now() if self._loop else 0.0
+        wall = time.time()
         return Snapshot(
             pid=os.getpid(),
             hostname=socket.gethostname(),
-            uptime=round(time.time() - self.started, 3),
+            uptime=round(wall - self.started, 3),
             reloads=self.reloads,
             unknown_vrid_packets=self.socketset.unknown_vrid,
             scripts=self.trackers.statuses(),
-            instances=[inst.status(now) for inst in self.instances.values()],
+            instances=[inst.status(now, wall) for inst in self.instances.values()],
             counters=self.applier.counters() | {
                 "process_scans": self.processes.scans,
                 "vmac_errors": sum(i.vmac_errors for i in self.instances.values()),
                 "socket_errors": self.socketset.errors,
             },
+            router_id=self.result.globals.router_id,
         )
 
     def _control_request(self, message: dict[str, Any]) -> dict[str, Any]:

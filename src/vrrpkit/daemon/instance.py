@@ -15,7 +15,9 @@ from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, TrackKind
 from vrrpkit.core.router import VirtualRouter
 
-HISTORY = 20  # transitions kept for `status`; the total is counted separately and never capped
+RECENT = 20  # transitions `status` always shows, however old
+WINDOW = 3600.0  # and the rest of the last hour's, for the status page's timeline
+HISTORY = 256  # at most, whatever an instance does; the total is counted separately and never capped
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Instance:
     transitions: deque[TransitionRecord] = field(default_factory=lambda: deque(maxlen=HISTORY))
     transitions_total: int = 0
     split_brain: frozenset[str] = frozenset()
+    split_brain_since: float | None = None  # wall clock
     suspects: frozenset[str] = frozenset()
     split_brain_events: int = 0
     next_probe: float = 0.0
@@ -53,7 +56,16 @@ class Instance:
         self.mismatches[kind.value] = before + 1
         return before
 
-    def status(self, now: float) -> InstanceStatus:
+    def history(self, wall: float) -> list[TransitionRecord]:
+        """The last RECENT transitions and every older one of the last hour (HISTORY at most): enough
+        for `status` to say since when and why, and for a timeline of the last hour. Recorded once per
+        state change, so it costs nothing per advert; filtered here, when someone reads it."""
+        kept = list(self.transitions)
+        cut = len(kept) - RECENT
+        return [t for n, t in enumerate(kept) if n >= cut or t.at >= wall - WINDOW]
+
+    def status(self, now: float, wall: float) -> InstanceStatus:
+        """`now` on the loop's clock (time in state), `wall` the wall clock (which transitions to show)."""
         r, cfg = self.router, self.cfg
         return InstanceStatus(
             name=cfg.name,
@@ -77,12 +89,13 @@ class Instance:
             mismatches=dict(self.mismatches),
             split_brain=sorted(self.split_brain),
             split_brain_events=self.split_brain_events,
-            transitions=list(self.transitions),
+            transitions=self.history(wall),
             sync_group=cfg.sync_group,
             transitions_total=self.transitions_total,
             vmac=cfg.vmac.name if cfg.vmac is not None else None,
             vmac_errors=self.vmac_errors,
             tracks=self.track_statuses(),
+            split_brain_since=self.split_brain_since if self.split_brain else None,
         )
 
     def track_statuses(self) -> list[TrackStatus]:

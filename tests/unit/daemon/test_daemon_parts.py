@@ -18,7 +18,7 @@ from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import Event, State
 from vrrpkit.daemon import splitbrain
 from vrrpkit.daemon.applier import EffectApplier
-from vrrpkit.daemon.instance import HISTORY, Instance
+from vrrpkit.daemon.instance import HISTORY, RECENT, WINDOW, Instance
 from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.reload import plan_reload, refusal
 from vrrpkit.daemon.scriptset import ScriptSet
@@ -213,6 +213,27 @@ def test_state_changes_are_recorded_and_logged_in_keepalived_words(caplog: pytes
     assert inst.transitions[-1].event == "master down timer expired" and inst.transitions[-1].at == 1000.0
 
 
+def test_status_shows_the_last_transitions_and_the_last_hours_within_a_bound() -> None:
+    """The status page draws the last hour; `status` always says the last RECENT, however old; memory
+    stays bounded whatever an instance does."""
+    inst = instance()
+
+    def change(at: float) -> None:
+        inst.record(fx.StateChanged("VI_1", State.BACKUP, State.MASTER, Event.MASTER_DOWN, "timeout", 0.0), at)
+
+    for n in range(30):  # a day ago: only the last RECENT of these are shown
+        change(1000.0 + n)
+    now = 1000.0 + 86400
+    assert [t.at for t in inst.status(0.0, now).transitions] == [1000.0 + n for n in range(30 - RECENT, 30)]
+    for n in range(40):  # the last hour's are all shown, however many
+        change(now - WINDOW + 60 + n)
+    shown = inst.status(0.0, now).transitions
+    assert len(shown) == 40 and shown[0].at == now - WINDOW + 60
+    for n in range(HISTORY * 2):  # a flapping instance: bounded all the same
+        change(now - 10 + n / 1000)
+    assert len(inst.status(0.0, now).transitions) == HISTORY and inst.transitions_total == 70 + HISTORY * 2
+
+
 def test_quiet_drops_are_not_logged_and_mismatches_are_logged_once_a_hundred(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -251,12 +272,16 @@ def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> Non
 def test_split_brain_needs_two_probes_and_clears_on_leaving_master() -> None:
     inst = instance()
     inst.router.state = State.MASTER  # the state the prober reads; no protocol run needed here
-    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}))
+    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}), 1000.0)
     assert not inst.split_brain  # one probe could be a handover in flight
-    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}))
+    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}), 1003.0)
     assert inst.split_brain == {"02:00:00:00:00:02"} and inst.split_brain_events == 1
+    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02", "02:00:00:00:00:03"}), 1006.0)
+    assert inst.split_brain_since == 1003.0  # a third host joining is the same split brain, still since 1003
+    assert inst.status(0.0, 1006.0).split_brain_since == 1003.0
     splitbrain.left_master(inst)
     assert not inst.split_brain and not inst.suspects
+    assert inst.status(0.0, 1009.0).split_brain_since is None
 
 
 def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:

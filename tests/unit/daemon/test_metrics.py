@@ -15,6 +15,7 @@ from test_daemon_loop import advert, conf, drive, state, until
 from vrrpkit import __version__
 from vrrpkit.config import load_string
 from vrrpkit.daemon.app import Daemon
+from vrrpkit.daemon.instance import HISTORY
 from vrrpkit.daemon.metrics import ADVERT_ERRORS, build_registry
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "metrics.md"
@@ -86,7 +87,7 @@ def test_exposition_families_labels_and_values(tmp_path: Path) -> None:
 
 
 def test_transitions_total_never_caps(tmp_path: Path) -> None:
-    """It once was the length of the 20-entry history."""
+    """It once was the length of the 20-entry history; now it counts past any history bound."""
     totals: list[float] = []
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
@@ -97,7 +98,7 @@ def test_transitions_total_never_caps(tmp_path: Path) -> None:
             await until(lambda: state(d) != "FAULT")
         found = samples(generate_latest(build_registry(d.snapshot)).decode())
         totals.append(value(found, "vrrpkit_transitions_total", vrrp_instance="VI_1", vrid="51", interface="eth0"))
-        assert len(d.instances["VI_1"].transitions) == 20
+        assert len(d.instances["VI_1"].transitions) <= HISTORY  # the history is bounded, the counter is not
 
     drive(tmp_path, conf(), body)
     assert totals[0] == 31  # INIT->BACKUP, then 15 x (->FAULT, ->BACKUP)
