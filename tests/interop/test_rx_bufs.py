@@ -41,10 +41,17 @@ CASES = {  # name -> (global_defs lines, instance lines, SO_RCVBUF as the kernel
 def vrrp_rcvbufs(pid: int) -> list[int]:
     """SO_RCVBUF of every protocol-112 raw socket the process holds."""
     libc = ctypes.CDLL(None, use_errno=True)
-    pidfd = os.pidfd_open(pid)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:  # a child (a script, keepalived's checker) that ended since it was listed
+        return []
     found = []
     try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:
+            return []
+        for fd in fds:
             try:
                 if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
                     continue
