@@ -41,7 +41,7 @@ TOTAL_CASES = int(os.environ.get("VRRPKIT_FUZZ_CASES", "100000"))
 SEED = int(os.environ.get("VRRPKIT_FUZZ_SEED", "0x52545254"), 0)  # "RTRT"; another seed explores further
 RESET_EVERY = 400  # datagrams before the router is rebuilt in its target state
 AWAY_LIMIT = 5  # datagrams seen in another state before the router is rebuilt in its target state
-UNCOUNTED = frozenset({DropReason.OWN_ADVERT, DropReason.WRONG_VRID, DropReason.NOT_RUNNING})
+UNCOUNTED = frozenset({DropReason.OWN_ADVERT, DropReason.WRONG_VRID, DropReason.WRONG_GROUP, DropReason.NOT_RUNNING})
 
 IPAddr = IPv4Address | IPv6Address
 A4 = [IPv4Address(f"192.0.2.{i}") for i in range(1, 6)]

@@ -103,9 +103,9 @@ def test_metrics_status_and_sigusr1(make_lab: MakeLab) -> None:
     time.sleep(0.5)
     fetch = "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:9650/metrics',timeout=5).read().decode())"
     text = lab.exec("h1", [sys.executable, "-c", fetch]).stdout
-    assert 'vrrpkit_instance_state{instance="VI_1",interface="eth0",state="MASTER",vrid="51"} 1.0' in text
-    assert 'vrrpkit_effective_priority{instance="VI_1",interface="eth0",vrid="51"} 150.0' in text
-    assert 'vrrpkit_split_brain{instance="VI_1",interface="eth0",vrid="51"} 0.0' in text
+    assert 'vrrpkit_instance_state{interface="eth0",state="MASTER",vrid="51",vrrp_instance="VI_1"} 1.0' in text
+    assert 'vrrpkit_effective_priority{interface="eth0",vrid="51",vrrp_instance="VI_1"} 150.0' in text
+    assert 'vrrpkit_split_brain{interface="eth0",vrid="51",vrrp_instance="VI_1"} 0.0' in text
     sent = [line for line in text.splitlines() if line.startswith("vrrpkit_adverts_sent_total")]
     assert sent and float(sent[0].split()[-1]) > 0
     table = lab.exec("h2", Lab.vrrpkit_argv("status")).stdout

@@ -106,7 +106,7 @@ def test_typo_runs_at_keepalived_default_priority_beside_keepalived(make_lab: Ma
     lab.run_keepalived("h2", config(instance(120, version=3, advert_int="0.1")))
     wait_holders(lab, {"h2"}, 10)
     vk = lab.run_vrrpkit("h1", typo)
-    assert vk.wait_for_log("vrrpkit started", timeout=10), vk.log()
+    assert vk.wait_for_log("Startup complete", timeout=10), vk.log()
     time.sleep(1.0)  # longer than Master_Down_Interval: a priority-150 vrrpkit would have preempted by now
     assert lab.vip_holders(VIP) == {"h2"}
     assert "unknown keyword `priorty`" in vk.log()

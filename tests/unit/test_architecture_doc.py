@@ -18,7 +18,7 @@ def test_state_diagram_is_the_state_table() -> None:
 
 
 def test_every_module_the_map_names_exists() -> None:
-    named = set(re.findall(r"`((?:core|config|io|control|daemon|diag|lab|cli|testing)/[\w/]+\.py)`", DOC))
+    named = set(re.findall(r"`((?:core|config|io|control|daemon|diag|lab|cli|testing|report)/[\w/]+\.py)`", DOC))
     assert named, "the map names no module"
     missing = sorted(m for m in named if not (ROOT / "src" / "vrrpkit" / m).exists())
     assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"

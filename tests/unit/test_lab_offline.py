@@ -56,3 +56,17 @@ def test_names_addresses_and_interface_names_fit() -> None:
 def test_default_names_are_unique_within_a_process() -> None:
     names = {Lab().name for _ in range(5)}
     assert len(names) == 5 and all(n.startswith("vk") and len(n) <= 10 for n in names)
+
+
+def test_lab_down_removes_only_the_named_or_the_only_lab() -> None:
+    """`lab down` without --name used to remove every lab on the machine (other people's too)."""
+    from vrrpkit.cli.cmd_lab import labs_to_remove
+
+    assert labs_to_remove("mine", False, ["mine", "theirs"]) == ["mine"]
+    assert labs_to_remove(None, False, ["only"]) == ["only"]
+    assert labs_to_remove(None, False, []) == []
+    assert labs_to_remove(None, True, ["a", "b"]) == ["a", "b"]
+    with pytest.raises(LabError, match=r"several labs are up \(a, b\).*--all"):
+        labs_to_remove(None, False, ["a", "b"])
+    with pytest.raises(LabError, match="exclude"):
+        labs_to_remove("a", True, ["a"])

@@ -58,6 +58,11 @@ from vrrpkit.core.packet import (
     parse_ip,
 )
 
+# scapy is the oracle here, and these pins are a newer scapy's behaviour (conf.max_list_count, quirk
+# 9, is not in 2.5.0). The floor run (.venv-floor, Debian 12's scapy 2.5.0, which vrrpkit itself
+# works with: it uses only scapy.utils' raw pcap readers) has an older oracle, not another vrrpkit.
+pytestmark = pytest.mark.skipif(not hasattr(conf, "max_list_count"), reason="scapy 2.5.0: an older oracle")
+
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)  # quirk 7 warns by design
 
 IPAddr = IPv4Address | IPv6Address

@@ -640,9 +640,9 @@ def test_identical_datagrams_are_decoded_once_and_counted_every_time(monkeypatch
     calls: list[bytes] = []
     real = router_module.inspect
 
-    def counting(data: bytes, *args: object) -> object:
+    def counting(data: bytes, *args: object, **kwargs: object) -> object:
         calls.append(data)
-        return real(data, *args)  # type: ignore[arg-type]
+        return real(data, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(router_module, "inspect", counting)
     r = router(priority=100)

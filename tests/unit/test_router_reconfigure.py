@@ -13,7 +13,7 @@ from ipaddress import ip_address, ip_interface
 import pytest
 
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig, Track, TrackKind, UnicastPeer, Vip
+from vrrpkit.core.config import InstanceConfig, Track, TrackKind, UnicastPeer, Vip, VmacLink, rfc_vmac
 from vrrpkit.core.packet import Advertisement, decode, encode
 from vrrpkit.core.reconfig import diff, identity
 from vrrpkit.core.router import VirtualRouter
@@ -256,8 +256,9 @@ def test_garp_refresh_timer_follows_the_config() -> None:
         {"interface": "eth1"},
         {"unicast_peers": (UnicastPeer(PEER),)},
         {"vips": (Vip(ip_interface("2001:db8::99/64")),), "version": 3},
+        {"vmac": VmacLink("vrrp.51", "eth0", 4, rfc_vmac(51, 4))},
     ],
-    ids=["vrid", "interface", "unicast", "family"],
+    ids=["vrid", "interface", "unicast", "family", "use_vmac"],
 )
 def test_an_identity_change_is_refused(change: dict[str, object]) -> None:
     r = master()
@@ -296,3 +297,40 @@ def test_a_group_member_faulted_by_a_reload_takes_its_group_along() -> None:
     a.reconfigure(cfg(name="A"), 11.0)
     group.settle(11.0)
     assert a.state is State.BACKUP and b.state is State.BACKUP
+
+
+def test_use_vmac_on_off_is_identity_for_multicast_only_and_the_vmac_itself_is_not() -> None:
+    """keepalived 2.2.7 (vrrp_exist; measured): a VMAC renamed, given a new MAC or vmac_xmit_base is
+    changed in place; use_vmac or use_vmac_addr turned on or off restarts a multicast instance."""
+    link = VmacLink("vrrp.51", "eth0", 4, rfc_vmac(51, 4))
+    base = cfg(vmac=link)
+    for same in (base.replace(vmac=VmacLink("vk51", "eth0", 4, link.mac)),
+                 base.replace(vmac=VmacLink("vrrp.51", "eth0", 4, bytes.fromhex("021122334455"))),
+                 base.replace(vmac_xmit_base=True)):
+        assert identity(same) == identity(base)
+    assert identity(base.replace(vmac=None)) != identity(base)
+    unicast = base.replace(unicast_peers=(UnicastPeer(PEER),))
+    assert identity(unicast.replace(vmac=None)) == identity(unicast)
+
+
+def test_a_renamed_vmac_takes_the_masters_vips_along() -> None:
+    link = VmacLink("vrrp.51", "eth0", 4, rfc_vmac(51, 4))
+    r = master(vmac=link)
+    r.reconfigure(cfg(vmac=VmacLink("vk51", "eth0", 4, link.mac)), 10.0)
+    out = list(r.effects())
+    assert r.state is State.MASTER and of(out, fx.DelVips) == []
+    assert [(e.interface, e.vips) for e in of(out, fx.AddVips)] == [("vk51", (VIP,))]
+    assert [(e.interface, e.vips) for e in of(out, fx.SendGarp)] == [("vk51", (VIP,))]
+    assert {e.interface for e in of(out, fx.SendAdvert)} == {"vk51"}  # at once, from the new VMAC
+    r.reconfigure(cfg(vmac=VmacLink("vk51", "eth0", 4, bytes.fromhex("021122334455"))), 11.0)
+    assert [e.vips for e in of(list(r.effects()), fx.AddVips)] == [(VIP,)]  # a new MAC: the link is remade
+
+
+def test_a_vmac_master_adds_and_removes_reloaded_vips_on_its_vmac() -> None:
+    link = VmacLink("vrrp.51", "eth0", 4, rfc_vmac(51, 4))
+    r = master(vmac=link)
+    r.reconfigure(cfg(vmac=link, vips=(VIP2,)), 10.0)
+    out = list(r.effects())
+    assert [(e.interface, e.vips) for e in of(out, fx.DelVips)] == [("vrrp.51", (VIP,))]
+    assert [(e.interface, e.vips) for e in of(out, fx.AddVips)] == [("vrrp.51", (VIP2,))]
+    assert [(e.interface, e.vips) for e in of(out, fx.SendGarp)] == [("vrrp.51", (VIP2,))]

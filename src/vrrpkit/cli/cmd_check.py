@@ -10,7 +10,7 @@ from typing import Any
 from vrrpkit.cli.options import add_config_option
 from vrrpkit.config import Diagnostic, ParseResult, load_files
 from vrrpkit.config.cluster import lint_cluster
-from vrrpkit.config.files import default_config_id
+from vrrpkit.config.files import cannot_read, default_config_id
 from vrrpkit.config.host import HostFacts, host_checks
 
 EPILOG = """\
@@ -94,9 +94,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     try:
         results, diags = check(args.files, config_id, facts)
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"vrrpkit check: cannot read {getattr(exc, 'filename', None) or exc}: "
-              f"{getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"vrrpkit check: {cannot_read(exc)}", file=sys.stderr)
         return 2
     ok = not any(d.severity == "error" for d in diags)
     if args.json:

@@ -9,7 +9,7 @@ from typing import Any
 from vrrpkit.cli.options import add_config_option, add_peer_option, peers_from_args
 from vrrpkit.config import load_string
 from vrrpkit.config.convert import ConvertError, SrcSpec, new_errors, to_unicast
-from vrrpkit.config.files import FileLoader, default_config_id
+from vrrpkit.config.files import FileLoader, cannot_read, default_config_id
 
 EPILOG = """\
 Only the lines that must change are touched: unicast_src_ip and unicast_peer are added to every
@@ -50,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
         print("vrrpkit convert: no peers: name the other hosts with --peer IP (repeatable or comma-separated)",
               file=sys.stderr)
         return 2
-    text = FileLoader()(args.file)
-    if text is None:
-        print(f"vrrpkit convert: cannot read {args.file}", file=sys.stderr)
+    try:
+        text = FileLoader().read(args.file)
+    except OSError as exc:
+        print(f"vrrpkit convert: {cannot_read(exc)}", file=sys.stderr)
         return 2
     src: SrcSpec = args.src
     if src is None:

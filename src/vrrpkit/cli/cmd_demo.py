@@ -21,6 +21,12 @@ def register(sub: Any) -> None:
     p.add_argument("--with-keepalived", action="store_true", help="keepalived as the daemon, vrrpkit as the doctor")
     p.add_argument("--name", default="demo", help="lab name (default demo)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the narration")
+    p.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write the story as one self-contained page: the lab, who held the VIP when, the verdict, "
+        "the fix, the measured times (written whether the demo passes or not)",
+    )
     p.set_defaults(handler=demo)
 
 
@@ -37,6 +43,18 @@ def demo(args: argparse.Namespace) -> int:
     except LabError as exc:
         print(f"vrrpkit demo: {exc}", file=sys.stderr)
         return 2
+    result = runner.result()
     if args.json:
-        print(json.dumps(runner.result(), indent=2, ensure_ascii=False))
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    if args.report:
+        from vrrpkit.report.demo import demo_page
+
+        try:
+            with open(args.report, "w", encoding="utf-8") as fh:
+                fh.write(demo_page(result))
+        except OSError as exc:
+            print(f"vrrpkit demo: cannot write {args.report}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if not args.json:
+            print(f"Report: {args.report}")
     return 0 if ok else 1

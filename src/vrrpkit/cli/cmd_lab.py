@@ -49,10 +49,12 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser(
         "down",
         parents=[named],
-        help="remove a lab (all labs without --name)",
+        help="remove a lab (--all: every lab)",
         description="Remove everything a lab made: processes, namespaces, links, nft tables, run directory. "
-        "Works after the lab's creator crashed.",
+        "Works after the lab's creator crashed. Without --name, the only lab that is up; with several up, "
+        "name one or pass --all.",
     )
+    p.add_argument("--all", action="store_true", help="remove every lab on this machine, whoever made it")
     p.set_defaults(handler=_down)
 
     p = sub.add_parser("status", parents=[named], help="show labs (all without --name)")
@@ -169,11 +171,29 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def labs_to_remove(name: str | None, every: bool, up: list[str]) -> list[str]:
+    """`lab down`'s choice: the named lab, every lab with --all, else the only one that is up.
+
+    Never every lab by default: other people's and other tests' labs share the machine.
+    """
+    from vrrpkit.lab import LabError
+
+    if name and every:
+        raise LabError("--name and --all exclude each other")
+    if name:
+        return [name]
+    if every or len(up) <= 1:
+        return list(up)
+    raise LabError(f"several labs are up ({', '.join(up)}); choose one with --name, or remove them all with --all")
+
+
 @_guarded
 def _down(args: argparse.Namespace) -> int:
-    from vrrpkit.lab import cleanup_leftovers
+    from vrrpkit.lab import cleanup_leftovers, list_labs
 
-    removed = cleanup_leftovers(args.name)
+    removed: list[str] = []
+    for name in labs_to_remove(args.name, args.all, [] if args.name else list_labs()):
+        removed += cleanup_leftovers(name)
     print(f"removed: {', '.join(removed)}" if removed else "no lab to remove", file=sys.stderr)
     return 0
 

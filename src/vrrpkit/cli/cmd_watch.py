@@ -21,7 +21,9 @@ sender with other VIPs on our VRID, TTL other than 255, a password, interval or 
 the config's (-f), bad checksums, no master for longer than Master_Down_Interval, priority-0
 handovers. The summary ends with who was master of each VRID when. --json: one JSON object per line
 ({"type": "advert"|"flag"|"summary"}; the summary has the table, the flags and the timeline).
-Exit status: 0 nothing flagged, 1 something was flagged, 2 usage or environment.
+--report FILE.html draws the summary as one page (a timeline per VRID: who advertised when, with
+which priority, the gaps and overlaps; hover a band for its times). Exit status: 0 nothing flagged,
+1 something was flagged, 2 usage or environment.
 """
 
 
@@ -39,21 +41,23 @@ def register(sub: Any) -> None:
     add_config_option(p, "keepalived.conf to compare with (password, interval, VIPs, version)", aliases=["--config"])
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     p.add_argument("--json", action="store_true", help="JSON lines (docs/json.md)")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="also write the summary as one self-contained page: a timeline per VRID of who advertised "
+                   "when, with which priority, and the gaps and overlaps")  # fmt: skip
     p.set_defaults(handler=run)
 
 
 def _instances(args: argparse.Namespace, iface: str | None) -> list[Any] | str:
     """The configured instances on ``iface`` (all of them when None), or an error message."""
-    import os
-
     if not args.files:
         return []
     from vrrpkit.config import load_files
+    from vrrpkit.config.files import cannot_read
 
-    for path in args.files:
-        if not os.path.exists(path):
-            return f"{path}: no such file"
-    result = load_files(args.files)
+    try:
+        result = load_files(args.files)
+    except OSError as exc:
+        return cannot_read(exc)
     return [c for c in result.instances if iface is None or c.interface == iface]
 
 
@@ -172,11 +176,13 @@ def summary(args: argparse.Namespace, iface: str, table: Any, timeline: Any, cap
     end = timeline.end if capture is not None and timeline.end is not None else None
     rows = table.table(end)
     flags = table.flags + timeline.flags
+    doc = {"type": "summary", "interface": iface, "table": rows, "flags": [f.as_dict() for f in flags],
+           "timeline": timeline.as_dict()}  # fmt: skip
+    if capture is not None:
+        doc["capture"] = capture
+    if args.report and not write_report(args, doc, iface):
+        return 2
     if args.json:
-        doc = {"type": "summary", "interface": iface, "table": rows, "flags": [f.as_dict() for f in flags],
-               "timeline": timeline.as_dict()}  # fmt: skip
-        if capture is not None:
-            doc["capture"] = capture
         print(json.dumps(doc))
     else:
         print(render_table(rows))
@@ -187,6 +193,19 @@ def summary(args: argparse.Namespace, iface: str, table: Any, timeline: Any, cap
         if table.flags_dropped:
             print(f"flag: {table.flags_dropped} more flags not kept (more than {MAX_FLAGS})")
     return 1 if any(f.severity is not Severity.INFO for f in flags) else 0
+
+
+def write_report(args: argparse.Namespace, doc: dict[str, Any], iface: str) -> bool:
+    from vrrpkit.report.capture import capture_page
+
+    source = "standard input" if args.read == "-" else args.read or f"live on {iface}"
+    try:
+        with open(args.report, "w", encoding="utf-8") as fh:
+            fh.write(capture_page(doc, source))
+    except OSError as exc:
+        fail("watch", f"cannot write {args.report}: {exc.strerror or exc}")
+        return False
+    return True
 
 
 def flag_text(f: Any) -> str:

@@ -30,6 +30,8 @@ STRICT_NOTE = f"# {TAG}: vrrp_strict commented out: keepalived rejects unicast p
 STRICT_MODE_NOTE = f"# {TAG}: strict_mode commented out: keepalived rejects unicast peers in strict mode"
 AUTH_NOTE = f"# {TAG}: strict mode ignored this authentication block; kept off so all hosts still agree"
 VMAC_NOTE = f"# {TAG}: unicast with use_vmac needs vmac_xmit_base (adverts leave by the base interface)"
+MCAST_DST_NOTE = (f"# {TAG}: a multicast group means nothing to unicast peers (keepalived: 'multicast destination "
+                  "specified with unicast - ignoring')")
 
 SrcSpec = IPAddress | str | Mapping[str, "IPAddress | str"] | None
 
@@ -170,6 +172,9 @@ def to_unicast(
                 _single_line(child, plain, allow_block=child.keyword == "unicast_peer")
                 comment_out(child.line, child.end_line or child.line,
                             f"# {TAG}: replaced below" if child.keyword == "unicast_src_ip" else None)
+            elif child.keyword == "mcast_dst_ip":
+                _single_line(child, plain)
+                comment_out(child.line, child.line, MCAST_DST_NOTE)
             elif child.keyword == "strict_mode":
                 _single_line(child, plain)
                 comment_out(child.line, child.line, STRICT_MODE_NOTE)

@@ -154,19 +154,6 @@ DIVERGENCES: tuple[Divergence, ...] = (
         why='a stop is a state change people asked to be mailed about',
     ),
     Divergence(
-        key='route-tracking-static-address',
-        direction='runtime',
-        vrrpkit=(
-            'as keepalived: a deleted static address is restored; a deleted static route or rule is not; a deleted '
-            'tracked virtual route or rule makes its MASTER resign and re-elect'
-        ),
-        keepalived_2_2_7='same (measured); track_group on static routes/rules/addresses moves instances to FAULT',
-        why=(
-            'track_group on static entries is not implemented yet: the entry is installed and a warning says its '
-            'deletion moves no instance'
-        ),
-    ),
-    Divergence(
         key="bfd-check-names",
         direction="laxer",
         vrrpkit="BFD_CHECK's `name` is not looked up: vrrpkit does not read bfd_instance blocks",
@@ -182,6 +169,34 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "on some such files",
         why="measured: a url block without `path` in the only url makes keepalived -t 2.2.7 segfault; an error "
         "is the honest answer (no allow-list entry needed: keepalived does not exit 0 there)",
+    ),
+    Divergence(
+        key="vmac-sysctls-restored",
+        direction="runtime",
+        vrrpkit="on stop, every sysctl changed for use_vmac goes back to its value before the start, including "
+        "the base interface's arp_ignore and arp_filter",
+        keepalived_2_2_7="restores all/default rp_filter, promote_secondaries and igmp_link_local_mcast_reports, "
+        "but leaves the base interface at arp_ignore=1 arp_filter=1 (measured here)",
+        why="keepalived's own code means to restore them (reset_interface_parameters); a stopped daemon should "
+        "leave the host as it found it. After a crash (SIGKILL) both start from what the crash left",
+    ),
+    Divergence(
+        key="vmac-retried",
+        direction="runtime",
+        vrrpkit="a VMAC or ipvlan that cannot be made is logged once, counted (status vmac_errors) and tried "
+        "again every 5 s; the instance waits in FAULT, the daemon runs on",
+        keepalived_2_2_7="tries once at start ('Unable to create ipvlan interface ipv52', the instance stays in "
+        "FAULT until a restart); a VMAC deleted under it is made again at once (both measured here)",
+        why="a refusal can be transient (a name freed, a module loaded); retrying costs one netlink request "
+        "every 5 s and saves a restart",
+    ),
+    Divergence(
+        key="unknown-vrid-log-rate",
+        direction="runtime",
+        vrrpkit="log_unknown_vrids: one line per (interface, family, VRID) per minute, with the count so far",
+        keepalived_2_2_7="one line per advert",
+        why="an advert every second (or a flood) for a VRID nobody here runs would drown the log; the count is "
+        "in `status` (unknown_vrid_packets)",
     ),
     Divergence(
         key="script-file-test-with-command",

@@ -32,6 +32,7 @@ class HostFacts:
     """What `check` needs to know about the host. None for a fact means "unknown, do not check"."""
 
     interfaces: Mapping[str, tuple[IPInterface, ...]] = field(default_factory=dict)
+    kinds: Mapping[str, str] | None = None  # interface -> link kind ("macvlan", "veth", "" for a NIC)
     script_check: Callable[[ScriptUse, GlobalDefs], ScriptVerdict] | None = None  # keepalived's verdict here
     path_kind: Callable[[str], str | None] | None = None  # 'fifo', 'file', 'symlink'..., None if absent
     rt_tables: Mapping[str, int] | None = None  # routing table names (iproute2's rt_tables)
@@ -68,11 +69,30 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
             if track.kind.value == "interface" and track.name not in facts.interfaces:
                 r.add(src.item(f"track:{track.name}", "track_interface"), "host-interface-missing",
                       f"tracked interface {track.name} does not exist on this host (the instance stays in FAULT)")
+    _interface_block_checks(r, result, facts)
     if facts.script_check is not None:
         for use in result.script_uses():
             _script_diagnostics(r, result, use, facts.script_check(use, result.globals))
     _fifo_and_table_checks(r, result, facts)
     return r.items
+
+
+def _interface_block_checks(r: Reporter, result: ParseResult, facts: HostFacts) -> None:
+    """Interfaces named outside instances (keepalived: 'unknown interface eth9 specified for ...'), and a
+    use_vmac name that belongs to an interface keepalived would not use as its VMAC."""
+    for block, name, loc in result.interface_refs:
+        if name not in facts.interfaces:
+            r.add(loc, "host-interface-missing", f"unknown interface {name} specified for {block}")
+    for inst in result.instances:
+        for link in inst.vmac_links:
+            kind = None if facts.kinds is None else facts.kinds.get(link.name)
+            if link.name in facts.interfaces and kind is not None and kind != link.kind:
+                src = result.sources[inst.name]
+                r.add(src.at("use_ipvlan" if link.kind == "ipvlan" else "use_vmac"), "host-vmac-name-taken",
+                      f"({inst.name}) interface {link.name} already exists and is not a "
+                      f"{'private macvlan' if link.kind == 'macvlan' else 'l2 ipvlan'}: keepalived and vrrpkit "
+                      f"ignore the name and use vrrp.VRID (or the first free vrrpN.VRID), and leave {link.name} "
+                      f"alone")
 
 
 def _script_diagnostics(r: Reporter, result: ParseResult, use: ScriptUse, v: ScriptVerdict) -> None:

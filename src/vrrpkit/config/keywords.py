@@ -18,9 +18,8 @@ _BFD = "BFD is not implemented"
 _SNMP = "SNMP and D-Bus interfaces are not implemented (use `vrrpkit status --json` or the metrics)"
 _MAIL = "checker e-mail alerts belong to LVS health checkers, which vrrpkit does not have"
 _PROC = "process tuning of keepalived's child processes does not apply to vrrpkit's single process"
-_VMAC = "virtual MAC interfaces (use_vmac/ipvlan) are not implemented; adverts use the interface's MAC"
 _FIFO = "the LVS notify FIFO belongs to health checkers, which vrrpkit does not have"
-_NFT = "vrrpkit manages its own no_accept firewall rules; keepalived's firewall tuning does not apply"
+_NFT = "vrrpkit's firewall (no_accept, VMAC rules) is nftables only: iptables chains are not used (see `nftables`)"
 _NS = "network namespaces are chosen by how vrrpkit is started, not in the config"
 _RELOAD = "reload orchestration keywords are not implemented"
 _MISC = "not implemented"
@@ -31,7 +30,8 @@ def _words(text: str) -> frozenset[str]:
 
 
 SECTIONS: Final = (
-    "top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file", "vrrp_track_process"
+    "top", "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file", "vrrp_track_process",
+    "garp_group", "track_group",
 )
 
 #: Keywords keepalived knows, per section (2.2.7 probed, plus NEWER).
@@ -106,6 +106,12 @@ KNOWN: Final[dict[str, frozenset[str]]] = {
     "authentication": _words(
         """auth_type auth_pass"""
     ),
+    "garp_group": _words(
+        """garp_interval gna_interval include interface interfaces"""
+    ),
+    "track_group": _words(
+        """group include"""
+    ),
 }
 
 #: Keywords added after 2.2.7 (keepalived 2.3/2.4 man page). 2.2.7 calls them unknown; see divergences.
@@ -121,44 +127,34 @@ NEWER: Final[dict[str, frozenset[str]]] = {
 UNSUPPORTED: Final[dict[str, dict[str, str]]] = {
     "top": {
         "bfd_instance": _BFD,
-        "garp_group": "garp_group (per-interface GARP pacing) " + _MISC,
-        "linkbeat_interfaces": "linkbeat (MII polling) is not implemented; vrrpkit uses netlink link state",
-        "linkbeat_use_polling": "linkbeat (MII polling) is not implemented; vrrpkit uses netlink link state",
         "net_namespace": _NS, "net_namespace_ipvs": _NS, "namespace_with_ipsets": _NS,
-        "interface_up_down_delays": "interface up/down delays " + _MISC,
-        "track_group": "track_group " + _MISC, "child_wait_time": _PROC, "use_pid_dir": _PROC,
+        "child_wait_time": _PROC, "use_pid_dir": _PROC,
         "instance": "keepalived `instance` (pid/namespace naming) does not apply to vrrpkit",
     },
     "global_defs": {},  # filled below: everything known that vrrpkit does not read
     "vrrp_script": {},
     "vrrp_instance": {
-        "use_vmac": _VMAC, "use_vmac_addr": _VMAC, "use_ipvlan": _VMAC, "vmac_xmit_base": _VMAC,
-        "vmac_garp_intvl": _VMAC, "track_bfd": _BFD, "lvs_sync_daemon_interface": _LVS,
-        "dont_track_primary": "dont_track_primary " + _MISC + " (the interface's link state is always tracked)",
-        "mcast_dst_ip": "a per-instance multicast group " + _MISC + " (use vrrp_mcast_group4/6)",
-        "unicast_ttl": "unicast_ttl " + _MISC + " (adverts are sent with TTL 255)",
-        "unicast_fault_no_peer": "unicast_fault_no_peer " + _MISC,
-        "old_unicast_checksum": "old_unicast_checksum (pre-1.3.6 checksums) " + _MISC,
-        "v3_checksum_as_v2": "v3_checksum_as_v2 " + _MISC, "auth_hmac": "auth_hmac (keepalived-only HMAC) " + _MISC,
-        "native_ipv6": _MISC, "promote_secondaries": _MISC, "track_src_ip": _MISC, "kernel_rx_buf_size": _PROC,
-        "linkbeat_use_polling": "linkbeat polling is not implemented; vrrpkit uses netlink link state",
-        "garp_extra_if": _MISC, "vrf": "VRF binding " + _MISC, "debug": _PROC,
-        "no_virtual_ipaddress": _MISC,
+        "track_bfd": _BFD, "lvs_sync_daemon_interface": _LVS,
+        "auth_hmac": "auth_hmac (keepalived 2.4's own HMAC-SHA256 trailer, not in any RFC nor in 2.2.7) " + _MISC,
+        "vrf": "VRF binding only applies to an instance without `interface`, which vrrpkit does not run",
     },
     "vrrp_sync_group": {
         "track_bfd": _BFD,
-        "global_tracking": "global_tracking (deprecated in keepalived) " + _MISC,
     },
     "track_file": {},
     "vrrp_track_process": {},
     "authentication": {},
+    "garp_group": {},
+    "track_group": {},
 }
 
 #: What the parser reads, per section (the rest of KNOWN/NEWER goes to UNSUPPORTED).
 IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
     "top": frozenset({"global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "track_file",
                       "vrrp_track_file", "include", "virtual_server", "virtual_server_group", "SSL",
-                      "vrrp_track_process", "static_ipaddress", "static_routes", "static_rules"}),
+                      "vrrp_track_process", "static_ipaddress", "static_routes", "static_rules",
+                      "linkbeat_interfaces", "linkbeat_use_polling", "interface_up_down_delays", "garp_group",
+                      "track_group"}),
     "global_defs": _words(
         """router_id vrrp_strict vrrp_version vrrp_mcast_group4 vrrp_mcast_group6
         vrrp_garp_master_delay vrrp_garp_master_repeat vrrp_garp_master_refresh
@@ -169,7 +165,10 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         vrrp_down_timer_adverts vrrp_owner_ignore_adverts include notify_fifo notify_fifo_script
         vrrp_notify_fifo vrrp_notify_fifo_script vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload
         notification_email notification_email_from smtp_server smtp_connect_timeout smtp_helo_name
-        smtp_alert smtp_alert_vrrp no_email_faults"""
+        smtp_alert smtp_alert_vrrp no_email_faults default_interface vmac_prefix vmac_addr_prefix vrrp_garp_extra_if
+        nftables nftables_priority nftables_counters nftables_ifindex
+        vrrp_vmac_garp_intvl v3_checksum_as_v2 log_unknown_vrids disable_local_igmp dynamic_interfaces
+        vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier"""
     ),
     "vrrp_script": _words(
         """script interval timeout weight rise fall user init_fail include"""
@@ -183,12 +182,15 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
         garp_lower_prio_repeat version accept no_accept strict_mode skip_check_adv_addr
         lower_prio_no_advert higher_prio_send_advert down_timer_adverts check_unicast_src
         owner_ignore_adverts include virtual_routes virtual_rules track_process notify_priority_changes
-        smtp_alert"""
+        smtp_alert use_vmac use_ipvlan vmac_xmit_base use_vmac_addr garp_extra_if vmac_garp_intvl
+        dont_track_primary track_src_ip promote_secondaries native_ipv6 no_virtual_ipaddress
+        unicast_fault_no_peer mcast_dst_ip unicast_ttl kernel_rx_buf_size old_unicast_checksum v3_checksum_as_v2
+        linkbeat_use_polling debug"""
     ),
     "vrrp_sync_group": _words(
         """group notify_master notify_backup notify_fault notify_stop notify track_interface
         track_script track_file sync_group_tracking_weight include track_process notify_priority_changes
-        smtp_alert"""
+        smtp_alert global_tracking"""
     ),
     "track_file": _words(
         """file weight init_file include"""
@@ -198,6 +200,12 @@ IMPLEMENTED: Final[dict[str, frozenset[str]]] = {
     ),
     "authentication": _words(
         """auth_type auth_pass"""
+    ),
+    "garp_group": _words(
+        """garp_interval gna_interval interface interfaces include"""
+    ),
+    "track_group": _words(
+        """group include"""
     ),
 }
 
@@ -239,8 +247,6 @@ def _global_reason(kw: str) -> str:
         return _FIFO
     if kw.startswith(("nftables", "vrrp_iptables")):
         return _NFT
-    if kw.startswith(("vmac", "vrrp_vmac")):
-        return _VMAC
     if kw.startswith("reload") or kw in {"config_save_dir", "tmp_config_directory"}:
         return _RELOAD
     return _PROC if ("process" in kw or "rlimit" in kw or "priority" in kw or "swap" in kw or "cpu" in kw

@@ -428,7 +428,11 @@ class Lexer:
             found = True
             yield from self.statements(text, path, depth + 1)
         if not found:
+            why = getattr(self.loader, "why", None)
+            unreadable = [f"{p}: {r}" for p in paths if why is not None and (r := why(p))]
             how = "no loader was given" if self.loader is None else "no file matched"
+            if unreadable:
+                how = f"cannot read {'; '.join(unreadable)}"
             self.reporter.add(
                 where, "include-missing",
                 f"include {pattern}: {how}; keepalived logs 'Config files missing' and goes on without it",

@@ -141,6 +141,45 @@ class GlobalDefs:
     smtp_alert: bool | None = None
     smtp_alert_vrrp: bool | None = None
     no_email_faults: bool = False
+    vmac_prefix: str = "vrrp"
+    default_interface: str = "eth0"  # where a static address without `dev` goes (keepalived's default)
+    nftables_table: str = "vrrpkit"  # nftables TABLE: the no_accept/VMAC tables' name
+    nftables_priority: int = -1
+    nftables_counters: bool = False
+    vmac_addr_prefix: str | None = None  # None: vmac_prefix
+    garp_extra_if_s: int = 0
+    garp_extra_if_all: bool = False
+    v3_checksum_as_v2: bool = False
+    log_unknown_vrids: bool = False
+    disable_local_igmp: bool = False  # net.ipv4.igmp_link_local_mcast_reports=0 instead of nft IGMP rules
+    dynamic_interfaces: bool = False  # start instances whose interface does not exist yet (FAULT until it does)
+    # the VRRP sockets' SO_RCVBUF when no instance gives kernel_rx_buf_size: "mtu" or "advert" times
+    # the multiplier, or a fixed size per instance (vrrp_rx_bufs_policy); None: the kernel's default
+    rx_bufs_policy: str | None = None
+    rx_bufs_size: int = 0
+    rx_bufs_multiplier: int = 3
+
+
+@dataclass(frozen=True)
+class GarpGroup:
+    """A garp_group: GARP/NA pacing shared by these interfaces (microseconds; None: the global value)."""
+
+    interfaces: tuple[str, ...]
+    garp_interval_us: int | None = None
+    gna_interval_us: int | None = None
+
+
+@dataclass(frozen=True)
+class InterfaceSettings:
+    """The top-level blocks about interfaces (linkbeat_interfaces, interface_up_down_delays, garp_group)."""
+
+    linkbeat: dict[str, str] = field(default_factory=dict)  # ifname -> MII/ETHTOOL/IOCTL ("" = default)
+    linkbeat_all: bool = False  # top-level linkbeat_use_polling: every interface an instance uses
+    delays_us: dict[str, tuple[int, int]] = field(default_factory=dict)  # ifname -> (down, up) debounce
+    garp_groups: tuple[GarpGroup, ...] = ()
+
+    def garp_group_of(self, ifname: str) -> GarpGroup | None:
+        return next((g for g in self.garp_groups if ifname in g.interfaces), None)
 
 
 @dataclass(frozen=True)
@@ -194,6 +233,10 @@ class ParseResult:
     script_locs: dict[str, Location] = field(default_factory=dict)  # vrrp_script NAME lines
     notify_locs: dict[tuple[str, str, str], Location] = field(default_factory=dict)  # (kind, owner, event)
     config_id: str | None = None
+    interfaces: InterfaceSettings = field(default_factory=InterfaceSettings)
+    track_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # track_group NAME -> instances
+    # interfaces named by linkbeat_interfaces, interface_up_down_delays and garp_group: (block, name, where)
+    interface_refs: tuple[tuple[str, str, Location], ...] = ()
     stopped_at: Location | None = None  # keepalived stops reading the file here and exits (no instance runs)
     track_processes: dict[str, ProcessTrackConfig] = field(default_factory=dict)
     extras: dict[str, InstanceExtras] = field(default_factory=dict)  # by instance name

@@ -8,12 +8,14 @@ Each entry reads its value the way keepalived's handler reads it and stores it u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.config.lexer import Stmt
 from vrrpkit.config.model import FifoConfig
+from vrrpkit.config.parse_vmac import read_garp_extra_if, valid_ifname
 from vrrpkit.config.parser import Parser, bind
 from vrrpkit.config.written import Written, WrittenGlobals
 
@@ -88,6 +90,25 @@ def _script_user(b: GlobalsBlock, s: Stmt) -> None:
         b.g.set("script_group", s.words[2].text if len(s.words) > 2 else None, s.loc)
 
 
+def _prefix(key: str, what: str) -> GlobalHandler:
+    """vmac_prefix / vmac_addr_prefix: the first one given wins, as in keepalived."""
+
+    def handle(b: GlobalsBlock, s: Stmt) -> None:
+        text = b.p.arg(s)
+        if text is None:
+            return
+        if key in b.g.values:
+            b.p.err(s.loc, "invalid-value", f"{what} has already been specified - ignoring {text}")
+            return
+        if not valid_ifname(f"{text}.255"):
+            b.p.err(s.word_loc(1), "invalid-value", f"{s.keyword} {text!r}: interface names made from it would be "
+                                                    f"invalid or longer than 15 characters")
+            return
+        b.g.set(key, text, s.loc)
+
+    return handle
+
+
 def _user_group(s: Stmt) -> tuple[str | None, str | None]:
     return (s.words[2].text if len(s.words) > 2 else None, s.words[3].text if len(s.words) > 3 else None)
 
@@ -110,6 +131,42 @@ def _fifo(key: str) -> GlobalHandler:
                 s.loc)
 
     return handle
+
+
+NFT_TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+
+
+def _nftables(b: GlobalsBlock, s: Stmt) -> None:
+    """`nftables [TABLE]`: the firewall is nftables (vrrpkit's always is); TABLE names its tables."""
+    if len(s.words) < 2:
+        return
+    name = s.words[1].text
+    if not NFT_TABLE.match(name):
+        b.p.err(s.word_loc(1), "invalid-value", f"nftables table name {name!r}: nft refuses it; vrrpkit keeps "
+                                                f"'{b.g.values.get('nftables_table', 'vrrpkit')}'", "warning")
+        return
+    b.g.set("nftables_table", name, s.loc)
+
+
+def _nft_priority(p: Parser, s: Stmt) -> int | None:
+    n = p.int_arg(s, -(2**31), 2**31 - 1, what="nftables_priority")
+    if n is None:
+        p.err(s.word_loc(1), "invalid-value", f"invalid nftables chain priority '{s.words[1].text}'")
+    return n
+
+
+def _garp_extra_if(b: GlobalsBlock, s: Stmt) -> None:
+    result = read_garp_extra_if(b.p, s, "")
+    if result is not None:
+        b.g.set("garp_extra_if_s", result[0], s.loc)
+        b.g.set("garp_extra_if_all", result[1], s.loc)
+
+
+def _dynamic_interfaces(b: GlobalsBlock, s: Stmt) -> None:
+    """`dynamic_interfaces [allow_if_changes]`: instances may start before their interface exists."""
+    if len(s.words) > 1 and s.words[1].text != "allow_if_changes":
+        b.p.err(s.word_loc(1), "invalid-value", f"dynamic_interfaces: unknown option {s.words[1].text!r}")
+    b.g.set("dynamic_interfaces", True, s.loc)
 
 
 def _fifo_script(key: str) -> GlobalHandler:
@@ -152,6 +209,48 @@ def _smtp_server(p: Parser, s: Stmt) -> tuple[str, int] | None:
     return host, port
 
 
+def _rx_bufs_policy(b: GlobalsBlock, s: Stmt) -> None:
+    """`vrrp_rx_bufs_policy MTU|ADVERT|SIZE...`, as keepalived 2.2.7 reads it: the words add to what
+    earlier lines set; a size wins over a policy, MTU over ADVERT; a size is read from the first
+    word whatever its place (so `MTU 5000` is 'Invalid vrrp_rx_bufs_policy 5000')."""
+    if len(s.words) < 2:
+        b.p.err(s.loc, "syntax", "vrrp_rx_bufs_policy missing")
+        return
+    earlier = b.g.values.get("rx_bufs_policy")
+    bits: set[str] = {earlier} if isinstance(earlier, str) else set()
+    for i, word in enumerate(s.words[1:], 1):
+        if word.text.upper() in ("MTU", "ADVERT"):
+            bits.add(word.text.lower())
+        elif (n := _uint(s.words[1].text)) is None:
+            b.p.err(s.word_loc(i), "invalid-value", f"Invalid vrrp_rx_bufs_policy {word.text}")
+        else:
+            b.g.set("rx_bufs_size", n, s.loc)
+            bits.add("size")
+    if "size" in bits and bits & {"mtu", "advert"}:
+        b.p.err(s.loc, "option-ignored", "Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy")
+        bits = {"size"}
+    elif {"mtu", "advert"} <= bits:
+        b.p.err(s.loc, "option-ignored", "Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT")
+        bits = {"mtu"}
+    if bits:
+        b.g.set("rx_bufs_policy", bits.pop(), s.loc)
+
+
+def _uint(text: str) -> int | None:
+    return int(text) if text.isdigit() and int(text) <= 2**32 - 1 else None
+
+
+def _rx_bufs_multiplier(b: GlobalsBlock, s: Stmt) -> None:
+    if len(s.words) != 2:
+        b.p.err(s.loc, "invalid-value", "Invalid vrrp_rx_bufs_multiplier")
+        return
+    n = _uint(s.words[1].text)
+    if not n:
+        b.p.err(s.word_loc(1), "invalid-value", f"Invalid vrrp_rx_bufs_multiplier {s.words[1].text}")
+        return
+    b.g.set("rx_bufs_multiplier", n, s.loc)
+
+
 KEYWORDS: dict[str, GlobalHandler] = {
     "router_id": _setting("router_id", lambda p, s: p.arg(s, missing="ignored ('routerid name missing')")),
     "vrrp_strict": _bare("strict"),
@@ -192,6 +291,23 @@ KEYWORDS: dict[str, GlobalHandler] = {
     "smtp_alert": _flag("smtp_alert"),
     "smtp_alert_vrrp": _flag("smtp_alert_vrrp"),
     "no_email_faults": _flag("no_email_faults"),
+    "nftables": _nftables,
+    "nftables_priority": _setting("nftables_priority", _nft_priority),
+    "nftables_counters": _bare("nftables_counters"),
+    "nftables_ifindex": _bare("nftables_ifindex"),
+    "default_interface": _setting(
+        "default_interface", lambda p, s: p.arg(s, missing="ignored ('default_interface requires interface name')")
+    ),
+    "vmac_prefix": _prefix("vmac_prefix", "vmac prefix"),
+    "vmac_addr_prefix": _prefix("vmac_addr_prefix", "vmac_addr prefix"),
+    "vrrp_garp_extra_if": _garp_extra_if,
+    "vrrp_vmac_garp_intvl": _garp_extra_if,
+    "v3_checksum_as_v2": _bare("v3_checksum_as_v2"),
+    "log_unknown_vrids": _bare("log_unknown_vrids"),
+    "disable_local_igmp": _bare("disable_local_igmp"),
+    "dynamic_interfaces": _dynamic_interfaces,
+    "vrrp_rx_bufs_policy": _rx_bufs_policy,
+    "vrrp_rx_bufs_multiplier": _rx_bufs_multiplier,
 }
 
 

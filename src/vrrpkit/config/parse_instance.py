@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vrrpkit.config import parse_vmac
 from vrrpkit.config.diagnostics import Location
 from vrrpkit.config.keywords import NOTIFY_EVENTS
 from vrrpkit.config.lexer import Stmt
@@ -136,6 +137,7 @@ def _vips(target: Callable[[WrittenInstance], list[tuple[Vip, Location]]]) -> In
 
 
 def _unicast_src(b: InstanceBlock, s: Stmt) -> None:
+    _unicast_keyword(b, s)
     a = b.p.arg(s)
     if a is not None:
         b.inst.unicast_src = b.p.address(a, s.word_loc(1), "unicast_src_ip")
@@ -148,6 +150,7 @@ def _mcast_src(b: InstanceBlock, s: Stmt) -> None:
 
 
 def _unicast_peer(b: InstanceBlock, s: Stmt) -> None:
+    _unicast_keyword(b, s)
     for item in b.p.values(s):
         pr = peer(b.p, item)
         if pr is not None:
@@ -224,6 +227,11 @@ def _no_accept(b: InstanceBlock, s: Stmt) -> None:
     b.inst.accept = False
 
 
+def _check_unicast_src(b: InstanceBlock, s: Stmt) -> None:
+    _unicast_keyword(b, s)
+    _flag("check_unicast_src")(b, s)
+
+
 def _strict_mode(b: InstanceBlock, s: Stmt) -> None:
     v = b.p.bool_arg(s)
     if v is not None:
@@ -258,6 +266,87 @@ def _flag(key: str) -> InstanceHandler:
         v = b.p.bool_arg(s)
         if v is not None:
             b.inst.bools[key] = v
+
+    return handle
+
+
+# --- the long tail: options keepalived sets with a bare keyword -----------------------------------
+
+
+def _set(key: str, unicast: bool = False) -> InstanceHandler:
+    """A bare keyword (keepalived's handler takes no value: `dont_track_primary off` still sets it)."""
+
+    def handle(b: InstanceBlock, s: Stmt) -> None:
+        if unicast:
+            _unicast_keyword(b, s)
+        b.inst.bools[key] = b.p.bare_flag(s)
+
+    return handle
+
+
+def _unicast_keyword(b: InstanceBlock, s: Stmt) -> None:
+    """keepalived's VRRP_FLAG_UNICAST_CONFIGURED: the keywords that mean "this instance is unicast"."""
+    if b.inst.unicast_keyword is None:
+        b.inst.unicast_keyword = s.loc
+
+
+def _mcast_dst_ip(b: InstanceBlock, s: Stmt) -> None:
+    """`mcast_dst_ip GROUP`: IPv4 multicast, or IPv6 link-local multicast (ffX2::)."""
+    a = b.p.arg(s)
+    addr = None if a is None else b.p.address(a, s.word_loc(1), "mcast_dst_ip")
+    if addr is None:
+        return
+    b.inst.mcast_dst_family = addr.version
+    ok = addr.is_multicast and (addr.version == 4 or addr.packed[1] & 0x0F == 2)
+    if not ok:
+        b.p.err(s.word_loc(1), "invalid-address",
+                f"({b.inst.name}) mcast_dst_ip {a} not{' link-local' if addr.version == 6 else ''} multicast. "
+                f"Skipping...")
+        return
+    b.inst.mcast_dst = addr
+
+
+def _unicast_ttl(b: InstanceBlock, s: Stmt) -> None:
+    n = b.p.int_arg(s, 0, 255, what=f"({b.inst.name}): unicast_ttl")
+    if n is not None:
+        b.inst.ints["unicast_ttl"] = n
+
+
+def _kernel_rx_buf_size(b: InstanceBlock, s: Stmt) -> None:
+    """The SO_RCVBUF share of this instance on its socket (keepalived sums the instances')."""
+    text = s.words[1].text if len(s.words) == 2 else ""
+    if not text.isdigit() or int(text) > 2**32 - 1:
+        b.p.err(s.loc, "invalid-value", f"({b.inst.name}) invalid kernel_rx_buf_size specified")
+        return
+    b.inst.ints["kernel_rx_buf_size"] = int(text)
+
+
+def _old_unicast_checksum(b: InstanceBlock, s: Stmt) -> None:
+    """`old_unicast_checksum [never]`: send keepalived <= 1.3.6's checksums, or never switch to them."""
+    _unicast_keyword(b, s)
+    if len(s.words) < 2:
+        b.inst.old_checksum = "always"
+    elif s.words[1].text == "never":
+        b.inst.old_checksum = "never"
+    else:
+        b.p.err(s.word_loc(1), "invalid-value",
+                f"({b.inst.name}) Unknown old_unicast_chksum mode {s.words[1].text} - ignoring")
+
+
+def _linkbeat(b: InstanceBlock, s: Stmt) -> None:
+    b.p.err(s.loc, "deprecated-keyword",
+            f"({b.inst.name}) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block")
+    b.inst.bools["linkbeat_use_polling"] = True
+
+
+def _debug(b: InstanceBlock, s: Stmt) -> None:
+    """`debug 0..4`: keepalived reads and checks it, and does nothing with it ("not implemented yet")."""
+    b.p.int_arg(s, 0, 4, what=f"({b.inst.name}) debug")
+
+
+def _vmac(read: parse_vmac.Handler) -> InstanceHandler:
+    def handle(b: InstanceBlock, s: Stmt) -> None:
+        read(b.p, b.inst, s)
 
     return handle
 
@@ -300,8 +389,29 @@ KEYWORDS: dict[str, InstanceHandler] = {
     "skip_check_adv_addr": _flag("skip_check_adv_addr"),
     "lower_prio_no_advert": _flag("lower_prio_no_advert"),
     "higher_prio_send_advert": _flag("higher_prio_send_advert"),
-    "check_unicast_src": _flag("check_unicast_src"),
+    "check_unicast_src": _check_unicast_src,
     "owner_ignore_adverts": _flag("owner_ignore_adverts"),
+    # virtual MAC
+    "use_vmac": _vmac(parse_vmac.use_vmac),
+    "use_ipvlan": _vmac(parse_vmac.use_ipvlan),
+    "vmac_xmit_base": _set("vmac_xmit_base"),
+    "use_vmac_addr": _set("use_vmac_addr"),
+    "garp_extra_if": _vmac(parse_vmac.garp_extra_if),
+    "vmac_garp_intvl": _vmac(parse_vmac.garp_extra_if),
+    # the long tail
+    "dont_track_primary": _set("dont_track_primary"),
+    "track_src_ip": _set("track_src_ip"),
+    "promote_secondaries": _set("promote_secondaries"),
+    "native_ipv6": _set("native_ipv6"),
+    "no_virtual_ipaddress": _set("no_virtual_ipaddress"),
+    "unicast_fault_no_peer": _set("unicast_fault_no_peer", unicast=True),
+    "mcast_dst_ip": _mcast_dst_ip,
+    "unicast_ttl": _unicast_ttl,
+    "kernel_rx_buf_size": _kernel_rx_buf_size,
+    "old_unicast_checksum": _old_unicast_checksum,
+    "v3_checksum_as_v2": _flag("v3_checksum_as_v2"),
+    "linkbeat_use_polling": _linkbeat,
+    "debug": _debug,
 }
 
 

@@ -20,8 +20,9 @@ VIP_FLAGS = {"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin
 VIP_OPTIONS = {"brd", "broadcast", "dev", "scope", "label", "peer", "preferred_lft", "track_group"}
 
 
-def vip(p: Parser, item: Stmt) -> Vip | None:
-    """`<ip>[/len] [brd X] [dev IF] [scope S] [label L] [flags...]` (keepalived alloc_ipaddress)."""
+def vip(p: Parser, item: Stmt, *, static: bool = False) -> Vip | None:
+    """`<ip>[/len] [brd X] [dev IF] [scope S] [label L] [flags...]` (keepalived alloc_ipaddress);
+    `track_group G` only on a static address (parse_static reads it)."""
     text = item.keyword
     addr_text, _, plen = text.partition("/")
     addr = p.address(addr_text, item.loc, "virtual_ipaddress")
@@ -48,7 +49,7 @@ def vip(p: Parser, item: Stmt) -> Vip | None:
             flags.append(w)
             i += 1
             continue
-        if w in VIP_OPTIONS:
+        if w in VIP_OPTIONS and (static or w != "track_group"):
             if i + 1 >= len(words):
                 p.err(loc, "syntax", f"`{w}` needs a value in {text}")
                 break

@@ -277,9 +277,7 @@ def _route(w: _Words, static: bool) -> Route:
         elif word == "no_track":
             track = False
         elif word == "track_group" and static:
-            w.take()
-            w.warn("track_group on a static route is not supported by vrrpkit: the route is installed, "
-                   "but its deletion does not move any instance to FAULT")
+            w.take()  # the group is read by parse_static (`static_track`)
         elif word in ("as", "encap", "ttl-propagate"):
             w.fail(f"`{word}` (MPLS/lightweight tunnels) is not supported by vrrpkit")
         else:
@@ -330,19 +328,19 @@ def _port_range(w: _Words, text: str, what: str) -> tuple[int, int] | None:
     return lo, hi
 
 
-def rule(p: Parser, item: Stmt, priorities: dict[int, int]) -> Rule | None:
+def rule(p: Parser, item: Stmt, priorities: dict[int, int], *, static: bool = False) -> Rule | None:
     """One virtual_rules/static_rules line; None when keepalived would drop it.
 
     `priorities` is keepalived's next_rule_priority_ipv4/6, shared by every rule block of the file:
     a rule without a preference takes the next one down."""
     w = _Words(p, item, "rule")
     try:
-        return _rule(w, priorities)
+        return _rule(w, priorities, static)
     except _Bad:
         return None
 
 
-def _rule(w: _Words, priorities: dict[int, int]) -> Rule:
+def _rule(w: _Words, priorities: dict[int, int], static: bool) -> Rule:
     values: dict[str, object] = {}
     action: RuleAction | None = None
     table_option = False
@@ -449,10 +447,8 @@ def _rule(w: _Words, priorities: dict[int, int]) -> Rule:
             w.set_family(4 if word == "inet" else 6)
         elif word == "no_track":
             track = False
-        elif word == "track_group":
-            w.take()
-            w.warn("track_group on a static rule is not supported by vrrpkit: the rule is installed, "
-                   "but its deletion does not move any instance to FAULT")
+        elif word == "track_group" and static:
+            w.take()  # the group is read by parse_static (`static_track`)
         elif word in handlers:
             handlers[word]()
         else:

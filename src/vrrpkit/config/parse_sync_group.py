@@ -60,6 +60,13 @@ def _tracking_weight(b: GroupBlock, s: Stmt) -> None:
     b.grp.tracking_weight = True
 
 
+def _global_tracking(b: GroupBlock, s: Stmt) -> None:
+    """Deprecated: keepalived treats it as sync_group_tracking_weight and says so."""
+    b.p.err(s.loc, "deprecated-keyword",
+            f"({b.grp.name}) global_tracking is deprecated. Use track_interface/script/file on the sync group")
+    b.grp.tracking_weight = True
+
+
 def _notify_priority_changes(b: GroupBlock, s: Stmt) -> None:
     b.grp.notify_priority_changes = b.p.bool_arg(s)
 
@@ -76,6 +83,7 @@ KEYWORDS: dict[str, GroupHandler] = {
     "track_file": _tracks(TrackKind.FILE, 254),
     "track_process": _tracks(TrackKind.PROCESS, 254),
     "sync_group_tracking_weight": _tracking_weight,
+    "global_tracking": _global_tracking,
     "notify_priority_changes": _notify_priority_changes,
     "smtp_alert": _smtp_alert,
 }

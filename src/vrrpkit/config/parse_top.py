@@ -14,6 +14,13 @@ from vrrpkit.config.diagnostics import Reporter
 from vrrpkit.config.lexer import Stmt
 from vrrpkit.config.parse_globals import parse_global_defs
 from vrrpkit.config.parse_instance import parse_vrrp_instance
+from vrrpkit.config.parse_interfaces import (
+    parse_garp_group,
+    parse_interface_up_down_delays,
+    parse_linkbeat_interfaces,
+    parse_linkbeat_use_polling,
+    parse_track_group,
+)
 from vrrpkit.config.parse_lvs import parse_ssl, parse_virtual_server, parse_virtual_server_group
 from vrrpkit.config.parse_static import parse_static_ipaddress, parse_static_routes, parse_static_rules
 from vrrpkit.config.parse_sync_group import parse_vrrp_sync_group
@@ -30,6 +37,11 @@ TOP_LEVEL: dict[str, TopHandler] = {
     "vrrp_sync_group": parse_vrrp_sync_group,
     "track_file": parse_track_file,
     "vrrp_track_file": parse_track_file,
+    "linkbeat_interfaces": parse_linkbeat_interfaces,
+    "linkbeat_use_polling": parse_linkbeat_use_polling,
+    "interface_up_down_delays": parse_interface_up_down_delays,
+    "garp_group": parse_garp_group,
+    "track_group": parse_track_group,
     "vrrp_track_process": parse_vrrp_track_process,
     "static_ipaddress": parse_static_ipaddress,
     "static_routes": parse_static_routes,

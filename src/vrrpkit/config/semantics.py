@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 
 from vrrpkit.config.diagnostics import Location, Reporter
+from vrrpkit.config.interface_blocks import InterfaceRef, complete_interfaces, with_static_tracks
+from vrrpkit.config.longtail import check_long_tail
 from vrrpkit.config.model import (
     FifoConfig,
     GlobalDefs,
     InstanceExtras,
     InstanceSource,
+    InterfaceSettings,
     ProcessTrackConfig,
     ScriptConfig,
     StaticConfig,
     TrackFileConfig,
 )
+from vrrpkit.config.vmacs import plan_vmacs
 from vrrpkit.config.written import NotifyLine, TrackRef, Written, WrittenGlobals, WrittenGroup, WrittenInstance
 from vrrpkit.core.config import (
     InstanceConfig,
@@ -66,6 +71,9 @@ class Completed:
     static: StaticConfig
     fifo_locs: dict[str, Location]
     static_locs: dict[str, Location]
+    interfaces: InterfaceSettings
+    track_groups: dict[str, tuple[str, ...]]
+    interface_refs: tuple[InterfaceRef, ...]
 
 
 def _round_half_up(x: float) -> int:
@@ -116,13 +124,14 @@ def complete(written: Written, reporter: Reporter) -> Completed:
         groups.append(SyncGroupConfig(grp.name, tuple(members), _notify(grp.notify)))
 
     seen_names: set[str] = set()
+    vmac_names: dict[str, str] = {}
     for raw in written.instances:
         if raw.name in seen_names:
             r.add(raw.loc, "invalid-value", f"a second vrrp_instance named {raw.name}; names must be unique")
             continue
         seen_names.add(raw.name)
         cfg = _complete_instance(written, r, raw, g, groups_of.get(raw.name), tracking_weight.get(raw.name, False),
-                                 group_tracks.get(raw.name, []))
+                                 group_tracks.get(raw.name, []), vmac_names)
         if cfg is not None:
             instances.append(cfg)
             items: dict[str, Location] = {}
@@ -155,7 +164,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     }
     group_mail = {grp.name: _smtp_alert(grp.smtp_alert, g) for grp in written.groups}
     static = StaticConfig(
-        addresses=tuple(v if v.dev else _with_dev(v, DEFAULT_INTERFACE) for v, _ in written.static_addresses),
+        addresses=tuple(v if v.dev else _with_dev(v, g.default_interface) for v, _ in written.static_addresses),
         routes=tuple(r for r, _ in written.static_routes),
         rules=tuple(r for r, _ in written.static_rules),
     )
@@ -163,12 +172,11 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     static_locs.update({f"rule:{r.priority}": loc for r, loc in written.static_rules})
     static_locs.update({f"address:{v.address}": loc for v, loc in written.static_addresses})
     fifo_locs = {k: loc for k, loc in written.globals.locs.items() if "fifo" in k}
+    interfaces, track_groups, refs = complete_interfaces(r, written.interfaces, {i.name for i in instances})
+    instances = with_static_tracks(r, written.interfaces, track_groups, instances, g.default_interface)
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
                      _notify_locs(written), dict(written.track_processes), extras, group_mail, static, fifo_locs,
-                     static_locs)
-
-
-DEFAULT_INTERFACE = "eth0"  # keepalived's default_interface: where a static address without `dev` goes
+                     static_locs, interfaces, track_groups, refs)
 
 
 def _with_dev(vip: Vip, dev: str) -> Vip:
@@ -253,6 +261,11 @@ def _family_of(raw: WrittenInstance) -> int | None:
     if raw.peers:
         peer, ploc = raw.peers[0]
         seen.append(((ploc.file, ploc.line, ploc.column), peer.address.version))
+    for keyword, version in (("mcast_dst_ip", raw.mcast_dst_family),
+                             ("native_ipv6", 6 if raw.bools.get("native_ipv6") else None)):
+        if version is not None:
+            kloc = raw.keywords.get(keyword, raw.loc)
+            seen.append(((kloc.file, kloc.line, kloc.column), version))
     if not seen:
         return None
     files = {where[0] for where, _ in seen}
@@ -263,7 +276,7 @@ def _family_of(raw: WrittenInstance) -> int | None:
 
 def _complete_instance(
     written: Written, r: Reporter, raw: WrittenInstance, g: GlobalDefs, group: str | None, tracking_weight: bool,
-    group_tracks: list[TrackRef],
+    group_tracks: list[TrackRef], vmac_names: dict[str, str],
 ) -> InstanceConfig | None:
 
     def loc(keyword: str) -> Location:
@@ -293,6 +306,9 @@ def _complete_instance(
             continue
         peers.append(peer)
     is_v6 = family == 6
+    end = Location(raw.loc.file, raw.end_line or raw.loc.line)
+    tail, unicast_ttl = check_long_tail(r, raw, family, peers, end)
+    mcast_dst, fault_no_peer = tail.mcast_dst, tail.fault_no_peer
 
     # Version: instance, else global, and IPv6 always speaks v3.
     version = raw.version or g.version
@@ -373,7 +389,9 @@ def _complete_instance(
         if raw.bools.get("higher_prio_send_advert"):
             r.add(loc("higher_prio_send_advert"), "strict-resets-option",
                   "strict mode cannot set higher_prio_send_advert")
-    elif not vips:
+        if raw.bools.get("no_virtual_ipaddress"):
+            r.add(loc("no_virtual_ipaddress"), "strict-resets-option", "strict mode clears no_virtual_ipaddress")
+    elif not vips and not raw.bools.get("no_virtual_ipaddress"):
         r.add(loc("virtual_ipaddress"), "no-vips",
               f"vrrp_instance {raw.name} has no virtual_ipaddress ('No VIP specified; at least one is sensible')")
 
@@ -427,9 +445,15 @@ def _complete_instance(
 
     tracks = _tracks(written, r, raw, interface, group, tracking_weight, group_tracks)
 
-    if not peers:
-        grp = g.mcast_group6 if is_v6 else g.mcast_group4
-        r.add(raw.loc, "multicast-may-be-dropped", MULTICAST_HINT.format(group=grp))
+    group4, group6 = g.mcast_group4, g.mcast_group6
+    if isinstance(mcast_dst, IPv4Address):
+        group4 = mcast_dst
+    elif isinstance(mcast_dst, IPv6Address):
+        group6 = mcast_dst
+    if not peers and not fault_no_peer:
+        r.add(raw.loc, "multicast-may-be-dropped", MULTICAST_HINT.format(group=group6 if is_v6 else group4))
+    vmacs = plan_vmacs(r, raw, g, interface, family or 4, vips, excluded, bool(peers) or fault_no_peer, strict,
+                       vmac_names)
 
     b = raw.bools
     ints = raw.ints
@@ -452,8 +476,8 @@ def _complete_instance(
             unicast_src_ip=src,
             unicast_peers=tuple(peers),
             mcast_src_ip=raw.mcast_src,
-            mcast_group4=g.mcast_group4,
-            mcast_group6=g.mcast_group6,
+            mcast_group4=group4,
+            mcast_group6=group6,
             check_unicast_src=b.get("check_unicast_src", g.check_unicast_src),
             tracks=tuple(tracks),
             strict=strict,
@@ -471,6 +495,11 @@ def _complete_instance(
             garp_lower_prio_repeat=ints.get("garp_lower_prio_repeat", g.garp_lower_prio_repeat),
             notify=_notify(raw.notify),
             sync_group=group,
+            vmac=vmacs.own,
+            vmac_addr_links=vmacs.addr_links,
+            vmac_xmit_base=vmacs.xmit_base,
+            unicast_ttl=unicast_ttl,
+            **tail.fields(raw, g, family, strict),
         )
     except ValueError as exc:  # the core's own invariants; the diagnostics above should already say why
         r.add(raw.loc, "invalid-value", f"vrrp_instance {raw.name}: {exc}")
@@ -536,11 +565,12 @@ def _tracks(
 
 def _cross_instance(r: Reporter, instances: list[InstanceConfig], sources: dict[str, InstanceSource]) -> None:
     """Checks between instances of one configuration: VRIDs and VIPs must be unique."""
-    vrids: dict[tuple[str, int, int], str] = {}
+    vrids: dict[tuple[str, int, int, IPAddress | None], str] = {}
     vips: dict[IPAddress, str] = {}
     for inst in instances:
         src = sources[inst.name]
-        key = (inst.interface, inst.family, inst.vrid)
+        # one VRID per interface and family, unless other multicast groups keep them apart (mcast_dst_ip)
+        key = (inst.interface, inst.family, inst.vrid, None if inst.unicast else inst.group)
         if key in vrids:
             r.add(src.at("virtual_router_id"), "vrid-duplicate",
                   f"{vrids[key]} and {inst.name} both use VRID {inst.vrid} with IPv{inst.family} on "

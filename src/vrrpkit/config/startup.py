@@ -10,7 +10,8 @@ reading the file there: `ParseResult.stopped_at`), or when any instance:
 - has no valid virtual_router_id ("the virtual router id must be set");
 - has no `interface` ("Unknown interface!");
 - names an interface that does not exist: its own, a track_interface or a VIP's `dev`
-  ("Non-existent interface specified in configuration");
+  ("Non-existent interface specified in configuration"), unless global_defs has
+  `dynamic_interfaces` (measured: then it starts, the instance in FAULT until the interface comes);
 - has no virtual address while speaking VRRPv3 (IPv6 always does) or in strict mode
   ("No VIP specified; at least one is required");
 - shares its VRID, family and interface with another instance ("VI_1 and VI_2 both use VRID 51").
@@ -51,7 +52,7 @@ def refusals(result: ParseResult, interface_exists: Callable[[str], bool] | None
         where = _where(result, cfg.name)
         if not cfg.interface:
             out.append(f"{where}: vrrp_instance {cfg.name} has no interface (keepalived 2.2.7: 'Unknown interface!')")
-        elif interface_exists is not None:
+        elif interface_exists is not None and not result.globals.dynamic_interfaces:
             missing = [n for n in interfaces_named(cfg) if not interface_exists(n)]
             if missing:
                 out.append(f"{where}: vrrp_instance {cfg.name}: interface {', '.join(missing)} does not exist "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from vrrpkit.config.diagnostics import Location
 from vrrpkit.config.model import ProcessTrackConfig, ScriptConfig, TrackFileConfig
-from vrrpkit.core.config import IPAddress, TrackKind, UnicastPeer, Vip
+from vrrpkit.core.config import IPAddress, IPInterface, TrackKind, UnicastPeer, Vip
 from vrrpkit.core.routing import Route, Rule
 
 RULE_START_PRIORITY = 16384  # keepalived numbers rules without a preference down from here (measured, 2.2.7)
@@ -35,6 +35,18 @@ class TrackRef:
     weight: int | None
     reverse: bool | None
     loc: Location
+
+
+@dataclass
+class WrittenVmac:
+    """`use_vmac [name] [MAC]` or `use_ipvlan [name] [ADDRESS] [mode]` as written."""
+
+    loc: Location
+    kind: str = "macvlan"  # or "ipvlan"
+    name: str | None = None
+    mac: bytes | None = None  # 6 octets, or 5 (keepalived then appends the VRID)
+    ipvlan_mode: str = "bridge"
+    ipvlan_address: IPInterface | None = None
 
 
 @dataclass
@@ -74,6 +86,13 @@ class WrittenInstance:
     bools: dict[str, bool] = field(default_factory=dict)
     ints: dict[str, int] = field(default_factory=dict)
     timers_cs: dict[str, int] = field(default_factory=dict)
+    vmac: WrittenVmac | None = None
+    garp_extra_if: tuple[int, bool] | None = None  # (seconds, all)
+    mcast_dst: IPAddress | None = None
+    mcast_dst_family: int | None = None  # set even when the group is refused: keepalived takes the family first
+    unicast_keyword: Location | None = None  # the first keyword that asks for unicast (keepalived's flag)
+    old_checksum: str | None = None  # "always" or "never"
+    vip_vmac: set[str] = field(default_factory=set)  # addresses whose line says `use_vmac`
 
 
 @dataclass
@@ -89,6 +108,30 @@ class WrittenGroup:
     tracking_weight: bool = False
     notify_priority_changes: bool | None = None
     smtp_alert: bool | None = None
+
+
+@dataclass
+class WrittenGarpGroup:
+    """A top-level garp_group block: GARP/NA pacing for one interface or a set sharing a switch."""
+
+    loc: Location
+    garp_interval_us: int | None = None
+    gna_interval_us: int | None = None
+    interfaces: list[tuple[str, Location]] = field(default_factory=list)
+    single: bool = False  # `interface` (rather than `interfaces { }`) was used
+
+
+@dataclass
+class WrittenInterfaces:
+    """The top-level blocks about interfaces: linkbeat polling, up/down debouncing, GARP pacing."""
+
+    linkbeat: dict[str, tuple[str, Location]] = field(default_factory=dict)  # ifname -> (type, where)
+    linkbeat_all: bool = False  # top-level `linkbeat_use_polling`
+    delays_us: dict[str, tuple[int, int, Location]] = field(default_factory=dict)  # down, up
+    garp_groups: list[WrittenGarpGroup] = field(default_factory=list)
+    track_groups: dict[str, tuple[list[tuple[str, Location]], Location]] = field(default_factory=dict)
+    # static address/route/rule with `track_group G`: (what, G, its interface or None, tracked, where G is)
+    static_tracks: list[tuple[str, str, str | None, bool, Location]] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +155,7 @@ class Written:
     """One configuration file (with its includes) as written, in file order."""
 
     globals: WrittenGlobals = field(default_factory=WrittenGlobals)
+    interfaces: WrittenInterfaces = field(default_factory=WrittenInterfaces)
     instances: list[WrittenInstance] = field(default_factory=list)
     groups: list[WrittenGroup] = field(default_factory=list)
     # vrrp_script and track_file blocks need no completion: the parser builds their final form.

@@ -32,6 +32,18 @@ class ScriptStatus:
 
 
 @dataclass(frozen=True)
+class TrackStatus:
+    """One tracked object of an instance: a script or interface is ``ok`` (None until a script has
+    run), a track file has a ``value``; ``weight`` is what it does to the priority (0: FAULT)."""
+
+    name: str
+    kind: str  # "script" | "interface" | "file"
+    weight: int
+    ok: bool | None = None
+    value: int | None = None
+
+
+@dataclass(frozen=True)
 class InstanceStatus:
     name: str
     vrid: int
@@ -54,14 +66,19 @@ class InstanceStatus:
     mismatches: dict[str, int]
     split_brain: list[str]
     split_brain_events: int
-    transitions: list[TransitionRecord]  # the most recent ones (bounded)
+    transitions: list[TransitionRecord]  # the last 20, and any older ones of the last hour (bounded)
     sync_group: str | None
     transitions_total: int = 0  # never capped, unlike `transitions`
+    vmac: str | None = None  # use_vmac: the virtual-MAC interface carrying the VIPs
+    vmac_errors: int = 0  # failed attempts to create it (or its use_vmac_addr siblings)
+    tracks: list[TrackStatus] = field(default_factory=list)
+    split_brain_since: float | None = None  # wall-clock time the current split brain was first judged
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> InstanceStatus:
         values = _known(cls, doc)
         values["transitions"] = [TransitionRecord(**_known(TransitionRecord, t)) for t in doc.get("transitions", [])]
+        values["tracks"] = [TrackStatus(**_known(TrackStatus, t)) for t in doc.get("tracks", [])]
         return cls(**values)
 
 
@@ -91,6 +108,7 @@ class Snapshot:
     # daemon-wide counts of what can fail quietly: routes, FIFO lines, mails, process scans
     counters: dict[str, int] = field(default_factory=dict)
     sockets: list[SocketStatus] = field(default_factory=list)
+    router_id: str | None = None  # global_defs router_id (keepalived's default is the host name)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ Intervals are integer centiseconds so that v2 seconds and v3 centiseconds share 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
@@ -76,6 +77,39 @@ class UnicastPeer:
     max_ttl: int | None = None
 
 
+class ChecksumCompat(StrEnum):
+    """`old_unicast_checksum`: VRRPv3 IPv4 unicast checksums of keepalived <= 1.3.6 (pseudo-header
+    destination 224.0.0.18 instead of the peer). keepalived starts with the current form and switches
+    to the old one for good once a peer sends it (AUTO), unless told `never`; bare
+    `old_unicast_checksum` sends the old form from the start."""
+
+    AUTO = "auto"
+    NEVER = "never"
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class VmacLink:
+    """One virtual-MAC interface an instance owns: a private macvlan (or an L2 ipvlan) on `base`.
+
+    `use_vmac` makes one on the instance's interface (named vrrp.VRID unless named); `use_vmac_addr`
+    or a VIP's own `use_vmac` makes more, for VIPs on other interfaces or of the other family.
+    """
+
+    name: str
+    base: str
+    family: Literal[4, 6]
+    mac: bytes  # 00:00:5e:00:01:VRID (IPv4) or 00:00:5e:00:02:VRID (IPv6) unless configured
+    kind: Literal["macvlan", "ipvlan"] = "macvlan"
+    ipvlan_mode: Literal["bridge", "private", "vepa"] = "bridge"
+    ipvlan_address: IPInterface | None = None  # use_ipvlan's address (required for IPv4)
+
+
+def rfc_vmac(vrid: int, family: int) -> bytes:
+    """RFC 5798 section 7.3: 00-00-5E-00-01-{VRID} for IPv4, 00-00-5E-00-02-{VRID} for IPv6."""
+    return bytes((0x00, 0x00, 0x5E, 0x00, 0x01 if family == 4 else 0x02, vrid))
+
+
 @dataclass(frozen=True)
 class InstanceConfig:
     """One vrrp_instance. Field names follow keepalived's keywords where one exists."""
@@ -115,6 +149,22 @@ class InstanceConfig:
     garp_lower_prio_repeat: int | None = None  # None: same as garp_master_repeat
     notify: tuple[Notify, ...] = ()  # run by the daemon, opaque here
     sync_group: str | None = None
+    vmac: VmacLink | None = None  # use_vmac / use_ipvlan: carries the VIPs and (usually) the adverts
+    vmac_addr_links: tuple[VmacLink, ...] = ()  # use_vmac_addr / a VIP's use_vmac: VIPs elsewhere
+    vmac_xmit_base: bool = False  # adverts from the base interface's real MAC, VIPs still on the VMAC
+    garp_extra_if_s: int = 0  # garp_extra_if / vmac_garp_intvl: one GARP/NA per extra interface every N s
+    garp_extra_if_all: bool = False  # ... on every VIP interface, not only VMACs
+    dont_track_primary: bool = False  # the instance's own link going down is no fault
+    unicast_fault_no_peer: bool = False  # unicast mode even without peers: FAULT, not multicast
+    unicast_ttl: int | None = None  # TTL / hop limit of unicast adverts (None: 255)
+    kernel_rx_buf_size: int = 0  # this instance's SO_RCVBUF share on its socket (0: the global policy)
+    track_src_ip: bool = False  # FAULT while the configured source address is not on the host
+    promote_secondaries: bool = False  # the daemon sets net.ipv4.conf.IF.promote_secondaries
+    native_ipv6: bool = False  # IPv6 (so VRRPv3) even before any address says so
+    v3_checksum_as_v2: bool = False  # VRRPv3 IPv4 checksum without pseudo-header; received ones unchecked
+    old_unicast_checksum: ChecksumCompat = ChecksumCompat.AUTO
+    no_virtual_ipaddress: bool = False  # no VIPs on purpose (v3 adverts then carry no address)
+    linkbeat_polled: bool = False  # the deprecated per-instance linkbeat_use_polling (the daemon polls)
 
     def __post_init__(self) -> None:
         if not 1 <= self.vrid <= 255:
@@ -135,6 +185,8 @@ class InstanceConfig:
         families = {v.interface.version for v in self.vips}
         if len(families) > 1:
             raise ValueError("virtual_ipaddress mixes IPv4 and IPv6")
+        if self.unicast_ttl is not None and not 0 <= self.unicast_ttl <= 255:
+            raise ValueError(f"unicast_ttl {self.unicast_ttl} out of range 0..255")
 
     @property
     def family(self) -> Literal[4, 6]:
@@ -147,11 +199,13 @@ class InstanceConfig:
         for addr in (self.unicast_src_ip, self.mcast_src_ip):
             if addr is not None:
                 return addr.version == 6
-        return bool(self.unicast_peers) and self.unicast_peers[0].address.version == 6
+        if self.unicast_peers:
+            return self.unicast_peers[0].address.version == 6
+        return self.native_ipv6
 
     @property
     def unicast(self) -> bool:
-        return bool(self.unicast_peers)
+        return bool(self.unicast_peers) or self.unicast_fault_no_peer
 
     @property
     def checks_unicast_sources(self) -> bool:
@@ -177,6 +231,41 @@ class InstanceConfig:
     def advertised_addresses(self) -> tuple[IPAddress, ...]:
         return tuple(v.address for v in self.vips)
 
+    # --- where things happen: the base interface, or the virtual-MAC interfaces --------------------
+
+    @property
+    def vmac_links(self) -> tuple[VmacLink, ...]:
+        """Every virtual-MAC interface this instance needs, its own first."""
+        return ((self.vmac,) if self.vmac is not None else ()) + self.vmac_addr_links
+
+    @property
+    def vip_interface(self) -> str:
+        """Where VIPs without `dev` go: the VMAC when there is one, else the instance's interface."""
+        return self.vmac.name if self.vmac is not None else self.interface
+
+    @property
+    def advert_interface(self) -> str:
+        """Where adverts are sent and received: the VMAC (source MAC = virtual MAC) unless vmac_xmit_base."""
+        return self.vmac.name if self.vmac is not None and not self.vmac_xmit_base else self.interface
+
+    def device_of(self, vip: Vip) -> str:
+        """The interface a VIP is added on (keepalived: its `dev`, moved onto the VMAC made for it)."""
+        family = vip.interface.version
+        base = vip.dev or self.interface
+        for link in self.vmac_addr_links:
+            if link.base == base and link.family == family:
+                return link.name
+        if vip.dev is None or vip.dev == self.interface:
+            return self.vip_interface
+        return vip.dev
+
+    def devices(self, vips: tuple[Vip, ...]) -> Mapping[str, tuple[Vip, ...]]:
+        """VIPs grouped by the interface they live on, in configuration order (GARPs go out there)."""
+        out: dict[str, list[Vip]] = {}
+        for vip in vips:
+            out.setdefault(self.device_of(vip), []).append(vip)
+        return {dev: tuple(group) for dev, group in out.items()}
+
     def replace(self, **changes: object) -> InstanceConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
@@ -200,6 +289,10 @@ def apply_strict(cfg: InstanceConfig) -> InstanceConfig:
         garp_lower_prio_delay_cs=0,
         owner_ignore_adverts=cfg.owner_ignore_adverts or cfg.owner,
         state="MASTER" if cfg.owner else "BACKUP",
+        vmac_xmit_base=False,
+        vmac=None if cfg.vmac is None or cfg.vmac.kind != "macvlan"
+        else dataclasses.replace(cfg.vmac, mac=rfc_vmac(cfg.vrid, cfg.vmac.family)),
+        no_virtual_ipaddress=False,
     )
 
 

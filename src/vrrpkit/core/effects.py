@@ -30,6 +30,7 @@ class NotifyKind(StrEnum):
 class MismatchKind(StrEnum):
     ADDRESS_LIST = "address-list"
     INTERVAL = "interval"
+    OLD_CHECKSUM = "old-checksum"  # a unicast peer uses keepalived <= 1.3.6 checksums: we switch to them
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class SendAdvert:
     interface: str
     src: IPAddress
     dst: IPAddress
-    data: bytes  # the VRRP message; the I/O layer adds the IP header (TTL 255)
+    data: bytes  # the VRRP message; the I/O layer adds the IP header
     priority: int
+    ttl: int = 255  # TTL / hop limit (unicast_ttl changes it for unicast adverts)
 
 
 class VipCause(StrEnum):
@@ -68,7 +70,8 @@ class DelVips:
 
 @dataclass(frozen=True)
 class SendGarp:
-    """count gratuitous ARPs (IPv4) or unsolicited neighbour advertisements (IPv6) per VIP."""
+    """count gratuitous ARPs (IPv4) or unsolicited neighbour advertisements (IPv6) per VIP, sent on
+    `interface`, where these VIPs live (a router emits one per interface)."""
 
     instance: str
     interface: str

@@ -45,6 +45,7 @@ class DropReason(StrEnum):
     NOT_VRRP = "not-vrrp"
     # receive rules applied by the router
     WRONG_VRID = "wrong-vrid"
+    WRONG_GROUP = "wrong-group"  # multicast to another instance's mcast_dst_ip
     BAD_TTL = "bad-ttl"
     VERSION_MISMATCH = "version-mismatch"
     AUTH_TYPE_MISMATCH = "auth-type-mismatch"
@@ -71,6 +72,7 @@ class ChecksumForm(StrEnum):
     IPV4_PSEUDO = "ipv4-pseudo-header"  # keepalived, scapy: real destination
     IPV4_PSEUDO_GROUP = "ipv4-pseudo-header-group-dst"  # FRR when unicasting
     NONE = "no-pseudo-header"  # RFC 9568, v3_checksum_as_v2
+    UNCHECKED = "unchecked"  # v3_checksum_as_v2 receivers: keepalived accepts any checksum
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,21 @@ def _check_family(src: IPAddress, dst: IPAddress) -> int:
     return src.version
 
 
-def encode(adv: Advertisement, src: IPAddress, dst: IPAddress) -> bytes:
-    """The VRRP message (no IP header) with its checksum for this source and destination."""
+def encode(
+    adv: Advertisement,
+    src: IPAddress,
+    dst: IPAddress,
+    *,
+    form: ChecksumForm | None = None,
+    group: IPv4Address = VRRP_GROUP4,
+    allow_empty: bool = False,
+) -> bytes:
+    """The VRRP message (no IP header) with its checksum for this source and destination.
+
+    ``form`` picks the v3 IPv4 checksum: keepalived's pseudo-header with the real destination (the
+    default), with ``group`` as destination (``old_unicast_checksum``), or none (``v3_checksum_as_v2``).
+    ``allow_empty``: a v3 advert without addresses (keepalived's ``no_virtual_ipaddress``).
+    """
     family = _check_family(src, dst)
     if adv.version not in (2, 3):
         raise ValueError(f"VRRP version {adv.version} not supported")
@@ -159,18 +174,35 @@ def encode(adv: Advertisement, src: IPAddress, dst: IPAddress) -> bytes:
             raise ValueError("VRRPv3 interval must be 0.01..40.95 s in whole centiseconds")
         if adv.auth_type != AUTH_NONE or adv.auth_data:
             raise ValueError("VRRPv3 has no authentication")
-        if not adv.addresses:
+        if not adv.addresses and not allow_empty:
             raise ValueError("VRRPv3 advertisements carry at least one address")
         header = struct.pack("!BBBBHH", 0x31, adv.vrid, adv.priority, len(adv.addresses), cs, 0)
         msg = header + b"".join(a.packed for a in adv.addresses)
-        csum = checksum(_pseudo_header(src, dst, len(msg)) + msg)
+        if family == 4 and form is ChecksumForm.NONE:
+            csum = checksum(msg)
+        elif family == 4 and form is ChecksumForm.IPV4_PSEUDO_GROUP:
+            csum = checksum(_pseudo_header(src, group, len(msg)) + msg)
+        else:
+            csum = checksum(_pseudo_header(src, dst, len(msg)) + msg)
     return msg[:6] + struct.pack("!H", csum) + msg[8:]
 
 
-def inspect(data: bytes, src: IPAddress, dst: IPAddress, group: IPv4Address = VRRP_GROUP4) -> Inspection:
-    """Decode with every raw field kept; raises InvalidPacket only."""
+def inspect(
+    data: bytes,
+    src: IPAddress,
+    dst: IPAddress,
+    group: IPv4Address = VRRP_GROUP4,
+    *,
+    check_checksum: bool = True,
+    allow_empty: bool = False,
+) -> Inspection:
+    """Decode with every raw field kept; raises InvalidPacket only.
+
+    ``check_checksum=False`` is keepalived's ``v3_checksum_as_v2`` receiver (a VRRPv3 IPv4 advert
+    whose checksum matches no form is still taken, reported as UNCHECKED); ``allow_empty`` takes v3
+    adverts without addresses (``no_virtual_ipaddress``)."""
     try:
-        return _inspect(bytes(data), src, dst, group)
+        return _inspect(bytes(data), src, dst, group, check_checksum, allow_empty)
     except InvalidPacket:
         raise
     except Exception as exc:  # a decoder bug must never take the daemon down
@@ -181,7 +213,9 @@ def decode(data: bytes, src: IPAddress, dst: IPAddress, group: IPv4Address = VRR
     return inspect(data, src, dst, group).advert
 
 
-def _inspect(data: bytes, src: IPAddress, dst: IPAddress, group: IPv4Address) -> Inspection:
+def _inspect(
+    data: bytes, src: IPAddress, dst: IPAddress, group: IPv4Address, check_checksum: bool, allow_empty: bool
+) -> Inspection:
     if len(data) < HEADER_LEN:
         raise InvalidPacket(DropReason.TOO_SHORT, f"{len(data)} bytes")
     if src.version != dst.version:
@@ -199,7 +233,7 @@ def _inspect(data: bytes, src: IPAddress, dst: IPAddress, group: IPv4Address) ->
     expected = HEADER_LEN + alen * count + (V2_AUTH_LEN if version == 2 else 0)
     if len(data) != expected:
         raise InvalidPacket(DropReason.LENGTH_MISMATCH, f"{len(data)} bytes for {count} addresses")
-    if version == 3 and count == 0:
+    if version == 3 and count == 0 and not allow_empty:
         raise InvalidPacket(DropReason.ZERO_COUNT)
     if version == 2:
         auth_type, raw_interval, reserved = b4, b5, 0
@@ -207,7 +241,12 @@ def _inspect(data: bytes, src: IPAddress, dst: IPAddress, group: IPv4Address) ->
         auth_type, raw_interval, reserved = AUTH_NONE, ((b4 << 8) | b5) & 0x0FFF, b4 >> 4
     if raw_interval == 0:
         raise InvalidPacket(DropReason.ZERO_INTERVAL)
-    form = _verify_checksum(data, version, src, dst, group)
+    try:
+        form = _verify_checksum(data, version, src, dst, group)
+    except InvalidPacket:
+        if check_checksum or version != 3 or src.version != 4:
+            raise
+        form = ChecksumForm.UNCHECKED
     if version == 2 and auth_type not in (AUTH_NONE, AUTH_SIMPLE):
         reason = DropReason.UNSUPPORTED_AUTH if auth_type == AUTH_AH else DropReason.BAD_AUTH_TYPE
         raise InvalidPacket(reason, f"auth type {auth_type}")

@@ -1,7 +1,8 @@
 """keepalived's receive rules for one instance, and the verdict on each datagram, remembered.
 
 `ReceiveRules.check`: whether an advert that decoded cleanly is for us (pure, built from the
-instance's config, rebuilt when a reload changes it). `Judge.verdict`: what the codec
+instance's config, rebuilt when a reload changes it; keepalived's ``vrrp_in_chk`` order), and
+`checksum_rule` for the checksum form a v3 IPv4 advert used. `Judge.verdict`: what the codec
 (`vrrpkit.core.packet.inspect`), those rules and the mismatch checks make of a datagram. That
 depends only on the datagram's bytes, its IP source, destination and TTL, the config and our own
 address, never on the router's state; a master resends identical bytes every interval and a flood
@@ -17,8 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, InstanceConfig, IPAddress, Vip
-from vrrpkit.core.packet import Advertisement, DropReason, InvalidPacket, inspect
+from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, ChecksumCompat, InstanceConfig, IPAddress, Vip
+from vrrpkit.core.packet import Advertisement, ChecksumForm, DropReason, InvalidPacket, inspect
 from vrrpkit.core.state import Event, State
 from vrrpkit.core.stats import Stats
 
@@ -31,6 +32,7 @@ class Timer(StrEnum):
     PREEMPT_DELAY = "preempt-delay"
     GARP_REPEAT = "garp-repeat"
     GARP_REFRESH = "garp-refresh"
+    GARP_EXTRA = "garp-extra-if"
 
 
 _MASTER_DOWN = Timer.MASTER_DOWN
@@ -69,6 +71,10 @@ class ReceiveRules:
         else:
             if not dst.is_multicast:
                 return DropReason.UNICAST_IN_MULTICAST_MODE, f"to {dst}"
+            if dst != cfg.group:
+                # keepalived has one socket per group (mcast_dst_ip), so another group's adverts
+                # never reach this instance; here one socket may have joined several
+                return DropReason.WRONG_GROUP, f"to {dst}, mine {cfg.group}"
             if ttl != TTL_REQUIRED:
                 return DropReason.BAD_TTL, f"TTL {ttl}, expected 255"
         if adv.version != cfg.version:
@@ -83,7 +89,22 @@ class ReceiveRules:
         return None, ""
 
 
+def checksum_rule(cfg: InstanceConfig, form: ChecksumForm, dst: IPAddress) -> tuple[DropReason | None, bool]:
+    """(drop reason, switch to old unicast checksums) for the checksum form a v3 IPv4 advert used.
+
+    keepalived accepts the pre-1.3.6 unicast form (pseudo-header to 224.0.0.18) and from then on
+    sends it too, unless `old_unicast_checksum never`, which refuses it.
+    """
+    if form is not ChecksumForm.IPV4_PSEUDO_GROUP or dst.is_multicast or not cfg.unicast:
+        return None, False
+    if cfg.old_unicast_checksum is ChecksumCompat.NEVER:
+        return DropReason.BAD_CHECKSUM, False
+    return None, cfg.old_unicast_checksum is ChecksumCompat.AUTO
+
+
 VERDICTS = 32  # distinct datagrams whose verdict a router remembers (then it starts afresh)
+# Drops that are the protocol working as designed (our own advert, another VRID's or group's): not counted
+_QUIET_DROPS = frozenset({DropReason.OWN_ADVERT, DropReason.WRONG_VRID, DropReason.WRONG_GROUP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +116,7 @@ class Verdict:
     counted: bool = True  # whether the drop goes into stats (own adverts and other VRIDs do not)
     interval: fx.Mismatch | None = None  # VRRPv3 interval mismatch, reported
     addresses: fx.Mismatch | None = None  # address-list mismatch, reported (unless skipped)
+    old_checksum: bool = False  # a unicast peer uses keepalived <= 1.3.6 checksums: send them too (auto)
 
 
 class Judge:
@@ -128,20 +150,28 @@ class Judge:
     def _judge(self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int) -> Verdict:
         """The codec, the receive rules and the mismatch checks: a pure function of the datagram,
         the config and our address, so its result can be replayed for identical datagrams."""
+        cfg = self.config
         try:
-            insp = inspect(data, src, dst, self.config.mcast_group4 if src.version == 4 else VRRP_GROUP4)
+            group = cfg.mcast_group4 if src.version == 4 else VRRP_GROUP4
+            insp = inspect(
+                data, src, dst, group, check_checksum=not cfg.v3_checksum_as_v2, allow_empty=cfg.no_virtual_ipaddress
+            )
         except InvalidPacket as exc:
             return Verdict(None, fx.PacketDropped(self.name, exc.reason, src, exc.detail))
         adv = insp.advert
         reason, detail = self._rules.check(adv, src, dst, ttl, self.address)
+        old = False
+        if reason is None:
+            reason, old = checksum_rule(cfg, insp.checksum_form, dst)
+            detail = "keepalived <= 1.3.6 unicast checksum (old_unicast_checksum never)"
         if reason is not None:
-            counted = reason not in (DropReason.OWN_ADVERT, DropReason.WRONG_VRID)
+            counted = reason not in _QUIET_DROPS
             return Verdict(None, fx.PacketDropped(self.name, reason, src, detail), counted)
         interval, addresses = self._mismatches(adv, src)
         ignore = None
-        if self.config.owner and self.config.owner_ignore_adverts:
+        if cfg.owner and cfg.owner_ignore_adverts:
             ignore = fx.PacketDropped(self.name, DropReason.OWNER_IGNORES, src, "address owner ignores adverts")
-        return Verdict(adv, ignore, False, interval, addresses)
+        return Verdict(adv, ignore, False, interval, addresses, old)
 
     def _mismatches(self, adv: Advertisement, src: IPAddress) -> tuple[fx.Mismatch | None, fx.Mismatch | None]:
         """What keepalived only logs: a v3 interval that differs, an address list that differs
@@ -183,6 +213,8 @@ class Receiving:
     _master_advert_prio: int
     _answer_after: float
     _garp_lower_pending: bool
+    _old_checksum: bool
+    _advert_cache: dict[int, Any]
 
     @property
     def skew_time(self) -> float:
@@ -235,6 +267,11 @@ class Receiving:
                 self.stats.count_drop(verdict.drop.reason)
             self._effects.append(verdict.drop)
             return None
+        if verdict.old_checksum and not self._old_checksum:
+            self._old_checksum = True
+            self._advert_cache.clear()
+            detail = "peer uses keepalived <= 1.3.6 unicast checksums; sending them too"
+            self._effects.append(fx.Mismatch(self.name, fx.MismatchKind.OLD_CHECKSUM, src, detail))
         self.stats.advert_rcvd += 1
         if adv.priority == PRIORITY_STOP:
             self.stats.pri_zero_rcvd += 1

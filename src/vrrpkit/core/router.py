@@ -21,9 +21,10 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from operator import itemgetter
 
+from vrrpkit.core import announce
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import PRIORITY_STOP, InstanceConfig, IPAddress, Vip, apply_strict
-from vrrpkit.core.packet import Advertisement, DropReason, encode
+from vrrpkit.core.config import PRIORITY_STOP, ChecksumCompat, InstanceConfig, IPAddress, Vip, apply_strict
+from vrrpkit.core.packet import Advertisement, DropReason
 from vrrpkit.core.receive import Judge, Receiving, Timer
 from vrrpkit.core.reconfig import diff, identity
 from vrrpkit.core.state import Event, State, next_state
@@ -66,6 +67,8 @@ class VirtualRouter(Receiving):
         self._effects: deque[fx.Effect] = deque()
         self._deadlines: dict[Timer, float] = {}
         self._link_up = True
+        self._src_present = True  # track_src_ip: the configured source address is on the host
+        self._old_checksum = False  # sending keepalived <= 1.3.6 unicast checksums (see `_derive`)
         self._sync_fault = False
         self._garp_lower_pending = False
         self._tracks: dict[str, TrackValue] = {track.name: initial_value(track) for track in cfg.tracks}
@@ -86,6 +89,8 @@ class VirtualRouter(Receiving):
         """Lookups that follow from the config (rebuilt when a reload changes it)."""
         cfg = self.config
         self._judge = Judge(cfg, self.address)  # the receive rules, remembered per datagram
+        compat = cfg.old_unicast_checksum  # `auto` keeps what a peer taught us, across reloads too
+        self._old_checksum = compat is ChecksumCompat.ALWAYS or (compat is ChecksumCompat.AUTO and self._old_checksum)
         self._advert_cache.clear()
         self._advert_interval = cfg.advert_int_cs / 100
         self._master_advert = self._hot = None
@@ -112,6 +117,10 @@ class VirtualRouter(Receiving):
         self._tracks[name] = value
         self._evaluate(now)
 
+    def track_values(self) -> dict[str, TrackValue]:
+        """Each tracked object's last reported value (None: a script not run yet), for status and metrics."""
+        return dict(self._tracks)
+
     def address_changed(self, address: IPAddress | None, now: float) -> None:
         """The interface's primary address appeared, changed or went away (DHCP, late config).
 
@@ -130,6 +139,13 @@ class VirtualRouter(Receiving):
         if up == self._link_up:
             return
         self._link_up = up
+        self._evaluate(now)
+
+    def source_changed(self, present: bool, now: float) -> None:
+        """track_src_ip: the configured unicast_src_ip/mcast_src_ip appeared on or left the host."""
+        if present == self._src_present:
+            return
+        self._src_present = present
         self._evaluate(now)
 
     def reconfigure(self, config: InstanceConfig, now: float, tracks: Mapping[str, TrackValue] | None = None) -> None:
@@ -162,14 +178,18 @@ class VirtualRouter(Receiving):
             self.master_address = self.address
             self.master_adver_int_cs = new.advert_int_cs
             if change.vips_removed:
-                self._emit(fx.DelVips(self.name, new.interface, change.vips_removed, fx.VipCause.RELOAD))
-            if change.vips_added:
-                self._emit(fx.AddVips(self.name, new.interface, change.vips_added, fx.VipCause.RELOAD))
-                self._garp(new.garp_master_repeat, tuple(v for v in change.vips_added if v in new.vips))
+                self._emit(fx.DelVips(self.name, old.vip_interface, change.vips_removed, fx.VipCause.RELOAD))
+            if added := change.vips_added + change.vips_moved:  # moved: the VMAC took them along
+                self._emit(fx.AddVips(self.name, new.vip_interface, added, fx.VipCause.RELOAD))
+                self._garp(new.garp_master_repeat, tuple(v for v in added if v in new.vips))
             if "garp_master_refresh_cs" in change.fields:
                 self._deadlines.pop(Timer.GARP_REFRESH, None)
                 if new.garp_master_refresh_cs > 0:
                     self._deadlines[Timer.GARP_REFRESH] = now + new.garp_master_refresh_cs / 100
+            if "garp_extra_if_s" in change.fields:
+                self._deadlines.pop(Timer.GARP_EXTRA, None)
+                if new.garp_extra_if_s > 0:
+                    self._deadlines[Timer.GARP_EXTRA] = now + new.garp_extra_if_s
         elif self.state is State.BACKUP:
             if new.version == 2 or self.master_address is None:
                 self.master_adver_int_cs = new.advert_int_cs  # v3 keeps the interval its master sends
@@ -280,11 +300,16 @@ class VirtualRouter(Receiving):
 
     def own_fault(self) -> str | None:
         """Why this instance itself must be in FAULT, ignoring its sync group."""
-        if not self._link_up:
-            return f"interface {self.config.interface} down"
+        cfg = self.config
+        if not self._link_up and not cfg.dont_track_primary:
+            return f"interface {cfg.advert_interface} down"
         if self.address is None:
             return "src address not configured"
-        return track_fault(self.config, self._tracks)
+        if cfg.track_src_ip and not self._src_present:
+            return f"src address {self.address} not on the host (track_src_ip)"
+        if cfg.unicast and not cfg.unicast_peers:
+            return "no unicast peers (unicast_fault_no_peer)"
+        return track_fault(cfg, self._tracks)
 
     # --- internals: state changes -------------------------------------------------------------
 
@@ -371,7 +396,7 @@ class VirtualRouter(Receiving):
         self.stats.become_master += 1
         self.master_address = self.address
         self.master_priority = self._priority
-        self._emit(fx.AddVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
+        self._emit(fx.AddVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips))
         self._send_advert(now)
         self._deadlines[Timer.ADVERT] = now + cfg.advert_int_cs / 100
         self._garp(cfg.garp_master_repeat)
@@ -380,15 +405,17 @@ class VirtualRouter(Receiving):
             self._garp_lower_pending = False
         if cfg.garp_master_refresh_cs > 0:
             self._deadlines[Timer.GARP_REFRESH] = now + cfg.garp_master_refresh_cs / 100
+        if cfg.garp_extra_if_s > 0:
+            self._deadlines[Timer.GARP_EXTRA] = now + cfg.garp_extra_if_s
 
     def _leave_master(self) -> None:
         cfg = self.config
         self.stats.release_master += 1
-        for timer in (Timer.ADVERT, Timer.GARP_REPEAT, Timer.GARP_REFRESH):
+        for timer in (Timer.ADVERT, Timer.GARP_REPEAT, Timer.GARP_REFRESH, Timer.GARP_EXTRA):
             self._deadlines.pop(timer, None)
         self.master_address = None
         self.master_priority = None
-        self._emit(fx.DelVips(self.name, cfg.interface, cfg.vips + cfg.excluded_vips))
+        self._emit(fx.DelVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips))
 
     def set_group_view(self, *, fault: bool, master: bool, others_want_master: bool = True) -> None:
         """What the sync group's other members look like: one has a fault of its own (so we are held
@@ -459,42 +486,29 @@ class VirtualRouter(Receiving):
                 self._garp(cfg.garp_lower_prio_repeat)
             else:
                 self._garp(cfg.garp_master_repeat)
-        else:  # GARP_REFRESH
+        elif name is Timer.GARP_REFRESH:
             self._garp(cfg.garp_master_refresh_repeat)
             self._deadlines[Timer.GARP_REFRESH] = now + cfg.garp_master_refresh_cs / 100
+        else:  # GARP_EXTRA
+            self._garp_extra_interfaces()
+            self._deadlines[Timer.GARP_EXTRA] = now + cfg.garp_extra_if_s
 
     def _garp(self, count: int, vips: tuple[Vip, ...] | None = None) -> None:
-        vips = self.config.vips if vips is None else vips
-        if count > 0 and vips:
-            self._emit(fx.SendGarp(self.name, self.config.interface, vips, count))
+        self._effects.extend(announce.garps(self.config, count, vips))
+
+    def _garp_extra_interfaces(self) -> None:
+        self._effects.extend(announce.extra_garps(self.config))
 
     def destinations(self) -> tuple[IPAddress, ...]:
-        cfg = self.config
-        if cfg.unicast:
-            return tuple(p.address for p in cfg.unicast_peers)
-        return (cfg.group,)
+        return announce.destinations(self.config)
 
     def _send_advert(self, now: float, priority: int | None = None) -> None:
         """Send the (cached) advert bytes. A master's advert only changes with its priority."""
         prio = self._priority if priority is None else priority
         cached = self._advert_cache.get(prio)
         if cached is None:
-            cfg = self.config
             assert self.address is not None
-            adv = Advertisement(
-                version=cfg.version,
-                vrid=cfg.vrid,
-                priority=prio,
-                addresses=cfg.advertised_addresses(),
-                interval=cfg.advert_int_cs / 100,
-                auth_type=cfg.auth_type if cfg.version == 2 else 0,
-                auth_data=cfg.auth_pass if cfg.version == 2 and cfg.auth_type else b"",
-            )
-            cached = tuple(
-                fx.SendAdvert(self.name, cfg.interface, self.address, dst, encode(adv, self.address, dst), prio)
-                for dst in self.destinations()
-            )
-            self._advert_cache[prio] = cached
+            cached = self._advert_cache[prio] = announce.adverts(self.config, self.address, prio, self._old_checksum)
         self._effects.extend(cached)
         self.stats.advert_sent += 1
         if prio == PRIORITY_STOP:

@@ -3,12 +3,12 @@
 read socket -> route by (interface, family, vrid) -> router.datagram_received -> settle sync groups
 -> apply effects -> re-arm ONE timer at the earliest router deadline. Protocol decisions are made in
 core; the parts here each do one job and are tested without root against recording fakes:
-`intake` (the sockets, their kernel filters, bounded reads), `cycle` (the wake-up handlers, this
-class's hot path), `applier` (effects to system calls and logs), `notify` (scripts, in order),
+`sockets` (the VRRP sockets, their kernel filters, bounded reads), `cycle` (the wake-up handlers,
+this class's hot path), `applier` (effects to system calls and logs), `notify` (scripts, in order),
 `splitbrain` (ARP/NS probing while MASTER), `tracking` (scripts and files), `reload` (what a SIGHUP
-changes; carried out by `reloading.Reloading`, which this class inherits), `instance` and
-`control.snapshot` (the typed state everyone reads). This class owns the loop, the timer and the
-lifecycle, and nothing else.
+changes; carried out by `reloading.Reloading`), `building` (instances from a configuration),
+`instance` and `control.snapshot` (the typed state everyone reads). This class owns the loop, the
+timer and the lifecycle, and nothing else.
 
 The loop's order of work is the protocol's order of urgency (daemon/cycle.py): a due timer (an
 advert to send) before reading more datagrams, one bounded batch per readable socket and wake-up,
@@ -20,45 +20,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
+import resource
 import socket
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
+from vrrpkit import __version__
 from vrrpkit.config.model import ParseResult
 from vrrpkit.control.server import ControlServer
 from vrrpkit.control.snapshot import Snapshot
-from vrrpkit.core.config import InstanceConfig, IPAddress, Track, TrackKind
-from vrrpkit.core.router import VirtualRouter
-from vrrpkit.core.state import State
+from vrrpkit.core.config import TrackKind
 from vrrpkit.core.sync import SyncGroup
-from vrrpkit.daemon import systemd
-from vrrpkit.daemon.applier import EffectApplier, SocketKey
+from vrrpkit.daemon import report, systemd
+from vrrpkit.daemon.applier import EffectApplier
+from vrrpkit.daemon.building import RETRY, Building
 from vrrpkit.daemon.cycle import Cycle
 from vrrpkit.daemon.http import HttpServer
 from vrrpkit.daemon.instance import Instance
-from vrrpkit.daemon.intake import Intake
+from vrrpkit.daemon.links import LinkManager
+from vrrpkit.daemon.linkwatch import POLL_INTERVAL, Change, LinkWatch, watched
+from vrrpkit.daemon.logsetup import DETAIL
 from vrrpkit.daemon.notify import Notifier, Runner
-from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, Timer, VrrpSocket, os_ports
+from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, Timer, os_ports
 from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reloading import Reloading
 from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
+from vrrpkit.daemon.sockets import SocketSet
 from vrrpkit.daemon.splitbrain import SplitBrainProber
+from vrrpkit.daemon.status import dump, status_line
 from vrrpkit.daemon.tracking import Trackers, TrackValue
 from vrrpkit.io import memory
 from vrrpkit.io.script_runner import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
+detail = logging.getLogger(DETAIL)  # keepalived's -D lines
 
 NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
 PROBE_CHECK = 0.25  # seconds between looks for MASTERs due a split-brain probe (each probes every >= 1 s)
 
 
-class Daemon(Reloading, Cycle):
+class Daemon(Reloading, Building, Cycle):
     def __init__(
         self,
         result: ParseResult,
@@ -70,33 +75,40 @@ class Daemon(Reloading, Cycle):
         ports: Ports | None = None,
         runner: Runner | None = None,
         load: Callable[[list[str], str | None], ParseResult] | None = None,
+        keep_vips: bool = False,
+        dump_config: bool = False,
     ) -> None:
         self.result = result
         self.files = files
         self.config_id = config_id
         self.control_path = control_path
         self.metrics_addr = metrics
+        self.keep_vips = keep_vips  # keepalived -V: VIPs stay when the daemon stops
+        self.dump_config = dump_config  # keepalived -d: the configuration in the log at start
         self.ports = ports or os_ports()
         self._load = load
         self.instances: dict[str, Instance] = {}
         self.groups: dict[str, SyncGroup] = {}  # by group name
         self.group_of: dict[str, SyncGroup] = {}  # by member instance name
-        self.intake = Intake(self.ports, self._watch_socket, self._unwatch_socket)
-        self.sockets: dict[SocketKey, VrrpSocket] = self.intake.sockets
+        self.socketset = SocketSet(
+            self.ports, lambda fd, key: self.loop.add_reader(fd, self._on_readable, key), self._remove_reader
+        )
+        self.sockets = self.socketset.sockets
         self.started = time.time()
         self.reloads = 0
         self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tick: Timer | None = None  # the one protocol timer (a timerfd: sub-millisecond)
         self._next_deadline: float | None = None
+        self._status_pending = False
         self._stop = asyncio.Event()
         self._links: LinkEvents | None = None
         self._route_events: RouteEvents | None = None
         self._control = ControlServer(control_path, self._control_request)
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
-        self._status_pending = False
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
+        self._retry_at = 0.0
         self.scripts = ScriptSet()
         self.http: HttpServer | None = None
         self.notifier = Notifier(runner or ScriptRunner(notify_timeout=NOTIFY_TIMEOUT))
@@ -110,6 +122,8 @@ class Daemon(Reloading, Cycle):
         )
         self.prober = SplitBrainProber(self.ports, self._spawn)
         self.trackers = Trackers(self._tracker_changed)
+        self.linkmgr = LinkManager(self.ports, self.applier.firewall_handle)
+        self.linkwatch = LinkWatch(self.ports)
         self.processes = ProcessTrackers(self._tracker_changed)
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -127,10 +141,12 @@ class Daemon(Reloading, Cycle):
         for sig, handler in (
             (signal.SIGTERM, self.request_stop),
             (signal.SIGINT, self.request_stop),
-            (signal.SIGHUP, lambda: self._spawn(self.reload())),
-            (signal.SIGUSR1, self._dump),
+            (signal.SIGHUP, lambda: self._spawn(self._notified_reload())),
+            (signal.SIGUSR1, lambda: dump(self.snapshot())),
+            (signal.SIGUSR2, lambda: report.dump_stats(self.snapshot())),
         ):
             loop.add_signal_handler(sig, handler)
+        log.info("Starting vrrpkit v%s", __version__)
         delay = self.result.globals.vrrp_startup_delay_cs / 100
         if delay > 0:
             log.info("Delaying startup for %g seconds (vrrp_startup_delay)", delay)
@@ -141,11 +157,16 @@ class Daemon(Reloading, Cycle):
             await self._stop.wait()
         finally:
             await self.shutdown()
-        log.info("Stopped vrrpkit")
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        detail.info("Stopped - used %.6f user time, %.6f system time", usage.ru_utime, usage.ru_stime)
+        log.info("Stopped vrrpkit v%s", __version__)
         return 0
 
     def request_stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("Stopping")
         if self._loop is not None and not self.stopping:
+            self.applier.release_vips = not self.keep_vips
             self._goodbye()  # in the signal's own callback: nothing runs before the priority-0 adverts
         self._stop.set()
 
@@ -158,7 +179,7 @@ class Daemon(Reloading, Cycle):
         self._route_events = self.ports.route_events()
         self.loop.add_reader(self._route_events.fileno(), self._on_route_events)
         with contextlib.suppress(Exception):  # a crashed run may have left its no_accept table
-            self.ports.firewall().teardown()
+            self.applier.clear_leftover_firewall(self.result.globals)
         self.trackers.init_files(self.result)
         self.result = self._take_scripts(self.result, resolve_scripts(self.result))
         self._build(self.result, [cfg.name for cfg in self.result.instances])
@@ -166,22 +187,30 @@ class Daemon(Reloading, Cycle):
         await self._control.start()
         if self.metrics_addr is not None:
             from vrrpkit.daemon.metrics import metrics_route
+            from vrrpkit.daemon.pages import status_routes
 
-            self.http = HttpServer({"/metrics": metrics_route(self.snapshot)})
+            # /metrics for Prometheus, / and /status.json for people: the same snapshot, read-only
+            self.http = HttpServer({"/metrics": metrics_route(self.snapshot), **status_routes(self.snapshot)})
             await self.http.start(*self.metrics_addr)
         memory.release()  # before any timer runs: the collection's pause delays nothing
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
         self._spawn(self._split_brain_rounds())
-        systemd.notify("READY=1", f"STATUS={self._status_line()}")
+        systemd.notify("READY=1", f"STATUS={status_line(self.instances.values())}")
         self._ready = True
-        log.info("vrrpkit started: %d instance(s) control=%s", len(self.instances), self.control_path)
+        interval = systemd.watchdog_interval()
+        if interval is not None:
+            self._spawn(self._watchdog(interval))
+        log.info("Startup complete: %d instance(s), control socket %s", len(self.instances), self.control_path)
         for diag in self.result.diagnostics:  # once: the load balancer in this file is not ours to run
             if diag.rule == "lvs-checker-only":
                 log.info("%s:%d: %s", diag.file, diag.line, diag.message)
+        if self.dump_config:
+            report.dump_config(self.result)
 
     async def shutdown(self) -> None:
         """SIGTERM: masters send priority 0, VIPs removed, notify_stop run, firewall removed."""
+        self.applier.release_vips = not self.keep_vips
         if self._loop is not None and not self.stopping:
             self._goodbye()
         self.stopping = True
@@ -195,13 +224,14 @@ class Daemon(Reloading, Cycle):
         for task in list(self._background):
             task.cancel()
         await self.notifier.finish(NOTIFY_TIMEOUT)  # also kills every script process group still alive
+        self.socketset.close_all()
+        self.linkmgr.close()  # VMACs gone, sysctls back as they were
         with contextlib.suppress(Exception):
             self.applier.teardown_firewall()
         self.applier.routes.stop_static()
         self.processes.stop()
         await self.applier.fifos.close()  # after the STOP lines
         await self.applier.mailer.finish()  # the Stopping mails get a bounded chance
-        self.intake.close()
         self.applier.close()
         self.prober.close()
         for events in (self._links, self._route_events):
@@ -221,88 +251,7 @@ class Daemon(Reloading, Cycle):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    # --- building ------------------------------------------------------------------------------
-
-    def _build(self, result: ParseResult, new_names: Iterable[str], moved: Iterable[Instance] = ()) -> None:
-        """Create what `new_names` need, file the `moved` (reconfigured, possibly renamed) instances
-        under their new names, and rewire groups, sockets and trackers for `result`."""
-        # where each keyword was written is for diagnostics (check, convert): ~2 KB per instance
-        # that a running daemon never reads
-        result = dataclasses.replace(result, sources={}, script_locs={}, fifo_locs={}, static_locs={})
-        self.result = result
-        g = result.globals
-        self.applier.configure(g, {grp.name: grp for grp in result.sync_groups}, result.extras, self.scripts)
-        self.applier.routes.configure(result.static, result.extras)
-        self.applier.fifos.configure(g, self.scripts.fifo_scripts())
-        self.applier.mailer.configure(g, {n: e.smtp_alert for n, e in result.extras.items()}, result.group_smtp_alert)
-        self.trackers.configure(result, result.instances, self.scripts.track)
-        self.processes.configure(result, result.instances)
-        configs = {cfg.name: cfg for cfg in result.instances}
-        for inst in moved:
-            self.instances[inst.name] = inst
-        held = {v.address for i in self.instances.values() if i.router.state is State.MASTER for v in i.cfg.vips}
-        for name in new_names:
-            self.instances[name] = self._make_instance(configs[name], held)
-        self._rebuild_groups()
-        self._rebuild_sockets()
-
-    def _make_instance(
-        self, cfg: InstanceConfig, held: set[IPAddress] | frozenset[IPAddress] = frozenset()
-    ) -> Instance:
-        netlink = self.ports.netlink
-        address = None
-        if cfg.unicast_src_ip is None and cfg.mcast_src_ip is None:
-            address = self._source_address(cfg)
-        router = VirtualRouter(cfg, address)
-        for name, value in self._track_values(cfg.tracks).items():
-            router.set_initial_track(name, value)
-        if not netlink.link_is_up(cfg.interface):
-            router.link_changed(False, 0.0)
-        for vip in cfg.vips + cfg.excluded_vips:  # a crash (SIGKILL) leaves VIPs behind; not MASTER yet
-            dev = vip.dev or cfg.interface
-            if vip.address not in held and netlink.has_address(dev, vip.address):
-                log.warning("(%s) removing leftover VIP %s from %s (not MASTER)", cfg.name, vip, dev)
-                netlink.del_vip(dev, vip)
-        self.applier.routes.remove_leftovers(cfg.name)
-        return Instance(cfg, router)
-
-    def _track_values(self, tracks: Iterable[Track]) -> dict[str, TrackValue]:
-        """What the host knows now about these tracked objects (links, scripts that ran, processes, files)."""
-        values: dict[str, TrackValue] = {}
-        for track in tracks:
-            if track.kind is TrackKind.INTERFACE:
-                values[track.name] = self.ports.netlink.link_is_up(track.name)
-            elif track.kind is TrackKind.PROCESS:
-                values[track.name] = self.processes.initial(track.name)
-            else:
-                value = self.trackers.initial(track.kind, track.name)
-                if value is not None:
-                    values[track.name] = value
-        return values
-
-    def _source_address(self, cfg: InstanceConfig) -> IPAddress | None:
-        """The interface's primary address (IPv6: link-local), never one of our own VIPs."""
-        vips = [v.address for v in cfg.vips + cfg.excluded_vips]
-        return self.ports.netlink.primary_address(cfg.interface, cfg.family, exclude=vips)
-
-    def _rebuild_groups(self) -> None:
-        for inst in self.instances.values():
-            inst.router.group = None
-            inst.router.set_group_view(fault=False, master=False)
-        self.groups, self.group_of = {}, {}
-        for spec in self.result.sync_groups:
-            members = [self.instances[m] for m in spec.members if m in self.instances]
-            if members:
-                group = self.groups[spec.name] = SyncGroup(spec.name, [m.router for m in members])
-                self.group_of.update({m.name: group for m in members})
-
-    def _rebuild_sockets(self) -> None:
-        self.intake.sync(self.instances.values())
-
-    def _watch_socket(self, fd: int, key: SocketKey) -> None:
-        self.loop.add_reader(fd, self._on_readable, key)
-
-    def _unwatch_socket(self, fd: int) -> None:
+    def _remove_reader(self, fd: int) -> None:
         self.loop.remove_reader(fd)
 
     def _start_routers(self, instances: Iterable[Instance]) -> None:
@@ -311,27 +260,47 @@ class Daemon(Reloading, Cycle):
             inst.router.start(now)
         self._drain_all()
 
-    def _take_scripts(self, result: ParseResult, scripts: ScriptSet) -> ParseResult:
-        """The commands of a (re)load, checked once: keepalived's lines in the log, and the
-        configuration without the trackers of disabled scripts."""
-        self.scripts = scripts
-        for level, line in scripts.log:
-            log.log(level, "%s", line)
-        return scripts.apply(result)
+    # --- systemd ---------------------------------------------------------------------------------
+
+    async def _notified_reload(self) -> None:
+        """A reload systemd can see: RELOADING=1 first, READY=1 when done (taken or refused)."""
+        systemd.reloading()
+        try:
+            await self.reload()
+        finally:
+            systemd.notify("READY=1", f"STATUS={status_line(self.instances.values())}")
+
+    async def _watchdog(self, interval: float) -> None:
+        """WATCHDOG=1 from the loop itself: if the loop stops turning, the pings stop, and systemd
+        (WatchdogSec=) kills and restarts the daemon."""
+        while True:
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
 
     # --- I/O events ----------------------------------------------------------------------------
 
     def _on_link_events(self) -> None:
         assert self._links is not None
         now = self._now()
-        for ifname, up in self._links.drain():
+        self._links_changed(self.linkwatch.netlink_events(self._links.drain(), now), now)
+
+    def _links_changed(self, changes: list[Change], now: float) -> None:
+        """Link changes as instances see them (after linkbeat polling and up/down debouncing)."""
+        if not changes:
+            return
+        for ifname, up in changes:
+            if up:  # keepalived's interface_up: the static addresses and routes on it go back
+                self.applier.routes.interface_up(ifname)
             for inst in self.instances.values():
-                if inst.cfg.interface == ifname:
-                    if not up:
-                        log.info("(%s) interface %s down", inst.name, ifname)
-                    else:
+                if ifname in watched(inst.cfg):
+                    if up and ifname == inst.cfg.interface:
                         self._refresh_address(inst, now)
-                    inst.router.link_changed(up, now)
+                    link_up = self.linkwatch.instance_up(inst.cfg)
+                    if not link_up and inst.router.own_fault() is None:
+                        log.info("(%s) interface %s down", inst.name, ifname)
+                    if not up and ifname != inst.cfg.interface:
+                        self._retry_at = 0.0  # a VMAC deleted under us: make it again at once, as keepalived
+                    inst.router.link_changed(link_up, now)
                 if any(t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks):
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
@@ -365,12 +334,44 @@ class Daemon(Reloading, Cycle):
         return False
 
     async def _housekeeping(self) -> None:
+        """Slow looks at the host: late source addresses, track_src_ip, linkbeat polls, and retries of
+        VMACs and sockets that could not be made (a failure must never stop the daemon)."""
+        next_poll = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING)
             now = self._now()
-            waiting = [i for i in self.instances.values() if i.router.running and i.router.address is None]
-            if any([self._refresh_address(inst, now) for inst in waiting]):
+            changed = False
+            try:
+                waiting = [i for i in self.instances.values() if i.router.running and i.router.address is None]
+                changed = any([self._refresh_address(inst, now) for inst in waiting])
+                for inst in self.instances.values():
+                    if inst.cfg.track_src_ip and inst.router.running:
+                        inst.router.source_changed(self.linkmgr.source_present(inst.cfg), now)
+                        changed = True
+                if now >= next_poll:
+                    next_poll = now + POLL_INTERVAL
+                    self._links_changed(self.linkwatch.poll(now), now)
+                if now >= self._retry_at:
+                    self._retry_at = now + RETRY
+                    changed = self._retry(now) or changed
+            except Exception:  # housekeeping is best effort; the protocol loop must go on
+                log.exception("error during housekeeping")
+            if changed:
                 self._drain_all()
+
+    def _retry(self, now: float) -> bool:
+        """Make VMACs that are missing (never made, or deleted under us) and reopen missing sockets."""
+        redo = [i for i in self.instances.values() if i.cfg.vmac_links and (
+            i.vmac_error is not None or not all(self.ports.netlink.interface_exists(n.name) for n in i.cfg.vmac_links))]
+        for inst in redo:
+            if inst.vmac_error is None:
+                log.warning("(%s) VMAC interface missing, making it again", inst.name)
+                self.linkmgr.release(inst.cfg)
+            if self._make_vmacs(inst):
+                inst.router.link_changed(self.linkwatch.instance_up(inst.cfg), now)
+        if redo or self.socketset.missing:
+            self.socketset.rebuild(self.instances.values())
+        return bool(redo)
 
     async def _split_brain_rounds(self) -> None:
         """Probe scheduling off the protocol's hot path: a look over every instance four times a
@@ -390,53 +391,37 @@ class Daemon(Reloading, Cycle):
 
     def _send_status(self) -> None:
         self._status_pending = False
-        systemd.notify(f"STATUS={self._status_line()}")
+        systemd.notify(f"STATUS={status_line(self.instances.values())}")
 
     # --- status --------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
         now = self._now() if self._loop else 0.0
+        wall = time.time()
         return Snapshot(
             pid=os.getpid(),
             hostname=socket.gethostname(),
-            uptime=round(time.time() - self.started, 3),
+            uptime=round(wall - self.started, 3),
             reloads=self.reloads,
-            unknown_vrid_packets=self.intake.unknown_vrids,
+            unknown_vrid_packets=self.socketset.unknown_vrid_total,
             scripts=self.trackers.statuses(),
-            instances=[inst.status(now) for inst in self.instances.values()],
-            counters=self.applier.counters() | {"process_scans": self.processes.scans},
-            sockets=self.intake.statuses(),
+            instances=[inst.status(now, wall) for inst in self.instances.values()],
+            counters=self.applier.counters() | {
+                "process_scans": self.processes.scans,
+                "vmac_errors": sum(i.vmac_errors for i in self.instances.values()),
+                "socket_errors": self.socketset.errors,
+            },
+            router_id=self.result.globals.router_id,
+            sockets=self.socketset.statuses(),
         )
-
-    def _status_line(self) -> str:
-        states: dict[str, int] = {}
-        for inst in self.instances.values():
-            states[inst.router.state.value] = states.get(inst.router.state.value, 0) + 1
-        return ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no instances"
 
     def _control_request(self, message: dict[str, Any]) -> dict[str, Any]:
         command = message.get("cmd")
         if command == "status":
             return self.snapshot().to_json()
         if command == "reload":
-            self._spawn(self.reload())
+            self._spawn(self._notified_reload())
             return {"ok": True}
         if command == "ping":
             return {"ok": True, "pid": os.getpid()}
         return {"error": f"unknown command {command!r}"}
-
-    def _dump(self) -> None:
-        """SIGUSR1: the state of every instance, in the log (keepalived writes a data file)."""
-        for item in self.snapshot().instances:
-            log.info(
-                "(%s) state=%s vrid=%d prio=%d/%d master=%s vips=%s rcvd=%d sent=%d",
-                item.name,
-                item.state,
-                item.vrid,
-                item.effective_priority,
-                item.base_priority,
-                item.master,
-                ",".join(item.vips),
-                item.counters["advert_rcvd"],
-                item.counters["advert_sent"],
-            )

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from vrrpkit.config.model import GlobalDefs, InstanceExtras
+from vrrpkit.config.model import GlobalDefs, InstanceExtras, InterfaceSettings
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, SyncGroupConfig
 from vrrpkit.core.packet import DropReason
@@ -24,6 +24,7 @@ from vrrpkit.core.state import Event, State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon.fifo import NotifyFifos
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.logsetup import DETAIL, fields
 from vrrpkit.daemon.mail import Mailer
 from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
@@ -31,12 +32,15 @@ from vrrpkit.daemon.routes import RouteKeeper
 from vrrpkit.daemon.scriptset import ScriptSet
 
 log = logging.getLogger("vrrpkit")
+detail = logging.getLogger(DETAIL)  # keepalived's -D lines
 
 SocketKey = tuple[str, int]  # (interface, family)
 MISMATCH_LOG_EVERY = 100
 DROP_LOG_WINDOW = 60.0  # seconds: one line per kind of dropped advert and instance, then a count
 # Drops that are the protocol working as designed, not a problem worth a log line.
-_QUIET_DROPS = frozenset({DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES})
+_QUIET_DROPS = frozenset(
+    {DropReason.NOT_RUNNING, DropReason.OWN_ADVERT, DropReason.OWNER_IGNORES, DropReason.WRONG_GROUP}
+)
 _LIVE_STATES = frozenset({State.MASTER, State.BACKUP, State.FAULT})
 _NOTIFY_STATE = {fx.NotifyKind.MASTER: State.MASTER, fx.NotifyKind.BACKUP: State.BACKUP,
                  fx.NotifyKind.FAULT: State.FAULT, fx.NotifyKind.STOP: State.INIT}
@@ -67,6 +71,7 @@ class EffectApplier:
         self.scripts = ScriptSet()
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self.release_vips = True  # False at shutdown with keepalived's -V/--dont-release-vrrp
         self._drop_windows: dict[tuple[str, DropReason], list[int]] = {}  # -> [drops not logged]
         self.routes = routes if routes is not None else RouteKeeper(ports.netlink)
         self.fifos = fifos if fifos is not None else NotifyFifos()
@@ -77,6 +82,8 @@ class EffectApplier:
             {},
             [],
         )
+        self.interfaces = InterfaceSettings()
+        self._garp_free: dict[tuple[str, int], float] = {}  # (pacing group, family) -> when the next frame may go
 
 
     def configure(
@@ -85,13 +92,15 @@ class EffectApplier:
         groups: Mapping[str, SyncGroupConfig],
         extras: Mapping[str, InstanceExtras] | None = None,
         scripts: ScriptSet | None = None,
+        interfaces: InterfaceSettings | None = None,
     ) -> None:
-        """What a (re)load decided: GARP pacing, the sync groups, FIFO priority lines, the notify
-        commands as resolved."""
+        """What a (re)load decided: GARP pacing (global and garp_group), the sync groups, FIFO priority
+        lines, the notify commands as resolved."""
         self.globals = globals_
         self.groups = dict(groups)
         self.extras = dict(extras or {})
         self.scripts = scripts if scripts is not None else ScriptSet()
+        self.interfaces = interfaces or InterfaceSettings()
 
     def apply(self, inst: Instance, effect: fx.Effect) -> None:
         if isinstance(effect, fx.SendAdvert):
@@ -117,7 +126,8 @@ class EffectApplier:
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
         elif isinstance(effect, fx.PriorityChanged):
-            log.info("(%s) Changing effective priority from %d to %d", inst.name, effect.old, effect.new)
+            log.info("(%s) Changing effective priority from %d to %d", inst.name, effect.old, effect.new,
+                     extra=_fields(inst, priority=effect.new))
             extras = self.extras.get(inst.name)
             if extras is not None and extras.notify_priority_changes:
                 word = "MASTER_PRIORITY" if effect.state is State.MASTER else "BACKUP_PRIORITY"
@@ -133,7 +143,8 @@ class EffectApplier:
                 self.fifos.group(effect.group, "STOP")
                 self.mailer.changed("group", effect.group, State.INIT)
             return
-        log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value)
+        log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value,
+                 extra=fields(group=effect.group, state=effect.new.value))
         if effect.group in self.groups:
             commands = group_commands(self.scripts.notify_of("group", effect.group), effect.group, effect.new)
             self.notifier.run(f"group:{effect.group}", commands)
@@ -174,6 +185,23 @@ class EffectApplier:
             announcer.close()
         self.announcers.clear()
 
+    def forget_interfaces(self, names: list[str]) -> None:
+        """These interfaces were made anew (a VMAC): their ARP/NA senders are bound to the old index."""
+        for name in names:
+            announcer = self.announcers.pop(name, None)
+            if announcer is not None:
+                announcer.close()
+
+    def firewall_handle(self) -> Firewall:
+        """The one firewall (set up on first use), shared with the VMAC rules of `daemon.links`."""
+        return self._firewall()
+
+    def clear_leftover_firewall(self, g: GlobalDefs) -> None:
+        """At start, before anything is set up: the tables a crashed run left (named as configured)."""
+        leftover = self.ports.firewall()
+        leftover.configure(g.nftables_table, g.nftables_priority, g.nftables_counters)
+        leftover.teardown()
+
     def teardown_firewall(self) -> None:
         if self.firewall is not None:
             self.firewall.teardown()
@@ -186,11 +214,11 @@ class EffectApplier:
         sock = self.sockets.get((effect.interface, effect.src.version))
         if sock is None:
             return
-        error = sock.send(effect.data, effect.dst, effect.src)
+        error = sock.send(effect.data, effect.dst, effect.src, effect.ttl)
         if error is not None:
             log.warning("(%s) send advert error %s (%s) dst=%s", inst.name, error.errno, error.strerror, effect.dst)
         elif effect.priority == 0:
-            log.info("(%s) sent 0 priority", inst.name)
+            log.info("(%s) sent 0 priority", inst.name, extra=_fields(inst))
 
     _send = send_advert
 
@@ -217,49 +245,87 @@ class EffectApplier:
 
     def _add_vips(self, inst: Instance, effect: fx.AddVips) -> None:
         for vip in effect.vips:
-            self.ports.netlink.add_vip(vip.dev or effect.interface, vip)
+            self.ports.netlink.add_vip(inst.cfg.device_of(vip), vip)
         if not inst.cfg.accept_mode:
             self._firewall().add(effect.interface, [v.address for v in effect.vips])
-        log.info("(%s) Setting VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
+        # keepalived's words (its -D line), with the addresses, always: it is the line people look for
+        vips = " ".join(map(str, effect.vips))
+        log.info("(%s) setting VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
         if effect.cause is fx.VipCause.STATE:  # a reload's additions: the routes are RouteKeeper.configure's
             self.routes.became_master(inst.name)
 
     def _del_vips(self, inst: Instance, effect: fx.DelVips) -> None:
+        vips = " ".join(map(str, effect.vips))
+        if not self.release_vips:  # keepalived -V: VIPs and virtual routes stay when the daemon stops
+            log.info("(%s) leaving VIPs in place (--dont-release-vrrp): %s", inst.name, vips,
+                     extra=_fields(inst, vips=vips))
+            return
         if effect.cause is fx.VipCause.STATE:  # leaving MASTER, not a reload trimming the list
             self.routes.leaving_master(inst.name)
         for vip in effect.vips:
-            self.ports.netlink.del_vip(vip.dev or effect.interface, vip)
+            self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
         if self.firewall is not None and not inst.cfg.accept_mode:
             self.firewall.remove(effect.interface, [v.address for v in effect.vips])
-        log.info("(%s) Removing VIPs: %s", inst.name, " ".join(map(str, effect.vips)))
+        log.info("(%s) removing VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
 
     def _garp(self, inst: Instance, effect: fx.SendGarp) -> None:
         announcer = self.announcers.get(effect.interface)
         if announcer is None:
             announcer = self.announcers[effect.interface] = self.ports.announcer(effect.interface)
         v6 = bool(effect.vips) and effect.vips[0].address.version == 6
-        spacing = (self.globals.gna_interval_cs if v6 else self.globals.garp_interval_cs) / 100
+        spacing, key = self._garp_spacing(effect.interface, v6)
         if spacing <= 0:
             announcer.announce(effect.vips, effect.count)
-        else:  # vrrp_garp_interval / vrrp_gna_interval: pace the frames (switches rate-limit them)
+        else:  # vrrp_garp_interval / garp_group: pace the frames (switches rate-limit them)
             frames = [announcer.frame_for(v.address) for _ in range(effect.count) for v in effect.vips]
+            # frames for interfaces of one garp_group share one pace (one switch behind them all)
+            start = max(0.0, self._garp_free.get(key, 0.0) - self.wall_clock())
             for i, frame in enumerate(frames):
-                self.call_later(i * spacing, announcer.send_frame, frame)
+                self.call_later(start + i * spacing, announcer.send_frame, frame)
+            self._garp_free[key] = self.wall_clock() + start + len(frames) * spacing
+        addresses = " ".join(str(v.address) for v in effect.vips)
         log.info(
-            "(%s) Sending/queueing %s on %s for %s (x%d)",
+            "(%s) Sending/queueing %s on %s for %s",
             inst.name,
-            "unsolicited NA" if v6 else "gratuitous ARP",
+            "Unsolicited Neighbour Adverts" if v6 else "gratuitous ARPs",
             effect.interface,
-            " ".join(str(v.address) for v in effect.vips),
-            effect.count,
+            addresses,
+            extra=_fields(inst, interface=effect.interface, vips=addresses),
         )
+        for vip in effect.vips:
+            detail.info("Sending %s on %s for %s (x%d)", "unsolicited Neighbour Advert" if v6 else "gratuitous ARP",
+                        effect.interface, vip.address, effect.count)  # fmt: skip
+
+    def _garp_spacing(self, ifname: str, v6: bool) -> tuple[float, tuple[str, int]]:
+        """Seconds between two GARPs (NAs) on `ifname`, and the pace they share: its garp_group, else its own."""
+        group = self.interfaces.garp_group_of(ifname)
+        family = 6 if v6 else 4
+        if group is not None:
+            us = group.gna_interval_us if v6 else group.garp_interval_us
+            if us is not None:
+                return us / 1_000_000, (" ".join(group.interfaces), family)
+        cs = self.globals.gna_interval_cs if v6 else self.globals.garp_interval_cs
+        return cs / 100, (ifname, family)
 
     def _state_changed(self, inst: Instance, effect: fx.StateChanged) -> None:
+        """keepalived's lines, in its order: the cause first, then "(VI_1) Entering MASTER STATE"
+        (with "(init)" on the first BACKUP), exactly, because people grep for them. vrrpkit's own
+        reason travels in the REASON= journal field and in `vrrpkit status`."""
         inst.record(effect, self.wall_clock())
-        if effect.new in _LIVE_STATES:
-            log.info("(%s) Entering %s STATE reason=%r", inst.name, effect.new.value, effect.reason)
+        extra = _fields(inst, state=effect.new.value, old_state=effect.old.value, event=effect.event.name,
+                        reason=effect.reason)  # fmt: skip
+        router = inst.router
         if effect.event is Event.MASTER_DOWN:
-            log.info("(%s) Receive advertisement timeout", inst.name)
+            log.info("(%s) Receive advertisement timeout", inst.name, extra=extra)
+        elif effect.event is Event.HIGHER_PRIORITY and router.master_address is not None:
+            log.info("(%s) Master received advert from %s with higher priority %s, ours %d", inst.name,
+                     router.master_address, router.master_priority, router.priority, extra=extra)  # fmt: skip
+        if effect.new in _LIVE_STATES:
+            suffix = " (init)" if effect.old is State.INIT and effect.new is State.BACKUP else ""
+            level = logging.WARNING if effect.new is State.FAULT else logging.INFO
+            log.log(level, "(%s) Entering %s STATE%s", inst.name, effect.new.value, suffix, extra=extra)
+            if effect.new is State.FAULT:
+                log.info("(%s) fault: %s", inst.name, router.fault_reason or effect.reason, extra=extra)
         self.on_state_change()
 
     def _dropped(self, inst: Instance, effect: fx.PacketDropped) -> None:
@@ -273,7 +339,8 @@ class EffectApplier:
         if window is not None:
             window[0] += 1
             return
-        log.warning("(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail)
+        log.warning("(%s) dropped advert from %s: %s %s", inst.name, effect.src, effect.reason.value, effect.detail,
+                    extra=_fields(inst, reason=effect.reason.value))  # fmt: skip
         self._open_drop_window(key)
 
     def _open_drop_window(self, key: tuple[str, DropReason]) -> None:
@@ -291,19 +358,30 @@ class EffectApplier:
     def _mismatch(self, inst: Instance, effect: fx.Mismatch) -> None:
         if inst.count_mismatch(effect.kind) % MISMATCH_LOG_EVERY:
             return
-        if effect.kind is fx.MismatchKind.ADDRESS_LIST:
+        if effect.kind is fx.MismatchKind.OLD_CHECKSUM:
+            log.info("(%s) %s: %s", inst.name, effect.src, effect.detail)
+        elif effect.kind is fx.MismatchKind.ADDRESS_LIST:
             log.warning(
                 "(%s) ip address associated with VRID %d not present in MASTER advert from %s: %s",
                 inst.name,
                 inst.cfg.vrid,
                 effect.src,
                 effect.detail,
+                extra=_fields(inst),
             )
         else:
-            log.warning("(%s) advertisement interval mismatch with %s: %s", inst.name, effect.src, effect.detail)
+            log.warning("(%s) advertisement interval mismatch with %s: %s", inst.name, effect.src, effect.detail,
+                        extra=_fields(inst))
 
     def _firewall(self) -> Firewall:
         if self.firewall is None:
             self.firewall = self.ports.firewall()
+            g = self.globals
+            self.firewall.configure(g.nftables_table, g.nftables_priority, g.nftables_counters)
             self.firewall.setup()
         return self.firewall
+
+
+def _fields(inst: Instance, **more: object) -> dict[str, dict[str, str]]:
+    """The journal fields of a line about `inst`: INSTANCE, VRID, INTERFACE, plus `more`."""
+    return fields(**{"instance": inst.name, "vrid": inst.cfg.vrid, "interface": inst.cfg.interface, **more})

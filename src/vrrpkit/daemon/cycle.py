@@ -31,8 +31,9 @@ from vrrpkit.daemon.instance import Instance
 
 if TYPE_CHECKING:
     from vrrpkit.daemon.applier import EffectApplier, SocketKey
-    from vrrpkit.daemon.intake import Intake
+    from vrrpkit.daemon.linkwatch import Change, LinkWatch
     from vrrpkit.daemon.ports import Timer
+    from vrrpkit.daemon.sockets import SocketSet
     from vrrpkit.daemon.splitbrain import SplitBrainProber
 
 log = logging.getLogger("vrrpkit")
@@ -47,7 +48,8 @@ class Cycle:
 
     instances: dict[str, Instance]
     group_of: dict[str, SyncGroup]
-    intake: Intake
+    socketset: SocketSet
+    linkwatch: LinkWatch
     applier: EffectApplier
     prober: SplitBrainProber
     stopping: bool
@@ -56,6 +58,9 @@ class Cycle:
     _next_deadline: float | None
 
     def _now(self) -> float:
+        raise NotImplementedError
+
+    def _links_changed(self, changes: list[Change], now: float) -> None:
         raise NotImplementedError
 
     def _goodbye(self) -> None:
@@ -90,12 +95,12 @@ class Cycle:
         A router that only moved its Master_Down later (its master's advert again) is not drained:
         its known deadline stays earlier than the real one, which costs at worst a timer wake-up
         that finds nothing due and then looks again (`_on_timer`)."""
-        datagrams, routes, count = self.intake.read(key, limit)
+        datagrams, routes, count = self.socketset.read(key, limit)
         if not datagrams:
             return count
         # every datagram of the batch arrived by the time the last one did: count from then
         now = self._now()
-        arrived = self.intake.arrived(key)
+        arrived = self.socketset.arrived(key)
         if arrived is not None and now - 1.0 < arrived < now:  # a wall-clock step makes nonsense
             now = arrived
         touched: dict[str, Instance] = {}
@@ -105,7 +110,7 @@ class Cycle:
                 payload = datagram[3]
                 targets = routes[payload[1]] if len(payload) > 1 else routes[0]
                 if not targets:
-                    self.intake.unknown_vrid(key)
+                    self.socketset.unknown_vrid(key, payload[1] if len(payload) > 1 else 0, datagram[0], now)
                     continue
                 for inst in targets:
                     router = inst.router
@@ -135,12 +140,14 @@ class Cycle:
 
     def _on_timer(self) -> None:
         now = self._now()
+        if (when := self.linkwatch.get_timer()) is not None and when <= now:  # interface_up_down_delays
+            self._links_changed(self.linkwatch.handle_timer(now), now)
         due = self._due(now)
         # A BACKUP's Master_Down (or preempt delay) must not fire while the advert that resets it
         # waits in the queue: read what is queued first (bounded), then look again.
         backups = [i for i in due if i.router.state is State.BACKUP and (i.router.get_timer() or now) <= now]
         if backups:
-            for key in self.intake.keys_of(backups):
+            for key in self.socketset.keys_of(backups):
                 for _ in range(QUEUE_ROUNDS):
                     if self._receive(key, BATCH) < BATCH:
                         break
@@ -278,9 +285,15 @@ class Cycle:
         a walk over every instance and a system call; when the timer then fires with nothing due,
         `_on_timer` re-arms it exactly."""
         armed = self._next_deadline
+        links = self.linkwatch.get_timer()  # interface_up_down_delays' own deadline, if one runs
+        if links is not None and earliest is not None:
+            earliest = min(earliest, links)
         if earliest is not None and armed is not None and armed <= earliest:
             return
-        when = min(self._deadline_of.values(), default=None) if earliest is None or armed is None else earliest
+        if earliest is None or armed is None:
+            when = min([*self._deadline_of.values(), *([links] if links is not None else [])], default=None)
+        else:
+            when = earliest
         self._next_deadline = when
         if self._tick is not None:
             self._tick.arm(when)

@@ -10,26 +10,36 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from vrrpkit.control.snapshot import InstanceStatus, TransitionRecord
+from vrrpkit.control.snapshot import InstanceStatus, TrackStatus, TransitionRecord
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig
+from vrrpkit.core.config import InstanceConfig, TrackKind
 from vrrpkit.core.router import VirtualRouter
 
-HISTORY = 20  # transitions kept for `status`; the total is counted separately and never capped
+RECENT = 20  # transitions `status` always shows, however old
+WINDOW = 3600.0  # and the rest of the last hour's, for the status page's timeline
+HISTORY = 256  # at most, whatever an instance does; the total is counted separately and never capped
 
 
 @dataclass
 class Instance:
-    cfg: InstanceConfig
+    cfg: InstanceConfig  # what runs (keepalived's run-time fix-ups applied, e.g. a VMAC name it had to change)
     router: VirtualRouter
+    written: InstanceConfig | None = None  # as configured, when it differs from `cfg`: what reloads compare
     transitions: deque[TransitionRecord] = field(default_factory=lambda: deque(maxlen=HISTORY))
     transitions_total: int = 0
     split_brain: frozenset[str] = frozenset()
+    split_brain_since: float | None = None  # wall clock
     suspects: frozenset[str] = frozenset()
     split_brain_events: int = 0
     next_probe: float = 0.0
     mismatches: dict[str, int] = field(default_factory=dict)
     name: str = field(init=False)  # cfg.name, read on every datagram: a plain attribute
+    vmac_errors: int = 0
+    vmac_error: str | None = None  # the last one, logged once until it changes
+
+    @property
+    def configured(self) -> InstanceConfig:
+        return self.written or self.cfg
 
     def __setattr__(self, key: str, value: object) -> None:
         object.__setattr__(self, key, value)
@@ -48,7 +58,16 @@ class Instance:
         self.mismatches[kind.value] = before + 1
         return before
 
-    def status(self, now: float) -> InstanceStatus:
+    def history(self, wall: float) -> list[TransitionRecord]:
+        """The last RECENT transitions and every older one of the last hour (HISTORY at most): enough
+        for `status` to say since when and why, and for a timeline of the last hour. Recorded once per
+        state change, so it costs nothing per advert; filtered here, when someone reads it."""
+        kept = list(self.transitions)
+        cut = len(kept) - RECENT
+        return [t for n, t in enumerate(kept) if n >= cut or t.at >= wall - WINDOW]
+
+    def status(self, now: float, wall: float) -> InstanceStatus:
+        """`now` on the loop's clock (time in state), `wall` the wall clock (which transitions to show)."""
         r, cfg = self.router, self.cfg
         return InstanceStatus(
             name=cfg.name,
@@ -72,7 +91,23 @@ class Instance:
             mismatches=dict(self.mismatches),
             split_brain=sorted(self.split_brain),
             split_brain_events=self.split_brain_events,
-            transitions=list(self.transitions),
+            transitions=self.history(wall),
             sync_group=cfg.sync_group,
             transitions_total=self.transitions_total,
+            vmac=cfg.vmac.name if cfg.vmac is not None else None,
+            vmac_errors=self.vmac_errors,
+            tracks=self.track_statuses(),
+            split_brain_since=self.split_brain_since if self.split_brain else None,
         )
+
+    def track_statuses(self) -> list[TrackStatus]:
+        values = self.router.track_values()
+        out = []
+        for track in self.cfg.tracks:
+            value = values.get(track.name)
+            if track.kind is TrackKind.FILE:
+                out.append(TrackStatus(track.name, track.kind.value, track.weight, value=int(value or 0)))
+            else:
+                ok = None if value is None else bool(value)
+                out.append(TrackStatus(track.name, track.kind.value, track.weight, ok=ok))
+        return out

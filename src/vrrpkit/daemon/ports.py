@@ -12,14 +12,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.core.routing import Route, Rule
-from vrrpkit.io import netlink, routes
-from vrrpkit.io.garp import GarpSender, NeighborProber
+from vrrpkit.io import linkbeat, netlink, routes, sysctl
+from vrrpkit.io.garp import GarpSender, NeighborProber, interface_mac
 from vrrpkit.io.nft import NoAcceptFirewall
 from vrrpkit.io.timerfd import TimerFd
+from vrrpkit.io.vmac import LinkState, VmacLinks
 from vrrpkit.io.vrrp_filter import FilterSpec
 from vrrpkit.io.vrrp_socket import Datagram, open_vrrp_socket
 
@@ -38,6 +39,25 @@ class Netlink(Protocol):
     def add_rule(self, rule: Rule) -> bool: ...
     def del_rule(self, rule: Rule) -> bool: ...
     def resolve_table(self, table: int | str) -> int: ...
+    def interface_names(self) -> list[str]: ...
+
+
+class Vmacs(Protocol):
+    """Virtual-MAC links (macvlan / ipvlan); every call may raise OSError."""
+
+    def state(self, name: str) -> LinkState | None: ...
+    def create(self, link: VmacLink) -> None: ...
+    def delete(self, name: str, kind: str) -> bool: ...
+    def set_up(self, name: str) -> None: ...
+    def add_address(self, name: str, address: IPInterface) -> None: ...
+    def mac(self, ifname: str) -> bytes: ...
+
+
+class Sysctl(Protocol):
+    """/proc/sys integers by name (`net/ipv4/conf/eth0/arp_ignore`); read gives None when absent."""
+
+    def read(self, name: str) -> int | None: ...
+    def write(self, name: str, value: int) -> None: ...
 
 
 class VrrpSocket(Protocol):
@@ -49,9 +69,11 @@ class VrrpSocket(Protocol):
 
     def fileno(self) -> int: ...
     def close(self) -> None: ...
-    def send(self, data: bytes, dst: IPAddress, src: IPAddress) -> OSError | None: ...
+    def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None: ...
     def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]: ...
+    def join(self, group: IPAddress) -> None: ...
     def drain(self, limit: int = ...) -> tuple[list[Datagram], list[InvalidPacket]]: ...
+    def set_rcvbuf(self, size: int) -> None: ...
     def set_filter(self, spec: FilterSpec) -> None: ...
     def kernel_drops(self) -> int | None: ...
     def arrived(self) -> float | None: ...
@@ -81,6 +103,9 @@ class Firewall(Protocol):
     def add(self, ifname: str, addresses: Iterable[IPAddress]) -> None: ...
     def remove(self, ifname: str, addresses: Iterable[IPAddress]) -> None: ...
     def teardown(self) -> None: ...
+    def configure(self, table: str, priority: int, counters: bool) -> None: ...
+    def add_vmac(self, vmac: str, base: str, family: int) -> None: ...
+    def remove_vmac(self, vmac: str, base: str, family: int) -> None: ...
 
 
 class RouteEvents(Protocol):
@@ -119,6 +144,9 @@ class Ports:
     link_events: Callable[[], LinkEvents]
     route_events: Callable[[], RouteEvents]
     timer: Callable[[], Timer]
+    vmacs: Vmacs
+    sysctl: Sysctl
+    carrier: Callable[[str, str], bool | None]  # linkbeat: (ifname, MII/ETHTOOL/IOCTL or "") -> up?
 
 
 class _OsNetlink:
@@ -129,6 +157,7 @@ class _OsNetlink:
     has_address = staticmethod(netlink.has_address)
     link_is_up = staticmethod(netlink.link_is_up)
     interface_exists = staticmethod(netlink.interface_exists)
+    interface_names = staticmethod(netlink.interface_names)
     interface_index = staticmethod(netlink.interface_index)
     add_route = staticmethod(routes.add_route_sync)
     del_route = staticmethod(routes.del_route_sync)
@@ -144,6 +173,15 @@ class _OsNetlink:
         return netlink.primary_address(ifname, family, exclude=exclude)
 
 
+class _OsVmacs(VmacLinks):
+    mac = staticmethod(interface_mac)
+
+
+class _OsSysctl:
+    read = staticmethod(sysctl.read)
+    write = staticmethod(sysctl.write)
+
+
 def os_ports() -> Ports:
     """The real adapters: raw sockets, rtnetlink, AF_PACKET, nft."""
     def open_socket(ifname: str, family: int, group: IPAddress | None, unicast: bool) -> VrrpSocket:
@@ -156,6 +194,9 @@ def os_ports() -> Ports:
         prober=NeighborProber,
         firewall=NoAcceptFirewall,
         link_events=netlink.LinkMonitor,
+        vmacs=_OsVmacs(),
+        sysctl=_OsSysctl(),
+        carrier=linkbeat.carrier,
         route_events=routes.RouteMonitor,
         timer=TimerFd,
     )

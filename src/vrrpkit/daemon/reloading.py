@@ -21,9 +21,12 @@ from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import systemd
 from vrrpkit.daemon.applier import EffectApplier
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.links import LinkManager
+from vrrpkit.daemon.linkwatch import LinkWatch
 from vrrpkit.daemon.ports import Ports
 from vrrpkit.daemon.reload import plan_reload, refusal
 from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
+from vrrpkit.daemon.status import status_line
 from vrrpkit.daemon.tracking import TrackValue
 
 log = logging.getLogger("vrrpkit")
@@ -41,6 +44,8 @@ class ReloadHost(Protocol):
     group_of: dict[str, SyncGroup]
     ports: Ports
     applier: EffectApplier
+    linkmgr: LinkManager
+    linkwatch: LinkWatch
     _load: Callable[[list[str], str | None], ParseResult] | None
     _deadline_of: dict[str, float]
 
@@ -48,7 +53,8 @@ class ReloadHost(Protocol):
     def _build(self, result: ParseResult, new_names: Iterable[str], moved: Iterable[Instance] = ()) -> None: ...
     def _start_routers(self, instances: Iterable[Instance]) -> None: ...
     def _track_values(self, tracks: Iterable[Track]) -> dict[str, TrackValue]: ...
-    def _status_line(self) -> str: ...
+    def _make_vmacs(self, inst: Instance) -> bool: ...
+    def _relink(self, inst: Instance, old: InstanceConfig) -> None: ...
     def _take_scripts(self, result: ParseResult, scripts: ScriptSet) -> ParseResult: ...
     def apply_reload(self, result: ParseResult, scripts: ScriptSet | None = None) -> bool: ...
     def _drain(
@@ -72,7 +78,9 @@ class Reloading:
         try:
             result, scripts = await asyncio.get_running_loop().run_in_executor(None, read)
         except OSError as exc:  # a missing file, or one keepalived would skip (a FIFO, an executable)
-            log.error("Reload failed: %s; keeping the running configuration", exc)
+            from vrrpkit.config.files import cannot_read
+
+            log.error("Reload failed: %s; keeping the running configuration", cannot_read(exc))
             return
         for diag in result.diagnostics:
             if diag.severity != "info":
@@ -92,7 +100,7 @@ class Reloading:
             log.error("Reload failed: %s", why)
             return False
         result = self._take_scripts(result, scripts if scripts is not None else resolve_scripts(result))
-        plan = plan_reload({n: i.cfg for n, i in self.instances.items()}, result.instances)
+        plan = plan_reload({n: i.configured for n, i in self.instances.items()}, result.instances)
         now = self._now()
         stopped = []
         for name in plan.stop:
@@ -105,36 +113,44 @@ class Reloading:
             stopped.append(inst)
         self._drain(stopped, extra_groups={self.group_of[i.name] for i in stopped if i.name in self.group_of})
         configs = {cfg.name: cfg for cfg in result.instances}
-        moved: list[tuple[Instance, InstanceConfig]] = []
+        for inst in stopped:  # a restarted instance keeps the VMACs its new configuration still wants
+            wanted = configs[inst.name].vmac_links if inst.name in plan.restart else ()
+            self.linkmgr.release(inst.cfg, keep=frozenset(k.name for k in wanted if k in inst.cfg.vmac_links))
+        moved: list[tuple[Instance, InstanceConfig, InstanceConfig | None]] = []
         for old_name, new_name in plan.reconfigure:
             inst = self.instances.pop(old_name)
-            moved.append((inst, inst.cfg))
-            inst.cfg = configs[new_name]
+            moved.append((inst, inst.cfg, inst.written))
+            written = configs[new_name]
+            # the identity includes the written VMACs: a VMAC renamed at start (vrrp1.51) stays so
+            inst.cfg = written.replace(vmac=inst.cfg.vmac) if inst.written is not None else written
+            inst.written = written if inst.cfg != written else None
             self.applier.routes.renamed(old_name, new_name)
+            self._relink(inst, moved[-1][1])
         try:
-            self._build(result, plan.start, [inst for inst, _ in moved])
+            self._build(result, plan.start, [inst for inst, _, _ in moved])
         except OSError as exc:
             # the restarted instances are already stopped: run what could be built, and say so loudly
             log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
-            for inst, old in moved:
-                inst.cfg = old
+            for inst, old, old_written in moved:
+                inst.cfg, inst.written = old, old_written
                 self.instances[inst.name] = inst
             self._start_routers([i for i in self.instances.values() if not i.router.running])
             return False
         self.reloads += 1
         now = self._now()
-        for inst, old in moved:
+        for inst, old, _ in moved:
             new = inst.cfg
             log.info("(%s) configuration changed, state kept: %s", inst.name, diff(old, new).describe(old, new))
             added = [t for t in new.tracks if t not in old.tracks]
             inst.router.reconfigure(new, now, self._track_values(added))
+            inst.router.link_changed(self.linkwatch.instance_up(new), now)  # a VMAC that could not be made
         for inst in (self.instances[n] for n in plan.start):
             inst.router.start(now)
         self._deadline_of.clear()
         self._drain(self.instances.values(), removals_first=True)
         if result.globals.fifo_write_vrrp_states_on_reload:
             self.applier.write_states(self.instances.values(), self.groups.values())
-        for inst, old in moved:
+        for inst, old, _ in moved:
             if inst.router.state is State.MASTER and old.accept_mode != inst.cfg.accept_mode:
                 try:
                     self.applier.accept_changed(inst, old)
@@ -147,5 +163,25 @@ class Reloading:
             len(plan.reconfigure),
             len(plan.start),
         )
-        systemd.notify(f"STATUS={self._status_line()}")
+        systemd.notify(f"STATUS={status_line(self.instances.values())}")
         return True
+
+    def _relink(self: ReloadHost, inst: Instance, old: InstanceConfig) -> None:
+        """A reconfigured instance's VMACs follow its new config, as keepalived 2.2.7 does in place
+        (measured: the old VMAC deleted, the new one made, 'setting VIPs', still MASTER). A master's
+        VIPs on an interface that stays (use_vmac turned on) are removed here; the router sets every
+        moved VIP again (`ConfigDiff.vips_moved`)."""
+        new = inst.cfg
+        if self.linkmgr.reconfigured(old, new):
+            if inst.router.state is State.MASTER:
+                gone = {link.name for link in old.vmac_links}
+                for vip in old.vips + old.excluded_vips:
+                    dev = old.device_of(vip)
+                    if dev not in gone and dev != new.device_of(vip):
+                        try:
+                            self.ports.netlink.del_vip(dev, vip)
+                        except OSError as exc:
+                            log.error("(%s) cannot remove %s from %s: %s", new.name, vip, dev, exc)
+            if new.vmac_links:
+                self._make_vmacs(inst)
+        self.linkmgr.promote_secondaries(new)

@@ -4,7 +4,8 @@ keepalived 2.2.7, measured in namespaces, does this and so do we:
 
 * static_ipaddress/static_routes/static_rules go in at start whatever the instances do, and come
   out at stop; a deleted static address is put back ("Restoring deleted static address"), a
-  deleted static route or rule is not.
+  deleted static route or rule is not, except that the static addresses and routes of an interface
+  that comes up again are put back (keepalived's interface_up; not with `no_track`).
 * an instance's virtual_routes/virtual_rules go in when it becomes MASTER, after its VIPs (routes,
   then rules), and come out when it leaves MASTER or stops, before its VIPs (rules, then routes).
 * at start, before any instance runs, every virtual route and rule is removed: a crashed
@@ -221,9 +222,25 @@ class RouteKeeper:
                 self.stats.restored += 1
                 self._call("add", None, vip)
 
+    def interface_up(self, ifname: str) -> None:
+        """keepalived's interface_up (static_track_group_reinstate_config): the static addresses and
+        routes on an interface that comes up are put back (the kernel drops routes with the link),
+        unless `no_track`. Measured: 'Restoring deleted static route ... dev dum1'."""
+        if not self._static_up:
+            return
+        for vip in self.static.addresses:
+            if vip.dev == ifname and "no_track" not in vip.flags and self._call("add", None, vip):
+                log.info("Restoring deleted static address %s dev %s", vip, ifname)
+                self.stats.restored += 1
+        for route in self.static.routes:
+            if route.dev == ifname and route.track and self._call("add", None, route):
+                log.info("Restoring deleted static route %s", route)
+                self.stats.restored += 1
+
     # --- one kernel call ----------------------------------------------------------------------------------
 
-    def _call(self, op: str, who: str | None, item: Route | Rule | Vip, quiet: bool = False) -> None:
+    def _call(self, op: str, who: str | None, item: Route | Rule | Vip, quiet: bool = False) -> bool:
+        """Add or remove one item; True when the kernel changed (a failure is logged and counted)."""
         nl = self.netlink
         try:
             if isinstance(item, Vip):
@@ -238,7 +255,7 @@ class RouteKeeper:
             prefix = f"({who}) " if who else ""
             kind = "address" if isinstance(item, Vip) else type(item).__name__.lower()
             log.error("%scannot %s %s %s: %s", prefix, "add" if op == "add" else "remove", kind, item, exc)
-            return
+            return False
         if changed:
             if op == "add":
                 self.stats.installed += 1
@@ -246,3 +263,4 @@ class RouteKeeper:
                 self.stats.removed += 1
                 if quiet:
                     log.info("(%s) removed leftover %s", who, item)
+        return changed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,11 +41,14 @@ def due(inst: Instance, now: float) -> bool:
     return True
 
 
-def judge(inst: Instance, seen: frozenset[str]) -> None:
-    """Fold one probe's answers into the instance's verdict, logging when it changes."""
+def judge(inst: Instance, seen: frozenset[str], wall: float) -> None:
+    """Fold one probe's answers into the instance's verdict, logging when it changes; `wall` (the wall
+    clock) dates the start of a split brain for the status page."""
     suspects, inst.suspects = inst.suspects, seen
     others = seen & suspects  # seen by two probes in a row: not a handover in flight
     vip = inst.cfg.vips[0].address if inst.cfg.vips else None
+    if others and not inst.split_brain:
+        inst.split_brain_since = wall
     if others and others != inst.split_brain:
         inst.split_brain_events += 1
         log.error(
@@ -57,6 +61,8 @@ def judge(inst: Instance, seen: frozenset[str]) -> None:
     elif not others and inst.split_brain:
         log.info("(%s) split brain over: only this host answers for %s", inst.name, vip)
     inst.split_brain = others
+    if not others:
+        inst.split_brain_since = None
 
 
 def left_master(inst: Instance) -> None:
@@ -64,13 +70,15 @@ def left_master(inst: Instance) -> None:
     if inst.split_brain:
         log.info("(%s) split brain over: this host is no longer MASTER", inst.name)
     inst.split_brain = frozenset()
+    inst.split_brain_since = None
     inst.suspects = frozenset()
 
 
 class SplitBrainProber:
-    def __init__(self, ports: Ports, spawn: Callable[[Any], None]) -> None:
+    def __init__(self, ports: Ports, spawn: Callable[[Any], None], wall_clock: Callable[[], float] = time.time) -> None:
         self.ports = ports
         self.spawn = spawn
+        self.wall_clock = wall_clock
         self.probers: dict[tuple[str, int], Prober] = {}
 
     def check(self, instances: Iterable[Instance], now: float) -> None:
@@ -113,7 +121,7 @@ class SplitBrainProber:
             return
         for inst, seen in answers:
             if inst.router.state is State.MASTER:
-                judge(inst, seen)
+                judge(inst, seen, self.wall_clock())
 
     def close(self) -> None:
         for prober in self.probers.values():

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from vrrpkit.config.model import ParseResult, ScriptConfig, TrackFileConfig
 from vrrpkit.control.snapshot import ScriptStatus
 from vrrpkit.core.config import InstanceConfig, TrackKind
+from vrrpkit.daemon.logsetup import fields
 from vrrpkit.io.script_runner import RiseFall, run_script
 from vrrpkit.io.scripts import Script
 
@@ -60,6 +61,22 @@ class ScriptTracker:
         result = await run_script(self.script, timeout=max(timeout_cs, 1) / 100)
         self.last_rc, self.error = result.returncode, result.error
         return self.counter.update(result.ok) is not None
+
+
+def log_script(tracker: ScriptTracker, before: int | None, changed: bool) -> None:
+    """keepalived's lines: "Script `chk` now returning 1" when the exit code changes, then
+    "VRRP_Script(chk) failed (exited with status 1)" or "VRRP_Script(chk) succeeded" when the
+    rise/fall counter flips. A failure is a warning (``journalctl -p warning`` finds it)."""
+    extra = fields(script=tracker.name)
+    if tracker.last_rc is not None and tracker.last_rc != before:
+        log.info("Script `%s` now returning %d", tracker.name, tracker.last_rc, extra=extra)
+    if not changed:
+        return
+    if tracker.ok:
+        log.info("VRRP_Script(%s) succeeded", tracker.name, extra=fields(script=tracker.name, status="GOOD"))
+        return
+    why = tracker.error or (f"exited with status {tracker.last_rc}" if tracker.last_rc is not None else "no result")
+    log.warning("VRRP_Script(%s) failed (%s)", tracker.name, why, extra=fields(script=tracker.name, status="BAD"))
 
 
 def parse_strtol(text: str) -> int:
@@ -216,9 +233,10 @@ class Trackers:
     async def _script_loop(self, tracker: ScriptTracker) -> None:
         interval = max(tracker.config.interval_cs, 1) / 100
         while True:
-            if await tracker.run_once():
-                state = "succeeded" if tracker.ok else "failed"
-                log.info("Script `%s` now returning %s (%s)", tracker.name, tracker.last_rc, state)
+            before = tracker.last_rc
+            changed = await tracker.run_once()
+            log_script(tracker, before, changed)
+            if changed:
                 self.on_change(tracker.name, tracker.ok)
             await asyncio.sleep(interval)
 

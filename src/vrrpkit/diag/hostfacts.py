@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from vrrpkit.config.host import HostFacts, ScriptVerdict
 from vrrpkit.config.model import GlobalDefs, ScriptUse
-from vrrpkit.io import netlink, scripts
+from vrrpkit.io import netlink, scripts, vmac
 from vrrpkit.io.fifo import path_kind
 from vrrpkit.io.routes import rt_tables
 
@@ -26,7 +26,8 @@ def script_verdict(use: ScriptUse, g: GlobalDefs) -> ScriptVerdict:
 def gather() -> HostFacts:
     """This host's facts; raises OSError when netlink is unavailable."""
     return HostFacts(interfaces=netlink.interface_addresses(), script_check=script_verdict, path_kind=path_kind,
-                     rt_tables=rt_tables() | {"main": 254, "local": 255, "default": 253})
+                     rt_tables=rt_tables() | {"main": 254, "local": 255, "default": 253},
+                     kinds=vmac.interface_kinds())
 
 
 def primary_sources(facts: HostFacts) -> dict[str, str]:

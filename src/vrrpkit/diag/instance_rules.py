@@ -214,8 +214,7 @@ def vip_blocked(inst: Instance) -> list[Finding]:
         fix = (
             f"add `accept` to vrrp_instance {cfg.name} in {facts.config_file()} (keeps vrrp_strict's other checks), or "
             "remove vrrp_strict / strict_mode, then reload the daemon (systemctl reload keepalived)"
-            if strictish else fw.accept_rule_for(b, iface, "in", facts.firewalld).replace("meta l4proto vrrp",
-                                                                                         f"ip daddr {vip}")
+            if strictish else fw.accept_rule_for(b, iface, "in", facts.firewalld, vip=vip)
         )  # fmt: skip
         out.append(
             Finding(
@@ -427,7 +426,7 @@ def _split_brain(inst: Instance) -> list[Finding]:
                    ": check that its unicast_peer list names this host and that nothing drops protocol 112"),
                 {**owner_ev, "silent_owners": [facts.who(m) for m in macs]},
                 f"run `vrrpkit investigate` on {facts.who(macs[0])}; there: nft list ruleset | grep -n -e vrrp "
-                "-e 112 -e 'policy drop', and allow it: nft insert rule inet filter output meta l4proto vrrp accept",
+                "-e 112 -e 'policy drop', and allow it: nft insert rule inet filter output meta l4proto 112 accept",
                 Confidence.HIGH if lost_vrrp else Confidence.MEDIUM,
                 ["it answers ARP for the VIP, its adverts never arrive in 3+ intervals"]
                 + (["its IGMP membership report arrived (multicast works from it)"] if lost_vrrp else []),

@@ -83,14 +83,15 @@ def _load_config(opts: Options, facts: Facts) -> list[InstanceConfig]:
         else:
             facts.notes.append(f"no configuration ({DEFAULT_CONFIG} missing): VRIDs are learned from the link")
             return []
-    for f in files:
-        if not os.path.exists(f):
-            raise EnvironmentProblem(f"{f}: no such file")
     try:
         from vrrpkit.config import load_files
+        from vrrpkit.config.files import cannot_read
     except ImportError as exc:
         raise EnvironmentProblem(f"the keepalived.conf parser is not available in this build ({exc})") from exc
-    result = load_files(files, opts.config_id)
+    try:
+        result = load_files(files, opts.config_id)
+    except OSError as exc:
+        raise EnvironmentProblem(cannot_read(exc)) from exc
     facts.config_files = list(files)
     for d in result.diagnostics:
         facts.diagnostics.append(

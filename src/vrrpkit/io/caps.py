@@ -44,6 +44,7 @@ NAMES = {
 }
 DAEMON_KEEPS = frozenset(NAMES)
 
+_PR_CAPBSET_READ = 23
 _PR_CAPBSET_DROP = 24
 _VERSION_3 = 0x20080522
 
@@ -81,7 +82,11 @@ def drop_all_but(keep: frozenset[int] = DAEMON_KEEPS) -> None:
     """
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     for cap in range(last_cap() + 1):
-        if cap not in keep and libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+        # A capability already out of the bounding set (a unit's CapabilityBoundingSet=) is skipped:
+        # dropping it again needs CAP_SETPCAP, which such a unit does not give either.
+        if cap in keep or libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) == 0:
+            continue
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             err = ctypes.get_errno()
             if err != 22:  # EINVAL: a capability this kernel does not know
                 raise OSError(err, f"PR_CAPBSET_DROP {cap}: {os.strerror(err)}")

@@ -15,7 +15,11 @@ Why each choice:
 * Requests go through ``vrrpkit.io.rtnl``, one blocking netlink socket per process: a VIP change is
   one kernel round trip made where it is decided, as keepalived makes it (pyroute2, used before,
   cost ~13 MB of RSS and a thread hand-off per change; see docs/reliability.md). Routes and rules
-  (``vrrpkit.io.routes``) still use pyroute2 through ``run_sync``, imported only when configured.
+  (``vrrpkit.io.routes``) and VMAC links (``vrrpkit.io.vmac``) still use pyroute2 through
+  ``run_sync``, imported only when configured.
+* pyroute2 before 0.9.1 (Debian 12 ships 0.7.2) has no AsyncIPRoute. There, ``ThreadedIPRoute``
+  gives the same awaitable surface over the classic synchronous ``IPRoute``, one call at a time in
+  a worker thread, so the Debian package can depend on Debian's own python3-pyroute2.
 * Link state for the loop comes from ``LinkMonitor``, a plain non-blocking netlink socket
   subscribed to RTMGRP_LINK, so asyncio can watch its fd directly. "Up" means IFF_UP and
   IFF_RUNNING (carrier), keepalived's ``IF_FLAGS_UP``.
@@ -32,7 +36,7 @@ import socket
 import struct
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, ip_address, ip_interface
 from typing import Any, TypeVar
@@ -376,25 +380,115 @@ def interface_addresses() -> dict[str, tuple[IPInterface, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+class _Messages:
+    """A list of netlink messages that reads like AsyncIPRoute's async generators (``async for``)."""
+
+    def __init__(self, messages: Iterable[Any]) -> None:
+        self._messages = iter(list(messages))
+
+    def __aiter__(self) -> _Messages:
+        return self
+
+    def __iter__(self) -> Iterator[Any]:  # AsyncIPRoute's link("get") answers a plain list
+        return self._messages
+
+    async def __anext__(self) -> Any:
+        try:
+            return next(self._messages)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+def legacy_addr_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """pyroute2 < 0.9 drops ``preferred_lft``/``valid_lft`` given as keywords (its filter reads them
+    from inside ``cacheinfo``), so a /128 VIP would not be deprecated: pass them there instead."""
+    if "preferred_lft" not in kwargs and "valid_lft" not in kwargs:
+        return kwargs
+    out = dict(kwargs)
+    forever = consts.INFINITY_LIFE_TIME
+    out["cacheinfo"] = {"preferred": out.pop("preferred_lft", forever), "valid": out.pop("valid_lft", forever)}
+    return out
+
+
+class ThreadedIPRoute:
+    """AsyncIPRoute's surface (``addr``, ``link``, ``route``, ``rule``, ``get_links``, ``get_addr``, ``close``) over
+    the synchronous ``IPRoute`` of pyroute2 < 0.9.1, for the Debian 12 package (python3-pyroute2 0.7.2).
+
+    Each call runs in a worker thread, one at a time (IPRoute is not safe for concurrent use), and
+    dumps are read to the end there, so the caller's loop never blocks on the kernel.
+    """
+
+    def __init__(self, ipr: Any = None) -> None:
+        if ipr is None:
+            from pyroute2 import IPRoute
+
+            ipr = IPRoute()
+        self._ipr = ipr
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> list[Any]:
+        with self._lock:
+            return list(getattr(self._ipr, method)(*args, **kwargs) or [])
+
+    async def _run(self, method: str, *args: Any, **kwargs: Any) -> _Messages:
+        loop = asyncio.get_running_loop()
+        messages = await loop.run_in_executor(None, lambda: self._call(method, *args, **kwargs))
+        return _Messages(messages)
+
+    async def addr(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("addr", command, **legacy_addr_kwargs(kwargs))
+
+    async def route(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("route", command, **kwargs)
+
+    async def link(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("link", command, **kwargs)
+
+    async def rule(self, command: str, **kwargs: Any) -> _Messages:
+        return await self._run("rule", command, **kwargs)
+
+    async def get_links(self) -> _Messages:
+        return await self._run("get_links")
+
+    async def get_addr(self) -> _Messages:
+        return await self._run("get_addr")
+
+    def close(self) -> None:
+        with self._lock:
+            self._ipr.close()
+
+
+def async_iproute_class() -> Any:
+    """pyroute2's AsyncIPRoute (>= 0.9.1), or None before it; imports pyroute2 (and so ssl) on first
+    use only: `vrrpkit run` keeps ssl out of the daemon (cli/cmd_run.py) until something needs it."""
+    if "ssl" in sys.modules and sys.modules["ssl"] is None:
+        del sys.modules["ssl"]  # pyroute2 imports ssl unconditionally
+    try:  # pyroute2 >= 0.9.1
+        from pyroute2 import AsyncIPRoute
+    except ImportError:  # pyroute2 0.7.x / 0.8.x (Debian 12: 0.7.2)
+        return None
+    return AsyncIPRoute
+
+
+def open_iproute() -> Any:
+    """AsyncIPRoute where pyroute2 has it (>= 0.9.1), else the threaded adapter over IPRoute."""
+    cls = async_iproute_class()
+    return cls() if cls is not None else ThreadedIPRoute()
+
+
 class Netlink:
     """The same queries for asyncio code that prefers to await them (each is one kernel round trip,
     answered at once, so awaiting it never blocks the loop for longer than calling it would); and
-    the pyroute2 connection that routes and rules (``vrrpkit.io.routes``) still go through, made
-    (and pyroute2 imported) only when one is first asked for."""
+    the pyroute2 connection that routes, rules and VMAC links still go through, made (and pyroute2
+    imported) only when one is first asked for."""
 
     def __init__(self) -> None:
         self._ipr: Any = None
 
     async def connection(self) -> Any:
-        """The shared pyroute2 ``AsyncIPRoute``, for the routes and rules adapter."""
+        """The shared pyroute2 connection (AsyncIPRoute, or the threaded adapter on pyroute2 < 0.9.1)."""
         if self._ipr is None:
-            if "ssl" in sys.modules and sys.modules["ssl"] is None:
-                # `vrrpkit run` keeps ssl out of the daemon (cli/cmd_run.py) until something that
-                # imports it unconditionally is needed: pyroute2 does
-                del sys.modules["ssl"]
-            from pyroute2 import AsyncIPRoute
-
-            self._ipr = AsyncIPRoute()
+            self._ipr = open_iproute()
         return self._ipr
 
     async def __aenter__(self) -> Netlink:

@@ -9,8 +9,18 @@ link-local VIPs matched together with their interface. We do the same in one ``i
 
     table inet vrrpkit { set vips4; set vips6; set vips6ll (ipv6_addr . ifname); chain in; chain out }
 
+VMACs need two more tables, as keepalived makes them (``table ip keepalived`` / ``ip6``, measured with
+2.2.7): a backup's VMAC has the master's MAC, so the IGMP/MLD reports it sends when it joins the VRRP
+group would teach the switches that the virtual MAC lives on the backup's port. Those reports are
+duplicated onto the base interface and dropped on the VMAC, and IPv6 router solicitations from a VMAC
+are dropped (``dup`` only exists in the ip and ip6 families, not in inet):
+
+    table ip vrrpkit { map vmacs (VMAC -> base); chain out: igmp from a VMAC -> dup to base, drop }
+    table ip6 vrrpkit { map vmacs; set vmacs_rs; chain out: MLD as above, router solicitations dropped }
+
 The daemon calls ``setup()`` at start, ``add()`` when an instance with no_accept becomes MASTER,
-``remove()`` when it leaves MASTER, and ``teardown()`` on stop. Every script is applied atomically
+``remove()`` when it leaves MASTER, ``add_vmac()``/``remove_vmac()`` around a VMAC's life, and
+``teardown()`` on stop. Every script is applied atomically
 by ``nft -f -`` and is idempotent (adding an element twice is fine; removal first adds, so a missing
 element is no error), so replays after crashes and reloads are safe. The script builders are pure
 functions; ``apply`` blocks (for sync callers) and ``apply_async`` does not (for the loop).
@@ -49,9 +59,11 @@ def _check_ifname(ifname: str) -> str:
     return ifname
 
 
-def setup_script(table: str = DEFAULT_TABLE, priority: int = CHAIN_PRIORITY) -> str:
-    """Create the table afresh (a leftover of a crashed run is replaced, as keepalived does)."""
+def setup_script(table: str = DEFAULT_TABLE, priority: int = CHAIN_PRIORITY, counters: bool = False) -> str:
+    """Create the table afresh (a leftover of a crashed run is replaced, as keepalived does); `counters`
+    (nftables_counters) counts what each rule drops."""
     t = _check_table(table)
+    c = "counter " if counters else ""
     nd = "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept"
     return f"""add table inet {t}
 delete table inet {t}
@@ -62,25 +74,75 @@ table inet {t} {{
     chain in {{
         type filter hook input priority {priority}; policy accept;
         {nd}
-        ip daddr @vips4 drop
-        ip6 daddr @vips6 drop
-        ip6 daddr . iifname @vips6ll drop
+        ip daddr @vips4 {c}drop
+        ip6 daddr @vips6 {c}drop
+        ip6 daddr . iifname @vips6ll {c}drop
     }}
     chain out {{
         type filter hook output priority {priority}; policy accept;
         {nd}
-        ip saddr @vips4 drop
-        ip6 saddr @vips6 drop
-        ip6 saddr . oifname @vips6ll drop
+        ip saddr @vips4 {c}drop
+        ip6 saddr @vips6 {c}drop
+        ip6 saddr . oifname @vips6ll {c}drop
     }}
 }}
 """
 
 
 def teardown_script(table: str = DEFAULT_TABLE) -> str:
-    """Delete the table; succeeds whether or not it exists."""
+    """Delete the tables (no_accept and VMAC); succeeds whether or not they exist."""
     t = _check_table(table)
-    return f"add table inet {t}\ndelete table inet {t}\n"
+    return "".join(f"add table {family} {t}\ndelete table {family} {t}\n" for family in ("inet", "ip", "ip6"))
+
+
+IGMP = 2  # IP protocol number (never /etc/protocols names)
+
+
+def vmac_setup_script(table: str = DEFAULT_TABLE, priority: int = CHAIN_PRIORITY, counters: bool = False) -> str:
+    """The ip and ip6 tables that keep a VMAC's IGMP/MLD reports (and IPv6 router solicitations) off the wire."""
+    t = _check_table(table)
+    c = "counter " if counters else ""
+    return f"""add table ip {t}
+delete table ip {t}
+table ip {t} {{
+    map vmacs {{ type iface_index : iface_index; }}
+    chain out {{
+        type filter hook output priority {priority}; policy accept;
+        ip protocol {IGMP} oif @vmacs dup to ip daddr device oif map @vmacs {c}drop
+    }}
+}}
+add table ip6 {t}
+delete table ip6 {t}
+table ip6 {t} {{
+    map vmacs {{ type iface_index : iface_index; }}
+    set vmacs_rs {{ type iface_index; }}
+    chain out {{
+        type filter hook output priority {priority}; policy accept;
+        icmpv6 type mld2-listener-report oif @vmacs dup to ip6 daddr device oif map @vmacs {c}drop
+        icmpv6 type nd-router-solicit oif @vmacs_rs {c}drop
+    }}
+}}
+"""
+
+
+def _vmac_elements(vmac: str, base: str, family: int) -> list[tuple[str, str]]:
+    v, b = _check_ifname(vmac), _check_ifname(base)
+    if family == 4:
+        return [("ip", f'vmacs {{ "{v}" : "{b}" }}')]
+    return [("ip6", f'vmacs {{ "{v}" : "{b}" }}'), ("ip6", f'vmacs_rs {{ "{v}" }}')]
+
+
+def vmac_add_script(vmac: str, base: str, family: int, table: str = DEFAULT_TABLE) -> str:
+    """Start moving a VMAC's IGMP (IPv4) or MLD (IPv6) reports to its base interface."""
+    t = _check_table(table)
+    return "".join(f"add element {fam} {t} {elem}\n" for fam, elem in _vmac_elements(vmac, base, family))
+
+
+def vmac_remove_script(vmac: str, base: str, family: int, table: str = DEFAULT_TABLE) -> str:
+    """Before the VMAC goes: afterwards nft could no longer name it (the maps hold interface indexes)."""
+    t = _check_table(table)
+    return "".join(f"add element {fam} {t} {elem}\ndelete element {fam} {t} {elem}\n"
+                   for fam, elem in _vmac_elements(vmac, base, family))
 
 
 def _elements(ifname: str, addresses: Iterable[IPAddress]) -> dict[str, list[str]]:
@@ -156,9 +218,18 @@ class NoAcceptFirewall:
     def __init__(self, table: str = DEFAULT_TABLE, nft: str = "nft") -> None:
         self.table = _check_table(table)
         self.nft = nft
+        self.priority = CHAIN_PRIORITY
+        self.counters = False
+        self._vmac_tables = False
+
+    def configure(self, table: str, priority: int, counters: bool) -> None:
+        """keepalived's nftables TABLE, nftables_priority and nftables_counters (before setup)."""
+        self.table = _check_table(table)
+        self.priority = priority
+        self.counters = counters
 
     def setup(self) -> None:
-        apply(setup_script(self.table), self.nft)
+        apply(setup_script(self.table, self.priority, self.counters), self.nft)
 
     def add(self, ifname: str, addresses: Iterable[IPAddress]) -> None:
         apply(add_script(ifname, addresses, self.table), self.nft)
@@ -168,9 +239,20 @@ class NoAcceptFirewall:
 
     def teardown(self) -> None:
         apply(teardown_script(self.table), self.nft)
+        self._vmac_tables = False
+
+    def add_vmac(self, vmac: str, base: str, family: int) -> None:
+        if not self._vmac_tables:
+            apply(vmac_setup_script(self.table, self.priority, self.counters), self.nft)
+            self._vmac_tables = True
+        apply(vmac_add_script(vmac, base, family, self.table), self.nft)
+
+    def remove_vmac(self, vmac: str, base: str, family: int) -> None:
+        if self._vmac_tables:
+            apply(vmac_remove_script(vmac, base, family, self.table), self.nft)
 
     async def setup_async(self) -> None:
-        await apply_async(setup_script(self.table), self.nft)
+        await apply_async(setup_script(self.table, self.priority, self.counters), self.nft)
 
     async def add_async(self, ifname: str, addresses: Iterable[IPAddress]) -> None:
         await apply_async(add_script(ifname, addresses, self.table), self.nft)

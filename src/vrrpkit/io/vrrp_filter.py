@@ -10,10 +10,12 @@ BPF program, rebuilt whenever the instances on it change, that drops:
 * for a VRID whose instances are all multicast: a TTL / hop limit other than 255, or a unicast
   destination; for a VRID whose instances are all unicast: a multicast destination, and a source
   that is no ``unicast_peer`` when the instances check sources (``check_unicast_src``, TTL limits);
-* a length that disagrees with the address count, a v3 advert without addresses, interval 0;
+* a length that disagrees with the address count, a v3 advert without addresses (unless an
+  instance here has no_virtual_ipaddress), interval 0;
 * a bad checksum, in every form the codec accepts (v2; v3 with the IPv4 pseudo-header on the real
   destination, on any configured group, or without one; v3 with the IPv6 pseudo-header), for
-  adverts of up to `checksum_limit` bytes (the 4096-instruction budget; longer ones pass unchecked).
+  adverts of up to `checksum_limit` bytes (the 4096-instruction budget; longer ones pass unchecked),
+  unless an instance here takes any v3 checksum (v3_checksum_as_v2): then user space checks them.
 
 Each rule here is one of the receive rules in `vrrpkit.core` (the router keeps all of them: the
 filter is a shield, never the only check), and it must never drop what the router would accept:
@@ -63,15 +65,20 @@ class FilterSpec:
     family: int
     rules: tuple[VridRule, ...]
     groups: tuple[IPv4Address, ...] = ()  # IPv4 v3 checksum over the group (FRR unicasting)
+    check_checksum: bool = True  # False when an instance here takes any v3 checksum (v3_checksum_as_v2)
+    allow_empty: bool = False  # an instance here takes v3 adverts without addresses (no_virtual_ipaddress)
 
 
 def spec_for(family: int, configs: Iterable[InstanceConfig]) -> FilterSpec:
     """The filter spec for the instances that share one socket (same interface and family)."""
     by_vrid: dict[int, list[InstanceConfig]] = {}
     groups: set[IPv4Address] = set()
+    check_checksum, allow_empty = True, False
     for cfg in configs:
         by_vrid.setdefault(cfg.vrid, []).append(cfg)
         groups.add(cfg.mcast_group4)
+        check_checksum = check_checksum and not cfg.v3_checksum_as_v2
+        allow_empty = allow_empty or cfg.no_virtual_ipaddress
     rules = []
     for vrid, cfgs in sorted(by_vrid.items()):
         if all(not c.unicast for c in cfgs):
@@ -83,7 +90,9 @@ def spec_for(family: int, configs: Iterable[InstanceConfig]) -> FilterSpec:
             rules.append(VridRule(vrid, Mode.UNICAST, peers))
         else:
             rules.append(VridRule(vrid, Mode.ANY))
-    return FilterSpec(family, tuple(rules), tuple(sorted(groups)) if family == 4 else ())
+    return FilterSpec(
+        family, tuple(rules), tuple(sorted(groups)) if family == 4 else (), check_checksum, allow_empty
+    )
 
 
 def checksum_limit(family: int, budget: int = CHECKSUM_BUDGET) -> int:
@@ -169,7 +178,10 @@ class _Builder:
         self._rule_blocks()
         a.label("length")
         self._length()
-        self._checksum()
+        if self.spec.check_checksum:
+            self._checksum()
+        else:  # the codec takes any v3 checksum here: leave every checksum to user space
+            a.label("checksum")
         a.label("accept")
         a.op(bpf.RET_K, bpf.ACCEPT_ALL)
         a.label("drop")
@@ -256,8 +268,9 @@ class _Builder:
         a.op(bpf.LD_MEM, M_VER)
         a.jump(bpf.JEQ_K, 2, "v2len", None)
         a.op(bpf.LD_MEM, M_TMP)
-        a.unless_eq(0, "v3len")
-        a.ja("drop")
+        if not self.spec.allow_empty:  # no_virtual_ipaddress: a v3 advert may carry no address
+            a.unless_eq(0, "v3len")
+            a.ja("drop")
         a.label("v3len")
         a.op(bpf.LD_MEM, M_TMP)
         a.op(bpf.LSH_K, 2 if self.v4 else 4)

@@ -194,8 +194,22 @@ class _VrrpSocketBase(FdSocket):
             good.append(datagram)
         return good, bad
 
+    def set_rcvbuf(self, size: int) -> None:
+        """SO_RCVBUF (keepalived's kernel_rx_buf_size / vrrp_rx_bufs_policy); the kernel doubles it
+        and caps it at net.core.rmem_max."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
     def _bind_device(self) -> None:
         self.sock.setsockopt(socket.SOL_SOCKET, consts.SO_BINDTODEVICE, self.ifname.encode())
+
+    def join(self, group: IPAddress) -> None:
+        """Also receive `group` (another instance's mcast_dst_ip on this interface); OSError on failure."""
+        if group.version == 4:
+            mreqn = struct.pack("4s4si", group.packed, b"\0" * 4, self.ifindex)
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        else:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, consts.IPV6_JOIN_GROUP, struct.pack("16si", group.packed,
+                                                                                        self.ifindex))
 
 
 class VrrpSocket4(_VrrpSocketBase):
@@ -220,7 +234,7 @@ class VrrpSocket4(_VrrpSocketBase):
         super().__init__(ifname, unicast)
         self.group = group
         self.src = src
-        self._packets: dict[tuple[bytes, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]] = {}
+        self._packets: dict[tuple[bytes, int, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]] = {}
         self._burst: sendmmsg.Burst | None = None
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
@@ -243,12 +257,14 @@ class VrrpSocket4(_VrrpSocketBase):
             self.sock.close()
             raise
 
-    def send(self, data: bytes, dst: IPv4Address | None = None, src: IPv4Address | None = None) -> OSError | None:
+    def send(
+        self, data: bytes, dst: IPv4Address | None = None, src: IPv4Address | None = None, ttl: int = 255
+    ) -> OSError | None:
         """Send one VRRP message (no IP header) with keepalived's IPv4 header; returns the error, if any.
 
         ``dst`` defaults to the group; ``src`` to the socket's ``src``. A missing source is an
         error (returned, counted): the v3 checksum was computed over a source and the kernel must
-        not pick another one.
+        not pick another one. ``ttl`` is 255 but for unicast_ttl.
         """
         dst = self.group if dst is None else dst
         src = self.src if src is None else src
@@ -256,7 +272,7 @@ class VrrpSocket4(_VrrpSocketBase):
             exc = OSError(errno.EADDRNOTAVAIL, "no source address for the VRRP advert")
             self.stats.count_send_error(exc)
             return exc
-        packet, address, _, _, _ = self._prepared(data, dst, src)
+        packet, address, _, _, _ = self._prepared(data, dst, src, ttl)
         try:
             self.sock.sendto(packet, address)
         except OSError as exc:
@@ -266,9 +282,9 @@ class VrrpSocket4(_VrrpSocketBase):
         return None
 
     def _prepared(
-        self, data: bytes, dst: IPv4Address, src: IPv4Address
+        self, data: bytes, dst: IPv4Address, src: IPv4Address, ttl: int = 255
     ) -> tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]:
-        key = (data, id(dst))
+        key = (data, id(dst), ttl)
         cached = self._packets.get(key)
         if cached is None or cached[2] is not src or cached[3] is not dst:
             # A master resends the same message every interval (the router hands over the same
@@ -279,7 +295,7 @@ class VrrpSocket4(_VrrpSocketBase):
             if len(self._packets) >= 1024:
                 self._packets.clear()
                 self._burst = None
-            packet = build_ipv4(src, dst, data)
+            packet = build_ipv4(src, dst, data, ttl=ttl)
             cached = self._packets[key] = (packet, (str(dst), 0), src, dst, sendmmsg.sockaddr_in(dst.packed))
         return cached
 
@@ -288,16 +304,16 @@ class VrrpSocket4(_VrrpSocketBase):
         as ``send`` returns them. A MASTER's tick is the same burst every time (the router hands
         over the same effect objects): then the prepared burst is sent as it is."""
         if len(adverts) < 2 or not sendmmsg.available():
-            return [self.send(a.data, a.dst, a.src) for a in adverts]  # type: ignore[arg-type]
+            return [self.send(a.data, a.dst, a.src, a.ttl) for a in adverts]  # type: ignore[arg-type]
         burst = self._burst
         if burst is None or burst.key != tuple(map(id, adverts)):
-            prepared = [self._prepared(a.data, a.dst, a.src) for a in adverts]  # type: ignore[arg-type]
+            prepared = [self._prepared(a.data, a.dst, a.src, a.ttl) for a in adverts]  # type: ignore[arg-type]
             burst = self._burst = sendmmsg.Burst(adverts, [(p[0], p[4]) for p in prepared])
         sent, _errno = burst.send(self.sock.fileno())
         self.stats.sent += sent
         errors: list[OSError | None] = [None] * sent
         for advert in adverts[sent:]:  # the rest one by one: each error where it happened
-            errors.append(self.send(advert.data, advert.dst, advert.src))  # type: ignore[arg-type]
+            errors.append(self.send(advert.data, advert.dst, advert.src, advert.ttl))  # type: ignore[arg-type]
         return errors
 
     def recv(self) -> Datagram | None:
@@ -399,16 +415,21 @@ class VrrpSocket6(_VrrpSocketBase):
 
     def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]:
         """``send`` for each advert of a burst (each needs its own IPV6_PKTINFO)."""
-        return [self.send(a.data, a.dst, a.src) for a in adverts]  # type: ignore[arg-type]
+        return [self.send(a.data, a.dst, a.src, a.ttl) for a in adverts]  # type: ignore[arg-type]
 
-    def send(self, data: bytes, dst: IPv6Address | None = None, src: IPv6Address | None = None) -> OSError | None:
-        """Send one VRRP message; the source goes in IPV6_PKTINFO so it is exactly the one given."""
+    def send(
+        self, data: bytes, dst: IPv6Address | None = None, src: IPv6Address | None = None, ttl: int = 255
+    ) -> OSError | None:
+        """Send one VRRP message; the source goes in IPV6_PKTINFO so it is exactly the one given, and a
+        hop limit other than 255 (unicast_ttl) in IPV6_HOPLIMIT."""
         dst = self.group if dst is None else dst
         src = self.src if src is None else src
         ancillary = []
         if src is not None:
             pktinfo = struct.pack("16sI", src.packed, self.ifindex)
             ancillary.append((socket.IPPROTO_IPV6, consts.IPV6_PKTINFO, pktinfo))
+        if ttl != 255:
+            ancillary.append((socket.IPPROTO_IPV6, consts.IPV6_HOPLIMIT, struct.pack("i", ttl)))
         scope = self.ifindex if (dst.is_link_local or dst.is_multicast) else 0
         try:
             self.sock.sendmsg([data], ancillary, 0, (str(dst), 0, 0, scope))

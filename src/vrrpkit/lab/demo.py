@@ -7,6 +7,7 @@ what the kernel shows (`ip addr`), so the demo passes only if the product really
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from vrrpkit.lab.lab import Lab, wait_until
+from vrrpkit.lab.system import LabError
 
 VIP = "192.0.2.99"
 PRIORITIES = {"h1": 150, "h2": 100, "h3": 90}  # + check_web's weight 2: the seed's "prio 152"
@@ -72,6 +74,8 @@ class Step:
     title: str
     ok: bool = False
     seconds: float = 0.0
+    started: float = 0.0  # seconds since the demo began
+    short: str = ""  # a few words, for the report's timeline
     lines: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -81,6 +85,8 @@ class Step:
             "title": self.title,
             "ok": self.ok,
             "seconds": round(self.seconds, 3),
+            "started": round(self.started, 3),
+            "short": self.short,
             "details": self.lines,
             **self.data,
         }
@@ -104,6 +110,38 @@ class Demo:
         self.steps: list[Step] = []
         self.lab: Lab | None = None
         self.started = time.monotonic()
+        # What the report draws: who held the VIP when (a sample each time it changed, as the steps
+        # poll `ip addr`), what the demo did when, and the lab it did it in.
+        self.ownership: list[tuple[float, list[str]]] = []
+        self.events: list[tuple[float, str, str, list[str]]] = []  # (time, kind, what, hosts)
+        self.last_look = 0.0
+        self.lab_info: dict[str, Any] = {}
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def holders(self) -> set[str]:
+        """The hosts holding the VIP now, as `ip addr` shows it; every change is recorded for the report."""
+        held = self._lab().vip_holders(VIP)
+        self.saw(held)
+        return held
+
+    def saw(self, held: set[str]) -> None:
+        t = self.elapsed()
+        if not self.ownership or set(self.ownership[-1][1]) != held:
+            self.ownership.append((t, sorted(held)))
+        self.last_look = t
+
+    def event(self, kind: str, what: str, hosts: list[str]) -> None:
+        """Something the demo did to the lab: `kind` is `cloud` (the switch drops multicast from now
+        on), `reload` (SIGHUP) or `power-off` (SIGKILL and link down: a VIP left there is unreachable)."""
+        self.events.append((self.elapsed(), kind, what, hosts))
+
+    def _look(self) -> None:
+        """A sample between steps (before the lab exists or after it is gone, nothing to see)."""
+        if self.lab is not None and self.lab_info:
+            with contextlib.suppress(LabError, OSError):
+                self.holders()
 
     # --- narration ---------------------------------------------------------------------------
 
@@ -111,17 +149,19 @@ class Demo:
         if not self.quiet:
             print(text, file=self.out, flush=True)
 
-    def step(self, title: str, body: Callable[[Step], bool]) -> bool:
-        step = Step(len(self.steps) + 1, title)
+    def step(self, title: str, body: Callable[[Step], bool], short: str = "") -> bool:
+        step = Step(len(self.steps) + 1, title, started=self.elapsed(), short=short)
         self.steps.append(step)
         self.say(f"\n[{step.number}] {title}")
         t0 = time.monotonic()
+        self._look()
         try:
             step.ok = bool(body(step))
         except Exception as exc:  # the demo reports; it must still clean up
             step.ok = False
             step.lines.append(f"error: {exc}")
             self.say(f"    error: {exc}")
+        self._look()
         step.seconds = time.monotonic() - t0
         self.say(f"    -> {'ok' if step.ok else 'FAILED'} ({step.seconds:.1f}s)")
         return step.ok
@@ -141,12 +181,25 @@ class Demo:
         self.lab = lab
         try:
             lab.up()
+            self.lab_info = {
+                "name": lab.name,
+                "switch": lab.switch_netns,
+                "bridge": lab.bridge,
+                "interface": lab.iface,
+                "vip": VIP,
+                "hosts": [
+                    {"name": h, "address": str(lab.addr(h)), "mac": lab.mac(h), "priority": PRIORITIES[h]}
+                    for h in lab.hosts
+                ],
+            }
             ok = (
-                self.step("Three hosts with the seed's keepalived.conf, multicast working", self.step_elect)
-                and self.step("The switch starts dropping multicast, like a VPC", self.step_cloud)
-                and self.step("vrrpkit investigate on h2", self.step_investigate)
-                and self.step("vrrpkit convert --to-unicast on every host, then SIGHUP", self.step_convert)
-                and self.step("The master dies (SIGKILL + link down)", self.step_failover)
+                self.step("Three hosts with the seed's keepalived.conf, multicast working", self.step_elect, "elect")
+                and self.step("The switch starts dropping multicast, like a VPC", self.step_cloud, "cloud")
+                and self.step("vrrpkit investigate on h2", self.step_investigate, "investigate")
+                and self.step(
+                    "vrrpkit convert --to-unicast on every host, then SIGHUP", self.step_convert, "convert, reload"
+                )
+                and self.step("The master dies (SIGKILL + link down)", self.step_failover, "failover")
             )
         finally:
             if self.keep:
@@ -156,8 +209,12 @@ class Demo:
                 )
             else:
                 t0 = time.monotonic()
+                started = self.elapsed()
                 lab.down()
-                self.steps.append(Step(len(self.steps) + 1, "Lab removed", True, time.monotonic() - t0))
+                if self.lab_info:
+                    self.saw(set())  # the namespaces are gone, and every address with them
+                took = time.monotonic() - t0
+                self.steps.append(Step(len(self.steps) + 1, "Lab removed", True, took, started, short="down"))
                 self.say(f"\n[{len(self.steps)}] Lab removed ({time.monotonic() - t0:.1f}s)")
         ok = all(s.ok for s in self.steps) and len(self.steps) >= 5
         self.say(f"\nDemo {'PASSED' if ok else 'FAILED'} in {time.monotonic() - self.started:.1f}s")
@@ -169,6 +226,13 @@ class Demo:
             "daemon": self.daemon,
             "seconds": round(time.monotonic() - self.started, 3),
             "steps": [s.as_dict() for s in self.steps],
+            "lab": self.lab_info,
+            "ownership": [{"time": round(t, 3), "holders": held} for t, held in self.ownership],
+            "last_look": round(self.last_look, 3),
+            "events": [
+                {"time": round(t, 3), "kind": kind, "what": what, "hosts": hosts}
+                for t, kind, what, hosts in self.events
+            ],
         }
 
     # --- steps --------------------------------------------------------------------------------
@@ -190,12 +254,11 @@ class Demo:
 
     def _holders_stable(self, expected: set[str], timeout: float, hold: float = 0.0) -> float | None:
         """Seconds until exactly `expected` hold the VIP (and keep holding it for `hold` s)."""
-        lab = self._lab()
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
-            if wait_until(lambda: lab.vip_holders(VIP) == expected or None, timeout - (time.monotonic() - t0), 0.02):
+            if wait_until(lambda: self.holders() == expected or None, timeout - (time.monotonic() - t0), 0.02):
                 reached = time.monotonic() - t0
-                if hold <= 0 or wait_until(lambda: lab.vip_holders(VIP) != expected or None, hold, 0.05) is None:
+                if hold <= 0 or wait_until(lambda: self.holders() != expected or None, hold, 0.05) is None:
                     return reached
         return None
 
@@ -214,7 +277,7 @@ class Demo:
                 lab.run_keepalived(host, self._conf(host))
         took = self._holders_stable({"h1"}, timeout=15, hold=1.5)
         if took is None:
-            self.note(step, f"expected only h1 to hold {VIP}, got {sorted(lab.vip_holders(VIP))}")
+            self.note(step, f"expected only h1 to hold {VIP}, got {sorted(self.holders())}")
             return False
         self.note(step, f"h1 (priority 150 + check_web 2 = 152) is MASTER after {took:.1f}s; h2, h3 are BACKUP")
         self._show_holders(step)
@@ -223,11 +286,12 @@ class Demo:
     def step_cloud(self, step: Step) -> bool:
         lab = self._lab()
         lab.cloud(True)
+        self.event("cloud", "the switch drops multicast", lab.hosts)
         t0 = time.monotonic()
         bound = max(master_down_interval(PRIORITIES[h] + 2) for h in ("h2", "h3"))
         took = self._holders_stable({"h1", "h2", "h3"}, timeout=bound + 6)
         if took is None:
-            self.note(step, f"expected every host to hold {VIP}, got {sorted(lab.vip_holders(VIP))}")
+            self.note(step, f"expected every host to hold {VIP}, got {sorted(self.holders())}")
             return False
         step.data["split_brain_after"] = round(took, 3)
         step.data["master_down_interval"] = round(bound, 3)
@@ -289,11 +353,12 @@ class Demo:
         t0 = time.monotonic()
         for host in lab.hosts:
             lab.signal(host, signal.SIGHUP)
+        self.event("reload", "SIGHUP: the daemons load the unicast configs", lab.hosts)
         bound = master_down_interval(PRIORITIES["h3"] + 2) + 2
         took = self._holders_stable({"h1"}, timeout=bound + 10, hold=bound)
         if took is None:
             self.note(
-                step, f"expected only h1 to hold {VIP} with the cloud still on, got {sorted(lab.vip_holders(VIP))}"
+                step, f"expected only h1 to hold {VIP} with the cloud still on, got {sorted(self.holders())}"
             )
             return False
         self.note(
@@ -320,6 +385,7 @@ class Demo:
                         if follow.strip() == "}":
                             break
                 self.note(step, "h1.conf: " + " ".join(block)[:110])
+                step.data.setdefault("converted", []).append(" ".join(block))
                 shown += 1
         if not shown:
             self.note(step, "h1.conf: (no unicast lines found in the converted file)")
@@ -331,11 +397,12 @@ class Demo:
         t0 = time.monotonic()
         lab.signal("h1", signal.SIGKILL, group=True)  # keepalived's VRRP child too, or it would exit cleanly
         lab.link("h1", up=False)
+        self.event("power-off", "SIGKILL and link down, like a power loss", ["h1"])
         bound = master_down_interval(PRIORITIES["h2"] + 2)
-        taken = wait_until(lambda: lab.vip_holders(VIP) - {"h1"} == {"h2"} or None, bound + 5, 0.02)
+        taken = wait_until(lambda: self.holders() - {"h1"} == {"h2"} or None, bound + 5, 0.02)
         took = time.monotonic() - t0
         if not taken:
-            self.note(step, f"expected h2 to take over, got {sorted(lab.vip_holders(VIP) - {'h1'})}")
+            self.note(step, f"expected h2 to take over, got {sorted(self.holders() - {'h1'})}")
             return False
         step.data["failover"] = round(took, 3)
         step.data["bound"] = round(bound, 3)
@@ -345,6 +412,6 @@ class Demo:
             "(3 x 1 s + (256-102)/256) after h1's last advert",
         )
         self._show_holders(step)
-        if "h1" in lab.vip_holders(VIP):
+        if "h1" in self.holders():
             self.note(step, "(h1's VIP sits on its dead interface: a killed daemon cannot remove it)")
         return took <= bound + 0.5

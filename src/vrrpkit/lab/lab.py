@@ -292,10 +292,14 @@ class Lab:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
     ) -> LabProcess:
-        """Write `conf_text` and start `vrrpkit run -f CONF --control <rundir>/HOST.sock` in `host`."""
+        """Write `conf_text` and start `vrrpkit run -f CONF --control <rundir>/HOST.sock` in `host`.
+
+        Like the lab's keepalived (`--no-syslog`), it logs to its log file only, never to the host's journal.
+        """
         conf, log = self._files_for(host, "vrrpkit")
         conf.write_text(conf_text)
-        argv = self.vrrpkit_argv("run", "-f", str(conf), "--control", str(self.control_path(host)), *extra_args)
+        argv = self.vrrpkit_argv("run", "-f", str(conf), "--control", str(self.control_path(host)), "--no-syslog",
+                                 *extra_args)  # fmt: skip
         return self._spawn(host, "vrrpkit", argv, log, conf, env)
 
     def run_keepalived(
@@ -354,9 +358,10 @@ class Lab:
 
     # -- observing --
 
-    def vip_holders(self, address: Address) -> set[str]:
-        """Hosts whose eth0 currently carries `address` (what `ip addr` says, not what daemons claim)."""
-        return {host for host in self.hosts if any(observe.addresses(self.netns(host), address))}
+    def vip_holders(self, address: Address, interface: str | None = IFACE) -> set[str]:
+        """Hosts whose eth0 (or `interface`, None: any interface, e.g. a use_vmac macvlan) currently
+        carries `address` (what `ip addr` says, not what daemons claim)."""
+        return {host for host in self.hosts if any(observe.addresses(self.netns(host), address, interface))}
 
     def addr_lines(self, host: str, address: Address) -> list[str]:
         """`ip -br`-like evidence of one address on a host, for narration (empty when absent)."""

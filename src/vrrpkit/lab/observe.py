@@ -22,10 +22,14 @@ from vrrpkit.lab.topology import IFACE
 Address = str | ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def addresses(netns: str, address: Address) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(ifname, addr_info) for each time `address` sits on eth0 in `netns`, as `ip -j addr` shows it."""
+def addresses(netns: str, address: Address, interface: str | None = IFACE) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(ifname, addr_info) for each time `address` sits on eth0 (or `interface`; None: any) in `netns`,
+    as `ip -j addr` shows it."""
     want = ipaddress.ip_address(address)
-    for link in system.ip_json("addr", "show", "dev", IFACE, netns=netns):
+    where = ("dev", IFACE) if interface == IFACE else ()  # eth0 always exists; other names may not
+    for link in system.ip_json("addr", "show", *where, netns=netns):
+        if interface is not None and link.get("ifname") != interface:
+            continue
         for info in link.get("addr_info", []):
             if "local" in info and ipaddress.ip_address(info["local"]) == want:
                 yield link["ifname"], info

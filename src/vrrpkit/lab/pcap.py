@@ -34,7 +34,7 @@ def read_pcap(path: str | Path) -> list[Frame]:
         reader: Any = RawPcapReader(str(path))
     except Scapy_Exception as exc:
         raise ValueError(f"{path}: not a pcap or pcapng file") from exc
-    with reader:
+    try:  # not `with reader`: Debian 12's scapy (2.5.0) readers are no context managers
         ng = isinstance(reader, RawPcapNgReader)
         while True:
             try:
@@ -51,4 +51,6 @@ def read_pcap(path: str | Path) -> list[Frame]:
                 if len(data) < meta.caplen:
                     break  # the file ends inside this record
             frames.append(Frame(stamp, bytes(data)))
+    finally:
+        reader.close()
     return frames

@@ -46,7 +46,7 @@ def test_check_exit_1_on_error_and_2_on_usage(tmp_path: Path, capsys: pytest.Cap
     rc, out, _ = run(["check", "-f", str(bad), "--offline"], capsys)
     assert rc == 1 and "[strict-forbids-unicast]" in out
     rc, _, err = run(["check", "-f", str(tmp_path / "missing.conf"), "--offline"], capsys)
-    assert rc == 2 and "cannot read" in err
+    assert rc == 2 and f"cannot read {tmp_path / 'missing.conf'}: No such file or directory" in err
     with pytest.raises(SystemExit) as exc:
         main(["check"])
     assert exc.value.code == 2
@@ -75,3 +75,22 @@ def test_convert_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "unicast_peer {" in out_file.read_text(encoding="utf-8")
     rc, _, err = run(["convert", "--to-unicast", "-f", str(SEED), "--src", "192.168.0.204"], capsys)
     assert rc == 2 and "--peer" in err
+
+
+@pytest.mark.parametrize("command", [["check", "--offline", "-f"], ["convert", "--to-unicast", "--peer", "192.0.2.2",
+                                                                     "--src", "192.0.2.1", "-f"]])
+def test_cannot_read_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    """Not "cannot read X: X": the reason (missing, a directory, permission) is in the message."""
+    rc, _, err = run([*command, str(tmp_path / "missing.conf")], capsys)
+    assert rc == 2 and err.rstrip().endswith(f"cannot read {tmp_path / 'missing.conf'}: No such file or directory")
+    rc, _, err = run([*command, str(tmp_path)], capsys)  # keepalived's own words for what it skips
+    assert rc == 2 and err.rstrip().endswith(f"Configuration file '{tmp_path}' is a directory - skipping")
+
+
+def test_an_unreadable_include_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "loop.conf").symlink_to(tmp_path / "loop.conf")  # exists, cannot be opened
+    main_conf = tmp_path / "keepalived.conf"
+    main_conf.write_text(f"include {tmp_path}/loop.conf\ninclude {tmp_path}/nope.conf\n", encoding="utf-8")
+    _, out, _ = run(["check", "--offline", "-f", str(main_conf)], capsys)
+    assert f"include {tmp_path}/loop.conf: cannot read {tmp_path}/loop.conf: Too many levels of symbolic links" in out
+    assert f"include {tmp_path}/nope.conf: no file matched" in out

@@ -85,3 +85,19 @@ def test_primary_prefers_link_local_for_v6() -> None:
     f = HostFacts(interfaces={"eth0": (ip_interface("2001:db8::1/64"), ip_interface("fe80::1/64"),
                                        ip_interface("10.0.0.1/24"))})
     assert str(f.primary("eth0", 6)) == "fe80::1" and str(f.primary("eth0", 4)) == "10.0.0.1"
+
+
+def test_host_checks_interfaces_outside_instances_and_vmac_names() -> None:
+    text = ("linkbeat_interfaces {\n  eth9\n}\ninterface_up_down_delays {\n  eth8 1\n}\n"
+            "garp_group {\n  interfaces {\n    eth0\n    eth7\n  }\n}\n"
+            "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  use_vmac eth1\n"
+            "  virtual_ipaddress {\n    192.0.2.100/24\n  }\n}\n")
+    res = load_string(text, "k.conf")
+    eth = (ip_interface("192.0.2.1/24"),)
+    facts = HostFacts(interfaces={"eth0": eth, "eth1": ()}, kinds={"eth0": "veth", "eth1": "veth"})
+    found = [(d.line, d.rule) for d in host_checks(res, facts)]
+    # keepalived names the garp_group's closing brace (it checks the names once the block is read)
+    assert found == [(2, "host-interface-missing"), (5, "host-interface-missing"), (11, "host-interface-missing"),
+                     (16, "host-vmac-name-taken")]
+    facts = HostFacts(interfaces={"eth0": eth, "eth1": ()}, kinds={"eth1": "macvlan"})  # a VMAC left by a crash
+    assert not [d for d in host_checks(res, facts) if d.rule == "host-vmac-name-taken"]

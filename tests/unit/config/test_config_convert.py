@@ -114,3 +114,11 @@ def test_convert_cli_writes_nothing_when_the_result_has_an_error(
         == 0
     )
     assert "vmac_xmit_base" in out.read_text()
+
+
+def test_mcast_dst_ip_is_commented_out_with_unicast() -> None:
+    """keepalived -t on a unicast instance with mcast_dst_ip: 'multicast destination specified with
+    unicast - ignoring' (found by tests/interop/test_convert_keepalived.py on corpus ok_use_vmac.conf)."""
+    out = to_unicast(VMAC.replace("  use_vmac\n", "  mcast_dst_ip 224.0.0.19\n"), ["10.0.0.2"], src="10.0.0.1")
+    assert "  # mcast_dst_ip 224.0.0.19" in out.splitlines() and "multicast destination" in out
+    assert load_string(out).instances[0].unicast

@@ -15,6 +15,7 @@ from vrrpkit.config import (
     parse_checkers,
     parse_globals,
     parse_instance,
+    parse_interfaces,
     parse_lvs,
     parse_sync_group,
     parse_top,
@@ -218,8 +219,8 @@ def test_nopreempt_and_preempt_delay_need_backup() -> None:
 
 
 def test_unknown_and_unsupported_keywords() -> None:
-    res = parse(inst("  nopreemt\n  use_vmac") + "virtual_server 10.0.0.1 80 {\n  protocol TCP\n  lb_algo rr\n"
-                "  lb_kind NAT\n  real_server 10.0.0.2 80 {\n    weight 1\n  }\n}\n")
+    res = parse(inst("  nopreemt\n  vrf vrf0") + "virtual_server 10.0.0.1 80 {\n  protocol TCP\n"
+                "  lb_algo rr\n  lb_kind NAT\n  real_server 10.0.0.2 80 {\n    weight 1\n  }\n}\n")
     assert only(res, "unknown-keyword").line == 4
     unsupported = [d for d in res.diagnostics if d.rule == "unsupported-keyword"]
     assert [d.line for d in unsupported] == [5]
@@ -344,6 +345,8 @@ def test_every_implemented_keyword_has_a_handler() -> None:
         "vrrp_instance": parse_instance.KEYWORDS,
         "authentication": parse_instance.AUTH_KEYWORDS,
         "vrrp_sync_group": parse_sync_group.KEYWORDS,
+        "garp_group": parse_interfaces.GARP_GROUP_KEYWORDS,
+        "track_group": parse_interfaces.TRACK_GROUP_KEYWORDS,
     }
     lvs = {**{s: set(t) for s, t in parse_lvs.SECTIONS.items()},
            **{s: set(t) | set(SUB_BLOCKS_OF.get(s, ())) for s, t in parse_checkers.TABLES.items()}}

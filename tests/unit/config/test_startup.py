@@ -73,3 +73,11 @@ def test_run_refuses_what_keepalived_refuses_and_an_empty_file() -> None:
         "vrrp_instance A {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n 192.0.2.9\n }\n}\n"
     )
     assert startable(clean, strict=True, interface_exists=eth0_only)
+
+
+def test_dynamic_interfaces_lets_missing_interfaces_start() -> None:
+    """keepalived 2.2.7 -t, measured: a missing instance interface, track_interface or VIP dev is
+    'Non-existent interface specified in configuration' (exit 5), but nothing with dynamic_interfaces."""
+    body = "vrrp_instance A {\n interface eth9\n virtual_router_id 5\n track_interface {\n  eth8\n }\n}\n"
+    assert refusals(load_string(body), eth0_only)
+    assert refusals(load_string("global_defs {\n dynamic_interfaces\n}\n" + body), eth0_only) == []

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import errno
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
 
-from vrrpkit.core.config import IPAddress, Vip
+from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.core.routing import Route, Rule
@@ -24,6 +26,7 @@ from vrrpkit.daemon.ports import Ports
 from vrrpkit.io.routes import Gone
 from vrrpkit.io.script_runner import ScriptResult
 from vrrpkit.io.scripts import Script
+from vrrpkit.io.vmac import LinkState
 from vrrpkit.io.vrrp_filter import FilterSpec
 from vrrpkit.io.vrrp_socket import Datagram
 
@@ -91,6 +94,10 @@ class FakeNetlink:
         address = self.primary.get((ifname, family))
         return None if address in set(exclude) else address
 
+    def interface_names(self) -> list[str]:
+        return sorted(self.interfaces)
+
+
     def interface_index(self, ifname: str) -> int | None:
         return sorted(self.interfaces).index(ifname) + 2 if ifname in self.interfaces else None
 
@@ -126,6 +133,78 @@ class FakeNetlink:
         return self.tables[table]
 
 
+@dataclass
+class FakeVmacs:
+    """Links as the kernel would keep them; `refuse` makes create() fail (a kernel without ipvlan, ...)."""
+
+    netlink: FakeNetlink
+    links: dict[str, LinkState] = field(default_factory=dict)  # the non-VMAC ones are derived from netlink
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    refuse: dict[str, OSError] = field(default_factory=dict)  # NAME (or "up:NAME") -> what create (set_up) raises
+
+    def state(self, name: str) -> LinkState | None:
+        if name in self.links:
+            return self.links[name]
+        if name in self.netlink.interfaces:
+            return LinkState(name, 100 + sorted(self.netlink.interfaces).index(name), "veth", None, None,
+                             b"\x02\0\0\0\0\x01", True)
+        return None
+
+    def create(self, link: VmacLink) -> None:
+        self.calls.append(("create", link.name, link.base))
+        if link.name in self.refuse:
+            raise self.refuse[link.name]
+        base = self.state(link.base)
+        assert base is not None
+        self.links[link.name] = LinkState(link.name, 200 + len(self.links), link.kind,
+                                          "private" if link.kind == "macvlan" else None, base.index, link.mac, False)
+        self.netlink.interfaces[link.name] = False
+
+    def delete(self, name: str, kind: str) -> bool:
+        self.calls.append(("delete", name))
+        state = self.links.get(name)
+        if state is None or state.kind != kind:
+            return False
+        del self.links[name]
+        self.netlink.interfaces.pop(name, None)
+        return True
+
+    def set_up(self, name: str) -> None:
+        self.calls.append(("up", name))
+        if f"up:{name}" in self.refuse:
+            raise self.refuse[f"up:{name}"]
+        self.links[name] = dataclasses.replace(self.links[name], up=True)
+        self.netlink.interfaces[name] = True
+
+    def add_address(self, name: str, address: IPInterface) -> None:
+        self.calls.append(("addr", name, str(address)))
+
+    def mac(self, ifname: str) -> bytes:
+        return b"\x02\0\0\0\0\x01"
+
+
+@dataclass
+class FakeSysctl:
+    """/proc/sys as a dict; unknown interface sysctls read as 0 while the interface exists."""
+
+    netlink: FakeNetlink
+    values: dict[str, int] = field(default_factory=dict)
+    writes: list[tuple[str, int]] = field(default_factory=list)
+
+    def read(self, name: str) -> int | None:
+        if name in self.values:
+            return self.values[name]
+        parts = name.split("/")
+        if len(parts) == 5 and parts[2] == "conf" and parts[3] not in ("all", "default") \
+                and parts[3] not in self.netlink.interfaces:
+            return None
+        return 0
+
+    def write(self, name: str, value: int) -> None:
+        self.writes.append((name, value))
+        self.values[name] = value
+
+
 class FakeSocket(_Fd):
     def __init__(
         self, ifname: str, family: int, group: IPAddress | None, unicast: bool, journal: list[tuple[object, ...]]
@@ -134,21 +213,31 @@ class FakeSocket(_Fd):
         self.journal = journal
         self.ifname, self.family, self.group, self.unicast = ifname, family, group, unicast
         self.sent: list[tuple[bytes, IPAddress, IPAddress]] = []
+        self.ttls: list[int] = []
+        self.groups: list[IPAddress] = [group] if group is not None else []
         self.inbox: list[Datagram] = []
         self.closed = False
         self.filters: list[FilterSpec] = []  # every kernel filter the daemon attached, in order
         self.filter: FilterSpec | None = None
         self.reads: list[int] = []  # how many datagrams each drain() returned
         self.bursts: list[int] = []  # how many adverts each send_many() carried
+        self.rcvbuf = 0
 
-    def send(self, data: bytes, dst: IPAddress, src: IPAddress) -> OSError | None:
+    def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None:
         self.sent.append((data, dst, src))
+        self.ttls.append(ttl)
         self.journal.append(("send", data[1], data[2]))  # VRID, priority
         return None
 
     def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]:
         self.bursts.append(len(adverts))
-        return [self.send(a.data, a.dst, a.src) for a in adverts]
+        return [self.send(a.data, a.dst, a.src, a.ttl) for a in adverts]
+
+    def join(self, group: IPAddress) -> None:
+        self.groups.append(group)
+
+    def set_rcvbuf(self, size: int) -> None:
+        self.rcvbuf = size
 
     def deliver(self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255) -> None:
         self.inbox.append(Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname))
@@ -234,6 +323,15 @@ class FakeFirewall:
 
     def teardown(self) -> None:
         self.log.append(("teardown",))
+
+    def configure(self, table: str, priority: int, counters: bool) -> None:
+        self.log.append(("configure", table, str(priority), str(counters)))
+
+    def add_vmac(self, vmac: str, base: str, family: int) -> None:
+        self.log.append(("add_vmac", vmac, base, str(family)))
+
+    def remove_vmac(self, vmac: str, base: str, family: int) -> None:
+        self.log.append(("remove_vmac", vmac, base, str(family)))
 
 
 class FakeTimer(_Fd):
@@ -331,9 +429,19 @@ class FakeOs:
     route_events: FakeRouteEvents | None = None
     timers: list[FakeTimer] = field(default_factory=list)
     prober_answers: frozenset[str] = frozenset()
+    carrier: dict[str, bool] = field(default_factory=dict)  # linkbeat answers
+    polls: list[tuple[str, str]] = field(default_factory=list)
+    vmacs: FakeVmacs = field(init=False)
+    sysctl: FakeSysctl = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vmacs = FakeVmacs(self.netlink)
+        self.sysctl = FakeSysctl(self.netlink)
 
     def ports(self) -> Ports:
         def open_socket(ifname: str, family: int, group: IPAddress | None, unicast: bool) -> FakeSocket:
+            if ifname not in self.netlink.interfaces:  # as if_nametoindex fails for the real socket
+                raise OSError(errno.ENODEV, f"no such interface: {ifname}")
             sock = self.sockets[(ifname, family)] = FakeSocket(ifname, family, group, unicast, self.netlink.journal)
             return sock
 
@@ -346,6 +454,10 @@ class FakeOs:
         def link_events() -> FakeLinkEvents:
             self.links = FakeLinkEvents()
             return self.links
+
+        def carrier(ifname: str, kind: str) -> bool | None:
+            self.polls.append((ifname, kind))
+            return self.carrier.get(ifname, self.netlink.interfaces.get(ifname))
 
         def route_events() -> FakeRouteEvents:
             self.route_events = FakeRouteEvents()
@@ -362,6 +474,9 @@ class FakeOs:
             prober=prober,
             firewall=lambda: self.firewall,
             link_events=link_events,
+            vmacs=self.vmacs,
+            sysctl=self.sysctl,
+            carrier=carrier,
             route_events=route_events,
             timer=timer,
         )

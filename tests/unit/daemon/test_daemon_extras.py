@@ -354,3 +354,30 @@ def test_the_quiet_failures_are_metrics_too() -> None:
     events = families["vrrpkit_daemon_events"].samples
     samples = {s.labels["kind"]: s.value for s in events if s.name.endswith("_total")}
     assert samples == {"mails_failed": 2, "fifo_lines_dropped": 7}
+
+
+def test_an_interface_coming_up_gets_its_static_addresses_and_routes_back() -> None:
+    """keepalived's interface_up, measured: 'Restoring deleted static route ... dev dum1' when dum1
+    comes back (the kernel dropped the route with the link); never a no_track one, nor a rule."""
+    from ipaddress import ip_interface
+
+    from vrrpkit.config.model import StaticConfig
+    from vrrpkit.core.config import Vip
+    from vrrpkit.core.routing import Route
+    from vrrpkit.daemon.routes import RouteKeeper
+
+    fake = FakeOs()
+    tracked = Route(ip_network("203.0.113.0/24"), dev="dum1")
+    untracked = Route(ip_network("203.0.114.0/24"), dev="dum1", track=False)
+    other = Route(ip_network("203.0.115.0/24"), dev="eth0")
+    addr = Vip(ip_interface("198.51.100.1/24"), dev="dum1")
+    keeper = RouteKeeper(fake.netlink)
+    keeper.configure(StaticConfig(addresses=(addr,), routes=(tracked, untracked, other)), {})
+    keeper.interface_up("dum1")
+    assert fake.netlink.routes == set()  # not started yet: nothing to put back
+    keeper.start_static()
+    fake.netlink.routes.clear()
+    fake.netlink.calls.clear()
+    keeper.interface_up("dum1")
+    assert fake.netlink.routes == {tracked} and ("add", "dum1", "198.51.100.1/24") in fake.netlink.calls
+    assert keeper.stats.restored == 2

@@ -18,7 +18,7 @@ from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import Event, State
 from vrrpkit.daemon import splitbrain
 from vrrpkit.daemon.applier import EffectApplier
-from vrrpkit.daemon.instance import HISTORY, Instance
+from vrrpkit.daemon.instance import HISTORY, RECENT, WINDOW, Instance
 from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.reload import plan_reload, refusal
 from vrrpkit.daemon.scriptset import ScriptSet
@@ -174,6 +174,7 @@ def test_vips_go_to_their_device_and_the_no_accept_firewall_follows() -> None:
         ("del", "eth0", "192.0.2.99/24"),
     ]
     assert fake.firewall.log == [
+        ("configure", "vrrpkit", "-1", "False"),  # global_defs' nftables settings (the defaults here)
         ("setup",),
         ("add", "eth0", "192.0.2.99", "198.51.100.7"),
         ("remove", "eth0", "192.0.2.99"),
@@ -210,6 +211,27 @@ def test_state_changes_are_recorded_and_logged_in_keepalived_words(caplog: pytes
     assert "(VI_1) Entering MASTER STATE" in caplog.text and "Receive advertisement timeout" in caplog.text
     assert len(inst.transitions) == HISTORY and inst.transitions_total == HISTORY + 5
     assert inst.transitions[-1].event == "master down timer expired" and inst.transitions[-1].at == 1000.0
+
+
+def test_status_shows_the_last_transitions_and_the_last_hours_within_a_bound() -> None:
+    """The status page draws the last hour; `status` always says the last RECENT, however old; memory
+    stays bounded whatever an instance does."""
+    inst = instance()
+
+    def change(at: float) -> None:
+        inst.record(fx.StateChanged("VI_1", State.BACKUP, State.MASTER, Event.MASTER_DOWN, "timeout", 0.0), at)
+
+    for n in range(30):  # a day ago: only the last RECENT of these are shown
+        change(1000.0 + n)
+    now = 1000.0 + 86400
+    assert [t.at for t in inst.status(0.0, now).transitions] == [1000.0 + n for n in range(30 - RECENT, 30)]
+    for n in range(40):  # the last hour's are all shown, however many
+        change(now - WINDOW + 60 + n)
+    shown = inst.status(0.0, now).transitions
+    assert len(shown) == 40 and shown[0].at == now - WINDOW + 60
+    for n in range(HISTORY * 2):  # a flapping instance: bounded all the same
+        change(now - 10 + n / 1000)
+    assert len(inst.status(0.0, now).transitions) == HISTORY and inst.transitions_total == 70 + HISTORY * 2
 
 
 def test_quiet_drops_are_not_logged_and_mismatches_are_logged_once_a_hundred(
@@ -250,12 +272,16 @@ def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> Non
 def test_split_brain_needs_two_probes_and_clears_on_leaving_master() -> None:
     inst = instance()
     inst.router.state = State.MASTER  # the state the prober reads; no protocol run needed here
-    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}))
+    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}), 1000.0)
     assert not inst.split_brain  # one probe could be a handover in flight
-    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}))
+    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02"}), 1003.0)
     assert inst.split_brain == {"02:00:00:00:00:02"} and inst.split_brain_events == 1
+    splitbrain.judge(inst, frozenset({"02:00:00:00:00:02", "02:00:00:00:00:03"}), 1006.0)
+    assert inst.split_brain_since == 1003.0  # a third host joining is the same split brain, still since 1003
+    assert inst.status(0.0, 1006.0).split_brain_since == 1003.0
     splitbrain.left_master(inst)
     assert not inst.split_brain and not inst.suspects
+    assert inst.status(0.0, 1009.0).split_brain_since is None
 
 
 def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:
@@ -279,7 +305,7 @@ def test_metrics_count_socket_drops_and_unanswered_lower_priorities() -> None:
         uptime=1.0,
         reloads=0,
         unknown_vrid_packets=3,
-        instances=[inst.status(0.0)],
+        instances=[inst.status(0.0, 0.0)],
         sockets=[SocketStatus("eth0", 4, received=10, unknown_vrid=3, undecodable=1, queue_overflow=2)],
     )
     samples = {
@@ -287,12 +313,75 @@ def test_metrics_count_socket_drops_and_unanswered_lower_priorities() -> None:
         for m in DaemonCollector(lambda: snap).collect()
         for s in m.samples
     }
-    labels = (("instance", "VI_1"), ("interface", "eth0"), ("vrid", "51"))
+    labels = (("interface", "eth0"), ("vrid", "51"), ("vrrp_instance", "VI_1"))
     assert samples[("vrrpkit_lower_priority_unanswered_total", labels)] == 7
     sock = (("family", "4"), ("interface", "eth0"))
     assert samples[("vrrpkit_socket_received_total", sock)] == 10
     assert samples[("vrrpkit_socket_dropped_total", (*sock, ("reason", "queue-full")))] == 2
     assert samples[("vrrpkit_socket_dropped_total", (*sock, ("reason", "unknown-vrid")))] == 3
+
+
+def test_log_lines_are_keepalived_s_in_its_order_with_journal_fields(caplog: pytest.LogCaptureFixture) -> None:
+    """What keepalived 2.2.7 logged for the same events in the lab: the cause, then the state line,
+    word for word; vrrpkit's reason goes to the REASON= journal field."""
+    a, _ = applier(FakeOs())
+    inst = instance()
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    a.apply(inst, fx.StateChanged("VI_1", State.INIT, State.BACKUP, Event.STARTUP, "startup", 0))
+    a.apply(inst, fx.StateChanged("VI_1", State.BACKUP, State.MASTER, Event.MASTER_DOWN, "advertisement timeout", 1))
+    a.apply(inst, fx.AddVips("VI_1", "eth0", (VIP,)))
+    a.apply(inst, fx.SendGarp("VI_1", "eth0", (VIP,), 5))
+    inst.router.master_address, inst.router.master_priority = ip_address("192.0.2.2"), 150
+    a.apply(inst, fx.StateChanged("VI_1", State.MASTER, State.BACKUP, Event.HIGHER_PRIORITY, "higher", 2))
+    a.apply(inst, fx.StateChanged("VI_1", State.BACKUP, State.FAULT, Event.FAULT, "interface eth0 down", 3))
+    records = [r for r in caplog.records if r.name == "vrrpkit"]
+    assert [r.getMessage() for r in records] == [
+        "(VI_1) Entering BACKUP STATE (init)",
+        "(VI_1) Receive advertisement timeout",
+        "(VI_1) Entering MASTER STATE",
+        "(VI_1) setting VIPs. (192.0.2.99/24)",
+        "(VI_1) Sending/queueing gratuitous ARPs on eth0 for 192.0.2.99",
+        "(VI_1) Master received advert from 192.0.2.2 with higher priority 150, ours 100",
+        "(VI_1) Entering BACKUP STATE",
+        "(VI_1) Entering FAULT STATE",
+        "(VI_1) fault: interface eth0 down",
+    ]
+    master = records[2]
+    assert master.journal == {"INSTANCE": "VI_1", "VRID": "51", "INTERFACE": "eth0", "STATE": "MASTER",  # type: ignore[attr-defined]
+                              "OLD_STATE": "BACKUP", "EVENT": "MASTER_DOWN", "REASON": "advertisement timeout"}
+    assert records[7].levelno == logging.WARNING  # FAULT: found by journalctl -p warning
+    detail = [r.getMessage() for r in caplog.records if r.name == "vrrpkit.detail"]
+    assert detail == ["Sending gratuitous ARP on eth0 for 192.0.2.99 (x5)"]  # keepalived's -D line, per address
+
+
+def test_dont_release_vrrp_leaves_the_vips_at_shutdown() -> None:
+    """keepalived -V: the stopping daemon keeps its VIPs (it still sends priority 0)."""
+    fake = FakeOs()
+    a, _ = applier(fake)
+    a.release_vips = False
+    a.apply(instance(), fx.DelVips("VI_1", "eth0", (VIP,)))
+    assert fake.netlink.calls == []
+
+
+def test_script_lines_are_keepalived_s(caplog: pytest.LogCaptureFixture) -> None:
+    from vrrpkit.config.model import ScriptConfig
+    from vrrpkit.daemon.tracking import ScriptTracker, log_script
+    from vrrpkit.io.scripts import Script
+
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    tracker = ScriptTracker("chk", ScriptConfig("/bin/false"), Script("/bin/false"))
+    tracker.last_rc = 1
+    tracker.counter.update(False)
+    log_script(tracker, 0, True)
+    tracker.last_rc = 0
+    tracker.counter.update(True)
+    log_script(tracker, 1, True)
+    log_script(tracker, 0, False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Script `chk` now returning 1", "VRRP_Script(chk) failed (exited with status 1)",
+        "Script `chk` now returning 0", "VRRP_Script(chk) succeeded",
+    ]
+    assert [r.levelno for r in caplog.records][1] == logging.WARNING
 
 
 def test_dropped_adverts_log_the_first_of_a_kind_then_a_count(caplog: pytest.LogCaptureFixture) -> None:

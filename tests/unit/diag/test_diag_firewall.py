@@ -63,7 +63,7 @@ def test_drop_in_a_jumped_to_chain_is_found_with_its_handle() -> None:
     assert fw.find_blocks([rs], advert_in(dst=US)) == []  # unicast adverts are not in 224.0.0.0/4
     assert fw.find_blocks([rs], fw.vrrp_packet("in", "eth1", PEER, GROUP)) == []  # other interface: no jump
     assert fw.accept_rule_for(block, "eth0", "in") == (
-        'nft insert rule ip fw from_lan position 4 iifname "eth0" meta l4proto vrrp accept'
+        'nft insert rule ip fw from_lan position 4 iifname "eth0" meta l4proto 112 accept'
     )
 
 
@@ -107,7 +107,7 @@ def test_iptables_reject_at_the_end_of_input_rejects_adverts() -> None:
     rs = ipt("iptables-rhel-reject")
     [block] = fw.find_blocks([rs], advert_in())
     assert (block.source, block.verdict, block.position) == ("iptables", "reject", 5)
-    assert fw.accept_rule_for(block, "eth0", "in") == "iptables -t filter -I INPUT 5 -i eth0 -p vrrp -j ACCEPT"
+    assert fw.accept_rule_for(block, "eth0", "in") == "iptables -t filter -I INPUT 5 -i eth0 -p 112 -j ACCEPT"
     assert fw.find_blocks([rs], advert_in(ct="established")) == []
 
 
@@ -136,7 +136,22 @@ def test_ip6tables_negated_destination() -> None:
 def test_firewalld_gets_a_firewall_cmd_fix() -> None:
     block = fw.find_blocks([nft("policy-drop-no-vrrp")], advert_in())[0]
     fix = fw.accept_rule_for(block, "eth0", "in", firewalld=True)
-    assert fix.startswith("firewall-cmd --permanent --add-rich-rule='rule protocol value=\"vrrp\" accept'")
+    assert fix.startswith("firewall-cmd --permanent --add-rich-rule='rule protocol value=\"112\" accept'")
+
+
+def test_fixes_name_protocol_112_by_number_and_vips_by_address() -> None:
+    """No fix may need /etc/protocols (minimal images lack netbase): 112, never `vrrp`; a VIP fix
+    matches the VIP's address in each tool's own syntax."""
+    nft_block = fw.find_blocks([nft("policy-drop-no-vrrp")], advert_in())[0]
+    ipt_block = fw.find_blocks([ipt("iptables-rhel-reject")], advert_in())[0]
+    vip4, vip6 = ip_address("192.0.2.100"), ip_address("2001:db8::100")
+    fixes = [fw.accept_rule_for(b, "eth0", d, fwd) for b in (nft_block, ipt_block) for d in ("in", "out")
+             for fwd in (False, True)]  # fmt: skip
+    assert all("vrrp" not in f for f in fixes) and all("112" in f for f in fixes)
+    assert fw.accept_rule_for(nft_block, "eth0", "in", vip=vip4).endswith('iifname "eth0" ip daddr 192.0.2.100 accept')
+    assert fw.accept_rule_for(nft_block, "eth0", "in", vip=vip6).endswith('ip6 daddr 2001:db8::100 accept')
+    assert fw.accept_rule_for(ipt_block, "eth0", "in", vip=vip4).endswith("-i eth0 -d 192.0.2.100 -j ACCEPT")
+    assert "destination address=\"192.0.2.100\"" in fw.accept_rule_for(ipt_block, "eth0", "in", True, vip=vip4)
 
 
 @pytest.mark.parametrize("doc", ["", "{}", '{"nftables": [{"rule": {"family": "ip", "table": "x", "chain": "y"}}]}'])

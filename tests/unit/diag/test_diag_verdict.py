@@ -155,7 +155,7 @@ def test_inbound_drop_confirmed_by_tap_versus_socket() -> None:
     assert (r.verdict, r.confidence) == ("firewall-drops-vrrp", F.Confidence.HIGH)
     fd = the(r, "firewall-drops-vrrp")
     assert fd.evidence["direction"] == "in" and fd.evidence["rules"][0]["verdict"] == "policy-drop"
-    assert fd.fix == 'nft insert rule inet filter input iifname "eth0" meta l4proto vrrp accept'
+    assert fd.fix == 'nft insert rule inet filter input iifname "eth0" meta l4proto 112 accept'
 
 
 def test_outbound_drop_confirmed_by_no_advert_leaving_while_master() -> None:

@@ -156,11 +156,28 @@ def test_nft_scripts() -> None:
         "delete element inet vrrpkit vips4 { 192.0.2.10 }",
     ]
     assert nft.add_script("eth0", []) == ""
-    assert nft.teardown_script("t1") == "add table inet t1\ndelete table inet t1\n"
+    assert nft.teardown_script("t1").splitlines() == [
+        "add table inet t1", "delete table inet t1", "add table ip t1", "delete table ip t1",
+        "add table ip6 t1", "delete table ip6 t1"]
     with pytest.raises(ValueError):
         nft.setup_script("bad name;")
     with pytest.raises(ValueError):
         nft.add_script('eth0"; flush ruleset', [IPv6Address("fe80::1")])
+
+
+def test_nft_vmac_scripts() -> None:
+    """keepalived's VMAC rules: IGMP (protocol 2, never a name) and MLD move to the base interface."""
+    setup = nft.vmac_setup_script()
+    assert "table ip vrrpkit" in setup and "table ip6 vrrpkit" in setup
+    assert "ip protocol 2 oif @vmacs dup to ip daddr device oif map @vmacs drop" in setup
+    assert "icmpv6 type nd-router-solicit oif @vmacs_rs drop" in setup
+    assert nft.vmac_add_script("vrrp.51", "eth0", 4) == 'add element ip vrrpkit vmacs { "vrrp.51" : "eth0" }\n'
+    assert nft.vmac_add_script("vrrp.51", "eth0", 6).splitlines() == [
+        'add element ip6 vrrpkit vmacs { "vrrp.51" : "eth0" }', 'add element ip6 vrrpkit vmacs_rs { "vrrp.51" }']
+    assert nft.vmac_remove_script("vrrp.51", "eth0", 4).splitlines() == [
+        'add element ip vrrpkit vmacs { "vrrp.51" : "eth0" }', 'delete element ip vrrpkit vmacs { "vrrp.51" : "eth0" }']
+    with pytest.raises(ValueError):
+        nft.vmac_add_script('x"; flush ruleset', "eth0", 4)
 
 
 def test_sync_helpers_work_inside_a_running_loop() -> None:

@@ -352,17 +352,27 @@ def vip_packet(iface: str, vip: IPAddress, proto: int = 1) -> Packet:
                   pkttype="host")  # fmt: skip
 
 
-def accept_rule_for(block: Block, iface: str, direction: Direction, firewalld: bool = False) -> str:
-    """The exact command that lets VRRP through ahead of ``block``."""
+def accept_rule_for(
+    block: Block, iface: str, direction: Direction, firewalld: bool = False, vip: IPAddress | None = None
+) -> str:
+    """The exact command that lets VRRP (or, with ``vip``, traffic to that VIP) through ahead of ``block``.
+
+    Protocol 112 is written as a number in every tool's syntax: the name ``vrrp`` resolves through
+    /etc/protocols, which minimal images and containers do not have (netbase is not installed), and
+    nft/iptables then reject the whole command.
+    """
     if firewalld or block.table == "firewalld":
-        return ("firewall-cmd --permanent --add-rich-rule='rule protocol value=\"vrrp\" accept' && "
-                "firewall-cmd --reload")  # fmt: skip
+        family = "ipv6" if vip is not None and vip.version == 6 else "ipv4"
+        what = f'family="{family}" destination address="{vip}"' if vip is not None else 'protocol value="112"'
+        return f"firewall-cmd --permanent --add-rich-rule='rule {what} accept' && firewall-cmd --reload"
     dev = f'{"iifname" if direction == "in" else "oifname"} "{iface}"'
     if block.source == "nftables":
         position = f" position {block.handle}" if block.handle is not None else ""
-        return f"nft insert rule {block.family} {block.table} {block.chain}{position} {dev} meta l4proto vrrp accept"
+        match = f"ip{'6' if vip.version == 6 else ''} daddr {vip}" if vip is not None else "meta l4proto 112"
+        return f"nft insert rule {block.family} {block.table} {block.chain}{position} {dev} {match} accept"
     tool = block.source
     flag = "-i" if direction == "in" else "-o"
     number = f" {block.position}" if block.position else ""
-    return f"{tool} -t {block.table} -I {block.chain}{number} {flag} {iface} -p vrrp -j ACCEPT"
+    match = f"-d {vip}" if vip is not None else "-p 112"
+    return f"{tool} -t {block.table} -I {block.chain}{number} {flag} {iface} {match} -j ACCEPT"
 
