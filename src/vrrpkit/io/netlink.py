@@ -458,6 +458,15 @@ class ThreadedIPRoute:
             self._ipr.close()
 
 
+def netlink_error() -> Any:
+    """pyroute2's error class (with ``.code``), imported only once pyroute2 is in use (an ``except``
+    clause's expression is evaluated only when an exception reaches it): a daemon without routes,
+    rules or VMACs never imports pyroute2 (nor the ssl it drags in, see async_iproute_class)."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    return NetlinkError
+
+
 def async_iproute_class() -> Any:
     """pyroute2's AsyncIPRoute (>= 0.9.1), or None before it; imports pyroute2 (and so ssl) on first
     use only: `vrrpkit run` keeps ssl out of the daemon (cli/cmd_run.py) until something needs it."""

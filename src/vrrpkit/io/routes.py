@@ -188,22 +188,13 @@ def rule_kwargs(rule: Rule, tables: Callable[[], dict[str, int]] = rt_tables) ->
 # --- install and remove -----------------------------------------------------------------------------
 
 
-def _netlink_error() -> Any:
-    """pyroute2's error class (with ``.code``), imported only once pyroute2 is in use (an ``except``
-    clause's expression is evaluated only when an exception reaches it): a daemon without routes or
-    rules never imports pyroute2."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
-    return NetlinkError
-
-
 async def add_route(nl: netlink.Netlink, route: Route) -> bool:
     """True if added, False if it was already there; OSError on anything else (the caller logs it)."""
     kw = route_kwargs(route)
     ipr = await nl.connection()
     try:
         await ipr.route("add", **kw)
-    except _netlink_error() as exc:
+    except netlink.netlink_error() as exc:
         if exc.code in ADD_IS_DONE:
             return False
         raise OSError(exc.code, f"add route {route}: {exc}") from exc
@@ -220,7 +211,7 @@ async def del_route(nl: netlink.Netlink, route: Route) -> bool:
     ipr = await nl.connection()
     try:
         await ipr.route("del", **kw)
-    except _netlink_error() as exc:
+    except netlink.netlink_error() as exc:
         if exc.code in DEL_IS_DONE:
             return False
         raise OSError(exc.code, f"del route {route}: {exc}") from exc
@@ -231,7 +222,7 @@ async def add_rule(nl: netlink.Netlink, rule: Rule) -> bool:
     ipr = await nl.connection()
     try:
         await ipr.rule("add", **rule_kwargs(rule))
-    except _netlink_error() as exc:
+    except netlink.netlink_error() as exc:
         if exc.code in ADD_IS_DONE:
             return False
         raise OSError(exc.code, f"add rule {rule}: {exc}") from exc
@@ -242,7 +233,7 @@ async def del_rule(nl: netlink.Netlink, rule: Rule) -> bool:
     ipr = await nl.connection()
     try:
         await ipr.rule("del", **rule_kwargs(rule))
-    except _netlink_error() as exc:
+    except netlink.netlink_error() as exc:
         if exc.code in DEL_IS_DONE:
             return False
         raise OSError(exc.code, f"del rule {rule}: {exc}") from exc

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from ipaddress import IPv6Interface
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from vrrpkit.core.config import IPInterface, VmacLink
 from vrrpkit.io import consts, netlink
 
@@ -78,7 +76,7 @@ async def link_state(ipr: AsyncIPRoute, name: str) -> LinkState | None:
         return None
     try:
         msgs = await ipr.link("get", index=index)
-    except NetlinkError as exc:
+    except netlink.netlink_error() as exc:
         if exc.code in GONE:
             return None
         raise OSError(exc.code, f"link {name}: {exc}") from exc
@@ -106,7 +104,7 @@ async def create(ipr: AsyncIPRoute, link: VmacLink) -> None:
         kwargs.update(kind="ipvlan", ipvlan_mode=IPVLAN_MODE_L2, ipvlan_flags=IPVLAN_FLAGS[link.ipvlan_mode])
     try:
         await ipr.link("add", **kwargs)
-    except NetlinkError as exc:
+    except netlink.netlink_error() as exc:
         what = "the kernel has no ipvlan (CONFIG_IPVLAN)" if exc.code == errno.EOPNOTSUPP else str(exc)
         raise OSError(exc.code, f"cannot create {link.kind} {link.name} on {link.base}: {what}") from exc
 
@@ -118,7 +116,7 @@ async def delete(ipr: AsyncIPRoute, name: str, kind: str) -> bool:
         return False
     try:
         await ipr.link("del", index=state.index)
-    except NetlinkError as exc:
+    except netlink.netlink_error() as exc:
         if exc.code in GONE:
             return False
         raise OSError(exc.code, f"delete {name}: {exc}") from exc
@@ -131,7 +129,7 @@ async def set_up(ipr: AsyncIPRoute, name: str) -> None:
         raise OSError(errno.ENODEV, f"no such interface: {name}")
     try:
         await ipr.link("set", index=index, state="up")
-    except NetlinkError as exc:
+    except netlink.netlink_error() as exc:
         raise OSError(exc.code, f"set {name} up: {exc}") from exc
 
 
@@ -155,7 +153,7 @@ async def add_address(ipr: AsyncIPRoute, name: str, address: IPInterface) -> Non
         kwargs["local"] = str(address.ip)
     try:
         await ipr.addr("add", **kwargs)
-    except NetlinkError as exc:
+    except netlink.netlink_error() as exc:
         if exc.code != errno.EEXIST:
             raise OSError(exc.code, f"add {address} dev {name}: {exc}") from exc
 
