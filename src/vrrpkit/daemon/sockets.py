@@ -181,8 +181,8 @@ class SocketSet:
             elif not share and policy == "advert":
                 share = multiplier * advert_length(cfg.version, cfg.family, len(cfg.vips))
             elif not share and policy == "mtu":
-                state = self.ports.vmacs.state(key[0])
-                share = multiplier * (state.mtu if state is not None else 1500)
+                sock = self.sockets.get(key)
+                share = multiplier * ((sock.mtu() if sock is not None else None) or 1500)
             sizes[key] = sizes.get(key, 0) + share
         for key, size in sizes.items():
             sock = self.sockets.get(key)

@@ -56,6 +56,7 @@ RCVBUF = 1 << 20  # bytes of receive queue: ~1300 adverts, tens of ms of a flood
 PARSED_CACHE = 512  # distinct packets remembered per socket: every VRID's master, and some
 _IPV6_ANCBUFSIZE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
 _SO_RCVBUFFORCE = 33
+_SIOCGIFMTU = 0x8921
 _SIOCGSTAMPNS = 0x8907
 
 
@@ -193,6 +194,16 @@ class _VrrpSocketBase(FdSocket):
                 break
             good.append(datagram)
         return good, bad
+
+    def mtu(self) -> int | None:
+        """The bound interface's MTU, for vrrp_rx_bufs_policy MTU: SIOCGIFMTU on this socket, so
+        sizing the buffer needs no netlink round trip (nor pyroute2, which the daemon avoids)."""
+        try:
+            ifreq = fcntl.ioctl(self.sock.fileno(), _SIOCGIFMTU, struct.pack("16si20x", self.ifname.encode(), 0))
+        except OSError:
+            return None
+        mtu: int = struct.unpack_from("16si", ifreq)[1]
+        return mtu
 
     def set_rcvbuf(self, size: int) -> None:
         """SO_RCVBUF (keepalived's kernel_rx_buf_size / vrrp_rx_bufs_policy); the kernel doubles it

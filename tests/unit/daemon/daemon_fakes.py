@@ -222,6 +222,7 @@ class FakeSocket(_Fd):
         self.reads: list[int] = []  # how many datagrams each drain() returned
         self.bursts: list[int] = []  # how many adverts each send_many() carried
         self.rcvbuf = 0
+        self.link_mtu: int | None = 1450  # not 1500, the fallback: tests see the MTU was read
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None:
         self.sent.append((data, dst, src))
@@ -238,6 +239,9 @@ class FakeSocket(_Fd):
 
     def set_rcvbuf(self, size: int) -> None:
         self.rcvbuf = size
+
+    def mtu(self) -> int | None:
+        return self.link_mtu
 
     def deliver(self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255) -> None:
         self.inbox.append(Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname))

@@ -293,7 +293,7 @@ def test_receive_buffers_sum_the_instances_on_a_socket(tmp_path: Path) -> None:
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER", limit=5.0)
-        assert fake.sockets[("eth0", 4)].rcvbuf == 100000 + 2 * 1500
+        assert fake.sockets[("eth0", 4)].rcvbuf == 100000 + 2 * 1450  # the interface MTU (SIOCGIFMTU)
 
     drive(tmp_path, text, body)
 
