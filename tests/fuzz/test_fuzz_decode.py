@@ -234,8 +234,11 @@ def check_accepted(insp: Inspection, data: bytes, src: IPAddr, dst: IPAddr) -> N
     assert all(a.version == src.version for a in adv.addresses)
     assert insp.raw_interval >= 1
     assert adv.interval_cs == (insp.raw_interval * 100 if adv.version == 2 else insp.raw_interval)
-    if adv.version == 2:
-        assert src.version == 4 and adv.auth_type in (0, 1) and len(adv.auth_data) <= 8
+    if adv.version == 2 and src.version == 6:  # keepalived's VRRPv2 over IPv6: no auth data
+        assert adv.auth_type in (0, 1) and adv.auth_data == b"" == insp.raw_auth_data
+        assert insp.checksum_form is ChecksumForm.IPV6_PSEUDO
+    elif adv.version == 2:
+        assert adv.auth_type in (0, 1) and len(adv.auth_data) <= 8
         assert insp.checksum_form is ChecksumForm.V2
     else:
         assert adv.addresses and adv.auth_type == 0 and adv.auth_data == b""
@@ -248,7 +251,7 @@ def check_accepted(insp: Inspection, data: bytes, src: IPAddr, dst: IPAddr) -> N
     canonical = (
         insp.reserved == 0
         and insp.checksum_form in (ChecksumForm.V2, ChecksumForm.IPV4_PSEUDO, ChecksumForm.IPV6_PSEUDO)
-        and (adv.version == 3 or insp.raw_auth_data == adv.auth_data.ljust(8, b"\0"))
+        and (adv.version == 3 or src.version == 6 or insp.raw_auth_data == adv.auth_data.ljust(8, b"\0"))
     )
     if canonical:
         assert again == data

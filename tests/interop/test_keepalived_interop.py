@@ -112,3 +112,30 @@ def test_wrong_password_is_rejected_by_both(make_lab: MakeLab) -> None:
     assert st["counters"]["auth_failure"] > 0
     ka = lab.processes("h1")[0]
     assert ka.wait_for_log("passwd", timeout=5) or ka.wait_for_log("auth", timeout=1), ka.log()[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("master", "backup", "auth"),
+    [("keepalived", "vrrpkit", None), ("vrrpkit", "keepalived", "s3cret")],
+    ids=["ka-master", "vk-master-with-auth-block"],
+)
+def test_version_2_over_ipv6_as_keepalived_sends_it(
+    make_lab: MakeLab, master: str, backup: str, auth: str | None
+) -> None:
+    """An IPv6 instance with `version 2`: keepalived 2.2.7 sends its own VRRPv2 over IPv6 (no auth data,
+    IPv6 pseudo-header checksum). vrrpkit used to speak v3 there, so a mixed pair had two masters."""
+    lab = make_lab(2, ipv6=True)
+    vip6 = "2001:db8::100"
+    kw = {"version": 2, "vips": (f"{vip6}/64",), "auth_pass": auth}
+    run(lab, "h1", master, config(instance(150, **kw)))  # type: ignore[arg-type]
+    run(lab, "h2", backup, config(instance(100, **kw)))  # type: ignore[arg-type]
+    wait_holders(lab, {"h1"}, 10, vip=vip6)
+    time.sleep(4.0)  # longer than Master_Down_Interval: the backup hears the master
+    assert lab.vip_holders(vip6) == {"h1"}
+    vk = "h2" if backup == "vrrpkit" else "h1"
+    st = vrrpkit_instance(lab, vk)
+    assert st["state"] == ("BACKUP" if vk == "h2" else "MASTER")
+    if vk == "h2":
+        assert st["counters"]["advert_rcvd"] > 0 and not st["counters"]["dropped"]
+    lab.processes("h1")[0].kill()
+    wait_holders(lab, {"h1", "h2"}, 8, vip=vip6)  # SIGKILL leaves the VIP on h1, with either daemon

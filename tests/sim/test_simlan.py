@@ -196,3 +196,23 @@ def test_sync_group_members_move_together() -> None:
     assert lan.state("h1", "VI_2") == "BACKUP"
     lan.run(10)
     assert lan.masters("VI_1") == lan.masters("VI_2") == {"h1"}
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_ipv6_elects_one_master_with_either_version(version: int) -> None:
+    """`version 2` on an IPv6 instance is keepalived's VRRPv2 over IPv6 (core/packet.py): the same
+    election and failover as VRRPv3, with whole-second intervals."""
+    lan = SimLan(seed=3)
+    vip = "2001:db8::99"
+    for n, prio in ((1, 150), (2, 100)):
+        cfg = InstanceConfig(
+            name="VI_6", interface="eth0", vrid=51, priority=prio, version=version,  # type: ignore[arg-type]
+            vips=(Vip(ip_interface(f"{vip}/64")),),
+        )
+        lan.add_host(f"h{n}", f"fe80::{n}", [cfg])
+    lan.run(10)
+    assert lan.masters() == {"h1"} and lan.vip_holders(vip) == {"h1"}
+    assert lan.router("h2", "VI_6").stats.advert_rcvd > 0
+    lan.crash("h1")
+    lan.run(5)
+    assert lan.masters() == {"h2"}

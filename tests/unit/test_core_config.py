@@ -29,7 +29,6 @@ def make(**kw: object) -> InstanceConfig:
         {"version": 3, "advert_int_cs": 4096},
         {"auth_type": 2},
         {"auth_pass": b"123456789"},
-        {"version": 2, "vips": (Vip(ip_interface("2001:db8::1/64")),)},
         {"version": 3, "vips": (Vip(ip_interface("192.0.2.1/24")), Vip(ip_interface("2001:db8::1/64")))},
     ],
 )

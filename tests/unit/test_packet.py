@@ -346,7 +346,11 @@ INVALID = [
     pytest.param(_v3(_set(V3_MSG, 0, 0x32)), S4, VRRP_GROUP4, DropReason.BAD_TYPE, id="v3-type-2"),
     pytest.param(_v2(_set(V2_MSG, 0, 0x20)), S4, VRRP_GROUP4, DropReason.BAD_TYPE, id="v2-type-0"),
     pytest.param(
-        reseal(V2_MSG[:8] + bytes(16) + V2_MSG[12:]), S6, VRRP_GROUP6, DropReason.FAMILY_MISMATCH, id="v2-over-ipv6"
+        reseal_v3(V2_MSG[:8] + bytes(16) + V2_MSG[12:], S6, VRRP_GROUP6), S6, VRRP_GROUP6,
+        DropReason.LENGTH_MISMATCH, id="v2-over-ipv6-with-auth-data",
+    ),
+    pytest.param(
+        reseal(V2_MSG[:8] + bytes(16)), S6, VRRP_GROUP6, DropReason.BAD_CHECKSUM, id="v2-over-ipv6-v2-checksum"
     ),
     pytest.param(V3_MSG[:-1], S4, VRRP_GROUP4, DropReason.LENGTH_MISMATCH, id="v3-truncated"),
     pytest.param(V3_MSG + b"\0\0\0\0", S4, VRRP_GROUP4, DropReason.LENGTH_MISMATCH, id="v3-extra-address"),
@@ -368,6 +372,23 @@ INVALID = [
     pytest.param(_v2(_set(V2_MSG, 4, 3)), S4, VRRP_GROUP4, DropReason.BAD_AUTH_TYPE, id="v2-auth-3"),
     pytest.param(_v2(_set(V2_MSG, 4, 255)), S4, VRRP_GROUP4, DropReason.BAD_AUTH_TYPE, id="v2-auth-255"),
 ]
+
+
+def test_v2_over_ipv6_is_keepalived_s_form() -> None:
+    """keepalived 2.2.7, an IPv6 instance with `version 2` (captured here with tcpdump on a veth in a
+    namespace, 2026-11-30): the v2 header, no auth data (24 bytes for one address) and the IPv6
+    pseudo-header checksum. We decode it and encode the same bytes, so the two interoperate."""
+    src = IPv6Address("fe80::80e3:9cff:fe28:4cbb")
+    wire = bytes.fromhex("213364010001e62a20010db8000000000000000000000001")
+    insp = inspect(wire, src, VRRP_GROUP6)
+    adv = insp.advert
+    assert (adv.version, adv.vrid, adv.priority, adv.interval, adv.auth_type) == (2, 51, 100, 1.0, 0)
+    assert adv.addresses == (IPv6Address("2001:db8::1"),)
+    assert insp.checksum_form is ChecksumForm.IPV6_PSEUDO and insp.raw_auth_data == b""
+    assert encode(adv, src, VRRP_GROUP6) == wire
+    # auth_type PASS: keepalived sets the type and still sends no password (measured the same way)
+    simple = encode(dataclasses.replace(adv, auth_type=1), src, VRRP_GROUP6)
+    assert len(simple) == 24 and decode(simple, src, VRRP_GROUP6).auth_type == 1
 
 
 @pytest.mark.parametrize(("data", "src", "dst", "reason"), INVALID)
@@ -512,7 +533,8 @@ ENCODE_ERRORS = [
     ),
     pytest.param(_with(A3, addresses=(VIP4, VIP6)), S4, VRRP_GROUP4, "family", id="mixed-vip-family"),
     pytest.param(A3, S6, VRRP_GROUP6, "family", id="ipv4-vip-over-ipv6"),
-    pytest.param(_with(A2, addresses=(VIP6,)), S6, VRRP_GROUP6, "IPv4 only", id="v2-over-ipv6"),
+    pytest.param(_with(A2, addresses=(VIP6,), auth_type=1, auth_data=b"x"), S6, VRRP_GROUP6, "no authentication",
+                 id="v2-over-ipv6-password"),
     pytest.param(_with(A2, interval=0.0), S4, VRRP_GROUP4, "whole seconds", id="v2-interval-0"),
     pytest.param(_with(A2, interval=256.0), S4, VRRP_GROUP4, "whole seconds", id="v2-interval-256"),
     pytest.param(_with(A2, interval=1.5), S4, VRRP_GROUP4, "whole seconds", id="v2-interval-fraction"),

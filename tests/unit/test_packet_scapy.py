@@ -15,7 +15,8 @@ Scapy quirks found on the way (scapy 2.5/2.6 ``scapy/layers/vrrp.py``), each pin
      the first byte is 0x30..0x39 (version 3, type 0..9) and there are >= 9 bytes. A v3 message
      with type 10..15, or one of 8 bytes, is dissected as v2, fails, and becomes Raw.
   4. Over IPv6 (bound to VRRPv3 only) a message whose first byte is not v3 is handed to the v2
-     layer, whose address list is IPv4 (4-byte) addresses; our decoder rejects v2 over IPv6.
+     layer, whose address list is IPv4 (4-byte) addresses; our decoder reads v2 over IPv6 as
+     keepalived sends it (16-byte addresses, no auth data), so that message is a length mismatch.
   5. v2 authentication data is two 32-bit integers (auth1, auth2), not 8 bytes.
   6. VRRPv3's 12-bit ``adv`` silently keeps the low 12 bits of a larger value (5000 -> 904); ours
      raises ValueError. scapy also builds a v3 advert with no address (count 0), which RFC 9568
@@ -273,7 +274,7 @@ def test_quirk4_v2_over_ipv6_goes_to_the_ipv4_layer() -> None:
     assert type(pkt.payload) is VRRP and pkt[VRRP].addrlist == ["192.0.2.99"]
     with pytest.raises(InvalidPacket) as exc:
         decode(v2, IPv6Address("fe80::1"), VRRP_GROUP6)
-    assert exc.value.reason is DropReason.FAMILY_MISMATCH
+    assert exc.value.reason is DropReason.LENGTH_MISMATCH
 
 
 def test_quirk5_v2_auth_data_is_two_integers() -> None:

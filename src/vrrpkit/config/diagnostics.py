@@ -41,6 +41,7 @@ RULES: dict[str, tuple[Severity, str]] = {
     "advert-int-rounded": ("warning", "v2 adverts carry whole seconds, v3 centiseconds: the interval is rounded"),
     "auth-pass-truncated": ("warning", "auth_pass is 8 bytes on the wire; keepalived truncates longer ones"),
     "auth-ignored-v3": ("warning", "VRRPv3 has no authentication; keepalived ignores the block"),
+    "v2-over-ipv6": ("warning", "version 2 on IPv6: keepalived's own VRRPv2 over IPv6, which RFC peers do not hear"),
     "accept-v2": ("warning", "accept mode with VRRPv2 in strict mode does not comply with RFC 3768"),
     "unicast-peer-is-self": ("warning", "a unicast peer is this host's own source address"),
     "unicast-without-peers": ("warning", "a unicast keyword without unicast_peer: keepalived falls back to multicast"),

@@ -310,12 +310,18 @@ def _complete_instance(
     tail, unicast_ttl = check_long_tail(r, raw, family, peers, end)
     mcast_dst, fault_no_peer = tail.mcast_dst, tail.fault_no_peer
 
-    # Version: instance, else global, and IPv6 always speaks v3.
+    # Version: instance, else global; an IPv6 instance speaks v3 unless it says `version 2` itself,
+    # where keepalived 2.2.7 sends its own VRRPv2 over IPv6 (measured; core/packet.py): so do we,
+    # or a keepalived host and a vrrpkit host with the same file would not hear each other.
     version = raw.version or g.version
     if is_v6 and version == 2:
         if raw.version == 2:
-            r.add(loc("version"), "invalid-value", "VRRPv2 has no IPv6: this instance uses version 3", "warning")
-        version = 3
+            r.add(loc("version"), "v2-over-ipv6",
+                  "version 2 on an IPv6 instance: VRRPv2 over IPv6 is in no RFC; keepalived sends it "
+                  "anyway (and so does vrrpkit, to stay compatible), but FRR and routers expect VRRPv3 and "
+                  "will not hear it: use version 3 on every host", "warning")
+        else:
+            version = 3
 
     strict = raw.strict if raw.strict is not None else g.strict
 

@@ -180,8 +180,8 @@ class InstanceConfig:
             raise ValueError("only auth_type 0 (none) and 1 (PASS) are supported")
         if len(self.auth_pass) > 8:
             raise ValueError("auth_pass is at most 8 bytes")
-        if self.is_ipv6 and self.version != 3:
-            raise ValueError("IPv6 needs VRRP version 3")
+        # IPv6 with version 2 is keepalived's own VRRPv2 over IPv6 (core/packet.py), allowed only
+        # where the instance asks for it (config/semantics.py); it carries no password.
         families = {v.interface.version for v in self.vips}
         if len(families) > 1:
             raise ValueError("virtual_ipaddress mixes IPv4 and IPv6")

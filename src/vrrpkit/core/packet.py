@@ -8,6 +8,11 @@ pseudo-header. v3 over IPv4 exists in three forms in the wild: keepalived (and s
 an IPv4 pseudo-header with the real destination; FRR includes it with the multicast group even when
 sending unicast; RFC 9568 (and Cisco, Juniper) use no pseudo-header. We send keepalived's form and
 accept all three, reporting which one matched so that ``watch`` can tell the user.
+
+VRRPv2 over IPv6 is in no RFC, but keepalived 2.2.7 sends it for an IPv6 instance that says
+``version 2`` (measured: the v2 header, no authentication data even with ``auth_type PASS``, and the
+IPv6 pseudo-header checksum its IPV6_CHECKSUM socket computes). We speak that form so such a host
+and vrrpkit hear each other.
 """
 
 from __future__ import annotations
@@ -154,20 +159,24 @@ def encode(
     if any(a.version != family for a in adv.addresses):
         raise ValueError("virtual addresses must be of the IP header's family")
     if adv.version == 2:
-        if family != 4:
-            raise ValueError("VRRPv2 is IPv4 only")
         if not 1 <= adv.interval <= 255 or adv.interval != int(adv.interval):  # range first: inf, NaN
             raise ValueError("VRRPv2 interval must be whole seconds 1..255")
         if adv.auth_type not in (AUTH_NONE, AUTH_SIMPLE):
             raise ValueError("VRRPv2 auth_type must be 0 (none) or 1 (simple password)")
         if len(adv.auth_data) > V2_AUTH_LEN or (adv.auth_type == AUTH_NONE and adv.auth_data):
             raise ValueError("auth_data is at most 8 bytes, and empty without authentication")
+        if family == 6 and adv.auth_data:
+            raise ValueError("VRRPv2 over IPv6 (keepalived's form) carries no authentication data")
         header = struct.pack(
             "!BBBBBBH", 0x21, adv.vrid, adv.priority, len(adv.addresses), adv.auth_type, int(adv.interval), 0
         )
-        body = b"".join(a.packed for a in adv.addresses) + adv.auth_data.ljust(V2_AUTH_LEN, b"\0")
-        msg = header + body
-        csum = checksum(msg)
+        body = b"".join(a.packed for a in adv.addresses)
+        if family == 4:
+            msg = header + body + adv.auth_data.ljust(V2_AUTH_LEN, b"\0")
+            csum = checksum(msg)
+        else:
+            msg = header + body
+            csum = checksum(_pseudo_header(src, dst, len(msg)) + msg)
     else:
         cs = adv.interval_cs if 0 < adv.interval < 41 else 0  # inf/NaN: ValueError below, not Overflow
         if not 1 <= cs <= 4095 or abs(adv.interval * 100 - cs) > 1e-6:
@@ -227,10 +236,9 @@ def _inspect(
     if ptype != TYPE_ADVERTISEMENT:
         raise InvalidPacket(DropReason.BAD_TYPE, f"type {ptype}")
     family = src.version
-    if version == 2 and family != 4:
-        raise InvalidPacket(DropReason.FAMILY_MISMATCH, "VRRPv2 over IPv6")
     alen = 4 if family == 4 else 16
-    expected = HEADER_LEN + alen * count + (V2_AUTH_LEN if version == 2 else 0)
+    with_auth = version == 2 and family == 4  # keepalived's v2 over IPv6 has no auth data
+    expected = HEADER_LEN + alen * count + (V2_AUTH_LEN if with_auth else 0)
     if len(data) != expected:
         raise InvalidPacket(DropReason.LENGTH_MISMATCH, f"{len(data)} bytes for {count} addresses")
     if version == 3 and count == 0 and not allow_empty:
@@ -253,7 +261,7 @@ def _inspect(
     addr_bytes = data[HEADER_LEN : HEADER_LEN + alen * count]
     cls = IPv4Address if family == 4 else IPv6Address
     addresses = tuple(cls(addr_bytes[i : i + alen]) for i in range(0, len(addr_bytes), alen))
-    raw_auth = data[expected - V2_AUTH_LEN :] if version == 2 else b""
+    raw_auth = data[expected - V2_AUTH_LEN :] if with_auth else b""
     auth_data = raw_auth.rstrip(b"\0") if auth_type == AUTH_SIMPLE else b""
     advert = Advertisement(
         version=version,
@@ -282,7 +290,7 @@ def match_checksum(
     Public so that ``decode`` can judge the checksum of a message that fails an earlier check (a
     length mismatch, an unknown type): the sum does not depend on the fields being sensible.
     """
-    if version == 2:
+    if version == 2 and src.version == 4:
         return ChecksumForm.V2 if checksum(data) == 0 else None
     if src.version == 6:
         return ChecksumForm.IPV6_PSEUDO if checksum(_pseudo_header(src, dst, len(data)) + data) == 0 else None

@@ -82,7 +82,7 @@ class ReceiveRules:
         if cfg.version == 2:
             if adv.auth_type != cfg.auth_type:
                 return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
-            if cfg.auth_type and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
+            if cfg.auth_type and not cfg.is_ipv6 and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
                 return DropReason.BAD_PASSWORD, "password differs"
             if adv.interval_cs != cfg.advert_int_cs:
                 return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"

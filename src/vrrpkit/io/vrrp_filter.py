@@ -5,7 +5,8 @@ right VRID) must not reach Python one datagram at a time, and must not fill the 
 that the real master's adverts are dropped in front of it. So every raw socket carries a classic
 BPF program, rebuilt whenever the instances on it change, that drops:
 
-* anything but a VRRP advertisement: version 2 or 3 (v2 only over IPv4), type 1;
+* anything but a VRRP advertisement: version 2 or 3, type 1 (v2 over IPv6 is keepalived's own form,
+  without authentication data: core/packet.py);
 * VRIDs no instance on this (interface, family) runs;
 * for a VRID whose instances are all multicast: a TTL / hop limit other than 255, or a unicast
   destination; for a VRID whose instances are all unicast: a multicast destination, and a source
@@ -163,8 +164,7 @@ class _Builder:
         # version and type
         self._vrrp_byte(0)
         a.jump(bpf.JEQ_K, 0x31, "v3", None)
-        if self.v4:
-            a.jump(bpf.JEQ_K, 0x21, "v2", None)
+        a.jump(bpf.JEQ_K, 0x21, "v2", None)
         a.ja("drop")
         a.label("v2")
         a.op(bpf.LD_IMM, 2)
@@ -259,8 +259,8 @@ class _Builder:
         a.ja("drop")
 
     def _length(self) -> None:
-        """Length = 8 + count x address size (+ 8 bytes of v2 authentication); count >= 1 for v3;
-        a non-zero interval."""
+        """Length = 8 + count x address size (+ 8 bytes of v2 authentication over IPv4); count >= 1
+        for v3; a non-zero interval."""
         a = self.a
         self._ihl()
         self._vrrp_byte(3)  # count
@@ -278,8 +278,8 @@ class _Builder:
         a.ja("cmplen")
         a.label("v2len")
         a.op(bpf.LD_MEM, M_TMP)
-        a.op(bpf.LSH_K, 2)
-        a.op(bpf.ADD_K, 16)
+        a.op(bpf.LSH_K, 2 if self.v4 else 4)
+        a.op(bpf.ADD_K, 16 if self.v4 else 8)
         a.label("cmplen")
         a.op(bpf.LDX_MEM, M_LEN)
         a.jump(bpf.JEQ_X, 0, None, "drop0")

@@ -373,3 +373,12 @@ def test_docs_list_every_rule_and_divergence() -> None:
     div_md = (docs / "divergences.md").read_text()
     assert all(f"`{rule}`" in check_md for rule in RULES)
     assert all(f"`{d.key}`" in div_md for d in DIVERGENCES)
+
+
+def test_version_2_on_an_ipv6_instance_is_kept_as_keepalived_keeps_it() -> None:
+    """keepalived 2.2.7 sends VRRPv2 over IPv6 when the instance says `version 2` (measured; only the
+    global vrrp_version is overridden for IPv6), so a mixed keepalived/vrrpkit pair must too."""
+    res = parse(inst("  version 2", vip="2001:db8::1/64"))
+    assert res.instances[0].version == 2 and only(res, "v2-over-ipv6").severity == "warning"
+    res = parse("global_defs {\n vrrp_version 2\n}\n" + inst(vip="2001:db8::1/64"))
+    assert res.instances[0].version == 3 and "v2-over-ipv6" not in rules(res)
