@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -318,6 +319,35 @@ class Lab:
         conf, log = self._files_for(host, "keepalived")
         conf.write_text(conf_text)
         return self._spawn(host, "keepalived", process.keepalived_argv(binary, conf, extra_args, role), log, conf)
+
+    def run_frr(self, host: str, vrrpd_conf: str, vmacs: Sequence[tuple[str, str, str]]) -> LabProcess:
+        """Start FRR's zebra and vrrpd (the RFC-strict second peer) in `host`; returns vrrpd.
+
+        FRR does not make the virtual MAC's interface: as its docs ask, each `(name, mac, address)`
+        in `vmacs` becomes a macvlan (mode bridge) on eth0 carrying the VIP, which vrrpd keeps up
+        while MASTER and protodown otherwise.
+        """
+        for name, mac, address in vmacs:
+            for argv in (
+                ["ip", "link", "add", name, "link", IFACE, "type", "macvlan", "mode", "bridge"],
+                ["ip", "link", "set", name, "address", mac],
+                ["ip", "addr", "add", address, "dev", name],
+                ["ip", "link", "set", name, "up"],
+            ):
+                self.exec(host, argv)
+        rundir = self.rundir / f"{host}.frr"  # not the workdir: FRR's own user must reach it (a
+        rundir.mkdir(exist_ok=True)  # pytest tmp_path is root-only); removed with the lab
+        (rundir / "zebra.conf").write_text(f"hostname {host}\n")
+        (rundir / "vrrpd.conf").write_text(vrrpd_conf)
+        shutil.chown(rundir, "frr", "frr")
+        for child in rundir.iterdir():
+            shutil.chown(child, "frr", "frr")
+        self._spawn(host, "zebra", process.frr_argv("zebra", rundir / "zebra.conf", rundir), rundir / "zebra.log", None)
+        deadline = time.monotonic() + 10
+        while not (rundir / "zserv.api").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self._spawn(host, "vrrpd", process.frr_argv("vrrpd", rundir / "vrrpd.conf", rundir),
+                           rundir / "vrrpd.log", rundir / "vrrpd.conf")  # fmt: skip
 
     def processes(self, host: str | None = None, *, alive_only: bool = False) -> list[LabProcess]:
         """Daemons started with run_vrrpkit/run_keepalived (by any process, via the state file)."""

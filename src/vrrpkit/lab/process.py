@@ -59,6 +59,24 @@ def vrrpkit_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "vrrpkit", *args]
 
 
+FRR_DAEMONS = Path("/usr/lib/frr")
+
+
+def frr_argv(daemon: str, conf: Path, rundir: Path) -> list[str]:
+    """An FRR daemon (zebra or vrrpd) in the foreground, its config, pid file, zebra socket and vty
+    socket all in `rundir`, so several hosts' FRRs share a machine without sharing /run/frr. FRR
+    runs as its own `frr` user, which needs `rundir` to be its own (Lab.run_frr does that)."""
+    return [
+        str(FRR_DAEMONS / daemon),
+        "-f", str(conf),
+        "-i", str(rundir / f"{daemon}.pid"),
+        "-z", str(rundir / "zserv.api"),
+        "--vty_socket", str(rundir),
+        "-P", "0",
+        "--log", "stdout",
+    ]  # fmt: skip
+
+
 def keepalived_argv(binary: str, conf: Path, extra_args: Sequence[str] = (), role: str = "--vrrp") -> list[str]:
     """keepalived with one part only (`--vrrp`, or `--check` for the LVS checker), in the foreground,
     logging to the console, with pid files next to `conf`.
