@@ -85,7 +85,10 @@ def test_receive_buffers_as_keepalived_sizes_them(make_lab: MakeLab, case: str) 
     seen = {}
     for daemon in ("keepalived", "vrrpkit"):
         (lab.run_keepalived if daemon == "keepalived" else lab.run_vrrpkit)("h1", text)
-        seen[daemon] = wait_until(lambda: receive_buffer(lab), 10)
+        # the size the daemon settles on: vrrpkit opens its socket with a 1 MiB queue and sizes it
+        # a few milliseconds later, once the socket's filter and MTU are known
+        wait_until(lambda: receive_buffer(lab) == expected or None, 10)
+        seen[daemon] = receive_buffer(lab)
         lab.signal("h1", 15)
         assert wait_until(lambda: not lab.processes("h1", alive_only=True) or None, 10)
         time.sleep(0.2)

@@ -147,6 +147,7 @@ class SocketSet:
             if current is not None:
                 self.close(key)
             self._open(key, groups)
+        self._size_buffers(insts)  # before the filters, which take longer to build
         self._routes = {}
         for key, insts_here in members.items():
             table: list[list[Instance]] = [_NO_ROUTE] * 256
@@ -155,7 +156,6 @@ class SocketSet:
                 table[vrid] = [*table[vrid], inst]
             self._routes[key] = table
             self._filter(key, insts_here)
-        self._size_buffers(insts)
 
     def _filter(self, key: SocketKey, insts: list[Instance]) -> None:
         sock = self.sockets.get(key)
