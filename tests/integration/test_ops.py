@@ -107,7 +107,7 @@ def test_the_unit_s_capabilities_are_enough(make_lab: MakeLab) -> None:
     conf.write_text(config(instance(150, version=3, advert_int="0.1", extra="no_accept\ntrack_script {\n    chk\n}"),
                            globals_="enable_script_security\nscript_user nobody", scripts=scripts))  # fmt: skip
     conf.chmod(0o644)
-    control = lab.workdir / "caps.sock"
+    control = lab.rundir / "caps.sock"  # short: an AF_UNIX path has 108 bytes
     unit = (Path(__file__).resolve().parents[2] / "contrib" / "vrrpkit.service").read_text()
     names = re.search(r"^CapabilityBoundingSet=(.+)$", unit, re.MULTILINE).group(1).split()  # type: ignore[union-attr]
     caps = "-all," + ",".join("+" + n.removeprefix("CAP_").lower() for n in names)
@@ -145,7 +145,7 @@ def test_dash_s_runs_the_daemon_in_the_named_namespace(make_lab: MakeLab) -> Non
     conf.write_text(config(instance(100, interface="vkops0", vips=("198.51.100.77/24",), version=3,
                                     advert_int="0.1")))  # fmt: skip
     log = lab.workdir / "ns.log"
-    argv = Lab.vrrpkit_argv("run", "-s", lab.netns("h1"), "-f", str(conf), "--control", str(lab.workdir / "ns.sock"),
+    argv = Lab.vrrpkit_argv("run", "-s", lab.netns("h1"), "-f", str(conf), "--control", str(lab.rundir / "ns.sock"),
                             "-G")  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
