@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vrrpkit.core.config import Vip
-from vrrpkit.io import garp, netlink, nft
+from vrrpkit.io import garp, linkmon, netlink, nft
 from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6, open_vrrp_socket
 
 HELPER = Path(__file__).resolve()
@@ -108,7 +108,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_links(args: argparse.Namespace) -> None:
-    with netlink.LinkMonitor([args.iface]) as mon:
+    with linkmon.LinkMonitor([args.iface]) as mon:
         mon.request_dump()
         print("READY", flush=True)
         events: list[tuple[str, bool]] = []

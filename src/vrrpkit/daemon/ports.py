@@ -16,7 +16,7 @@ from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.core.routing import Route, Rule
-from vrrpkit.io import linkbeat, netlink, routes, sysctl
+from vrrpkit.io import linkbeat, linkmon, netlink, routes, sysctl
 from vrrpkit.io.garp import GarpSender, NeighborProber, interface_mac
 from vrrpkit.io.nft import NoAcceptFirewall
 from vrrpkit.io.timerfd import TimerFd
@@ -194,7 +194,7 @@ def os_ports() -> Ports:
         announcer=GarpSender,
         prober=NeighborProber,
         firewall=NoAcceptFirewall,
-        link_events=netlink.LinkMonitor,
+        link_events=linkmon.LinkMonitor,
         vmacs=_OsVmacs(),
         sysctl=_OsSysctl(),
         carrier=linkbeat.carrier,

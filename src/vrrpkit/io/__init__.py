@@ -4,7 +4,7 @@
 Modules (import the one you need; nothing is imported here, so the daemon loads only what it runs):
 
 * ``vrrp_socket``: raw protocol-112 sockets (VrrpSocket4/6) for asyncio ``add_reader``.
-* ``netlink``: VIP add/delete exactly as keepalived does, address and link queries, LinkMonitor.
+* ``netlink``: VIP add/delete exactly as keepalived does, address and link queries; ``linkmon``: link events.
 * ``rtnl``: the small synchronous rtnetlink client ``netlink`` sends its requests through.
 * ``garp``: gratuitous ARP / unsolicited NA frames and sender; the ARP/NS split-brain prober.
 * ``nft``: the ``no_accept`` nftables table.

@@ -10,7 +10,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip
 import pytest
 
 from vrrpkit.core.config import Vip
-from vrrpkit.io import consts, netlink, nft, rtnl
+from vrrpkit.io import consts, linkmon, netlink, nft, rtnl
 
 
 def v4(text: str, **kw: object) -> Vip:
@@ -110,11 +110,11 @@ def _link_msg(kind: int, index: int, name: str, flags: int) -> bytes:
 def test_parse_link_messages_and_state_tracking() -> None:
     up = consts.IFF_UP | consts.IFF_RUNNING
     data = _link_msg(consts.RTM_NEWLINK, 4, "eth0", up) + _link_msg(consts.RTM_NEWLINK, 5, "eth1", consts.IFF_UP)
-    assert netlink.parse_link_messages(data) == [
+    assert linkmon.parse_link_messages(data) == [
         (consts.RTM_NEWLINK, 4, "eth0", up),
         (consts.RTM_NEWLINK, 5, "eth1", consts.IFF_UP),
     ]
-    mon = netlink.LinkMonitor.__new__(netlink.LinkMonitor)  # state logic only, no socket
+    mon = linkmon.LinkMonitor.__new__(linkmon.LinkMonitor)  # state logic only, no socket
     mon.interfaces = frozenset({"eth0"})
     mon._state = {}
     assert mon._update(consts.RTM_NEWLINK, 4, "eth0", up) == [("eth0", True)]
@@ -124,7 +124,7 @@ def test_parse_link_messages_and_state_tracking() -> None:
     assert mon._update(consts.RTM_NEWLINK, 4, "eth0", up) == [("eth0", True)]
     assert mon._update(consts.RTM_NEWLINK, 4, "renamed", up) == [("eth0", False)]
     assert mon._update(consts.RTM_DELLINK, 4, "renamed", 0) == []
-    assert netlink.parse_link_messages(b"\x00" * 7) == []
+    assert linkmon.parse_link_messages(b"\x00" * 7) == []
 
 
 def test_flags_up_is_keepalived_if_flags_up() -> None:
