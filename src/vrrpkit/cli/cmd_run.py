@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from vrrpkit.cli import keepalived_flags as ka
-from vrrpkit.cli.options import add_config_option, add_control_option
+from vrrpkit.cli.options import HelpFormatter, add_config_option, add_control_option
 
 if TYPE_CHECKING:
     from vrrpkit.config.model import ParseResult
@@ -27,6 +27,7 @@ def register(sub: Any) -> None:
         "STATE= fields) when run by systemd, else to stderr. SIGTERM/SIGINT: release VIPs (priority 0) and "
         "exit; SIGHUP: reload; SIGUSR1: dump state to the log; SIGUSR2: dump counters to the log. "
         "keepalived's command line (-n -l -D -S -p ...) is accepted, so Debian's DAEMON_ARGS work unchanged.",
+        formatter_class=HelpFormatter,
     )
     add_config_option(p, "keepalived.conf (default /etc/keepalived/keepalived.conf)", aliases=["--config"])
     p.add_argument("--config-id", help="id for @id line conditionals (default: hostname up to the first dot)")

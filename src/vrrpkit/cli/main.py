@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from vrrpkit import __version__
 from vrrpkit.cli.commands import registrars
+from vrrpkit.cli.options import HelpFormatter
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -20,6 +21,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vrrpkit",
         description="VRRP daemon that reads keepalived.conf, and a doctor for VIPs that end up on every host.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"vrrpkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

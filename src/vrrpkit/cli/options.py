@@ -9,10 +9,37 @@ show in ``--help`` next to ``--file``.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from vrrpkit.core.config import IPAddress
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's own, told the terminal's width: left to find it, argparse imports shutil (and
+    with it bz2, lzma and fnmatch, ~0.7 MB) into every process, `vrrpkit run` included, at the
+    first add_argument. The width is found as shutil.get_terminal_size finds it."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:  # fmt: skip
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
+
+
+def terminal_columns() -> int:
+    """$COLUMNS, else the width of the terminal on stdout, else 80 (shutil.get_terminal_size's rules)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
 
 CONTROL_HELP = "the vrrpkit daemon's control socket (default $VRRPKIT_CONTROL or /run/vrrpkit/vrrpkit.sock)"
 

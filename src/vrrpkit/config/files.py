@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import glob
 import os
-import random
 import socket
 import stat
 from collections.abc import Sequence
@@ -96,14 +95,21 @@ def load_files(paths: Sequence[str], config_id: str | None = None) -> ParseResul
     loader = FileLoader()
     if len(paths) == 1:
         text = loader.read(paths[0])  # OSError says why (missing, permission, a directory)
-        return load_string(text, filename=paths[0], config_id=cid, loader=loader, rand=random.randint)
+        return load_string(text, filename=paths[0], config_id=cid, loader=loader, rand=_randint)
     # Several paths: read them as one configuration, in order (keepalived -f takes one; this mirrors includes).
     texts = []
     for path in paths:
         loader.read(path)
         texts.append(f"include {path}")
-    return load_string("\n".join(texts), filename="<files>", config_id=cid, loader=loader, rand=random.randint)
+    return load_string("\n".join(texts), filename="<files>", config_id=cid, loader=loader, rand=_randint)
 
 
 def load_file(path: str, config_id: str | None = None) -> ParseResult:
     return load_files([path], config_id)
+
+
+def _randint(low: int, high: int) -> int:
+    """random.randint, imported when a file first asks for ${_RANDOM}: not in every daemon for nothing."""
+    import random
+
+    return random.randint(low, high)

@@ -113,6 +113,11 @@ class Snapshot:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_reply(self) -> dict[str, Any]:
+        """`to_json`'s keys with the values as they are (instances still dataclasses): the control
+        server encodes them one instance at a time (`control.server.encode_reply`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Snapshot:
         """Read what a daemon sent; unknown keys (a newer daemon) are ignored, missing optional

@@ -418,7 +418,7 @@ class Daemon(Reloading, Building, Cycle):
     def _control_request(self, message: dict[str, Any]) -> dict[str, Any]:
         command = message.get("cmd")
         if command == "status":
-            return self.snapshot().to_json()
+            return self.snapshot().to_reply()
         if command == "reload":
             self._spawn(self._notified_reload())
             return {"ok": True}

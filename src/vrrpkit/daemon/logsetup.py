@@ -28,7 +28,6 @@ import contextlib
 import errno
 import fcntl
 import logging
-import logging.handlers
 import os
 import socket
 import stat
@@ -228,7 +227,9 @@ def configure(
         plan.handlers.append(JournalHandler(journal_path, opts.facility))
     elif opts.syslog and _is_socket(syslog_path):
         plan.syslog = syslog_path
-        handler = logging.handlers.SysLogHandler(address=syslog_path, facility=opts.facility)
+        from logging.handlers import SysLogHandler  # only here: it pulls pickle and queue in (~0.8 MB)
+
+        handler = SysLogHandler(address=syslog_path, facility=opts.facility)
         handler.ident = f"{IDENTIFIER}[{os.getpid()}]: "
         plan.handlers.append(handler)
     duplicate = plan.journal is not None and stderr_is_journal(env, _fileno(stream))

@@ -20,10 +20,8 @@ ctypes, the capability numbers from <linux/capability.h>.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import re
-from pathlib import Path
 
 CAP_CHOWN = 0
 CAP_DAC_READ_SEARCH = 2
@@ -59,7 +57,8 @@ class _Data(ctypes.Structure):
 
 def last_cap() -> int:
     try:
-        return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
     except (OSError, ValueError):
         return 40
 
@@ -70,7 +69,8 @@ def mask(caps: frozenset[int]) -> int:
 
 def current(pid: int | str = "self") -> dict[str, int]:
     """CapEff, CapPrm, CapInh, CapBnd, CapAmb of a process, as /proc shows them."""
-    text = Path(f"/proc/{pid}/status").read_text()
+    with open(f"/proc/{pid}/status") as f:
+        text = f.read()
     return {m.group(1): int(m.group(2), 16) for m in re.finditer(r"^Cap(\w+):\s+([0-9a-f]+)$", text, re.M)}
 
 
@@ -80,7 +80,9 @@ def drop_all_but(keep: frozenset[int] = DAEMON_KEEPS) -> None:
     Raises OSError when the kernel refuses (the caller decides whether to go on). Must run while
     the process is single-threaded as far as capabilities go: capset changes the calling thread.
     """
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    # the interpreter's own libc: ctypes.util.find_library would import shutil and tempfile (about
+    # 1 MB of the daemon's memory) for a name the process has already loaded
+    libc = ctypes.CDLL(None, use_errno=True)
     for cap in range(last_cap() + 1):
         # A capability already out of the bounding set (a unit's CapabilityBoundingSet=) is skipped:
         # dropping it again needs CAP_SETPCAP, which such a unit does not give either.
