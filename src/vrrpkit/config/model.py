@@ -79,7 +79,7 @@ class FifoConfig:
     script_group: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceExtras:
     """What an instance does besides VRRP: routes and rules while MASTER, FIFO priority lines, mail."""
 
@@ -182,7 +182,7 @@ class InterfaceSettings:
         return next((g for g in self.garp_groups if ifname in g.interfaces), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceSource:
     """Where an instance and its parts were written, for diagnostics about it after parsing."""
 

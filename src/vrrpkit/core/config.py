@@ -36,7 +36,7 @@ class TrackKind(StrEnum):
     PROCESS = "process"  # vrrp_track_process: OK while the process count is within its quorum
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Track:
     """One tracked object of an instance, with keepalived's weight semantics.
 
@@ -51,7 +51,7 @@ class Track:
     reverse: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Vip:
     """A virtual address as configured: what to advertise, and how the I/O layer should add it."""
 
@@ -70,7 +70,7 @@ class Vip:
         return str(self.interface)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnicastPeer:
     address: IPAddress
     min_ttl: int | None = None
@@ -88,7 +88,7 @@ class ChecksumCompat(StrEnum):
     ALWAYS = "always"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VmacLink:
     """One virtual-MAC interface an instance owns: a private macvlan (or an L2 ipvlan) on `base`.
 
@@ -110,7 +110,7 @@ def rfc_vmac(vrid: int, family: int) -> bytes:
     return bytes((0x00, 0x00, 0x5E, 0x00, 0x01 if family == 4 else 0x02, vrid))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceConfig:
     """One vrrp_instance. Field names follow keepalived's keywords where one exists."""
 

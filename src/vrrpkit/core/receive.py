@@ -12,7 +12,6 @@ router then does what depends on its state.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -192,6 +191,12 @@ class Judge:
 class Receiving:
     """What a `VirtualRouter` does with a datagram (a mixin: the state below is the router's)."""
 
+    # What this half of the router sets; the rest of the router's slots are `VirtualRouter`'s.
+    __slots__ = (
+        "_answer_after", "_garp_lower_pending", "_hot", "_master_advert", "_master_advert_prio", "_old_checksum",
+        "master_address", "master_adver_int_cs", "master_priority", "only_timer_moved", "wants_master",
+    )  # fmt: skip
+
     config: InstanceConfig
     name: str
     state: State
@@ -204,7 +209,7 @@ class Receiving:
     wants_master: bool
     only_timer_moved: bool
     _judge: Judge
-    _effects: deque[fx.Effect]
+    _effects: list[fx.Effect]
     _deadlines: dict[Any, float]
     _priority: int
     _mdi: tuple[tuple[int, int], float]
