@@ -200,3 +200,29 @@ def test_keepalived_v2_over_ipv6_passes_the_filter() -> None:
     assert router.datagram_received(wire, src, VRRP_GROUP6, 255, 1.0) is not None
     assert not verdict(program, wire + bytes(8), src, VRRP_GROUP6, 255)
     assert not verdict(program, wire, src, VRRP_GROUP6, 64)
+
+
+def test_the_goodbye_filter_passes_every_goodbye_and_nothing_else() -> None:
+    """A lazily read BACKUP socket wakes only through io/wake.py's filter: a priority-0 advert it
+    dropped would be a graceful failover delayed until the next scheduled read. Over the corpus and
+    its mutations (IPv4, with and without IP options): passed exactly when VRRP's third byte is 0."""
+    from vrrpkit.io.wake import goodbye_program
+
+    program = goodbye_program()
+    rng = random.Random(SEED)
+    outcomes: Counter[str] = Counter()
+    started = time.perf_counter()
+    for _ in range(CASES):
+        data, src, dst, _kind = mutate(rng)
+        if not isinstance(src, IPv4Address) or not isinstance(dst, IPv4Address) or len(data) < 3:
+            continue
+        packet = build_ipv4(src, dst, data, ttl=255)
+        if rng.random() < 0.2:  # an IP option (NOP padding): VRRP starts further in
+            words = rng.randint(1, 10)
+            header = bytes([0x45 + words]) + packet[1:20] + b"\x01" * 4 * words
+            packet = header + packet[20:]
+        woke = cbpf.run(program, packet, packet) != 0
+        assert woke == (data[2] == 0), (packet.hex(), woke)
+        outcomes["goodbye" if woke else "not woken"] += 1
+    tally("goodbye filter", outcomes, started)
+    assert outcomes["goodbye"] and outcomes["not woken"]

@@ -53,6 +53,21 @@ def cmd_recv(args: argparse.Namespace) -> None:
     _out({"sockets": got})
 
 
+def cmd_lazy(args: argparse.Namespace) -> None:
+    """A socket read lazily, as the daemon reads one whose instances are all BACKUP: wait on its
+    goodbye socket only, then read the VRRP socket's queue with the arrival stamps."""
+    sock = open_vrrp_socket(args.iface, 4)
+    wake = sock.open_wake()
+    sock.set_stamped(True)
+    print("READY", flush=True)
+    readable, _, _ = select.select([wake], [], [], args.timeout)
+    woke_at = time.monotonic()
+    goodbyes = sock.clear_wake()
+    good, bad = sock.drain()
+    got = [{"priority": d.payload[2], "at": at} for d, at in zip(good, sock.stamps, strict=True)]
+    _out({"woken": bool(readable), "woke_at": woke_at, "goodbyes": goodbyes, "got": got, "bad": len(bad)})
+
+
 def cmd_send(args: argparse.Namespace) -> None:
     group = ip_address(args.group) if args.group else None
     src = ip_address(args.src) if args.src else None
@@ -169,6 +184,9 @@ def main(argv: list[str]) -> None:
     r.add_argument("--socket", action="append", default=[])
     r.add_argument("--count", type=int, default=1)
     r.add_argument("--timeout", type=float, default=5.0)
+    lz = sub.add_parser("lazy")
+    lz.add_argument("--iface", default="eth0")
+    lz.add_argument("--timeout", type=float, default=5.0)
     s = sub.add_parser("send")
     s.add_argument("--iface", default="eth0")
     s.add_argument("--family", type=int, default=4)
@@ -220,6 +238,7 @@ def main(argv: list[str]) -> None:
     args = p.parse_args(argv)
     {
         "recv": cmd_recv,
+        "lazy": cmd_lazy,
         "send": cmd_send,
         "burst": cmd_burst,
         "vip": cmd_vip,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -198,3 +199,36 @@ def test_a_burst_of_adverts_leaves_in_one_call_and_again_as_prepared(make_lab: C
     assert len(got) == 100 and {(d["src"], d["ttl"]) for d in got} == {(str(h1), 255)}
     vrids = [decode(bytes.fromhex(d["payload"]), h1, GROUP4).vrid for d in got]
     assert sorted(vrids) == sorted(list(range(1, 51)) * 2)
+
+
+def test_a_lazy_socket_wakes_only_for_a_goodbye_and_stamps_every_advert(make_lab: Callable[..., Lab]) -> None:
+    """While every instance on a socket is BACKUP the daemon waits on its goodbye socket only
+    (io/wake.py): adverts queue without waking it, a priority-0 advert wakes it, and then the
+    whole queue is there in order, each datagram stamped with its arrival (monotonic clock)."""
+    lab = make_lab(2)
+    h1 = lab.addr("h1")
+    vip = (IPv4Address("192.0.2.200"),)
+    steady = encode(Advertisement(version=3, vrid=51, priority=150, addresses=vip, interval=0.1), h1, GROUP4)
+    goodbye = encode(Advertisement(version=3, vrid=51, priority=0, addresses=vip, interval=0.1), h1, GROUP4)
+    proc = lab.popen("h2", helper("lazy", "--timeout", "10"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "READY"
+        out = run_json(lab, "h1", "send", "--src", str(h1), "--payload", steady.hex(), "--count", "3", "--gap", "0.2")
+        assert out["sent"] == 3
+        assert proc.poll() is None  # three adverts and still asleep
+        run_json(lab, "h1", "send", "--src", str(h1), "--payload", goodbye.hex())
+        stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    doc = json.loads(stdout.strip().splitlines()[-1])
+    assert doc["woken"] and doc["goodbyes"] == 1 and doc["bad"] == 0
+    got = doc["got"]
+    assert [d["priority"] for d in got] == [150, 150, 150, 0]
+    stamps = [d["at"] for d in got]
+    assert stamps == sorted(stamps) and stamps[-1] <= doc["woke_at"]
+    # the three were sent 0.2 s apart and read together: their stamps say so, not the read time
+    assert all(0.1 < later - earlier < 1.0 for earlier, later in itertools.pairwise(stamps[:3]))

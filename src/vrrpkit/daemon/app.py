@@ -48,7 +48,7 @@ from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, Timer, os_ports
 from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reloading import Reloading
 from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
-from vrrpkit.daemon.sockets import SocketSet
+from vrrpkit.daemon.sockets import SocketKey, SocketSet
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.status import dump, status_line
 from vrrpkit.daemon.tracking import Trackers, TrackValue
@@ -108,6 +108,7 @@ class Daemon(Reloading, Building, Cycle):
         self._background: set[asyncio.Task[Any]] = set()
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
+        self._lazy_reads: dict[SocketKey, asyncio.TimerHandle] = {}  # lazy socket -> its next read
         self._retry_at = 0.0
         self.scripts = ScriptSet()
         self.http: HttpServer | None = None
@@ -251,6 +252,9 @@ class Daemon(Reloading, Building, Cycle):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _later(self, delay: float, callback: Callable[..., Any], *args: Any) -> asyncio.TimerHandle:
+        return self.loop.call_later(delay, callback, *args)
+
     def _remove_reader(self, fd: int) -> None:
         self.loop.remove_reader(fd)
 
@@ -358,6 +362,8 @@ class Daemon(Reloading, Building, Cycle):
                 log.exception("error during housekeeping")
             if changed:
                 self._drain_all()
+            if not self.stopping:
+                self._review_lazy()  # after the drain: an instance that just left BACKUP stays eager
 
     def _retry(self, now: float) -> bool:
         """Make VMACs that are missing (never made, or deleted under us) and reopen missing sockets."""

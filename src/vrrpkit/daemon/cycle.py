@@ -14,15 +14,20 @@ kept apart because it is the hot path and the place where the protocol's urgenci
   per socket (`EffectApplier.send_adverts`), not the general timer path;
 * after any input, adverts, VIP changes and GARPs of every touched instance go out before log
   lines, history and notify scripts;
+* a socket whose instances are all BACKUP is read lazily (`_review_lazy`): on a schedule, once
+  per shortest advert interval there, each datagram counted from its kernel timestamp,
+  and at once when a master says goodbye (priority 0, io/wake.py) or a deadline comes; it is read
+  eagerly again as soon as one of its instances is anything but BACKUP;
 * on SIGTERM every priority-0 advert leaves before any other stop work (`_goodbye`);
 * the one protocol timer (a timerfd) is re-armed only when it must move earlier.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.state import State
@@ -41,6 +46,7 @@ log = logging.getLogger("vrrpkit")
 BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
+LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between reads of a lazy socket, at least and at most
 
 
 class Cycle:
@@ -56,8 +62,12 @@ class Cycle:
     _deadline_of: dict[str, float]
     _tick: Timer | None
     _next_deadline: float | None
+    _lazy_reads: dict[SocketKey, asyncio.TimerHandle]
 
     def _now(self) -> float:
+        raise NotImplementedError
+
+    def _later(self, delay: float, callback: Callable[..., Any], *args: Any) -> asyncio.TimerHandle:
         raise NotImplementedError
 
     def _links_changed(self, changes: list[Change], now: float) -> None:
@@ -84,10 +94,59 @@ class Cycle:
 
     def _on_readable(self, key: SocketKey) -> None:
         """Due timers first (no queue may delay an advert), then one bounded batch: the loop calls
-        again while the socket stays readable, after its other ready work."""
+        again while the socket stays readable, after its other ready work. A lazy socket's goodbye
+        socket woke us: the whole queue now (the goodbye waits in it behind what came before)."""
         if self._next_deadline is not None and self._next_deadline <= self._now():
             self._on_timer()
-        self._receive(key, BATCH)
+        if key in self.socketset.lazy:
+            self.socketset.clear_wake(key)
+            self._read_queue(key)
+        else:
+            self._receive(key, BATCH)
+
+    def _read_queue(self, key: SocketKey) -> None:
+        for _ in range(QUEUE_ROUNDS):
+            if self._receive(key, BATCH) < BATCH:
+                break
+
+    # --- lazy sockets ------------------------------------------------------------------------------
+
+    def _review_lazy(self) -> None:
+        """Read lazily every socket whose instances are all BACKUP (called every housekeeping round:
+        a socket goes lazy within half a second of its last instance settling as BACKUP)."""
+        sockets = self.socketset
+        for key, members in sockets.members.items():
+            if key in sockets.lazy or not members:
+                continue
+            if all(i.router.state is State.BACKUP and i.router.running for i in members) and sockets.go_lazy(key):
+                old = self._lazy_reads.pop(key, None)  # a chain from before a reload made it eager
+                if old is not None:
+                    old.cancel()
+                hold = _hold(members)  # once: the intervals only change by a reload, which makes it eager
+                self._lazy_reads[key] = self._later(hold, self._lazy_read, key, hold)
+
+    def _lazy_read(self, key: SocketKey, hold: float) -> None:
+        self._lazy_reads.pop(key, None)
+        sockets = self.socketset
+        if key not in sockets.lazy:
+            return
+        if self._next_deadline is not None and self._next_deadline <= self._now():
+            self._on_timer()
+        self._read_queue(key)
+        if key in sockets.lazy:  # still (reading may have made an instance leave BACKUP)
+            self._lazy_reads[key] = self._later(hold, self._lazy_read, key, hold)
+
+    def _eager_again(self, instances: Iterable[Instance]) -> None:
+        """An instance that is not BACKUP (any more) needs its socket read as adverts arrive."""
+        lazy = self.socketset.lazy
+        for inst in instances:
+            if inst.router.state is not State.BACKUP:
+                key = (inst.cfg.advert_interface, inst.cfg.family)
+                if key in lazy:
+                    self.socketset.go_eager(key)
+                    handle = self._lazy_reads.pop(key, None)
+                    if handle is not None:
+                        handle.cancel()
 
     def _receive(self, key: SocketKey, limit: int) -> int:
         """Read and handle up to ``limit`` datagrams of one socket; returns how many were read.
@@ -95,26 +154,30 @@ class Cycle:
         A router that only moved its Master_Down later (its master's advert again) is not drained:
         its known deadline stays earlier than the real one, which costs at worst a timer wake-up
         that finds nothing due and then looks again (`_on_timer`)."""
-        datagrams, routes, count = self.socketset.read(key, limit)
+        datagrams, routes, count, stamps = self.socketset.read(key, limit)
         if not datagrams:
             return count
-        # every datagram of the batch arrived by the time the last one did: count from then
         now = self._now()
-        arrived = self.socketset.arrived(key)
-        if arrived is not None and now - 1.0 < arrived < now:  # a wall-clock step makes nonsense
-            now = arrived
+        if stamps:  # a lazy socket: each datagram counts from its own arrival
+            early = now - 1.0
+            whens = [t if early < t <= now else now for t in stamps]  # a clock step makes nonsense
+        else:  # every datagram of the batch arrived by the time the last one did: count from then
+            arrived = self.socketset.arrived(key)
+            if arrived is not None and now - 1.0 < arrived < now:
+                now = arrived
+            whens = [now] * len(datagrams)
         touched: dict[str, Instance] = {}
         grouped = self.group_of
         try:
-            for datagram in datagrams:
-                payload = datagram[3]
-                targets = routes[payload[1]] if len(payload) > 1 else routes[0]
+            for (src, dst, ttl, payload, _ifname), now in zip(datagrams, whens, strict=True):
+                vrid = payload[1] if len(payload) > 1 else 0
+                targets = routes[vrid]
                 if not targets:
-                    self.socketset.unknown_vrid(key, payload[1] if len(payload) > 1 else 0, datagram[0], now)
+                    self.socketset.unknown_vrid(key, vrid, src, now)
                     continue
                 for inst in targets:
                     router = inst.router
-                    router.datagram_received(payload, datagram[0], datagram[1], datagram[2], now)
+                    router.datagram_received(payload, src, dst, ttl, now)
                     if not router.only_timer_moved:
                         touched[inst.name] = inst
                         if grouped and inst.name in grouped:
@@ -263,6 +326,8 @@ class Cycle:
                 if earliest is None or deadline < earliest:
                     earliest = deadline
         self.prober.forget_left(touched.values())  # a split brain ends as soon as we leave MASTER
+        if self.socketset.lazy:
+            self._eager_again(touched.values())
         self._rearm(earliest)
 
     def _apply(self, inst: Instance, effect: fx.Effect) -> None:
@@ -298,3 +363,10 @@ class Cycle:
         if self._tick is not None:
             self._tick.arm(when)
 
+
+def _hold(members: list[Instance]) -> float:
+    """The shortest advert interval among a lazy socket's instances (their own, or their master's
+    when it is shorter): the queue then holds about one advert per instance (255 at most, well
+    within the 1 MiB queue), and what status shows is at most one interval old."""
+    shortest = min((min(i.router.config.advert_int_cs, i.router.master_adver_int_cs) for i in members), default=100)
+    return min(LAZY_MAX, max(LAZY_MIN, shortest / 100))

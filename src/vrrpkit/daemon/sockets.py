@@ -23,10 +23,16 @@ Receive buffers as keepalived 2.2.7 sizes them (vrrp_sockpool): a socket's SO_RC
 its instances of kernel_rx_buf_size, else the global vrrp_rx_bufs_policy's share (a fixed size, or
 vrrp_rx_bufs_multiplier times the interface MTU or the advert's length); nothing set, the kernel's
 default stays.
+
+While every instance on a socket is BACKUP, the socket can be read lazily (`go_lazy`): the loop
+watches its goodbye socket instead (only priority-0 adverts wake it, io/wake.py) and reads the
+queue on a schedule, each datagram stamped with its arrival; `go_eager` undoes it the moment an
+instance there is anything but BACKUP.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
@@ -46,6 +52,7 @@ RouteKey = tuple[str, int, int]  # (interface, family, vrid)
 UNKNOWN_VRID_LOG_EVERY = 60.0  # log_unknown_vrids: at most one line per (interface, VRID) per minute
 _NO_ROUTE: list[Instance] = []
 _NO_ROUTES: list[list[Instance]] = [_NO_ROUTE] * 256
+_NO_STAMPS: list[float] = []
 
 
 @dataclass
@@ -76,16 +83,18 @@ class SocketSet:
         self._unknown_logged: dict[RouteKey, float] = {}
         self.rx_policy: tuple[str | None, int, int] = (None, 0, 3)  # (policy, size, multiplier)
         self.rcvbuf: dict[SocketKey, int] = {}  # the SO_RCVBUF each socket was given
+        self.members: dict[SocketKey, list[Instance]] = {}  # the instances on each socket
+        self.lazy: dict[SocketKey, int] = {}  # sockets read on a schedule -> the goodbye socket's fd
 
     # --- the hot path ---------------------------------------------------------------------------
 
-    def read(self, key: SocketKey, limit: int) -> tuple[list[Datagram], list[list[Instance]], int]:
+    def read(self, key: SocketKey, limit: int) -> tuple[list[Datagram], list[list[Instance]], int, list[float]]:
         """Up to ``limit`` queued datagrams of one socket, the socket's routes (indexed by VRID, the
-        datagram's second byte), and how many were read in all (fewer than ``limit`` means the
-        queue is empty)."""
+        datagram's second byte), how many were read in all (fewer than ``limit`` means the queue is
+        empty), and, on a lazy socket, when each datagram arrived (else an empty list)."""
         sock = self.sockets.get(key)
         if sock is None:
-            return [], _NO_ROUTES, 0
+            return [], _NO_ROUTES, 0, _NO_STAMPS
         datagrams, invalid = sock.drain(limit)
         counters = self.counters[key]
         counters.received += len(datagrams)
@@ -93,7 +102,7 @@ class SocketSet:
             counters.undecodable += len(invalid)
             for bad in invalid:
                 log.debug("dropped undecodable IP packet on %s: %s", key[0], bad)
-        return datagrams, self._routes.get(key, _NO_ROUTES), len(datagrams) + len(invalid)
+        return datagrams, self._routes.get(key, _NO_ROUTES), len(datagrams) + len(invalid), sock.stamps
 
     def arrived(self, key: SocketKey) -> float | None:
         """When the last datagram read from this socket arrived (monotonic), if the kernel says."""
@@ -114,6 +123,45 @@ class SocketSet:
             log.info("(%s): Received advert from %s for unknown VRID %d (%d unknown so far)",
                      key[0], src, vrid, counters.unknown_vrid)  # fmt: skip
 
+    # --- lazy reading while every instance on a socket is BACKUP ------------------------------------
+
+    def go_lazy(self, key: SocketKey) -> bool:
+        """Watch the socket's goodbye socket instead of it, stamp its datagrams; False when this
+        socket cannot (IPv6 for now, or the goodbye socket could not be made): it stays eager."""
+        sock = self.sockets.get(key)
+        if sock is None or key in self.lazy:
+            return key in self.lazy
+        try:
+            fd = sock.open_wake()
+            if fd is None:
+                return False
+            sock.set_stamped(True)
+        except OSError as exc:
+            log.debug("reading %s (IPv%d) as it arrives: no goodbye socket: %s", key[0], key[1], exc)
+            sock.close_wake()
+            return False
+        self.remove_reader(sock.fileno())
+        self.add_reader(fd, key)
+        self.lazy[key] = fd
+        return True
+
+    def go_eager(self, key: SocketKey) -> None:
+        """Back to reading the socket the moment something arrives."""
+        fd = self.lazy.pop(key, None)
+        sock = self.sockets.get(key)
+        if fd is None or sock is None:
+            return
+        self.remove_reader(fd)
+        sock.close_wake()
+        with contextlib.suppress(OSError):  # stamps nobody reads
+            sock.set_stamped(False)
+        self.add_reader(sock.fileno(), key)
+
+    def clear_wake(self, key: SocketKey) -> None:
+        sock = self.sockets.get(key)
+        if sock is not None:
+            sock.clear_wake()
+
     def keys_of(self, instances: Iterable[Instance]) -> set[SocketKey]:
         keys = {(i.cfg.advert_interface, i.cfg.family) for i in instances}
         return {k for k in keys if k in self.sockets}
@@ -124,6 +172,8 @@ class SocketSet:
         """Open, re-join or close sockets so that exactly what `instances` need exists; rebuild the
         routes, the kernel filters and the receive buffers."""
         insts = list(instances)
+        for lazy in list(self.lazy):  # a reload changes who is on which socket: look again afterwards
+            self.go_eager(lazy)
         wanted: dict[SocketKey, set[IPAddress]] = {}
         members: dict[SocketKey, list[Instance]] = {}
         for inst in insts:
@@ -148,6 +198,7 @@ class SocketSet:
                 self.close(key)
             self._open(key, groups)
         self._size_buffers(insts)  # before the filters, which take longer to build
+        self.members = {k: v for k, v in members.items() if k in self.sockets}
         self._routes = {}
         for key, insts_here in members.items():
             table: list[list[Instance]] = [_NO_ROUTE] * 256
@@ -222,6 +273,7 @@ class SocketSet:
             self.missing[key] = "interface made anew"
 
     def close(self, key: SocketKey) -> None:
+        self.go_eager(key)
         sock = self.sockets.pop(key)
         self.joined.pop(key, None)
         self.rcvbuf.pop(key, None)

@@ -1,4 +1,5 @@
-"""sendmmsg(2) for a burst of prepared datagrams: a MASTER's every tick in one system call.
+"""sendmmsg(2) for a burst of prepared datagrams: a MASTER's every tick in one system call; and
+recvmmsg(2) with receive timestamps, for a BACKUP socket read on a schedule (`StampedReader`).
 
 A host with 200 instances sends 200 adverts per tick, and every tick the same 200 packets (each
 one's header and bytes are built once, `VrrpSocket4.send`). Python pays for each ``sendto``
@@ -17,7 +18,7 @@ import ctypes
 import os
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 
@@ -99,3 +100,79 @@ def available() -> bool:
     except (OSError, AttributeError):
         return False
     return os.uname().sysname == "Linux"
+
+
+_recv: Any = None
+
+
+def _recvmmsg() -> Any:
+    global _recv
+    if _recv is None:
+        fn = ctypes.CDLL(None, use_errno=True).recvmmsg
+        fn.argtypes = [ctypes.c_int, ctypes.POINTER(_Mmsghdr), ctypes.c_uint, ctypes.c_int, ctypes.c_void_p]
+        fn.restype = ctypes.c_int
+        _recv = fn
+    return _recv
+
+
+MSG_DONTWAIT = 0x40
+STAMP = struct.Struct("qq")
+_MMSGHDR = ctypes.sizeof(_Mmsghdr)
+_SLOT_AT = _Msghdr.msg_controllen.offset  # msg_controllen, msg_flags, then mmsghdr's msg_len
+# each mmsghdr from its msg_controllen: (msg_controllen, msg_flags, msg_len), padded to the next one
+_SLOT = struct.Struct(f"={_SLOT_AT}xQi{_Mmsghdr.msg_len.offset - _Msghdr.msg_flags.offset - 4}xI4x")
+_STAMP_AT = struct.Struct("=16xqq")  # each control slot: the cmsghdr, then the timespec
+
+
+class StampedReader:
+    """recvmmsg(2) into buffers made once, with each datagram's SO_TIMESTAMPNS control message: a
+    lazily read BACKUP socket (daemon/cycle.py) drains a hundred adverts at a time and must know
+    when each arrived. Python's recvmsg would build a tuple, a list, a control tuple and the
+    source address string per datagram (a third of such a read's CPU); here one call fills the
+    array and each datagram costs a slice and a timestamp unpack."""
+
+    def __init__(self, slots: int, size: int) -> None:
+        self.capacity, self.size = slots, size
+        self._data = ctypes.create_string_buffer(slots * size)
+        self._ctrl_size = self.full = socket.CMSG_SPACE(STAMP.size)
+        self._ctrl = ctypes.create_string_buffer(slots * self._ctrl_size)
+        self.data = memoryview(self._data).cast("B")
+        self.ctrl = memoryview(self._ctrl).cast("B")
+        self._iov = (_Iovec * slots)()
+        self._msgs = (_Mmsghdr * slots)()
+        base, ctrl = ctypes.addressof(self._data), ctypes.addressof(self._ctrl)
+        for i in range(slots):
+            self._iov[i].iov_base = base + i * size
+            self._iov[i].iov_len = size
+            hdr = self._msgs[i].msg_hdr
+            hdr.msg_iov = ctypes.pointer(self._iov[i])
+            hdr.msg_iovlen = 1
+            hdr.msg_control = ctrl + i * self._ctrl_size
+            hdr.msg_controllen = self._ctrl_size
+        self._short: list[int] = []  # slots whose control length the kernel shortened
+        self._hdrs = memoryview(self._msgs).cast("B")
+
+    def receive(self, fd: int, limit: int) -> int:
+        """Fill up to ``limit`` slots; how many, or minus the errno (-EAGAIN: nothing queued). Slot
+        i's bytes start at ``i * size`` in `data`; `slots` says how long each is and when it came."""
+        msgs = self._msgs
+        for i in self._short:  # the kernel wrote how much control data it used: restore the space
+            msgs[i].msg_hdr.msg_controllen = self._ctrl_size
+        self._short.clear()
+        count: int = _recvmmsg()(fd, msgs, min(limit, self.capacity), MSG_DONTWAIT, None)
+        if count < 0:
+            return -ctypes.get_errno()
+        return count
+
+    def slots(self, count: int) -> Iterator[tuple[tuple[int, int, int], tuple[int, int]]]:
+        """((msg_controllen, msg_flags, length), (seconds, nanoseconds)) of the first ``count``
+        slots, unpacked in two C calls rather than two per slot. The time is realtime, and only
+        meaningful when msg_controllen is `full` (a stamp fills its control space exactly)."""
+        heads = _SLOT.iter_unpack(self._hdrs[: count * _MMSGHDR])
+        stamps = _STAMP_AT.iter_unpack(self.ctrl[: count * self.full])
+        return zip(heads, stamps, strict=True)
+
+    def restore(self, slot: int) -> None:
+        """This slot came without a stamp, and the kernel shortened its control space: give it
+        back before the next call."""
+        self._short.append(slot)

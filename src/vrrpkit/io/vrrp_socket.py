@@ -48,6 +48,7 @@ from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import DropReason, InvalidPacket, build_ipv4, parse_ip
 from vrrpkit.io import consts, sendmmsg, vrrp_filter
 from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket, attach_bpf
+from vrrpkit.io.wake import GoodbyeSocket4
 
 RECV_BUFSIZE = 65535
 RECV_BUFSIZE4 = 4096  # the largest IPv4 advert is 60 + 1036 bytes; a smaller buffer reads faster
@@ -58,6 +59,10 @@ _IPV6_ANCBUFSIZE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
 _SO_RCVBUFFORCE = 33
 _SIOCGIFMTU = 0x8921
 _SIOCGSTAMPNS = 0x8907
+_SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD: a struct timespec of two longs per datagram
+_MSG_TRUNC = 0x20
+BATCH_SLOTS = 64  # datagrams per recvmmsg of a lazily read socket (the daemon reads 64 at a time)
+RECV_SLOT4 = 1200  # bytes per datagram there: the largest IPv4 advert is 60 + 1036
 
 
 class Datagram(NamedTuple):
@@ -109,6 +114,25 @@ class _VrrpSocketBase(FdSocket):
         self.filter: vrrp_filter.FilterSpec | None = None
         self.filter_size = 0
         self._parsed: dict[bytes, Datagram] = {}
+        # arrival of each datagram the last drain returned (monotonic), while stamping is on
+        self.stamps: list[float] = []
+
+    # --- lazy reading, while every instance here is BACKUP (io/wake.py); IPv4 only for now ------
+
+    def open_wake(self) -> int | None:
+        """The fd of the goodbye socket shadowing this one (made on first use), or None when this
+        kind of socket has none: the daemon then keeps reading it eagerly."""
+        return None
+
+    def clear_wake(self) -> int:
+        return 0
+
+    def close_wake(self) -> None:
+        return None
+
+    def set_stamped(self, on: bool) -> None:
+        """Kernel receive timestamps on every datagram (`stamps`), for reads that come late on purpose."""
+        return None
 
     def _remember(self, key: bytes, datagram: Datagram) -> Datagram:
         if len(self._parsed) >= PARSED_CACHE:
@@ -247,6 +271,10 @@ class VrrpSocket4(_VrrpSocketBase):
         self.src = src
         self._packets: dict[tuple[bytes, int, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]] = {}
         self._burst: sendmmsg.Burst | None = None
+        self._groups: list[IPv4Address] = [] if unicast else [group]
+        self._wake: GoodbyeSocket4 | None = None
+        self._stamped = False
+        self._reader: sendmmsg.StampedReader | None = None  # made when first read lazily (~80 KB)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -333,41 +361,111 @@ class VrrpSocket4(_VrrpSocketBase):
             raise bad[0]
         return good[0] if good else None
 
+    def join(self, group: IPAddress) -> None:
+        super().join(group)
+        self._groups.append(group)  # type: ignore[arg-type]
+        if self._wake is not None:
+            self._wake.close()  # the next open_wake joins every group
+            self._wake = None
+
+    def open_wake(self) -> int | None:
+        if self._wake is None:
+            self._wake = GoodbyeSocket4(self.ifname, self._groups, None if self._groups else self.src)
+        return self._wake.fileno()
+
+    def clear_wake(self) -> int:
+        return self._wake.clear() if self._wake is not None else 0
+
+    def close_wake(self) -> None:
+        if self._wake is not None:
+            self._wake.close()
+            self._wake = None
+
+    def set_stamped(self, on: bool) -> None:
+        if on != self._stamped:
+            self.sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, int(on))
+            self._stamped = on
+            self.stamps = []
+            if not on:
+                self._reader = None
+
+    def close(self) -> None:
+        self.close_wake()
+        super().close()
+
     def drain(self, limit: int = 64) -> tuple[list[Datagram], list[InvalidPacket]]:
-        """Read up to ``limit`` queued datagrams; the hot loop of a BACKUP and of a flood, so the
-        read and the cache lookup are inlined here."""
+        """Read up to ``limit`` queued datagrams; the hot loop of a BACKUP and of a flood."""
+        if self._stamped:
+            return self._drain_stamped(limit)
         good: list[Datagram] = []
         bad: list[InvalidPacket] = []
-        recv, parsed = self.sock.recv, self._parsed
+        recv, known = self.sock.recv, self._known
         for _ in range(limit):
             try:
-                packet = recv(RECV_BUFSIZE4)
+                good.append(known(recv(RECV_BUFSIZE4)))
+            except InvalidPacket as exc:
+                bad.append(exc)
             except OSError as exc:
                 if exc.errno in NOTHING_TO_READ:
                     break
                 self.stats.receive_errors += 1
                 bad.append(InvalidPacket(DropReason.BAD_IP_HEADER, f"recv: {exc}"))
-                continue
-            # The sender's kernel gives every packet its own IP id (and so header checksum), so the
-            # same advert is recognised by its addresses and body, then its TTL and length (the
-            # protocol is this socket's; the kernel trims a packet to its total length).
-            if packet[0] == 0x45:
-                key = packet[12:]
-                known = parsed.get(key)
-                if known is not None and (known[2] != packet[8] or len(known[3]) + 20 != len(packet)):
-                    known = None
-            else:
-                key = packet
-                known = parsed.get(key)
-            if known is None:
-                try:
-                    known = self._parse(packet, key)
-                except InvalidPacket as exc:
-                    bad.append(exc)
-                    continue
-            good.append(known)
         self.stats.received += len(good)
         return good, bad
+
+    def _drain_stamped(self, limit: int) -> tuple[list[Datagram], list[InvalidPacket]]:
+        """`drain`, with each datagram's kernel receive time in `stamps` (monotonic clock): read
+        late on purpose, a BACKUP's adverts still count from when they arrived. One recvmmsg per
+        call (`sendmmsg.StampedReader`)."""
+        good: list[Datagram] = []
+        bad: list[InvalidPacket] = []
+        stamps: list[float] = []
+        self.stamps = stamps
+        reader = self._reader
+        if reader is None:
+            reader = self._reader = sendmmsg.StampedReader(BATCH_SLOTS, RECV_SLOT4)
+        count = reader.receive(self.sock.fileno(), limit)
+        if count < 0:
+            if -count not in NOTHING_TO_READ:
+                self.stats.receive_errors += 1
+                bad.append(InvalidPacket(DropReason.BAD_IP_HEADER, f"recvmmsg: {os.strerror(-count)}"))
+            return good, bad
+        data, known, size, full = reader.data, self._known, reader.size, reader.full
+        now = time.time()
+        offset = time.monotonic() - now
+        for i, ((controllen, flags, length), (sec, nsec)) in enumerate(reader.slots(count)):
+            if controllen != full:  # no stamp came with it: it counts from now
+                reader.restore(i)
+                sec, nsec = int(now), int(now % 1 * 1e9)
+            try:
+                if flags & _MSG_TRUNC:  # longer than any advert: the codec would refuse it too
+                    self.stats.bad_ip_headers += 1
+                    raise InvalidPacket(DropReason.BAD_IP_HEADER, f"datagram over {RECV_SLOT4} bytes")
+                good.append(known(data[i * size : i * size + length].tobytes()))
+            except InvalidPacket as exc:
+                bad.append(exc)
+                continue
+            stamps.append(sec + nsec * 1e-9 + offset)
+        self.stats.received += len(good)
+        return good, bad
+
+    def _known(self, packet: bytes) -> Datagram:
+        """The `Datagram` of these bytes: the very one handed out before for the same advert, or
+        parsed now (InvalidPacket if it does not parse). The sender's kernel gives every packet its
+        own IP id (and so header checksum), so the same advert is recognised by its addresses and
+        body, then its TTL and length (the protocol is this socket's; the kernel trims a packet to
+        its total length)."""
+        if packet[0] == 0x45:
+            key = packet[12:]
+            known = self._parsed.get(key)
+            if known is not None and known[2] == packet[8] and len(known[3]) + 20 == len(packet):
+                return known
+        else:
+            key = packet
+            known = self._parsed.get(key)
+            if known is not None:
+                return known
+        return self._parse(packet, key)
 
     def _parse(self, packet: bytes, key: bytes) -> Datagram:
         try:

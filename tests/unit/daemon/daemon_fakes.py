@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import errno
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -223,6 +224,12 @@ class FakeSocket(_Fd):
         self.bursts: list[int] = []  # how many adverts each send_many() carried
         self.rcvbuf = 0
         self.link_mtu: int | None = 1450  # not 1500, the fallback: tests see the MTU was read
+        # lazy reading: off unless a test turns it on (`wakeable`), as an IPv6 socket has none
+        self.wakeable = False
+        self.wake_fd: _Fd | None = None
+        self.stamped = False
+        self.stamps: list[float] = []
+        self.arrivals: list[float] = []  # with `stamped`: the arrival of each inbox datagram
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None:
         self.sent.append((data, dst, src))
@@ -243,12 +250,40 @@ class FakeSocket(_Fd):
     def mtu(self) -> int | None:
         return self.link_mtu
 
-    def deliver(self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255) -> None:
+    def deliver(
+        self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255, at: float | None = None
+    ) -> None:
+        """Queue a datagram; ``at``: when it arrived (monotonic; default now), what a stamped read says."""
         self.inbox.append(Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname))
+        self.arrivals.append(time.monotonic() if at is None else at)
         self.wake()
+        if self.wake_fd is not None and len(payload) > 2 and payload[2] == 0:
+            self.wake_fd.wake()  # the goodbye socket's filter: priority 0 only
+
+    def open_wake(self) -> int | None:
+        if not self.wakeable:
+            return None
+        if self.wake_fd is None:
+            self.wake_fd = _Fd()
+        return self.wake_fd.fileno()
+
+    def clear_wake(self) -> int:
+        if self.wake_fd is not None:
+            self.wake_fd._clear()
+        return 0
+
+    def close_wake(self) -> None:
+        if self.wake_fd is not None:
+            self.wake_fd.close()
+            self.wake_fd = None
+
+    def set_stamped(self, on: bool) -> None:
+        self.stamped = on
 
     def drain(self, limit: int = 64) -> tuple[list[Datagram], list[InvalidPacket]]:
         out, self.inbox = self.inbox[:limit], self.inbox[limit:]
+        stamps, self.arrivals = self.arrivals[:limit], self.arrivals[limit:]
+        self.stamps = stamps if self.stamped else []
         if not self.inbox:
             self._clear()  # readable for as long as something is queued, as a socket is
         self.reads.append(len(out))
@@ -268,6 +303,7 @@ class FakeSocket(_Fd):
 
     def close(self) -> None:
         self.closed = True
+        self.close_wake()
         super().close()
 
 
@@ -435,6 +471,7 @@ class FakeOs:
     prober_answers: frozenset[str] = frozenset()
     carrier: dict[str, bool] = field(default_factory=dict)  # linkbeat answers
     polls: list[tuple[str, str]] = field(default_factory=list)
+    wakeable: bool = False  # sockets with a goodbye socket (lazy reading while all BACKUP)
     vmacs: FakeVmacs = field(init=False)
     sysctl: FakeSysctl = field(init=False)
 
@@ -447,6 +484,7 @@ class FakeOs:
             if ifname not in self.netlink.interfaces:  # as if_nametoindex fails for the real socket
                 raise OSError(errno.ENODEV, f"no such interface: {ifname}")
             sock = self.sockets[(ifname, family)] = FakeSocket(ifname, family, group, unicast, self.netlink.journal)
+            sock.wakeable = self.wakeable
             return sock
 
         def announcer(ifname: str) -> FakeAnnouncer:

@@ -1,0 +1,96 @@
+"""Lazy reading, with recording fakes: while every instance on a socket is BACKUP the loop reads it
+on a schedule and wakes at once only for a goodbye (priority 0, io/wake.py); each advert counts
+from when it arrived; the moment an instance there is anything else the socket is read eagerly.
+
+The schedule is pushed far out (`LAZY_MIN`) so that whatever is read here was read because the
+goodbye socket or a deadline asked for it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from daemon_fakes import FakeOs, FakeRunner
+from test_daemon_loop import advert, conf, drive, state, until
+
+from vrrpkit.daemon import app, cycle
+from vrrpkit.daemon.app import Daemon
+
+KEY = ("eth0", 4)
+
+
+@pytest.fixture(autouse=True)
+def _quick_housekeeping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app, "HOUSEKEEPING", 0.02)  # the round that turns sockets lazy
+    monkeypatch.setattr(cycle, "LAZY_MIN", 30.0)  # ... and no scheduled read within a test
+    monkeypatch.setattr(cycle, "LAZY_MAX", 30.0)
+
+
+def slow(priority: int = 100) -> str:
+    """An instance with 1 s adverts: Master_Down is over 3 s away after each master advert."""
+    return conf(priority=priority).replace("advert_int 0.1", "advert_int 1")
+
+
+def test_a_goodbye_wakes_a_lazy_socket_and_adverts_count_from_their_arrival(tmp_path: Path) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        loop = asyncio.get_running_loop()
+        sock = fake.sockets[KEY]
+        router = d.instances["VI_1"].router
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: router.master_address is not None)
+        await until(lambda: KEY in d.socketset.lazy)
+        assert sock.stamped and sock.wake_fd is not None
+        # an advert arrives and nothing reads it: no goodbye, no deadline, the schedule is far away
+        arrived = loop.time()
+        sock.deliver(advert(200), "192.0.2.2", at=arrived)
+        await asyncio.sleep(0.1)
+        assert router.stats.advert_rcvd == 1 and len(sock.inbox) == 1
+        # the goodbye wakes the loop: the whole queue is read, in order, each from its arrival
+        sock.deliver(advert(0), "192.0.2.2", at=arrived + 0.05)
+        await until(lambda: router.stats.pri_zero_rcvd == 1, limit=1.0)
+        assert router.stats.advert_rcvd == 3 and not sock.inbox
+        assert router.get_timer() == pytest.approx(arrived + 0.05 + router.skew_time, abs=1e-6)
+        await until(lambda: state(d) == "MASTER")
+        # MASTER: read as adverts arrive again, the goodbye socket closed, no stamps
+        assert KEY not in d.socketset.lazy and sock.wake_fd is None and not sock.stamped
+
+    drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
+
+
+def test_a_queued_advert_counts_from_its_arrival_when_a_deadline_reads_it(tmp_path: Path) -> None:
+    """Master_Down comes before the scheduled read: the queue is read first, the master's last
+    advert (stamped when it came) moves the deadline, and the instance stays BACKUP."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        loop = asyncio.get_running_loop()
+        sock = fake.sockets[KEY]
+        router = d.instances["VI_1"].router
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: router.master_address is not None)
+        await until(lambda: KEY in d.socketset.lazy)
+        down = router.get_timer()
+        assert down is not None
+        at = down - 0.1  # the master's next advert, queued 0.1 s before Master_Down
+        sock.deliver(advert(200), "192.0.2.2", at=at)  # not read: lazy, and no goodbye
+        await asyncio.sleep(max(0.0, down - loop.time()) + 0.05)
+        assert state(d) == "BACKUP" and router.stats.advert_rcvd == 2
+        assert router.get_timer() == pytest.approx(at + router.master_down_interval, abs=1e-6)
+
+    drive(tmp_path, conf(), body, fake=FakeOs(wakeable=True))
+
+
+def test_a_socket_without_a_goodbye_socket_is_read_eagerly(tmp_path: Path) -> None:
+    """IPv6 sockets (and any that cannot make one) keep reading every advert as it arrives."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock = fake.sockets[KEY]
+        router = d.instances["VI_1"].router
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: router.master_address is not None)
+        await asyncio.sleep(0.1)  # several housekeeping rounds
+        assert not d.socketset.lazy and not sock.stamped
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: router.stats.advert_rcvd == 2, limit=1.0)
+
+    drive(tmp_path, slow(), body)
