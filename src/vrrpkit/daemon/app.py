@@ -109,6 +109,7 @@ class Daemon(Reloading, Building, Cycle):
         self._ready = False  # systemd hears READY=1 first, then STATUS updates
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
         self._lazy_reads: dict[SocketKey, asyncio.TimerHandle] = {}  # lazy socket -> its next read
+        self._lazy_after: dict[SocketKey, float] = {}
         self._retry_at = 0.0
         self.scripts = ScriptSet()
         self.http: HttpServer | None = None
@@ -402,6 +403,8 @@ class Daemon(Reloading, Building, Cycle):
     # --- status --------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
+        if self._loop is not None:
+            self._read_lazy()  # what status, metrics and SIGUSR1 say is never an interval old
         now = self._now() if self._loop else 0.0
         wall = time.time()
         return Snapshot(

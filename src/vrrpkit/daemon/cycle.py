@@ -17,7 +17,9 @@ kept apart because it is the hot path and the place where the protocol's urgenci
 * a socket whose instances are all BACKUP is read lazily (`_review_lazy`): on a schedule, once
   per shortest advert interval there, each datagram counted from its kernel timestamp,
   and at once when a master says goodbye (priority 0, io/wake.py) or a deadline comes; it is read
-  eagerly again as soon as one of its instances is anything but BACKUP;
+  eagerly again as soon as one of its instances is anything but BACKUP, and for `LAZY_BACKOFF`
+  after a read found more than its instances send (a flood must not overflow a queue nobody
+  reads: the master's adverts would be lost in it);
 * on SIGTERM every priority-0 advert leaves before any other stop work (`_goodbye`);
 * the one protocol timer (a timerfd) is re-armed only when it must move earlier.
 """
@@ -47,6 +49,7 @@ BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
 LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between reads of a lazy socket, at least and at most
+LAZY_BACKOFF = 10.0  # seconds a socket is read eagerly after a lazy read found a flood in it
 
 
 class Cycle:
@@ -63,6 +66,7 @@ class Cycle:
     _tick: Timer | None
     _next_deadline: float | None
     _lazy_reads: dict[SocketKey, asyncio.TimerHandle]
+    _lazy_after: dict[SocketKey, float]  # no lazy reading of this socket before then (a flood)
 
     def _now(self) -> float:
         raise NotImplementedError
@@ -100,25 +104,32 @@ class Cycle:
             self._on_timer()
         if key in self.socketset.lazy:
             self.socketset.clear_wake(key)
-            self._read_queue(key)
+            self._lazy_drained(key, self._read_queue(key))
         else:
             self._receive(key, BATCH)
 
-    def _read_queue(self, key: SocketKey) -> None:
+    def _read_queue(self, key: SocketKey) -> int:
+        total = 0
         for _ in range(QUEUE_ROUNDS):
-            if self._receive(key, BATCH) < BATCH:
+            count = self._receive(key, BATCH)
+            total += count
+            if count < BATCH:
                 break
+        return total
 
     # --- lazy sockets ------------------------------------------------------------------------------
 
     def _review_lazy(self) -> None:
-        """Read lazily every socket whose instances are all BACKUP (called every housekeeping round:
-        a socket goes lazy within half a second of its last instance settling as BACKUP)."""
+        """Read lazily every socket whose instances are all BACKUP and hear their master (called
+        every housekeeping round: within half a second of the last one settling)."""
         sockets = self.socketset
+        now = self._now()
         for key, members in sockets.members.items():
-            if key in sockets.lazy or not members:
+            if key in sockets.lazy or not members or self._lazy_after.get(key, 0.0) > now:
                 continue
-            if all(i.router.state is State.BACKUP and i.router.running for i in members) and sockets.go_lazy(key):
+            if not sockets.room_for(key, members):
+                continue
+            if all(_steady_backup(i) for i in members) and sockets.go_lazy(key):
                 old = self._lazy_reads.pop(key, None)  # a chain from before a reload made it eager
                 if old is not None:
                     old.cancel()
@@ -132,9 +143,23 @@ class Cycle:
             return
         if self._next_deadline is not None and self._next_deadline <= self._now():
             self._on_timer()
-        self._read_queue(key)
+        self._lazy_drained(key, self._read_queue(key))
         if key in sockets.lazy:  # still (reading may have made an instance leave BACKUP)
             self._lazy_reads[key] = self._later(hold, self._lazy_read, key, hold)
+
+    def _read_lazy(self) -> None:
+        """Read every lazy socket's queue now (before a status is taken)."""
+        for key in list(self.socketset.lazy):
+            if key in self.socketset.lazy:
+                self._lazy_drained(key, self._read_queue(key))
+
+    def _lazy_drained(self, key: SocketKey, count: int) -> None:
+        """More than two adverts per instance since the last read is not a master advertising: a
+        flood (or a second master per VRID) is read as it comes, for LAZY_BACKOFF at least."""
+        if count > BATCH and count > 2 * len(self.socketset.members.get(key, ())):
+            log.info("(%s) %d datagrams queued between two reads: reading them as they come", key[0], count)
+            self._lazy_after[key] = self._now() + LAZY_BACKOFF
+            self._make_eager(key)
 
     def _eager_again(self, instances: Iterable[Instance]) -> None:
         """An instance that is not BACKUP (any more) needs its socket read as adverts arrive."""
@@ -143,10 +168,13 @@ class Cycle:
             if inst.router.state is not State.BACKUP:
                 key = (inst.cfg.advert_interface, inst.cfg.family)
                 if key in lazy:
-                    self.socketset.go_eager(key)
-                    handle = self._lazy_reads.pop(key, None)
-                    if handle is not None:
-                        handle.cancel()
+                    self._make_eager(key)
+
+    def _make_eager(self, key: SocketKey) -> None:
+        self.socketset.go_eager(key)
+        handle = self._lazy_reads.pop(key, None)
+        if handle is not None:
+            handle.cancel()
 
     def _receive(self, key: SocketKey, limit: int) -> int:
         """Read and handle up to ``limit`` datagrams of one socket; returns how many were read.
@@ -362,6 +390,13 @@ class Cycle:
         self._next_deadline = when
         if self._tick is not None:
             self._tick.arm(when)
+
+
+def _steady_backup(inst: Instance) -> bool:
+    """BACKUP, and hearing a master: until the first advert is heard the instance is read as
+    adverts come (whom it follows, and whether to preempt, is known at once)."""
+    router = inst.router
+    return router.state is State.BACKUP and router.running and router.master_address is not None
 
 
 def _hold(members: list[Instance]) -> float:

@@ -49,6 +49,7 @@ log = logging.getLogger("vrrpkit")
 
 SocketKey = tuple[str, int]  # (interface, family)
 RouteKey = tuple[str, int, int]  # (interface, family, vrid)
+LAZY_RCVBUF_PER_INSTANCE = 2048  # bytes of SO_RCVBUF per instance a lazily read socket needs
 UNKNOWN_VRID_LOG_EVERY = 60.0  # log_unknown_vrids: at most one line per (interface, VRID) per minute
 _NO_ROUTE: list[Instance] = []
 _NO_ROUTES: list[list[Instance]] = [_NO_ROUTE] * 256
@@ -156,6 +157,14 @@ class SocketSet:
         with contextlib.suppress(OSError):  # stamps nobody reads
             sock.set_stamped(False)
         self.add_reader(sock.fileno(), key)
+
+    def room_for(self, key: SocketKey, members: list[Instance]) -> bool:
+        """Whether the socket's queue holds a few adverts per instance between two lazy reads: a
+        receive buffer sized small on purpose (kernel_rx_buf_size, vrrp_rx_bufs_policy) is read
+        eagerly, as the person who sized it expects. The kernel doubles SO_RCVBUF and charges
+        each datagram ~1 KB (the buffer's true size), so 2 KB of SO_RCVBUF per instance."""
+        size = self.rcvbuf.get(key)
+        return size is None or size >= LAZY_RCVBUF_PER_INSTANCE * len(members)
 
     def clear_wake(self, key: SocketKey) -> None:
         sock = self.sockets.get(key)

@@ -16,6 +16,7 @@ from test_daemon_loop import advert, conf, drive, state, until
 
 from vrrpkit.daemon import app, cycle
 from vrrpkit.daemon.app import Daemon
+from vrrpkit.daemon.cycle import BATCH
 
 KEY = ("eth0", 4)
 
@@ -94,3 +95,37 @@ def test_a_socket_without_a_goodbye_socket_is_read_eagerly(tmp_path: Path) -> No
         await until(lambda: router.stats.advert_rcvd == 2, limit=1.0)
 
     drive(tmp_path, slow(), body)
+
+
+def test_a_flood_found_by_a_lazy_read_makes_the_socket_eager_for_a_while(tmp_path: Path) -> None:
+    """More datagrams between two reads than the instances send is not a master advertising: a
+    queue nobody reads would overflow and lose the master's adverts in it."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock = fake.sockets[KEY]
+        router = d.instances["VI_1"].router
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: KEY in d.socketset.lazy)
+        for _ in range(3 * BATCH):
+            sock.deliver(advert(1, vrid=77, src="192.0.2.9"), "192.0.2.9")  # another VRID, queued
+        sock.deliver(advert(0, vrid=77, src="192.0.2.9"), "192.0.2.9")  # a goodbye wakes the read
+        await until(lambda: KEY not in d.socketset.lazy)
+        assert not sock.inbox and state(d) == "BACKUP" and router.stats.pri_zero_rcvd == 0
+        await asyncio.sleep(0.1)  # housekeeping rounds: it stays eager (LAZY_BACKOFF)
+        assert KEY not in d.socketset.lazy and sock.wake_fd is None
+
+    drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
+
+
+def test_a_receive_buffer_sized_small_keeps_the_socket_eager(tmp_path: Path) -> None:
+    """kernel_rx_buf_size below what a lazy read needs (2 KB per instance): read as it comes."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock = fake.sockets[KEY]
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: d.instances["VI_1"].router.master_address is not None)
+        await asyncio.sleep(0.1)
+        assert sock.rcvbuf == 1024 and not d.socketset.lazy
+
+    drive(tmp_path, slow().replace("advert_int 1", "advert_int 1\n    kernel_rx_buf_size 1024"), body,
+          fake=FakeOs(wakeable=True))  # fmt: skip
