@@ -165,11 +165,13 @@ class Daemon(Reloading, Building, Cycle):
         return 0
 
     def request_stop(self) -> None:
-        if not self._stop.is_set():
-            log.info("Stopping")
+        said = self._stop.is_set()
         if self._loop is not None and not self.stopping:
             self.applier.release_vips = not self.keep_vips
-            self._goodbye()  # in the signal's own callback: nothing runs before the priority-0 adverts
+            # in the signal's own callback: nothing, not even a log line, before the goodbyes
+            self._goodbye(then=None if said else lambda: log.info("Stopping"))
+        elif not said:
+            log.info("Stopping")
         self._stop.set()
 
     async def start(self) -> None:

@@ -77,7 +77,7 @@ class Cycle:
     def _links_changed(self, changes: list[Change], now: float) -> None:
         raise NotImplementedError
 
-    def _goodbye(self) -> None:
+    def _goodbye(self, then: Callable[[], None] | None = None) -> None:
         """Every master's priority-0 advert first, then the rest of each instance's stop (VIPs
         removed, notify_stop queued): with many instances, the last goodbye must not wait for
         every VIP removal before it (the backups count Skew_Time from it)."""
@@ -91,6 +91,8 @@ class Cycle:
                 if isinstance(effect, fx.SendAdvert):
                     self._apply(inst, effect)
             rest.append((inst, [e for e in effects if not isinstance(e, fx.SendAdvert)]))
+        if then is not None:  # what the caller does once the goodbyes are out ("Stopping")
+            then()
         for inst, effects in rest:
             for effect in effects:
                 self._apply(inst, effect)
@@ -146,6 +148,15 @@ class Cycle:
         self._lazy_drained(key, self._read_queue(key))
         if key in sockets.lazy:  # still (reading may have made an instance leave BACKUP)
             self._lazy_reads[key] = self._later(hold, self._lazy_read, key, hold)
+            # The adverts just read moved their BACKUPs' Master_Down without telling the loop: put
+            # the known deadlines right here, once per read, rather than let the timer fire on
+            # stale ones and walk every instance to find nothing due.
+            deadline_of = self._deadline_of
+            for inst in sockets.members.get(key, ()):
+                if inst.name in deadline_of and (real := inst.router.get_timer()) is not None:
+                    deadline_of[inst.name] = real
+            self._next_deadline = None
+            self._rearm()
 
     def _read_lazy(self) -> None:
         """Read every lazy socket's queue now (before a status is taken)."""
