@@ -223,7 +223,8 @@ class EffectApplier:
     _send = send_advert
 
     def send_adverts(self, burst: list[fx.SendAdvert]) -> None:
-        """A tick's adverts: one call per socket (sendmmsg where it can), errors logged per advert."""
+        """A tick's adverts: one call per socket (sendmmsg where it can), errors logged per advert.
+        (A tick never says goodbye: priority-0 adverts go one by one, `Cycle._goodbye`.)"""
         ids = tuple(map(id, burst))
         if ids == self._last_burst[0]:  # the same adverts as last tick (a steady MASTER): same sockets
             groups = self._last_burst[1]
@@ -236,7 +237,10 @@ class EffectApplier:
             sock = self.sockets.get(sock_key)
             if sock is None:
                 continue
-            for effect, error in zip(adverts, sock.send_many(adverts), strict=True):
+            errors = sock.send_many(adverts)
+            if errors.count(None) == len(errors):  # all sent: nothing to say per advert (the usual tick)
+                continue
+            for effect, error in zip(adverts, errors, strict=True):
                 if error is not None:
                     name = effect.instance
                     log.warning("(%s) send advert error %s (%s) dst=%s", name, error.errno, error.strerror, effect.dst)
