@@ -25,8 +25,11 @@ PROBE_EVERY_ADVERTS = 3
 ANSWER_WAIT = 0.3  # seconds we listen for ARP replies / NAs after a probe
 
 
+MIN_PERIOD = 1.0  # seconds between two probes of one master, at least
+
+
 def probe_period(inst: Instance) -> float:
-    return max(1.0, PROBE_EVERY_ADVERTS * inst.cfg.advert_int_cs / 100)
+    return max(MIN_PERIOD, PROBE_EVERY_ADVERTS * inst.cfg.advert_int_cs / 100)
 
 
 def due(inst: Instance, now: float) -> bool:
@@ -80,14 +83,26 @@ class SplitBrainProber:
         self.spawn = spawn
         self.wall_clock = wall_clock
         self.probers: dict[tuple[str, int], Prober] = {}
+        self._next_scan = 0.0
 
     def check(self, instances: Iterable[Instance], now: float) -> None:
         """Start a probe round for every MASTER that is due: one task per (interface, family) for
-        all of them, one wait for the answers (not one task and one wait per instance)."""
+        all of them, one wait for the answers (not one task and one wait per instance).
+
+        The look over every instance happens at most once a second, and not before the earliest
+        master is due: a master probes once a period (>= 1 s) and never within its first period as
+        master, so one that becomes master after a look is not due before the next look (and
+        `Cycle._drain` ends the split brain of one that leaves MASTER at once)."""
+        if now < self._next_scan:
+            return
         rounds: dict[tuple[str, int], list[Instance]] = {}
+        next_scan = now + MIN_PERIOD
         for inst in self.forget_left(instances):
             if due(inst, now):
                 rounds.setdefault((inst.cfg.interface, inst.cfg.family), []).append(inst)
+            if inst.cfg.vips and inst.next_probe < next_scan:
+                next_scan = inst.next_probe
+        self._next_scan = next_scan
         for key, members in rounds.items():
             self.spawn(self._probe(key, members))
 
@@ -115,7 +130,7 @@ class SplitBrainProber:
             for address, error in prober.probe_all(inst.cfg.vips[0].address for inst in members):
                 log.debug("VIP probe for %s failed: %s", address, error)
             await asyncio.sleep(ANSWER_WAIT)
-            answers = [(inst, prober.finish(inst.cfg.vips[0].address)) for inst in members]
+            answers = zip(members, prober.finish_all(inst.cfg.vips[0].address for inst in members), strict=True)
         except OSError as exc:
             log.debug("VIP probes on %s failed: %s", key[0], exc)
             return

@@ -344,6 +344,9 @@ class FakeProber:
     def finish(self, address: IPAddress) -> frozenset[str]:
         return self.answers
 
+    def finish_all(self, addresses: Iterable[IPAddress]) -> list[frozenset[str]]:
+        return [self.finish(a) for a in addresses]
+
     def close(self) -> None:
         pass
 

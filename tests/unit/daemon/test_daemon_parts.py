@@ -293,6 +293,44 @@ def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:
     assert not splitbrain.due(inst, 13.5)  # once a period
 
 
+def test_probe_rounds_look_at_the_instances_only_when_a_master_can_be_due() -> None:
+    """`check` runs four times a second; the look over every instance happens at most once a
+    second, and not before the earliest master is due; a master that appears meanwhile is probed
+    when its first period ends, not later."""
+    fake = FakeOs()
+    spawned: list[object] = []
+
+    def spawn(coro: object) -> None:
+        spawned.append(coro)
+        coro.close()  # type: ignore[attr-defined]
+
+    prober = splitbrain.SplitBrainProber(fake.ports(), spawn)
+    a, b = instance(advert_int_cs=100), instance(advert_int_cs=100)
+    a.router.state, a.router.state_since = State.MASTER, 0.0
+    b.router.state = State.BACKUP
+    prober.check([a, b], 5.0)  # a is due now, and next a period (3 adverts of 1 s) later
+    assert len(spawned) == 1 and a.next_probe == 8.0
+    b.router.state, b.router.state_since = State.MASTER, 5.2  # b's first probe: at 8.2
+    looks = 0
+
+    class Counting(list):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            nonlocal looks
+            looks += 1
+            return super().__iter__()
+
+    for now in (5.25, 5.5, 5.75):
+        prober.check(Counting([a, b]), now)
+    assert looks == 0 and len(spawned) == 1  # a look at most once a second
+    for now in (6.0, 6.5, 7.0, 7.5):
+        prober.check(Counting([a, b]), now)
+    assert looks == 2 and len(spawned) == 1  # at 6.0 and 7.0: nobody due before 8.0
+    prober.check(Counting([a, b]), 8.0)
+    assert looks == 3 and len(spawned) == 2  # a again; b not yet (its first period ends at 8.2)
+    prober.check(Counting([a, b]), 8.25)
+    assert looks == 4 and len(spawned) == 3 and b.next_probe == 11.25
+
+
 def test_metrics_count_socket_drops_and_unanswered_lower_priorities() -> None:
     from vrrpkit.control.snapshot import Snapshot, SocketStatus
     from vrrpkit.daemon.metrics import DaemonCollector
