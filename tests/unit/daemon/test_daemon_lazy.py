@@ -8,12 +8,14 @@ goodbye socket or a deadline asked for it."""
 from __future__ import annotations
 
 import asyncio
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
 from daemon_fakes import FakeOs, FakeRunner
-from test_daemon_loop import advert, conf, drive, state, until
+from test_daemon_loop import GROUP, advert, conf, drive, state, until
 
+from vrrpkit.core.packet import Advertisement, encode
 from vrrpkit.daemon import app, cycle
 from vrrpkit.daemon.app import Daemon
 from vrrpkit.daemon.cycle import BATCH
@@ -28,6 +30,11 @@ def _quick_housekeeping(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cycle, "LAZY_MAX", 30.0)
 
 
+def advert1(priority: int) -> bytes:
+    """The master's advert at `slow()`'s interval, 1 s (so Skew_Time is 0.61 s, not 61 ms)."""
+    return encode(Advertisement(3, 51, priority, (ip_address("192.0.2.99"),), 1.0), ip_address("192.0.2.2"), GROUP)
+
+
 def slow(priority: int = 100) -> str:
     """An instance with 1 s adverts: Master_Down is over 3 s away after each master advert."""
     return conf(priority=priority).replace("advert_int 0.1", "advert_int 1")
@@ -38,20 +45,20 @@ def test_a_goodbye_wakes_a_lazy_socket_and_adverts_count_from_their_arrival(tmp_
         loop = asyncio.get_running_loop()
         sock = fake.sockets[KEY]
         router = d.instances["VI_1"].router
-        sock.deliver(advert(200), "192.0.2.2")
+        sock.deliver(advert1(200), "192.0.2.2")
         await until(lambda: router.master_address is not None)
         await until(lambda: KEY in d.socketset.lazy)
         assert sock.stamped and sock.wake_fd is not None
         # an advert arrives and nothing reads it: no goodbye, no deadline, the schedule is far away
-        arrived = loop.time()
-        sock.deliver(advert(200), "192.0.2.2", at=arrived)
+        sock.deliver(advert1(200), "192.0.2.2")
         await asyncio.sleep(0.1)
         assert router.stats.advert_rcvd == 1 and len(sock.inbox) == 1
         # the goodbye wakes the loop: the whole queue is read, in order, each from its arrival
-        sock.deliver(advert(0), "192.0.2.2", at=arrived + 0.05)
-        await until(lambda: router.stats.pri_zero_rcvd == 1, limit=1.0)
-        assert router.stats.advert_rcvd == 3 and not sock.inbox
-        assert router.get_timer() == pytest.approx(arrived + 0.05 + router.skew_time, abs=1e-6)
+        bye = loop.time() - 0.05  # stamped a little before it is delivered
+        sock.deliver(advert1(0), "192.0.2.2", at=bye)
+        await until(lambda: router.stats.pri_zero_rcvd == 1, limit=0.5)  # Skew_Time is 0.61 s
+        assert router.stats.advert_rcvd == 3 and not sock.inbox and state(d) == "BACKUP"
+        assert router.get_timer() == pytest.approx(bye + router.skew_time, abs=1e-6)
         await until(lambda: state(d) == "MASTER")
         # MASTER: read as adverts arrive again, the goodbye socket closed, no stamps
         assert KEY not in d.socketset.lazy and sock.wake_fd is None and not sock.stamped
@@ -67,18 +74,18 @@ def test_a_queued_advert_counts_from_its_arrival_when_a_deadline_reads_it(tmp_pa
         loop = asyncio.get_running_loop()
         sock = fake.sockets[KEY]
         router = d.instances["VI_1"].router
-        sock.deliver(advert(200), "192.0.2.2")
+        sock.deliver(advert1(200), "192.0.2.2")
         await until(lambda: router.master_address is not None)
         await until(lambda: KEY in d.socketset.lazy)
         down = router.get_timer()
         assert down is not None
         at = down - 0.1  # the master's next advert, queued 0.1 s before Master_Down
-        sock.deliver(advert(200), "192.0.2.2", at=at)  # not read: lazy, and no goodbye
+        sock.deliver(advert1(200), "192.0.2.2", at=at)  # not read: lazy, and no goodbye
         await asyncio.sleep(max(0.0, down - loop.time()) + 0.05)
         assert state(d) == "BACKUP" and router.stats.advert_rcvd == 2
         assert router.get_timer() == pytest.approx(at + router.master_down_interval, abs=1e-6)
 
-    drive(tmp_path, conf(), body, fake=FakeOs(wakeable=True))
+    drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))  # Master_Down 3.61 s: no race with it
 
 
 def test_a_socket_without_a_goodbye_socket_is_read_eagerly(tmp_path: Path) -> None:
