@@ -94,11 +94,11 @@ def test_a_socket_without_a_goodbye_socket_is_read_eagerly(tmp_path: Path) -> No
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         sock = fake.sockets[KEY]
         router = d.instances["VI_1"].router
-        sock.deliver(advert(200), "192.0.2.2")
+        sock.deliver(advert1(200), "192.0.2.2")
         await until(lambda: router.master_address is not None)
         await asyncio.sleep(0.1)  # several housekeeping rounds
         assert not d.socketset.lazy and not sock.stamped
-        sock.deliver(advert(200), "192.0.2.2")
+        sock.deliver(advert1(200), "192.0.2.2")
         await until(lambda: router.stats.advert_rcvd == 2, limit=1.0)
 
     drive(tmp_path, slow(), body)
@@ -111,7 +111,7 @@ def test_a_flood_found_by_a_lazy_read_makes_the_socket_eager_for_a_while(tmp_pat
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         sock = fake.sockets[KEY]
         router = d.instances["VI_1"].router
-        sock.deliver(advert(200), "192.0.2.2")
+        sock.deliver(advert1(200), "192.0.2.2")
         await until(lambda: KEY in d.socketset.lazy)
         for _ in range(3 * BATCH):
             sock.deliver(advert(1, vrid=77, src="192.0.2.9"), "192.0.2.9")  # another VRID, queued
@@ -129,7 +129,7 @@ def test_a_receive_buffer_sized_small_keeps_the_socket_eager(tmp_path: Path) -> 
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         sock = fake.sockets[KEY]
-        sock.deliver(advert(200), "192.0.2.2")
+        sock.deliver(advert1(200), "192.0.2.2")
         await until(lambda: d.instances["VI_1"].router.master_address is not None)
         await asyncio.sleep(0.1)
         assert sock.rcvbuf == 1024 and not d.socketset.lazy
