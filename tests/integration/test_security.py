@@ -334,8 +334,10 @@ def test_the_daemon_keeps_only_the_capabilities_it_needs(make_lab: MakeLab, publ
     keep = caps.mask(caps.DAEMON_KEEPS)
     seen = caps.current(h1.pid)
     assert (seen["Eff"], seen["Prm"], seen["Bnd"], seen["Inh"]) == (keep, keep, keep, 0), seen
-    assert wait_until(lambda: (out / "master-0").exists() or None, 5)
-    root_script = dict(line.split(":\t") for line in (out / "master-0").read_text().splitlines())
+    # the shell creates the file before grep writes it: wait for both lines, not for the file
+    master = out / "master-0"
+    assert wait_until(lambda: (master.exists() and master.read_text().count("\n") >= 2) or None, 5)
+    root_script = dict(line.split(":\t") for line in master.read_text().splitlines())
     assert int(root_script["CapBnd"], 16) == keep  # a root script cannot get more than the daemon kept
     assert (out / "backup-65534").exists()  # switching user still works
     nft = lab.exec("h1", ["nft", "list", "tables"]).stdout
