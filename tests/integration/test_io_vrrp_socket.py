@@ -33,21 +33,27 @@ def run_json(lab: Lab, host: str, *args: str, timeout: float = 15.0) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def receive_while(lab: Lab, host: str, recv_args: list[str], action: Callable[[], None]) -> list[list[dict[str, Any]]]:
-    """Open the receiving socket(s) in `host`, run `action` (the sender), return what arrived."""
-    proc = lab.popen(host, helper("recv", *recv_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def helper_while(lab: Lab, host: str, args: list[str], action: Callable[[subprocess.Popen[str]], None]) -> Any:
+    """Start the helper in `host`, run `action` (the sender; it gets the helper's process) once
+    the helper is READY, return the JSON document the helper printed last."""
+    proc = lab.popen(host, helper(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line.strip() == "READY", proc.stderr.read() if proc.stderr else line
-        action()
+        action(proc)
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])["sockets"]  # type: ignore[no-any-return]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def receive_while(lab: Lab, host: str, recv_args: list[str], action: Callable[[], None]) -> list[list[dict[str, Any]]]:
+    """Open the receiving socket(s) in `host`, run `action` (the sender), return what arrived."""
+    return helper_while(lab, host, ["recv", *recv_args], lambda _proc: action())["sockets"]  # type: ignore[no-any-return]
 
 
 def tshark_verdict(pcap: Path) -> str:
@@ -210,21 +216,14 @@ def test_a_lazy_socket_wakes_only_for_a_goodbye_and_stamps_every_advert(make_lab
     vip = (IPv4Address("192.0.2.200"),)
     steady = encode(Advertisement(version=3, vrid=51, priority=150, addresses=vip, interval=0.1), h1, GROUP4)
     goodbye = encode(Advertisement(version=3, vrid=51, priority=0, addresses=vip, interval=0.1), h1, GROUP4)
-    proc = lab.popen("h2", helper("lazy", "--timeout", "10"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "READY"
+
+    def send(proc: subprocess.Popen[str]) -> None:
         out = run_json(lab, "h1", "send", "--src", str(h1), "--payload", steady.hex(), "--count", "3", "--gap", "0.2")
         assert out["sent"] == 3
         assert proc.poll() is None  # three adverts and still asleep
         run_json(lab, "h1", "send", "--src", str(h1), "--payload", goodbye.hex())
-        stdout, stderr = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, stderr
-    doc = json.loads(stdout.strip().splitlines()[-1])
+
+    doc = helper_while(lab, "h2", ["lazy", "--timeout", "10"], send)
     assert doc["woken"] and doc["goodbyes"] == 1 and doc["bad"] == 0
     got = doc["got"]
     assert [d["priority"] for d in got] == [150, 150, 150, 0]

@@ -102,13 +102,17 @@ class Cycle:
         """Due timers first (no queue may delay an advert), then one bounded batch: the loop calls
         again while the socket stays readable, after its other ready work. A lazy socket's goodbye
         socket woke us: the whole queue now (the goodbye waits in it behind what came before)."""
-        if self._next_deadline is not None and self._next_deadline <= self._now():
-            self._on_timer()
+        self._timers_first()
         if key in self.socketset.lazy:
             self.socketset.clear_wake(key)
-            self._lazy_drained(key, self._read_queue(key))
+            self._drain_lazy(key)
         else:
             self._receive(key, BATCH)
+
+    def _timers_first(self) -> None:
+        """Run what is due before reading more: no queue may delay an advert."""
+        if self._next_deadline is not None and self._next_deadline <= self._now():
+            self._on_timer()
 
     def _read_queue(self, key: SocketKey) -> int:
         total = 0
@@ -143,9 +147,8 @@ class Cycle:
         sockets = self.socketset
         if key not in sockets.lazy:
             return
-        if self._next_deadline is not None and self._next_deadline <= self._now():
-            self._on_timer()
-        self._lazy_drained(key, self._read_queue(key))
+        self._timers_first()
+        self._drain_lazy(key)
         if key in sockets.lazy:  # still (reading may have made an instance leave BACKUP)
             self._lazy_reads[key] = self._later(hold, self._lazy_read, key, hold)
             # The adverts just read moved their BACKUPs' Master_Down without telling the loop: put
@@ -162,11 +165,13 @@ class Cycle:
         """Read every lazy socket's queue now (before a status is taken)."""
         for key in list(self.socketset.lazy):
             if key in self.socketset.lazy:
-                self._lazy_drained(key, self._read_queue(key))
+                self._drain_lazy(key)
 
-    def _lazy_drained(self, key: SocketKey, count: int) -> None:
-        """More than two adverts per instance since the last read is not a master advertising: a
-        flood (or a second master per VRID) is read as it comes, for LAZY_BACKOFF at least."""
+    def _drain_lazy(self, key: SocketKey) -> None:
+        """Read a lazy socket's whole queue (bounded). More than two adverts per instance since the
+        last read is not a master advertising: a flood (or a second master per VRID) is read as it
+        comes, for LAZY_BACKOFF at least."""
+        count = self._read_queue(key)
         if count > BATCH and count > 2 * len(self.socketset.members.get(key, ())):
             log.info("(%s) %d datagrams queued between two reads: reading them as they come", key[0], count)
             self._lazy_after[key] = self._now() + LAZY_BACKOFF

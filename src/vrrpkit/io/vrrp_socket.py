@@ -434,9 +434,11 @@ class VrrpSocket4(_VrrpSocketBase):
         now = time.time()
         offset = time.monotonic() - now
         for i, ((controllen, flags, length), (sec, nsec)) in enumerate(reader.slots(count)):
-            if controllen != full:  # no stamp came with it: it counts from now
+            if controllen == full:
+                when = sec + nsec * 1e-9 + offset
+            else:  # no stamp came with it: it counts from now (and its control space is given back)
                 reader.restore(i)
-                sec, nsec = int(now), int(now % 1 * 1e9)
+                when = now + offset
             try:
                 if flags & _MSG_TRUNC:  # longer than any advert: the codec would refuse it too
                     self.stats.bad_ip_headers += 1
@@ -445,7 +447,7 @@ class VrrpSocket4(_VrrpSocketBase):
             except InvalidPacket as exc:
                 bad.append(exc)
                 continue
-            stamps.append(sec + nsec * 1e-9 + offset)
+            stamps.append(when)
         self.stats.received += len(good)
         return good, bad
 

@@ -12,10 +12,11 @@ from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
-from daemon_fakes import FakeOs, FakeRunner
+from daemon_fakes import FakeOs, FakeRunner, FakeSocket
 from test_daemon_loop import GROUP, advert, conf, drive, state, until
 
 from vrrpkit.core.packet import Advertisement, encode
+from vrrpkit.core.router import VirtualRouter
 from vrrpkit.daemon import app, cycle
 from vrrpkit.daemon.app import Daemon
 from vrrpkit.daemon.cycle import BATCH
@@ -40,14 +41,20 @@ def slow(priority: int = 100) -> str:
     return conf(priority=priority).replace("advert_int 0.1", "advert_int 1")
 
 
+async def lazy_backup(d: Daemon, fake: FakeOs) -> tuple[FakeSocket, VirtualRouter]:
+    """VI_1 hears its master once, and its socket goes lazy: the socket and the router."""
+    sock = fake.sockets[KEY]
+    router = d.instances["VI_1"].router
+    sock.deliver(advert1(200), "192.0.2.2")
+    await until(lambda: router.master_address is not None)
+    await until(lambda: KEY in d.socketset.lazy)
+    return sock, router
+
+
 def test_a_goodbye_wakes_a_lazy_socket_and_adverts_count_from_their_arrival(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         loop = asyncio.get_running_loop()
-        sock = fake.sockets[KEY]
-        router = d.instances["VI_1"].router
-        sock.deliver(advert1(200), "192.0.2.2")
-        await until(lambda: router.master_address is not None)
-        await until(lambda: KEY in d.socketset.lazy)
+        sock, router = await lazy_backup(d, fake)
         assert sock.stamped and sock.wake_fd is not None
         # an advert arrives and nothing reads it: no goodbye, no deadline, the schedule is far away
         sock.deliver(advert1(200), "192.0.2.2")
@@ -72,11 +79,7 @@ def test_a_queued_advert_counts_from_its_arrival_when_a_deadline_reads_it(tmp_pa
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         loop = asyncio.get_running_loop()
-        sock = fake.sockets[KEY]
-        router = d.instances["VI_1"].router
-        sock.deliver(advert1(200), "192.0.2.2")
-        await until(lambda: router.master_address is not None)
-        await until(lambda: KEY in d.socketset.lazy)
+        sock, router = await lazy_backup(d, fake)
         down = router.get_timer()
         assert down is not None
         at = down - 0.1  # the master's next advert, queued 0.1 s before Master_Down
@@ -109,10 +112,7 @@ def test_a_flood_found_by_a_lazy_read_makes_the_socket_eager_for_a_while(tmp_pat
     queue nobody reads would overflow and lose the master's adverts in it."""
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        sock = fake.sockets[KEY]
-        router = d.instances["VI_1"].router
-        sock.deliver(advert1(200), "192.0.2.2")
-        await until(lambda: KEY in d.socketset.lazy)
+        sock, router = await lazy_backup(d, fake)
         for _ in range(3 * BATCH):
             sock.deliver(advert(1, vrid=77, src="192.0.2.9"), "192.0.2.9")  # another VRID, queued
         sock.deliver(advert(0, vrid=77, src="192.0.2.9"), "192.0.2.9")  # a goodbye wakes the read
