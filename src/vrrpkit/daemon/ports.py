@@ -27,6 +27,7 @@ from vrrpkit.io.vrrp_socket import Datagram, open_vrrp_socket
 
 class Netlink(Protocol):
     def add_vip(self, ifname: str, vip: Vip) -> bool: ...
+    def prepare_vip(self, ifname: str, vip: Vip) -> None: ...  # build add_vip's request ahead of need
     def del_vip(self, ifname: str, vip: Vip) -> bool: ...
     def has_address(self, ifname: str, address: IPAddress) -> bool: ...
     def link_is_up(self, ifname: str) -> bool: ...
@@ -161,6 +162,7 @@ class _OsNetlink:
     """`vrrpkit.io.netlink`'s module functions behind the `Netlink` protocol."""
 
     add_vip = staticmethod(netlink.add_vip)
+    prepare_vip = staticmethod(netlink.prepare_vip)
     del_vip = staticmethod(netlink.del_vip)
     has_address = staticmethod(netlink.has_address)
     link_is_up = staticmethod(netlink.link_is_up)

@@ -36,150 +36,57 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, ip_address, ip_interface
+from ipaddress import IPv4Address, ip_address, ip_interface
 from typing import Any, TypeVar
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip
 from vrrpkit.io import consts, rtnl
+from vrrpkit.io.viprequest import FLAG_BITS, SCOPES, VipRequest, broadcast_for, parse_scope, vip_request
+
+__all__ = ["FLAG_BITS", "SCOPES", "VipRequest", "broadcast_for", "parse_scope", "vip_request"]  # and the rest
 
 T = TypeVar("T")
 
-SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-FLAG_BITS = {
-    "home": consts.IFA_F_HOMEADDRESS,
-    "mngtmpaddr": consts.IFA_F_MANAGETEMPADDR,
-    "noprefixroute": consts.IFA_F_NOPREFIXROUTE,
-    "autojoin": consts.IFA_F_MCAUTOJOIN,
-}
 IFA_F_TENTATIVE = 0x40
 ADD_IS_DONE = frozenset({errno.EEXIST})
 DEL_IS_DONE = frozenset({errno.EADDRNOTAVAIL, errno.ESRCH, errno.ENODEV, errno.ENOENT})
-_SIOCGIFFLAGS = 0x8913
-
-
-# --- what keepalived would send for a Vip (pure) ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class VipRequest:
-    """The RTM_NEWADDR attributes for one VIP, computed without touching the system."""
-
-    family: int  # 4 or 6
-    address: IPAddress
-    prefixlen: int
-    broadcast: IPv4Address | None = None
-    scope: int = 0
-    label: str | None = None
-    flags: int = 0  # IFA_FLAGS
-    preferred_lft: int | None = None  # None: forever, no IFA_CACHEINFO sent
-
-    def add_body(self, index: int) -> bytes:
-        """The RTM_NEWADDR body keepalived sends: IFA_LOCAL (IPv4) and IFA_ADDRESS, the broadcast
-        only when configured, label, IFA_FLAGS, and the lifetimes only when preferred_lft is set."""
-        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
-        lifetimes = None if self.preferred_lft is None else (self.preferred_lft, consts.INFINITY_LIFE_TIME)
-        return rtnl.addr_body(
-            family=af,
-            index=index,
-            prefixlen=self.prefixlen,
-            address=self.address.packed,
-            local=self.address.packed if self.family == 4 else None,
-            broadcast=self.broadcast.packed if self.broadcast is not None else None,
-            scope=self.scope,
-            label=self.label,
-            flags=self.flags,
-            lifetimes=lifetimes,
-        )
-
-    def del_body(self, index: int) -> bytes:
-        """The RTM_DELADDR body (keepalived: local, address, prefix)."""
-        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
-        return rtnl.addr_body(
-            family=af,
-            index=index,
-            prefixlen=self.prefixlen,
-            address=self.address.packed,
-            local=self.address.packed if self.family == 4 else None,
-        )
-
-
-def parse_scope(scope: str | None) -> int:
-    """rt_scopes names or a number; None means global (keepalived's default)."""
-    if scope is None:
-        return 0
-    if scope in SCOPES:
-        return SCOPES[scope]
-    value = int(scope, 0)
-    if not 0 <= value <= 255:
-        raise ValueError(f"scope {scope} out of range")
-    return value
-
-
-def broadcast_for(vip: Vip) -> IPv4Address | None:
-    """``brd`` as ip-addr(8) and keepalived compute it: ``+`` host bits set, ``-`` cleared.
-
-    ``+``/``-`` on a prefix longer than /30 is ignored (keepalived logs "too long for broadcast").
-    """
-    if vip.brd is None or vip.interface.version != 4:
-        return None
-    prefixlen = vip.interface.network.prefixlen
-    if vip.brd in ("+", "-"):
-        if prefixlen > 30:
-            return None
-        network = IPv4Interface(f"{vip.address}/{prefixlen}").network
-        return network.broadcast_address if vip.brd == "+" else network.network_address
-    return IPv4Address(vip.brd)
-
-
-def _preferred_lft(vip: Vip) -> int | None:
-    """keepalived: IPv6 /128 VIPs default to deprecated (0); ``preferred_lft N|forever`` overrides."""
-    value: str | None = None
-    tokens = list(vip.flags)
-    for i, token in enumerate(tokens):
-        if token.startswith("preferred_lft="):
-            value = token.split("=", 1)[1]
-        elif token == "preferred_lft" and i + 1 < len(tokens):
-            value = tokens[i + 1]
-    if value is None:
-        return 0 if vip.interface.network.prefixlen == 128 else None
-    if value == "forever":
-        return None
-    return int(value)
-
-
-def vip_request(vip: Vip) -> VipRequest:
-    """What keepalived's ``netlink_ipaddress`` sends for this VIP."""
-    family = vip.interface.version
-    prefixlen = vip.interface.network.prefixlen
-    flags = 0
-    for token in vip.flags:
-        flags |= FLAG_BITS.get(token, 0)
-    if family == 4:
-        return VipRequest(
-            family=4,
-            address=vip.address,
-            prefixlen=prefixlen,
-            broadcast=broadcast_for(vip),
-            scope=parse_scope(vip.scope),
-            label=vip.label,
-            flags=flags,
-        )
-    if "-nodad" not in vip.flags:
-        flags |= consts.IFA_F_NODAD
-    return VipRequest(
-        family=6, address=vip.address, prefixlen=prefixlen, flags=flags, preferred_lft=_preferred_lft(vip)
-    )
+_SIOCGIFFLAGS, _SIOCGIFINDEX = 0x8913, 0x8933
 
 
 # --- synchronous, netlink-free link queries ---------------------------------------------------
 
 
+class _IoctlSocket:
+    """One datagram socket for interface ioctls, kept open (and opened again after a fork):
+    if_nametoindex opens and closes one per call, three system calls where one does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._pid = 0
+
+    def ifreq(self, ifname: str, request: int) -> bytes | None:
+        """The struct ifreq the kernel answers for ``ifname``; None when it has no such interface."""
+        name = ifname.encode()
+        if not name or len(name) >= 16 or b"\0" in name:  # IFNAMSIZ: no interface has such a name
+            return None
+        with self._lock:
+            if self._sock is None or self._pid != os.getpid():
+                self._sock, self._pid = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), os.getpid()
+            sock = self._sock
+        try:
+            return fcntl.ioctl(sock.fileno(), request, struct.pack("16s16x", name))
+        except OSError:
+            return None
+
+
+_ioctl = _IoctlSocket()
+
+
 def interface_index(ifname: str) -> int | None:
     """The ifindex, or None when the interface does not exist (in our network namespace)."""
-    try:
-        return socket.if_nametoindex(ifname)
-    except OSError:
-        return None
+    answer = _ioctl.ifreq(ifname, _SIOCGIFINDEX)
+    return None if answer is None else int(struct.unpack_from("i", answer, 16)[0])
 
 
 def interface_exists(ifname: str) -> bool:
@@ -188,12 +95,8 @@ def interface_exists(ifname: str) -> bool:
 
 def interface_flags(ifname: str) -> int | None:
     """SIOCGIFFLAGS: cheap and synchronous, so the loop may call it (None if missing)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            result = fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, struct.pack("16s16x", ifname.encode()[:15]))
-        except OSError:
-            return None
-    return int(struct.unpack("H", result[16:18])[0])
+    answer = _ioctl.ifreq(ifname, _SIOCGIFFLAGS)
+    return None if answer is None else int(struct.unpack_from("H", answer, 16)[0])
 
 
 def flags_up(flags: int) -> bool:
@@ -275,13 +178,35 @@ def _family_of(af: int) -> int:
     return 4 if af == socket.AF_INET else 6
 
 
+# RTM_NEWADDR bodies by VIP and ifindex, built ahead by `prepare_vip` (bounded: cleared when full)
+_add_bodies: dict[tuple[Vip, int], bytes] = {}
+
+
+def _add_body(vip: Vip, index: int) -> bytes:
+    body = _add_bodies.get((vip, index))
+    if body is None:
+        if len(_add_bodies) >= 4096:
+            _add_bodies.clear()
+        body = _add_bodies[(vip, index)] = vip_request(vip).add_body(index)
+    return body
+
+
+def prepare_vip(ifname: str, vip: Vip) -> None:
+    """Build the request `add_vip` will send, ahead: built when a takeover needs it, by code that has
+    not run for a while, it cost ~0.1 ms before the VIP was added (measured at 10 ms adverts).
+    A different ifindex by then (the interface made again) just builds it again."""
+    index = interface_index(ifname)
+    if index is not None:
+        _add_body(vip, index)
+
+
 def add_vip(ifname: str, vip: Vip) -> bool:
     """Add ``vip`` to ``ifname``; True if added, False if it was already there (one round trip)."""
     index = interface_index(ifname)
     if index is None:
         raise _no_such_interface(ifname)
     try:
-        _connection.get().change_address(True, vip_request(vip).add_body(index))
+        _connection.get().change_address(True, _add_body(vip, index))
     except OSError as exc:
         if exc.errno in ADD_IS_DONE:
             return False

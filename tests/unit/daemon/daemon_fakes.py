@@ -69,12 +69,16 @@ class FakeNetlink:
     tables: dict[str, int] = field(default_factory=lambda: {"vrrp": 100})
     refuse: set[str] = field(default_factory=set)  # str(route|rule) the kernel refuses (EINVAL)
     journal: list[tuple[object, ...]] = field(default_factory=list)  # shared with the sockets: one order
+    prepared: list[tuple[str, str]] = field(default_factory=list)  # prepare_vip calls (ifname, vip)
 
     def add_vip(self, ifname: str, vip: Vip) -> bool:
         self.calls.append(("add", ifname, str(vip)))
         self.journal.append(("add", ifname, str(vip)))
         self.addresses.setdefault(ifname, set()).add(vip.address)
         return True
+
+    def prepare_vip(self, ifname: str, vip: Vip) -> None:
+        self.prepared.append((ifname, str(vip)))
 
     def del_vip(self, ifname: str, vip: Vip) -> bool:
         self.calls.append(("del", ifname, str(vip)))

@@ -77,6 +77,33 @@ def test_add_and_del_bodies_carry_what_keepalived_sends() -> None:
     assert kinds == [rtnl.IFA_LOCAL, rtnl.IFA_ADDRESS]
 
 
+def test_interface_queries_use_one_socket_and_refuse_impossible_names() -> None:
+    assert netlink.interface_index("lo") == socket.if_nametoindex("lo")
+    assert netlink.link_is_up("lo") in (True, False) and netlink.interface_flags("lo") is not None
+    assert netlink.interface_index("no-such-if0") is None and netlink.interface_flags("no-such-if0") is None
+    # a name the kernel could not have (16 bytes or more, NUL) is not truncated into another one
+    assert netlink.interface_index("lo" + "x" * 14) is None and netlink.interface_index("lo\0") is None
+    assert netlink.interface_index("") is None
+
+
+def test_a_prepared_vip_request_is_the_one_add_vip_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    vip = v4("192.0.2.10/24", brd="+", label="lo:1")
+    netlink.prepare_vip("lo", vip)
+    index = socket.if_nametoindex("lo")
+    assert netlink._add_bodies[(vip, index)] == netlink.vip_request(vip).add_body(index)
+    sent: list[tuple[bool, bytes]] = []
+
+    class Recording:
+        def change_address(self, add: bool, body: bytes) -> None:
+            sent.append((add, body))
+
+    monkeypatch.setattr(netlink._connection, "get", lambda: Recording())
+    monkeypatch.setattr(netlink, "vip_request", None)  # nothing is built now: the prepared body goes
+    assert netlink.add_vip("lo", vip) is True
+    assert sent == [(True, netlink._add_bodies[(vip, index)])]
+    netlink.prepare_vip("no-such-if0", vip)  # nothing to prepare for: no error either
+
+
 def test_rtnl_parses_an_address_dump_and_errors() -> None:
     body = rtnl.addr_body(
         family=socket.AF_INET, index=3, prefixlen=24, address=bytes([192, 0, 2, 1]), local=bytes([192, 0, 2, 1]),
