@@ -541,6 +541,49 @@ def test_shutdown_master_sends_priority_zero_and_releases() -> None:
     r.handle_timer(100.0)
 
 
+def test_goodbye_alone_then_shutdown_sends_no_second_one() -> None:
+    r = master()
+    start = r.state_since
+    r.goodbye(start + 0.05)
+    (bye,) = drain(r)  # the priority-0 advert and nothing else: the caller sends it first
+    assert isinstance(bye, fx.SendAdvert) and bye.priority == 0
+    assert "advert" not in r.timers()  # no advert of our priority after a goodbye
+    r.goodbye(start + 0.06)
+    assert drain(r) == []
+    r.shutdown(start + 0.07)
+    effects = drain(r)
+    assert not of(effects, fx.SendAdvert) and of(effects, fx.DelVips)
+    assert r.stats.pri_zero_sent == 1
+
+
+def test_prepared_adverts_are_the_ones_a_takeover_and_a_stop_send() -> None:
+    # built ahead (the daemon's idle moments), so a takeover or a stop does not build them cold
+    r = router(version=3, advert_int_cs=100)
+    drain(r)
+    assert r._advert_cache == {}
+    r.prepare_adverts()
+    assert sorted(r._advert_cache) == [0, 100]
+    ready = {prio: sends for prio, sends in r._advert_cache.items()}
+    r.handle_timer(r.get_timer() or 0.0)  # takes over: the prepared advert, not a new one
+    assert of(drain(r), fx.SendAdvert) == list(ready[100])
+    r.shutdown(r.state_since + 5)
+    (bye,) = of(drain(r), fx.SendAdvert)
+    assert bye is ready[0][0]
+    assert bye.data == advert(0, version=3, src=ME) and bye.dst == GROUP
+    again = master()  # a new mastership owes a new goodbye; nothing prepared is needed for it
+    again.shutdown(again.state_since + 1)
+    assert of(drain(again), fx.SendAdvert)[0].priority == 0
+
+
+def test_prepare_adverts_leaves_what_the_encoder_refuses_to_the_moment_of_sending() -> None:
+    r = router(version=3, vips=())  # VRRPv3 without an address (no no_virtual_ipaddress)
+    r.prepare_adverts()
+    assert r._advert_cache == {}
+    unaddressed = router(address=None)
+    unaddressed.prepare_adverts()
+    assert unaddressed._advert_cache == {}
+
+
 def test_shutdown_backup_only_notifies_stop() -> None:
     r = router()
     drain(r)

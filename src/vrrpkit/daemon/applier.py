@@ -84,7 +84,25 @@ class EffectApplier:
         )
         self.interfaces = InterfaceSettings()
         self._garp_free: dict[tuple[str, int], float] = {}  # (pacing group, family) -> when the next frame may go
+        self._prepared: dict[str, InstanceConfig] = {}  # instance -> the config its VIP requests are built for
 
+
+    def prepare(self, instances: Iterable[Instance]) -> None:
+        """Build ahead what a takeover or a stop sends first: the adverts (the router's) and the
+        VIPs' netlink requests (once per config). Built when needed, by code that has not run for
+        a while, they cost ~0.3 ms between Master_Down and the VIP (measured at 10 ms adverts)."""
+        prepared = {}
+        for inst in instances:
+            inst.router.prepare_adverts()
+            cfg = inst.cfg
+            if self._prepared.get(inst.name) is not cfg:
+                try:
+                    for vip in cfg.vips + cfg.excluded_vips:
+                        self.ports.netlink.prepare_vip(cfg.device_of(vip), vip)
+                except Exception:  # only a head start: the real request meets (and logs) the same error
+                    pass
+            prepared[inst.name] = cfg
+        self._prepared = prepared
 
     def configure(
         self,
@@ -209,12 +227,19 @@ class EffectApplier:
 
     # --- one method per effect --------------------------------------------------------------------
 
-    def send_advert(self, inst: Instance, effect: fx.SendAdvert) -> None:
-        """`apply` for the effect of every tick; never raises (the socket returns its errors)."""
+    def send_advert(self, inst: Instance, effect: fx.SendAdvert, quiet: bool = False) -> OSError | None:
+        """`apply` for the effect of every tick; never raises (the socket returns its errors).
+        `quiet`: a stop's goodbyes, whose log lines (`said`) wait until every goodbye is out."""
         sock = self.sockets.get((effect.interface, effect.src.version))
         if sock is None:
-            return
+            return None
         error = sock.send(effect.data, effect.dst, effect.src, effect.ttl)
+        if not quiet:
+            self.said(inst, effect, error)
+        return error
+
+    def said(self, inst: Instance, effect: fx.SendAdvert, error: OSError | None) -> None:
+        """The log line of one advert `send_advert` sent (or could not send)."""
         if error is not None:
             log.warning("(%s) send advert error %s (%s) dst=%s", inst.name, error.errno, error.strerror, effect.dst)
         elif effect.priority == 0:
@@ -224,7 +249,7 @@ class EffectApplier:
 
     def send_adverts(self, burst: list[fx.SendAdvert]) -> None:
         """A tick's adverts: one call per socket (sendmmsg where it can), errors logged per advert.
-        (A tick never says goodbye: priority-0 adverts go one by one, `Cycle._goodbye`.)"""
+        (A tick never says goodbye: priority-0 adverts go one by one, `Cycle._farewell`.)"""
         ids = tuple(map(id, burst))
         if ids == self._last_burst[0]:  # the same adverts as last tick (a steady MASTER): same sockets
             groups = self._last_burst[1]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,10 @@ QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the 
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
 LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between reads of a lazy socket, at least and at most
 LAZY_BACKOFF = 10.0  # seconds a socket is read eagerly after a lazy read found a flood in it
+# A takeover's timer (a BACKUP's Master_Down or preempt delay) fires this much early and the loop
+# waits out the rest awake: a sleeping process takes ~0.1 ms to be running again, and code that
+# has not run for a while takes ~0.2 ms more (measured, 10 ms adverts: docs/bench.md).
+TAKEOVER_AHEAD = 0.0005
 
 
 class Cycle:
@@ -65,6 +70,7 @@ class Cycle:
     _deadline_of: dict[str, float]
     _tick: Timer | None
     _next_deadline: float | None
+    _takeover: Instance | None  # the BACKUP whose takeover the timer is armed (early) for
     _lazy_reads: dict[SocketKey, asyncio.TimerHandle]
     _lazy_after: dict[SocketKey, float]  # no lazy reading of this socket before then (a flood)
 
@@ -77,24 +83,38 @@ class Cycle:
     def _links_changed(self, changes: list[Change], now: float) -> None:
         raise NotImplementedError
 
-    def _goodbye(self, then: Callable[[], None] | None = None) -> None:
-        """Every master's priority-0 advert first, then the rest of each instance's stop (VIPs
-        removed, notify_stop queued): with many instances, the last goodbye must not wait for
-        every VIP removal before it (the backups count Skew_Time from it)."""
-        self.stopping = True
+    def _farewell(self) -> None:
+        """Every master's priority-0 adverts and nothing else: the backups count Skew_Time from
+        them, so no log line, no VIP removal, no other instance's stop goes first. Safe to call
+        early (the stop signal's own handler does, when the loop is idle) and again."""
         now = self._now()
-        rest: list[tuple[Instance, list[fx.Effect]]] = []
+        said: list[tuple[Instance, fx.Effect, OSError | None]] = []
         for inst in self.instances.values():
-            inst.router.shutdown(now)
-            effects = list(inst.router.effects())
-            for effect in effects:
+            router = inst.router
+            router.goodbye(now)
+            for effect in router.take_effects():  # the adverts: `goodbye` queues nothing else
+                error = None
                 if isinstance(effect, fx.SendAdvert):
-                    self._apply(inst, effect)
-            rest.append((inst, [e for e in effects if not isinstance(e, fx.SendAdvert)]))
+                    error = self.applier.send_advert(inst, effect, quiet=True)
+                said.append((inst, effect, error))
+        for inst, effect, error in said:  # now the log lines
+            if isinstance(effect, fx.SendAdvert):
+                self.applier.said(inst, effect, error)
+            else:
+                self._apply(inst, effect)
+
+    def _goodbye(self, then: Callable[[], None] | None = None) -> None:
+        """The priority-0 adverts first (`_farewell`), then the rest of each instance's stop (VIPs
+        removed, notify_stop queued): with many instances, the last goodbye must not wait for
+        every VIP removal before it."""
+        self.stopping = True
+        self._farewell()
         if then is not None:  # what the caller does once the goodbyes are out ("Stopping")
             then()
-        for inst, effects in rest:
-            for effect in effects:
+        now = self._now()
+        for inst in self.instances.values():
+            inst.router.shutdown(now)
+            for effect in inst.router.effects():
                 self._apply(inst, effect)
         self._drain(self.instances.values())  # sync groups, deadlines
 
@@ -236,7 +256,23 @@ class Cycle:
     def _on_tick(self) -> None:
         assert self._tick is not None
         self._tick.clear()
+        inst, self._takeover = self._takeover, None
+        if inst is not None:
+            self._wait_for_takeover(inst)
         self._on_timer()
+
+    def _wait_for_takeover(self, inst: Instance) -> None:
+        """The timer fired TAKEOVER_AHEAD early for this BACKUP's takeover: wait the rest awake
+        (bounded), unless the deadline has moved meanwhile (its master's advert came). The queue
+        is read at the deadline, as for any timer, so an advert that comes now still counts."""
+        due, real = self._next_deadline, inst.router.get_timer()
+        if due is None or real is None or real > due or inst.router.state is not State.BACKUP:
+            return
+        clock = time.monotonic  # the loop's clock
+        now = clock()
+        end = min(due, now + 2 * TAKEOVER_AHEAD)
+        while now < end:
+            now = clock()
 
     def _due(self, now: float) -> list[Instance]:
         """Instances whose known deadline has come. The deadline known here may be earlier than
@@ -360,7 +396,7 @@ class Cycle:
             if not (isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT):
                 self._apply_group(effect)
         deadline_of, live = self._deadline_of, self.instances
-        earliest = None
+        earliest, first = None, None
         for name, inst in touched.items():
             deadline = inst.router.get_timer() if name in live else None
             if deadline is None:
@@ -368,11 +404,11 @@ class Cycle:
             else:
                 deadline_of[name] = deadline
                 if earliest is None or deadline < earliest:
-                    earliest = deadline
+                    earliest, first = deadline, inst
         self.prober.forget_left(touched.values())  # a split brain ends as soon as we leave MASTER
         if self.socketset.lazy:
             self._eager_again(touched.values())
-        self._rearm(earliest)
+        self._rearm(earliest, first)
 
     def _apply(self, inst: Instance, effect: fx.Effect) -> None:
         try:
@@ -387,26 +423,38 @@ class Cycle:
         except Exception:
             log.exception("failed to apply %s", type(effect).__name__)
 
-    def _rearm(self, earliest: float | None = None) -> None:
-        """Arm the timer for the earliest deadline. After a batch of datagrams (``earliest``: the
-        soonest deadline among the instances it touched) the timer only ever moves earlier: a
-        BACKUP's Master_Down moves later with every advert, and re-arming for each batch would cost
-        a walk over every instance and a system call; when the timer then fires with nothing due,
-        `_on_timer` re-arms it exactly."""
+    def _rearm(self, earliest: float | None = None, first: Instance | None = None) -> None:
+        """Arm the timer for the earliest deadline (``first``: the instance it is from). After a
+        batch of datagrams (``earliest``: the soonest deadline among the instances it touched) the
+        timer only ever moves earlier: a BACKUP's Master_Down moves later with every advert, and
+        re-arming for each batch would cost a walk over every instance and a system call; when the
+        timer then fires with nothing due, `_on_timer` re-arms it exactly. A BACKUP's deadline
+        (a takeover) is armed TAKEOVER_AHEAD early."""
         armed = self._next_deadline
         links = self.linkwatch.get_timer()  # interface_up_down_delays' own deadline, if one runs
-        if links is not None and earliest is not None:
-            earliest = min(earliest, links)
+        if links is not None and earliest is not None and links < earliest:
+            earliest, first = links, None
         if earliest is not None and armed is not None and armed <= earliest:
             return
         if earliest is None or armed is None:
-            when = min([*self._deadline_of.values(), *([links] if links is not None else [])], default=None)
-        else:
-            when = earliest
-        self._next_deadline = when
+            earliest, first = self._earliest(links)
+        self._next_deadline = earliest
+        router = first.router if first is not None else None
+        # only a deadline that is the router's own now (not one an advert has moved since)
+        takeover = router is not None and router.state is State.BACKUP and router.get_timer() == earliest
+        self._takeover = first if takeover else None
         if self._tick is not None:
-            self._tick.arm(when)
+            self._tick.arm(earliest - TAKEOVER_AHEAD if takeover and earliest is not None else earliest)
 
+    def _earliest(self, links: float | None) -> tuple[float | None, Instance | None]:
+        deadline_of = self._deadline_of
+        if not deadline_of:
+            return links, None
+        name = min(deadline_of, key=deadline_of.__getitem__)
+        when = deadline_of[name]
+        if links is not None and links < when:
+            return links, None
+        return when, self.instances.get(name)
 
 def _steady_backup(inst: Instance) -> bool:
     """BACKUP, and hearing a master: until the first advert is heard the instance is read as

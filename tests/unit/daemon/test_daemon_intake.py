@@ -8,15 +8,24 @@ are queued; nothing here asserts how long anything took."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import selectors
+import signal
+import sys
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from daemon_fakes import FakeOs, FakeRunner
 from test_daemon_loop import advert, conf, drive, state, until
 
 from vrrpkit.config import load_string
-from vrrpkit.daemon.app import Daemon
-from vrrpkit.daemon.cycle import BATCH
+from vrrpkit.daemon import cycle
+from vrrpkit.daemon.app import HOUSEKEEPING, Daemon
+from vrrpkit.daemon.cycle import BATCH, TAKEOVER_AHEAD
 from vrrpkit.io.vrrp_filter import Mode, VridRule
 
 
@@ -110,3 +119,132 @@ def test_masters_on_one_interface_share_one_split_brain_probe_round(tmp_path: Pa
         assert prober.rounds >= 2 and len(prober.probes) == 3 * prober.rounds  # one round, three VIPs
 
     drive(tmp_path, three, body, fake)
+
+
+
+Stop = Callable[[Daemon, FakeOs], Awaitable[None]]
+
+
+def _run_until_stopped(tmp_path: Path, text: str, stop: Stop) -> FakeOs:
+    """`Daemon.run()` (its signal handlers included) as MASTER until `stop` has signalled it."""
+    fake, runner = FakeOs(), FakeRunner()
+
+    async def main() -> None:
+        result = load_string(text, filename="keepalived.conf")
+        d = Daemon(result, files=[], config_id=None, control_path=str(tmp_path / "c.sock"), ports=fake.ports(),
+                   runner=runner)  # fmt: skip
+        task = asyncio.create_task(d.run())
+        await until(lambda: "VI_1" in d.instances and state(d) == "MASTER" and ("eth0", 4) in fake.sockets)
+        await stop(d, fake)
+        assert await asyncio.wait_for(task, 10) == 0
+
+    asyncio.run(main())
+    return fake
+
+
+def _record_goodbyes(d: Daemon, fake: FakeOs, into: list[tuple[bool, bool]]) -> None:
+    """Each priority-0 advert sent: (from inside the signal handler, the stop already requested)."""
+    sock = fake.sockets[("eth0", 4)]
+    send = sock.send
+
+    def recording(data: bytes, *args: Any, **kwargs: Any) -> OSError | None:
+        if data[2] == 0:
+            names = {frame.function for frame in inspect.stack(0)}
+            into.append(("_on_stop_signal" in names, d._stop.is_set()))
+        return send(data, *args, **kwargs)
+
+    sock.send = recording  # type: ignore[method-assign]
+
+
+def _stopped_in_order(fake: FakeOs) -> bool:
+    kinds = [e[0] for e in fake.netlink.journal if e[0] in ("send", "del")]
+    return kinds[-2:] == ["send", "del"]  # the VIP removed after the goodbye
+
+
+def test_a_stop_signal_that_finds_the_loop_waiting_sends_the_goodbyes_from_its_handler(tmp_path: Path) -> None:
+    # asyncio runs a signal's handler one or two loop iterations after the signal; the goodbyes
+    # (the backups count Skew_Time from them) go out from the Python-level handler instead
+    goodbyes: list[tuple[bool, bool]] = []
+    main_thread = threading.get_ident()
+    select = selectors.DefaultSelector.select.__code__
+
+    def signal_when_waiting() -> None:  # from another thread, once the loop waits in its selector
+        for _ in range(2000):
+            frame = sys._current_frames().get(main_thread)
+            if frame is not None and frame.f_code is select:
+                signal.pthread_kill(main_thread, signal.SIGTERM)
+                return
+            time.sleep(0.001)
+
+    async def stop(d: Daemon, fake: FakeOs) -> None:
+        _record_goodbyes(d, fake, goodbyes)
+        thread = threading.Thread(target=signal_when_waiting)
+        thread.start()
+        while thread.is_alive():
+            await asyncio.sleep(0.01)
+
+    fake = _run_until_stopped(tmp_path, conf(priority=150), stop)
+    assert goodbyes == [(True, False)]  # once, from the handler, before the rest of the stop ran
+    assert _stopped_in_order(fake)
+
+
+def test_a_stop_signal_that_interrupts_our_own_code_waits_for_it_to_finish(tmp_path: Path) -> None:
+    # in the middle of a callback nothing may be touched: the stop (goodbyes first) is the next callback
+    goodbyes: list[tuple[bool, bool]] = []
+
+    async def stop(d: Daemon, fake: FakeOs) -> None:
+        _record_goodbyes(d, fake, goodbyes)
+        signal.raise_signal(signal.SIGTERM)  # its Python handler runs right here, in this coroutine
+        assert goodbyes == [] and not d._stop.is_set()
+
+    fake = _run_until_stopped(tmp_path, conf(priority=150), stop)
+    assert goodbyes == [(False, False)]  # once, from request_stop, which sets `_stop` after it
+    assert _stopped_in_order(fake)
+
+
+def test_a_takeover_timer_fires_early_and_the_takeover_waits_awake_for_its_deadline(tmp_path: Path) -> None:
+    # a sleeping process wakes ~0.1 ms late; the takeover must still not come before Master_Down
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock = fake.sockets[("eth0", 4)]
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: d.snapshot().instance("VI_1").master == "192.0.2.2")  # type: ignore[union-attr]
+        router = d.instances["VI_1"].router
+        sock.deliver(advert(0), "192.0.2.2")  # goodbye: Master_Down in Skew_Time
+        await until(lambda: router.get_timer() is not None and router.get_timer() < d._now() + 0.1)
+        down = router.get_timer()
+        assert down is not None
+        await until(lambda: fake.timers[-1].armed_at == down - TAKEOVER_AHEAD)
+        assert d._takeover is d.instances["VI_1"] and d._next_deadline == down
+        await until(lambda: state(d) == "MASTER")
+        (took,) = [t for t in router.transitions if t[2].value == "MASTER"]
+        assert took[0] >= down  # not early: the wait ran out first
+
+    drive(tmp_path, conf(), body)
+
+
+def test_an_advert_that_moved_the_deadline_cancels_the_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock = fake.sockets[("eth0", 4)]
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: d.snapshot().instance("VI_1").master == "192.0.2.2")  # type: ignore[union-attr]
+        inst = d.instances["VI_1"]
+        d._next_deadline = d._now() + 0.3  # armed for a deadline the master's next advert moves
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: (inst.router.get_timer() or 0) > d._next_deadline + 0.01)  # type: ignore[operator]
+        looks: list[float] = []
+        monkeypatch.setattr(cycle.time, "monotonic", lambda: looks.append(0.0) or time.perf_counter())
+        d._wait_for_takeover(inst)
+        monkeypatch.undo()
+        assert looks == []  # returned at once, without looking at the clock: no takeover to wait for
+
+    drive(tmp_path, conf(), body)
+
+
+def test_what_a_takeover_sends_first_is_built_ahead_once_per_config(tmp_path: Path) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await asyncio.sleep(2 * HOUSEKEEPING + 0.2)  # two housekeeping rounds
+        assert sorted(fake.netlink.prepared) == [("eth0", "192.0.2.98/24"), ("eth0", "192.0.2.99/24")]  # once each
+        for inst in d.instances.values():
+            assert set(inst.router._advert_cache) == {inst.router.priority, 0}
+
+    drive(tmp_path, conf() + conf(name="VI_2", vrid=52, vips="192.0.2.98/24"), body)
