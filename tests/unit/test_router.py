@@ -562,13 +562,16 @@ def test_prepared_adverts_are_the_ones_a_takeover_and_a_stop_send() -> None:
     drain(r)
     assert r._advert_cache == {}
     r.prepare_adverts()
-    assert sorted(r._advert_cache) == [0, 100]
-    ready = {prio: sends for prio, sends in r._advert_cache.items()}
+    assert sorted(r._advert_cache) == [100]  # a BACKUP's next advert is its own (a takeover)
+    ready = r._advert_cache[100]
     r.handle_timer(r.get_timer() or 0.0)  # takes over: the prepared advert, not a new one
-    assert of(drain(r), fx.SendAdvert) == list(ready[100])
+    assert of(drain(r), fx.SendAdvert) == list(ready)
+    r.prepare_adverts()
+    assert sorted(r._advert_cache) == [0, 100]  # a MASTER's is its goodbye
+    goodbye = r._advert_cache[0]
     r.shutdown(r.state_since + 5)
     (bye,) = of(drain(r), fx.SendAdvert)
-    assert bye is ready[0][0]
+    assert bye is goodbye[0]
     assert bye.data == advert(0, version=3, src=ME) and bye.dst == GROUP
     again = master()  # a new mastership owes a new goodbye; nothing prepared is needed for it
     again.shutdown(again.state_since + 1)

@@ -533,20 +533,18 @@ class VirtualRouter(Receiving):
             self.stats.pri_zero_sent += 1
 
     def prepare_adverts(self) -> None:
-        """Build, ahead of need, the adverts a takeover (our priority) and a stop or fault
-        (priority 0) send first. Built when needed, by code that has not run for a while, each
-        cost ~0.15 ms (measured) before the VIP is added or the goodbye leaves. For a caller's
-        idle moments; changes nothing else. What the encoder refuses is left to the moment of
-        sending, as without this."""
-        cache = self._advert_cache
-        if self.address is None or (self._priority in cache and PRIORITY_STOP in cache):
+        """Build, ahead of need, the adverts this router sends first when its state next changes:
+        a master's priority-0 goodbye (a stop, a fault), anyone else's own advert (a takeover).
+        Built when needed, by code that has not run for a while, each cost ~0.15 ms (measured)
+        before the goodbye leaves or the VIP is added. For a caller's idle moments; changes
+        nothing else. What the encoder refuses is left to the moment of sending, as without this."""
+        priority = PRIORITY_STOP if self.state is State.MASTER else self._priority
+        if self.address is None or priority in self._advert_cache:
             return
-        for priority in (self._priority, PRIORITY_STOP):
-            if priority not in cache:
-                try:
-                    cache[priority] = self._adverts(priority)
-                except ValueError:
-                    return
+        try:
+            self._advert_cache[priority] = self._adverts(priority)
+        except ValueError:
+            return
 
     def _adverts(self, priority: int) -> tuple[fx.SendAdvert, ...]:
         assert self.address is not None

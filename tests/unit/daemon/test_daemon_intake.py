@@ -244,7 +244,7 @@ def test_what_a_takeover_sends_first_is_built_ahead_once_per_config(tmp_path: Pa
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await asyncio.sleep(2 * HOUSEKEEPING + 0.2)  # two housekeeping rounds
         assert sorted(fake.netlink.prepared) == [("eth0", "192.0.2.98/24"), ("eth0", "192.0.2.99/24")]  # once each
-        for inst in d.instances.values():
-            assert set(inst.router._advert_cache) == {inst.router.priority, 0}
+        for inst in d.instances.values():  # no peer: both took over, and their goodbyes are ready
+            assert state(d, inst.name) == "MASTER" and set(inst.router._advert_cache) == {inst.router.priority, 0}
 
     drive(tmp_path, conf() + conf(name="VI_2", vrid=52, vips="192.0.2.98/24"), body)
