@@ -578,6 +578,24 @@ def test_prepared_adverts_are_the_ones_a_takeover_and_a_stop_send() -> None:
     assert of(drain(again), fx.SendAdvert)[0].priority == 0
 
 
+def test_a_rehearsed_takeover_changes_nothing_of_the_real_router() -> None:
+    r = router(version=3, advert_int_cs=1, tracks=(Track("chk", TrackKind.SCRIPT, -20),))
+    receive(r, advert(200, version=3, interval=0.01), 0.001)
+    drain(r)
+    r.tracker_changed("chk", True, 0.002)
+    drain(r)
+    r.prepare_adverts()
+    before = (r.state, r.timers(), r.stats.advert_sent, list(r.transitions), dict(r._advert_cache),
+              r.master_address, r.priority, r.track_values())  # fmt: skip
+    assert r.rehearse_takeover(0.003) is State.MASTER  # the scratch copy took over
+    after = (r.state, r.timers(), r.stats.advert_sent, list(r.transitions), dict(r._advert_cache),
+             r.master_address, r.priority, r.track_values())  # fmt: skip
+    assert after == before and drain(r) == []
+    # and the real takeover afterwards is the usual one
+    r.handle_timer(r.get_timer() or 0.0)
+    assert r.state is State.MASTER and of(drain(r), fx.AddVips)
+
+
 def test_prepare_adverts_leaves_what_the_encoder_refuses_to_the_moment_of_sending() -> None:
     r = router(version=3, vips=())  # VRRPv3 without an address (no no_virtual_ipaddress)
     r.prepare_adverts()

@@ -113,6 +113,7 @@ class Daemon(Reloading, Building, Cycle):
         self._tick: Timer | None = None  # the one protocol timer (a timerfd: sub-millisecond)
         self._next_deadline: float | None = None
         self._takeover: Instance | None = None
+        self._waited_at = -1e9
         self._status_pending = False
         self._stop = asyncio.Event()
         self._links: LinkEvents | None = None

@@ -104,6 +104,13 @@ class EffectApplier:
             prepared[inst.name] = cfg
         self._prepared = prepared
 
+    def rehearse(self, inst: Instance) -> None:
+        """Look up (not send) the VIP requests a takeover of `inst` is about to send, so that their
+        code and data are in the CPU's caches (see Cycle._wait_for_takeover)."""
+        cfg = inst.cfg
+        for vip in cfg.vips + cfg.excluded_vips:
+            self.ports.netlink.prepare_vip(cfg.device_of(vip), vip)
+
     def configure(
         self,
         globals_: GlobalDefs,

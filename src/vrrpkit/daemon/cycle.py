@@ -51,10 +51,12 @@ QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the 
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
 LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between reads of a lazy socket, at least and at most
 LAZY_BACKOFF = 10.0  # seconds a socket is read eagerly after a lazy read found a flood in it
-# A takeover's timer (a BACKUP's Master_Down or preempt delay) fires this much early and the loop
-# waits out the rest awake: a sleeping process takes ~0.1 ms to be running again, and code that
-# has not run for a while takes ~0.2 ms more (measured, 10 ms adverts: docs/bench.md).
-TAKEOVER_AHEAD = 0.0005
+# A takeover's timer (a BACKUP's Master_Down or preempt delay) fires this much early: the loop
+# rehearses the takeover (code that has not run for a while took ~0.2 ms more) and waits out the
+# rest awake (a sleeping process takes ~0.1 ms to run again); measured at 10 ms adverts,
+# docs/reliability.md. Not more often than every TAKEOVER_SPACING (200 takeovers at once cost at
+# most a tenth of a core).
+TAKEOVER_AHEAD, TAKEOVER_SPACING = 0.001, 0.01
 
 
 class Cycle:
@@ -71,6 +73,7 @@ class Cycle:
     _tick: Timer | None
     _next_deadline: float | None
     _takeover: Instance | None  # the BACKUP whose takeover the timer is armed (early) for
+    _waited_at: float  # when the last wait for a takeover ended
     _lazy_reads: dict[SocketKey, asyncio.TimerHandle]
     _lazy_after: dict[SocketKey, float]  # no lazy reading of this socket before then (a flood)
 
@@ -262,17 +265,24 @@ class Cycle:
         self._on_timer()
 
     def _wait_for_takeover(self, inst: Instance) -> None:
-        """The timer fired TAKEOVER_AHEAD early for this BACKUP's takeover: wait the rest awake
-        (bounded), unless the deadline has moved meanwhile (its master's advert came). The queue
-        is read at the deadline, as for any timer, so an advert that comes now still counts."""
+        """The timer fired TAKEOVER_AHEAD early for this BACKUP's takeover: rehearse it, then wait
+        the rest awake (bounded), unless the deadline has moved meanwhile (its master's advert
+        came). The queue is read at the deadline, as for any timer, so an advert that comes during
+        the wait still counts."""
         due, real = self._next_deadline, inst.router.get_timer()
         if due is None or real is None or real > due or inst.router.state is not State.BACKUP:
             return
         clock = time.monotonic  # the loop's clock
         now = clock()
         end = min(due, now + 2 * TAKEOVER_AHEAD)
+        try:
+            inst.router.rehearse_takeover(now)
+            self.applier.rehearse(inst)
+        except Exception:  # only a head start: the takeover itself meets (and logs) the same error
+            log.debug("(%s) takeover rehearsal failed", inst.name, exc_info=True)
         while now < end:
             now = clock()
+        self._waited_at = now
 
     def _due(self, now: float) -> list[Instance]:
         """Instances whose known deadline has come. The deadline known here may be earlier than
@@ -442,6 +452,7 @@ class Cycle:
         router = first.router if first is not None else None
         # only a deadline that is the router's own now (not one an advert has moved since)
         takeover = router is not None and router.state is State.BACKUP and router.get_timer() == earliest
+        takeover = takeover and earliest is not None and earliest - self._waited_at >= TAKEOVER_SPACING
         self._takeover = first if takeover else None
         if self._tick is not None:
             self._tick.arm(earliest - TAKEOVER_AHEAD if takeover and earliest is not None else earliest)
