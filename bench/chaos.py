@@ -30,6 +30,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import shutil
 import signal
 import statistics
@@ -92,6 +93,9 @@ class Scenario:
     name: str
     interval: float
     run: Callable[[Ctx], None]
+    # the fault starts at the same place between two of h1's adverts for both daemons (round n of
+    # each): otherwise where it falls moves the time without one holder by up to an interval
+    phased: bool = False
 
 
 def _loss(pct: int) -> Callable[[Ctx], None]:
@@ -198,10 +202,10 @@ def _flood(kind: str) -> Callable[[Ctx], None]:
 SCENARIOS = [
     Scenario("loss 10%", 0.1, _loss(10)),
     Scenario("loss 30%", 0.1, _loss(30)),
-    Scenario("SIGSTOP master 2 s", 0.1, _sigstop),
-    Scenario("link flap 2 s", 0.1, _link_flap),
-    Scenario("partition 3 s and heal", 0.1, _partition),
-    Scenario("multicast cut 3 s", 0.1, _multicast_cut),
+    Scenario("SIGSTOP master 2 s", 0.1, _sigstop, phased=True),
+    Scenario("link flap 2 s", 0.1, _link_flap, phased=True),
+    Scenario("partition 3 s and heal", 0.1, _partition, phased=True),
+    Scenario("multicast cut 3 s", 0.1, _multicast_cut, phased=True),
     Scenario("reload storm 10/s for 10 s", 0.1, _reload_storm),
     Scenario("CPU hogs at 10 ms adverts", 0.01, _cpu_hogs),
     Scenario("flood: garbage, same VRID", 0.1, _flood("garbage")),
@@ -219,8 +223,11 @@ def start(lab: Lab, kind: str, host: str, text: str) -> LabProcess:
     return lab.run_keepalived(host, text, binary=KEEPALIVED)
 
 
-def run_one(lab: Lab, kind: str, sc: Scenario, args: argparse.Namespace, flood: Path) -> dict[str, Any]:
-    watch = HolderWatch(lab, ["h1", "h2"], str(VIP))
+def run_one(
+    lab: Lab, kind: str, sc: Scenario, args: argparse.Namespace, flood: Path, phase: float = 0.0
+) -> dict[str, Any]:
+    heard = {"h2": str(lab.addr("h1"))} if sc.phased else None  # not in floods: the watcher would read them
+    watch = HolderWatch(lab, ["h1", "h2"], str(VIP), adverts_from=heard)
     daemons: dict[str, LabProcess] = {}
     try:
         daemons["h1"] = start(lab, kind, "h1", conf("h1", 150, sc.interval))
@@ -228,6 +235,8 @@ def run_one(lab: Lab, kind: str, sc: Scenario, args: argparse.Namespace, flood: 
         if not watch.wait_holders({"h1"}, 30, stable=max(1.0, 20 * sc.interval)):
             raise RuntimeError(f"{kind}: h1 did not become the only holder: {watch.holders()}")
         ctx = Ctx(lab, kind, args, flood, daemons, {})
+        if sc.phased:
+            time.sleep(watch.until_phase("h2", sc.interval, phase))
         t0 = time.monotonic()
         sc.run(ctx)
         recovered = watch.wait_holders({"h1"}, 30, stable=STABLE)
@@ -273,15 +282,17 @@ def run_chaos(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str,
     chosen = [s for s in SCENARIOS if not args.only or args.only.lower() in s.name.lower()]
     report: dict[str, Any] = {"machine": machine(), "params": vars(args).copy(), "scenarios": []}
     workdir = Path(tempfile.mkdtemp(prefix="vrrpkit-chaos-"))
+    rng = random.Random(args.seed)
     try:
         flood = build_flood(workdir)
         with lab_up(args.lab_name, workdir) as lab:
             for sc in chosen:
                 rounds: dict[str, list[dict[str, Any]]] = {k: [] for k in DAEMONS}
                 for rnd in range(args.rounds):
+                    phase = rng.random()  # where between two adverts a phased fault starts, both daemons
                     for kind in DAEMONS if rnd % 2 == 0 else DAEMONS[::-1]:
                         say(f"[{sc.name}] {kind} (round {rnd + 1}/{args.rounds}) ...")
-                        res = run_one(lab, kind, sc, args, flood)
+                        res = run_one(lab, kind, sc, args, flood, phase)
                         say("    " + json.dumps(res))
                         rounds[kind].append(res)
                 report["scenarios"].append(
@@ -432,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="vrrpkit and keepalived under faults and floods (root only).")
     p.add_argument("--only", help="run the scenarios whose name contains this text")
     p.add_argument("--rounds", type=int, default=1, help="rounds per scenario and daemon; the median is shown")
+    p.add_argument("--seed", type=int, default=1, help="where between two adverts the phased faults start")
     p.add_argument("--pps", type=int, default=60000, help="flood rate, packets per second (default 60000)")
     p.add_argument("--flood-seconds", type=float, default=10.0)
     p.add_argument("--loss-seconds", type=float, default=20.0)

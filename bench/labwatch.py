@@ -121,6 +121,18 @@ class HolderWatch:
             heard = [a for a in self.adverts[host] if a[0] < before]
         return heard[-1] if heard else None
 
+    def until_phase(self, host: str, interval: float, fraction: float) -> float:
+        """Seconds to sleep so that what comes next falls `fraction` of an interval after an advert
+        ``host`` heard (needs ``adverts_from`` for it). Two daemons' runs then meet a fault at the
+        same place between two adverts; timed from anything else, the place depends on each
+        daemon's advert timer (keepalived's period drifts, vrrpkit's does not)."""
+        now = time.monotonic()
+        last = self.last_advert(host, now)
+        if last is None:
+            return fraction * interval
+        late = (now - last[0]) % interval
+        return (fraction * interval - late) % interval
+
     def timeline(self, t0: float, t1: float) -> Timeline:
         with self._lock:
             events = {h: list(ev) for h, ev in self.events.items()}
