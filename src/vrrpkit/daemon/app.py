@@ -62,6 +62,7 @@ detail = logging.getLogger(DETAIL)  # keepalived's -D lines
 
 NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
+PREPARE_EVERY = 2.0  # seconds between rounds of building ahead what a takeover or a stop sends first
 PROBE_CHECK = 0.25  # seconds between looks for MASTERs due a split-brain probe (each probes every >= 1 s)
 _SELECT = selectors.DefaultSelector.select.__code__
 _RUN_ONCE = getattr(getattr(asyncio.BaseEventLoop, "_run_once", None), "__code__", None)  # a private name
@@ -370,7 +371,7 @@ class Daemon(Reloading, Building, Cycle):
     async def _housekeeping(self) -> None:
         """Slow looks at the host: late source addresses, track_src_ip, linkbeat polls, and retries of
         VMACs and sockets that could not be made (a failure must never stop the daemon)."""
-        next_poll = 0.0
+        next_poll = next_prepare = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING)
             now = self._now()
@@ -394,7 +395,9 @@ class Daemon(Reloading, Building, Cycle):
                 self._drain_all()
             if not self.stopping:
                 self._review_lazy()  # after the drain: an instance that just left BACKUP stays eager
-                self.applier.prepare(self.instances.values())  # what a takeover or a stop sends first
+                if now >= next_prepare:  # what a takeover or a stop sends first (200 instances: 61 µs)
+                    next_prepare = now + PREPARE_EVERY
+                    self.applier.prepare(self.instances.values())
 
     def _retry(self, now: float) -> bool:
         """Make VMACs that are missing (never made, or deleted under us) and reopen missing sockets."""

@@ -461,11 +461,13 @@ class Cycle:
         deadline_of = self._deadline_of
         if not deadline_of:
             return links, None
-        name = min(deadline_of, key=deadline_of.__getitem__)
-        when = deadline_of[name]
+        when = min(deadline_of.values())  # then its owner: half a walk on average, not a keyed min
         if links is not None and links < when:
             return links, None
-        return when, self.instances.get(name)
+        for name, deadline in deadline_of.items():
+            if deadline == when:
+                return when, self.instances.get(name)
+        return when, None
 
 def _steady_backup(inst: Instance) -> bool:
     """BACKUP, and hearing a master: until the first advert is heard the instance is read as

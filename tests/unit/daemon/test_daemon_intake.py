@@ -23,7 +23,7 @@ from daemon_fakes import FakeOs, FakeRunner
 from test_daemon_loop import advert, conf, drive, state, until
 
 from vrrpkit.config import load_string
-from vrrpkit.daemon import cycle
+from vrrpkit.daemon import app, cycle
 from vrrpkit.daemon.app import HOUSEKEEPING, Daemon
 from vrrpkit.daemon.cycle import BATCH, TAKEOVER_AHEAD
 from vrrpkit.io.vrrp_filter import Mode, VridRule
@@ -241,7 +241,11 @@ def test_an_advert_that_moved_the_deadline_cancels_the_wait(tmp_path: Path, monk
     drive(tmp_path, conf(), body)
 
 
-def test_what_a_takeover_sends_first_is_built_ahead_once_per_config(tmp_path: Path) -> None:
+def test_what_a_takeover_sends_first_is_built_ahead_once_per_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "PREPARE_EVERY", HOUSEKEEPING)  # every housekeeping round here
+
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await asyncio.sleep(HOUSEKEEPING + 0.2)  # a housekeeping round (the takeovers rehearsed first)
         assert {("eth0", "192.0.2.98/24"), ("eth0", "192.0.2.99/24")} <= set(fake.netlink.prepared)
