@@ -12,6 +12,7 @@ catches and logs).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -96,17 +97,16 @@ class EffectApplier:
             inst.router.prepare_adverts()
             cfg = inst.cfg
             if self._prepared.get(inst.name) is not cfg:
-                try:
-                    for vip in cfg.vips + cfg.excluded_vips:
-                        self.ports.netlink.prepare_vip(cfg.device_of(vip), vip)
-                except Exception:  # only a head start: the real request meets (and logs) the same error
-                    pass
+                # only a head start: the real request meets (and logs) the same error
+                with contextlib.suppress(Exception):
+                    self.prepare_vips(inst)
             prepared[inst.name] = cfg
         self._prepared = prepared
 
-    def rehearse(self, inst: Instance) -> None:
-        """Look up (not send) the VIP requests a takeover of `inst` is about to send, so that their
-        code and data are in the CPU's caches (see Cycle._wait_for_takeover)."""
+    def prepare_vips(self, inst: Instance) -> None:
+        """Build, or look up when built, the VIP requests a takeover of `inst` sends (nothing is
+        sent): ahead of need (`prepare`), and just before a takeover, so that their code and data
+        are in the CPU's caches (Cycle._wait_for_takeover)."""
         cfg = inst.cfg
         for vip in cfg.vips + cfg.excluded_vips:
             self.ports.netlink.prepare_vip(cfg.device_of(vip), vip)

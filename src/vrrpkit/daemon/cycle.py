@@ -277,7 +277,7 @@ class Cycle:
         end = min(due, now + 2 * TAKEOVER_AHEAD)
         try:
             inst.router.rehearse_takeover(now)
-            self.applier.rehearse(inst)
+            self.applier.prepare_vips(inst)
         except Exception:  # only a head start: the takeover itself meets (and logs) the same error
             log.debug("(%s) takeover rehearsal failed", inst.name, exc_info=True)
         while now < end:

@@ -41,9 +41,7 @@ from typing import Any, TypeVar
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip
 from vrrpkit.io import consts, rtnl
-from vrrpkit.io.viprequest import FLAG_BITS, SCOPES, VipRequest, broadcast_for, parse_scope, vip_request
-
-__all__ = ["FLAG_BITS", "SCOPES", "VipRequest", "broadcast_for", "parse_scope", "vip_request"]  # and the rest
+from vrrpkit.io.viprequest import vip_request
 
 T = TypeVar("T")
 

@@ -19,14 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_fakes import FakeOs, FakeRunner
+from daemon_fakes import FakeOs, FakeRunner, FakeSocket
 from test_daemon_loop import advert, conf, drive, state, until
 
 from vrrpkit.config import load_string
-from vrrpkit.daemon import app, cycle
+from vrrpkit.daemon import app
 from vrrpkit.daemon.app import HOUSEKEEPING, Daemon
 from vrrpkit.daemon.cycle import BATCH, TAKEOVER_AHEAD
 from vrrpkit.io.vrrp_filter import Mode, VridRule
+
+
+async def _following_a_master(d: Daemon, fake: FakeOs) -> FakeSocket:
+    """VI_1 hears a priority-200 master at 192.0.2.2 and follows it; its socket."""
+    sock = fake.sockets[("eth0", 4)]
+    sock.deliver(advert(200), "192.0.2.2")
+    await until(lambda: d.snapshot().instance("VI_1").master == "192.0.2.2")  # type: ignore[union-attr]
+    return sock
 
 
 def test_a_due_advert_goes_out_before_a_full_queue_is_read(tmp_path: Path) -> None:
@@ -52,9 +60,7 @@ def test_a_due_advert_goes_out_before_a_full_queue_is_read(tmp_path: Path) -> No
 
 def test_master_down_waits_for_the_advert_already_in_the_queue(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        sock = fake.sockets[("eth0", 4)]
-        sock.deliver(advert(200), "192.0.2.2")
-        await until(lambda: d.snapshot().instance("VI_1").master == "192.0.2.2")  # type: ignore[union-attr]
+        sock = await _following_a_master(d, fake)
         router = d.instances["VI_1"].router
         down = router.get_timer()
         assert down is not None
@@ -205,12 +211,10 @@ def test_a_stop_signal_that_interrupts_our_own_code_waits_for_it_to_finish(tmp_p
 def test_a_takeover_timer_fires_early_and_the_takeover_waits_awake_for_its_deadline(tmp_path: Path) -> None:
     # a sleeping process wakes ~0.1 ms late; the takeover must still not come before Master_Down
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        sock = fake.sockets[("eth0", 4)]
-        sock.deliver(advert(200), "192.0.2.2")
-        await until(lambda: d.snapshot().instance("VI_1").master == "192.0.2.2")  # type: ignore[union-attr]
+        sock = await _following_a_master(d, fake)
         router = d.instances["VI_1"].router
         sock.deliver(advert(0), "192.0.2.2")  # goodbye: Master_Down in Skew_Time
-        await until(lambda: router.get_timer() is not None and router.get_timer() < d._now() + 0.1)
+        await until(lambda: (router.get_timer() or float("inf")) < d._now() + 0.1)
         down = router.get_timer()
         assert down is not None
         await until(lambda: fake.timers[-1].armed_at == down - TAKEOVER_AHEAD)
@@ -225,15 +229,18 @@ def test_a_takeover_timer_fires_early_and_the_takeover_waits_awake_for_its_deadl
 
 def test_an_advert_that_moved_the_deadline_cancels_the_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
-        sock = fake.sockets[("eth0", 4)]
-        sock.deliver(advert(200), "192.0.2.2")
-        await until(lambda: d.snapshot().instance("VI_1").master == "192.0.2.2")  # type: ignore[union-attr]
+        sock = await _following_a_master(d, fake)
         inst = d.instances["VI_1"]
         d._next_deadline = d._now() + 0.3  # armed for a deadline the master's next advert moves
         sock.deliver(advert(200), "192.0.2.2")
         await until(lambda: (inst.router.get_timer() or 0) > d._next_deadline + 0.01)  # type: ignore[operator]
         looks: list[float] = []
-        monkeypatch.setattr(cycle.time, "monotonic", lambda: looks.append(0.0) or time.perf_counter())
+
+        def looking() -> float:
+            looks.append(0.0)
+            return time.perf_counter()
+
+        monkeypatch.setattr(time, "monotonic", looking)  # the clock _wait_for_takeover reads
         d._wait_for_takeover(inst)
         monkeypatch.undo()
         assert looks == []  # returned at once, without looking at the clock: no takeover to wait for

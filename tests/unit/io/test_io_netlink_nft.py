@@ -10,7 +10,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip
 import pytest
 
 from vrrpkit.core.config import Vip
-from vrrpkit.io import consts, linkmon, netlink, nft, rtnl
+from vrrpkit.io import consts, linkmon, netlink, nft, rtnl, viprequest
 
 
 def v4(text: str, **kw: object) -> Vip:
@@ -18,8 +18,8 @@ def v4(text: str, **kw: object) -> Vip:
 
 
 def test_vip_request_ipv4_defaults_to_exactly_what_is_configured() -> None:
-    req = netlink.vip_request(v4("192.0.2.10/32"))
-    assert req == netlink.VipRequest(family=4, address=IPv4Address("192.0.2.10"), prefixlen=32)
+    req = viprequest.vip_request(v4("192.0.2.10/32"))
+    assert req == viprequest.VipRequest(family=4, address=IPv4Address("192.0.2.10"), prefixlen=32)
     # ifaddrmsg (AF_INET, /32, flags 0, scope 0, index 7), IFA_LOCAL, IFA_ADDRESS: nothing more
     packed = IPv4Address("192.0.2.10").packed
     assert req.add_body(7) == (
@@ -31,20 +31,20 @@ def test_vip_request_ipv4_defaults_to_exactly_what_is_configured() -> None:
 
 
 def test_vip_request_ipv4_brd_scope_label_flags() -> None:
-    req = netlink.vip_request(v4("192.0.2.10/24", brd="+", scope="link", label="eth0:vip", flags=("noprefixroute",)))
+    req = viprequest.vip_request(v4("192.0.2.10/24", brd="+", scope="link", label="eth0:vip", flags=("noprefixroute",)))
     assert req.broadcast == IPv4Address("192.0.2.255")
     assert req.scope == 253 and req.label == "eth0:vip" and req.flags == consts.IFA_F_NOPREFIXROUTE
-    assert netlink.vip_request(v4("192.0.2.10/24", brd="-")).broadcast == IPv4Address("192.0.2.0")
-    assert netlink.vip_request(v4("192.0.2.10/24", brd="192.0.2.99")).broadcast == IPv4Address("192.0.2.99")
-    assert netlink.vip_request(v4("192.0.2.10/31", brd="+")).broadcast is None  # too long, as keepalived
-    assert netlink.vip_request(v4("192.0.2.10/32", scope="host")).scope == 254
-    assert netlink.vip_request(v4("192.0.2.10/32", scope="17")).scope == 17
+    assert viprequest.vip_request(v4("192.0.2.10/24", brd="-")).broadcast == IPv4Address("192.0.2.0")
+    assert viprequest.vip_request(v4("192.0.2.10/24", brd="192.0.2.99")).broadcast == IPv4Address("192.0.2.99")
+    assert viprequest.vip_request(v4("192.0.2.10/31", brd="+")).broadcast is None  # too long, as keepalived
+    assert viprequest.vip_request(v4("192.0.2.10/32", scope="host")).scope == 254
+    assert viprequest.vip_request(v4("192.0.2.10/32", scope="17")).scope == 17
     with pytest.raises(ValueError):
-        netlink.parse_scope("300")
+        viprequest.parse_scope("300")
 
 
 def test_vip_request_ipv6_nodad_and_deprecated() -> None:
-    req = netlink.vip_request(Vip(IPv6Interface("2001:db8::10/128"), scope="link", label="x"))
+    req = viprequest.vip_request(Vip(IPv6Interface("2001:db8::10/128"), scope="link", label="x"))
     assert req.flags == consts.IFA_F_NODAD and req.preferred_lft == 0  # keepalived: /128 deprecated
     assert req.scope == 0 and req.label is None  # keepalived ignores scope and label for IPv6
     attrs = dict(rtnl.parse_attrs(req.add_body(3), rtnl.IFADDRMSG.size, len(req.add_body(3))))
@@ -52,15 +52,16 @@ def test_vip_request_ipv6_nodad_and_deprecated() -> None:
     assert struct.unpack("=I", attrs[rtnl.IFA_FLAGS]) == (consts.IFA_F_NODAD,)
     assert rtnl.IFA_LOCAL not in attrs and attrs[rtnl.IFA_ADDRESS] == IPv6Address("2001:db8::10").packed
     assert rtnl.IFA_CACHEINFO not in dict(rtnl.parse_attrs(req.del_body(3), rtnl.IFADDRMSG.size, 1000))
-    dad = netlink.vip_request(Vip(IPv6Interface("2001:db8::10/64"), flags=("-nodad",)))
+    dad = viprequest.vip_request(Vip(IPv6Interface("2001:db8::10/64"), flags=("-nodad",)))
     assert dad.flags == 0 and dad.preferred_lft is None
-    forever = netlink.vip_request(Vip(IPv6Interface("2001:db8::10/128"), flags=("preferred_lft", "forever")))
+    forever = viprequest.vip_request(Vip(IPv6Interface("2001:db8::10/128"), flags=("preferred_lft", "forever")))
     assert forever.preferred_lft is None
-    assert netlink.vip_request(Vip(IPv6Interface("2001:db8::1/128"), flags=("preferred_lft=30",))).preferred_lft == 30
+    thirty = viprequest.vip_request(Vip(IPv6Interface("2001:db8::1/128"), flags=("preferred_lft=30",)))
+    assert thirty.preferred_lft == 30
 
 
 def test_add_and_del_bodies_carry_what_keepalived_sends() -> None:
-    req = netlink.vip_request(v4("192.0.2.10/24", brd="+", scope="link", label="eth0:1", flags=("noprefixroute",)))
+    req = viprequest.vip_request(v4("192.0.2.10/24", brd="+", scope="link", label="eth0:1", flags=("noprefixroute",)))
     body = req.add_body(5)
     assert rtnl.IFADDRMSG.unpack_from(body) == (socket.AF_INET, 24, consts.IFA_F_NOPREFIXROUTE & 0xFF, 253, 5)
     attrs = list(rtnl.parse_attrs(body, rtnl.IFADDRMSG.size, len(body)))
@@ -90,7 +91,7 @@ def test_a_prepared_vip_request_is_the_one_add_vip_sends(monkeypatch: pytest.Mon
     vip = v4("192.0.2.10/24", brd="+", label="lo:1")
     netlink.prepare_vip("lo", vip)
     index = socket.if_nametoindex("lo")
-    assert netlink._add_bodies[(vip, index)] == netlink.vip_request(vip).add_body(index)
+    assert netlink._add_bodies[(vip, index)] == viprequest.vip_request(vip).add_body(index)
     sent: list[tuple[bool, bytes]] = []
 
     class Recording:
