@@ -244,6 +244,28 @@ class Receiving:
     def _garp(self, count: int, vips: tuple[Vip, ...] | None = None) -> None:
         raise NotImplementedError
 
+    @property
+    def repeat(self) -> tuple[bytes, IPAddress, IPAddress, int] | None:
+        """(payload, source, destination, TTL) of the advert that, heard again, would only move
+        Master_Down (a BACKUP's master's, while nothing changed what it means), else None. The
+        same tuple object for as long as that holds: a caller that matched raw bytes against it
+        checks it is still this one before calling `heard_again`."""
+        return self._hot
+
+    def heard_again(self, count: int, now: float) -> float | None:
+        """`count` more copies of `repeat`'s advert, the last arriving at ``now``: what receiving
+        each would do, at once. Returns the router's next deadline when that is all that changed
+        (`only_timer_moved`); None when a sync group held this BACKUP back and must look again,
+        as after any other input."""
+        self.stats.advert_rcvd += count
+        deadlines = self._deadlines
+        deadlines[_MASTER_DOWN] = now + self._mdi[1]
+        if self.wants_master:  # held by a sync group, and now the master is back: the group must look
+            self.wants_master = self.only_timer_moved = False
+            return None
+        self.only_timer_moved = True
+        return min(deadlines.values())
+
     def datagram_received(
         self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
     ) -> Advertisement | None:
@@ -253,12 +275,7 @@ class Receiving:
             # A BACKUP hearing its master's advert again (the very objects the socket handed over
             # last time): clean, accepted, our priority and state unchanged since (any change
             # clears `_hot`), so the one thing to do is move Master_Down.
-            self.stats.advert_rcvd += 1
-            self._deadlines[_MASTER_DOWN] = now + self._mdi[1]
-            if self.wants_master:  # held by a sync group, and now the master is back: the group must look
-                self.wants_master = self.only_timer_moved = False
-            else:
-                self.only_timer_moved = True
+            self.heard_again(1, now)
             return self._master_advert
         self.only_timer_moved = False
         if not self.running or self.state in (State.INIT, State.FAULT):
@@ -367,4 +384,3 @@ class Receiving:
             if delay > 0:
                 self._deadlines[Timer.GARP_REPEAT] = now + delay / 100
                 self._garp_lower_pending = True
-

@@ -15,7 +15,8 @@ kept apart because it is the hot path and the place where the protocol's urgenci
 * after any input, adverts, VIP changes and GARPs of every touched instance go out before log
   lines, history and notify scripts;
 * a socket whose instances are all BACKUP is read lazily (`_review_lazy`): on a schedule, once
-  per shortest advert interval there, each datagram counted from its kernel timestamp,
+  per LAZY_ADVERTS shortest advert intervals there, each datagram counted from its kernel timestamp
+  (and a batch of nothing but adverts the BACKUPs know byte for byte only counted, io/stamped.py),
   and at once when a master says goodbye (priority 0, io/wake.py) or a deadline comes; it is read
   eagerly again as soon as one of its instances is anything but BACKUP, and for `LAZY_BACKOFF`
   after a read found more than its instances send (a flood must not overflow a queue nobody
@@ -29,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from vrrpkit.daemon.ports import Timer
     from vrrpkit.daemon.sockets import SocketSet
     from vrrpkit.daemon.splitbrain import SplitBrainProber
+    from vrrpkit.io.stamped import Known
 
 log = logging.getLogger("vrrpkit")
 
@@ -50,6 +53,10 @@ BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
 LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between reads of a lazy socket, at least and at most
+# A lazy socket is read every this many (shortest) advert intervals: a read's cost per BACKUP (its
+# Master_Down, its count) is paid once for this many adverts. Master_Down is over three intervals,
+# so the read still comes long before it; a deadline reads the queue first anyway.
+LAZY_ADVERTS = 2
 LAZY_BACKOFF = 10.0  # seconds a socket is read eagerly after a lazy read found a flood in it
 # A takeover's timer (a BACKUP's Master_Down or preempt delay) fires this much early: the loop
 # rehearses the takeover (code that has not run for a while took ~0.2 ms more) and waits out the
@@ -174,13 +181,9 @@ class Cycle:
         self._drain_lazy(key)
         if key in sockets.lazy:  # still (reading may have made an instance leave BACKUP)
             self._lazy_reads[key] = self._later(hold, self._lazy_read, key, hold)
-            # The adverts just read moved their BACKUPs' Master_Down without telling the loop: put
-            # the known deadlines right here, once per read, rather than let the timer fire on
-            # stale ones and walk every instance to find nothing due.
-            deadline_of = self._deadline_of
-            for inst in sockets.members.get(key, ()):
-                if inst.name in deadline_of and (real := inst.router.get_timer()) is not None:
-                    deadline_of[inst.name] = real
+            # The adverts just read moved their BACKUPs' Master_Down (and `_receive` the known
+            # deadlines with them): re-arm for the earliest, rather than let the timer fire on a
+            # stale one and find nothing due.
             self._next_deadline = None
             self._rearm()
 
@@ -191,11 +194,11 @@ class Cycle:
                 self._drain_lazy(key)
 
     def _drain_lazy(self, key: SocketKey) -> None:
-        """Read a lazy socket's whole queue (bounded). More than two adverts per instance since the
-        last read is not a master advertising: a flood (or a second master per VRID) is read as it
-        comes, for LAZY_BACKOFF at least."""
+        """Read a lazy socket's whole queue (bounded). More than twice the adverts a master sends
+        per instance between two reads is not a master advertising: a flood is read as it comes,
+        for LAZY_BACKOFF at least."""
         count = self._read_queue(key)
-        if count > BATCH and count > 2 * len(self.socketset.members.get(key, ())):
+        if count > BATCH and count > 2 * LAZY_ADVERTS * len(self.socketset.members.get(key, ())):
             log.info("(%s) %d datagrams queued between two reads: reading them as they come", key[0], count)
             self._lazy_after[key] = self._now() + LAZY_BACKOFF
             self._make_eager(key)
@@ -221,7 +224,16 @@ class Cycle:
         A router that only moved its Master_Down later (its master's advert again) is not drained:
         its known deadline stays earlier than the real one, which costs at worst a timer wake-up
         that finds nothing due and then looks again (`_on_timer`)."""
-        datagrams, routes, count, stamps = self.socketset.read(key, limit)
+        sockets = self.socketset
+        lazy = key in sockets.lazy
+        if lazy:
+            batch, routes = sockets.read_known(key, limit, _still_repeats)
+            if batch.hits is not None:
+                self._heard_again(key, batch.hits, batch.seen)
+                return batch.read
+            datagrams, count, stamps = batch.good, batch.read, batch.stamps
+        else:
+            datagrams, routes, count, stamps = sockets.read(key, limit)
         if not datagrams:
             return count
         now = self._now()
@@ -254,7 +266,46 @@ class Cycle:
         finally:
             if touched:
                 self._drain(touched.values())
+            if lazy:  # what the next reads can match as raw bytes, and the deadlines these moved
+                self._put_right(sockets.learn(key, datagrams))
         return count
+
+    def _heard_again(self, key: SocketKey, hits: dict[Known[Instance], float], seen: list[Known[Instance]]) -> None:
+        """A lazy read of nothing but adverts the BACKUPs had heard already (io/stamped.py): each
+        router hears its own so many times, the last at its arrival. Nothing else can come of it
+        but a sync group that held a member back looking again."""
+        now = self._now()
+        early = now - 1.0
+        counts = Counter(seen)
+        touched: list[Instance] = []
+        deadline_of, grouped = self._deadline_of, self.group_of
+        try:
+            for known, when in hits.items():
+                inst = known.owner
+                router = inst.router
+                if not early < when <= now:  # a clock step makes nonsense
+                    when = now
+                deadline = router.heard_again(counts[known], when)
+                if deadline is not None:
+                    if inst.name in deadline_of:
+                        deadline_of[inst.name] = deadline
+                    continue
+                touched.append(inst)
+                if grouped and inst.name in grouped:
+                    self._settle_group_of(inst, when)
+        except Exception:  # a bug must cost one read, never the protocol loop
+            log.exception("error while handling datagrams on %s", key[0])
+        finally:
+            if touched:
+                self._drain(touched)
+
+    def _put_right(self, instances: Iterable[Instance]) -> None:
+        """The known deadlines of these instances as their routers now have them (a lazy read moved
+        some later without telling the loop)."""
+        deadline_of = self._deadline_of
+        for inst in instances:
+            if inst.name in deadline_of and (real := inst.router.get_timer()) is not None:
+                deadline_of[inst.name] = real
 
     def _on_tick(self) -> None:
         assert self._tick is not None
@@ -469,6 +520,13 @@ class Cycle:
                 return when, self.instances.get(name)
         return when, None
 
+
+def _still_repeats(hits: Iterable[Known[Instance]]) -> bool:
+    """Whether every router a lazy read matched still expects exactly that advert (the table is
+    made after reads; a timer, a tracker or a reload may have changed a router since)."""
+    return all(known.owner.router.repeat is known.token for known in hits)
+
+
 def _steady_backup(inst: Instance) -> bool:
     """BACKUP, and hearing a master: until the first advert is heard the instance is read as
     adverts come (whom it follows, and whether to preempt, is known at once)."""
@@ -477,8 +535,8 @@ def _steady_backup(inst: Instance) -> bool:
 
 
 def _hold(members: list[Instance]) -> float:
-    """The shortest advert interval among a lazy socket's instances (their own, or their master's
-    when it is shorter): the queue then holds about one advert per instance (255 at most, well
-    within the 1 MiB queue), and what status shows is at most one interval old."""
+    """LAZY_ADVERTS times the shortest advert interval among a lazy socket's instances (their own,
+    or their master's when it is shorter): the queue then holds about two adverts per instance
+    (510 at most, well within the 1 MiB queue). Status reads the queue first, so it is never old."""
     shortest = min((min(i.router.config.advert_int_cs, i.router.master_adver_int_cs) for i in members), default=100)
-    return min(LAZY_MAX, max(LAZY_MIN, shortest / 100))
+    return min(LAZY_MAX, max(LAZY_MIN, LAZY_ADVERTS * shortest / 100))

@@ -8,9 +8,9 @@ deliberate widening of this seam, visible here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.effects import SendAdvert
@@ -19,10 +19,13 @@ from vrrpkit.core.routing import Route, Rule
 from vrrpkit.io import linkbeat, linkmon, netlink, routes, sysctl
 from vrrpkit.io.garp import GarpSender, NeighborProber, interface_mac
 from vrrpkit.io.nft import NoAcceptFirewall
+from vrrpkit.io.stamped import Batch, Known
 from vrrpkit.io.timerfd import TimerFd
 from vrrpkit.io.vmac import LinkState, VmacLinks
 from vrrpkit.io.vrrp_filter import FilterSpec
 from vrrpkit.io.vrrp_socket import Datagram, open_vrrp_socket
+
+T = TypeVar("T")
 
 
 class Netlink(Protocol):
@@ -79,12 +82,18 @@ class VrrpSocket(Protocol):
     def set_filter(self, spec: FilterSpec) -> None: ...
     def kernel_drops(self) -> int | None: ...
     def arrived(self) -> float | None: ...
+
     # lazy reading while every instance on the socket is BACKUP (io/wake.py, daemon/sockets.py)
     stamps: list[float]  # arrival (monotonic) of each datagram of the last drain, while stamped
+
     def open_wake(self) -> int | None: ...
     def clear_wake(self) -> int: ...
     def close_wake(self) -> None: ...
     def set_stamped(self, on: bool) -> None: ...
+    # a lazy read: only which known adverts came, when every datagram is one (io/stamped.py)
+    def drain_known(
+        self, limit: int, table: Mapping[bytes, Known[T]], check: Callable[[Iterable[Known[T]]], bool]
+    ) -> Batch[T]: ...
 
 
 class Announcer(Protocol):
@@ -194,6 +203,7 @@ class _OsSysctl:
 
 def os_ports() -> Ports:
     """The real adapters: raw sockets, rtnetlink, AF_PACKET, nft."""
+
     def open_socket(ifname: str, family: int, group: IPAddress | None, unicast: bool) -> VrrpSocket:
         return open_vrrp_socket(ifname, family, group=group, unicast=unicast)  # type: ignore[return-value]
 

@@ -42,6 +42,7 @@ from vrrpkit.control.snapshot import SocketStatus
 from vrrpkit.core.config import IPAddress
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.ports import Ports, VrrpSocket
+from vrrpkit.io.stamped import Batch, Known, known_key
 from vrrpkit.io.vrrp_filter import Mode, VridRule, spec_for
 from vrrpkit.io.vrrp_socket import Datagram
 
@@ -54,6 +55,7 @@ UNKNOWN_VRID_LOG_EVERY = 60.0  # log_unknown_vrids: at most one line per (interf
 _NO_ROUTE: list[Instance] = []
 _NO_ROUTES: list[list[Instance]] = [_NO_ROUTE] * 256
 _NO_STAMPS: list[float] = []
+_NOTHING_KNOWN: dict[bytes, Known[Instance]] = {}
 
 
 @dataclass
@@ -86,6 +88,10 @@ class SocketSet:
         self.rcvbuf: dict[SocketKey, int] = {}  # the SO_RCVBUF each socket was given
         self.members: dict[SocketKey, list[Instance]] = {}  # the instances on each socket
         self.lazy: dict[SocketKey, int] = {}  # sockets read on a schedule -> the goodbye socket's fd
+        # per lazy socket, the adverts its BACKUPs expect again byte for byte (io/stamped.py), and
+        # under which key each instance's entry is
+        self.known: dict[SocketKey, dict[bytes, Known[Instance]]] = {}
+        self._known_as: dict[SocketKey, dict[str, bytes]] = {}
 
     # --- the hot path ---------------------------------------------------------------------------
 
@@ -104,6 +110,46 @@ class SocketSet:
             for bad in invalid:
                 log.debug("dropped undecodable IP packet on %s: %s", key[0], bad)
         return datagrams, self._routes.get(key, _NO_ROUTES), len(datagrams) + len(invalid), sock.stamps
+
+    def read_known(
+        self, key: SocketKey, limit: int, check: Callable[[Iterable[Known[Instance]]], bool]
+    ) -> tuple[Batch[Instance], list[list[Instance]]]:
+        """`read` for a lazy socket: when every datagram is an advert in the socket's `known`
+        table (and ``check`` agrees), the batch only says which came, how often and when."""
+        sock = self.sockets.get(key)
+        if sock is None:
+            return Batch(0, None, [], [], [], []), _NO_ROUTES
+        batch = sock.drain_known(limit, self.known.get(key, _NOTHING_KNOWN), check)
+        counters = self.counters[key]
+        counters.received += batch.read if batch.hits is not None else len(batch.good)
+        if batch.bad:
+            counters.undecodable += len(batch.bad)
+            for bad in batch.bad:
+                log.debug("dropped undecodable IP packet on %s: %s", key[0], bad)
+        return batch, self._routes.get(key, _NO_ROUTES)
+
+    def learn(self, key: SocketKey, datagrams: Iterable[Datagram]) -> list[Instance]:
+        """After a lazy socket's datagrams went the ordinary way: the adverts their instances now
+        expect again (`VirtualRouter.repeat`), in the socket's `known` table. Only an instance
+        alone on its VRID here (one datagram, one router). Returns every instance they were for."""
+        routes = self._routes.get(key, _NO_ROUTES)
+        table = self.known.setdefault(key, {})
+        keys = self._known_as.setdefault(key, {})
+        looked: list[Instance] = []
+        for vrid in {d.payload[1] for d in datagrams if len(d.payload) > 1}:
+            targets = routes[vrid]
+            looked.extend(targets)
+            if len(targets) != 1:
+                continue
+            inst = targets[0]
+            old = keys.pop(inst.name, None)
+            if old is not None:
+                table.pop(old, None)
+            hot = inst.router.repeat
+            if hot is not None and hot[1].version == 4:
+                keys[inst.name] = known = known_key(hot[1], hot[2], hot[0])
+                table[known] = Known(inst, hot[3], hot)
+        return looked
 
     def arrived(self, key: SocketKey) -> float | None:
         """When the last datagram read from this socket arrived (monotonic), if the kernel says."""
@@ -149,6 +195,8 @@ class SocketSet:
     def go_eager(self, key: SocketKey) -> None:
         """Back to reading the socket the moment something arrives."""
         fd = self.lazy.pop(key, None)
+        self.known.pop(key, None)
+        self._known_as.pop(key, None)
         sock = self.sockets.get(key)
         if fd is None or sock is None:
             return

@@ -38,16 +38,17 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
 from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import DropReason, InvalidPacket, build_ipv4, parse_ip
 from vrrpkit.io import consts, sendmmsg, vrrp_filter
 from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket, attach_bpf
+from vrrpkit.io.stamped import Batch, Known, LazyReader
 from vrrpkit.io.wake import GoodbyeSocket4
 
 RECV_BUFSIZE = 65535
@@ -60,9 +61,7 @@ _SO_RCVBUFFORCE = 33
 _SIOCGIFMTU = 0x8921
 _SIOCGSTAMPNS = 0x8907
 _SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD: a struct timespec of two longs per datagram
-_MSG_TRUNC = 0x20
-BATCH_SLOTS = 64  # datagrams per recvmmsg of a lazily read socket (the daemon reads 64 at a time)
-RECV_SLOT4 = 1200  # bytes per datagram there: the largest IPv4 advert is 60 + 1036
+T = TypeVar("T")
 
 
 class Datagram(NamedTuple):
@@ -133,6 +132,13 @@ class _VrrpSocketBase(FdSocket):
     def set_stamped(self, on: bool) -> None:
         """Kernel receive timestamps on every datagram (`stamps`), for reads that come late on purpose."""
         return None
+
+    def drain_known(
+        self, limit: int, table: Mapping[bytes, Known[T]], check: Callable[[Iterable[Known[T]]], bool]
+    ) -> Batch[T]:
+        """Only a lazily read socket matches known adverts (IPv4): here, `drain` in a batch."""
+        good, bad = self.drain(limit)
+        return Batch(len(good) + len(bad), None, [], good, bad, self.stamps)
 
     def _remember(self, key: bytes, datagram: Datagram) -> Datagram:
         if len(self._parsed) >= PARSED_CACHE:
@@ -243,8 +249,9 @@ class _VrrpSocketBase(FdSocket):
             mreqn = struct.pack("4s4si", group.packed, b"\0" * 4, self.ifindex)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
         else:
-            self.sock.setsockopt(socket.IPPROTO_IPV6, consts.IPV6_JOIN_GROUP, struct.pack("16si", group.packed,
-                                                                                        self.ifindex))
+            self.sock.setsockopt(
+                socket.IPPROTO_IPV6, consts.IPV6_JOIN_GROUP, struct.pack("16si", group.packed, self.ifindex)
+            )
 
 
 class VrrpSocket4(_VrrpSocketBase):
@@ -274,7 +281,7 @@ class VrrpSocket4(_VrrpSocketBase):
         self._groups: list[IPv4Address] = [] if unicast else [group]
         self._wake: GoodbyeSocket4 | None = None
         self._stamped = False
-        self._reader: sendmmsg.StampedReader | None = None  # made when first read lazily (~80 KB)
+        self._reader: LazyReader | None = None  # made when first read lazily (~80 KB)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -415,41 +422,23 @@ class VrrpSocket4(_VrrpSocketBase):
 
     def _drain_stamped(self, limit: int) -> tuple[list[Datagram], list[InvalidPacket]]:
         """`drain`, with each datagram's kernel receive time in `stamps` (monotonic clock): read
-        late on purpose, a BACKUP's adverts still count from when they arrived. One recvmmsg per
-        call (`sendmmsg.StampedReader`)."""
-        good: list[Datagram] = []
-        bad: list[InvalidPacket] = []
-        stamps: list[float] = []
-        self.stamps = stamps
-        reader = self._reader
-        if reader is None:
-            reader = self._reader = sendmmsg.StampedReader(BATCH_SLOTS, RECV_SLOT4)
-        count = reader.receive(self.sock.fileno(), limit)
-        if count < 0:
-            if -count not in NOTHING_TO_READ:
-                self.stats.receive_errors += 1
-                bad.append(InvalidPacket(DropReason.BAD_IP_HEADER, f"recvmmsg: {os.strerror(-count)}"))
-            return good, bad
-        data, known, size, full = reader.data, self._known, reader.size, reader.full
-        now = time.time()
-        offset = time.monotonic() - now
-        for i, ((controllen, flags, length), (sec, nsec)) in enumerate(reader.slots(count)):
-            if controllen == full:
-                when = sec + nsec * 1e-9 + offset
-            else:  # no stamp came with it: it counts from now (and its control space is given back)
-                reader.restore(i)
-                when = now + offset
-            try:
-                if flags & _MSG_TRUNC:  # longer than any advert: the codec would refuse it too
-                    self.stats.bad_ip_headers += 1
-                    raise InvalidPacket(DropReason.BAD_IP_HEADER, f"datagram over {RECV_SLOT4} bytes")
-                good.append(known(data[i * size : i * size + length].tobytes()))
-            except InvalidPacket as exc:
-                bad.append(exc)
-                continue
-            stamps.append(when)
-        self.stats.received += len(good)
+        late on purpose, a BACKUP's adverts still count from when they arrived."""
+        good, bad, self.stamps = self._lazy().drain(self.sock.fileno(), limit)
         return good, bad
+
+    def drain_known(
+        self, limit: int, table: Mapping[bytes, Known[T]], check: Callable[[Iterable[Known[T]]], bool]
+    ) -> Batch[T]:
+        """A lazy read that only says which known adverts came when all of them are
+        (io/stamped.py); otherwise `drain`'s datagrams, in the batch."""
+        batch = self._lazy().drain_known(self.sock.fileno(), limit, table, check)
+        self.stamps = batch.stamps
+        return batch
+
+    def _lazy(self) -> LazyReader:
+        if self._reader is None:
+            self._reader = LazyReader(self._known, self.stats)
+        return self._reader
 
     def _known(self, packet: bytes) -> Datagram:
         """The `Datagram` of these bytes: the very one handed out before for the same advert, or

@@ -14,10 +14,10 @@ import dataclasses
 import errno
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address
-from typing import Any
+from typing import Any, TypeVar
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.effects import SendAdvert
@@ -27,9 +27,12 @@ from vrrpkit.daemon.ports import Ports
 from vrrpkit.io.routes import Gone
 from vrrpkit.io.script_runner import ScriptResult
 from vrrpkit.io.scripts import Script
+from vrrpkit.io.stamped import Batch, Known, known_key
 from vrrpkit.io.vmac import LinkState
 from vrrpkit.io.vrrp_filter import FilterSpec
 from vrrpkit.io.vrrp_socket import Datagram
+
+T = TypeVar("T")
 
 
 class _Fd:
@@ -294,6 +297,26 @@ class FakeSocket(_Fd):
         if out:
             self.journal.append(("read", len(out)))
         return out, []
+
+    def drain_known(
+        self, limit: int, table: Mapping[bytes, Known[T]], check: Callable[[Iterable[Known[T]]], bool]
+    ) -> Batch[T]:
+        """The real socket's contract (io/stamped.py) on the inbox: a batch of nothing but known
+        adverts (same addresses, payload and TTL) comes back as which came and when."""
+        batch = self.inbox[:limit]
+        seen = [table.get(known_key(d.src, d.dst, d.payload)) for d in batch] if self.stamped else []
+        entries = [k for k, d in zip(seen, batch, strict=False) if k is not None and k.ttl == d.ttl]
+        if batch and len(entries) == len(batch):
+            last = dict(zip(entries, self.arrivals[: len(batch)], strict=True))
+            if check(last):
+                del self.inbox[: len(batch)], self.arrivals[: len(batch)]
+                if not self.inbox:
+                    self._clear()
+                self.reads.append(len(batch))
+                self.journal.append(("known", len(batch)))
+                return Batch(len(batch), last, entries, [], [], [])
+        good, bad = self.drain(limit)
+        return Batch(len(good), None, [], good, bad, self.stamps)
 
     def set_filter(self, spec: FilterSpec) -> None:
         self.filters.append(spec)

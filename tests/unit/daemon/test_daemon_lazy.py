@@ -136,3 +136,43 @@ def test_a_receive_buffer_sized_small_keeps_the_socket_eager(tmp_path: Path) -> 
 
     drive(tmp_path, slow().replace("advert_int 1", "advert_int 1\n    kernel_rx_buf_size 1024"), body,
           fake=FakeOs(wakeable=True))  # fmt: skip
+
+
+def test_a_lazy_read_of_known_adverts_only_moves_master_down(tmp_path: Path) -> None:
+    """After one ordinary read, the master's advert is known by its bytes: a batch of nothing but
+    it is counted and moves Master_Down to the last copy's arrival without being parsed. Anything
+    else in a batch (a changed advert), or a router that changed since (its address), and the
+    batch is read the ordinary way, in order."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        loop = asyncio.get_running_loop()
+        sock, router = await lazy_backup(d, fake)
+        now = loop.time() - 0.2  # every arrival below is in the past when it is read
+        for i in range(2):
+            sock.deliver(advert1(200), "192.0.2.2", at=now - 0.02 + 0.01 * i)
+        d._read_lazy()  # the first lazy read: nothing known yet
+        assert sock.journal[-1] == ("read", 2) and router.stats.advert_rcvd == 3
+        at = [now + 0.01 * i for i in range(3)]
+        for when in at:
+            sock.deliver(advert1(200), "192.0.2.2", at=when)
+        d._read_lazy()
+        assert sock.journal[-1] == ("known", 3) and router.stats.advert_rcvd == 6
+        assert router.get_timer() == pytest.approx(at[-1] + router.master_down_interval, abs=1e-9)
+        assert d._deadline_of["VI_1"] == router.get_timer()
+        # a changed advert among repeats: the whole batch in order (the last one counts)
+        sock.deliver(advert1(200), "192.0.2.2", at=now + 0.03)
+        sock.deliver(advert1(150), "192.0.2.2", at=now + 0.04)
+        d._read_lazy()
+        assert sock.journal[-1] == ("read", 2) and router.master_priority == 150
+        sock.deliver(advert1(150), "192.0.2.2", at=now + 0.05)
+        d._read_lazy()
+        assert sock.journal[-1] == ("known", 1) and router.stats.advert_rcvd == 9
+        # the router changed since the table was made: not matched, read the ordinary way
+        router.address_changed(ip_address("192.0.2.7"), loop.time())
+        assert router.repeat is None
+        sock.deliver(advert1(150), "192.0.2.2", at=now + 0.06)
+        d._read_lazy()
+        assert sock.journal[-1] == ("read", 1) and router.stats.advert_rcvd == 10
+        assert state(d) == "BACKUP" and router.repeat is not None
+
+    drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
