@@ -63,7 +63,6 @@ detail = logging.getLogger(DETAIL)  # keepalived's -D lines
 NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks for a late source address
 PREPARE_EVERY = 2.0  # seconds between rounds of building ahead what a takeover or a stop sends first
-PROBE_CHECK = 0.25  # seconds between looks for MASTERs due a split-brain probe (each probes every >= 1 s)
 _SELECT = selectors.DefaultSelector.select.__code__
 _RUN_ONCE = getattr(getattr(asyncio.BaseEventLoop, "_run_once", None), "__code__", None)  # a private name
 
@@ -227,7 +226,6 @@ class Daemon(Reloading, Building, Cycle):
         memory.release()  # before any timer runs: the collection's pause delays nothing
         self._start_routers(self.instances.values())
         self._spawn(self._housekeeping())
-        self._spawn(self._split_brain_rounds())
         systemd.notify("READY=1", f"STATUS={status_line(self.instances.values())}")
         self._ready = True
         interval = systemd.watchdog_interval()
@@ -369,8 +367,9 @@ class Daemon(Reloading, Building, Cycle):
         return False
 
     async def _housekeeping(self) -> None:
-        """Slow looks at the host: late source addresses, track_src_ip, linkbeat polls, and retries of
-        VMACs and sockets that could not be made (a failure must never stop the daemon)."""
+        """Slow looks at the host: late source addresses, track_src_ip, linkbeat polls, retries of
+        VMACs and sockets that could not be made (a failure must never stop the daemon), and which
+        masters are due a split-brain probe."""
         next_poll = next_prepare = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING)
@@ -393,11 +392,18 @@ class Daemon(Reloading, Building, Cycle):
                 log.exception("error during housekeeping")
             if changed:
                 self._drain_all()
-            if not self.stopping:
+            if self.stopping:
+                continue
+            try:
+                # Split-brain probes are scheduled here, off the protocol's hot path and without a
+                # wake-up of their own (each master probes every >= 1 s; half a second late is fine).
+                self.prober.check(self.instances.values(), now)
                 self._review_lazy()  # after the drain: an instance that just left BACKUP stays eager
                 if now >= next_prepare:  # what a takeover or a stop sends first (200 instances: 61 µs)
                     next_prepare = now + PREPARE_EVERY
                     self.applier.prepare(self.instances.values())
+            except Exception:
+                log.exception("error during housekeeping")
 
     def _retry(self, now: float) -> bool:
         """Make VMACs that are missing (never made, or deleted under us) and reopen missing sockets."""
@@ -412,13 +418,6 @@ class Daemon(Reloading, Building, Cycle):
         if redo or self.socketset.missing:
             self.socketset.rebuild(self.instances.values())
         return bool(redo)
-
-    async def _split_brain_rounds(self) -> None:
-        """Probe scheduling off the protocol's hot path: a look over every instance four times a
-        second costs less than a look at each instance on each of its adverts."""
-        while True:
-            await asyncio.sleep(PROBE_CHECK)
-            self.prober.check(self.instances.values(), self._now())
 
     # --- effects -------------------------------------------------------------------------------
 

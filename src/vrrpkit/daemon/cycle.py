@@ -346,23 +346,12 @@ class Cycle:
         now = self._now()
         if (when := self.linkwatch.get_timer()) is not None and when <= now:  # interface_up_down_delays
             self._links_changed(self.linkwatch.handle_timer(now), now)
-        due = self._due(now)
-        # A BACKUP's Master_Down (or preempt delay) must not fire while the advert that resets it
-        # waits in the queue: read what is queued first (bounded), then look again.
-        backups = [i for i in due if i.router.state is State.BACKUP and (i.router.get_timer() or now) <= now]
-        if backups:
-            for key in self.socketset.keys_of(backups):
-                for _ in range(QUEUE_ROUNDS):
-                    if self._receive(key, BATCH) < BATCH:
-                        break
-            now = self._now()
-            due = self._due(now)
         # The common tick first: a MASTER whose advert is due and nothing else. Its cached adverts
         # go straight to the socket; every other due instance takes the general path.
         rest: list[Instance] = []
         burst: list[fx.SendAdvert] = []
         deadline_of = self._deadline_of
-        for inst in due:
+        for inst in self._due(now):
             tick = inst.router.advert_tick(now)
             if tick is None:
                 rest.append(inst)
@@ -371,6 +360,16 @@ class Cycle:
             burst.extend(sends)
         if burst:
             self.applier.send_adverts(burst)  # one system call per socket for the whole tick
+        # A BACKUP's Master_Down (or preempt delay) must not fire while the advert that resets it
+        # waits in the queue: read what is queued first (bounded), then look again.
+        backups = [i for i in rest if i.router.state is State.BACKUP and (i.router.get_timer() or now) <= now]
+        if backups:
+            for key in self.socketset.keys_of(backups):
+                for _ in range(QUEUE_ROUNDS):
+                    if self._receive(key, BATCH) < BATCH:
+                        break
+            now = self._now()
+            rest = self._due(now)  # the masters ticked above are due again only an interval later
         stale = False
         try:
             grouped = self.group_of

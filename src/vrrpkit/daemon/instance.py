@@ -40,10 +40,14 @@ class Instance:
     def configured(self) -> InstanceConfig:
         return self.written or self.cfg
 
-    def __setattr__(self, key: str, value: object) -> None:
-        object.__setattr__(self, key, value)
-        if key == "cfg":  # a reload may rename the instance in place
-            object.__setattr__(self, "name", self.cfg.name)
+    def __post_init__(self) -> None:
+        self.name = self.cfg.name
+
+    def reconfigure(self, cfg: InstanceConfig) -> None:
+        """What runs from now on; a reload may rename the instance in place. (Not a __setattr__
+        hook: that would cost a Python call on every attribute write, the prober's per tick.)"""
+        self.cfg = cfg
+        self.name = cfg.name
 
     def record(self, effect: fx.StateChanged, wall: float) -> None:
         self.transitions.append(

@@ -122,7 +122,7 @@ class Reloading:
             moved.append((inst, inst.cfg, inst.written))
             written = configs[new_name]
             # the identity includes the written VMACs: a VMAC renamed at start (vrrp1.51) stays so
-            inst.cfg = written.replace(vmac=inst.cfg.vmac) if inst.written is not None else written
+            inst.reconfigure(written.replace(vmac=inst.cfg.vmac) if inst.written is not None else written)
             inst.written = written if inst.cfg != written else None
             self.applier.routes.renamed(old_name, new_name)
             self._relink(inst, moved[-1][1])
@@ -132,7 +132,8 @@ class Reloading:
             # the restarted instances are already stopped: run what could be built, and say so loudly
             log.error("Reload failed while building instances: %s; running %d instance(s)", exc, len(self.instances))
             for inst, old, old_written in moved:
-                inst.cfg, inst.written = old, old_written
+                inst.reconfigure(old)
+                inst.written = old_written
                 self.instances[inst.name] = inst
             self._start_routers([i for i in self.instances.values() if not i.router.running])
             return False

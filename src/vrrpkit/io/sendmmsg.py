@@ -94,12 +94,20 @@ class Burst:
         return sent, 0
 
 
+_available: bool | None = None
+
+
 def available() -> bool:
-    try:
-        _sendmmsg()
-    except (OSError, AttributeError):
-        return False
-    return os.uname().sysname == "Linux"
+    """Whether this libc has sendmmsg (asked once: a MASTER asks on every tick)."""
+    global _available
+    if _available is None:
+        try:
+            _sendmmsg()
+        except (OSError, AttributeError):
+            _available = False
+        else:
+            _available = os.uname().sysname == "Linux"
+    return _available
 
 
 _recv: Any = None

@@ -331,6 +331,28 @@ def test_probe_rounds_look_at_the_instances_only_when_a_master_can_be_due() -> N
     assert looks == 4 and len(spawned) == 3 and b.next_probe == 11.25
 
 
+def test_many_masters_share_a_probe_budget() -> None:
+    """PROBE_RATE probes a second in all: 200 masters at 0.1 s adverts are asked every 4 s each,
+    not every second; a handful keep their period (3 adverts, at least 1 s)."""
+    fake = FakeOs()
+    spawned: list[object] = []
+
+    def spawn(coro: object) -> None:
+        spawned.append(coro)
+        coro.close()  # type: ignore[attr-defined]
+
+    prober = splitbrain.SplitBrainProber(fake.ports(), spawn)
+    many = [instance(advert_int_cs=10, version=3) for _ in range(4 * splitbrain.PROBE_RATE)]
+    for inst in many:
+        inst.router.state, inst.router.state_since = State.MASTER, 0.0
+    prober.check(many, 10.0)
+    assert {inst.next_probe for inst in many} == {10.0 + 4.0}
+    few = many[:3]
+    prober.check(few, 20.0)
+    assert {inst.next_probe for inst in few} == {20.0 + splitbrain.MIN_PERIOD}
+    assert len(spawned) == 2  # one round (one interface) per look
+
+
 def test_metrics_count_socket_drops_and_unanswered_lower_priorities() -> None:
     from vrrpkit.control.snapshot import Snapshot, SocketStatus
     from vrrpkit.daemon.metrics import DaemonCollector
