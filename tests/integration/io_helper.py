@@ -14,12 +14,14 @@ import json
 import select
 import sys
 import time
+from collections import Counter
 from ipaddress import ip_address, ip_interface
 from pathlib import Path
 from typing import Any
 
 from vrrpkit.core.config import Vip
 from vrrpkit.io import garp, linkmon, netlink, nft
+from vrrpkit.io.stamped import Known, known_key
 from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6, open_vrrp_socket
 
 HELPER = Path(__file__).resolve()
@@ -66,6 +68,31 @@ def cmd_lazy(args: argparse.Namespace) -> None:
     good, bad = sock.drain()
     got = [{"priority": d.payload[2], "at": at} for d, at in zip(good, sock.stamps, strict=True)]
     _out({"woken": bool(readable), "woke_at": woke_at, "goodbyes": goodbyes, "got": got, "bad": len(bad)})
+
+
+def cmd_known(args: argparse.Namespace) -> None:
+    """A lazy socket's byte match (io/stamped.py) on what the kernel really delivers: read as
+    datagrams come, learn each parsed advert as known, and say which were parsed and which came
+    back only as known (with their arrival)."""
+    sock = open_vrrp_socket(args.iface, 4)
+    assert isinstance(sock, VrrpSocket4)
+    sock.set_stamped(True)
+    table: dict[bytes, Known[int]] = {}
+    parsed: list[int] = []
+    known: list[dict[str, Any]] = []
+    print("READY", flush=True)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline and len(parsed) + len(known) < args.count:
+        select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+        batch = sock.drain_known(64, table, lambda hits: True)
+        if batch.hits is not None:
+            counts = Counter(batch.seen)
+            known += [{"priority": k.owner, "count": counts[k], "at": at} for k, at in batch.hits.items()]
+            continue
+        for d in batch.good:
+            parsed.append(d.payload[2])
+            table[known_key(d.src, d.dst, d.payload)] = Known(d.payload[2], d.ttl, None)
+    _out({"parsed": parsed, "known": known, "now": time.monotonic()})
 
 
 def cmd_send(args: argparse.Namespace) -> None:
@@ -187,6 +214,10 @@ def main(argv: list[str]) -> None:
     lz = sub.add_parser("lazy")
     lz.add_argument("--iface", default="eth0")
     lz.add_argument("--timeout", type=float, default=5.0)
+    kn = sub.add_parser("known")
+    kn.add_argument("--iface", default="eth0")
+    kn.add_argument("--count", type=int, default=1)
+    kn.add_argument("--timeout", type=float, default=5.0)
     s = sub.add_parser("send")
     s.add_argument("--iface", default="eth0")
     s.add_argument("--family", type=int, default=4)
@@ -239,6 +270,7 @@ def main(argv: list[str]) -> None:
     {
         "recv": cmd_recv,
         "lazy": cmd_lazy,
+        "known": cmd_known,
         "send": cmd_send,
         "burst": cmd_burst,
         "vip": cmd_vip,

@@ -231,3 +231,24 @@ def test_a_lazy_socket_wakes_only_for_a_goodbye_and_stamps_every_advert(make_lab
     assert stamps == sorted(stamps) and stamps[-1] <= doc["woke_at"]
     # the three were sent 0.2 s apart and read together: their stamps say so, not the read time
     assert all(0.1 < later - earlier < 1.0 for earlier, later in itertools.pairwise(stamps[:3]))
+
+
+def test_known_adverts_are_matched_as_the_kernel_delivers_them(make_lab: Callable[..., Lab]) -> None:
+    """io/stamped.py's byte match on real IPv4 headers (every packet its own IP id and header
+    checksum): the first advert is parsed and learnt, its copies come back only as known, each
+    read with its arrival; a changed advert (another priority) is parsed again."""
+    lab = make_lab(2)
+    h1 = lab.addr("h1")
+    vip = (IPv4Address("192.0.2.200"),)
+    steady = encode(Advertisement(version=3, vrid=51, priority=150, addresses=vip, interval=0.1), h1, GROUP4)
+    lower = encode(Advertisement(version=3, vrid=51, priority=140, addresses=vip, interval=0.1), h1, GROUP4)
+
+    def send(proc: subprocess.Popen[str]) -> None:
+        run_json(lab, "h1", "send", "--src", str(h1), "--payload", steady.hex(), "--count", "4", "--gap", "0.2")
+        run_json(lab, "h1", "send", "--src", str(h1), "--payload", lower.hex())
+
+    doc = helper_while(lab, "h2", ["known", "--count", "5", "--timeout", "10"], send)
+    assert doc["parsed"] == [150, 140]
+    assert [(k["priority"], k["count"]) for k in doc["known"]] == [(150, 1)] * 3
+    arrivals = [k["at"] for k in doc["known"]]
+    assert arrivals == sorted(arrivals) and arrivals[-1] <= doc["now"]
