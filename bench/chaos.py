@@ -3,7 +3,7 @@
     sudo .venv/bin/python bench/chaos.py                      # every scenario, both daemons (~12 min)
     sudo .venv/bin/python bench/chaos.py --only flood         # scenarios whose name contains "flood"
     sudo .venv/bin/python bench/chaos.py --soak 3600          # the soak alone: both daemons, one hour
-         ... [--pps 60000] [--flood-seconds 10] [--loss-seconds 20] [--rounds N] [--json]
+         ... [--pps 60000] [--flood-seconds 10] [--loss-seconds 20] [--rounds N] [--loss-pattern] [--json]
 
 Lab: h1 (priority 150) and h2 (priority 100) run the daemon under test, one VRRPv3 instance,
 VRID 51, one /32 VIP; h3 is the rest of the LAN (the flooder, the CPU hogs). For each scenario and
@@ -56,6 +56,7 @@ from wire import WireCounter  # noqa: E402
 from vrrpkit.core.config import VRRP_GROUP4  # noqa: E402
 from vrrpkit.core.packet import Advertisement, encode  # noqa: E402
 from vrrpkit.lab import Lab, LabProcess  # noqa: E402
+from vrrpkit.lab.faults import DROP_PERIOD  # noqa: E402
 
 DAEMONS = ("vrrpkit", "keepalived")
 KEEPALIVED = "/usr/sbin/keepalived"
@@ -86,6 +87,7 @@ class Ctx:
     flood: Path
     daemons: dict[str, LabProcess]
     extra: dict[str, Any]
+    phase: float = 0.0  # drawn per round, the same for both daemons (phased faults, drop patterns)
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,23 @@ class Scenario:
 
 
 def _loss(pct: int) -> Callable[[Ctx], None]:
+    """Random loss of every frame, or with --loss-pattern the same VRRP packets for both daemons
+    of a round (a drop pattern drawn from the round's number: random loss compares luck, and one
+    run more of three adverts lost in a row is a takeover more)."""
+
     def run(c: Ctx) -> None:
-        c.lab.loss("h1", pct)
+        if c.args.loss_pattern:
+            count = pct * DROP_PERIOD // 100
+            c.lab.drop_pattern("h1", random.Random(c.phase).sample(range(DROP_PERIOD), count))
+        else:
+            c.lab.loss("h1", pct)
         try:
             time.sleep(c.args.loss_seconds)
         finally:
-            c.lab.loss("h1", 0)
+            if c.args.loss_pattern:
+                c.lab.drop_pattern("h1", [])
+            else:
+                c.lab.loss("h1", 0)
 
     return run
 
@@ -234,7 +247,7 @@ def run_one(
         daemons["h2"] = start(lab, kind, "h2", conf("h2", 100, sc.interval))
         if not watch.wait_holders({"h1"}, 30, stable=max(1.0, 20 * sc.interval)):
             raise RuntimeError(f"{kind}: h1 did not become the only holder: {watch.holders()}")
-        ctx = Ctx(lab, kind, args, flood, daemons, {})
+        ctx = Ctx(lab, kind, args, flood, daemons, {}, phase)
         if sc.phased:
             time.sleep(watch.until_phase("h2", sc.interval, phase))
         t0 = time.monotonic()
@@ -444,6 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="run the scenarios whose name contains this text")
     p.add_argument("--rounds", type=int, default=1, help="rounds per scenario and daemon; the median is shown")
     p.add_argument("--seed", type=int, default=1, help="where between two adverts the phased faults start")
+    p.add_argument(
+        "--loss-pattern",
+        action="store_true",
+        help="loss scenarios drop the same VRRP packets for both daemons of a round (not random frames)",
+    )
     p.add_argument("--pps", type=int, default=60000, help="flood rate, packets per second (default 60000)")
     p.add_argument("--flood-seconds", type=float, default=10.0)
     p.add_argument("--loss-seconds", type=float, default=20.0)

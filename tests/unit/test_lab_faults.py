@@ -96,3 +96,18 @@ def test_the_lab_hands_its_switch_ports_to_the_rules() -> None:
     lab = Lab(name="vk", hosts=2)  # not brought up: names only
     assert lab.topo.ports() == {"h1": "vkh1", "h2": "vkh2"}
     assert 'iifname "vkh2" numgen random mod 100 < 7' in fault_rules(lab.nft_table, lab.topo.ports(), loss={"h2": 7})
+
+
+def test_a_drop_pattern_drops_the_same_vrrp_packets_each_way() -> None:
+    """Deterministic loss for comparing two daemons: the n-th VRRP packet each way is dropped when
+    n modulo DROP_PERIOD is in the pattern (sorted, without repeats); an empty pattern is no rule."""
+    from vrrpkit.lab.faults import DROP_PERIOD
+
+    t = "bridge vrrpkit_lab_lab"
+    script = fault_rules("vrrpkit_lab_lab", PORTS, drops={"h1": [7, 3, 3], "h2": []})
+    assert script.splitlines()[3:] == [
+        f'add rule {t} lab_loss iifname "labh1" meta l4proto 112 numgen inc mod {DROP_PERIOD} {{ 3, 7 }} '
+        'counter drop comment "drops-h1-in"',
+        f'add rule {t} lab_loss oifname "labh1" meta l4proto 112 numgen inc mod {DROP_PERIOD} {{ 3, 7 }} '
+        'counter drop comment "drops-h1-out"',
+    ]

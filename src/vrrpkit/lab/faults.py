@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 CHAINS = ("lab_partition", "lab_loss", "lab_cloud")  # in the order the forward hook jumps to them
+DROP_PERIOD = 1000  # a drop pattern says which VRRP packets of every thousand, by their order
 # Every ICMPv6 neighbour-discovery type (RS, RA, NS, NA, redirect = 133-137): what a VPC still forwards.
 ND_TYPES = "nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect"
 
@@ -41,13 +42,17 @@ def fault_rules(
     cloud: bool = False,
     loss: Mapping[str, int] | None = None,
     partition: Sequence[Sequence[str]] = (),
+    drops: Mapping[str, Sequence[int]] | None = None,
 ) -> str:
     """The nft script that sets the fault chains of bridge table `table` to exactly these faults.
 
     `ports` maps each host named in `loss` or `partition` to its switch-side port; `loss` maps a
     host to the percentage of its frames to drop, each way; `partition` lists groups of hosts that
-    may not reach each other (a host in no group reaches everyone). Every rule counts what it
-    matches and carries a comment, which is how `Lab.counters()` names it.
+    may not reach each other (a host in no group reaches everyone); `drops` maps a host to a drop
+    pattern: the VRRP packets (protocol 112) from and to it whose order, modulo DROP_PERIOD, is in
+    the list are dropped, each way, so two runs that send the same packets lose the same ones (a
+    fair comparison of two daemons under loss; random loss compares their luck). Every rule counts
+    what it matches and carries a comment, which is how `Lab.counters()` names it.
     """
     t = f"bridge {table}"
     lines = [f"flush chain {t} lab_cloud", f"flush chain {t} lab_loss", f"flush chain {t} lab_partition"]
@@ -62,6 +67,15 @@ def fault_rules(
             lines.append(
                 f'add rule {t} lab_loss {match} "{ports[host]}" numgen random mod 100 < {pct} '
                 f'counter drop comment "loss-{host}-{direction}"'
+            )
+    for host, pattern in sorted((drops or {}).items()):
+        if not pattern:
+            continue
+        which = ", ".join(str(i) for i in sorted(set(pattern)))
+        for direction, match in (("in", "iifname"), ("out", "oifname")):
+            lines.append(
+                f'add rule {t} lab_loss {match} "{ports[host]}" meta l4proto 112 numgen inc mod {DROP_PERIOD} '
+                f'{{ {which} }} counter drop comment "drops-{host}-{direction}"'
             )
     groups = [[ports[h] for h in group] for group in partition]
     for i, a in enumerate(groups):

@@ -489,6 +489,7 @@ class Lab:
             cloud=state["cloud"],
             loss=state["loss"],
             partition=state["partition"],
+            drops=state.get("drops"),
         )
         system.nft(script, netns=self.switch_netns)
 
@@ -507,6 +508,19 @@ class Lab:
                 state["loss"][host] = int(pct)
             else:
                 state["loss"].pop(host, None)
+
+    def drop_pattern(self, host: str, which: Sequence[int]) -> None:
+        """Drop the VRRP packets from and to `host`'s port whose order (modulo
+        `faults.DROP_PERIOD`, counted from this call) is in `which`; empty removes the rule."""
+        self._index(host)
+        if any(not 0 <= i < faults.DROP_PERIOD for i in which):
+            raise LabError(f"a drop pattern counts 0..{faults.DROP_PERIOD - 1}")
+        with self._changing() as state:
+            patterns = state.setdefault("drops", {})
+            if which:
+                patterns[host] = sorted(set(which))
+            else:
+                patterns.pop(host, None)
 
     def link(self, host: str, up: bool = True) -> None:
         """Take the host's eth0 down (the switch port loses carrier) or bring it back up."""
