@@ -176,26 +176,29 @@ def _family_of(af: int) -> int:
     return 4 if af == socket.AF_INET else 6
 
 
-# RTM_NEWADDR bodies by VIP and ifindex, built ahead by `prepare_vip` (bounded: cleared when full)
-_add_bodies: dict[tuple[Vip, int], bytes] = {}
+# RTM_NEWADDR and RTM_DELADDR bodies by VIP and ifindex, built ahead by `prepare_vip` (bounded:
+# cleared when full)
+_bodies: dict[tuple[Vip, int], tuple[bytes, bytes]] = {}
 
 
-def _add_body(vip: Vip, index: int) -> bytes:
-    body = _add_bodies.get((vip, index))
-    if body is None:
-        if len(_add_bodies) >= 4096:
-            _add_bodies.clear()
-        body = _add_bodies[(vip, index)] = vip_request(vip).add_body(index)
-    return body
+def _bodies_of(vip: Vip, index: int) -> tuple[bytes, bytes]:
+    bodies = _bodies.get((vip, index))
+    if bodies is None:
+        if len(_bodies) >= 4096:
+            _bodies.clear()
+        request = vip_request(vip)
+        bodies = _bodies[(vip, index)] = (request.add_body(index), request.del_body(index))
+    return bodies
 
 
 def prepare_vip(ifname: str, vip: Vip) -> None:
-    """Build the request `add_vip` will send, ahead: built when a takeover needs it, by code that has
-    not run for a while, it cost ~0.1 ms before the VIP was added (measured at 10 ms adverts).
-    A different ifindex by then (the interface made again) just builds it again."""
+    """Build the requests `add_vip` and `del_vip` will send, ahead: built when a takeover (or a
+    step-down) needs them, by code that has not run for a while, each cost ~0.1 ms before the VIP
+    changed (measured at 10 ms adverts). A different ifindex by then (the interface made again)
+    just builds them again."""
     index = interface_index(ifname)
     if index is not None:
-        _add_body(vip, index)
+        _bodies_of(vip, index)
 
 
 def add_vip(ifname: str, vip: Vip) -> bool:
@@ -204,7 +207,7 @@ def add_vip(ifname: str, vip: Vip) -> bool:
     if index is None:
         raise _no_such_interface(ifname)
     try:
-        _connection.get().change_address(True, _add_body(vip, index))
+        _connection.get().change_address(True, _bodies_of(vip, index)[0])
     except OSError as exc:
         if exc.errno in ADD_IS_DONE:
             return False
@@ -218,7 +221,7 @@ def del_vip(ifname: str, vip: Vip) -> bool:
     if index is None:
         return False  # the interface went away, and its addresses with it
     try:
-        _connection.get().change_address(False, vip_request(vip).del_body(index))
+        _connection.get().change_address(False, _bodies_of(vip, index)[1])
     except OSError as exc:
         if exc.errno in DEL_IS_DONE:
             return False

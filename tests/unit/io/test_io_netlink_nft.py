@@ -87,11 +87,12 @@ def test_interface_queries_use_one_socket_and_refuse_impossible_names() -> None:
     assert netlink.interface_index("") is None
 
 
-def test_a_prepared_vip_request_is_the_one_add_vip_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepared_vip_requests_are_the_ones_add_vip_and_del_vip_send(monkeypatch: pytest.MonkeyPatch) -> None:
     vip = v4("192.0.2.10/24", brd="+", label="lo:1")
     netlink.prepare_vip("lo", vip)
     index = socket.if_nametoindex("lo")
-    assert netlink._add_bodies[(vip, index)] == viprequest.vip_request(vip).add_body(index)
+    request = viprequest.vip_request(vip)
+    assert netlink._bodies[(vip, index)] == (request.add_body(index), request.del_body(index))
     sent: list[tuple[bool, bytes]] = []
 
     class Recording:
@@ -99,9 +100,10 @@ def test_a_prepared_vip_request_is_the_one_add_vip_sends(monkeypatch: pytest.Mon
             sent.append((add, body))
 
     monkeypatch.setattr(netlink._connection, "get", lambda: Recording())
-    monkeypatch.setattr(netlink, "vip_request", None)  # nothing is built now: the prepared body goes
+    monkeypatch.setattr(netlink, "vip_request", None)  # nothing is built now: the prepared bodies go
     assert netlink.add_vip("lo", vip) is True
-    assert sent == [(True, netlink._add_bodies[(vip, index)])]
+    assert netlink.del_vip("lo", vip) is True
+    assert sent == [(True, request.add_body(index)), (False, request.del_body(index))]
     netlink.prepare_vip("no-such-if0", vip)  # nothing to prepare for: no error either
 
 
