@@ -227,7 +227,7 @@ class Cycle:
         sockets = self.socketset
         lazy = key in sockets.lazy
         if lazy:
-            batch, routes = sockets.read_known(key, limit, _still_repeats)
+            batch, routes = sockets.read_known(key, limit, self._still_repeats)
             if batch.hits is not None:
                 self._heard_again(key, batch.hits, batch.seen)
                 return batch.read
@@ -298,6 +298,13 @@ class Cycle:
         finally:
             if touched:
                 self._drain(touched)
+
+    def _still_repeats(self, hits: Iterable[Known[Instance]]) -> bool:
+        """Whether every instance a lazy read matched is still running and its router still
+        expects exactly that advert (the table is made after reads; a timer, a tracker or a reload
+        may have changed a router, or replaced the instance, since)."""
+        live = self.instances
+        return all(live.get(k.owner.name) is k.owner and k.owner.router.repeat is k.token for k in hits)
 
     def _put_right(self, instances: Iterable[Instance]) -> None:
         """The known deadlines of these instances as their routers now have them (a lazy read moved
@@ -518,12 +525,6 @@ class Cycle:
             if deadline == when:
                 return when, self.instances.get(name)
         return when, None
-
-
-def _still_repeats(hits: Iterable[Known[Instance]]) -> bool:
-    """Whether every router a lazy read matched still expects exactly that advert (the table is
-    made after reads; a timer, a tracker or a reload may have changed a router since)."""
-    return all(known.owner.router.repeat is known.token for known in hits)
 
 
 def _steady_backup(inst: Instance) -> bool:

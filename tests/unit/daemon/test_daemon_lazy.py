@@ -20,6 +20,8 @@ from vrrpkit.core.router import VirtualRouter
 from vrrpkit.daemon import app, cycle
 from vrrpkit.daemon.app import Daemon
 from vrrpkit.daemon.cycle import BATCH
+from vrrpkit.daemon.instance import Instance
+from vrrpkit.io.stamped import Known
 
 KEY = ("eth0", 4)
 
@@ -174,5 +176,9 @@ def test_a_lazy_read_of_known_adverts_only_moves_master_down(tmp_path: Path) -> 
         d._read_lazy()
         assert sock.journal[-1] == ("read", 1) and router.stats.advert_rcvd == 10
         assert state(d) == "BACKUP" and router.repeat is not None
+        # an entry for an instance a reload replaced (same name, not the running one) is not vouched for
+        running = d.instances["VI_1"]
+        assert d._still_repeats([Known(running, 255, router.repeat)])
+        assert not d._still_repeats([Known(Instance(running.cfg, router), 255, router.repeat)])
 
     drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
