@@ -446,14 +446,18 @@ class Cycle:
                 for effect in effects:
                     if type(effect) is fx.DelVips:
                         apply(inst, effect)
-        # What the network sees first: adverts and VIPs of every instance, then the log lines,
-        # history and notify scripts (a new master's VIP must not wait for "Entering MASTER")
+        # What the network sees first: adverts of every instance (a new master's before its VIP, as
+        # keepalived sends it: the old master answers it at once, and a double holding ends the
+        # sooner), then VIPs and GARPs, then the log lines, history and notify scripts (a new
+        # master's VIP must not wait for "Entering MASTER")
+        for inst, effects in later:
+            for effect in effects:
+                if type(effect) is fx.SendAdvert:
+                    send(inst, effect)  # type: ignore[arg-type]
         for inst, effects in later:
             for effect in effects:
                 kind = type(effect)
-                if kind is fx.SendAdvert:
-                    send(inst, effect)  # type: ignore[arg-type]
-                elif kind in _URGENT and not (removals_first and kind is fx.DelVips):
+                if kind in _URGENT and not (removals_first and kind is fx.DelVips):
                     apply(inst, effect)
         for inst, effects in later:
             for effect in effects:
