@@ -453,7 +453,7 @@ class Cycle:
         for inst, effects in later:
             for effect in effects:
                 if type(effect) is fx.SendAdvert:
-                    send(inst, effect)  # type: ignore[arg-type]
+                    send(inst, effect)
         for inst, effects in later:
             for effect in effects:
                 kind = type(effect)
