@@ -395,10 +395,7 @@ class Cycle:
                 # Known deadlines lag behind BACKUPs' real ones (their masters' adverts moved them):
                 # put every one right now, so the timer next fires when something may really be
                 # due, rather than once per instance as each stale deadline passes.
-                for name, inst in self.instances.items():
-                    real = inst.router.get_timer()
-                    if real is not None and name in deadline_of:
-                        deadline_of[name] = real
+                self._put_right(self.instances.values())
             self._next_deadline = None  # the timer fired: re-arm it exactly, at the earliest deadline
             self._drain(rest)
 

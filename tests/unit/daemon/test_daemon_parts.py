@@ -293,18 +293,22 @@ def test_probes_wait_for_the_protocol_to_settle_after_becoming_master() -> None:
     assert not splitbrain.due(inst, 13.5)  # once a period
 
 
-def test_probe_rounds_look_at_the_instances_only_when_a_master_can_be_due() -> None:
-    """`check` runs four times a second; the look over every instance happens at most once a
-    second, and not before the earliest master is due; a master that appears meanwhile is probed
-    when its first period ends, not later."""
-    fake = FakeOs()
+def recording_prober() -> tuple[splitbrain.SplitBrainProber, list[object]]:
+    """A prober on fakes, and the probe rounds it spawned (closed, not run)."""
     spawned: list[object] = []
 
     def spawn(coro: object) -> None:
         spawned.append(coro)
         coro.close()  # type: ignore[attr-defined]
 
-    prober = splitbrain.SplitBrainProber(fake.ports(), spawn)
+    return splitbrain.SplitBrainProber(FakeOs().ports(), spawn), spawned
+
+
+def test_probe_rounds_look_at_the_instances_only_when_a_master_can_be_due() -> None:
+    """`check` runs four times a second; the look over every instance happens at most once a
+    second, and not before the earliest master is due; a master that appears meanwhile is probed
+    when its first period ends, not later."""
+    prober, spawned = recording_prober()
     a, b = instance(advert_int_cs=100), instance(advert_int_cs=100)
     a.router.state, a.router.state_since = State.MASTER, 0.0
     b.router.state = State.BACKUP
@@ -334,14 +338,7 @@ def test_probe_rounds_look_at_the_instances_only_when_a_master_can_be_due() -> N
 def test_many_masters_share_a_probe_budget() -> None:
     """PROBE_RATE probes a second in all: 200 masters at 0.1 s adverts are asked every 4 s each,
     not every second; a handful keep their period (3 adverts, at least 1 s)."""
-    fake = FakeOs()
-    spawned: list[object] = []
-
-    def spawn(coro: object) -> None:
-        spawned.append(coro)
-        coro.close()  # type: ignore[attr-defined]
-
-    prober = splitbrain.SplitBrainProber(fake.ports(), spawn)
+    prober, spawned = recording_prober()
     many = [instance(advert_int_cs=10, version=3) for _ in range(4 * splitbrain.PROBE_RATE)]
     for inst in many:
         inst.router.state, inst.router.state_since = State.MASTER, 0.0
