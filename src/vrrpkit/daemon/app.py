@@ -49,6 +49,7 @@ from vrrpkit.daemon.notify import Notifier, Runner
 from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, Timer, os_ports
 from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reloading import Reloading
+from vrrpkit.daemon.sayings import Sayings
 from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.sockets import SocketKey, SocketSet
 from vrrpkit.daemon.splitbrain import SplitBrainProber
@@ -136,6 +137,7 @@ class Daemon(Reloading, Building, Cycle):
             wall_clock=time.time,
             on_state_change=self._state_changed,
         )
+        self.sayings = Sayings(lambda fn: self.loop.call_soon(fn))
         self.prober = SplitBrainProber(self.ports, self._spawn)
         self.trackers = Trackers(self._tracker_changed)
         self.linkmgr = LinkManager(self.ports, self.applier.firewall_handle)
@@ -435,6 +437,7 @@ class Daemon(Reloading, Building, Cycle):
     # --- status --------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
+        self.sayings.flush()  # the history of a takeover a moment ago included
         if self._loop is not None:
             self._read_lazy()  # what status, metrics and SIGUSR1 say is never an interval old
         now = self._now() if self._loop else 0.0

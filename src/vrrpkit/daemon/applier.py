@@ -127,15 +127,21 @@ class EffectApplier:
         self.scripts = scripts if scripts is not None else ScriptSet()
         self.interfaces = interfaces or InterfaceSettings()
 
+    def act(self, inst: Instance, effect: fx.AddVips | fx.DelVips | fx.SendGarp) -> Callable[[], None]:
+        """The system calls of a VIP change or a GARP round now; what is said of it (its log
+        lines) is returned, for the caller to say when the loop has time: after a takeover, the
+        old master's answer is read first (Cycle, daemon/sayings.py)."""
+        if isinstance(effect, fx.AddVips):
+            return self._add_vips(inst, effect)
+        if isinstance(effect, fx.DelVips):
+            return self._del_vips(inst, effect)
+        return self._garp(inst, effect)
+
     def apply(self, inst: Instance, effect: fx.Effect) -> None:
         if isinstance(effect, fx.SendAdvert):
             self._send(inst, effect)
-        elif isinstance(effect, fx.AddVips):
-            self._add_vips(inst, effect)
-        elif isinstance(effect, fx.DelVips):
-            self._del_vips(inst, effect)
-        elif isinstance(effect, fx.SendGarp):
-            self._garp(inst, effect)
+        elif isinstance(effect, (fx.AddVips, fx.DelVips, fx.SendGarp)):
+            self.act(inst, effect)()
         elif isinstance(effect, fx.StateChanged):
             self._state_changed(inst, effect)
         elif isinstance(effect, fx.Notify):
@@ -279,32 +285,41 @@ class EffectApplier:
                 elif effect.priority == 0:
                     log.info("(%s) sent 0 priority", effect.instance)
 
-    def _add_vips(self, inst: Instance, effect: fx.AddVips) -> None:
+    def _add_vips(self, inst: Instance, effect: fx.AddVips) -> Callable[[], None]:
         for vip in effect.vips:
             self.ports.netlink.add_vip(inst.cfg.device_of(vip), vip)
         if not inst.cfg.accept_mode:
             self._firewall().add(effect.interface, [v.address for v in effect.vips])
-        # keepalived's words (its -D line), with the addresses, always: it is the line people look for
-        vips = " ".join(map(str, effect.vips))
-        log.info("(%s) setting VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
         if effect.cause is fx.VipCause.STATE:  # a reload's additions: the routes are RouteKeeper.configure's
             self.routes.became_master(inst.name)
 
-    def _del_vips(self, inst: Instance, effect: fx.DelVips) -> None:
-        vips = " ".join(map(str, effect.vips))
-        if not self.release_vips:  # keepalived -V: VIPs and virtual routes stay when the daemon stops
-            log.info("(%s) leaving VIPs in place (--dont-release-vrrp): %s", inst.name, vips,
-                     extra=_fields(inst, vips=vips))
-            return
-        if effect.cause is fx.VipCause.STATE:  # leaving MASTER, not a reload trimming the list
-            self.routes.leaving_master(inst.name)
-        for vip in effect.vips:
-            self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
-        if self.firewall is not None and not inst.cfg.accept_mode:
-            self.firewall.remove(effect.interface, [v.address for v in effect.vips])
-        log.info("(%s) removing VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
+        def say() -> None:  # keepalived's words (its -D line), with the addresses: the line people look for
+            vips = " ".join(map(str, effect.vips))
+            log.info("(%s) setting VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
 
-    def _garp(self, inst: Instance, effect: fx.SendGarp) -> None:
+        return say
+
+    def _del_vips(self, inst: Instance, effect: fx.DelVips) -> Callable[[], None]:
+        kept = not self.release_vips  # keepalived -V: VIPs and virtual routes stay when the daemon stops
+        if not kept:
+            if effect.cause is fx.VipCause.STATE:  # leaving MASTER, not a reload trimming the list
+                self.routes.leaving_master(inst.name)
+            for vip in effect.vips:
+                self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
+            if self.firewall is not None and not inst.cfg.accept_mode:
+                self.firewall.remove(effect.interface, [v.address for v in effect.vips])
+
+        def say() -> None:
+            vips = " ".join(map(str, effect.vips))
+            if kept:
+                log.info("(%s) leaving VIPs in place (--dont-release-vrrp): %s", inst.name, vips,
+                         extra=_fields(inst, vips=vips))  # fmt: skip
+            else:
+                log.info("(%s) removing VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
+
+        return say
+
+    def _garp(self, inst: Instance, effect: fx.SendGarp) -> Callable[[], None]:
         announcer = self.announcers.get(effect.interface)
         if announcer is None:
             announcer = self.announcers[effect.interface] = self.ports.announcer(effect.interface)
@@ -319,18 +334,22 @@ class EffectApplier:
             for i, frame in enumerate(frames):
                 self.call_later(start + i * spacing, announcer.send_frame, frame)
             self._garp_free[key] = self.wall_clock() + start + len(frames) * spacing
-        addresses = " ".join(str(v.address) for v in effect.vips)
-        log.info(
-            "(%s) Sending/queueing %s on %s for %s",
-            inst.name,
-            "Unsolicited Neighbour Adverts" if v6 else "gratuitous ARPs",
-            effect.interface,
-            addresses,
-            extra=_fields(inst, interface=effect.interface, vips=addresses),
-        )
-        for vip in effect.vips:
-            detail.info("Sending %s on %s for %s (x%d)", "unsolicited Neighbour Advert" if v6 else "gratuitous ARP",
-                        effect.interface, vip.address, effect.count)  # fmt: skip
+
+        def say() -> None:
+            addresses = " ".join(str(v.address) for v in effect.vips)
+            log.info(
+                "(%s) Sending/queueing %s on %s for %s",
+                inst.name,
+                "Unsolicited Neighbour Adverts" if v6 else "gratuitous ARPs",
+                effect.interface,
+                addresses,
+                extra=_fields(inst, interface=effect.interface, vips=addresses),
+            )
+            for vip in effect.vips:
+                detail.info("Sending %s on %s for %s (x%d)", "unsolicited Neighbour Advert" if v6 else "gratuitous ARP",
+                            effect.interface, vip.address, effect.count)  # fmt: skip
+
+        return say
 
     def _garp_spacing(self, ifname: str, v6: bool) -> tuple[float, tuple[str, int]]:
         """Seconds between two GARPs (NAs) on `ifname`, and the pace they share: its garp_group, else its own."""

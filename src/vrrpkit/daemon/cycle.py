@@ -32,12 +32,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.sayings import Saying, Sayings
 
 if TYPE_CHECKING:
     from vrrpkit.daemon.applier import EffectApplier, SocketKey
@@ -75,6 +77,7 @@ class Cycle:
     linkwatch: LinkWatch
     applier: EffectApplier
     prober: SplitBrainProber
+    sayings: Sayings
     stopping: bool
     _deadline_of: dict[str, float]
     _tick: Timer | None
@@ -107,6 +110,7 @@ class Cycle:
                 if isinstance(effect, fx.SendAdvert):
                     error = self.applier.send_advert(inst, effect, quiet=True)
                 said.append((inst, effect, error))
+        self.sayings.flush()  # what was still to be said of earlier changes, in order, before the stop's
         for inst, effect, error in said:  # now the log lines
             if isinstance(effect, fx.SendAdvert):
                 self.applier.said(inst, effect, error)
@@ -127,6 +131,7 @@ class Cycle:
             for effect in inst.router.effects():
                 self._apply(inst, effect)
         self._drain(self.instances.values())  # sync groups, deadlines
+        self.sayings.flush()  # notify_stop and the last lines: the loop may not turn again
 
     def _on_readable(self, key: SocketKey) -> None:
         """Due timers first (no queue may delay an advert), then one bounded batch: the loop calls
@@ -429,10 +434,11 @@ class Cycle:
                 if inst is not None and inst.router is router:
                     touched.setdefault(inst.name, inst)
         group_effects = [e for group in groups.values() for e in group.effects()]
-        for effect in group_effects:  # keepalived announces a group's first state before its members'
-            if isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT:
-                self._apply_group(effect)
-        apply, send = self._apply, self.applier.send_advert
+        # What is only said (log lines, history, notify scripts) is collected in order and said at
+        # the end, after a takeover behind input (daemon/sayings.py). keepalived announces a
+        # group's first state before its members'.
+        sayings: list[Saying] = [partial(self._apply_group, e) for e in group_effects if _first_group_state(e)]
+        act, send = self._act, self.applier.send_advert
         later: list[tuple[Instance, list[fx.Effect]]] = []
         for inst in touched.values():
             effects = inst.router.take_effects()
@@ -442,27 +448,33 @@ class Cycle:
             for inst, effects in later:
                 for effect in effects:
                     if type(effect) is fx.DelVips:
-                        apply(inst, effect)
+                        sayings.append(act(inst, effect))
         # What the network sees first: adverts of every instance (a new master's before its VIP, as
         # keepalived sends it: the old master answers it at once, and a double holding ends the
-        # sooner), then VIPs and GARPs, then the log lines, history and notify scripts (a new
-        # master's VIP must not wait for "Entering MASTER")
+        # sooner), then VIPs and GARPs; what is said of it all comes after, in keepalived's order
+        # per instance: the state lines, the VIP and GARP lines, the rest (history, notify scripts)
         for inst, effects in later:
             for effect in effects:
                 if type(effect) is fx.SendAdvert:
                     send(inst, effect)
-        for inst, effects in later:
+        acted = [
+            [act(inst, e) for e in effects if isinstance(e, _URGENT) and not (removals_first and type(e) is fx.DelVips)]
+            for inst, effects in later
+        ]
+        hurry = False  # a takeover: what is said waits behind input (the old master's answer)
+        apply = self._apply
+        for (inst, effects), said in zip(later, acted, strict=True):
+            rest: list[Saying] = []
             for effect in effects:
                 kind = type(effect)
-                if kind in _URGENT and not (removals_first and kind is fx.DelVips):
-                    apply(inst, effect)
-        for inst, effects in later:
-            for effect in effects:
-                if type(effect) not in _URGENT and type(effect) is not fx.SendAdvert:
-                    apply(inst, effect)
-        for effect in group_effects:
-            if not (isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT):
-                self._apply_group(effect)
+                if isinstance(effect, fx.StateChanged):
+                    sayings.append(partial(apply, inst, effect))
+                    hurry = hurry or effect.new is State.MASTER
+                elif kind not in _URGENT and kind is not fx.SendAdvert:
+                    rest.append(partial(apply, inst, effect))
+            sayings += said
+            sayings += rest
+        sayings += [partial(self._apply_group, e) for e in group_effects if not _first_group_state(e)]
         deadline_of, live = self._deadline_of, self.instances
         earliest, first = None, None
         for name, inst in touched.items():
@@ -477,6 +489,14 @@ class Cycle:
         if self.socketset.lazy:
             self._eager_again(touched.values())
         self._rearm(earliest, first)
+        self.sayings.say(sayings, hurry)  # after a takeover: the old master's answer is read first
+
+    def _act(self, inst: Instance, effect: fx.AddVips | fx.DelVips | fx.SendGarp) -> Saying:
+        try:
+            return self.applier.act(inst, effect)
+        except Exception:  # an OS hiccup on one effect must not stop the protocol loop
+            log.exception("(%s) failed to apply %s", inst.name, type(effect).__name__)
+            return _nothing
 
     def _apply(self, inst: Instance, effect: fx.Effect) -> None:
         try:
@@ -526,6 +546,14 @@ class Cycle:
             if deadline == when:
                 return when, self.instances.get(name)
         return when, None
+
+
+def _first_group_state(effect: fx.Effect) -> bool:
+    return isinstance(effect, fx.SyncGroupChanged) and effect.old is State.INIT
+
+
+def _nothing() -> None:
+    """What is said of an effect that failed (its error is logged already)."""
 
 
 def _steady_backup(inst: Instance) -> bool:

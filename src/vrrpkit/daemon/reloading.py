@@ -25,6 +25,7 @@ from vrrpkit.daemon.links import LinkManager
 from vrrpkit.daemon.linkwatch import LinkWatch
 from vrrpkit.daemon.ports import Ports
 from vrrpkit.daemon.reload import plan_reload, refusal
+from vrrpkit.daemon.sayings import Sayings
 from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.status import status_line
 from vrrpkit.daemon.tracking import TrackValue
@@ -44,6 +45,7 @@ class ReloadHost(Protocol):
     group_of: dict[str, SyncGroup]
     ports: Ports
     applier: EffectApplier
+    sayings: Sayings
     linkmgr: LinkManager
     linkwatch: LinkWatch
     _load: Callable[[list[str], str | None], ParseResult] | None
@@ -95,6 +97,7 @@ class Reloading:
         if self.stopping:
             log.warning("Reload ignored: shutting down")
             return False
+        self.sayings.flush()  # what is still to be said of a takeover comes before the reload's lines
         why = refusal(result, self.ports.netlink.interface_exists)
         if why is not None:
             log.error("Reload failed: %s", why)

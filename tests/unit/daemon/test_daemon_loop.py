@@ -5,14 +5,17 @@ notify order and shutdown. No root, no namespaces; real time is short (VRRPv3 at
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from ipaddress import ip_address
 from pathlib import Path
 
+import pytest
 from daemon_fakes import FakeOs, FakeRunner
 
 from vrrpkit.config import load_string
 from vrrpkit.control.snapshot import Snapshot
+from vrrpkit.core.config import Vip
 from vrrpkit.core.packet import Advertisement, encode
 from vrrpkit.daemon.app import Daemon
 
@@ -95,6 +98,56 @@ def test_backup_becomes_master_after_master_down_and_adds_its_vip(tmp_path: Path
     fake, runner = drive(tmp_path, conf(), body)
     assert ("del", "eth0", "192.0.2.99/24") in fake.netlink.calls  # a clean stop leaves no VIP
     assert notifies(runner) == ["backup VI_1", "master VI_1", "stop VI_1"]
+
+
+def test_a_takeover_reads_the_old_masters_answer_before_saying_anything(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The master was alive and only its adverts were lost: its answer to our first advert comes
+    while the takeover is still to be said. It is read, and the VIP given back, before any line of
+    the takeover; the lines then come in keepalived's order (daemon/sayings.py)."""
+    fake = FakeOs()
+    journal = fake.netlink.journal
+    add = fake.netlink.add_vip
+
+    def add_and_answer(ifname: str, vip: Vip) -> bool:
+        done = add(ifname, vip)
+        fake.sockets[("eth0", 4)].deliver(advert(200), "192.0.2.2")  # queued as the VIP lands
+        return done
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            journal.append(("log", record.getMessage()))
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: any(e[0] == "del" for e in journal))
+        await until(lambda: d.sayings.waiting == 0)
+        assert state(d) == "BACKUP"
+
+    fake.netlink.add_vip = add_and_answer  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    lines = Lines()
+    logging.getLogger("vrrpkit").addHandler(lines)
+    try:
+        _, runner = drive(tmp_path, conf(), body, fake)
+    finally:
+        logging.getLogger("vrrpkit").removeHandler(lines)
+    start = journal.index(("add", "eth0", "192.0.2.99/24"))
+    assert journal[start - 1] == ("send", 51, 100)  # the new master's advert first, then its VIP
+    events = [e for e in journal[start:] if e[0] != "log" or str(e[1]).startswith("(VI_1)")][:10]
+    assert events == [
+        ("add", "eth0", "192.0.2.99/24"),
+        ("read", 1),
+        ("del", "eth0", "192.0.2.99/24"),
+        ("log", "(VI_1) Receive advertisement timeout"),
+        ("log", "(VI_1) Entering MASTER STATE"),
+        ("log", "(VI_1) setting VIPs. (192.0.2.99/24)"),
+        ("log", "(VI_1) Sending/queueing gratuitous ARPs on eth0 for 192.0.2.99"),
+        ("log", "(VI_1) Master received advert from 192.0.2.2 with higher priority 200, ours 100"),
+        ("log", "(VI_1) Entering BACKUP STATE"),
+        ("log", "(VI_1) removing VIPs. (192.0.2.99/24)"),
+    ]
+    assert notifies(runner)[:3] == ["backup VI_1", "master VI_1", "backup VI_1"]
 
 
 def test_a_higher_priority_master_keeps_us_backup(tmp_path: Path) -> None:

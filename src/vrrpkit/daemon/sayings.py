@@ -1,0 +1,76 @@
+"""What is only said of a change, kept in order and, after a takeover, said behind input.
+
+Each wake-up first does what the network sees (adverts, VIPs, GARPs); what is only said of it
+follows: log lines, the state history, notify scripts, FIFO lines, mail. After a takeover that
+"saying" is most of the work: five log lines, the history, notify_master, ~1 ms of Python on the
+lab's machine (perf trace, docs/reliability.md). And a takeover is exactly when input is urgent:
+if the master was alive and only its adverts were lost, its answer to our advert comes within a
+fraction of a millisecond, and every moment it waits unread is a moment both hold the VIP.
+
+So the sayings of a wake-up with a takeover wait here and are said one per turn of the loop, the
+first after one turn: a datagram that arrived meanwhile is read (and the VIP given back) before the
+next line. Otherwise they are said at once, as before. Order is kept whatever happens: sayings that
+find others waiting queue behind them, so "Entering BACKUP STATE" never precedes the "Entering
+MASTER STATE" it ends. `flush` says everything now (a stop, a reload, a status request: what they
+say or show comes after).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger("vrrpkit")
+
+Saying = Callable[[], None]
+
+
+class Sayings:
+    def __init__(self, soon: Callable[[Callable[[], None]], Any]) -> None:
+        """``soon(fn)``: run ``fn`` on the loop's next turn (``loop.call_soon``)."""
+        self._soon = soon
+        self._queue: deque[Saying] = deque()
+        self._scheduled = False
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def say(self, items: Iterable[Saying], hurry: bool = False) -> None:
+        """Say ``items`` now, or (``hurry``: input may be urgent, or others wait) one per turn."""
+        if not hurry and not self._queue:
+            for item in items:
+                _say(item)
+            return
+        before = len(self._queue)
+        self._queue.extend(items)
+        if len(self._queue) > before and not self._scheduled:
+            self._scheduled = True
+            self._soon(self._yielded)
+
+    def flush(self) -> None:
+        queue = self._queue
+        while queue:
+            _say(queue.popleft())
+
+    def _yielded(self) -> None:
+        """One turn with nothing said: input waiting when the wake-up ended is read first."""
+        self._soon(self._turn)
+
+    def _turn(self) -> None:
+        queue = self._queue
+        if queue:
+            _say(queue.popleft())
+        if queue:
+            self._soon(self._turn)
+        else:
+            self._scheduled = False
+
+
+def _say(item: Saying) -> None:
+    try:
+        item()
+    except Exception:  # a failing line or script costs itself, never the loop or the next saying
+        log.exception("error while reporting a change")

@@ -1,0 +1,85 @@
+"""`Sayings`: what is only said of a change keeps its order, and after a takeover waits behind input."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from vrrpkit.daemon.sayings import Sayings
+
+
+class Loop:
+    """The loop's `call_soon` by hand: `turn()` runs what the last turn scheduled, as asyncio does."""
+
+    def __init__(self) -> None:
+        self.ready: list[Callable[[], None]] = []
+
+    def soon(self, fn: Callable[[], None]) -> None:
+        self.ready.append(fn)
+
+    def turn(self) -> None:
+        now, self.ready = self.ready, []
+        for fn in now:
+            fn()
+
+
+def lines(said: list[str], *words: str) -> list[Callable[[], None]]:
+    return [lambda w=w: said.append(w) for w in words]  # type: ignore[misc]
+
+
+def test_without_a_takeover_everything_is_said_at_once_in_order() -> None:
+    loop, said = Loop(), []
+    sayings = Sayings(loop.soon)
+    sayings.say(lines(said, "Entering BACKUP STATE", "notify backup"))
+    assert said == ["Entering BACKUP STATE", "notify backup"]
+    assert loop.ready == [] and sayings.waiting == 0
+
+
+def test_after_a_takeover_input_waiting_is_handled_first_then_one_line_per_turn() -> None:
+    loop, said = Loop(), []
+    sayings = Sayings(loop.soon)
+    sayings.say(lines(said, "Entering MASTER STATE", "setting VIPs", "notify master"), hurry=True)
+    assert said == [] and sayings.waiting == 3
+    loop.turn()  # the turn in which the old master's answer, already queued, is read
+    assert said == []
+    # ... which steps down: its lines queue behind the takeover's, whatever its hurry
+    sayings.say(lines(said, "Entering BACKUP STATE", "removing VIPs"))
+    assert said == []
+    for expected in (1, 2, 3, 4, 5):
+        loop.turn()
+        assert len(said) == expected
+    assert said == ["Entering MASTER STATE", "setting VIPs", "notify master", "Entering BACKUP STATE", "removing VIPs"]
+    loop.turn()
+    assert loop.ready == [] and sayings.waiting == 0
+    sayings.say(lines(said, "later"))  # the queue is empty again: said at once
+    assert said[-1] == "later"
+
+
+def test_flush_says_everything_now_and_the_turn_left_scheduled_is_harmless() -> None:
+    loop, said = Loop(), []
+    sayings = Sayings(loop.soon)
+    sayings.say(lines(said, "a", "b"), hurry=True)
+    sayings.flush()
+    assert said == ["a", "b"]
+    loop.turn()
+    loop.turn()
+    assert said == ["a", "b"] and loop.ready == []
+    sayings.say(lines(said, "c"), hurry=True)  # a new takeover schedules turns again
+    loop.turn()
+    loop.turn()
+    assert said == ["a", "b", "c"]
+
+
+def test_a_failing_saying_is_logged_and_the_next_one_is_still_said(caplog: pytest.LogCaptureFixture) -> None:
+    loop, said = Loop(), []
+    sayings = Sayings(loop.soon)
+
+    def broken() -> None:
+        raise RuntimeError("a notify script could not start")
+
+    caplog.set_level(logging.ERROR, logger="vrrpkit")
+    sayings.say([broken, *lines(said, "next")])
+    assert said == ["next"]
+    assert "error while reporting a change" in caplog.text
