@@ -7,9 +7,9 @@ lab's machine (perf trace, docs/reliability.md). And a takeover is exactly when 
 if the master was alive and only its adverts were lost, its answer to our advert comes within a
 fraction of a millisecond, and every moment it waits unread is a moment both hold the VIP.
 
-So the sayings of a wake-up with a takeover wait here and are said one per turn of the loop, the
-first after one turn: a datagram that arrived meanwhile is read (and the VIP given back) before the
-next line. Otherwise they are said at once, as before. Order is kept whatever happens: sayings that
+So the sayings of a wake-up with a takeover wait here and are said one every other turn of the
+loop, the first after one turn: a datagram that arrived meanwhile is read (and the VIP given back)
+before the next line. Otherwise they are said at once, as before. Order is kept whatever happens: sayings that
 find others waiting queue behind them, so "Entering BACKUP STATE" never precedes the "Entering
 MASTER STATE" it ends. `flush` says everything now (a stop, a reload, a status request: what they
 say or show comes after).
@@ -56,7 +56,9 @@ class Sayings:
             _say(queue.popleft())
 
     def _yielded(self) -> None:
-        """One turn with nothing said: input waiting when the wake-up ended is read first."""
+        """A turn with nothing said, between two that say something: input that arrived while a
+        line was being said is read before the next one (the loop runs the turn scheduled before
+        it polled ahead of the reader it found)."""
         self._soon(self._turn)
 
     def _turn(self) -> None:
@@ -64,7 +66,7 @@ class Sayings:
         if queue:
             _say(queue.popleft())
         if queue:
-            self._soon(self._turn)
+            self._soon(self._yielded)
         else:
             self._scheduled = False
 

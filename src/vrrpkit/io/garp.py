@@ -262,10 +262,11 @@ class GarpSender(FdSocket):
         return unsolicited_na_frame(self.mac, address, router=ipv6_forwarding(self.ifname))
 
     def send_frame(self, frame: bytes) -> OSError | None:
-        """Send one prebuilt frame; errors are counted and returned, never raised."""
-        ethertype = struct.unpack("!H", frame[12:14])[0]
+        """Send one prebuilt frame; errors are counted and returned, never raised. The socket is
+        bound to the interface, so no address: Python resolves an address's interface name with an
+        ioctl per frame. (Bound with protocol 0, the kernel reads the frame's own ethertype.)"""
         try:
-            self.sock.sendto(frame, (self.ifname, ethertype))
+            self.sock.send(frame)
         except OSError as exc:
             self.errors += 1
             self.last_error = f"{errno.errorcode.get(exc.errno or 0, exc.errno)}: {exc.strerror}"

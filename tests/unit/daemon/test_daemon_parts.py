@@ -411,6 +411,19 @@ def test_log_lines_are_keepalived_s_in_its_order_with_journal_fields(caplog: pyt
     assert detail == ["Sending gratuitous ARP on eth0 for 192.0.2.99 (x5)"]  # keepalived's -D line, per address
 
 
+def test_the_garp_sender_of_each_vip_interface_is_opened_ahead_and_used_at_the_takeover() -> None:
+    """Opened at the first GARP it cost a socket, an ioctl for the MAC and a bind (~0.15 ms)
+    between a new master's VIP and its next read; `prepare` opens it once per config instead."""
+    fake = FakeOs()
+    a, _ = applier(fake)
+    inst = instance()
+    a.prepare([inst])
+    sender = fake.announcers["eth0"]
+    assert set(fake.announcers) == {"eth0"} and sender.announced == []  # opened, nothing sent
+    a.apply(inst, fx.SendGarp("VI_1", "eth0", (VIP,), 5))
+    assert fake.announcers["eth0"] is sender and sender.announced == [(("192.0.2.99",), 5)]
+
+
 def test_dont_release_vrrp_leaves_the_vips_at_shutdown() -> None:
     """keepalived -V: the stopping daemon keeps its VIPs (it still sends priority 0)."""
     fake = FakeOs()
