@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from vrrpkit.daemon.sockets import SocketSet
     from vrrpkit.daemon.splitbrain import SplitBrainProber
     from vrrpkit.io.stamped import Known
+    from vrrpkit.io.vrrp_socket import Datagram
 
 log = logging.getLogger("vrrpkit")
 
@@ -245,10 +246,14 @@ class Cycle:
         if stamps:  # a lazy socket: each datagram counts from its own arrival
             early = now - 1.0
             whens = [t if early < t <= now else now for t in stamps]  # a clock step makes nonsense
-        else:  # every datagram of the batch arrived by the time the last one did: count from then
-            arrived = self.socketset.arrived(key)
-            if arrived is not None and now - 1.0 < arrived < now:
-                now = arrived
+        else:
+            # Every datagram of the batch arrived by the time the last one did: a BACKUP counts its
+            # Master_Down from then. A batch only for MASTERs (an answer, a step-down) needs no such
+            # precision, nor the ioctl that says it, on the way to its advert or VIP removal.
+            if _not_only_masters(datagrams, routes):
+                arrived = self.socketset.arrived(key)
+                if arrived is not None and now - 1.0 < arrived < now:
+                    now = arrived
             whens = [now] * len(datagrams)
         touched: dict[str, Instance] = {}
         grouped = self.group_of
@@ -546,6 +551,15 @@ class Cycle:
             if deadline == when:
                 return when, self.instances.get(name)
         return when, None
+
+
+def _not_only_masters(datagrams: list[Datagram], routes: list[list[Instance]]) -> bool:
+    for datagram in datagrams:
+        payload = datagram[3]
+        for inst in routes[payload[1] if len(payload) > 1 else 0]:
+            if inst.router.state is not State.MASTER:
+                return True
+    return False
 
 
 def _first_group_state(effect: fx.Effect) -> bool:

@@ -237,6 +237,7 @@ class FakeSocket(_Fd):
         self.stamped = False
         self.stamps: list[float] = []
         self.arrivals: list[float] = []  # with `stamped`: the arrival of each inbox datagram
+        self.arrivals_asked = 0  # calls of arrived(): the kernel's receive time of the last read
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None:
         self.sent.append((data, dst, src))
@@ -326,6 +327,7 @@ class FakeSocket(_Fd):
         return 0
 
     def arrived(self) -> float | None:
+        self.arrivals_asked += 1
         return None
 
     def close(self) -> None:

@@ -37,6 +37,26 @@ async def _following_a_master(d: Daemon, fake: FakeOs) -> FakeSocket:
     return sock
 
 
+def test_a_batch_only_for_masters_does_not_ask_when_it_arrived(tmp_path: Path) -> None:
+    """A BACKUP counts Master_Down from its master's advert's arrival (an ioctl per batch); a MASTER
+    answering a lower priority or giving way to a higher one needs no such precision, and its
+    answer or its VIP removal must not wait for the system call."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock = await _following_a_master(d, fake)
+        assert sock.arrivals_asked >= 1  # the BACKUP asked
+        sock.deliver(advert(0), "192.0.2.2")  # the master leaves: we take over at once
+        await until(lambda: state(d) == "MASTER")
+        asked = sock.arrivals_asked
+        sock.deliver(advert(50, src="192.0.2.7"), "192.0.2.7")  # answered
+        await until(lambda: not sock.inbox)
+        sock.deliver(advert(200), "192.0.2.2")  # the master is back: we give way
+        await until(lambda: state(d) == "BACKUP")
+        assert sock.arrivals_asked == asked
+
+    drive(tmp_path, conf(), body)
+
+
 def test_a_due_advert_goes_out_before_a_full_queue_is_read(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from vrrpkit.daemon.sayings import Sayings
+from vrrpkit.daemon.sayings import ANSWER_WINDOW, Sayings
 
 
 class Loop:
@@ -25,13 +25,24 @@ class Loop:
             fn()
 
 
+def ticking() -> Callable[[], float]:
+    """A clock a second later at every look: every answer window is over by the next turn."""
+    t = [0.0]
+
+    def clock() -> float:
+        t[0] += 1.0
+        return t[0]
+
+    return clock
+
+
 def lines(said: list[str], *words: str) -> list[Callable[[], None]]:
     return [lambda w=w: said.append(w) for w in words]  # type: ignore[misc]
 
 
 def test_without_a_takeover_everything_is_said_at_once_in_order() -> None:
     loop, said = Loop(), []
-    sayings = Sayings(loop.soon)
+    sayings = Sayings(loop.soon, clock=ticking())
     sayings.say(lines(said, "Entering BACKUP STATE", "notify backup"))
     assert said == ["Entering BACKUP STATE", "notify backup"]
     assert loop.ready == [] and sayings.waiting == 0
@@ -39,7 +50,7 @@ def test_without_a_takeover_everything_is_said_at_once_in_order() -> None:
 
 def test_after_a_takeover_input_waiting_is_handled_first_then_one_line_per_turn() -> None:
     loop, said = Loop(), []
-    sayings = Sayings(loop.soon)
+    sayings = Sayings(loop.soon, clock=ticking())
     sayings.say(lines(said, "Entering MASTER STATE", "setting VIPs", "notify master"), hurry=True)
     assert said == [] and sayings.waiting == 3
     loop.turn()  # the turn in which the old master's answer, already queued, is read
@@ -60,7 +71,7 @@ def test_after_a_takeover_input_waiting_is_handled_first_then_one_line_per_turn(
 
 def test_flush_says_everything_now_and_the_turn_left_scheduled_is_harmless() -> None:
     loop, said = Loop(), []
-    sayings = Sayings(loop.soon)
+    sayings = Sayings(loop.soon, clock=ticking())
     sayings.say(lines(said, "a", "b"), hurry=True)
     sayings.flush()
     assert said == ["a", "b"]
@@ -75,7 +86,7 @@ def test_flush_says_everything_now_and_the_turn_left_scheduled_is_harmless() -> 
 
 def test_a_failing_saying_is_logged_and_the_next_one_is_still_said(caplog: pytest.LogCaptureFixture) -> None:
     loop, said = Loop(), []
-    sayings = Sayings(loop.soon)
+    sayings = Sayings(loop.soon, clock=ticking())
 
     def broken() -> None:
         raise RuntimeError("a notify script could not start")
@@ -84,3 +95,20 @@ def test_a_failing_saying_is_logged_and_the_next_one_is_still_said(caplog: pytes
     sayings.say([broken, *lines(said, "next")])
     assert said == ["next"]
     assert "error while reporting a change" in caplog.text
+
+
+def test_for_the_answer_window_after_a_takeover_the_loop_only_polls() -> None:
+    """Awake and silent: the old master's answer is read within a poll, not after a line or a
+    wake-up; then the lines come as before."""
+    loop, said, now = Loop(), [], [0.0]
+    sayings = Sayings(loop.soon, clock=lambda: now[0])
+    sayings.say(lines(said, "Entering MASTER STATE", "setting VIPs"), hurry=True)
+    for _ in range(5):
+        loop.turn()
+        assert said == [] and loop.ready  # still turning (awake), saying nothing
+    now[0] = ANSWER_WINDOW * 1.01
+    loop.turn()
+    loop.turn()
+    assert said == ["Entering MASTER STATE"]
+    sayings.flush()
+    assert said == ["Entering MASTER STATE", "setting VIPs"]
