@@ -238,6 +238,7 @@ class FakeSocket(_Fd):
         self.stamps: list[float] = []
         self.arrivals: list[float] = []  # with `stamped`: the arrival of each inbox datagram
         self.arrivals_asked = 0  # calls of arrived(): the kernel's receive time of the last read
+        self.last_arrival: float | None = None
 
     def send(self, data: bytes, dst: IPAddress, src: IPAddress, ttl: int = 255) -> OSError | None:
         self.sent.append((data, dst, src))
@@ -284,6 +285,7 @@ class FakeSocket(_Fd):
         if self.wake_fd is not None:
             self.wake_fd.close()
             self.wake_fd = None
+            self.journal.append(("eager", self.ifname))  # the goodbye socket goes with lazy reading
 
     def set_stamped(self, on: bool) -> None:
         self.stamped = on
@@ -292,6 +294,8 @@ class FakeSocket(_Fd):
         out, self.inbox = self.inbox[:limit], self.inbox[limit:]
         stamps, self.arrivals = self.arrivals[:limit], self.arrivals[limit:]
         self.stamps = stamps if self.stamped else []
+        if stamps:
+            self.last_arrival = stamps[-1]
         if not self.inbox:
             self._clear()  # readable for as long as something is queued, as a socket is
         self.reads.append(len(out))
@@ -327,8 +331,9 @@ class FakeSocket(_Fd):
         return 0
 
     def arrived(self) -> float | None:
+        """What SIOCGSTAMPNS says: when the last datagram read arrived (None before any)."""
         self.arrivals_asked += 1
-        return None
+        return self.last_arrival
 
     def close(self) -> None:
         self.closed = True

@@ -182,3 +182,21 @@ def test_a_lazy_read_of_known_adverts_only_moves_master_down(tmp_path: Path) -> 
         assert not d._still_repeats([Known(Instance(running.cfg, router), 255, router.repeat)])
 
     drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
+
+
+def test_a_takeover_reads_eagerly_before_its_first_advert(tmp_path: Path) -> None:
+    """The takeover's rehearsal, a millisecond ahead, turns the socket eager: the old master's
+    answer to the new master's first advert wakes the loop at once, and the switch's system calls
+    are not between the VIP and that answer."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock, _ = await lazy_backup(d, fake)
+        sock.deliver(advert1(0), "192.0.2.2")  # the master leaves: Skew_Time, then the takeover
+        await until(lambda: state(d) == "MASTER", limit=2.0)
+        journal = fake.netlink.journal
+        eager = journal.index(("eager", "eth0"))
+        first = journal.index(("send", 51, 100))
+        assert eager < first < journal.index(("add", "eth0", "192.0.2.99/24"))
+        assert KEY not in d.socketset.lazy and sock.wake_fd is None and not sock.stamped
+
+    drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
