@@ -122,6 +122,21 @@ def _loss(pct: int) -> Callable[[Ctx], None]:
     return run
 
 
+BURSTS, BURST_EVERY = 8, 40  # h1's adverts: three lost in a row every 40 (4 s at 0.1 s), 8 times
+
+
+def _lost_bursts(c: Ctx) -> None:
+    """Three of h1's adverts lost in a row, 8 times, nothing else: each time h2 takes over, and h1,
+    alive all along, answers its first advert; how long both hold the VIP is how fast the answer
+    comes and is acted on. The same packets for both daemons (a drop pattern, not chance)."""
+    first = BURST_EVERY // 2
+    c.lab.drop_pattern("h1", [first + BURST_EVERY * n + k for n in range(BURSTS) for k in range(3)])
+    try:
+        time.sleep(BURSTS * BURST_EVERY * 0.1 + 0.5)
+    finally:
+        c.lab.drop_pattern("h1", [])
+
+
 def _sigstop(c: Ctx) -> None:
     c.lab.fault_stop("h1")
     try:
@@ -215,6 +230,7 @@ def _flood(kind: str) -> Callable[[Ctx], None]:
 SCENARIOS = [
     Scenario("loss 10%", 0.1, _loss(10)),
     Scenario("loss 30%", 0.1, _loss(30)),
+    Scenario("3 adverts lost in a row, 8 times", 0.1, _lost_bursts),
     Scenario("SIGSTOP master 2 s", 0.1, _sigstop, phased=True),
     Scenario("link flap 2 s", 0.1, _link_flap, phased=True),
     Scenario("partition 3 s and heal", 0.1, _partition, phased=True),

@@ -366,12 +366,15 @@ class Receiving:
             return
         # Lower priority: another host thinks it is master (e.g. a split brain healing). keepalived
         # answers at once and re-announces the VIPs, so switches stop black-holing them. We answer
-        # at most once per advert interval: a second answer within one interval tells the other
-        # host nothing new, and a flood of lower-priority adverts must not become one of ours.
+        # at most once per half advert interval: a flood of lower-priority adverts must not become
+        # one of ours (two answers an interval at most), yet a rival that advertises every interval
+        # is answered every time. (A whole interval lost every other one of its adverts: they
+        # arrive an interval apart give or take a wake-up's jitter, and when our answer to the
+        # first was lost, both held the VIP one interval longer; measured, docs/reliability.md.)
         if now < self._answer_after:
             self.stats.lower_prio_unanswered += 1
             return
-        self._answer_after = now + cfg.advert_int_cs / 100
+        self._answer_after = now + cfg.advert_int_cs / 200
         self._emit(fx.Notify(self.name, fx.NotifyKind.MASTER_RX_LOWER_PRI, mine))
         if not cfg.lower_prio_no_advert:
             self._send_advert(now)

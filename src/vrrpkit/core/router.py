@@ -5,9 +5,9 @@ or logs. Outputs are effects pulled with ``effects()``; the next deadline is ``g
 Where keepalived and the RFC differ, keepalived wins (reference section 3): an advert and re-GARP in
 answer to a lower priority, owner still listening, VIP-list mismatch only counted, real MAC.
 
-One divergence on purpose: the answer to a lower priority goes out at most once per advert interval
-(docs/divergences.md), so a flood of lower-priority adverts never makes this router a flood of
-adverts and GARPs.
+One divergence on purpose: the answer to a lower priority goes out at most once per half advert
+interval (docs/divergences.md), so a flood of lower-priority adverts never makes this router a flood
+of adverts and GARPs, while a rival advertising every interval is answered every time.
 
 Received datagrams are judged once per distinct packet (`vrrpkit.core.receive.Judge`): a master
 resends identical bytes every interval and a flood repeats one packet, so the verdict of the codec
