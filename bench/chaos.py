@@ -128,9 +128,14 @@ BURSTS, BURST_EVERY = 8, 40  # h1's adverts: three lost in a row every 40 (4 s a
 def _lost_bursts(c: Ctx) -> None:
     """Three of h1's adverts lost in a row, 8 times, nothing else: each time h2 takes over, and h1,
     alive all along, answers its first advert; how long both hold the VIP is how fast the answer
-    comes and is acted on. The same packets for both daemons (a drop pattern, not chance)."""
-    first = BURST_EVERY // 2
-    c.lab.drop_pattern("h1", [first + BURST_EVERY * n + k for n in range(BURSTS) for k in range(3)])
+    comes and is acted on. The same packets for both daemons (a drop pattern, not chance). The
+    switch counts a multicast advert once per port it leaves by (h2's and h3's), so each of h1's
+    adverts is `copies` counts in a row: the pattern drops three whole adverts, and h1's answer (its
+    next packet: h2 takes over before h1's fourth advert is due) gets through."""
+    copies = len(c.lab.hosts) - 1
+    first = BURST_EVERY // 2 * copies
+    which = [first + BURST_EVERY * copies * n + k for n in range(BURSTS) for k in range(3 * copies)]
+    c.lab.drop_pattern("h1", which)
     try:
         time.sleep(BURSTS * BURST_EVERY * 0.1 + 0.5)
     finally:
