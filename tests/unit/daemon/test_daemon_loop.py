@@ -127,7 +127,7 @@ def test_a_takeover_reads_the_old_masters_answer_before_saying_anything(
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: any(e[0] == "del" for e in journal))
-        await until(lambda: d.sayings.waiting == 0)
+        await until(lambda: said(d))
         assert state(d) == "BACKUP"
 
     fake.netlink.add_vip = add_and_answer  # type: ignore[method-assign]
