@@ -62,7 +62,7 @@ class Cond:
 
     def eval(self, pkt: Packet) -> Tri:
         if self.family is not None and pkt.family != self.family:
-            return False  # `ip protocol vrrp` never matches an IPv6 packet, even negated
+            return False  # `ip protocol 112` never matches an IPv6 packet, even negated
         if self.l4 is not None and pkt.l4proto != self.l4:
             return False  # nft adds the protocol dependency to a transport-header match itself
         result = self._eval(pkt)
