@@ -88,6 +88,10 @@ class VirtualRouter(Receiving):
         self._master_advert_prio = 0  # our priority when we accepted it
         # (data, src, dst, ttl) of the master's advert while nothing can change what it means
         self._hot: tuple[bytes, IPAddress, IPAddress, int] | None = None
+        # (data, src, dst, ttl) of the lower-priority rival a MASTER answered last, while nothing
+        # can change what it means (cleared with `_hot`), and the one `answer_first` answered
+        self._rival: tuple[bytes, IPAddress, IPAddress, int] | None = None
+        self._answered: tuple[bytes, IPAddress, IPAddress, int] | None = None
         # True when the last datagram did nothing but move Master_Down later: no effect, no
         # earlier deadline (a caller that tracks deadlines may skip looking at this router)
         self.only_timer_moved = False
@@ -102,7 +106,7 @@ class VirtualRouter(Receiving):
         self._old_checksum = compat is ChecksumCompat.ALWAYS or (compat is ChecksumCompat.AUTO and self._old_checksum)
         self._advert_cache.clear()
         self._advert_interval = cfg.advert_int_cs / 100
-        self._master_advert = self._hot = None
+        self._master_advert = self._hot = self._rival = None
         self._mdi = ((0, 0), 0.0)
 
     # --- inputs -------------------------------------------------------------------------------
@@ -141,7 +145,7 @@ class VirtualRouter(Receiving):
         self.address = address
         self._advert_cache.clear()
         self._judge.set_address(address)  # "our own advert" depends on the address
-        self._hot = None
+        self._hot = self._rival = None
         self._evaluate(now)
 
     def link_changed(self, up: bool, now: float) -> None:
@@ -340,7 +344,7 @@ class VirtualRouter(Receiving):
         old = self._priority
         self._priority = self._compute_priority()
         if self._priority != old:
-            self._hot = None  # a new priority may make the same advert mean something else
+            self._hot = self._rival = None  # a new priority may make the same advert mean something else
             self._advert_cache.clear()
             self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
             announce = True
@@ -389,7 +393,7 @@ class VirtualRouter(Receiving):
     def _transition(self, event: Event, now: float, reason: str) -> None:
         old = self.state
         new = next_state(old, event)
-        self._master_advert = self._hot = None
+        self._master_advert = self._hot = self._rival = None
         if old is State.MASTER:
             self._leave_master()
         self.state = new
@@ -524,13 +528,16 @@ class VirtualRouter(Receiving):
     def _send_advert(self, now: float, priority: int | None = None) -> None:
         """Send the (cached) advert bytes. A master's advert only changes with its priority."""
         prio = self._priority if priority is None else priority
-        cached = self._advert_cache.get(prio)
-        if cached is None:
-            cached = self._advert_cache[prio] = self._adverts(prio)
-        self._effects.extend(cached)
+        self._effects.extend(self._own_adverts(prio))
         self.stats.advert_sent += 1
         if prio == PRIORITY_STOP:
             self.stats.pri_zero_sent += 1
+
+    def _own_adverts(self, priority: int) -> tuple[fx.SendAdvert, ...]:
+        cached = self._advert_cache.get(priority)
+        if cached is None:
+            cached = self._advert_cache[priority] = self._adverts(priority)
+        return cached
 
     def rehearse_takeover(self, now: float) -> State:
         """Take over on a scratch router of the same config, inputs and adverts, and throw it away;

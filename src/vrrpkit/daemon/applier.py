@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vrrpkit.config.model import GlobalDefs, InstanceExtras, InterfaceSettings
 from vrrpkit.core import effects as fx
@@ -31,6 +31,9 @@ from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
 from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
 from vrrpkit.daemon.routes import RouteKeeper
 from vrrpkit.daemon.scriptset import ScriptSet
+
+if TYPE_CHECKING:
+    from vrrpkit.io.vrrp_socket import Datagram
 
 log = logging.getLogger("vrrpkit")
 detail = logging.getLogger(DETAIL)  # keepalived's -D lines
@@ -286,6 +289,22 @@ class EffectApplier:
                     log.warning("(%s) send advert error %s (%s) dst=%s", name, error.errno, error.strerror, effect.dst)
                 elif effect.priority == 0:
                     log.info("(%s) sent 0 priority", effect.instance)
+
+    def answer_ahead(self, first: Datagram, routes: list[list[Instance]], now: float) -> None:
+        """A MASTER's answer to a rival it answered before goes out before anything else is done
+        with the batch (`VirtualRouter.answer_first`): the double holding ends when the rival
+        hears it. Only for a batch's first datagram, and one instance on its VRID, so the router
+        has seen nothing else since it consented; the batch is then handled as usual."""
+        src, dst, ttl, payload, _ifname = first
+        targets = routes[payload[1] if len(payload) > 1 else 0]
+        if len(targets) != 1:
+            return
+        inst = targets[0]
+        try:
+            for effect in inst.router.answer_first(payload, src, dst, ttl, now) or ():
+                self.send_advert(inst, effect)
+        except Exception:  # the router then answers the usual way, or not at all: never the loop
+            log.exception("(%s) error while answering ahead", inst.name)
 
     def _add_vips(self, inst: Instance, effect: fx.AddVips) -> Callable[[], None]:
         for vip in effect.vips:

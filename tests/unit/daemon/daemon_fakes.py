@@ -224,6 +224,7 @@ class FakeSocket(_Fd):
         self.ttls: list[int] = []
         self.groups: list[IPAddress] = [group] if group is not None else []
         self.inbox: list[Datagram] = []
+        self._parsed: dict[tuple[bytes, str, str, int], Datagram] = {}
         self.closed = False
         self.filters: list[FilterSpec] = []  # every kernel filter the daemon attached, in order
         self.filter: FilterSpec | None = None
@@ -263,7 +264,11 @@ class FakeSocket(_Fd):
         self, payload: bytes, src: str, dst: str = "224.0.0.18", ttl: int = 255, at: float | None = None
     ) -> None:
         """Queue a datagram; ``at``: when it arrived (monotonic; default now), what a stamped read says."""
-        self.inbox.append(Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname))
+        key = (payload, src, dst, ttl)
+        datagram = self._parsed.get(key)  # the real socket's parse cache: the same bytes, the same objects
+        if datagram is None:
+            datagram = self._parsed[key] = Datagram(ip_address(src), ip_address(dst), ttl, payload, self.ifname)
+        self.inbox.append(datagram)
         self.arrivals.append(time.monotonic() if at is None else at)
         self.wake()
         if self.wake_fd is not None and len(payload) > 2 and payload[2] == 0:

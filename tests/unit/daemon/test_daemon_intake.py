@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from daemon_fakes import FakeOs, FakeRunner, FakeSocket
-from test_daemon_loop import advert, conf, drive, state, until
+from test_daemon_loop import advert, conf, drive, notifies, said, state, until
 
 from vrrpkit.config import load_string
 from vrrpkit.daemon import app
@@ -283,3 +283,43 @@ def test_what_a_takeover_sends_first_is_built_ahead_once_per_config(
             assert state(d, inst.name) == "MASTER" and set(inst.router._advert_cache) == {inst.router.priority, 0}
 
     drive(tmp_path, conf() + conf(name="VI_2", vrid=52, vips="192.0.2.98/24"), body)
+
+
+def test_a_rival_answered_before_is_answered_before_its_advert_is_handled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rival's next advert is the same bytes (the same objects from the socket): our advert
+    leaves before the router handles it (`VirtualRouter.answer_first`), once; the re-GARP and
+    the notify follow from the handling as before."""
+    from vrrpkit.core.router import VirtualRouter
+
+    journal: list[tuple[object, ...]] = []
+    handle = VirtualRouter.datagram_received
+
+    def handled(self: VirtualRouter, *args: Any) -> Any:
+        journal.append(("handled",))
+        return handle(self, *args)
+
+    monkeypatch.setattr(VirtualRouter, "datagram_received", handled)
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        sock, router = fake.sockets[("eth0", 4)], d.instances["VI_1"].router
+        rival = advert(50, src="192.0.2.7")
+        for n in range(3):  # advert_int 0.1: answered each time (at most once per half interval)
+            sent = router.stats.advert_sent
+            journal.clear()
+            sock.journal = journal
+            sock.deliver(rival, "192.0.2.7")
+            await until(lambda sent=sent: not sock.inbox and router.stats.advert_sent > sent and said(d))
+            read = journal.index(("read", 1))  # (a tick due before the read may have sent before it)
+            if n:  # the first is judged, then answered; the next ones are answered, then handled
+                assert journal[read + 1 : read + 3] == [("send", 51, 100), ("handled",)], journal
+            else:
+                assert journal[read + 1 : read + 3] == [("handled",), ("send", 51, 100)], journal
+            assert journal[read:].count(("send", 51, 100)) == 1  # answered once (the next tick is 0.1 s away)
+            await asyncio.sleep(0.06)
+        assert router.stats.lower_prio_unanswered == 0 and state(d) == "MASTER"
+        assert runner.queued and notifies(runner).count("master VI_1") == 1
+
+    drive(tmp_path, conf(), body)
