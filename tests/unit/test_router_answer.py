@@ -1,5 +1,6 @@
-"""A MASTER's answer ahead (`VirtualRouter.answer_first`): the adverts for a lower-priority rival's
-advert, handed out before the datagram is handled, only while nothing could change the answer."""
+"""What a MASTER is told ahead, before a datagram is handled, only while nothing could change it:
+the adverts that answer a lower-priority rival's advert (`VirtualRouter.answer_first`), and the
+VIPs to remove when the master it followed until its takeover answers (`step_down_first`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import replace
 from ipaddress import ip_address
 
 import pytest
-from test_router import GROUP, PEER, advert, drain, master, of, receive
+from test_router import GROUP, LOW_PEER, PEER, VIP, advert, drain, master, of, receive, router
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import Track, TrackKind
@@ -112,3 +113,80 @@ def test_a_higher_priority_or_goodbye_is_never_answered_ahead() -> None:
     receive(r, goodbye, 10.0)
     assert len(of(drain(r), fx.SendAdvert)) == 1  # answered at once, the usual way
     assert ahead(r, goodbye, 11.0) is None
+
+
+# --- the step-down ahead -------------------------------------------------------------------------
+
+
+def took_over_from(m: bytes, src: object = PEER, **kw: object) -> VirtualRouter:
+    """A BACKUP that followed the master of advert ``m`` until its adverts stopped, now MASTER."""
+    r = router(**kw)
+    receive(r, m, 1.0, src=src)
+    receive(r, m, 2.0, src=src)
+    r.handle_timer(r.get_timer() or 0.0)
+    assert r.state is State.MASTER
+    drain(r)
+    return r
+
+
+def down(r: VirtualRouter, data: bytes, src: object = PEER, ttl: int = 255) -> fx.DelVips | None:
+    return r.step_down_first(data, src, GROUP, ttl)  # type: ignore[arg-type]
+
+
+def test_the_master_we_followed_answers_and_its_advert_removes_our_vips_ahead() -> None:
+    m = advert(200)
+    r = took_over_from(m)
+    gone = down(r, m)
+    assert gone is not None and gone.vips == (VIP,) and gone.interface == "eth0"
+    assert r.state is State.MASTER and drain(r) == []  # only said: nothing changed
+    receive(r, m, 6.0)  # the handling steps down, the VIPs out with the rest of it
+    effects = drain(r)
+    assert r.state is State.BACKUP and of(effects, fx.DelVips)[0].vips == (VIP,)
+    assert down(r, m) is None  # a BACKUP has nothing to remove
+
+
+def test_an_equal_priority_master_steps_us_down_ahead_only_from_a_higher_address() -> None:
+    m = advert(100)
+    assert down(took_over_from(m), m) is not None  # PEER (.2) is above ME (.1)
+    low = advert(100, src=LOW_PEER)
+    r = took_over_from(low, src=LOW_PEER)
+    assert down(r, low, src=LOW_PEER) is None  # .0 is below: its advert is a rival's, we stay
+    receive(r, low, 6.0, src=LOW_PEER)
+    assert r.state is State.MASTER
+
+
+def test_a_lower_priority_master_followed_without_preempt_is_no_step_down() -> None:
+    m = advert(50)
+    r = took_over_from(m, preempt=False)
+    assert down(r, m) is None
+    receive(r, m, 6.0)
+    assert r.state is State.MASTER
+
+
+def test_the_step_down_ahead_needs_the_very_same_datagram() -> None:
+    m = advert(200)
+    r = took_over_from(m)
+    assert down(r, advert(200)) is None  # equal bytes, another object
+    assert down(r, m, src=ip_address("192.0.2.2")) is None
+    assert down(r, m, ttl=254) is None
+
+
+@pytest.mark.parametrize("change", ["priority", "address", "reconfigure", "stop"])
+def test_anything_that_could_change_the_verdict_forgets_the_master(change: str) -> None:
+    m = advert(200)
+    r = took_over_from(m, tracks=(Track("chk", TrackKind.SCRIPT, 10),))
+    if change == "priority":
+        r.tracker_changed("chk", True, 5.5)
+    elif change == "address":
+        r.address_changed(ip_address("192.0.2.7"), 5.5)
+    elif change == "reconfigure":
+        r.reconfigure(replace(r.config, garp_master_repeat=3), 5.5)
+    else:
+        r.shutdown(5.5)
+    assert down(r, m) is None
+
+
+def test_no_step_down_ahead_when_something_must_go_out_first() -> None:
+    """higher_prio_send_advert sends our advert before stepping down: then nothing is done ahead."""
+    m = advert(200)
+    assert down(took_over_from(m, higher_prio_send_advert=True), m) is None

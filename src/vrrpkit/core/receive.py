@@ -194,8 +194,8 @@ class Receiving:
     # What this half of the router sets; the rest of the router's slots are `VirtualRouter`'s.
     __slots__ = (
         "_answer_after", "_answered", "_garp_lower_pending", "_hot", "_master_advert", "_master_advert_prio",
-        "_old_checksum", "_rival", "master_address", "master_adver_int_cs", "master_priority", "only_timer_moved",
-        "wants_master",
+        "_old_checksum", "_rival", "_superior", "master_address", "master_adver_int_cs", "master_priority",
+        "only_timer_moved", "wants_master",
     )  # fmt: skip
 
     config: InstanceConfig
@@ -217,6 +217,7 @@ class Receiving:
     _hot: tuple[bytes, IPAddress, IPAddress, int] | None
     _rival: tuple[bytes, IPAddress, IPAddress, int] | None
     _answered: tuple[bytes, IPAddress, IPAddress, int] | None
+    _superior: tuple[bytes, IPAddress, IPAddress, int] | None
     _master_advert: Advertisement | None
     _master_advert_prio: int
     _answer_after: float
@@ -297,6 +298,36 @@ class Receiving:
         self._answered = rival
         self.stats.advert_sent += 1
         return self._own_adverts(self._priority)
+
+    def step_down_first(self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int) -> fx.DelVips | None:
+        """The VIPs to remove at once, before this datagram is handled, when it is the very advert
+        of the master this router followed as BACKUP until it took over (the same objects the
+        socket handed over then), which outranks it: that master was alive and answers our
+        takeover, and handling its advert will step down (nothing that could change the verdict
+        has happened since: any change clears the token). The removal is what ends the double
+        holding; the caller makes it, then hands the datagram to `datagram_received`, whose
+        step-down removes the VIPs again (a no-op for the kernel) with the rest: routes, firewall,
+        what is said. Nothing here changes the router."""
+        superior = self._superior
+        if (
+            superior is None
+            or data is not superior[0]
+            or src is not superior[1]
+            or dst is not superior[2]
+            or ttl != superior[3]
+            or self.state is not State.MASTER
+            or not self.running
+        ):
+            return None
+        cfg = self.config
+        return fx.DelVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips)
+
+    def _outranked_by(self, adv: Advertisement, src: IPAddress) -> bool:
+        """Whether a MASTER steps down, and does nothing else first, on this accepted advert."""
+        mine, cfg = self._priority, self.config
+        if cfg.higher_prio_send_advert or (cfg.owner and cfg.owner_ignore_adverts) or self.address is None:
+            return False
+        return adv.priority > mine or (adv.priority == mine and int(src) > int(self.address))
 
     def datagram_received(
         self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float

@@ -92,6 +92,9 @@ class VirtualRouter(Receiving):
         # can change what it means (cleared with `_hot`), and the one `answer_first` answered
         self._rival: tuple[bytes, IPAddress, IPAddress, int] | None = None
         self._answered: tuple[bytes, IPAddress, IPAddress, int] | None = None
+        # (data, src, dst, ttl) of the master a BACKUP followed until it took over, when that
+        # master outranks it: its answer steps this MASTER down (`step_down_first`)
+        self._superior: tuple[bytes, IPAddress, IPAddress, int] | None = None
         # True when the last datagram did nothing but move Master_Down later: no effect, no
         # earlier deadline (a caller that tracks deadlines may skip looking at this router)
         self.only_timer_moved = False
@@ -106,7 +109,7 @@ class VirtualRouter(Receiving):
         self._old_checksum = compat is ChecksumCompat.ALWAYS or (compat is ChecksumCompat.AUTO and self._old_checksum)
         self._advert_cache.clear()
         self._advert_interval = cfg.advert_int_cs / 100
-        self._master_advert = self._hot = self._rival = None
+        self._master_advert = self._hot = self._rival = self._superior = None
         self._mdi = ((0, 0), 0.0)
 
     # --- inputs -------------------------------------------------------------------------------
@@ -145,7 +148,7 @@ class VirtualRouter(Receiving):
         self.address = address
         self._advert_cache.clear()
         self._judge.set_address(address)  # "our own advert" depends on the address
-        self._hot = self._rival = None
+        self._hot = self._rival = self._superior = None
         self._evaluate(now)
 
     def link_changed(self, up: bool, now: float) -> None:
@@ -344,7 +347,8 @@ class VirtualRouter(Receiving):
         old = self._priority
         self._priority = self._compute_priority()
         if self._priority != old:
-            self._hot = self._rival = None  # a new priority may make the same advert mean something else
+            # a new priority may make the same advert mean something else
+            self._hot = self._rival = self._superior = None
             self._advert_cache.clear()
             self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
             announce = True
@@ -393,7 +397,8 @@ class VirtualRouter(Receiving):
     def _transition(self, event: Event, now: float, reason: str) -> None:
         old = self.state
         new = next_state(old, event)
-        self._master_advert = self._hot = self._rival = None
+        followed, heard = self._hot, self._master_advert
+        self._master_advert = self._hot = self._rival = self._superior = None
         if old is State.MASTER:
             self._leave_master()
         self.state = new
@@ -405,6 +410,8 @@ class VirtualRouter(Receiving):
         self._emit(fx.StateChanged(self.name, old, new, event, reason, now))
         if new is State.MASTER:
             self._become_master(now)
+            if old is State.BACKUP and followed and heard and self._outranked_by(heard, followed[1]):
+                self._superior = followed  # a master that outranks us: its answer will step us down
         elif new is State.BACKUP:
             self.master_adver_int_cs = self.config.advert_int_cs  # until a master tells us its own
             self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval

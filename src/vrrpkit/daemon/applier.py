@@ -290,21 +290,31 @@ class EffectApplier:
                 elif effect.priority == 0:
                     log.info("(%s) sent 0 priority", effect.instance)
 
-    def answer_ahead(self, first: Datagram, routes: list[list[Instance]], now: float) -> None:
-        """A MASTER's answer to a rival it answered before goes out before anything else is done
-        with the batch (`VirtualRouter.answer_first`): the double holding ends when the rival
-        hears it. Only for a batch's first datagram, and one instance on its VRID, so the router
-        has seen nothing else since it consented; the batch is then handled as usual."""
+    def act_ahead(self, first: Datagram, routes: list[list[Instance]], now: float) -> None:
+        """What a MASTER does with a batch's first datagram before the batch is handled, when its
+        router has decided it already: the answer to a rival it answered before
+        (`VirtualRouter.answer_first`), or the VIPs' removal that the answer of the master it
+        followed until it took over asks for (`step_down_first`). Either ends a double holding
+        when it reaches the wire or the kernel. Only for one instance on the VRID, so the router
+        has seen nothing else since it decided; the batch is then handled as usual (the removal
+        again, quietly, in keepalived's order with the rest: routes and rules first when there
+        are any, so then none is done ahead)."""
         src, dst, ttl, payload, _ifname = first
         targets = routes[payload[1] if len(payload) > 1 else 0]
         if len(targets) != 1:
             return
         inst = targets[0]
+        router = inst.router
         try:
-            for effect in inst.router.answer_first(payload, src, dst, ttl, now) or ():
+            for effect in router.answer_first(payload, src, dst, ttl, now) or ():
                 self.send_advert(inst, effect)
-        except Exception:  # the router then answers the usual way, or not at all: never the loop
-            log.exception("(%s) error while answering ahead", inst.name)
+            gone = router.step_down_first(payload, src, dst, ttl)
+            held = self.routes.held.get(inst.name)
+            if gone is not None and self.release_vips and not (held and (held.routes or held.rules)):
+                for vip in gone.vips:
+                    self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
+        except Exception:  # the batch is then handled the usual way: never the loop
+            log.exception("(%s) error while acting ahead", inst.name)
 
     def _add_vips(self, inst: Instance, effect: fx.AddVips) -> Callable[[], None]:
         for vip in effect.vips:

@@ -12,8 +12,9 @@ kept apart because it is the hot path and the place where the protocol's urgenci
   advert may be waiting behind a flood);
 * a steady MASTER's tick is `VirtualRouter.advert_tick` for each due instance and one sendmmsg
   per socket (`EffectApplier.send_adverts`), not the general timer path;
-* a MASTER's answer to a lower-priority rival it answered before leaves as soon as the batch is
-  read, before the batch is handled (`EffectApplier.answer_ahead`);
+* a MASTER's answer to a lower-priority rival it answered before, or its VIPs' removal when the
+  master it followed until its takeover answers, happens as soon as the batch is read, before the
+  batch is handled (`EffectApplier.act_ahead`);
 * after any input, adverts, VIP changes and GARPs of every touched instance go out before log
   lines, history and notify scripts;
 * a socket whose instances are all BACKUP is read lazily (`_review_lazy`): on a schedule, once
@@ -243,7 +244,7 @@ class Cycle:
         else:
             datagrams, routes, count, stamps = sockets.read(key, limit)
             if datagrams:
-                self.applier.answer_ahead(datagrams[0], routes, self._now())
+                self.applier.act_ahead(datagrams[0], routes, self._now())
         if not datagrams:
             return count
         now = self._now()

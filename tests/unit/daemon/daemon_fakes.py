@@ -86,8 +86,10 @@ class FakeNetlink:
     def del_vip(self, ifname: str, vip: Vip) -> bool:
         self.calls.append(("del", ifname, str(vip)))
         self.journal.append(("del", ifname, str(vip)))
-        self.addresses.setdefault(ifname, set()).discard(vip.address)
-        return True
+        held = self.addresses.setdefault(ifname, set())
+        there = vip.address in held
+        held.discard(vip.address)
+        return there  # as the kernel's EADDRNOTAVAIL says: it was not there
 
     def has_address(self, ifname: str, address: IPAddress) -> bool:
         return address in self.addresses.get(ifname, set())

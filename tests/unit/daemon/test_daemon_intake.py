@@ -323,3 +323,39 @@ def test_a_rival_answered_before_is_answered_before_its_advert_is_handled(
         assert runner.queued and notifies(runner).count("master VI_1") == 1
 
     drive(tmp_path, conf(), body)
+
+
+def test_the_master_we_followed_answering_our_takeover_removes_the_vip_before_the_batch_is_handled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was alive and only its adverts were lost: its advert is the one we followed (the same
+    objects from the socket), it outranks us, so the VIP goes at once (`step_down_first`); the
+    handling then steps down as before, its removal a no-op for the kernel."""
+    from vrrpkit.core.router import VirtualRouter
+
+    journal: list[tuple[object, ...]] = []
+    handle = VirtualRouter.datagram_received
+
+    def handled(self: VirtualRouter, *args: Any) -> Any:
+        journal.append(("handled",))
+        return handle(self, *args)
+
+    monkeypatch.setattr(VirtualRouter, "datagram_received", handled)
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock = await _following_a_master(d, fake)
+        sock.deliver(advert(200), "192.0.2.2")  # heard again: the very objects, remembered
+        await until(lambda: not sock.inbox)
+        await until(lambda: state(d) == "MASTER")  # its adverts stop: we take over
+        await until(lambda: said(d))
+        journal.clear()
+        sock.journal = fake.netlink.journal = journal
+        sock.deliver(advert(200), "192.0.2.2")  # it answers
+        await until(lambda: state(d) == "BACKUP" and said(d))
+        read = journal.index(("read", 1))
+        gone = ("del", "eth0", "192.0.2.99/24")
+        assert journal[read + 1 : read + 3] == [gone, ("handled",)], journal
+        assert journal.count(gone) == 2  # again in the step-down, in its order: not there any more
+        assert not fake.netlink.addresses["eth0"]
+
+    drive(tmp_path, conf(), body)
