@@ -8,10 +8,11 @@ namespace and prints one JSON line per change, stamped with time.monotonic() (CL
 one clock for every namespace, so the lines of several hosts merge into one timeline). The first
 line is the state at start. SIGTERM ends it.
 
-The watcher runs SCHED_FIFO (when it may): it stamps a change when it reads the notification, and
-address notifications carry no kernel timestamp, so a watcher waiting for a CPU behind the daemons
-stamps late. Measured on this 2-vCPU lab (2026-11-30): a takeover's 1 ms answer window on one host
-delayed that host's watcher enough to shrink short double holdings to a tenth of their length.
+The fallback of bench/vipwatch.c (same output), for a machine without gcc. Address notifications
+carry no kernel timestamp: a watcher stamps a change when it reads it. As SCHED_OTHER this one
+stamped late behind the daemons on the 2-vCPU lab (a takeover's 1 ms answer window shrank short
+double holdings to a tenth of their length, 2026-11-30); as SCHED_FIFO, which it asks for, its
+~0.2 ms of Python per notification holds a daemon off its CPU instead (perf sched, 2026-12-01).
 
 With ``--adverts-from IP`` it also prints the arrival of every VRRP advert from that source
 (``{"t": ..., "advert": priority}``, the kernel's receive timestamp on the same clock), so a
