@@ -11,8 +11,8 @@
  * SCHED_FIFO it held a daemon off its CPU for that long (keepalived's old master once, vrrpkit's
  * new one once), and as SCHED_OTHER it stamped late behind the daemons. This one stamps right
  * after the read (a few microseconds), runs SCHED_FIFO with its memory locked, and holds its
- * output until 20 ms pass without an event, so no reader is woken while a double holding is
- * being timed. SIGTERM flushes and ends it. Built by bench/labwatch.py with gcc -O2.
+ * output until 20 ms pass without an event (or for 100 ms at most), so no reader is woken while a
+ * double holding is being timed. SIGTERM flushes and ends it. Built by bench/labwatch.py with gcc -O2.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,7 +34,8 @@
 #include <unistd.h>
 
 #define VRRP_PROTO 112
-#define QUIET_MS 20 /* output is written after this long without an event */
+#define QUIET_MS 20     /* output is written after this long without an event, */
+#define MAX_HOLD_MS 100 /* or once it is this old (adverts every 10 ms are never quiet for long) */
 
 static volatile sig_atomic_t stopping;
 static unsigned char want[16];
@@ -214,23 +215,28 @@ int main(int argc, char **argv) {
     fflush(stdout);
 
     struct pollfd fds[2] = {{nl, POLLIN, 0}, {vrrp, POLLIN, 0}};
-    int pending = 0;
+    double pending = 0; /* when the oldest line not written yet was printed (0: none) */
     static char buf[65536];
     while (!stopping) {
-        int ready = poll(fds, vrrp >= 0 ? 2 : 1, pending ? QUIET_MS : -1);
+        int timeout = -1;
+        if (pending > 0) {
+            int left = (int)((pending + MAX_HOLD_MS / 1e3 - mono()) * 1e3);
+            timeout = left < 0 ? 0 : left < QUIET_MS ? left : QUIET_MS;
+        }
+        int ready = poll(fds, vrrp >= 0 ? 2 : 1, timeout);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        if (ready == 0) { /* quiet: now the readers may wake */
+        if (ready == 0) { /* quiet, or held long enough: now the readers may wake */
             fflush(stdout);
             pending = 0;
             continue;
         }
         if (vrrp >= 0 && (fds[1].revents & POLLIN)) {
             read_adverts(vrrp, peer);
-            pending = 1;
+            pending = pending > 0 ? pending : mono();
         }
         if (!(fds[0].revents & POLLIN))
             continue;
@@ -245,7 +251,7 @@ int main(int argc, char **argv) {
             if (now_held != held) {
                 held = now_held;
                 printf("{\"t\": %.9f, \"held\": %s}\n", now, held ? "true" : "false");
-                pending = 1;
+                pending = pending > 0 ? pending : now;
             }
         }
     }
