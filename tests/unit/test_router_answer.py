@@ -43,7 +43,8 @@ def test_the_rivals_next_advert_is_answered_ahead_and_once() -> None:
     effects = drain(r)
     assert of(effects, fx.SendAdvert) == []
     assert of(effects, fx.SendGarp)[0].count == 5
-    assert of(effects, fx.Notify)[0].state == "MASTER_RX_LOWER_PRI"
+    notify = of(effects, fx.Notify)[0]
+    assert notify.state == "MASTER_RX_LOWER_PRI" and (notify.src, notify.heard, notify.priority) == (PEER, 50, 100)
     assert r.stats.advert_sent == sent_before + 1 and r.stats.lower_prio_unanswered == 0
     assert r.timers()["advert"] == 12.0 and r.state is State.MASTER
     # and the one after is answered ahead again (the token stays while nothing changes)

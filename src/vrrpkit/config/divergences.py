@@ -43,9 +43,10 @@ DIVERGENCES: tuple[Divergence, ...] = (
     Divergence(
         key="lower-priority-answer-once-per-interval",
         direction="runtime",
-        vrrpkit="a MASTER answers lower-priority adverts (advert, re-GARP, notify_master_rx_lower_pri) at most "
-        "once per half advert interval; the others are counted (lower_prio_unanswered)",
-        keepalived_2_2_7="answers every lower-priority advert",
+        vrrpkit="a MASTER answers lower-priority adverts (advert, re-GARP, notify_master_rx_lower_pri, the "
+        "'Received advert from ... with lower priority' line) at most once per half advert interval; the "
+        "others are counted (lower_prio_unanswered)",
+        keepalived_2_2_7="answers, and logs, every lower-priority advert",
         why="a flood of lower-priority adverts must not make the master a flood of adverts and GARPs (two "
         "answers an interval at most), while a rival advertising every interval, jitter and all, is answered "
         "every time (docs/reliability.md)",

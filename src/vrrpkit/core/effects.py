@@ -93,11 +93,14 @@ class StateChanged:
 
 @dataclass(frozen=True)
 class Notify:
-    """Run the instance's notify scripts for ``state``."""
+    """Run the instance's notify scripts for ``state``. MASTER_RX_LOWER_PRI also says whose
+    advert it was (``src``, its ``heard`` priority): keepalived logs that line, and alerts grep it."""
 
     instance: str
     state: NotifyKind
     priority: int
+    src: IPAddress | None = None
+    heard: int | None = None
 
 
 @dataclass(frozen=True)

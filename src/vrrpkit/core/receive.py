@@ -447,7 +447,7 @@ class Receiving:
             self.stats.lower_prio_unanswered += 1
             return False
         self._answer_after = now + cfg.advert_int_cs / 200
-        self._emit(fx.Notify(self.name, fx.NotifyKind.MASTER_RX_LOWER_PRI, mine))
+        self._emit(fx.Notify(self.name, fx.NotifyKind.MASTER_RX_LOWER_PRI, mine, src, adv.priority))
         if not cfg.lower_prio_no_advert:
             if not answered:  # else already sent, and counted, by `answer_first`
                 self._send_advert(now)

@@ -150,6 +150,10 @@ class EffectApplier:
         elif isinstance(effect, fx.StateChanged):
             self._state_changed(inst, effect)
         elif isinstance(effect, fx.Notify):
+            if effect.src is not None:  # keepalived's line, word for word (log-based alerts match it)
+                election = "" if inst.cfg.lower_prio_no_advert else ", forcing new election"
+                log.info("(%s) Received advert from %s with lower priority %d, ours %d%s", inst.name, effect.src,
+                         effect.heard, effect.priority, election, extra=_fields(inst))  # fmt: skip
             notify = self.scripts.notify_of("instance", inst.name)
             commands = instance_commands(notify, inst.name, effect.state, effect.priority)
             self.notifier.run(inst.name, commands)

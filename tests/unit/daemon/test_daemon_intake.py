@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import selectors
 import signal
 import sys
@@ -287,11 +288,11 @@ def test_what_a_takeover_sends_first_is_built_ahead_once_per_config(
 
 
 def test_a_rival_answered_before_is_answered_before_its_advert_is_handled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The rival's next advert is the same bytes (the same objects from the socket): our advert
-    leaves before the router handles it (`VirtualRouter.answer_first`), once; the re-GARP and
-    the notify follow from the handling as before."""
+    leaves before the router handles it (`VirtualRouter.answer_first`), once; the re-GARP, the
+    notify and keepalived's log line follow from the handling as before."""
     from vrrpkit.core.router import VirtualRouter
 
     journal: list[tuple[object, ...]] = []
@@ -323,7 +324,10 @@ def test_a_rival_answered_before_is_answered_before_its_advert_is_handled(
         assert router.stats.lower_prio_unanswered == 0 and state(d) == "MASTER"
         assert runner.queued and notifies(runner).count("master VI_1") == 1
 
+    caplog.set_level(logging.INFO, logger="vrrpkit")
     drive(tmp_path, conf(), body)
+    line = "(VI_1) Received advert from 192.0.2.7 with lower priority 50, ours 100, forcing new election"
+    assert [r.getMessage() for r in caplog.records].count(line) == 3  # keepalived's words, once per answer
 
 
 def test_the_master_we_followed_answering_our_takeover_removes_the_vip_before_the_batch_is_handled(
@@ -360,3 +364,20 @@ def test_the_master_we_followed_answering_our_takeover_removes_the_vip_before_th
         assert not fake.netlink.addresses["eth0"]
 
     drive(tmp_path, conf(), body)
+
+
+def test_lower_prio_no_advert_logs_keepalived_line_without_the_election(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """keepalived 2.2.7 (vrrp.c): ", forcing new election" only when it answers with an advert."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        fake.sockets[("eth0", 4)].deliver(advert(50, src="192.0.2.7"), "192.0.2.7")
+        await until(lambda: d.instances["VI_1"].router.stats.advert_rcvd > 0 and said(d))
+
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    drive(tmp_path, conf(extra="lower_prio_no_advert"), body)
+    assert "(VI_1) Received advert from 192.0.2.7 with lower priority 50, ours 100" in [
+        r.getMessage() for r in caplog.records
+    ]
