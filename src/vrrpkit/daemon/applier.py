@@ -313,8 +313,10 @@ class EffectApplier:
             for effect in router.answer_first(payload, src, dst, ttl, now) or ():
                 self.send_advert(inst, effect)
             gone = router.step_down_first(payload, src, dst, ttl)
+            if gone is None or not self.release_vips:
+                return
             held = self.routes.held.get(inst.name)
-            if gone is not None and self.release_vips and not (held and (held.routes or held.rules)):
+            if not (held and (held.routes or held.rules)):
                 for vip in gone.vips:
                     self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
         except Exception:  # the batch is then handled the usual way: never the loop

@@ -381,3 +381,23 @@ def test_lower_prio_no_advert_logs_keepalived_line_without_the_election(
     assert "(VI_1) Received advert from 192.0.2.7 with lower priority 50, ours 100" in [
         r.getMessage() for r in caplog.records
     ]
+
+
+def test_a_master_with_virtual_routes_steps_down_in_keepalived_order_not_ahead(tmp_path: Path) -> None:
+    """Routes (and rules) go before the VIPs when a master leaves: then nothing is removed ahead."""
+    from test_daemon_loop import ROUTE
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        sock = await _following_a_master(d, fake)
+        sock.deliver(advert(200), "192.0.2.2")
+        await until(lambda: not sock.inbox)
+        await until(lambda: state(d) == "MASTER" and said(d))
+        known = sock._parsed[(advert(200), "192.0.2.2", "224.0.0.18", 255)]  # what the socket hands over
+        router = d.instances["VI_1"].router
+        assert router.step_down_first(known.payload, known.src, known.dst, known.ttl) is not None  # decided ...
+        fake.netlink.calls.clear()
+        sock.deliver(advert(200), "192.0.2.2")  # ... but the route must go first
+        await until(lambda: state(d) == "BACKUP" and said(d))
+        assert [c[0] for c in fake.netlink.calls] == ["del-route", "del"], fake.netlink.calls
+
+    drive(tmp_path, conf(extra=ROUTE), body)
