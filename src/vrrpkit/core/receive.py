@@ -188,6 +188,16 @@ class Judge:
         return interval, addresses
 
 
+Remembered = tuple[bytes, IPAddress, IPAddress, int]  # (data, src, dst, ttl) of a datagram judged before
+
+
+def _same(token: Remembered, data: bytes, src: IPAddress, dst: IPAddress, ttl: int) -> bool:
+    """The very datagram remembered in ``token``: the socket's same objects for the same bytes
+    and addresses (its parse cache), and the same TTL. Identity, not equality: a few pointer
+    comparisons, and nothing judged again is taken for something already judged."""
+    return data is token[0] and src is token[1] and dst is token[2] and ttl == token[3]
+
+
 class Receiving:
     """What a `VirtualRouter` does with a datagram (a mixin: the state below is the router's)."""
 
@@ -215,9 +225,9 @@ class Receiving:
     _priority: int
     _mdi: tuple[tuple[int, int], float]
     _hot: tuple[bytes, IPAddress, IPAddress, int] | None
-    _rival: tuple[bytes, IPAddress, IPAddress, int] | None
-    _answered: tuple[bytes, IPAddress, IPAddress, int] | None
-    _superior: tuple[bytes, IPAddress, IPAddress, int] | None
+    _rival: Remembered | None
+    _answered: Remembered | None
+    _superior: Remembered | None
     _master_advert: Advertisement | None
     _master_advert_prio: int
     _answer_after: float
@@ -285,15 +295,7 @@ class Receiving:
         `datagram_received` next, which does the rest of the answer (re-GARP, notify, timers)
         without sending the adverts again. None: nothing to send ahead, handle it as usual."""
         rival = self._rival
-        if (
-            rival is None
-            or data is not rival[0]
-            or src is not rival[1]
-            or dst is not rival[2]
-            or ttl != rival[3]
-            or now < self._answer_after
-            or not self.running
-        ):
+        if rival is None or not _same(rival, data, src, dst, ttl) or now < self._answer_after or not self.running:
             return None
         self._answered = rival
         self.stats.advert_sent += 1
@@ -309,25 +311,25 @@ class Receiving:
         step-down removes the VIPs again (a no-op for the kernel) with the rest: routes, firewall,
         what is said. Nothing here changes the router."""
         superior = self._superior
-        if (
-            superior is None
-            or data is not superior[0]
-            or src is not superior[1]
-            or dst is not superior[2]
-            or ttl != superior[3]
-            or self.state is not State.MASTER
-            or not self.running
-        ):
+        if superior is None or not _same(superior, data, src, dst, ttl):
+            return None
+        if self.state is not State.MASTER or not self.running:
             return None
         cfg = self.config
         return fx.DelVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips)
 
     def _outranked_by(self, adv: Advertisement, src: IPAddress) -> bool:
         """Whether a MASTER steps down, and does nothing else first, on this accepted advert."""
-        mine, cfg = self._priority, self.config
+        cfg = self.config
         if cfg.higher_prio_send_advert or (cfg.owner and cfg.owner_ignore_adverts) or self.address is None:
             return False
-        return adv.priority > mine or (adv.priority == mine and int(src) > int(self.address))
+        return self._outranks_us(adv, src)
+
+    def _outranks_us(self, adv: Advertisement, src: IPAddress) -> bool:
+        """RFC 5798 6.4.3: a higher priority, or ours from a higher address (we have one)."""
+        mine, address = self._priority, self.address
+        assert address is not None
+        return adv.priority > mine or (adv.priority == mine and int(src) > int(address))
 
     def datagram_received(
         self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
@@ -430,7 +432,7 @@ class Receiving:
             return False
         mine = self._priority
         assert self.address is not None  # a master always has one (else FAULT)
-        if adv.priority > mine or (adv.priority == mine and int(src) > int(self.address)):
+        if self._outranks_us(adv, src):
             if cfg.higher_prio_send_advert:
                 self._send_advert(now)
             self._transition(Event.HIGHER_PRIORITY, now, f"higher priority {adv.priority} from {src}")

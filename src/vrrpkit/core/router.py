@@ -24,7 +24,7 @@ from vrrpkit.core import announce
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import PRIORITY_STOP, ChecksumCompat, InstanceConfig, IPAddress, Vip, apply_strict
 from vrrpkit.core.packet import Advertisement, DropReason
-from vrrpkit.core.receive import Judge, Receiving, Timer
+from vrrpkit.core.receive import Judge, Receiving, Remembered, Timer
 from vrrpkit.core.reconfig import diff, identity
 from vrrpkit.core.state import Event, State, next_state
 from vrrpkit.core.stats import Stats
@@ -90,11 +90,11 @@ class VirtualRouter(Receiving):
         self._hot: tuple[bytes, IPAddress, IPAddress, int] | None = None
         # (data, src, dst, ttl) of the lower-priority rival a MASTER answered last, while nothing
         # can change what it means (cleared with `_hot`), and the one `answer_first` answered
-        self._rival: tuple[bytes, IPAddress, IPAddress, int] | None = None
-        self._answered: tuple[bytes, IPAddress, IPAddress, int] | None = None
+        self._rival: Remembered | None = None
+        self._answered: Remembered | None = None
         # (data, src, dst, ttl) of the master a BACKUP followed until it took over, when that
         # master outranks it: its answer steps this MASTER down (`step_down_first`)
-        self._superior: tuple[bytes, IPAddress, IPAddress, int] | None = None
+        self._superior: Remembered | None = None
         # True when the last datagram did nothing but move Master_Down later: no effect, no
         # earlier deadline (a caller that tracks deadlines may skip looking at this router)
         self.only_timer_moved = False

@@ -287,12 +287,9 @@ def test_what_a_takeover_sends_first_is_built_ahead_once_per_config(
     drive(tmp_path, conf() + conf(name="VI_2", vrid=52, vips="192.0.2.98/24"), body)
 
 
-def test_a_rival_answered_before_is_answered_before_its_advert_is_handled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The rival's next advert is the same bytes (the same objects from the socket): our advert
-    leaves before the router handles it (`VirtualRouter.answer_first`), once; the re-GARP, the
-    notify and keepalived's log line follow from the handling as before."""
+def _journal_of_handling(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """A journal that gets ("handled",) whenever a router is handed a datagram: give it to the
+    fakes too, and it says what the daemon did before the router saw the datagram."""
     from vrrpkit.core.router import VirtualRouter
 
     journal: list[tuple[object, ...]] = []
@@ -303,6 +300,16 @@ def test_a_rival_answered_before_is_answered_before_its_advert_is_handled(
         return handle(self, *args)
 
     monkeypatch.setattr(VirtualRouter, "datagram_received", handled)
+    return journal
+
+
+def test_a_rival_answered_before_is_answered_before_its_advert_is_handled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rival's next advert is the same bytes (the same objects from the socket): our advert
+    leaves before the router handles it (`VirtualRouter.answer_first`), once; the re-GARP, the
+    notify and keepalived's log line follow from the handling as before."""
+    journal = _journal_of_handling(monkeypatch)
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")
@@ -336,16 +343,7 @@ def test_the_master_we_followed_answering_our_takeover_removes_the_vip_before_th
     """It was alive and only its adverts were lost: its advert is the one we followed (the same
     objects from the socket), it outranks us, so the VIP goes at once (`step_down_first`); the
     handling then steps down as before, its removal a no-op for the kernel."""
-    from vrrpkit.core.router import VirtualRouter
-
-    journal: list[tuple[object, ...]] = []
-    handle = VirtualRouter.datagram_received
-
-    def handled(self: VirtualRouter, *args: Any) -> Any:
-        journal.append(("handled",))
-        return handle(self, *args)
-
-    monkeypatch.setattr(VirtualRouter, "datagram_received", handled)
+    journal = _journal_of_handling(monkeypatch)
 
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         sock = await _following_a_master(d, fake)
