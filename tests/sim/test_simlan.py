@@ -67,6 +67,22 @@ def test_crash_failover_exactly_at_master_down_interval() -> None:
     assert lan.vip_holders(VIP) == {"h2"}
 
 
+def test_lost_adverts_of_a_live_master_move_nothing() -> None:
+    """Three of h1's adverts lost in a row (the chaos bench's row): h2 asks before it takes over,
+    h1 answers, and nobody changes state; keepalived's h2 would hold the VIP until that answer."""
+    lan = seed_lan()
+    lan.run(10.05)
+    settled = len(lan.transitions)
+    for _ in range(4):
+        lan.lose_adverts("h1", 3)
+        lan.run(6)
+    assert len(lan.transitions) == settled and lan.vip_holders(VIP) == {"h1"}
+    h2 = lan.router("h2", "VI_1")
+    assert h2.stats.claims_sent == h2.stats.claims_answered == 4
+    assert [e.master for _, e in lan.hosts["h2"].claims_answered] == [ip_address(ADDRS["h1"])] * 4
+    assert lan.router("h3", "VI_1").stats.claims_sent == 0  # h2's claim reset h3's timer, h1's answer again
+
+
 def test_graceful_stop_hands_over_at_skew_time() -> None:
     lan = seed_lan()
     lan.run(10.05)

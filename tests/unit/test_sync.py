@@ -101,7 +101,11 @@ def test_group_stays_backup_while_one_member_still_hears_its_master() -> None:
                 group.settle(now)
     assert (a.state, b.state) == (State.BACKUP, State.BACKUP)
     assert a.wants_master and not b.wants_master
-    when = b.get_timer() or 0.0  # B's master falls silent: B's timer runs out and the group moves
+    when = b.get_timer() or 0.0  # B's master falls silent: B's claim goes unanswered
+    b.handle_timer(when)
+    group.settle(when)
+    assert b.stats.claims_sent == 1 and (a.state, b.state) == (State.BACKUP, State.BACKUP)
+    when = b.get_timer() or 0.0  # and its timer runs out: the group moves
     b.handle_timer(when)
     group.settle(when)
     assert (a.state, b.state) == (State.MASTER, State.MASTER)

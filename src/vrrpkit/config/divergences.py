@@ -52,6 +52,18 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "every time (docs/reliability.md)",
     ),
     Divergence(
+        key="takeover-claim",
+        direction="runtime",
+        vrrpkit="a BACKUP whose master outranks it sends its own advert 1 ms before Master_Down_Interval ends "
+        "(the claim) and takes over when the interval ends only if that master did not answer; an answer is "
+        "logged ('... answered our claim: staying BACKUP') and counted (vrrpkit_takeover_claims_answered_total)",
+        keepalived_2_2_7="takes over when the interval ends (VIP, GARPs, notify_master); a master that was alive "
+        "answers that advert and takes the VIP back (notify_backup)",
+        why="a master whose adverts were lost is alive and answers a lower priority at once (keepalived and "
+        "vrrpkit do), so asking first keeps the VIP where it is, with no ARP caches flipped and no notify "
+        "scripts run, while a dead master's takeover comes exactly when it would have (docs/reliability.md)",
+    ),
+    Divergence(
         key="script-interval-fraction",
         direction="laxer",
         vrrpkit="vrrp_script interval/timeout accept fractions of a second",

@@ -104,6 +104,16 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class ClaimAnswered:
+    """A BACKUP's master went silent for a Master_Down interval, then answered the claim (our
+    advert sent just before the takeover): no takeover. Its adverts were lost, or it stalled."""
+
+    instance: str
+    master: IPAddress | None
+    priority: int | None
+
+
+@dataclass(frozen=True)
 class PacketDropped:
     instance: str
     reason: DropReason
@@ -151,6 +161,7 @@ Effect = (
     | StateChanged
     | Notify
     | PacketDropped
+    | ClaimAnswered
     | Mismatch
     | PriorityChanged
     | SyncGroupChanged

@@ -32,9 +32,21 @@ class Timer(StrEnum):
     GARP_REPEAT = "garp-repeat"
     GARP_REFRESH = "garp-refresh"
     GARP_EXTRA = "garp-extra-if"
+    TAKEOVER = "takeover"
 
 
 _MASTER_DOWN = Timer.MASTER_DOWN
+
+# When the master a BACKUP follows outranks it, the BACKUP's Master_Down timer fires this long
+# before RFC 5798's Master_Down_Interval ends, and it sends its own advert then (the claim): a
+# master that is alive but whose adverts were lost answers a lower priority at once (keepalived and
+# vrrpkit do, 0.1-0.8 ms on the lab's LAN), and the BACKUP, hearing it, stays BACKUP: no VIP, no
+# GARP, no notify. Otherwise it takes over when the interval ends (`Timer.TAKEOVER`), no later than
+# without the claim. (A master that does not outrank us would step down on our advert rather than
+# answer it: then there is nothing to ask, and no lead.) Two milliseconds: a few answers' round
+# trips on a LAN or in a cloud zone, with room for a late wake-up, and a fifth of the shortest
+# advert interval (docs/divergences.md, takeover-claim).
+CLAIM_LEAD = 0.002
 
 
 class ReceiveRules:
@@ -203,9 +215,9 @@ class Receiving:
 
     # What this half of the router sets; the rest of the router's slots are `VirtualRouter`'s.
     __slots__ = (
-        "_answer_after", "_answered", "_garp_lower_pending", "_hot", "_master_advert", "_master_advert_prio",
-        "_old_checksum", "_rival", "_superior", "master_address", "master_adver_int_cs", "master_priority",
-        "only_timer_moved", "wants_master",
+        "_answer_after", "_answered", "_claimed", "_garp_lower_pending", "_hot", "_lead", "_master_advert",
+        "_master_advert_prio", "_master_left", "_mdi", "_old_checksum", "_rival", "_superior", "master_address",
+        "master_adver_int_cs", "master_priority", "only_timer_moved", "wants_master",
     )  # fmt: skip
 
     config: InstanceConfig
@@ -223,7 +235,6 @@ class Receiving:
     _effects: list[fx.Effect]
     _deadlines: dict[Any, float]
     _priority: int
-    _mdi: tuple[tuple[int, int], float]
     _hot: tuple[bytes, IPAddress, IPAddress, int] | None
     _rival: Remembered | None
     _answered: Remembered | None
@@ -231,17 +242,74 @@ class Receiving:
     _master_advert: Advertisement | None
     _master_advert_prio: int
     _answer_after: float
+    _claimed: bool  # this Master_Down sent a claim (`_claim`)
+    _lead: float  # how much earlier than the RFC's the Master_Down deadline is set: 0 or CLAIM_LEAD
+    _master_left: bool  # the master's last word was priority 0: nobody will answer a claim
+    _mdi: tuple[tuple[int, int, float], float]
     _garp_lower_pending: bool
     _old_checksum: bool
     _advert_cache: dict[int, Any]
 
     @property
     def skew_time(self) -> float:
-        raise NotImplementedError
+        prio = self._priority
+        if self.config.version == 2:
+            return (256 - prio) / 256
+        return ((256 - prio) * self.master_adver_int_cs) / 256 / 100
 
     @property
     def master_down_interval(self) -> float:
+        """RFC 5798's Master_Down_Interval (keepalived's down_timer_adverts for its 3)."""
+        return self.config.down_timer_adverts * self.master_adver_int_cs / 100 + self.skew_time
+
+    def _down_from(self, when: float) -> float:
+        """The Master_Down deadline for a silence that starts at ``when``: the interval, less
+        CLAIM_LEAD when the master we follow outranks us and did not say goodbye (`_lead`
+        remembers which, for the timer). Remembered per interval, priority and lead: a BACKUP's
+        repeated master advert (the fast paths) adds `_mdi`'s value without looking again."""
+        master, address, ours = self.master_priority, self.master_address, self.address
+        lead = 0.0
+        if master is not None and address is not None and ours is not None and not self._master_left and (
+            master > self._priority or (master == self._priority and int(address) > int(ours))
+        ):
+            lead = CLAIM_LEAD
+        self._lead = lead
+        key = (self.master_adver_int_cs, self._priority, lead)
+        if self._mdi[0] != key:
+            self._mdi = (key, self.master_down_interval - lead)
+        return when + self._mdi[1]
+
+    @property
+    def claiming(self) -> bool:
+        """A claim is out and no master heard since: the takeover's own time is next (a caller
+        waits for it awake however recently it waited, and reads the master's answer at once)."""
+        return Timer.TAKEOVER in self._deadlines
+
+    def _may_take_over(self) -> bool:
         raise NotImplementedError
+
+    def _claim(self, now: float, when: float) -> bool:
+        """Master_Down fired (due at ``when``), set `_lead` early: ask the master whether it is
+        alive (our advert), and take over when the interval ends, unless it answered by then.
+        False: no lead, take over now. A sync group that holds us back gets no claim (nor a
+        takeover: the timer looks again then)."""
+        if not self._lead:
+            return False
+        end = when + self._lead
+        self._deadlines[Timer.TAKEOVER] = end
+        if end > now and self._may_take_over():
+            self._claimed = True
+            self.stats.claims_sent += 1
+            self._send_advert(now)
+        return True
+
+    def _claim_heard(self) -> None:
+        """A master's advert while our claim is out: its answer. No takeover; Master_Down runs
+        from this advert, as from any."""
+        self._claimed = False
+        self._deadlines.pop(Timer.TAKEOVER, None)
+        self.stats.claims_answered += 1
+        self._emit(fx.ClaimAnswered(self.name, self.master_address, self.master_priority))
 
     def _drop(self, reason: DropReason, src: IPAddress | None, detail: str, count: bool = True) -> None:
         raise NotImplementedError
@@ -277,7 +345,9 @@ class Receiving:
         self.stats.advert_rcvd += count
         deadlines = self._deadlines
         deadlines[_MASTER_DOWN] = now + self._mdi[1]
-        if self.wants_master:  # held by a sync group, and now the master is back: the group must look
+        if self.wants_master or self._claimed:  # a sync group must look again, or our claim is answered
+            if self._claimed:
+                self._claim_heard()
             self.wants_master = self.only_timer_moved = False
             return None
         self.only_timer_moved = True
@@ -396,10 +466,14 @@ class Receiving:
             # our priority unchanged: the same decision, and only the timer moves
             self._deadlines[Timer.MASTER_DOWN] = now + self._mdi[1]  # computed when it was accepted
             self.wants_master = False
+            if self._claimed:
+                self._claim_heard()
             return
         cfg = self.config
         if adv.priority == PRIORITY_STOP:
             self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
+            # nobody to ask: no claim, and its next advert (if it comes back) goes the full way
+            self._master_left, self._lead, self._master_advert, self._hot = True, 0.0, None, None
             return
         if not cfg.preempt or adv.priority >= self._priority:
             self._accept_master(adv, src, now)
@@ -420,7 +494,10 @@ class Receiving:
             self.master_adver_int_cs = adv.interval_cs
         self.master_address = src
         self.master_priority = adv.priority
-        self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+        self._master_left = False
+        self._deadlines[Timer.MASTER_DOWN] = self._down_from(now)
+        if self._claimed:
+            self._claim_heard()
 
     def _master_received(self, adv: Advertisement, src: IPAddress, now: float, answered: bool = False) -> bool:
         """What a MASTER (or a FAULT-free non-BACKUP) does with an accepted advert; True when it

@@ -39,7 +39,7 @@ class VirtualRouter(Receiving):
     # each one's own dict cost ~2 KB; with the lists below, 200 routers take 440 KB, not 830.
     __slots__ = (  # and `Receiving`'s
         "_advert_cache", "_advert_interval", "_deadlines", "_effects", "_group_fault", "_group_master",
-        "_group_others_want_master", "_host_address", "_judge", "_link_up", "_mdi", "_priority",
+        "_group_others_want_master", "_host_address", "_judge", "_link_up", "_priority",
         "_said_goodbye", "_src_present", "_sync_fault", "_sync_log", "_tracks", "address", "config",
         "fault_reason", "group", "name", "running", "state", "state_since", "stats", "transitions",
     )  # fmt: skip
@@ -83,7 +83,9 @@ class VirtualRouter(Receiving):
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
         self._said_goodbye = False  # this mastership's priority-0 adverts already went out (`goodbye`)
         self._answer_after = 0.0  # no answer to a lower priority before this time
-        self._mdi: tuple[tuple[int, int], float] = ((0, 0), 0.0)
+        self._claimed = self._master_left = False
+        self._lead = 0.0
+        self._mdi = ((0, 0, 0.0), 0.0)
         self._master_advert: Advertisement | None = None  # the advert last accepted as our master's
         self._master_advert_prio = 0  # our priority when we accepted it
         # (data, src, dst, ttl) of the master's advert while nothing can change what it means
@@ -110,7 +112,7 @@ class VirtualRouter(Receiving):
         self._advert_cache.clear()
         self._advert_interval = cfg.advert_int_cs / 100
         self._master_advert = self._hot = self._rival = self._superior = None
-        self._mdi = ((0, 0), 0.0)
+        self._mdi = ((0, 0, 0.0), 0.0)
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class VirtualRouter(Receiving):
         change = diff(old, new)
         silent_since = None  # when a backup last heard its master, to re-time its down timer
         if Timer.MASTER_DOWN in self._deadlines:
-            silent_since = self._deadlines[Timer.MASTER_DOWN] - self.master_down_interval
+            silent_since = self._deadlines[Timer.MASTER_DOWN] - self.master_down_interval + self._lead
         delay_since = self._deadlines.get(Timer.PREEMPT_DELAY, now) - old.preempt_delay_cs / 100
         known = dict(tracks or {})
         kinds = {t.name: t.kind for t in old.tracks}
@@ -221,7 +223,7 @@ class VirtualRouter(Receiving):
             # does, because the master's adverts mismatch until it is reloaded too.
             if new.version == 2 and new.advert_int_cs != old.advert_int_cs:
                 silent_since = now
-            self._deadlines[Timer.MASTER_DOWN] = max(now, silent_since + self.master_down_interval)
+            self._deadlines[Timer.MASTER_DOWN] = max(now, self._down_from(silent_since))
 
     def resign(self, now: float, reason: str) -> None:
         """A MASTER lost something it installed and tracks (a virtual route or rule deleted behind its
@@ -308,21 +310,6 @@ class VirtualRouter(Receiving):
         """Effective priority: base plus track weights, clamped to 1..254; 255 for the owner."""
         return self._priority
 
-    @property
-    def skew_time(self) -> float:
-        prio = self._priority
-        if self.config.version == 2:
-            return (256 - prio) / 256
-        return ((256 - prio) * self.master_adver_int_cs) / 256 / 100
-
-    @property
-    def master_down_interval(self) -> float:
-        # computed for every advert a BACKUP accepts: remember it for the interval and priority
-        key = (self.master_adver_int_cs, self._priority)
-        if self._mdi[0] != key:
-            self._mdi = (key, self.config.down_timer_adverts * self.master_adver_int_cs / 100 + self.skew_time)
-        return self._mdi[1]
-
     def own_fault(self) -> str | None:
         """Why this instance itself must be in FAULT, ignoring its sync group."""
         cfg = self.config
@@ -405,8 +392,9 @@ class VirtualRouter(Receiving):
         self.wants_master = new is State.MASTER
         self.state_since = now
         self.transitions.append((now, old, new, reason))
-        for timer in (Timer.MASTER_DOWN, Timer.PREEMPT_DELAY):
+        for timer in (Timer.MASTER_DOWN, Timer.TAKEOVER, Timer.PREEMPT_DELAY):
             self._deadlines.pop(timer, None)
+        self._claimed = False
         self._emit(fx.StateChanged(self.name, old, new, event, reason, now))
         if new is State.MASTER:
             self._become_master(now)
@@ -414,7 +402,7 @@ class VirtualRouter(Receiving):
                 self._superior = followed  # a master that outranks us: its answer will step us down
         elif new is State.BACKUP:
             self.master_adver_int_cs = self.config.advert_int_cs  # until a master tells us its own
-            self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+            self._deadlines[Timer.MASTER_DOWN] = self._down_from(now)
         if new is not State.INIT:
             self._emit(fx.Notify(self.name, fx.NotifyKind(new.value), self._priority))
         if self.group is not None and event not in _SYNC_EVENTS:
@@ -497,12 +485,17 @@ class VirtualRouter(Receiving):
             # the advert period (unless we are a whole interval behind)
             interval = cfg.advert_int_cs / 100
             self._deadlines[Timer.ADVERT] = when + interval if when + interval > now else now + interval
-        elif name is Timer.MASTER_DOWN:
+        elif name is Timer.MASTER_DOWN or name is Timer.TAKEOVER:
+            if name is Timer.MASTER_DOWN and self._claim(now, when):
+                return  # the takeover is due `_lead` later, unless the master answers
+            if name is Timer.TAKEOVER and Timer.MASTER_DOWN in self._deadlines:
+                self._claimed = False  # heard meanwhile, not as an answer: a goodbye, or no claim was out
+                return
             self.wants_master = True
             if self._may_take_over():
                 self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
             else:  # held by the group; keepalived looks again after another down interval
-                self._deadlines[Timer.MASTER_DOWN] = now + self.master_down_interval
+                self._deadlines[Timer.MASTER_DOWN] = self._down_from(now)
         elif name is Timer.PREEMPT_DELAY:
             # only if we still outrank the master we deferred to (our priority may have dropped)
             if self.master_priority is None or self.master_priority < self._priority:
@@ -557,7 +550,7 @@ class VirtualRouter(Receiving):
         scratch._old_checksum = self._old_checksum
         scratch._advert_cache = dict(self._advert_cache)
         scratch.start(now)
-        for _ in range(3):  # Master_Down, or a preempt delay first
+        for _ in range(4):  # Master_Down and the takeover, or a preempt delay first
             when = scratch.get_timer()
             if when is None or scratch.state is not State.BACKUP:
                 break

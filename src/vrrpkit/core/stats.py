@@ -44,6 +44,8 @@ class Stats:
     pri_zero_rcvd: int = 0
     pri_zero_sent: int = 0
     lower_prio_unanswered: int = 0  # lower-priority adverts within an interval of our last answer
+    claims_sent: int = 0  # a BACKUP's advert before its takeover, asking a silent master (vrrpkit's own)
+    claims_answered: int = 0  # ... and that master was heard before the takeover was due: no takeover
     dropped: dict[str, int] = field(default_factory=dict)
 
     def count_drop(self, reason: DropReason) -> None:

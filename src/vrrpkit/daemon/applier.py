@@ -165,6 +165,11 @@ class EffectApplier:
                 self._dropped(inst, effect)
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
+        elif isinstance(effect, fx.ClaimAnswered):
+            # vrrpkit's own line (keepalived would have taken over here, and given the VIP back)
+            log.warning("(%s) Master %s (priority %s) silent for a Master_Down interval, then answered our claim: "
+                        "staying BACKUP (its adverts were lost or it stalled)", inst.name, effect.master,
+                        effect.priority, extra=_fields(inst))  # fmt: skip
         elif isinstance(effect, fx.PriorityChanged):
             log.info("(%s) Changing effective priority from %d to %d", inst.name, effect.old, effect.new,
                      extra=_fields(inst, priority=effect.new))

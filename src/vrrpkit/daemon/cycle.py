@@ -215,7 +215,7 @@ class Cycle:
         """An instance that is not BACKUP (any more) needs its socket read as adverts arrive."""
         lazy = self.socketset.lazy
         for inst in instances:
-            if inst.router.state is not State.BACKUP:
+            if inst.router.state is not State.BACKUP or inst.router.claiming:  # an answer comes at once
                 key = (inst.cfg.advert_interface, inst.cfg.family)
                 if key in lazy:
                     self._make_eager(key)
@@ -546,10 +546,11 @@ class Cycle:
         if earliest is None or armed is None:
             earliest, first = self._earliest(links)
         self._next_deadline = earliest
-        router = first.router if first is not None else None
-        # only a deadline that is the router's own now (not one an advert has moved since)
-        takeover = router is not None and router.state is State.BACKUP and router.get_timer() == earliest
-        takeover = takeover and earliest is not None and earliest - self._waited_at >= TAKEOVER_SPACING
+        router = first.router if first is not None and first.router.state is State.BACKUP else None
+        # the router's own deadline (no advert moved it since); a claim's takeover (CLAIM_LEAD) too
+        takeover = router is not None and earliest is not None and router.get_timer() == earliest and (
+            router.claiming or earliest - self._waited_at >= TAKEOVER_SPACING
+        )
         self._takeover = first if takeover else None
         if self._tick is not None:
             self._tick.arm(earliest - TAKEOVER_AHEAD if takeover and earliest is not None else earliest)

@@ -104,6 +104,9 @@ def _instance_families(snap: Snapshot) -> Iterator[Any]:
     split_events = counter("vrrpkit_split_brain_events", "Split brains detected")
     unanswered = counter("vrrpkit_lower_priority_unanswered",
                          "Lower-priority adverts not answered: within an advert interval of the last answer")
+    claims = counter("vrrpkit_takeover_claims", "Adverts sent as BACKUP just before a takeover, to a silent master")
+    answered = counter("vrrpkit_takeover_claims_answered",
+                       "Claims the silent master answered in time: no takeover (its adverts were lost, or it stalled)")
     for item in snap.instances:
         values = [item.name, str(item.vrid), item.interface]
         info.add_metric([*values, str(item.version), item.mode, item.sync_group or ""], 1.0)
@@ -138,8 +141,11 @@ def _instance_families(snap: Snapshot) -> Iterator[Any]:
             mismatches.add_metric([*values, kind], count)
         split_events.add_metric(values, item.split_brain_events)
         unanswered.add_metric(values, c.get("lower_prio_unanswered", 0))
+        claims.add_metric(values, c.get("claims_sent", 0))
+        answered.add_metric(values, c.get("claims_answered", 0))
     yield from (info, state, code, prio, base, vip, split, since, track, track_file, transitions, became, released,
-                sent, rcvd, zero_sent, zero_rcvd, errors, drops, mismatches, split_events, unanswered)  # fmt: skip
+                sent, rcvd, zero_sent, zero_rcvd, errors, drops, mismatches, split_events, unanswered, claims,
+                answered)  # fmt: skip
 
 
 def _script_families(snap: Snapshot) -> Iterator[Any]:

@@ -54,6 +54,7 @@ class SimHost:
     notifies: list[tuple[float, fx.Notify]] = field(default_factory=list)
     drops: list[fx.PacketDropped] = field(default_factory=list)
     mismatches: list[fx.Mismatch] = field(default_factory=list)
+    claims_answered: list[tuple[float, fx.ClaimAnswered]] = field(default_factory=list)
 
     def held(self) -> set[IPAddress]:
         return set().union(*self.vips.values()) if self.vips else set()
@@ -77,6 +78,7 @@ class SimLan:
         self.delivered = 0
         self.lost = 0
         self._groups: list[frozenset[str]] | None = None
+        self._muted: dict[str, int] = {}  # host -> how many of its next adverts are lost
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
 
@@ -203,6 +205,11 @@ class SimLan:
     def set_loss(self, loss: float) -> None:
         self.loss = loss
 
+    def lose_adverts(self, host: str, count: int) -> None:
+        """The next ``count`` adverts ``host`` sends are lost on the way to everyone (the chaos
+        bench's "adverts lost in a row"): the host lives on and hears the others."""
+        self._muted[host] = count
+
     def inject(self, host: str, data: bytes, src: str, dst: str, ttl: int = 255) -> None:
         """Deliver a raw datagram to every router of ``host`` (tests of receive rules)."""
         self._deliver(self.hosts[host], data, ip_address(src), ip_address(dst), ttl, None)
@@ -274,6 +281,8 @@ class SimLan:
             host.drops.append(effect)
         elif isinstance(effect, fx.Mismatch):
             host.mismatches.append(effect)
+        elif isinstance(effect, fx.ClaimAnswered):
+            host.claims_answered.append((self.now, effect))
         elif isinstance(effect, fx.SyncGroupChanged):
             host.group_changes.append((self.now, effect))
 
@@ -283,6 +292,10 @@ class SimLan:
         return any(a in g and b in g for g in self._groups)
 
     def _transmit(self, sender: SimHost, advert: fx.SendAdvert) -> None:
+        if self._muted.get(sender.name, 0) > 0:
+            self._muted[sender.name] -= 1
+            self.lost += 1
+            return
         if advert.dst.is_multicast:
             if self.multicast_blocked:
                 self.lost += 1

@@ -356,6 +356,7 @@ def test_metrics_count_socket_drops_and_unanswered_lower_priorities() -> None:
 
     inst = instance()
     inst.router.stats.lower_prio_unanswered = 7
+    inst.router.stats.claims_sent, inst.router.stats.claims_answered = 5, 4
     snap = Snapshot(
         pid=1,
         hostname="h",
@@ -372,6 +373,8 @@ def test_metrics_count_socket_drops_and_unanswered_lower_priorities() -> None:
     }
     labels = (("interface", "eth0"), ("vrid", "51"), ("vrrp_instance", "VI_1"))
     assert samples[("vrrpkit_lower_priority_unanswered_total", labels)] == 7
+    assert samples[("vrrpkit_takeover_claims_total", labels)] == 5
+    assert samples[("vrrpkit_takeover_claims_answered_total", labels)] == 4
     sock = (("family", "4"), ("interface", "eth0"))
     assert samples[("vrrpkit_socket_received_total", sock)] == 10
     assert samples[("vrrpkit_socket_dropped_total", (*sock, ("reason", "queue-full")))] == 2
