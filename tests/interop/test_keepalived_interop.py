@@ -139,3 +139,30 @@ def test_version_2_over_ipv6_as_keepalived_sends_it(
         assert st["counters"]["advert_rcvd"] > 0 and not st["counters"]["dropped"]
     lab.processes("h1")[0].kill()
     wait_holders(lab, {"h1", "h2"}, 8, vip=vip6)  # SIGKILL leaves the VIP on h1, with either daemon
+
+
+def test_keepalived_answers_the_takeover_claim_of_a_vrrpkit_backup(make_lab: MakeLab) -> None:
+    """Three of keepalived's adverts lost in a row: vrrpkit's BACKUP sends its claim before
+    Master_Down ends (docs/divergences.md, takeover-claim), keepalived answers a lower priority at
+    once, and the VIP never leaves h1; keepalived logs the claim as a lower-priority advert."""
+    lab = make_lab(2)
+    lab.run_keepalived("h1", config(instance(150, version=3, advert_int="0.1")))
+    lab.run_vrrpkit("h2", config(instance(100, version=3, advert_int="0.1")))
+    wait_holders(lab, {"h1"}, 10)
+    time.sleep(0.5)
+    # h1's VRRP packets through its switch port, counted from here (one copy each: one other
+    # port): its 11th to 13th adverts are lost; packets to h1 are counted apart and never get there
+    lab.drop_pattern("h1", [10, 11, 12])
+    try:
+        time.sleep(2.5)
+    finally:
+        lab.drop_pattern("h1", [])
+    st = vrrpkit_instance(lab, "h2")
+    assert st["state"] == "BACKUP", st
+    counters = st["counters"]
+    assert counters["claims_sent"] == counters["claims_answered"] == 1, counters
+    assert counters["become_master"] == 0 and lab.vip_holders(VIP) == {"h1"}
+    vk = lab.processes("h2")[0]
+    assert vk.wait_for_log("answered our claim: staying BACKUP", timeout=2), vk.log()[-2000:]
+    ka = lab.processes("h1")[0]
+    assert ka.wait_for_log("with lower priority 100", timeout=2), ka.log()[-2000:]

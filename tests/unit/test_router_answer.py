@@ -51,14 +51,17 @@ def test_the_rivals_next_advert_is_answered_ahead_and_once() -> None:
     assert ahead(r, rival, 12.0) is not None
 
 
-def test_the_answer_ahead_keeps_the_half_interval_limit() -> None:
+def test_the_answer_ahead_keeps_the_limit() -> None:
     r = master()
     rival = advert(50)
     answered_once(r, rival, 10.0)
+    assert ahead(r, rival, 10.1) is not None  # the second in the interval (a takeover after its claim)
+    receive(r, rival, 10.1)
+    drain(r)
     assert ahead(r, rival, 10.2) is None  # a flood of the same advert: the limit still holds
     receive(r, rival, 10.2)
     assert drain(r) == [] and r.stats.lower_prio_unanswered == 1
-    assert ahead(r, rival, 10.5) is not None
+    assert ahead(r, rival, 10.999) is None and ahead(r, rival, 11.0) is not None  # an interval after the first
 
 
 def test_only_the_very_same_datagram_is_answered_ahead() -> None:

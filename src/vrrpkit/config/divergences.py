@@ -41,15 +41,15 @@ DIVERGENCES: tuple[Divergence, ...] = (
         why="keepalived 2.3.3 (commit af103930) stopped dropping; RFC 5798 says MAY check, never drop for v3",
     ),
     Divergence(
-        key="lower-priority-answer-once-per-interval",
+        key="lower-priority-answer-limit",
         direction="runtime",
         vrrpkit="a MASTER answers lower-priority adverts (advert, re-GARP, notify_master_rx_lower_pri, the "
-        "'Received advert from ... with lower priority' line) at most once per half advert interval; the "
+        "'Received advert from ... with lower priority' line) at most twice in any advert interval; the "
         "others are counted (lower_prio_unanswered)",
         keepalived_2_2_7="answers, and logs, every lower-priority advert",
-        why="a flood of lower-priority adverts must not make the master a flood of adverts and GARPs (two "
-        "answers an interval at most), while a rival advertising every interval, jitter and all, is answered "
-        "every time (docs/reliability.md)",
+        why="a flood of lower-priority adverts must not make the master a flood of adverts and GARPs, while a "
+        "rival advertising every interval, jitter and all, is answered every time, and so is a BACKUP's takeover "
+        "right after its claim (takeover-claim) when the answer to the claim was lost (docs/reliability.md)",
     ),
     Divergence(
         key="takeover-claim",

@@ -215,9 +215,9 @@ class Receiving:
 
     # What this half of the router sets; the rest of the router's slots are `VirtualRouter`'s.
     __slots__ = (
-        "_answer_after", "_answered", "_claimed", "_garp_lower_pending", "_hot", "_lead", "_master_advert",
-        "_master_advert_prio", "_master_left", "_mdi", "_old_checksum", "_rival", "_superior", "master_address",
-        "master_adver_int_cs", "master_priority", "only_timer_moved", "wants_master",
+        "_answer_after", "_answered", "_claimed", "_garp_lower_pending", "_hot", "_last_answer", "_lead",
+        "_master_advert", "_master_advert_prio", "_master_left", "_mdi", "_old_checksum", "_rival", "_superior",
+        "master_address", "master_adver_int_cs", "master_priority", "only_timer_moved", "wants_master",
     )  # fmt: skip
 
     config: InstanceConfig
@@ -241,7 +241,8 @@ class Receiving:
     _superior: Remembered | None
     _master_advert: Advertisement | None
     _master_advert_prio: int
-    _answer_after: float
+    _answer_after: float  # no answer to a lower priority before this time
+    _last_answer: float  # when we last answered one
     _claimed: bool  # this Master_Down sent a claim (`_claim`)
     _lead: float  # how much earlier than the RFC's the Master_Down deadline is set: 0 or CLAIM_LEAD
     _master_left: bool  # the master's last word was priority 0: nobody will answer a claim
@@ -517,15 +518,17 @@ class Receiving:
             return False
         # Lower priority: another host thinks it is master (e.g. a split brain healing). keepalived
         # answers at once and re-announces the VIPs, so switches stop black-holing them. We answer
-        # at most once per half advert interval: a flood of lower-priority adverts must not become
-        # one of ours (two answers an interval at most), yet a rival that advertises every interval
-        # is answered every time. (A whole interval lost every other one of its adverts: they
-        # arrive an interval apart give or take a wake-up's jitter, and when our answer to the
-        # first was lost, both held the VIP one interval longer; measured, docs/reliability.md.)
+        # at most twice in any advert interval: a flood of lower-priority adverts must not become
+        # one of ours, yet a rival that advertises every interval is answered every time (once an
+        # interval lost every other one of its adverts: they arrive an interval apart give or take
+        # a wake-up's jitter, and when our answer to the first was lost, both held the VIP one
+        # interval longer; measured, docs/reliability.md), and so is a BACKUP's takeover right
+        # after its claim (core/receive.py CLAIM_LEAD) when our answer to the claim was lost.
         if now < self._answer_after and not answered:
             self.stats.lower_prio_unanswered += 1
             return False
-        self._answer_after = now + cfg.advert_int_cs / 200
+        self._answer_after = self._last_answer + cfg.advert_int_cs / 100  # the one before this, + an interval
+        self._last_answer = now
         self._emit(fx.Notify(self.name, fx.NotifyKind.MASTER_RX_LOWER_PRI, mine, src, adv.priority))
         if not cfg.lower_prio_no_advert:
             if not answered:  # else already sent, and counted, by `answer_first`

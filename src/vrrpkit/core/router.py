@@ -5,9 +5,10 @@ or logs. Outputs are effects pulled with ``effects()``; the next deadline is ``g
 Where keepalived and the RFC differ, keepalived wins (reference section 3): an advert and re-GARP in
 answer to a lower priority, owner still listening, VIP-list mismatch only counted, real MAC.
 
-One divergence on purpose: the answer to a lower priority goes out at most once per half advert
-interval (docs/divergences.md), so a flood of lower-priority adverts never makes this router a flood
-of adverts and GARPs, while a rival advertising every interval is answered every time.
+Two divergences on purpose (docs/divergences.md): the answer to a lower priority goes out at most
+twice in any advert interval, so a flood of lower-priority adverts never makes this router a flood
+of adverts and GARPs, while a rival advertising every interval is answered every time; and a BACKUP
+asks a silent master that outranks it (its own advert, `CLAIM_LEAD` early) before it takes over.
 
 Received datagrams are judged once per distinct packet (`vrrpkit.core.receive.Judge`): a master
 resends identical bytes every interval and a flood repeats one packet, so the verdict of the codec
@@ -82,7 +83,7 @@ class VirtualRouter(Receiving):
         self._tracks: dict[str, TrackValue] = {track.name: initial_value(track) for track in cfg.tracks}
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
         self._said_goodbye = False  # this mastership's priority-0 adverts already went out (`goodbye`)
-        self._answer_after = 0.0  # no answer to a lower priority before this time
+        self._answer_after = self._last_answer = float("-inf")
         self._claimed = self._master_left = False
         self._lead = 0.0
         self._mdi = ((0, 0, 0.0), 0.0)

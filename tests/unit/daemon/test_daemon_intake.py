@@ -73,9 +73,9 @@ def test_a_due_advert_goes_out_before_a_full_queue_is_read(tmp_path: Path) -> No
         assert journal[0][0] == "send", journal[:3]  # the due advert before the first read
         # one bounded batch per wake-up (its first datagram read alone: `act_ahead`)
         assert sock.reads[-8:] == [1, BATCH - 1, 1, BATCH - 1, 1, BATCH - 1, 1, 4]
-        # and the flood is answered once, not 197 times (once per advert interval)
+        # the due advert, and the flood answered at most twice, not 197 times (twice an interval)
         answers = [e for e in journal if e[0] == "send"]
-        assert len(answers) <= 2, answers
+        assert len(answers) <= 3, answers
 
     drive(tmp_path, conf(priority=150), body)
 
