@@ -54,7 +54,7 @@ DIVERGENCES: tuple[Divergence, ...] = (
     Divergence(
         key="takeover-claim",
         direction="runtime",
-        vrrpkit="a BACKUP whose master outranks it sends its own advert 1 ms before Master_Down_Interval ends "
+        vrrpkit="a BACKUP whose master outranks it sends its own advert 2 ms before Master_Down_Interval ends "
         "(the claim) and takes over when the interval ends only if that master did not answer; an answer is "
         "logged ('... answered our claim: staying BACKUP') and counted (vrrpkit_takeover_claims_answered_total)",
         keepalived_2_2_7="takes over when the interval ends (VIP, GARPs, notify_master); a master that was alive "

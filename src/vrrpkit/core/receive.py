@@ -282,8 +282,9 @@ class Receiving:
 
     @property
     def claiming(self) -> bool:
-        """A claim is out and no master heard since: the takeover's own time is next (a caller
-        waits for it awake however recently it waited, and reads the master's answer at once)."""
+        """Master_Down fired early (a claim is out, unless a sync group held it back) and no master
+        was heard since: the takeover's own time is next (a caller waits for it awake however
+        recently it waited, and reads the master's answer as it comes)."""
         return Timer.TAKEOVER in self._deadlines
 
     def _may_take_over(self) -> bool:
