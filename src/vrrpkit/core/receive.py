@@ -268,12 +268,10 @@ class Receiving:
         CLAIM_LEAD when the master we follow outranks us and did not say goodbye (`_lead`
         remembers which, for the timer). Remembered per interval, priority and lead: a BACKUP's
         repeated master advert (the fast paths) adds `_mdi`'s value without looking again."""
-        master, address, ours = self.master_priority, self.master_address, self.address
+        master, address = self.master_priority, self.master_address
         lead = 0.0
-        if master is not None and address is not None and ours is not None and not self._master_left and (
-            master > self._priority or (master == self._priority and int(address) > int(ours))
-        ):
-            lead = CLAIM_LEAD
+        if master is not None and address is not None and self.address is not None and not self._master_left:
+            lead = CLAIM_LEAD if self._outranks_us(master, address) else 0.0
         self._lead = lead
         key = (self.master_adver_int_cs, self._priority, lead)
         if self._mdi[0] != key:
@@ -395,13 +393,13 @@ class Receiving:
         cfg = self.config
         if cfg.higher_prio_send_advert or (cfg.owner and cfg.owner_ignore_adverts) or self.address is None:
             return False
-        return self._outranks_us(adv, src)
+        return self._outranks_us(adv.priority, src)
 
-    def _outranks_us(self, adv: Advertisement, src: IPAddress) -> bool:
+    def _outranks_us(self, priority: int, src: IPAddress) -> bool:
         """RFC 5798 6.4.3: a higher priority, or ours from a higher address (we have one)."""
         mine, address = self._priority, self.address
         assert address is not None
-        return adv.priority > mine or (adv.priority == mine and int(src) > int(address))
+        return priority > mine or (priority == mine and int(src) > int(address))
 
     def datagram_received(
         self, data: bytes, src: IPAddress, dst: IPAddress, ttl: int, now: float
@@ -511,7 +509,7 @@ class Receiving:
             return False
         mine = self._priority
         assert self.address is not None  # a master always has one (else FAULT)
-        if self._outranks_us(adv, src):
+        if self._outranks_us(adv.priority, src):
             if cfg.higher_prio_send_advert:
                 self._send_advert(now)
             self._transition(Event.HIGHER_PRIORITY, now, f"higher priority {adv.priority} from {src}")

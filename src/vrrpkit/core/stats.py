@@ -43,7 +43,7 @@ class Stats:
     version_err: int = 0
     pri_zero_rcvd: int = 0
     pri_zero_sent: int = 0
-    lower_prio_unanswered: int = 0  # lower-priority adverts within an interval of our last answer
+    lower_prio_unanswered: int = 0  # lower-priority adverts after two answers within an interval
     claims_sent: int = 0  # a BACKUP's advert before its takeover, asking a silent master (vrrpkit's own)
     claims_answered: int = 0  # ... and that master was heard before the takeover was due: no takeover
     dropped: dict[str, int] = field(default_factory=dict)

@@ -103,7 +103,7 @@ def _instance_families(snap: Snapshot) -> Iterator[Any]:
     mismatches = counter("vrrpkit_advert_mismatches", "Adverts accepted but disagreeing with our config", ("kind",))
     split_events = counter("vrrpkit_split_brain_events", "Split brains detected")
     unanswered = counter("vrrpkit_lower_priority_unanswered",
-                         "Lower-priority adverts not answered: within an advert interval of the last answer")
+                         "Lower-priority adverts not answered: two answered within the last advert interval")
     claims = counter("vrrpkit_takeover_claims", "Adverts sent as BACKUP just before a takeover, to a silent master")
     answered = counter("vrrpkit_takeover_claims_answered",
                        "Claims the silent master answered in time: no takeover (its adverts were lost, or it stalled)")
