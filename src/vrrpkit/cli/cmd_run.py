@@ -269,7 +269,10 @@ def _run_daemon(args: argparse.Namespace, log_opts: Any) -> int:
         log.debug("logging to %s", plan.describe())
         import asyncio
 
-        return asyncio.run(daemon.run())
+        from vrrpkit.io.eventloop import new_loop
+
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            return runner.run(daemon.run())
     return 2  # not reached
 
 
