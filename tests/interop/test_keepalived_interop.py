@@ -166,3 +166,9 @@ def test_keepalived_answers_the_takeover_claim_of_a_vrrpkit_backup(make_lab: Mak
     assert vk.wait_for_log("answered our claim: staying BACKUP", timeout=2), vk.log()[-2000:]
     ka = lab.processes("h1")[0]
     assert ka.wait_for_log("with lower priority 100", timeout=2), ka.log()[-2000:]
+    # what the BACKUP's host is told: the master's adverts are being lost (a warning, not a verdict)
+    done = lab.exec("h2", lab.vrrpkit_argv("investigate", "-f", str(vk.conf_path), "--json"), check=False, timeout=60)
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    (claims,) = [f for f in json.loads(done.stdout)["findings"] if f["code"] == "claims-answered"]
+    assert claims["severity"] == "warning", claims
+    assert claims["evidence"]["claims_answered"] == 1 and claims["evidence"]["master"] == str(lab.addr("h1")), claims

@@ -56,7 +56,8 @@ DIVERGENCES: tuple[Divergence, ...] = (
         direction="runtime",
         vrrpkit="a BACKUP whose master outranks it sends its own advert 2 ms before Master_Down_Interval ends "
         "(the claim) and takes over when the interval ends only if that master did not answer; an answer is "
-        "logged ('... answered our claim: staying BACKUP') and counted (vrrpkit_takeover_claims_answered_total)",
+        "logged ('... answered our claim: staying BACKUP'), counted (vrrpkit_takeover_claims_answered_total) "
+        "and reported by vrrpkit investigate (claims-answered: the master's adverts are being lost, or it stalls)",
         keepalived_2_2_7="takes over when the interval ends (VIP, GARPs, notify_master); a master that was alive "
         "answers that advert and takes the VIP back (notify_backup)",
         why="a master whose adverts were lost is alive and answers a lower priority at once (keepalived and "

@@ -60,6 +60,8 @@ KEEPALIVED_STATE = "keepalived-state"  # keepalived's own word on an instance (i
 # the timeline of a link (watch, watch -r): warnings and facts, never a verdict on their own
 MASTER_GAP = "master-gap"  # no master advertised for longer than Master_Down_Interval
 HANDOVER = "priority-0-handover"  # a master sent priority 0 (stopping, or leaving MASTER)
+# what a running vrrpkit counted (its control socket): warnings, never a verdict on their own
+CLAIMS_ANSWERED = "claims-answered"  # the master fell silent for Master_Down, then answered our claim
 
 RANK: tuple[str, ...] = (
     CONFIG_ERROR,

@@ -32,6 +32,7 @@ from typing import Any
 
 from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.diag import findings as F
+from vrrpkit.diag.daemon_rules import vrrpkit_account
 from vrrpkit.diag.facts import Facts
 from vrrpkit.diag.findings import Confidence, Finding, Report, Severity, conclude
 from vrrpkit.diag.fixes import fix_advert_flag
@@ -315,6 +316,7 @@ RULES: tuple[Callable[[Case], list[Finding]], ...] = (
     interface_state,
     advert_flags,
     keepalived_account,
+    vrrpkit_account,
     instances,
     link_only,
     capture_history,
