@@ -458,7 +458,7 @@ def render(report: dict[str, Any]) -> str:
                 cpu = f"{vk['cpu_pct_h1'] + vk['cpu_pct_h2']:.0f} / {ka['cpu_pct_h1'] + ka['cpu_pct_h2']:.0f}"
             pps = str(vk.get("flood_at_h1_pps", ""))
             lines.append(
-                f"{row['name']:<38}{vk['without_one_s']:>11.3f} / {ka['without_one_s']:<10.3f}"
+                f"{row['name']:<38}{vk['without_one_s']:>11.4f} / {ka['without_one_s']:<10.4f}"
                 f"{vk['changes']:>8} / {ka['changes']:<7}{cpu:>16}{pps:>11}"
             )
     if "daemons" in report:
