@@ -454,6 +454,9 @@ class Daemon(Reloading, Building, Cycle):
                 "process_scans": self.processes.scans,
                 "vmac_errors": sum(i.vmac_errors for i in self.instances.values()),
                 "socket_errors": self.socketset.errors,
+                # the kernel dropped link or route events (a burst of changes): resynced, and counted
+                "link_event_overruns": self._links.overruns if self._links is not None else 0,
+                "route_event_overruns": self._route_events.overruns if self._route_events is not None else 0,
             },
             router_id=self.result.globals.router_id,
             sockets=self.socketset.statuses(),

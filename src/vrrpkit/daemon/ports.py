@@ -129,6 +129,8 @@ class Firewall(Protocol):
 class RouteEvents(Protocol):
     """Routes, rules and addresses deleted by someone (RTM_DEL*), read when its fd is readable."""
 
+    overruns: int  # ENOBUFS: the kernel dropped events (the caller re-checks what it keeps)
+
     def fileno(self) -> int: ...
     def drain(self) -> list[routes.Gone]: ...
     def close(self) -> None: ...
@@ -146,6 +148,8 @@ class Timer(Protocol):
 
 class LinkEvents(Protocol):
     """Link up/down notifications (RTMGRP_LINK), read when its fd is readable."""
+
+    overruns: int  # ENOBUFS: the kernel dropped events (a full dump follows)
 
     def fileno(self) -> int: ...
     def drain(self) -> list[tuple[str, bool]]: ...

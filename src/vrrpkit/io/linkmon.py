@@ -70,7 +70,7 @@ class LinkMonitor(FdSocket):
             raise
         self._seq = 0
         self._state: dict[int, tuple[str, bool]] = {}
-        self.resyncs = 0
+        self.overruns = 0  # ENOBUFS: events lost, a full dump asked for
 
     def request_dump(self) -> None:
         """Ask the kernel for every link; the answers arrive through ``drain`` like events."""
@@ -92,7 +92,7 @@ class LinkMonitor(FdSocket):
                 break
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
-                    self.resyncs += 1
+                    self.overruns += 1
                     self.request_dump()
                     continue
                 raise

@@ -453,6 +453,7 @@ class FakeLinkEvents(_Fd):
     def __init__(self) -> None:
         super().__init__()
         self.pending: list[tuple[str, bool]] = []
+        self.overruns = 0
 
     def push(self, ifname: str, up: bool) -> None:
         self.pending.append((ifname, up))
@@ -470,6 +471,7 @@ class FakeRouteEvents(_Fd):
     def __init__(self) -> None:
         super().__init__()
         self.pending: list[Gone] = []
+        self.overruns = 0
 
     def push(self, *events: Gone) -> None:
         self.pending.extend(events)

@@ -122,3 +122,24 @@ def test_every_exported_family_is_documented(tmp_path: Path) -> None:
     doc = DOC.read_text()
     missing = sorted(n for n in names if n.startswith("vrrpkit_") and f"`{n}`" not in doc)
     assert not missing, missing
+
+
+def test_lost_link_and_route_events_are_daemon_events(tmp_path: Path) -> None:
+    """The kernel drops netlink events when a burst overruns a monitor's queue (ENOBUFS): the
+    monitors resync and count it; the count reaches status and metrics, from zero."""
+    found: list[dict[tuple[str, frozenset[tuple[str, str]]], float]] = []
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        found.append(samples(generate_latest(build_registry(d.snapshot)).decode()))
+        assert fake.links is not None and fake.route_events is not None
+        fake.links.overruns, fake.route_events.overruns = 2, 1
+        assert {k: d.snapshot().counters[k] for k in ("link_event_overruns", "route_event_overruns")} == {
+            "link_event_overruns": 2, "route_event_overruns": 1}  # fmt: skip
+        found.append(samples(generate_latest(build_registry(d.snapshot)).decode()))
+
+    drive(tmp_path, conf(), body)
+    before, after = found
+    for kind in ("link_event_overruns", "route_event_overruns"):
+        assert value(before, "vrrpkit_daemon_events_total", kind=kind) == 0
+    assert value(after, "vrrpkit_daemon_events_total", kind="link_event_overruns") == 2
+    assert value(after, "vrrpkit_daemon_events_total", kind="route_event_overruns") == 1
