@@ -162,6 +162,33 @@ def cmd_links(args: argparse.Namespace) -> None:
         _out({"events": events})
 
 
+def cmd_overrun(args: argparse.Namespace) -> None:
+    """A burst of address changes the route monitor does not read in time, on the kernel's smallest
+    receive buffer: the kernel drops events (ENOBUFS), the monitor counts the overrun, and then
+    reads what comes next as usual."""
+    import socket
+    import subprocess
+
+    from vrrpkit.io import routes
+
+    mon = routes.RouteMonitor()
+    try:
+        mon.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # rounded up to the kernel's minimum
+        addresses = [f"192.0.2.{i}/32" for i in range(100, 100 + args.count)]
+        batch = "".join(f"address add {a} dev {args.iface}\n" for a in addresses)
+        batch += "".join(f"address del {a} dev {args.iface}\n" for a in addresses[:-1])
+        subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True, timeout=30)
+        while mon.drain():  # the overrun, then what the queue still held
+            pass
+        burst = mon.overruns
+        subprocess.run(["ip", "address", "del", addresses[-1], "dev", args.iface], check=True, timeout=10)
+        select.select([mon], [], [], 5.0)
+        after = [str(g) for g in mon.drain()]
+        _out({"overruns_in_burst": burst, "overruns": mon.overruns, "after": after})
+    finally:
+        mon.close()
+
+
 def cmd_garp(args: argparse.Namespace) -> None:
     with garp.GarpSender(args.iface) as sender:
         failed = sender.announce([ip_address(a) for a in args.address], args.count)
@@ -249,6 +276,9 @@ def main(argv: list[str]) -> None:
     m.add_argument("--iface", default="eth0")
     m.add_argument("--count", type=int, default=1)
     m.add_argument("--timeout", type=float, default=5.0)
+    ov = sub.add_parser("overrun")
+    ov.add_argument("--iface", default="eth0")
+    ov.add_argument("--count", type=int, default=50)
     g = sub.add_parser("garp")
     g.add_argument("address", nargs="+")
     g.add_argument("--iface", default="eth0")
@@ -276,6 +306,7 @@ def main(argv: list[str]) -> None:
         "vip": cmd_vip,
         "info": cmd_info,
         "links": cmd_links,
+        "overrun": cmd_overrun,
         "garp": cmd_garp,
         "probe": cmd_probe,
         "probe-later": cmd_probe_later,

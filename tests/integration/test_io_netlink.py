@@ -150,3 +150,13 @@ def test_link_monitor_reports_admin_and_carrier_changes(make_lab: Callable[..., 
             proc.wait()
     events = [tuple(e) for e in json.loads(out.strip().splitlines()[-1])["events"]]
     assert events == [("eth0", True), ("eth0", False), ("eth0", True), ("eth0", False), ("eth0", True)]
+
+
+def test_the_route_monitor_counts_events_the_kernel_dropped_and_reads_on(make_lab: Callable[..., Lab]) -> None:
+    """ENOBUFS: 50 addresses added and 49 deleted in one burst against the smallest receive buffer.
+    The overrun is counted once (what status and metrics show as route_event_overruns), and the
+    next deletion is read as usual."""
+    lab = make_lab(1)
+    doc = json.loads(lab.exec("h1", helper("overrun", "--count", "50"), timeout=60).stdout.strip().splitlines()[-1])
+    assert doc["overruns_in_burst"] >= 1 and doc["overruns"] == doc["overruns_in_burst"], doc
+    assert any("192.0.2.149" in gone for gone in doc["after"]), doc
