@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import json
 import select
+import socket
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vrrpkit.core.config import Vip
-from vrrpkit.io import garp, linkmon, netlink, nft
+from vrrpkit.io import garp, linkmon, netlink, nft, routes
 from vrrpkit.io.stamped import Known, known_key
 from vrrpkit.io.vrrp_socket import VrrpSocket4, VrrpSocket6, open_vrrp_socket
 
@@ -166,11 +168,6 @@ def cmd_overrun(args: argparse.Namespace) -> None:
     """A burst of address changes the route monitor does not read in time, on the kernel's smallest
     receive buffer: the kernel drops events (ENOBUFS), the monitor counts the overrun, and then
     reads what comes next as usual."""
-    import socket
-    import subprocess
-
-    from vrrpkit.io import routes
-
     mon = routes.RouteMonitor()
     try:
         mon.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # rounded up to the kernel's minimum

@@ -270,8 +270,9 @@ class Receiving:
         repeated master advert (the fast paths) adds `_mdi`'s value without looking again."""
         master, address = self.master_priority, self.master_address
         lead = 0.0
-        if master is not None and address is not None and self.address is not None and not self._master_left:
-            lead = CLAIM_LEAD if self._outranks_us(master, address) else 0.0
+        if (master is not None and address is not None and self.address is not None and not self._master_left
+                and self._outranks_us(master, address)):
+            lead = CLAIM_LEAD
         self._lead = lead
         key = (self.master_adver_int_cs, self._priority, lead)
         if self._mdi[0] != key:
