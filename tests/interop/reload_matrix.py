@@ -72,6 +72,8 @@ class Scenario:
     handover: bool = False  # the edit makes the peer the rightful master
     group: bool = False  # two routers in a vrrp_sync_group; the edit touches the first only...
     both: bool = False  # ...or both
+    formed: bool = False  # the group is made by the reload (the subject's file only; h3 never has it)
+    member: Side | None = None  # the second member on the subject, before and after (else as the first)
     note: str = ""
 
 
@@ -95,6 +97,28 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("sync group: one member below the peer", Side(), Side(priority=90), group=True),
     Scenario(
         "sync group: both members below the peer", Side(), Side(priority=90), handover=True, group=True, both=True
+    ),
+    # A group made of members that kept their states: keepalived 2.2.7 syncs them at once (measured,
+    # 2026-12-01): a member with a fault of its own takes the group to FAULT, and a group that is not
+    # MASTER throughout is BACKUP, so the master among them lets its VIP go.
+    Scenario("sync group made by the reload: both masters", Side(), Side(), group=True, formed=True),
+    Scenario(
+        "sync group made by the reload: a master and a backup",
+        Side(),
+        Side(),
+        handover=True,
+        group=True,
+        formed=True,
+        member=Side(priority=90),
+    ),
+    Scenario(
+        "sync group made by the reload: a master and a member in fault",
+        Side(),
+        Side(),
+        handover=True,
+        group=True,
+        formed=True,
+        member=Side(extra="track_script {\n    chk_fail\n}"),
     ),
 )
 
@@ -176,7 +200,7 @@ def _block(lab: Lab, daemon: str, index: int, side: Side, host: str, member: int
     )
 
 
-def _file(lab: Lab, host: str, parts: Iterable[tuple[str, int, Scenario, Side]]) -> str:
+def _file(lab: Lab, host: str, parts: Iterable[tuple[str, int, Scenario, Side]], after: bool) -> str:
     blocks, groups = [], []
     for daemon, index, scenario, side in parts:
         if side.removed:
@@ -184,7 +208,12 @@ def _file(lab: Lab, host: str, parts: Iterable[tuple[str, int, Scenario, Side]])
         blocks.append(_block(lab, daemon, index, side, host))
         if scenario.group:
             member = side if scenario.both or host == "h3" else scenario.before
-            blocks.append(_block(lab, daemon, index, Side(priority=member.priority), host, member=1))
+            if scenario.member is not None and host != "h3":
+                member = scenario.member
+            second = Side(priority=member.priority, extra=member.extra)
+            blocks.append(_block(lab, daemon, index, second, host, member=1))
+            if scenario.formed and (host == "h3" or not after):
+                continue
             prefix = "K" if daemon == "keepalived" else "V"
             groups.append(
                 f"vrrp_sync_group G{prefix}{index} {{\n    group {{\n"
@@ -200,7 +229,7 @@ def files(lab: Lab, scenarios: Sequence[Scenario]) -> dict[str, tuple[str, str]]
     for host, daemon in (("h1", "keepalived"), ("h2", "vrrpkit")):
         before = [(daemon, i, s, s.before) for i, s in enumerate(scenarios)]
         after = [(daemon, i, s, s.after) for i, s in enumerate(scenarios)]
-        out[host] = (_file(lab, host, before), _file(lab, host, after))
+        out[host] = (_file(lab, host, before, False), _file(lab, host, after, True))
     peer_before, peer_after = [], []
     for daemon in ("keepalived", "vrrpkit"):
         for i, s in enumerate(scenarios):
@@ -208,7 +237,7 @@ def files(lab: Lab, scenarios: Sequence[Scenario]) -> dict[str, tuple[str, str]]
             base = Side(PEER_PRIORITY, b.extra_vip, "", b.advert_int, "", b.unicast, b.version)
             peer_before.append((daemon, i, s, base))
             peer_after.append((daemon, i, s, s.peer_after or base))
-    out["h3"] = (_file(lab, "h3", peer_before), _file(lab, "h3", peer_after))
+    out["h3"] = (_file(lab, "h3", peer_before, False), _file(lab, "h3", peer_after, True))
     return out
 
 

@@ -206,3 +206,88 @@ def test_shutdown_of_the_faulted_member_releases_the_group() -> None:
     a.shutdown(2.0)  # a reload removes or restarts A
     group.settle(2.0)
     assert b.state is State.BACKUP
+
+
+# --- a reload makes a group of routers that ran apart (SyncGroup.reconcile) -------------------------
+
+
+def running_apart(a_master: bool, b_master: bool, b_fault: bool = False) -> tuple[VirtualRouter, VirtualRouter]:
+    """Two routers run without a group (as before the reload), each MASTER or BACKUP on its own."""
+    a, b = member("A", 51), member("B", 52, (Track("chk", TrackKind.SCRIPT, 0),) if b_fault else ())
+    for router, master in ((a, a_master), (b, b_master)):
+        router.start(0.0)
+        if master:
+            router.handle_timer(router.get_timer() or 0.0)
+        else:  # its master (PEER, priority 200) is heard
+            vips = (router.config.vips[0].address,)
+            peer = encode(Advertisement(2, router.config.vrid, 200, vips, 1.0), PEER, GROUP)
+            router.datagram_received(peer, PEER, GROUP, 255, 1.0)
+    if b_fault:
+        b.tracker_changed("chk", False, 2.0)
+    a.take_effects(), b.take_effects()
+    return a, b
+
+
+def test_a_group_made_of_a_master_and_a_backup_goes_backup_and_the_master_says_goodbye() -> None:
+    """keepalived 2.2.7 (reload_matrix.py): the group is BACKUP at once and the master's VIPs go.
+    vrrpkit's master sends priority 0 as it leaves, so its peer need not wait out Master_Down."""
+    a, b = running_apart(True, False)
+    group = SyncGroup("G", [a, b])
+    group.reconcile(10.0)
+    assert (a.state, b.state, group.state) == (State.BACKUP, State.BACKUP, State.BACKUP)
+    effects = a.take_effects()
+    goodbye = [e for e in effects if isinstance(e, fx.SendAdvert)]
+    assert [e.priority for e in goodbye] == [0]
+    assert effects.index(goodbye[0]) < next(i for i, e in enumerate(effects) if isinstance(e, fx.DelVips))
+    assert [(e.event, e.new) for e in effects if isinstance(e, fx.StateChanged)] == [(Event.SYNC_BACKUP, State.BACKUP)]
+    assert not b.take_effects()
+    changes = [(e.old, e.new) for e in group.effects() if isinstance(e, fx.SyncGroupChanged)]
+    assert changes == [(State.MASTER, State.BACKUP)]  # keepalived runs the group's notify BACKUP
+    assert not a.wants_master  # and the group goes MASTER again only when both want it
+
+
+def test_a_group_made_of_a_master_and_a_faulted_member_goes_fault() -> None:
+    a, b = running_apart(True, False, b_fault=True)
+    assert b.state is State.FAULT
+    group = SyncGroup("G", [a, b])
+    group.reconcile(10.0)
+    assert (a.state, b.state, group.state) == (State.FAULT, State.FAULT, State.FAULT)
+    effects = a.take_effects()
+    assert [e.priority for e in effects if isinstance(e, fx.SendAdvert)] == [0]
+    assert any(isinstance(e, fx.DelVips) for e in effects)
+    changes = [(e.old, e.new) for e in group.effects() if isinstance(e, fx.SyncGroupChanged)]
+    assert changes == [(State.MASTER, State.FAULT)]
+    b.tracker_changed("chk", True, 11.0)  # the fault clears: the group recovers to BACKUP together
+    group.settle(11.0)
+    assert (a.state, b.state) == (State.BACKUP, State.BACKUP)
+
+
+def test_a_group_whose_members_agree_is_left_alone() -> None:
+    """Two masters (measured: keepalived keeps both, no notify), two backups, two faults: nothing
+    is sent, no state changes and the group says nothing."""
+    for a_master, b_master in ((True, True), (False, False)):
+        a, b = running_apart(a_master, b_master)
+        group = SyncGroup("G", [a, b])
+        before = (a.state, b.state)
+        group.reconcile(10.0)
+        assert (a.state, b.state) == before
+        assert not a.take_effects() and not b.take_effects() and not list(group.effects())
+    a, b = running_apart(False, False, b_fault=True)
+    a.link_changed(False, 3.0)
+    a.take_effects()
+    group = SyncGroup("G", [a, b])
+    group.reconcile(10.0)
+    assert (a.state, b.state) == (State.FAULT, State.FAULT)
+    assert not a.take_effects() and not list(group.effects())
+
+
+def test_a_member_the_reload_starts_is_not_counted() -> None:
+    """A new (or restarted) member is still in INIT when the group is made: it joins in the group's
+    state when it starts, so the master beside it keeps its VIPs."""
+    a, _ = running_apart(True, True)
+    fresh = member("C", 53)
+    group = SyncGroup("G", [a, fresh])
+    group.reconcile(10.0)
+    assert a.state is State.MASTER and not a.take_effects()
+    fresh.start(10.0)
+    assert fresh.state is State.MASTER  # keepalived starts a member in its group's state

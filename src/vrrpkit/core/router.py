@@ -455,8 +455,9 @@ class VirtualRouter(Receiving):
         log, self._sync_log = self._sync_log, []
         return log
 
-    def sync_to(self, state: State, now: float) -> None:
-        """Called by the sync group: follow a member's transition where the table allows it."""
+    def sync_to(self, state: State, now: float, goodbye: bool = False) -> None:
+        """Called by the sync group: follow a member's transition where the table allows it
+        (`goodbye`: a MASTER going BACKUP sends priority 0 first, as it does for FAULT)."""
         if not self.running:
             return
         if state is State.FAULT and self.state is not State.FAULT:
@@ -465,6 +466,8 @@ class VirtualRouter(Receiving):
         elif state is State.MASTER and self.state is State.BACKUP:
             self._transition(Event.SYNC_MASTER, now, "sync group member became master")
         elif state is State.BACKUP and self.state is State.MASTER:
+            if goodbye and self._link_up:
+                self._send_advert(now, PRIORITY_STOP)
             self._transition(Event.SYNC_BACKUP, now, "sync group member became backup")
 
     def sync_recover(self, now: float) -> None:

@@ -41,6 +41,33 @@ class SyncGroup:
         """Some running member has a fault of its own (not one it only holds for the group)."""
         return any(r.running and r.own_fault() is not None for r in self.members)
 
+    def reconcile(self, now: float) -> None:
+        """Bring members that kept their states through a reload into one group state.
+
+        A reload can make a group of instances that ran apart, or add one to a group, so a MASTER
+        and a BACKUP may now share it. keepalived 2.2.7 syncs them at once (measured side by side,
+        tests/interop/reload_matrix.py): a member with a fault of its own takes the group to FAULT,
+        otherwise the group stays MASTER only if every member is, and else the masters go back to
+        BACKUP and let their VIPs go (the group goes MASTER again only when every member wants to).
+        A master leaving says so with priority 0, which keepalived does not on a reload: its peer
+        then takes the VIP in Skew_Time rather than after Master_Down with nobody holding it
+        (docs/divergences.md).
+        Members still in INIT (started by this reload) are not counted: they join in the group's
+        state when they start."""
+        running = [r for r in self.members if r.running]
+        states = {r.state for r in running}
+        if len(states) < 2:
+            return
+        # keepalived notifies the group's move from what it looked like (MASTER if a member was)
+        self._state = State.MASTER if State.MASTER in states else State.BACKUP
+        follow = State.FAULT if self.faulted() else State.BACKUP
+        self._refresh_views()
+        for router in running:
+            if follow is State.BACKUP and router.state is State.FAULT:
+                router.sync_recover(now)  # held in FAULT by a group it has left
+            router.sync_to(follow, now, goodbye=True)
+        self.settle(now)
+
     def settle(self, now: float) -> None:
         """Apply the group's rules to what its members did since the last call, until quiet.
 

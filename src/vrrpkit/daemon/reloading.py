@@ -142,6 +142,8 @@ class Reloading:
             return False
         self.reloads += 1
         now = self._now()
+        for group in self.groups.values():  # a group made or joined by this reload: one state at once
+            group.reconcile(now)
         for inst, old, _ in moved:
             new = inst.cfg
             log.info("(%s) configuration changed, state kept: %s", inst.name, diff(old, new).describe(old, new))
