@@ -2,6 +2,7 @@
 
     sudo .venv/bin/python bench/run.py [--instances N] [--interval S] [--seconds T] [--json]
     sudo .venv/bin/python bench/run.py --quick            # N=20, T=3: a smoke test
+    sudo .venv/bin/python bench/run.py --backup --family 6  # IPv6 instances (VIPs 2001:db8:100::/112)
 
 For each daemon in turn (vrrpkit, then keepalived), with the same keepalived.conf text in the same
 two-host lab: start it on h1 as MASTER of N VRRPv3 instances (VRIDs 1..N, priority 200, one /32 VIP
@@ -49,6 +50,8 @@ from vrrpkit.lab import Frame, Lab, LabProcess, read_pcap, wait_until  # noqa: E
 
 DAEMONS = ("vrrpkit", "keepalived")
 VIP_NET = ipaddress.IPv4Network("198.51.100.0/24")
+VIP_NET6 = ipaddress.IPv6Network("2001:db8:100::/112")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 KEEPALIVED = "/usr/sbin/keepalived"
 MAX_VRID = 255
 
@@ -56,13 +59,25 @@ MAX_VRID = 255
 # --- configuration ------------------------------------------------------------------------------
 
 
-def vip_of(vrid: int) -> ipaddress.IPv4Address:
-    """One /32 VIP per VRID: 198.51.100.1 .. 198.51.100.255 (as /32s, .255 is an ordinary address)."""
-    return VIP_NET.network_address + vrid
+def vip_of(vrid: int, family: int = 4) -> Address:
+    """One /32 VIP per VRID: 198.51.100.1 .. 198.51.100.255 (as /32s, .255 is an ordinary address);
+    IPv6: one /128, 2001:db8:100::1 ...."""
+    return (VIP_NET if family == 4 else VIP_NET6).network_address + vrid
+
+
+def source_of(lab: Lab, host: str, family: int) -> Address:
+    """Where a host's adverts come from: its address, or for IPv6 its link-local one (both daemons)."""
+    return lab.addr(host) if family == 4 else lab.link_local(host)
 
 
 def make_config(
-    instances: int, interval: float, *, priority: int = 200, state: str = "MASTER", spread: bool = False
+    instances: int,
+    interval: float,
+    *,
+    priority: int = 200,
+    state: str = "MASTER",
+    spread: bool = False,
+    family: int = 4,
 ) -> str:
     """keepalived.conf text that vrrpkit and keepalived both run unchanged.
 
@@ -84,7 +99,7 @@ def make_config(
             f"    priority {150 + vrid % 100 if spread else priority}\n"
             f"    advert_int {interval:g}\n"
             "    virtual_ipaddress {\n"
-            f"        {vip_of(vrid)}/32\n"
+            f"        {vip_of(vrid, family)}/{32 if family == 4 else 128}\n"
             "    }\n"
             "}\n"
         )
@@ -94,14 +109,15 @@ def make_config(
 # --- observing the lab ----------------------------------------------------------------------------
 
 
-def vips_on(lab: Lab, host: str) -> set[ipaddress.IPv4Address]:
+def vips_on(lab: Lab, host: str, family: int = 4) -> set[Address]:
     """Bench VIPs on the host's eth0, from `ip -j addr` inside the host."""
-    done = lab.exec(host, ["ip", "-j", "-4", "addr", "show", "dev", lab.iface])
+    done = lab.exec(host, ["ip", "-j", f"-{family}", "addr", "show", "dev", lab.iface])
+    net, length = (VIP_NET, 32) if family == 4 else (VIP_NET6, 128)
     found = set()
     for link in json.loads(done.stdout or "[]"):
         for info in link.get("addr_info", []):
             addr = ipaddress.ip_address(info.get("local", "0.0.0.0"))
-            if addr in VIP_NET and info.get("prefixlen") == 32:
+            if addr in net and info.get("prefixlen") == length:
                 found.add(addr)
     return found
 
@@ -119,18 +135,23 @@ def vrrpkit_counters(lab: Lab, host: str) -> dict[str, int]:
     return totals
 
 
-def vrrp_adverts(frames: list[Frame], src: ipaddress.IPv4Address, t0: float, t1: float) -> dict[int, list[float]]:
-    """Arrival times of VRRP adverts from `src` in [t0, t1], by VRID (Ethernet frames from tcpdump)."""
+def vrrp_adverts(frames: list[Frame], src: Address, t0: float, t1: float) -> dict[int, list[float]]:
+    """Arrival times of VRRP adverts from `src` in [t0, t1], by VRID (Ethernet frames from tcpdump;
+    IPv6 without extension headers, as both daemons send)."""
     by_vrid: dict[int, list[float]] = {}
     want = src.packed
     for frame in frames:
         data = frame.data
         if not t0 <= frame.time <= t1 or len(data) < 14 + 20 + 8:
             continue
-        if data[12:14] != b"\x08\x00" or data[14 + 9] != 112 or data[14 + 12 : 14 + 16] != want:
-            continue
-        ihl = (data[14] & 0x0F) * 4
-        vrrp = data[14 + ihl :]
+        if src.version == 4:
+            if data[12:14] != b"\x08\x00" or data[14 + 9] != 112 or data[14 + 12 : 14 + 16] != want:
+                continue
+            vrrp = data[14 + (data[14] & 0x0F) * 4 :]
+        else:
+            if data[12:14] != b"\x86\xdd" or data[14 + 6] != 112 or data[14 + 8 : 14 + 24] != want:
+                continue
+            vrrp = data[14 + 40 :]
         if len(vrrp) < 8 or vrrp[0] & 0x0F != 1 or vrrp[2] == 0:  # adverts only; not priority-0 goodbyes
             continue
         by_vrid.setdefault(vrrp[1], []).append(frame.time)
@@ -160,10 +181,10 @@ def start(lab: Lab, kind: str, host: str, conf: str) -> LabProcess:
     return lab.run_keepalived(host, conf, binary=KEEPALIVED)
 
 
-def stop(lab: Lab, proc: LabProcess, host: str) -> None:
+def stop(lab: Lab, proc: LabProcess, host: str, family: int = 4) -> None:
     """SIGTERM (both daemons then remove their VIPs), and wait until the host holds none."""
     proc.stop(timeout=10)
-    if not wait_until(lambda: not vips_on(lab, host), 10, interval=0.2):
+    if not wait_until(lambda: not vips_on(lab, host, family), 10, interval=0.2):
         raise RuntimeError(f"{proc.kind} left VIPs on {host} after SIGTERM")
 
 
@@ -186,22 +207,24 @@ def measure(
     profile_to: Path | None = None,
     spread: bool = False,
     tag: str = "r1",
+    family: int = 4,
 ) -> dict[str, Any]:
     """Run daemon `kind` on h1 in `role` ("master" alone, or "backup" to a keepalived master on h2)."""
     peer: LabProcess | None = None
-    want = {vip_of(v) for v in range(1, instances + 1)}
+    want = {vip_of(v, family) for v in range(1, instances + 1)}
     if role == "backup":
-        peer = start(lab, "keepalived", "h2", make_config(instances, interval, state="MASTER", spread=spread))
-        if not wait_until(lambda: vips_on(lab, "h2") >= want, startup_timeout, interval=0.2):
+        master = make_config(instances, interval, state="MASTER", spread=spread, family=family)
+        peer = start(lab, "keepalived", "h2", master)
+        if not wait_until(lambda: vips_on(lab, "h2", family) >= want, startup_timeout, interval=0.2):
             raise _fail(peer, "the h2 master did not take every VIP")
-        conf = make_config(instances, interval, priority=100, state="BACKUP")
+        conf = make_config(instances, interval, priority=100, state="BACKUP", family=family)
     else:
-        conf = make_config(instances, interval, spread=spread)
+        conf = make_config(instances, interval, spread=spread, family=family)
     proc = start(lab, kind, "h1", conf)
     try:
         started = time.monotonic()
         if role == "master":
-            ready = wait_until(lambda: vips_on(lab, "h1") >= want or not proc.alive(), startup_timeout, interval=0.05)
+            ready = wait_until(lambda: vips_on(lab, "h1", family) >= want or not proc.alive(), startup_timeout, 0.05)
             if not ready or not proc.alive():
                 raise _fail(proc, f"did not hold all {instances} VIPs within {startup_timeout:g} s")
         else:
@@ -217,11 +240,12 @@ def measure(
         time.sleep(settle)
         if not proc.alive():
             raise _fail(proc, "exited")
-        if role == "backup" and vips_on(lab, "h1"):
+        if role == "backup" and vips_on(lab, "h1", family):
             raise _fail(proc, "took VIPs while the h2 master is up")
         counters0 = vrrpkit_counters(lab, "h1") if kind == "vrrpkit" else None
         t_counters0 = time.time()
-        capture = BigCapture(lab, "h2", lab.workdir / f"{kind}-{role}-{tag}.pcap", "ip proto 112")
+        expr = "ip proto 112" if family == 4 else "ip6 proto 112"
+        capture = BigCapture(lab, "h2", lab.workdir / f"{kind}-{role}-{tag}.pcap", expr)
         try:
             mems = []
             n0 = wire.read()
@@ -246,7 +270,7 @@ def measure(
         cpu_s, cpu_source = cpu_between(c0, c1)
         h1_sent = n1["rx-from-peer"] - n0["rx-from-peer"]
         adverts = h1_sent if role == "master" else n1["tx-own"] - n0["tx-own"]
-        sender = lab.addr("h1") if role == "master" else lab.addr("h2")
+        sender = source_of(lab, "h1" if role == "master" else "h2", family)
         by_vrid = vrrp_adverts(read_pcap(pcap), sender, t0, t1)
         last = mems[-1] if mems else mem_sample(proc.pid)
         result: dict[str, Any] = {
@@ -284,9 +308,9 @@ def measure(
             result["profile_raw"] = profile
         return result
     finally:
-        stop(lab, proc, "h1")
+        stop(lab, proc, "h1", family)
         if peer is not None:
-            stop(lab, peer, "h2")
+            stop(lab, peer, "h2", family)
 
 
 def _vrrpkit_states(lab: Lab) -> dict[str, int]:
@@ -333,8 +357,8 @@ def machine() -> dict[str, Any]:
 
 
 @contextmanager
-def _lab(name: str, workdir: Path) -> Iterator[Lab]:
-    lab = Lab(name=name, hosts=2, ipv6=False, workdir=workdir)
+def _lab(name: str, workdir: Path, family: int = 4) -> Iterator[Lab]:
+    lab = Lab(name=name, hosts=2, ipv6=family == 6, workdir=workdir)
     try:
         lab.up()
         yield lab
@@ -357,6 +381,7 @@ def run_bench(
     progress: bool,
     profile_dir: Path | None = None,
     spread: bool = False,
+    family: int = 4,
 ) -> dict[str, Any]:
     def say(msg: str) -> None:
         if progress:
@@ -373,6 +398,7 @@ def run_bench(
             "rounds": rounds,
             "quick": quick,
             "priorities": "150 + VRID mod 100" if spread else "200",
+            "family": family,
         },
         "machine": machine(),
         "roles": {},
@@ -382,8 +408,8 @@ def run_bench(
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with _lab(lab_name, workdir) as lab:
-            wire = WireCounter(lab, "h2", peer=lab.addr("h1"), own=lab.addr("h2"))
+        with _lab(lab_name, workdir, family) as lab:
+            wire = WireCounter(lab, "h2", peer=source_of(lab, "h1", family), own=source_of(lab, "h2", family))
             for role in roles:
                 runs: dict[str, list[dict[str, Any]]] = {d: [] for d in DAEMONS}
                 for rnd in range(rounds):
@@ -402,6 +428,7 @@ def run_bench(
                             profile_to=profile_dir / f"vrrpkit-{role}-r{rnd + 1}.txt" if profile_dir else None,
                             spread=spread,
                             tag=f"r{rnd + 1}",
+                            family=family,
                         )
                         say(
                             f"    cpu {result['cpu_pct_one_core']}%  {result['cpu_us_per_advert']} µs/advert  "
@@ -436,7 +463,8 @@ def _median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
 def render(report: dict[str, Any]) -> str:
     p, m = report["params"], report["machine"]
     lines = [
-        f"vrrpkit vs keepalived: {p['instances']} VRRPv3 instances, advert_int {p['interval_s']:g} s, "
+        f"vrrpkit vs keepalived: {p['instances']} VRRPv3 IPv{p.get('family', 4)} instances, "
+        f"advert_int {p['interval_s']:g} s, "
         f"priority {p['priorities']}, {p['seconds']:g} s window, {m['date']}",
         f"machine: {m['cpus']} CPU ({m['cpu_model']}), kernel {m['kernel']}, Python {m['python']}, {m['keepalived']}",
         "load average before/after: "
@@ -498,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         "--spread", action="store_true", help="priorities 150..249 so that instances' advert timers do not share ticks"
     )
     parser.add_argument("--rounds", type=int, default=1, help="alternate the daemons R times; report the median")
+    parser.add_argument("--family", type=int, choices=(4, 6), default=4, help="IPv4 (default) or IPv6 instances")
     parser.add_argument("--no-micro", action="store_true", help="skip the core micro-benchmarks")
     parser.add_argument("--lab-name", default=f"bench{os.getpid() % 10000}", help="lab name (<= 10 chars)")
     parser.add_argument("--keep-logs", type=Path, help="keep configs, daemon logs and pcaps in this directory")
@@ -536,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         keep_logs=args.keep_logs,
         profile_dir=args.profile,
         spread=args.spread,
+        family=args.family,
         progress=not args.json or sys.stderr.isatty(),
     )
     print(json.dumps(report, indent=2) if args.json else render(report))

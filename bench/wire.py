@@ -1,6 +1,6 @@
 """Counting the adverts that reach the wire, from h2 (never from h1, where the daemon under test runs).
 
-- `WireCounter`: nftables counters in h2 (table `ip vrrpkit_bench`): VRRP from h1 in prerouting,
+- `WireCounter`: nftables counters in h2 (table `ip`/`ip6 vrrpkit_bench`): VRRP from h1 in prerouting,
   VRRP that h2 itself sends in output. Exact and cheap; this is the advert count of the report.
 - `start_capture`: tcpdump in h2 with a large buffer and a short snaplen, for the timing of each
   advert (the gaps between adverts of one VRID). The lab's own `Lab.start_capture` uses immediate
@@ -27,24 +27,27 @@ TABLE = "vrrpkit_bench"
 class WireCounter:
     """nft counters in `host`: VRRP packets per source address, received (prerouting) and sent (output)."""
 
-    def __init__(self, lab: Lab, host: str, peer: ipaddress.IPv4Address, own: ipaddress.IPv4Address) -> None:
+    def __init__(self, lab: Lab, host: str, peer: ipaddress.IPv4Address | ipaddress.IPv6Address,
+                 own: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:  # fmt: skip
         self.lab = lab
         self.host = host
+        self.family = "ip" if peer.version == 4 else "ip6"
+        match = "ip protocol 112 ip saddr" if peer.version == 4 else "ip6 nexthdr 112 ip6 saddr"
         script = (
-            f"table ip {TABLE} {{\n"
+            f"table {self.family} {TABLE} {{\n"
             "  chain pre {\n    type filter hook prerouting priority -400; policy accept;\n"
-            f'    ip protocol 112 ip saddr {peer} counter comment "rx-from-peer"\n  }}\n'
+            f'    {match} {peer} counter comment "rx-from-peer"\n  }}\n'
             "  chain out {\n    type filter hook output priority -400; policy accept;\n"
-            f'    ip protocol 112 ip saddr {own} counter comment "tx-own"\n  }}\n'
+            f'    {match} {own} counter comment "tx-own"\n  }}\n'
             "}\n"
         )
         with contextlib.suppress(subprocess.CalledProcessError):
-            lab.exec(host, ["nft", "delete", "table", "ip", TABLE])
+            lab.exec(host, ["nft", "delete", "table", self.family, TABLE])
         lab.exec(host, ["nft", "-f", "-"], input=script)
 
     def read(self) -> dict[str, int]:
         """{"rx-from-peer": packets, "tx-own": packets} as of now."""
-        data = json.loads(self.lab.exec(self.host, ["nft", "-j", "list", "table", "ip", TABLE]).stdout)
+        data = json.loads(self.lab.exec(self.host, ["nft", "-j", "list", "table", self.family, TABLE]).stdout)
         found: dict[str, int] = {}
         for item in data.get("nftables", []):
             rule = item.get("rule")
@@ -54,7 +57,7 @@ class WireCounter:
 
     def remove(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            self.lab.exec(self.host, ["nft", "delete", "table", "ip", TABLE])
+            self.lab.exec(self.host, ["nft", "delete", "table", self.family, TABLE])
 
 
 class BigCapture:

@@ -202,27 +202,32 @@ def test_keepalived_v2_over_ipv6_passes_the_filter() -> None:
     assert not verdict(program, wire, src, VRRP_GROUP6, 64)
 
 
-def test_the_goodbye_filter_passes_every_goodbye_and_nothing_else() -> None:
+@pytest.mark.parametrize("family", [4, 6])
+def test_the_goodbye_filter_passes_every_goodbye_and_nothing_else(family: int) -> None:
     """A lazily read BACKUP socket wakes only through io/wake.py's filter: a priority-0 advert it
     dropped would be a graceful failover delayed until the next scheduled read. Over the corpus and
-    its mutations (IPv4, with and without IP options): passed exactly when VRRP's third byte is 0."""
+    its mutations (IPv4 with and without IP options; IPv6, where the filter starts at VRRP):
+    passed exactly when VRRP's third byte is 0."""
     from vrrpkit.io.wake import goodbye_program
 
-    program = goodbye_program()
+    program = goodbye_program(family)
     rng = random.Random(SEED)
     outcomes: Counter[str] = Counter()
     started = time.perf_counter()
-    for _ in range(CASES):
+    for _ in range(CASES // 2):
         data, src, dst, _kind = mutate(rng)
-        if not isinstance(src, IPv4Address) or not isinstance(dst, IPv4Address) or len(data) < 3:
+        if src.version != family or dst.version != family or len(data) < 3:
             continue
-        packet = build_ipv4(src, dst, data, ttl=255)
-        if rng.random() < 0.2:  # an IP option (NOP padding): VRRP starts further in
-            words = rng.randint(1, 10)
-            header = bytes([0x45 + words]) + packet[1:20] + b"\x01" * 4 * words
-            packet = header + packet[20:]
-        woke = cbpf.run(program, packet, packet) != 0
-        assert woke == (data[2] == 0), (packet.hex(), woke)
+        if family == 6:
+            seen, net = ip_packet(data, src, dst, 255)
+        else:
+            seen = net = build_ipv4(src, dst, data, ttl=255)  # type: ignore[arg-type]
+            if rng.random() < 0.2:  # an IP option (NOP padding): VRRP starts further in
+                words = rng.randint(1, 10)
+                header = bytes([0x45 + words]) + seen[1:20] + b"\x01" * 4 * words
+                seen = net = header + seen[20:]
+        woke = cbpf.run(program, seen, net) != 0
+        assert woke == (data[2] == 0), (seen.hex(), woke)
         outcomes["goodbye" if woke else "not woken"] += 1
-    tally("goodbye filter", outcomes, started)
+    tally(f"goodbye filter IPv{family}", outcomes, started)
     assert outcomes["goodbye"] and outcomes["not woken"]

@@ -60,7 +60,7 @@ def cmd_recv(args: argparse.Namespace) -> None:
 def cmd_lazy(args: argparse.Namespace) -> None:
     """A socket read lazily, as the daemon reads one whose instances are all BACKUP: wait on its
     goodbye socket only, then read the VRRP socket's queue with the arrival stamps."""
-    sock = open_vrrp_socket(args.iface, 4)
+    sock = open_vrrp_socket(args.iface, args.family)
     wake = sock.open_wake()
     sock.set_stamped(True)
     print("READY", flush=True)
@@ -76,8 +76,7 @@ def cmd_known(args: argparse.Namespace) -> None:
     """A lazy socket's byte match (io/stamped.py) on what the kernel really delivers: read as
     datagrams come, learn each parsed advert as known, and say which were parsed and which came
     back only as known (with their arrival)."""
-    sock = open_vrrp_socket(args.iface, 4)
-    assert isinstance(sock, VrrpSocket4)
+    sock = open_vrrp_socket(args.iface, args.family)
     sock.set_stamped(True)
     table: dict[bytes, Known[int]] = {}
     parsed: list[int] = []
@@ -237,9 +236,11 @@ def main(argv: list[str]) -> None:
     r.add_argument("--timeout", type=float, default=5.0)
     lz = sub.add_parser("lazy")
     lz.add_argument("--iface", default="eth0")
+    lz.add_argument("--family", type=int, default=4)
     lz.add_argument("--timeout", type=float, default=5.0)
     kn = sub.add_parser("known")
     kn.add_argument("--iface", default="eth0")
+    kn.add_argument("--family", type=int, default=4)
     kn.add_argument("--count", type=int, default=1)
     kn.add_argument("--timeout", type=float, default=5.0)
     s = sub.add_parser("send")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from vrrpkit.core.config import IPAddress
 from vrrpkit.core.packet import Advertisement, decode, encode
 from vrrpkit.lab import Lab
 
@@ -207,23 +208,33 @@ def test_a_burst_of_adverts_leaves_in_one_call_and_again_as_prepared(make_lab: C
     assert sorted(vrids) == sorted(list(range(1, 51)) * 2)
 
 
-def test_a_lazy_socket_wakes_only_for_a_goodbye_and_stamps_every_advert(make_lab: Callable[..., Lab]) -> None:
+def _lazy_lab(make_lab: Callable[..., Lab], family: int) -> tuple[Lab, IPAddress, IPAddress, tuple[IPAddress, ...]]:
+    """A two-host lab, h1's advert source (IPv6: its link-local address), the group and a VIP."""
+    lab = make_lab(2)
+    if family == 4:
+        return lab, lab.addr("h1"), GROUP4, (IPv4Address("192.0.2.200"),)
+    return lab, lab.link_local("h1"), GROUP6, (IPv6Address("2001:db8::200"),)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_lazy_socket_wakes_only_for_a_goodbye_and_stamps_every_advert(
+    make_lab: Callable[..., Lab], family: int
+) -> None:
     """While every instance on a socket is BACKUP the daemon waits on its goodbye socket only
     (io/wake.py): adverts queue without waking it, a priority-0 advert wakes it, and then the
     whole queue is there in order, each datagram stamped with its arrival (monotonic clock)."""
-    lab = make_lab(2)
-    h1 = lab.addr("h1")
-    vip = (IPv4Address("192.0.2.200"),)
-    steady = encode(Advertisement(version=3, vrid=51, priority=150, addresses=vip, interval=0.1), h1, GROUP4)
-    goodbye = encode(Advertisement(version=3, vrid=51, priority=0, addresses=vip, interval=0.1), h1, GROUP4)
+    lab, h1, group, vip = _lazy_lab(make_lab, family)
+    steady = encode(Advertisement(version=3, vrid=51, priority=150, addresses=vip, interval=0.1), h1, group)
+    goodbye = encode(Advertisement(version=3, vrid=51, priority=0, addresses=vip, interval=0.1), h1, group)
+    sending = ["send", "--family", str(family), "--src", str(h1)]
 
     def send(proc: subprocess.Popen[str]) -> None:
-        out = run_json(lab, "h1", "send", "--src", str(h1), "--payload", steady.hex(), "--count", "3", "--gap", "0.2")
+        out = run_json(lab, "h1", *sending, "--payload", steady.hex(), "--count", "3", "--gap", "0.2")
         assert out["sent"] == 3
         assert proc.poll() is None  # three adverts and still asleep
-        run_json(lab, "h1", "send", "--src", str(h1), "--payload", goodbye.hex())
+        run_json(lab, "h1", *sending, "--payload", goodbye.hex())
 
-    doc = helper_while(lab, "h2", ["lazy", "--timeout", "10"], send)
+    doc = helper_while(lab, "h2", ["lazy", "--family", str(family), "--timeout", "10"], send)
     assert doc["woken"] and doc["goodbyes"] == 1 and doc["bad"] == 0
     got = doc["got"]
     assert [d["priority"] for d in got] == [150, 150, 150, 0]
@@ -233,21 +244,22 @@ def test_a_lazy_socket_wakes_only_for_a_goodbye_and_stamps_every_advert(make_lab
     assert all(0.1 < later - earlier < 1.0 for earlier, later in itertools.pairwise(stamps[:3]))
 
 
-def test_known_adverts_are_matched_as_the_kernel_delivers_them(make_lab: Callable[..., Lab]) -> None:
-    """io/stamped.py's byte match on real IPv4 headers (every packet its own IP id and header
-    checksum): the first advert is parsed and learnt, its copies come back only as known, each
-    read with its arrival; a changed advert (another priority) is parsed again."""
-    lab = make_lab(2)
-    h1 = lab.addr("h1")
-    vip = (IPv4Address("192.0.2.200"),)
-    steady = encode(Advertisement(version=3, vrid=51, priority=150, addresses=vip, interval=0.1), h1, GROUP4)
-    lower = encode(Advertisement(version=3, vrid=51, priority=140, addresses=vip, interval=0.1), h1, GROUP4)
+@pytest.mark.parametrize("family", [4, 6])
+def test_known_adverts_are_matched_as_the_kernel_delivers_them(make_lab: Callable[..., Lab], family: int) -> None:
+    """io/stamped.py's byte match on what the kernel really delivers (IPv4: every packet its own
+    IP id and header checksum; IPv6: the addresses and hop limit in the datagram's name and
+    control data, io/stamped6.py): the first advert is parsed and learnt, its copies come back
+    only as known, each read with its arrival; a changed advert (another priority) is parsed again."""
+    lab, h1, group, vip = _lazy_lab(make_lab, family)
+    steady = encode(Advertisement(version=3, vrid=51, priority=150, addresses=vip, interval=0.1), h1, group)
+    lower = encode(Advertisement(version=3, vrid=51, priority=140, addresses=vip, interval=0.1), h1, group)
+    sending = ["send", "--family", str(family), "--src", str(h1)]
 
     def send(proc: subprocess.Popen[str]) -> None:
-        run_json(lab, "h1", "send", "--src", str(h1), "--payload", steady.hex(), "--count", "4", "--gap", "0.2")
-        run_json(lab, "h1", "send", "--src", str(h1), "--payload", lower.hex())
+        run_json(lab, "h1", *sending, "--payload", steady.hex(), "--count", "4", "--gap", "0.2")
+        run_json(lab, "h1", *sending, "--payload", lower.hex())
 
-    doc = helper_while(lab, "h2", ["known", "--count", "5", "--timeout", "10"], send)
+    doc = helper_while(lab, "h2", ["known", "--family", str(family), "--count", "5", "--timeout", "10"], send)
     assert doc["parsed"] == [150, 140]
     assert [(k["priority"], k["count"]) for k in doc["known"]] == [(150, 1)] * 3
     arrivals = [k["at"] for k in doc["known"]]

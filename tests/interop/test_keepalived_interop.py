@@ -172,3 +172,30 @@ def test_keepalived_answers_the_takeover_claim_of_a_vrrpkit_backup(make_lab: Mak
     (claims,) = [f for f in json.loads(done.stdout)["findings"] if f["code"] == "claims-answered"]
     assert claims["severity"] == "warning", claims
     assert claims["evidence"]["claims_answered"] == 1 and claims["evidence"]["master"] == str(lab.addr("h1")), claims
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_backup_reads_lazily_and_still_hears_the_goodbye(make_lab: MakeLab, family: int) -> None:
+    """While its one instance is BACKUP and hears keepalived, vrrpkit reads the socket on a schedule
+    (docs/divergences.md, lazy-backup-reads; IPv6 through io/stamped6.py): every advert is still
+    counted and none is late enough to make it claim, and keepalived's goodbye (priority 0, on
+    SIGTERM) wakes it at once: it takes over, and reads as datagrams come again."""
+    lab = make_lab(2, ipv6=family == 6)
+    vip = VIP if family == 4 else "2001:db8::100"
+    kw = {"version": 3, "advert_int": "0.1", "vips": (f"{vip}/{24 if family == 4 else 64}",)}
+    keepalived = lab.run_keepalived("h1", config(instance(150, **kw)))  # type: ignore[arg-type]
+    lab.run_vrrpkit("h2", config(instance(100, **kw)))  # type: ignore[arg-type]
+    wait_holders(lab, {"h1"}, 10, vip=vip)
+    time.sleep(2.0)
+    snap = json.loads(lab.exec("h2", Lab.vrrpkit_argv("status", "--json"), timeout=10).stdout)
+    (sock,) = [s for s in snap["sockets"] if s["family"] == family]
+    st = snap["instances"][0]
+    assert sock["lazy"] and st["state"] == "BACKUP", (sock, st)
+    counters = st["counters"]
+    assert counters["advert_rcvd"] >= 15 and counters["claims_sent"] == 0 and not counters["dropped"], counters
+    keepalived.stop(timeout=10)
+    wait_holders(lab, {"h2"}, 5, vip=vip)
+    snap = json.loads(lab.exec("h2", Lab.vrrpkit_argv("status", "--json"), timeout=10).stdout)
+    st = snap["instances"][0]
+    assert st["state"] == "MASTER" and st["counters"]["pri_zero_rcvd"] >= 1, st
+    assert not next(s for s in snap["sockets"] if s["family"] == family)["lazy"]

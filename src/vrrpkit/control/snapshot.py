@@ -94,6 +94,7 @@ class SocketStatus:
     undecodable: int = 0  # the IP packet did not parse
     queue_overflow: int | None = None  # dropped by the kernel: the receive queue was full (None: unknown)
     kernel_filter: bool = False  # a filter is attached
+    lazy: bool = False  # read once per advert interval (every instance on it BACKUP, hearing its master)
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ class SocketSet:
             if old is not None:
                 table.pop(old, None)
             hot = inst.router.repeat
-            if hot is not None and hot[1].version == 4:
+            if hot is not None:
                 keys[inst.name] = known = known_key(hot[1], hot[2], hot[0])
                 table[known] = Known(inst, hot[3], hot)
         return looked
@@ -174,7 +174,7 @@ class SocketSet:
 
     def go_lazy(self, key: SocketKey) -> bool:
         """Watch the socket's goodbye socket instead of it, stamp its datagrams; False when this
-        socket cannot (IPv6 for now, or the goodbye socket could not be made): it stays eager."""
+        socket cannot (the goodbye socket could not be made): it stays eager."""
         sock = self.sockets.get(key)
         if sock is None or key in self.lazy:
             return key in self.lazy
@@ -357,7 +357,8 @@ class SocketSet:
                 overflow = None
             out.append(SocketStatus(interface=key[0], family=key[1], received=c.received,
                                     unknown_vrid=c.unknown_vrid, undecodable=c.undecodable,
-                                    queue_overflow=overflow, kernel_filter=sock.filter is not None))  # fmt: skip
+                                    queue_overflow=overflow, kernel_filter=sock.filter is not None,
+                                    lazy=key in self.lazy))  # fmt: skip
         return out
 
 

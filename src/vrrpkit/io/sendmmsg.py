@@ -137,18 +137,27 @@ class StampedReader:
     lazily read BACKUP socket (daemon/cycle.py) drains a hundred adverts at a time and must know
     when each arrived. Python's recvmsg would build a tuple, a list, a control tuple and the
     source address string per datagram (a third of such a read's CPU); here one call fills the
-    array and each datagram costs a slice and a timestamp unpack."""
+    array and each datagram costs a slice and a timestamp unpack.
 
-    def __init__(self, slots: int, size: int) -> None:
+    ``control`` is the layout of a slot's control data when everything asked for came (its size is
+    the slot's), the timestamp first: an IPv6 socket also gets its destination and hop limit there
+    (io/stamped6.py). ``name_size`` keeps each datagram's source address (`names`); an IPv4 socket
+    reads its source in the IP header and needs none."""
+
+    def __init__(self, slots: int, size: int, control: struct.Struct = _STAMP_AT, name_size: int = 0) -> None:
         self.capacity, self.size = slots, size
         self._data = ctypes.create_string_buffer(slots * size)
-        self._ctrl_size = self.full = socket.CMSG_SPACE(STAMP.size)
+        self._ctrl_size = self.full = control.size
+        self._control = control
         self._ctrl = ctypes.create_string_buffer(slots * self._ctrl_size)
+        self._names = ctypes.create_string_buffer(max(1, slots * name_size))
+        self.name_size = name_size
         self.data = memoryview(self._data).cast("B")
         self.ctrl = memoryview(self._ctrl).cast("B")
+        self.names = memoryview(self._names).cast("B")
         self._iov = (_Iovec * slots)()
         self._msgs = (_Mmsghdr * slots)()
-        base, ctrl = ctypes.addressof(self._data), ctypes.addressof(self._ctrl)
+        base, ctrl, names = ctypes.addressof(self._data), ctypes.addressof(self._ctrl), ctypes.addressof(self._names)
         for i in range(slots):
             self._iov[i].iov_base = base + i * size
             self._iov[i].iov_len = size
@@ -157,6 +166,9 @@ class StampedReader:
             hdr.msg_iovlen = 1
             hdr.msg_control = ctrl + i * self._ctrl_size
             hdr.msg_controllen = self._ctrl_size
+            if name_size:
+                hdr.msg_name = names + i * name_size
+                hdr.msg_namelen = name_size
         self._short: list[int] = []  # slots whose control length the kernel shortened
         self._hdrs = memoryview(self._msgs).cast("B")
 
@@ -172,12 +184,13 @@ class StampedReader:
             return -ctypes.get_errno()
         return count
 
-    def slots(self, count: int) -> Iterator[tuple[tuple[int, int, int], tuple[int, int]]]:
-        """((msg_controllen, msg_flags, length), (seconds, nanoseconds)) of the first ``count``
-        slots, unpacked in two C calls rather than two per slot. The time is realtime, and only
-        meaningful when msg_controllen is `full` (a stamp fills its control space exactly)."""
+    def slots(self, count: int) -> Iterator[tuple[tuple[int, int, int], tuple[Any, ...]]]:
+        """((msg_controllen, msg_flags, length), control) of the first ``count`` slots, unpacked
+        in two C calls rather than two per slot; control is ``control``'s fields, seconds and
+        nanoseconds first. The time is realtime, and the fields only meaningful when
+        msg_controllen is `full` (everything asked for came, in that layout)."""
         heads = _SLOT.iter_unpack(self._hdrs[: count * _MMSGHDR])
-        stamps = _STAMP_AT.iter_unpack(self.ctrl[: count * self.full])
+        stamps = self._control.iter_unpack(self.ctrl[: count * self.full])
         return zip(heads, stamps, strict=True)
 
     def restore(self, slot: int) -> None:

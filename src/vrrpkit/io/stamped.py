@@ -55,7 +55,7 @@ class Known(Generic[T]):
 
 
 def known_key(src: IPAddress, dst: IPAddress, payload: bytes) -> bytes:
-    """The bytes a `Known` advert is recognised by (IPv4 only: an IPv6 socket is never lazy)."""
+    """The bytes a `Known` advert is recognised by, in either family (io/stamped6.py for IPv6)."""
     return src.packed + dst.packed + payload
 
 

@@ -38,18 +38,19 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
 from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import DropReason, InvalidPacket, build_ipv4, parse_ip
 from vrrpkit.io import consts, sendmmsg, vrrp_filter
 from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket, attach_bpf
-from vrrpkit.io.stamped import Batch, Known, LazyReader
-from vrrpkit.io.wake import GoodbyeSocket4
+from vrrpkit.io.lazysock import LazyReading
+from vrrpkit.io.stamped import LazyReader
+from vrrpkit.io.stamped6 import LazyReader6
 
 RECV_BUFSIZE = 65535
 RECV_BUFSIZE4 = 4096  # the largest IPv4 advert is 60 + 1036 bytes; a smaller buffer reads faster
@@ -60,8 +61,6 @@ _IPV6_ANCBUFSIZE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
 _SO_RCVBUFFORCE = 33
 _SIOCGIFMTU = 0x8921
 _SIOCGSTAMPNS = 0x8907
-_SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD: a struct timespec of two longs per datagram
-T = TypeVar("T")
 
 
 class Datagram(NamedTuple):
@@ -100,7 +99,7 @@ class SocketStats:
         self.last_send_error = f"{name}: {exc.strerror}"
 
 
-class _VrrpSocketBase(FdSocket):
+class _VrrpSocketBase(LazyReading, FdSocket):
     """What both families share: the interface, non-blocking reads, counters (fd and close: FdSocket)."""
 
     family: int
@@ -116,29 +115,9 @@ class _VrrpSocketBase(FdSocket):
         # arrival of each datagram the last drain returned (monotonic), while stamping is on
         self.stamps: list[float] = []
 
-    # --- lazy reading, while every instance here is BACKUP (io/wake.py); IPv4 only for now ------
-
-    def open_wake(self) -> int | None:
-        """The fd of the goodbye socket shadowing this one (made on first use), or None when this
-        kind of socket has none: the daemon then keeps reading it eagerly."""
-        return None
-
-    def clear_wake(self) -> int:
-        return 0
-
-    def close_wake(self) -> None:
-        return None
-
-    def set_stamped(self, on: bool) -> None:
-        """Kernel receive timestamps on every datagram (`stamps`), for reads that come late on purpose."""
-        return None
-
-    def drain_known(
-        self, limit: int, table: Mapping[bytes, Known[T]], check: Callable[[Iterable[Known[T]]], bool]
-    ) -> Batch[T]:
-        """Only a lazily read socket matches known adverts (IPv4): here, `drain` in a batch."""
-        good, bad = self.drain(limit)
-        return Batch(len(good) + len(bad), None, [], good, bad, self.stamps)
+    def close(self) -> None:
+        self.close_wake()
+        super().close()
 
     def _remember(self, key: bytes, datagram: Datagram) -> Datagram:
         if len(self._parsed) >= PARSED_CACHE:
@@ -252,6 +231,7 @@ class _VrrpSocketBase(FdSocket):
             self.sock.setsockopt(
                 socket.IPPROTO_IPV6, consts.IPV6_JOIN_GROUP, struct.pack("16si", group.packed, self.ifindex)
             )
+        self._joined(group)
 
 
 class VrrpSocket4(_VrrpSocketBase):
@@ -278,10 +258,8 @@ class VrrpSocket4(_VrrpSocketBase):
         self.src = src
         self._packets: dict[tuple[bytes, int, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]] = {}
         self._burst: sendmmsg.Burst | None = None
-        self._groups: list[IPv4Address] = [] if unicast else [group]
-        self._wake: GoodbyeSocket4 | None = None
-        self._stamped = False
-        self._reader: LazyReader | None = None  # made when first read lazily (~80 KB)
+        self._groups = [] if unicast else [group]
+        self._bound = src if unicast else None
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -368,38 +346,6 @@ class VrrpSocket4(_VrrpSocketBase):
             raise bad[0]
         return good[0] if good else None
 
-    def join(self, group: IPAddress) -> None:
-        super().join(group)
-        self._groups.append(group)  # type: ignore[arg-type]
-        if self._wake is not None:
-            self._wake.close()  # the next open_wake joins every group
-            self._wake = None
-
-    def open_wake(self) -> int | None:
-        if self._wake is None:
-            self._wake = GoodbyeSocket4(self.ifname, self._groups, None if self._groups else self.src)
-        return self._wake.fileno()
-
-    def clear_wake(self) -> int:
-        return self._wake.clear() if self._wake is not None else 0
-
-    def close_wake(self) -> None:
-        if self._wake is not None:
-            self._wake.close()
-            self._wake = None
-
-    def set_stamped(self, on: bool) -> None:
-        if on != self._stamped:
-            self.sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, int(on))
-            self._stamped = on
-            self.stamps = []
-            if not on:
-                self._reader = None
-
-    def close(self) -> None:
-        self.close_wake()
-        super().close()
-
     def drain(self, limit: int = 64) -> tuple[list[Datagram], list[InvalidPacket]]:
         """Read up to ``limit`` queued datagrams; the hot loop of a BACKUP and of a flood."""
         if self._stamped:
@@ -420,25 +366,8 @@ class VrrpSocket4(_VrrpSocketBase):
         self.stats.received += len(good)
         return good, bad
 
-    def _drain_stamped(self, limit: int) -> tuple[list[Datagram], list[InvalidPacket]]:
-        """`drain`, with each datagram's kernel receive time in `stamps` (monotonic clock): read
-        late on purpose, a BACKUP's adverts still count from when they arrived."""
-        good, bad, self.stamps = self._lazy().drain(self.sock.fileno(), limit)
-        return good, bad
-
-    def drain_known(
-        self, limit: int, table: Mapping[bytes, Known[T]], check: Callable[[Iterable[Known[T]]], bool]
-    ) -> Batch[T]:
-        """A lazy read that only says which known adverts came when all of them are
-        (io/stamped.py); otherwise `drain`'s datagrams, in the batch."""
-        batch = self._lazy().drain_known(self.sock.fileno(), limit, table, check)
-        self.stamps = batch.stamps
-        return batch
-
-    def _lazy(self) -> LazyReader:
-        if self._reader is None:
-            self._reader = LazyReader(self._known, self.stats)
-        return self._reader
+    def _make_reader(self) -> LazyReader:
+        return LazyReader(self._known, self.stats)
 
     def _known(self, packet: bytes) -> Datagram:
         """The `Datagram` of these bytes: the very one handed out before for the same advert, or
@@ -491,6 +420,8 @@ class VrrpSocket6(_VrrpSocketBase):
         super().__init__(ifname, unicast)
         self.group = group
         self.src = src
+        self._groups = [] if unicast else [group]
+        self._lazy_parsed: dict[bytes, Datagram] = {}  # as `_parsed`, for batch reads (their own keys)
         self.sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -538,6 +469,25 @@ class VrrpSocket6(_VrrpSocketBase):
             return exc
         self.stats.sent += 1
         return None
+
+    def drain(self, limit: int = 64) -> tuple[list[Datagram], list[InvalidPacket]]:
+        if self._stamped:  # each datagram's control data then carries a stamp: a batch read
+            return self._drain_stamped(limit)
+        return super().drain(limit)
+
+    def _make_reader(self) -> LazyReader:
+        return LazyReader6(self._datagram, self.stats)
+
+    def _datagram(self, src: bytes, dst: bytes, hop_limit: int, payload: bytes) -> Datagram:
+        """A batch read's datagram: the very one handed out before for the same advert."""
+        key = src + dst + hop_limit.to_bytes(4, "little", signed=True) + payload
+        known = self._lazy_parsed.get(key)
+        if known is None:
+            if len(self._lazy_parsed) >= PARSED_CACHE:
+                self._lazy_parsed.clear()
+            datagram = Datagram(IPv6Address(src), IPv6Address(dst), hop_limit, payload, self.ifname)
+            known = self._lazy_parsed[key] = datagram
+        return known
 
     def recv(self) -> Datagram | None:
         try:

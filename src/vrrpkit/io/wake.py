@@ -10,7 +10,7 @@ Skew_Time.
 
 So while every instance on an (interface, family) is BACKUP, the daemon reads that VRRP socket on
 a schedule (`vrrpkit.daemon.cycle`), counting each advert from its kernel receive timestamp
-(SO_TIMESTAMPNS, `VrrpSocket4.set_stamped`), and watches this second socket instead: the same
+(SO_TIMESTAMPNS, `set_stamped`), and watches this second socket instead: the same
 protocol on the same interface and groups, with a kernel filter that lets through nothing but
 priority-0 adverts. Its datagrams are only a signal: they are thrown away, and the VRRP socket's
 queue, where the same goodbye waits in order behind the adverts before it, is read at once. A
@@ -20,23 +20,28 @@ wake-up, the VRRP socket's own filter and checks unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 from collections.abc import Iterable
-from ipaddress import IPv4Address
 
+from vrrpkit.core.config import IPAddress
 from vrrpkit.io import bpf, consts
 from vrrpkit.io.fdsocket import BpfInsn, FdSocket, attach_bpf
 
 CLEAR_BOUND = 64  # datagrams thrown away per wake-up, at most (the rest wake the loop again)
 
 
-def goodbye_program() -> list[BpfInsn]:
-    """Accept an IPv4 VRRP packet whose priority byte (the third of the VRRP header, after an IP
-    header of any length) is 0; drop everything else."""
+def goodbye_program(family: int = 4) -> list[BpfInsn]:
+    """Accept a VRRP packet whose priority byte (the third of the VRRP header) is 0; drop
+    everything else. An IPv4 socket's filter sees the IP header (of any length) first, an IPv6
+    raw socket's starts at the VRRP header."""
     a = bpf.Asm()
-    a.op(bpf.LDX_MSH, 0)  # X = 4 * (IP[0] & 0xf): where VRRP starts
-    a.op(bpf.LD_B_IND, 2)  # A = priority
+    if family == 4:
+        a.op(bpf.LDX_MSH, 0)  # X = 4 * (IP[0] & 0xf): where VRRP starts
+        a.op(bpf.LD_B_IND, 2)  # A = priority
+    else:
+        a.op(bpf.LD_B_ABS, 2)
     a.jump(bpf.JEQ_K, 0, None, "drop")
     a.op(bpf.RET_K, bpf.ACCEPT_ALL)
     a.label("drop")
@@ -44,24 +49,35 @@ def goodbye_program() -> list[BpfInsn]:
     return a.assemble()
 
 
-class GoodbyeSocket4(FdSocket):
-    """A raw protocol-112 socket on ``ifname`` that receives only priority-0 adverts: for multicast,
-    those sent to ``groups``; for unicast (``groups`` empty), those to ``src`` when it is given
-    (as the VRRP socket it shadows is bound)."""
+class GoodbyeSocket(FdSocket):
+    """A raw protocol-112 socket of ``family`` on ``ifname`` that receives only priority-0 adverts:
+    for multicast, those sent to ``groups``; for unicast (``groups`` empty), those to ``src`` when
+    it is given (as the VRRP socket it shadows is bound)."""
 
-    def __init__(self, ifname: str, groups: Iterable[IPv4Address], src: IPv4Address | None = None) -> None:
+    def __init__(
+        self, ifname: str, groups: Iterable[IPAddress], src: IPAddress | None = None, family: int = 4
+    ) -> None:
         ifindex = socket.if_nametoindex(ifname)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
+        kind = socket.AF_INET if family == 4 else socket.AF_INET6
+        self.sock = socket.socket(kind, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             # the filter first: nothing else is ever queued here
-            attach_bpf(self.sock, goodbye_program())
+            attach_bpf(self.sock, goodbye_program(family))
             self.sock.setsockopt(socket.SOL_SOCKET, consts.SO_BINDTODEVICE, ifname.encode())
-            self.sock.setsockopt(socket.IPPROTO_IP, consts.IP_MULTICAST_ALL, 0)
             joined = False
-            for group in groups:
-                mreqn = struct.pack("4s4si", group.packed, b"\0" * 4, ifindex)
-                self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
-                joined = True
+            if family == 4:
+                self.sock.setsockopt(socket.IPPROTO_IP, consts.IP_MULTICAST_ALL, 0)
+                for group in groups:
+                    mreqn = struct.pack("4s4si", group.packed, b"\0" * 4, ifindex)
+                    self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+                    joined = True
+            else:
+                with contextlib.suppress(OSError):  # kernels before 4.20: nothing to turn off
+                    self.sock.setsockopt(socket.IPPROTO_IPV6, consts.IPV6_MULTICAST_ALL, 0)
+                for group in groups:
+                    mreq = struct.pack("16si", group.packed, ifindex)
+                    self.sock.setsockopt(socket.IPPROTO_IPV6, consts.IPV6_JOIN_GROUP, mreq)
+                    joined = True
             if not joined and src is not None:
                 self.sock.bind((str(src), 0))
             self.sock.setblocking(False)
