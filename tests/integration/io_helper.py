@@ -116,12 +116,12 @@ def cmd_burst(args: argparse.Namespace) -> None:
     from vrrpkit.core.packet import Advertisement, encode
 
     src = ip_address(args.src)
-    sock = open_vrrp_socket(args.iface, 4)
+    sock = open_vrrp_socket(args.iface, args.family)
     group = sock.group
-    adverts = [
-        SendAdvert(f"VI_{v}", args.iface, src, group, encode(Advertisement(3, v, 100, (src,), 1.0), src, group), 100)
-        for v in range(1, args.count + 1)
-    ]
+    adverts = []
+    for v in range(1, args.count + 1):
+        data = encode(Advertisement(3, v, 100, (src,), 1.0), src, group)
+        adverts.append(SendAdvert(f"VI_{v}", args.iface, src, group, data, 100, ttl=args.ttl if v == 1 else 255))
     errors = [sock.send_many(adverts) for _ in range(args.rounds)]
     _out({"errors": [sum(e is not None for e in r) for r in errors], "sent": sock.stats.sent})
 
@@ -255,6 +255,8 @@ def main(argv: list[str]) -> None:
     s.add_argument("--gap", type=float, default=0.05)
     bu = sub.add_parser("burst")
     bu.add_argument("--iface", default="eth0")
+    bu.add_argument("--family", type=int, default=4)
+    bu.add_argument("--ttl", type=int, default=255)  # the first advert's (unicast_ttl)
     bu.add_argument("--src", required=True)
     bu.add_argument("--count", type=int, default=50)
     bu.add_argument("--rounds", type=int, default=2)

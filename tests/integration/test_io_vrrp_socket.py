@@ -194,18 +194,24 @@ def test_tcpdump_verbose_decodes_our_advert(make_lab: Callable[..., Lab]) -> Non
     assert ip_address("192.0.2.209")
 
 
-def test_a_burst_of_adverts_leaves_in_one_call_and_again_as_prepared(make_lab: Callable[..., Lab]) -> None:
-    """send_many (sendmmsg) twice with the same 50 adverts: 100 arrive, each one intact."""
-    lab = make_lab(2, ipv6=False)
-    h1 = lab.addr("h1")
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_burst_of_adverts_leaves_in_one_call_and_again_as_prepared(make_lab: Callable[..., Lab], family: int) -> None:
+    """send_many (sendmmsg) twice with the same 50 adverts: 100 arrive, each one intact, from the
+    source given (IPv6: in each message's IPV6_PKTINFO), the first at its own hop limit."""
+    lab = make_lab(2, ipv6=family == 6)
+    h1, group = (lab.addr("h1"), GROUP4) if family == 4 else (lab.link_local("h1"), GROUP6)
+    sending = ["burst", "--family", str(family), "--src", str(h1), "--count", "50", "--ttl", "64"]
 
     def send() -> None:
-        assert run_json(lab, "h1", "burst", "--src", str(h1), "--count", "50") == {"errors": [0, 0], "sent": 100}
+        assert run_json(lab, "h1", *sending) == {"errors": [0, 0], "sent": 100}
 
-    (got,) = receive_while(lab, "h2", ["--socket", "mcast", "--count", "100", "--timeout", "5"], send)
-    assert len(got) == 100 and {(d["src"], d["ttl"]) for d in got} == {(str(h1), 255)}
-    vrids = [decode(bytes.fromhex(d["payload"]), h1, GROUP4).vrid for d in got]
+    receiving = ["--family", str(family), "--socket", "mcast", "--count", "100", "--timeout", "5"]
+    (got,) = receive_while(lab, "h2", receiving, send)
+    assert len(got) == 100 and {d["src"] for d in got} == {str(h1)}
+    vrids = [decode(bytes.fromhex(d["payload"]), h1, group).vrid for d in got]
     assert sorted(vrids) == sorted(list(range(1, 51)) * 2)
+    hops = {decode(bytes.fromhex(d["payload"]), h1, group).vrid: d["ttl"] for d in got}
+    assert hops[1] == 64 and set(hops.values()) == {64, 255}
 
 
 def _lazy_lab(make_lab: Callable[..., Lab], family: int) -> tuple[Lab, IPAddress, IPAddress, tuple[IPAddress, ...]]:

@@ -60,28 +60,43 @@ def sockaddr_in(address: bytes) -> bytes:
     return struct.pack("=HH4s8x", socket.AF_INET, 0, address)
 
 
+def sockaddr_in6(address: bytes, scope: int) -> bytes:
+    """``struct sockaddr_in6`` for a 16-byte IPv6 address, port 0, no flow label."""
+    return struct.pack("=HHI16sI", socket.AF_INET6, 0, 0, address, scope)
+
+
+def cmsg(level: int, kind: int, body: bytes) -> bytes:
+    """One control message as the kernel reads it from msg_control (header, body, padding)."""
+    raw = struct.pack("=Qii", socket.CMSG_LEN(len(body)), level, kind) + body
+    return raw + bytes(socket.CMSG_SPACE(len(body)) - len(raw))
+
+
 def _address(buf: bytes) -> int | None:
     value: int | None = ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value
     return value
 
 
 class Burst:
-    """Datagrams (packet, sockaddr) prepared for sendmmsg. ``key`` identifies the burst by the ids
-    of the caller's objects in ``owners``, which are kept alive here (so no id is reused while the
-    key is), as are the bytes the array points into."""
+    """Datagrams (packet, sockaddr, control messages) prepared for sendmmsg. ``key`` identifies the
+    burst by the ids of the caller's objects in ``owners``, which are kept alive here (so no id is
+    reused while the key is), as are the bytes the array points into. IPv6 puts each advert's
+    source in its control data (IPV6_PKTINFO); IPv4 has none (its header is in the packet)."""
 
-    def __init__(self, owners: Sequence[object], messages: Sequence[tuple[bytes, bytes]]) -> None:
+    def __init__(self, owners: Sequence[object], messages: Sequence[tuple[bytes, bytes, bytes]]) -> None:
         self.key = tuple(map(id, owners))
         self._keep = (list(owners), list(messages))
         n = len(messages)
         self._iov = (_Iovec * n)()
         self._msgs = (_Mmsghdr * n)()
-        for i, (packet, name) in enumerate(messages):
+        for i, (packet, name, control) in enumerate(messages):
             self._iov[i].iov_base = _address(packet)
             self._iov[i].iov_len = len(packet)
             hdr = self._msgs[i].msg_hdr
             hdr.msg_name = _address(name)
             hdr.msg_namelen = len(name)
+            if control:
+                hdr.msg_control = _address(control)
+                hdr.msg_controllen = len(control)
             hdr.msg_iov = ctypes.pointer(self._iov[i])
             hdr.msg_iovlen = 1
         self.size = n

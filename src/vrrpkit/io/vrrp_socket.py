@@ -112,12 +112,37 @@ class _VrrpSocketBase(LazyReading, FdSocket):
         self.filter: vrrp_filter.FilterSpec | None = None
         self.filter_size = 0
         self._parsed: dict[bytes, Datagram] = {}
+        self._burst: sendmmsg.Burst | None = None  # a MASTER's last burst of adverts, prepared
         # arrival of each datagram the last drain returned (monotonic), while stamping is on
         self.stamps: list[float] = []
 
     def close(self) -> None:
         self.close_wake()
         super().close()
+
+    def _send_one(self, advert: SendAdvert) -> OSError | None:
+        """The family's ``send`` of one advert."""
+        raise NotImplementedError
+
+    def _message(self, advert: SendAdvert) -> tuple[bytes, bytes, bytes]:
+        """(packet, sockaddr, control messages) of an advert as sendmmsg sends it, built once."""
+        raise NotImplementedError
+
+    def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]:
+        """``send`` for a burst of adverts, in one sendmmsg call when it can; the errors per advert,
+        as ``send`` returns them. A MASTER's tick is the same burst every time (the router hands
+        over the same effect objects): then the prepared burst is sent as it is."""
+        if len(adverts) < 2 or not sendmmsg.available():
+            return [self._send_one(a) for a in adverts]
+        burst = self._burst
+        if burst is None or burst.key != tuple(map(id, adverts)):
+            burst = self._burst = sendmmsg.Burst(adverts, [self._message(a) for a in adverts])
+        sent, _errno = burst.send(self.sock.fileno())
+        self.stats.sent += sent
+        errors: list[OSError | None] = [None] * sent
+        for advert in adverts[sent:]:  # the rest one by one: each error where it happened
+            errors.append(self._send_one(advert))
+        return errors
 
     def _remember(self, key: bytes, datagram: Datagram) -> Datagram:
         if len(self._parsed) >= PARSED_CACHE:
@@ -257,7 +282,6 @@ class VrrpSocket4(_VrrpSocketBase):
         self.group = group
         self.src = src
         self._packets: dict[tuple[bytes, int, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]] = {}
-        self._burst: sendmmsg.Burst | None = None
         self._groups = [] if unicast else [group]
         self._bound = src if unicast else None
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
@@ -323,22 +347,12 @@ class VrrpSocket4(_VrrpSocketBase):
             cached = self._packets[key] = (packet, (str(dst), 0), src, dst, sendmmsg.sockaddr_in(dst.packed))
         return cached
 
-    def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]:
-        """``send`` for a burst of adverts, in one sendmmsg call when it can; the errors per advert,
-        as ``send`` returns them. A MASTER's tick is the same burst every time (the router hands
-        over the same effect objects): then the prepared burst is sent as it is."""
-        if len(adverts) < 2 or not sendmmsg.available():
-            return [self.send(a.data, a.dst, a.src, a.ttl) for a in adverts]  # type: ignore[arg-type]
-        burst = self._burst
-        if burst is None or burst.key != tuple(map(id, adverts)):
-            prepared = [self._prepared(a.data, a.dst, a.src, a.ttl) for a in adverts]  # type: ignore[arg-type]
-            burst = self._burst = sendmmsg.Burst(adverts, [(p[0], p[4]) for p in prepared])
-        sent, _errno = burst.send(self.sock.fileno())
-        self.stats.sent += sent
-        errors: list[OSError | None] = [None] * sent
-        for advert in adverts[sent:]:  # the rest one by one: each error where it happened
-            errors.append(self.send(advert.data, advert.dst, advert.src, advert.ttl))  # type: ignore[arg-type]
-        return errors
+    def _send_one(self, advert: SendAdvert) -> OSError | None:
+        return self.send(advert.data, advert.dst, advert.src, advert.ttl)  # type: ignore[arg-type]
+
+    def _message(self, advert: SendAdvert) -> tuple[bytes, bytes, bytes]:
+        packet, _, _, _, name = self._prepared(advert.data, advert.dst, advert.src, advert.ttl)  # type: ignore[arg-type]
+        return packet, name, b""
 
     def recv(self) -> Datagram | None:
         good, bad = self.drain(1)
@@ -422,6 +436,7 @@ class VrrpSocket6(_VrrpSocketBase):
         self.src = src
         self._groups = [] if unicast else [group]
         self._lazy_parsed: dict[bytes, Datagram] = {}  # as `_parsed`, for batch reads (their own keys)
+        self._messages: dict[tuple[bytes, int, int, int], tuple[bytes, bytes, bytes, object, object]] = {}
         self.sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, consts.IPPROTO_VRRP)
         try:
             self._bind_device()
@@ -444,9 +459,28 @@ class VrrpSocket6(_VrrpSocketBase):
             self.sock.close()
             raise
 
-    def send_many(self, adverts: Sequence[SendAdvert]) -> list[OSError | None]:
-        """``send`` for each advert of a burst (each needs its own IPV6_PKTINFO)."""
-        return [self.send(a.data, a.dst, a.src, a.ttl) for a in adverts]  # type: ignore[arg-type]
+    def _send_one(self, advert: SendAdvert) -> OSError | None:
+        return self.send(advert.data, advert.dst, advert.src, advert.ttl)  # type: ignore[arg-type]
+
+    def _message(self, advert: SendAdvert) -> tuple[bytes, bytes, bytes]:
+        """The advert's source in IPV6_PKTINFO (and a hop limit other than 255), as ``send`` does;
+        built once per (message, destination, source, hop limit) and handed back while the router
+        hands over the same objects (as a MASTER's every tick does)."""
+        key = (advert.data, id(advert.dst), id(advert.src), advert.ttl)
+        cached = self._messages.get(key)
+        if cached is None or cached[3] is not advert.dst or cached[4] is not advert.src:
+            if len(self._messages) >= 1024:  # a priority change makes new bytes
+                self._messages.clear()
+                self._burst = None
+            dst = advert.dst
+            scope = self.ifindex if (dst.is_link_local or dst.is_multicast) else 0
+            pktinfo = struct.pack("16sI", advert.src.packed, self.ifindex)
+            control = sendmmsg.cmsg(socket.IPPROTO_IPV6, consts.IPV6_PKTINFO, pktinfo)
+            if advert.ttl != 255:
+                control += sendmmsg.cmsg(socket.IPPROTO_IPV6, consts.IPV6_HOPLIMIT, struct.pack("i", advert.ttl))
+            name = sendmmsg.sockaddr_in6(dst.packed, scope)
+            cached = self._messages[key] = (advert.data, name, control, advert.dst, advert.src)
+        return cached[0], cached[1], cached[2]
 
     def send(
         self, data: bytes, dst: IPv6Address | None = None, src: IPv6Address | None = None, ttl: int = 255
