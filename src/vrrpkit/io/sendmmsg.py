@@ -15,6 +15,7 @@ the caller, so every error is still seen and counted where it happened.
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import socket
 import struct
@@ -157,11 +158,22 @@ class StampedReader:
     ``control`` is the layout of a slot's control data when everything asked for came (its size is
     the slot's), the timestamp first: an IPv6 socket also gets its destination and hop limit there
     (io/stamped6.py). ``name_size`` keeps each datagram's source address (`names`); an IPv4 socket
-    reads its source in the IP header and needs none."""
+    reads its source in the IP header and needs none.
 
-    def __init__(self, slots: int, size: int, control: struct.Struct = _STAMP_AT, name_size: int = 0) -> None:
-        self.capacity, self.size = slots, size
-        self._data = ctypes.create_string_buffer(slots * size)
+    ``head``: a slot's first bytes go to `data` (``head`` apart), the rest of the ``size`` a slot
+    holds to pages that stay untouched, hence out of RSS, until a datagram that long arrives
+    (`whole` joins the two). An IPv6 slot must hold 4 KB (255 addresses) where adverts are a few
+    dozen bytes: 64 slots would otherwise keep 256 KB resident."""
+
+    def __init__(
+        self, slots: int, size: int, control: struct.Struct = _STAMP_AT, name_size: int = 0, head: int = 0
+    ) -> None:
+        head = min(head or size, size)
+        self.capacity, self.size, self.limit = slots, head, size
+        self._data = ctypes.create_string_buffer(slots * head)
+        rest = size - head
+        self._tail = mmap.mmap(-1, slots * rest) if rest else None
+        tail = ctypes.addressof(ctypes.c_char.from_buffer(self._tail)) if self._tail is not None else 0
         self._ctrl_size = self.full = control.size
         self._control = control
         self._ctrl = ctypes.create_string_buffer(slots * self._ctrl_size)
@@ -170,15 +182,17 @@ class StampedReader:
         self.data = memoryview(self._data).cast("B")
         self.ctrl = memoryview(self._ctrl).cast("B")
         self.names = memoryview(self._names).cast("B")
-        self._iov = (_Iovec * slots)()
+        self._iov = (_Iovec * (2 * slots))()
         self._msgs = (_Mmsghdr * slots)()
         base, ctrl, names = ctypes.addressof(self._data), ctypes.addressof(self._ctrl), ctypes.addressof(self._names)
         for i in range(slots):
-            self._iov[i].iov_base = base + i * size
-            self._iov[i].iov_len = size
+            self._iov[2 * i].iov_base = base + i * head
+            self._iov[2 * i].iov_len = head
+            self._iov[2 * i + 1].iov_base = tail + i * rest
+            self._iov[2 * i + 1].iov_len = rest
             hdr = self._msgs[i].msg_hdr
-            hdr.msg_iov = ctypes.pointer(self._iov[i])
-            hdr.msg_iovlen = 1
+            hdr.msg_iov = ctypes.pointer(self._iov[2 * i])
+            hdr.msg_iovlen = 2 if rest else 1
             hdr.msg_control = ctrl + i * self._ctrl_size
             hdr.msg_controllen = self._ctrl_size
             if name_size:
@@ -207,6 +221,15 @@ class StampedReader:
         heads = _SLOT.iter_unpack(self._hdrs[: count * _MMSGHDR])
         stamps = self._control.iter_unpack(self.ctrl[: count * self.full])
         return zip(heads, stamps, strict=True)
+
+    def whole(self, slot: int, length: int) -> bytes:
+        """Slot ``slot``'s datagram of ``length`` bytes, the part past `size` included."""
+        start = slot * self.size
+        if length <= self.size or self._tail is None:
+            return self.data[start : start + length].tobytes()
+        rest = self.limit - self.size
+        spilled = self._tail[slot * rest : slot * rest + length - self.size]
+        return self.data[start : start + self.size].tobytes() + spilled
 
     def restore(self, slot: int) -> None:
         """This slot came without a stamp, and the kernel shortened its control space: give it

@@ -31,6 +31,7 @@ T = TypeVar("T")
 # timestamp (cmsghdr, timespec); packet info (cmsghdr, destination, ifindex, padding); hop limit
 CONTROL6 = struct.Struct("=16xqq8xii16s8x8xiii4x")
 RECV_SLOT6 = 4096  # bytes per datagram: the largest IPv6 advert is 8 + 255 x 16
+HEAD6 = 512  # of which resident: adverts of up to 31 addresses (the rest is touched only when used)
 NAME6 = 28  # sockaddr_in6: family, port, flow info, the address at 8, scope id
 _LAYOUT = (socket.IPPROTO_IPV6, consts.IPV6_PKTINFO, socket.IPPROTO_IPV6, consts.IPV6_HOPLIMIT)
 _CMSG = struct.Struct("=Qii")  # cmsg_len, cmsg_level, cmsg_type
@@ -48,7 +49,7 @@ class LazyReader6(LazyReader):
     its name and control data rather than an IP header."""
 
     def __init__(self, datagram: MakeDatagram, stats: SocketStats) -> None:
-        self.reader = sendmmsg.StampedReader(BATCH_SLOTS, RECV_SLOT6, CONTROL6, NAME6)
+        self.reader = sendmmsg.StampedReader(BATCH_SLOTS, RECV_SLOT6, CONTROL6, NAME6, head=HEAD6)
         self.datagram = datagram
         self.stats = stats
 
@@ -62,10 +63,11 @@ class LazyReader6(LazyReader):
         last: dict[Known[T], tuple[int, int]] = {}
         seen: list[Known[T]] = []
         start = name = 0
-        for (controllen, flags, length), (sec, nsec, l1, t1, dst, l2, t2, hop) in reader.slots(count):
+        for i, ((controllen, flags, length), (sec, nsec, l1, t1, dst, l2, t2, hop)) in enumerate(reader.slots(count)):
             if controllen != full or flags & _MSG_TRUNC or (l1, t1, l2, t2) != _LAYOUT:
                 return None  # parsed after all, which gives a short slot its control space back
-            known = get(names[name + 8 : name + 24].tobytes() + dst + data[start : start + length].tobytes())
+            payload = data[start : start + length].tobytes() if length <= size else reader.whole(i, length)
+            known = get(names[name + 8 : name + 24].tobytes() + dst + payload)
             if known is None or known.ttl != hop:
                 return None
             last[known] = (sec, nsec)
@@ -80,7 +82,7 @@ class LazyReader6(LazyReader):
         bad: list[InvalidPacket] = []
         stamps: list[float] = []
         reader = self.reader
-        data, names, size, full = reader.data, reader.names, reader.size, reader.full
+        names, full = reader.names, reader.full
         now = time.time()
         offset = time.monotonic() - now
         for i, ((controllen, flags, length), fields) in enumerate(reader.slots(count)):
@@ -102,7 +104,7 @@ class LazyReader6(LazyReader):
                     self.stats.bad_ip_headers += 1
                     raise InvalidPacket(DropReason.BAD_IP_HEADER, "no hop limit or destination in ancillary data")
                 src = names[i * NAME6 + 8 : i * NAME6 + 24].tobytes()
-                good.append(self.datagram(src, dst_bytes, hop_limit, data[i * size : i * size + length].tobytes()))
+                good.append(self.datagram(src, dst_bytes, hop_limit, reader.whole(i, length)))
             except InvalidPacket as exc:
                 bad.append(exc)
                 continue

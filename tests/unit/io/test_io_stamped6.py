@@ -17,7 +17,7 @@ import pytest
 from vrrpkit.core.packet import Advertisement, encode
 from vrrpkit.io import consts
 from vrrpkit.io.stamped import Known, known_key
-from vrrpkit.io.stamped6 import RECV_SLOT6, LazyReader6, _walk
+from vrrpkit.io.stamped6 import HEAD6, RECV_SLOT6, LazyReader6, _walk
 from vrrpkit.io.vrrp_socket import Datagram, SocketStats
 
 LOOP = IPv6Address("::1")
@@ -105,6 +105,24 @@ def test_without_stamps_the_control_data_is_walked(pair: tuple[socket.socket, so
     receiver.setsockopt(socket.SOL_SOCKET, 35, 1)
     sender.send(message(1))  # the slot has its whole control space again
     assert reader.drain_known(receiver.fileno(), 64, table_of(1), lambda hits: True).hits is not None
+
+
+def test_an_advert_past_the_resident_part_of_a_slot_is_read_whole(pair: tuple[socket.socket, socket.socket]) -> None:
+    """40 addresses (648 bytes) reach past a slot's first HEAD6 bytes: matched and parsed whole."""
+    sender, receiver = pair
+    vips = tuple(IPv6Address(f"2001:db8::{i:x}") for i in range(1, 41))
+    big = encode(Advertisement(3, 9, 200, vips, 0.1), LOOP, LOOP)
+    assert len(big) > HEAD6
+    reader = LazyReader6(datagram, SocketStats())
+    sender.send(big)
+    sender.send(message(1))
+    parsed = reader.drain_known(receiver.fileno(), 64, {}, lambda hits: True)
+    assert [d.payload for d in parsed.good] == [big, message(1)]
+    table = {known_key(LOOP, LOOP, big): Known("VI_9", 255, None)}
+    sender.send(big)
+    sender.send(big)
+    batch = reader.drain_known(receiver.fileno(), 64, table, lambda hits: True)
+    assert batch.hits is not None and len(batch.seen) == 2
 
 
 def test_a_datagram_longer_than_a_slot_is_refused(pair: tuple[socket.socket, socket.socket]) -> None:
