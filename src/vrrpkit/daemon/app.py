@@ -457,6 +457,7 @@ class Daemon(Reloading, Building, Cycle):
                 # the kernel dropped link or route events (a burst of changes): resynced, and counted
                 "link_event_overruns": self._links.overruns if self._links is not None else 0,
                 "route_event_overruns": self._route_events.overruns if self._route_events is not None else 0,
+                "process_event_overruns": self.processes.overruns,
             },
             router_id=self.result.globals.router_id,
             sockets=self.socketset.statuses(),

@@ -118,6 +118,7 @@ class ProcessTrackers:
     _matched: set[int] = field(default_factory=set)
     _next_full: float = 0.0
     full_interval: float = SCAN_INTERVAL
+    overruns: int = 0  # reads that found process events lost (ENOBUFS): each one rescanned /proc
 
     def configure(self, result: ParseResult, instances: Iterable[InstanceConfig]) -> None:
         """(Re)read what is tracked; an unchanged block keeps its status and pending delay."""
@@ -246,6 +247,7 @@ class ProcessTrackers:
                     elif what != PROC_EVENT_FORK or parent in self._matched:
                         table.refresh(pid)  # a fork only matters if its parent is one of ours
                 if lost:
+                    self.overruns += 1
                     log.warning("process events were lost: rescanning /proc")
                     await asyncio.to_thread(table.scan, self._hot())
             elif self.mode == "scan":

@@ -313,6 +313,52 @@ def test_a_tracked_process_that_dies_lowers_the_priority(tmp_path: Path) -> None
         proctrack.SCAN_INTERVAL = 0.5
 
 
+class LossyProcEvents:
+    """Kernel process events: a byte written to the pipe is an overrun (ENOBUFS) the next read finds."""
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+
+    def fileno(self) -> int:
+        return self.r
+
+    def drain(self) -> tuple[list[tuple[int, int, int]], bool]:
+        try:
+            return [], bool(os.read(self.r, 64))
+        except BlockingIOError:
+            return [], False
+
+    def close(self) -> None:
+        os.close(self.r)
+        os.close(self.w)
+
+
+def test_lost_process_events_are_counted_and_rescan_proc(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "4242").mkdir(parents=True)
+    (proc / "4242" / "stat").write_text("4242 (haproxy) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 77 0 0\n")
+    text = "vrrp_track_process hp {\n  process haproxy\n  weight -60\n}\n" + conf(
+        priority=150, extra="track_process {\n    hp\n}")
+    events = LossyProcEvents()
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert d.processes.mode == "events" and d.snapshot().counters["process_event_overruns"] == 0
+        scans = d.processes.scans
+        os.write(events.w, b"x")  # the kernel's queue overran
+        await until(lambda: d.processes.overruns == 1)
+        assert d.processes.scans == scans + 1  # what was lost is read from /proc instead
+        assert d.snapshot().counters["process_event_overruns"] == 1
+
+    def lossy(d: Daemon) -> None:
+        d.processes.root = str(proc)
+        d.processes.events_factory = lambda: events  # type: ignore[assignment,return-value]
+
+    with customized(lossy):
+        drive(tmp_path, text, body)
+
+
 def test_route_matching_uses_table_and_interface() -> None:
     from vrrpkit.core.routing import Route
     from vrrpkit.daemon.routes import RouteKeeper
