@@ -38,7 +38,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import NamedTuple
@@ -120,9 +120,10 @@ class _VrrpSocketBase(LazyReading, FdSocket):
         self.close_wake()
         super().close()
 
+    send: Callable[..., OSError | None]  # the family's: (message, destination, source, TTL)
+
     def _send_one(self, advert: SendAdvert) -> OSError | None:
-        """The family's ``send`` of one advert."""
-        raise NotImplementedError
+        return self.send(advert.data, advert.dst, advert.src, advert.ttl)
 
     def _message(self, advert: SendAdvert) -> tuple[bytes, bytes, bytes]:
         """(packet, sockaddr, control messages) of an advert as sendmmsg sends it, built once."""
@@ -347,9 +348,6 @@ class VrrpSocket4(_VrrpSocketBase):
             cached = self._packets[key] = (packet, (str(dst), 0), src, dst, sendmmsg.sockaddr_in(dst.packed))
         return cached
 
-    def _send_one(self, advert: SendAdvert) -> OSError | None:
-        return self.send(advert.data, advert.dst, advert.src, advert.ttl)  # type: ignore[arg-type]
-
     def _message(self, advert: SendAdvert) -> tuple[bytes, bytes, bytes]:
         packet, _, _, _, name = self._prepared(advert.data, advert.dst, advert.src, advert.ttl)  # type: ignore[arg-type]
         return packet, name, b""
@@ -458,9 +456,6 @@ class VrrpSocket6(_VrrpSocketBase):
         except BaseException:
             self.sock.close()
             raise
-
-    def _send_one(self, advert: SendAdvert) -> OSError | None:
-        return self.send(advert.data, advert.dst, advert.src, advert.ttl)  # type: ignore[arg-type]
 
     def _message(self, advert: SendAdvert) -> tuple[bytes, bytes, bytes]:
         """The advert's source in IPV6_PKTINFO (and a hop limit other than 255), as ``send`` does;
