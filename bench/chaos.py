@@ -65,14 +65,14 @@ VRID = 51
 STABLE = 2.0  # seconds of exactly one holder that end a window
 
 
-def conf(host: str, priority: int, interval: float) -> str:
+def conf(host: str, priority: int, interval: float, vip: str = f"{VIP}/32") -> str:
     """The same keepalived.conf text for both daemons (both start as BACKUP: a fair election)."""
     return (
         "global_defs {\n"
         f"    router_id {host}\n    vrrp_version 3\n    vrrp_garp_master_delay 0\n}}\n"
         "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n"
         f"    virtual_router_id {VRID}\n    priority {priority}\n    advert_int {interval:g}\n"
-        f"    virtual_ipaddress {{\n        {VIP}/32\n    }}\n}}\n"
+        f"    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
     )
 
 
@@ -297,8 +297,8 @@ def machine() -> dict[str, Any]:
 
 
 @contextmanager
-def lab_up(name: str, workdir: Path, hosts: int = 3) -> Iterator[Lab]:
-    lab = Lab(name=name, hosts=hosts, ipv6=False, workdir=workdir)
+def lab_up(name: str, workdir: Path, hosts: int = 3, ipv6: bool = False) -> Iterator[Lab]:
+    lab = Lab(name=name, hosts=hosts, ipv6=ipv6, workdir=workdir)
     try:
         lab.up()
         yield lab

@@ -1,6 +1,6 @@
 """Crash and graceful failover, vrrpkit beside keepalived, at 1 s, 0.1 s and 0.01 s adverts.
 
-    sudo .venv/bin/python bench/failover.py [--intervals 1,0.1,0.01] [--trials 7] [--json]
+    sudo .venv/bin/python bench/failover.py [--intervals 1,0.1,0.01] [--trials 7] [--family 6] [--json]
 
 Lab: h1 (priority 150) and h2 (priority 100), one VRRPv3 instance, one /32 VIP. A trial starts both
 daemons, waits until h1 alone holds the VIP, waits until a random fraction of an interval after
@@ -36,14 +36,20 @@ from labwatch import HolderWatch  # noqa: E402
 
 from vrrpkit.lab import Lab  # noqa: E402
 
+VIP6 = "2001:db8:100::1"  # --family 6: the VIP, and adverts from each host's link-local address
 
-def trial(lab: Lab, kind: str, interval: float, mode: str, fraction: float) -> tuple[float, float] | None:
+
+def trial(
+    lab: Lab, kind: str, interval: float, mode: str, fraction: float, family: int = 4
+) -> tuple[float, float] | None:
     """(from the signal, from the last advert h2 heard from h1) to h2 holding the VIP, seconds."""
-    watch = HolderWatch(lab, ["h1", "h2"], str(VIP), adverts_from={"h2": str(lab.addr("h1"))})
+    vip, length = (str(VIP), 32) if family == 4 else (VIP6, 128)
+    source = lab.addr("h1") if family == 4 else lab.link_local("h1")
+    watch = HolderWatch(lab, ["h1", "h2"], vip, adverts_from={"h2": str(source)})
     procs = []
     try:
-        procs.append(start(lab, kind, "h1", conf("h1", 150, interval)))
-        procs.append(start(lab, kind, "h2", conf("h2", 100, interval)))
+        procs.append(start(lab, kind, "h1", conf("h1", 150, interval, f"{vip}/{length}")))
+        procs.append(start(lab, kind, "h2", conf("h2", 100, interval, f"{vip}/{length}")))
         if not watch.wait_holders({"h1"}, 30, stable=max(1.0, 10 * interval)):
             raise RuntimeError(f"{kind}: h1 did not become the only holder")
         # the same place between two adverts for both daemons: timed from the takeover instead, a
@@ -63,7 +69,7 @@ def trial(lab: Lab, kind: str, interval: float, mode: str, fraction: float) -> t
         for proc in procs:
             proc.stop(timeout=10)
         # a crash leaves the VIP on h1, as keepalived's does: clear it for the next trial
-        lab.exec("h1", ["ip", "addr", "del", f"{VIP}/32", "dev", "eth0"], check=False)
+        lab.exec("h1", ["ip", "addr", "del", f"{vip}/{length}", "dev", "eth0"], check=False)
         watch.close()
 
 
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="crash,graceful")
     p.add_argument("--trials", type=int, default=7)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--family", type=int, choices=(4, 6), default=4, help="an IPv4 (default) or IPv6 instance")
     p.add_argument("--lab-name", default=f"fo{os.getpid() % 10000}")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     report: dict[str, Any] = {"machine": machine(), "trials": args.trials, "results": []}
     workdir = Path(tempfile.mkdtemp(prefix="vrrpkit-failover-"))
-    with lab_up(args.lab_name, workdir, hosts=2) as lab:
+    with lab_up(args.lab_name, workdir, hosts=2, ipv6=args.family == 6) as lab:
         for interval in (float(x) for x in args.intervals.split(",")):
             for mode in args.modes.split(","):
                 times: dict[str, list[float]] = {k: [] for k in DAEMONS}
@@ -91,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 for n in range(args.trials):
                     fraction = rng.random()  # where between two adverts the fault falls: the same for both
                     for kind in DAEMONS if n % 2 == 0 else DAEMONS[::-1]:
-                        took = trial(lab, kind, interval, mode, fraction)
+                        took = trial(lab, kind, interval, mode, fraction, args.family)
                         if took is not None:
                             times[kind].append(took[0])
                             heard[kind].append(took[1])
@@ -123,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
         return 0
     m = report["machine"]
-    print(f"failover, vrrpkit vs keepalived, {m['date']}, {args.trials} trials each, medians")
+    print(f"failover, vrrpkit vs keepalived, IPv{args.family}, {m['date']}, {args.trials} trials each, medians")
     loads = (" ".join(f"{x:.2f}" for x in m[k]) for k in ("load_avg_before", "load_avg_after"))
     print("load average before/after: " + " / ".join(loads))
     print("from the signal to h2 holding the VIP | from the last advert h2 heard from h1 to h2 holding it")

@@ -1,6 +1,6 @@
 /* Watch one address on one lab host: print when it appears and disappears, to the microsecond.
  *
- *     vipwatch ADDRESS [--iface eth0] [--adverts-from IPV4]     (inside the host: lab.popen(host, [...]))
+ *     vipwatch ADDRESS [--iface eth0] [--adverts-from IP]     (inside the host: lab.popen(host, [...]))
  *
  * The C twin of bench/vipwatch.py, with the same output (one JSON line per change, stamped with
  * CLOCK_MONOTONIC; the first line is the state at start; with --adverts-from, one line per VRRP
@@ -109,28 +109,40 @@ static int held_at_start(void) {
     return held;
 }
 
-static int advert_socket(const char *ifname) {
-    int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VRRP_PROTO);
+/* IPv4: 224.0.0.18, the IP header in each datagram; IPv6: ff02::12, the source in its name */
+static int advert_socket(const char *ifname, int family) {
+    int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VRRP_PROTO);
     if (fd < 0)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, strlen(ifname));
-    struct ip_mreqn mreq;
-    memset(&mreq, 0, sizeof(mreq));
-    inet_pton(AF_INET, "224.0.0.18", &mreq.imr_multiaddr);
-    mreq.imr_ifindex = ifindex;
-    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq));
+    if (family == AF_INET) {
+        struct ip_mreqn mreq;
+        memset(&mreq, 0, sizeof(mreq));
+        inet_pton(AF_INET, "224.0.0.18", &mreq.imr_multiaddr);
+        mreq.imr_ifindex = ifindex;
+        setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq));
+    } else {
+        struct ipv6_mreq mreq6;
+        memset(&mreq6, 0, sizeof(mreq6));
+        inet_pton(AF_INET6, "ff02::12", &mreq6.ipv6mr_multiaddr);
+        mreq6.ipv6mr_interface = ifindex;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mreq6, sizeof(mreq6));
+    }
     int on = 1;
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
     return fd;
 }
 
-static void read_adverts(int fd, struct in_addr peer) {
+static void read_adverts(int fd, int family, const unsigned char *peer) {
     double offset = real_minus_mono(); /* kernel stamps are CLOCK_REALTIME */
     for (;;) {
         unsigned char data[2048];
         char control[256];
         struct iovec iov = {data, sizeof(data)};
+        struct sockaddr_in6 from;
         struct msghdr msg = {0};
+        msg.msg_name = &from;
+        msg.msg_namelen = sizeof(from);
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
         msg.msg_control = control;
@@ -147,9 +159,13 @@ static void read_adverts(int fd, struct in_addr peer) {
             }
         if (t < 0)
             t = mono();
-        int ihl = (data[0] & 0x0f) * 4;
-        if (n > ihl + 2 && memcmp(data + 12, &peer, 4) == 0)
-            printf("{\"t\": %.9f, \"advert\": %d}\n", t, data[ihl + 2]);
+        if (family == AF_INET) {
+            int ihl = (data[0] & 0x0f) * 4;
+            if (n > ihl + 2 && memcmp(data + 12, peer, 4) == 0)
+                printf("{\"t\": %.9f, \"advert\": %d}\n", t, data[ihl + 2]);
+        } else if (n > 2 && memcmp(&from.sin6_addr, peer, 16) == 0) {
+            printf("{\"t\": %.9f, \"advert\": %d}\n", t, data[2]);
+        }
     }
 }
 
@@ -164,7 +180,7 @@ int main(int argc, char **argv) {
             address = argv[i];
     }
     if (address == NULL) {
-        fprintf(stderr, "usage: vipwatch ADDRESS [--iface IF] [--adverts-from IPV4]\n");
+        fprintf(stderr, "usage: vipwatch ADDRESS [--iface IF] [--adverts-from IP]\n");
         return 2;
     }
     if (inet_pton(AF_INET, address, want) == 1)
@@ -198,10 +214,10 @@ int main(int argc, char **argv) {
     }
     int rcvbuf = 1 << 20;
     setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    struct in_addr peer = {0};
-    int vrrp = -1;
+    unsigned char peer[16] = {0};
+    int vrrp = -1, peer_family = strchr(from ? from : "", ':') ? AF_INET6 : AF_INET;
     if (from != NULL) {
-        if (inet_pton(AF_INET, from, &peer) != 1 || (vrrp = advert_socket(ifname)) < 0) {
+        if (inet_pton(peer_family, from, peer) != 1 || (vrrp = advert_socket(ifname, peer_family)) < 0) {
             fprintf(stderr, "vipwatch: cannot watch adverts from %s\n", from);
             return 1;
         }
@@ -235,7 +251,7 @@ int main(int argc, char **argv) {
             continue;
         }
         if (vrrp >= 0 && (fds[1].revents & POLLIN)) {
-            read_adverts(vrrp, peer);
+            read_adverts(vrrp, peer_family, peer);
             pending = pending > 0 ? pending : mono();
         }
         if (!(fds[0].revents & POLLIN))

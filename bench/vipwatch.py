@@ -57,8 +57,8 @@ def main() -> int:
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
     sock.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    vrrp = _advert_socket(args.iface, index) if args.adverts_from else None
-    peer = socket.inet_aton(args.adverts_from) if args.adverts_from else b""
+    peer = ip_address(args.adverts_from).packed if args.adverts_from else b""
+    vrrp = _advert_socket(args.iface, index, len(peer) == 16) if args.adverts_from else None
     held = netlink.has_address(args.iface, want)
     print(json.dumps({"t": time.monotonic(), "held": held, "initial": True}), flush=True)
     while True:
@@ -82,11 +82,15 @@ def main() -> int:
                 print(json.dumps({"t": now, "held": held}), flush=True)
 
 
-def _advert_socket(ifname: str, index: int) -> socket.socket:
-    vrrp = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+def _advert_socket(ifname: str, index: int, v6: bool) -> socket.socket:
+    vrrp = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW, 112)
     vrrp.setsockopt(socket.SOL_SOCKET, 25, ifname.encode())  # SO_BINDTODEVICE
-    mreqn = struct.pack("4s4si", socket.inet_aton("224.0.0.18"), bytes(4), index)
-    vrrp.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+    if v6:
+        mreq = struct.pack("16si", ip_address("ff02::12").packed, index)
+        vrrp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+    else:
+        mreqn = struct.pack("4s4si", socket.inet_aton("224.0.0.18"), bytes(4), index)
+        vrrp.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
     vrrp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     vrrp.setblocking(False)
     return vrrp
@@ -96,7 +100,7 @@ def _print_adverts(vrrp: socket.socket, peer: bytes) -> None:
     offset = time.time() - time.monotonic()  # kernel stamps are CLOCK_REALTIME
     while True:
         try:
-            data, anc, _flags, _addr = vrrp.recvmsg(2048, 64)
+            data, anc, _flags, addr = vrrp.recvmsg(2048, 64)
         except BlockingIOError:
             return
         stamp = None
@@ -104,9 +108,13 @@ def _print_adverts(vrrp: socket.socket, peer: bytes) -> None:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                 sec, nsec = struct.unpack("qq", value[:16])
                 stamp = sec + nsec / 1e9 - offset
+        t = stamp if stamp is not None else time.monotonic()
+        if len(peer) == 16:  # IPv6: no IP header, the source in the address
+            if ip_address(addr[0].split("%")[0]).packed == peer and len(data) > 2:
+                print(json.dumps({"t": t, "advert": data[2]}), flush=True)
+            continue
         ihl = (data[0] & 0x0F) * 4
         if data[12:16] == peer and len(data) > ihl + 2:
-            t = stamp if stamp is not None else time.monotonic()
             print(json.dumps({"t": t, "advert": data[ihl + 2]}), flush=True)
 
 
