@@ -15,12 +15,14 @@ the caller, so every error is still seen and counted where it happened.
 from __future__ import annotations
 
 import ctypes
-import mmap
 import os
 import socket
 import struct
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import mmap
 
 
 class _Iovec(ctypes.Structure):
@@ -172,7 +174,11 @@ class StampedReader:
         self.capacity, self.size, self.limit = slots, head, size
         self._data = ctypes.create_string_buffer(slots * head)
         rest = size - head
-        self._tail = mmap.mmap(-1, slots * rest) if rest else None
+        self._tail: mmap.mmap | None = None
+        if rest:
+            import mmap  # only an IPv6 reader splits its slots
+
+            self._tail = mmap.mmap(-1, slots * rest)
         tail = ctypes.addressof(ctypes.c_char.from_buffer(self._tail)) if self._tail is not None else 0
         self._ctrl_size = self.full = control.size
         self._control = control

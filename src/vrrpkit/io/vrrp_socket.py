@@ -50,7 +50,6 @@ from vrrpkit.io import consts, sendmmsg, vrrp_filter
 from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket, attach_bpf
 from vrrpkit.io.lazysock import LazyReading
 from vrrpkit.io.stamped import LazyReader
-from vrrpkit.io.stamped6 import LazyReader6
 
 RECV_BUFSIZE = 65535
 RECV_BUFSIZE4 = 4096  # the largest IPv4 advert is 60 + 1036 bytes; a smaller buffer reads faster
@@ -505,6 +504,8 @@ class VrrpSocket6(_VrrpSocketBase):
         return super().drain(limit)
 
     def _make_reader(self) -> LazyReader:
+        from vrrpkit.io.stamped6 import LazyReader6  # a host without IPv6 instances never loads it
+
         return LazyReader6(self._datagram, self.stats)
 
     def _datagram(self, src: bytes, dst: bytes, hop_limit: int, payload: bytes) -> Datagram:
