@@ -291,3 +291,38 @@ def test_a_member_the_reload_starts_is_not_counted() -> None:
     assert a.state is State.MASTER and not a.take_effects()
     fresh.start(10.0)
     assert fresh.state is State.MASTER  # keepalived starts a member in its group's state
+
+
+def test_a_member_waiting_for_its_scripts_is_not_counted() -> None:
+    """Running but still in INIT (a weight-0 script has not reported): not a BACKUP that would
+    demote the master beside it on every reload."""
+    a, _ = running_apart(True, True)
+    waiting = member("W", 54, (Track("chk", TrackKind.SCRIPT, 0),))
+    waiting.start(0.0)
+    assert waiting.running and waiting.state is State.INIT
+    group = SyncGroup("G", [a, waiting])
+    group.reconcile(10.0)
+    assert a.state is State.MASTER and not a.take_effects() and not list(group.effects())
+
+
+def test_a_group_already_in_fault_that_gains_a_backup_is_not_announced_again() -> None:
+    a, b = running_apart(False, False, b_fault=True)
+    group = SyncGroup("G", [a, b])
+    assert group.state is State.FAULT
+    group.reconcile(10.0)
+    assert (a.state, b.state) == (State.FAULT, State.FAULT)
+    assert not [e for e in group.effects() if isinstance(e, fx.SyncGroupChanged)]
+
+
+def test_what_the_reload_did_to_a_member_is_settled_before_the_group_is_judged() -> None:
+    """A member the new config puts in FAULT (its link, a failing track): the group follows it to
+    FAULT by the usual rule, and the master beside it leaves once (one priority-0 advert), not by
+    way of BACKUP first."""
+    a, b = running_apart(True, True)
+    group = SyncGroup("G", [a, b])
+    b.link_changed(False, 10.0)  # what reconfigure did, recorded for the group
+    group.reconcile(10.0)
+    assert (a.state, b.state) == (State.FAULT, State.FAULT)
+    effects = a.take_effects()
+    assert [e.priority for e in effects if isinstance(e, fx.SendAdvert)] == [0]
+    assert [e.new for e in effects if isinstance(e, fx.StateChanged)] == [State.FAULT]

@@ -42,7 +42,7 @@ class SyncGroup:
         return any(r.running and r.own_fault() is not None for r in self.members)
 
     def reconcile(self, now: float) -> None:
-        """Bring members that kept their states through a reload into one group state.
+        """Bring the members of a group a reload made or reshaped into one group state.
 
         A reload can make a group of instances that ran apart, or add one to a group, so a MASTER
         and a BACKUP may now share it. keepalived 2.2.7 syncs them at once (measured side by side,
@@ -52,20 +52,25 @@ class SyncGroup:
         A master leaving says so with priority 0, which keepalived does not on a reload: its peer
         then takes the VIP in Skew_Time rather than after Master_Down with nobody holding it
         (docs/divergences.md).
-        Members still in INIT (started by this reload) are not counted: they join in the group's
-        state when they start."""
-        running = [r for r in self.members if r.running]
-        states = {r.state for r in running}
+
+        Called once the routers have their new configs (a track the reload added or removed has
+        counted) and new members have started: what those inputs did is settled first, by the
+        usual rules. Members still in INIT (waiting for their scripts) are not counted; they join
+        in the group's state when they start."""
+        self.settle(now)
+        counted = [r for r in self.members if r.running and r.state is not State.INIT]
+        states = {r.state for r in counted}
         if len(states) < 2:
             return
-        # keepalived notifies the group's move from what it looked like (MASTER if a member was)
-        self._state = State.MASTER if State.MASTER in states else State.BACKUP
+        if State.MASTER in states:  # keepalived notifies the group's move from MASTER
+            self._state = State.MASTER
         follow = State.FAULT if self.faulted() else State.BACKUP
         self._refresh_views()
-        for router in running:
+        for router in counted:
             if follow is State.BACKUP and router.state is State.FAULT:
                 router.sync_recover(now)  # held in FAULT by a group it has left
             router.sync_to(follow, now, goodbye=True)
+            router.pull_sync_events()  # this decided the group's state: no member's move is an election
         self.settle(now)
 
     def settle(self, now: float) -> None:

@@ -142,8 +142,6 @@ class Reloading:
             return False
         self.reloads += 1
         now = self._now()
-        for group in self.groups.values():  # a group made or joined by this reload: one state at once
-            group.reconcile(now)
         for inst, old, _ in moved:
             new = inst.cfg
             log.info("(%s) configuration changed, state kept: %s", inst.name, diff(old, new).describe(old, new))
@@ -152,6 +150,8 @@ class Reloading:
             inst.router.link_changed(self.linkwatch.instance_up(new), now)  # a VMAC that could not be made
         for inst in (self.instances[n] for n in plan.start):
             inst.router.start(now)
+        for group in self.groups.values():  # a group made or joined by this reload: one state at once
+            group.reconcile(now)
         self._deadline_of.clear()
         self._drain(self.instances.values(), removals_first=True)
         if result.globals.fifo_write_vrrp_states_on_reload:
