@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from vrrpkit.core.config import IPAddress
 from vrrpkit.core.packet import DropReason, InvalidPacket
@@ -128,31 +128,42 @@ class LazyReader:
             last[known] = stamp
             seen.append(known)
             start += size
-        offset = time.monotonic() - time.time()
-        return {known: sec + nsec * 1e-9 + offset for known, (sec, nsec) in last.items()}, seen
+        return arrivals(last), seen
 
     def _parse(self, count: int) -> tuple[list[Datagram], list[InvalidPacket], list[float]]:
+        """Every slot read the ordinary way, in order, each with its arrival (monotonic)."""
         good: list[Datagram] = []
         bad: list[InvalidPacket] = []
         stamps: list[float] = []
         reader = self.reader
-        data, parse, size, full = reader.data, self.parse, reader.size, reader.full
         now = time.time()
         offset = time.monotonic() - now
-        for i, ((controllen, flags, length), (sec, nsec)) in enumerate(reader.slots(count)):
-            if controllen == full:
-                when = sec + nsec * 1e-9 + offset
-            else:  # no stamp came with it: it counts from now (and its control space is given back)
+        for i, ((controllen, flags, length), fields) in enumerate(reader.slots(count)):
+            if controllen != reader.full:  # the kernel shortened the control space: give it back
                 reader.restore(i)
-                when = now + offset
             try:
                 if flags & _MSG_TRUNC:  # longer than any advert: the codec would refuse it too
                     self.stats.bad_ip_headers += 1
-                    raise InvalidPacket(DropReason.BAD_IP_HEADER, f"datagram over {RECV_SLOT4} bytes")
-                good.append(parse(data[i * size : i * size + length].tobytes()))
+                    raise InvalidPacket(DropReason.BAD_IP_HEADER, f"datagram over {reader.limit} bytes")
+                stamp, datagram = self._slot(i, controllen, fields, length)
             except InvalidPacket as exc:
                 bad.append(exc)
                 continue
-            stamps.append(when)
+            good.append(datagram)
+            stamps.append((now if stamp is None else stamp) + offset)  # no stamp came: it counts from now
         self.stats.received += len(good)
         return good, bad, stamps
+
+    def _slot(self, i: int, controllen: int, fields: tuple[Any, ...], length: int) -> tuple[float | None, Datagram]:
+        """Slot ``i``'s arrival (realtime; None without a stamp) and datagram (InvalidPacket if
+        it does not parse)."""
+        reader = self.reader
+        stamp = fields[0] + fields[1] * 1e-9 if controllen == reader.full else None
+        return stamp, self.parse(reader.whole(i, length))
+
+
+def arrivals(last: Mapping[Known[T], tuple[int, int]]) -> dict[Known[T], float]:
+    """Each known advert's last arrival, from the kernel's realtime (seconds, nanoseconds) to the
+    monotonic clock."""
+    offset = time.monotonic() - time.time()
+    return {known: sec + nsec * 1e-9 + offset for known, (sec, nsec) in last.items()}

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vrrpkit.core.packet import DropReason, InvalidPacket
 from vrrpkit.io import consts, sendmmsg
-from vrrpkit.io.stamped import BATCH_SLOTS, Known, LazyReader
+from vrrpkit.io.stamped import BATCH_SLOTS, Known, LazyReader, arrivals
 
 if TYPE_CHECKING:
     from vrrpkit.io.vrrp_socket import Datagram, SocketStats
@@ -74,44 +73,24 @@ class LazyReader6(LazyReader):
             seen.append(known)
             start += size
             name += NAME6
-        offset = time.monotonic() - time.time()
-        return {known: sec + nsec * 1e-9 + offset for known, (sec, nsec) in last.items()}, seen
+        return arrivals(last), seen
 
-    def _parse(self, count: int) -> tuple[list[Datagram], list[InvalidPacket], list[float]]:
-        good: list[Datagram] = []
-        bad: list[InvalidPacket] = []
-        stamps: list[float] = []
+    def _slot(self, i: int, controllen: int, fields: tuple[Any, ...], length: int) -> tuple[float | None, Datagram]:
         reader = self.reader
-        names, full = reader.names, reader.full
-        now = time.time()
-        offset = time.monotonic() - now
-        for i, ((controllen, flags, length), fields) in enumerate(reader.slots(count)):
-            sec, nsec, l1, t1, dst, l2, t2, hop = fields
-            when: float | None = None
-            if controllen == full and (l1, t1, l2, t2) == _LAYOUT:
-                when = sec + nsec * 1e-9 + offset
-                where: tuple[bytes | None, int | None] = (dst, hop)
-            else:  # another layout (or a part missing): read it message by message
-                reader.restore(i)
-                stamp, where = _walk(reader.ctrl[i * full : i * full + min(controllen, full)].tobytes())
-                when = stamp + offset if stamp is not None else now + offset
-            try:
-                if flags & _MSG_TRUNC:  # longer than any advert: the codec would refuse it too
-                    self.stats.bad_ip_headers += 1
-                    raise InvalidPacket(DropReason.BAD_IP_HEADER, f"datagram over {RECV_SLOT6} bytes")
-                dst_bytes, hop_limit = where
-                if dst_bytes is None or hop_limit is None:
-                    self.stats.bad_ip_headers += 1
-                    raise InvalidPacket(DropReason.BAD_IP_HEADER, "no hop limit or destination in ancillary data")
-                src = names[i * NAME6 + 8 : i * NAME6 + 24].tobytes()
-                good.append(self.datagram(src, dst_bytes, hop_limit, reader.whole(i, length)))
-            except InvalidPacket as exc:
-                bad.append(exc)
-                continue
-            stamps.append(when)
-        self.stats.received += len(good)
-        return good, bad, stamps
-
+        sec, nsec, l1, t1, dst, l2, t2, hop = fields
+        stamp: float | None
+        where: tuple[bytes | None, int | None]
+        if controllen == reader.full and (l1, t1, l2, t2) == _LAYOUT:
+            stamp, where = sec + nsec * 1e-9, (dst, hop)
+        else:  # another layout (or a part missing): read it message by message
+            full = reader.full
+            stamp, where = _walk(reader.ctrl[i * full : i * full + min(controllen, full)].tobytes())
+        dst_bytes, hop_limit = where
+        if dst_bytes is None or hop_limit is None:
+            self.stats.bad_ip_headers += 1
+            raise InvalidPacket(DropReason.BAD_IP_HEADER, "no hop limit or destination in ancillary data")
+        src = reader.names[i * NAME6 + 8 : i * NAME6 + 24].tobytes()
+        return stamp, self.datagram(src, dst_bytes, hop_limit, reader.whole(i, length))
 
 def _walk(control: bytes) -> tuple[float | None, tuple[bytes | None, int | None]]:
     """(realtime stamp, (destination, hop limit)) from control messages in any order; None for

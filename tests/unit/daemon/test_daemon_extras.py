@@ -14,7 +14,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from daemon_fakes import FakeOs, FakeRunner
+from daemon_fakes import FakeOs, FakeRunner, _Fd
 from test_daemon_loop import advert, conf, drive, state, until
 
 from vrrpkit.config import load_string
@@ -313,25 +313,14 @@ def test_a_tracked_process_that_dies_lowers_the_priority(tmp_path: Path) -> None
         proctrack.SCAN_INTERVAL = 0.5
 
 
-class LossyProcEvents:
-    """Kernel process events: a byte written to the pipe is an overrun (ENOBUFS) the next read finds."""
-
-    def __init__(self) -> None:
-        self.r, self.w = os.pipe()
-        os.set_blocking(self.r, False)
-
-    def fileno(self) -> int:
-        return self.r
+class LossyProcEvents(_Fd):
+    """Kernel process events: `wake()` is an overrun (ENOBUFS) that the next read finds."""
 
     def drain(self) -> tuple[list[tuple[int, int, int]], bool]:
         try:
-            return [], bool(os.read(self.r, 64))
+            return [], bool(os.read(self._r, 64))
         except BlockingIOError:
             return [], False
-
-    def close(self) -> None:
-        os.close(self.r)
-        os.close(self.w)
 
 
 def test_lost_process_events_are_counted_and_rescan_proc(tmp_path: Path) -> None:
@@ -346,7 +335,7 @@ def test_lost_process_events_are_counted_and_rescan_proc(tmp_path: Path) -> None
         await until(lambda: state(d) == "MASTER")
         assert d.processes.mode == "events" and d.snapshot().counters["process_event_overruns"] == 0
         scans = d.processes.scans
-        os.write(events.w, b"x")  # the kernel's queue overran
+        events.wake()  # the kernel's queue overran
         await until(lambda: d.processes.overruns == 1)
         assert d.processes.scans == scans + 1  # what was lost is read from /proc instead
         assert d.snapshot().counters["process_event_overruns"] == 1
