@@ -132,6 +132,34 @@ def cmd_vip(args: argparse.Namespace) -> None:
     _out({"changed": changed})
 
 
+def cmd_vip_remade(args: argparse.Namespace) -> None:
+    """`del_vip` sends to the ifindex it last saw for a name: each step here makes that index
+    wrong in one way the kernel can say (the interface made again under the name, at a new index;
+    the address removed behind its back), and each removal must still say the truth."""
+    vip = Vip(ip_interface("192.0.2.77/32"))
+
+    def ip(*argv: str) -> None:
+        subprocess.run(["ip", *argv], check=True)
+
+    def remake() -> int:
+        subprocess.run(["ip", "link", "del", "vk0"], check=False, stderr=subprocess.DEVNULL)
+        ip("link", "add", "vk0", "type", "veth", "peer", "name", "vk1")
+        ip("link", "set", "vk0", "up")
+        return socket.if_nametoindex("vk0")
+
+    first = remake()
+    steps = {"added": netlink.add_vip("vk0", vip), "removed": netlink.del_vip("vk0", vip)}
+    steps["removed_again"] = netlink.del_vip("vk0", vip)  # the index is right, the address is gone
+    second = remake()  # a new index; the old one is gone
+    ip("addr", "add", "192.0.2.77/32", "dev", "vk0")  # not through us: the remembered index is stale
+    steps["removed_after_remake"] = netlink.del_vip("vk0", vip)
+    steps["left"] = bool(subprocess.run(["ip", "-o", "addr", "show", "dev", "vk0"], capture_output=True, text=True,
+                                        check=True).stdout.count("192.0.2.77"))  # fmt: skip
+    ip("link", "del", "vk0")
+    steps["removed_without_interface"] = netlink.del_vip("vk0", vip)
+    _out({**steps, "new_index": second != first})
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     async def gather() -> dict[str, Any]:
         async with netlink.Netlink() as nl:  # the async API, as the daemon uses it
@@ -305,6 +333,7 @@ def main(argv: list[str]) -> None:
     v.add_argument("--scope")
     v.add_argument("--label")
     v.add_argument("--flag", action="append")
+    sub.add_parser("vip-remade")
     i = sub.add_parser("info")
     i.add_argument("--iface", default="eth0")
     i.add_argument("--has", action="append")
@@ -343,6 +372,7 @@ def main(argv: list[str]) -> None:
         "send": cmd_send,
         "burst": cmd_burst,
         "vip": cmd_vip,
+        "vip-remade": cmd_vip_remade,
         "info": cmd_info,
         "links": cmd_links,
         "overrun": cmd_overrun,

@@ -118,6 +118,20 @@ def test_add_vip_matches_keepalived_and_is_idempotent(make_lab: Callable[..., La
     assert run_json(lab, "h1", "vip", "del", "192.0.2.99/32", "--iface", "eth0") == {"changed": False}
 
 
+def test_a_removal_sent_to_a_stale_index_still_removes_the_vip(make_lab: Callable[..., Lab]) -> None:
+    """del_vip skips the ifindex lookup (it removes at the index it last saw, as keepalived does):
+    an interface made again, an address already gone and an interface gone are each answered right."""
+    assert run_json(make_lab(1), "h1", "vip-remade") == {
+        "added": True,
+        "removed": True,
+        "removed_again": False,
+        "removed_after_remake": True,
+        "left": False,
+        "removed_without_interface": False,
+        "new_index": True,
+    }
+
+
 def test_primary_address_and_queries(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab(1)
     run_json(lab, "h1", "vip", "add", "192.0.2.150/24")  # a secondary: never the primary

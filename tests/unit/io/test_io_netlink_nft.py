@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import struct
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
@@ -105,6 +106,47 @@ def test_prepared_vip_requests_are_the_ones_add_vip_and_del_vip_send(monkeypatch
     assert netlink.del_vip("lo", vip) is True
     assert sent == [(True, request.add_body(index)), (False, request.del_body(index))]
     netlink.prepare_vip("no-such-if0", vip)  # nothing to prepare for: no error either
+
+
+def test_del_vip_removes_at_the_index_it_last_saw_and_looks_again_when_told_it_is_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vip = v4("192.0.2.11/32")
+    indexes = {"vk0": 40}
+    looked: list[str] = []
+
+    def lookup(ifname: str) -> int | None:
+        looked.append(ifname)
+        return indexes.get(ifname)
+
+    sent: list[tuple[bool, int]] = []
+    present: dict[int, bool] = {}  # index -> holds the VIP
+
+    class Kernel:
+        def change_address(self, add: bool, body: bytes) -> None:
+            index = struct.unpack_from("=I", body, 4)[0]
+            sent.append((add, index))
+            if index not in indexes.values():
+                raise OSError(errno.ENODEV, "No such device")
+            if add:
+                present[index] = True
+            elif not present.pop(index, False):
+                raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+
+    monkeypatch.setattr(netlink, "interface_index", lookup)
+    monkeypatch.setattr(netlink._connection, "get", lambda: Kernel())
+    monkeypatch.setattr(netlink, "_known_index", {})
+    assert netlink.add_vip("vk0", vip) is True and looked == ["vk0"]
+    assert netlink.del_vip("vk0", vip) is True and looked == ["vk0"]  # no lookup: the index it added at
+    # not there: the name is asked once more, and names the same index: not sent again
+    assert netlink.del_vip("vk0", vip) is False and looked == ["vk0"] * 2 and sent[-1] == (False, 40)
+    assert len(sent) == 3
+    indexes["vk0"] = 41  # made again: the old index answers ENODEV, the new one is asked
+    present[41] = True
+    assert netlink.del_vip("vk0", vip) is True and sent[-2:] == [(False, 40), (False, 41)]
+    assert netlink.del_vip("vk0", vip) is False and sent[-1] == (False, 41)  # remembered the new one
+    del indexes["vk0"]  # gone: nothing to remove, and the name is forgotten
+    assert netlink.del_vip("vk0", vip) is False and "vk0" not in netlink._known_index
 
 
 def test_rtnl_parses_an_address_dump_and_errors() -> None:
