@@ -18,6 +18,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from sys import intern
 
 from vrrpkit.config.diagnostics import Location, Reporter
 from vrrpkit.config.generators import GeneratorError, is_generator, random_value
@@ -349,7 +350,11 @@ class Lexer:
     # --- words and braces ---------------------------------------------------------------------
 
     def _words(self, text: str, cols: list[int], file: str, lineno: int) -> list[Word]:
-        """keepalived's alloc_strvec: blank-separated words; a word starting with `"` runs to the next `"`."""
+        """keepalived's alloc_strvec: blank-separated words; a word starting with `"` runs to the next `"`.
+
+        Each word is interned: what outlives the parse (keywords as the keys of every instance's
+        source map, interface names, states) is then one string per spelling, not one per line
+        (~100 KB at 200 instances in the running daemon)."""
         words: list[Word] = []
         i, n = 0, len(text)
         while i < n:
@@ -362,13 +367,13 @@ class Lexer:
                 if j < 0:
                     self.reporter.add(Location(file, lineno, cols[i]), "syntax", f"unmatched quote in {text!r}")
                     break
-                words.append(Word(text[i + 1 : j], cols[i], True))
+                words.append(Word(intern(text[i + 1 : j]), cols[i], True))
                 i = j + 1
             else:
                 j = i
                 while j < n and text[j] not in ' \t\f\v"':
                     j += 1
-                words.append(Word(text[i:j], cols[i]))
+                words.append(Word(intern(text[i:j]), cols[i]))
                 i = j
         return words
 

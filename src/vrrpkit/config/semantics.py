@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from sys import intern
 
 from vrrpkit.config.diagnostics import Location, Reporter
 from vrrpkit.config.interface_blocks import InterfaceRef, complete_interfaces, with_static_tracks
@@ -457,7 +458,9 @@ def _complete_instance(
     elif isinstance(mcast_dst, IPv6Address):
         group6 = mcast_dst
     if not peers and not fault_no_peer:
-        r.add(raw.loc, "multicast-may-be-dropped", MULTICAST_HINT.format(group=group6 if is_v6 else group4))
+        # one string for every instance's hint (they stay in the running daemon's parse result)
+        hint = intern(MULTICAST_HINT.format(group=group6 if is_v6 else group4))
+        r.add(raw.loc, "multicast-may-be-dropped", hint)
     vmacs = plan_vmacs(r, raw, g, interface, family or 4, vips, excluded, bool(peers) or fault_no_peer, strict,
                        vmac_names)
 
