@@ -50,11 +50,15 @@ def due(inst: Instance, now: float, masters: int = 1) -> bool:
     return True
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 def judge(inst: Instance, seen: frozenset[str], wall: float) -> None:
     """Fold one probe's answers into the instance's verdict, logging when it changes; `wall` (the wall
     clock) dates the start of a split brain for the status page."""
+    seen = seen or _NONE  # kept per instance: one empty set for all (200 instances, 42 KB otherwise)
     suspects, inst.suspects = inst.suspects, seen
-    others = seen & suspects  # seen by two probes in a row: not a handover in flight
+    others = seen & suspects or _NONE  # seen by two probes in a row: not a handover in flight
     vip = inst.cfg.vips[0].address if inst.cfg.vips else None
     if others and not inst.split_brain:
         inst.split_brain_since = wall

@@ -33,7 +33,7 @@ class _Msghdr(ctypes.Structure):
     _fields_ = [
         ("msg_name", ctypes.c_void_p),
         ("msg_namelen", ctypes.c_uint32),
-        ("msg_iov", ctypes.POINTER(_Iovec)),
+        ("msg_iov", ctypes.c_void_p),  # an address: a ctypes pointer object per message cost ~350 B each
         ("msg_iovlen", ctypes.c_size_t),
         ("msg_control", ctypes.c_void_p),
         ("msg_controllen", ctypes.c_size_t),
@@ -91,6 +91,7 @@ class Burst:
         n = len(messages)
         self._iov = (_Iovec * n)()
         self._msgs = (_Mmsghdr * n)()
+        iov, step = ctypes.addressof(self._iov), ctypes.sizeof(_Iovec)
         for i, (packet, name, control) in enumerate(messages):
             self._iov[i].iov_base = _address(packet)
             self._iov[i].iov_len = len(packet)
@@ -100,7 +101,7 @@ class Burst:
             if control:
                 hdr.msg_control = _address(control)
                 hdr.msg_controllen = len(control)
-            hdr.msg_iov = ctypes.pointer(self._iov[i])
+            hdr.msg_iov = iov + i * step
             hdr.msg_iovlen = 1
         self.size = n
 
@@ -191,13 +192,14 @@ class StampedReader:
         self._iov = (_Iovec * (2 * slots))()
         self._msgs = (_Mmsghdr * slots)()
         base, ctrl, names = ctypes.addressof(self._data), ctypes.addressof(self._ctrl), ctypes.addressof(self._names)
+        iov, step = ctypes.addressof(self._iov), 2 * ctypes.sizeof(_Iovec)
         for i in range(slots):
             self._iov[2 * i].iov_base = base + i * head
             self._iov[2 * i].iov_len = head
             self._iov[2 * i + 1].iov_base = tail + i * rest
             self._iov[2 * i + 1].iov_len = rest
             hdr = self._msgs[i].msg_hdr
-            hdr.msg_iov = ctypes.pointer(self._iov[2 * i])
+            hdr.msg_iov = iov + i * step
             hdr.msg_iovlen = 2 if rest else 1
             hdr.msg_control = ctrl + i * self._ctrl_size
             hdr.msg_controllen = self._ctrl_size
