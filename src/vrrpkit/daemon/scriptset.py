@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from vrrpkit.config.model import ParseResult
 from vrrpkit.core.config import TrackKind
-from vrrpkit.io.scripts import Lookup, Script, default_user, lookup_user, script_for
+from vrrpkit.io.scripts import DefaultUser, Lookup, Script, default_user, lookup_user, script_for
 
 NotifyKey = tuple[str, str, str]  # ("instance" | "group", name, event)
 
@@ -59,13 +59,19 @@ def resolve_scripts(result: ParseResult, *, lookup: Lookup = lookup_user, path_e
     """Resolve every vrrp_script and notify command of ``result`` (``ParseResult.script_uses``)."""
     g = result.globals
     security = g.enable_script_security
-    default = default_user(g.script_user, g.script_group, security, lookup)
+    uses = result.script_uses()
     log: list[tuple[int, str]] = []
-    if default.message is not None:
-        log.append((logging.WARNING if default.user is None else logging.INFO, default.message))
+    # keepalived 2.2.7 looks up a script_user written in global_defs as it parses, but its default
+    # user (keepalived_script) only when a script is configured: without one it says nothing
+    # about users (measured), and the user database (NSS modules) is never loaded.
+    default = DefaultUser(None)
+    if uses or g.script_user:
+        default = default_user(g.script_user, g.script_group, security, lookup)
+        if default.message is not None:
+            log.append((logging.WARNING if default.user is None else logging.INFO, default.message))
     track: dict[str, Script] = {}
     notify: dict[NotifyKey, Script] = {}
-    for use in result.script_uses():
+    for use in uses:
         script = script_for(use.command, use.user, default, kind=use.kind, name=use.owner, security=security,
                             lookup=lookup, path_env=path_env)  # fmt: skip
         if use.kind == "vrrp_script":

@@ -71,6 +71,25 @@ def test_resolve_and_apply_as_keepalived() -> None:
     assert [t.name for t in applied.instances[0].tracks if t.kind is TrackKind.SCRIPT] == ["mine"]
 
 
+def test_without_scripts_no_user_is_looked_up_unless_global_defs_names_one() -> None:
+    """keepalived 2.2.7, measured in a namespace: with no script configured it says nothing about
+    its default user (keepalived_script, missing here), with or without enable_script_security;
+    a script_user written in global_defs is looked up (and its absence logged) all the same."""
+    asked: list[str] = []
+
+    def recording(user: str, group: str | None) -> ScriptUser:
+        asked.append(user)
+        return lookup(user, group)
+
+    plain = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 100\n}\n"
+    for text in (plain, "global_defs {\n enable_script_security\n}\n" + plain):
+        scripts = resolve_scripts(load_string(text), lookup=recording)
+        assert scripts.log == () and asked == []
+    scripts = resolve_scripts(load_string("global_defs {\n script_user nosuchuser\n}\n" + plain), lookup=recording)
+    assert [line for _level, line in scripts.log] == ["Script user 'nosuchuser' does not exist"]
+    assert asked == ["nosuchuser"]
+
+
 def test_with_a_script_user_the_forms_are_refused_with_keepalived_words() -> None:
     result = load_string(TEXT.replace("enable_script_security", "enable_script_security\n    script_user nobody"))
     scripts = resolve_scripts(result, lookup=lookup)
