@@ -21,7 +21,6 @@ from vrrpkit.config.parse_interfaces import (
     parse_linkbeat_use_polling,
     parse_track_group,
 )
-from vrrpkit.config.parse_lvs import parse_ssl, parse_virtual_server, parse_virtual_server_group
 from vrrpkit.config.parse_static import parse_static_ipaddress, parse_static_routes, parse_static_rules
 from vrrpkit.config.parse_sync_group import parse_vrrp_sync_group
 from vrrpkit.config.parse_trackers import parse_track_file, parse_vrrp_script, parse_vrrp_track_process
@@ -29,6 +28,21 @@ from vrrpkit.config.parser import Parser, StopReading
 from vrrpkit.config.written import Written
 
 TopHandler = Callable[[Parser, Written, Stmt], None]
+
+
+def _checker_side(name: str) -> TopHandler:
+    """keepalived's checker side (virtual_server, its groups, SSL), read only to be reported on,
+    is imported when a file has it: a VRRP-only host's daemon, which keeps the parser for its
+    reloads, then never holds that code (~150 KB resident)."""
+
+    def handler(p: Parser, written: Written, st: Stmt) -> None:
+        from vrrpkit.config import parse_lvs
+
+        read: TopHandler = getattr(parse_lvs, name)
+        read(p, written, st)
+
+    return handler
+
 
 TOP_LEVEL: dict[str, TopHandler] = {
     "global_defs": parse_global_defs,
@@ -46,9 +60,9 @@ TOP_LEVEL: dict[str, TopHandler] = {
     "static_ipaddress": parse_static_ipaddress,
     "static_routes": parse_static_routes,
     "static_rules": parse_static_rules,
-    "virtual_server": parse_virtual_server,
-    "virtual_server_group": parse_virtual_server_group,
-    "SSL": parse_ssl,
+    "virtual_server": _checker_side("parse_virtual_server"),
+    "virtual_server_group": _checker_side("parse_virtual_server_group"),
+    "SSL": _checker_side("parse_ssl"),
 }
 
 
