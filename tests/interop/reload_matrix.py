@@ -100,7 +100,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     # A group made of members that kept their states: keepalived 2.2.7 syncs them at once (measured,
     # 2026-12-01): a member with a fault of its own takes the group to FAULT, and a group that is not
-    # MASTER throughout is BACKUP, so the master among them lets its VIP go.
+    # MASTER throughout is BACKUP, so the master among them lets its VIP go. The new group's notify
+    # runs for the state its members end in, even when they agreed (two backups, two faults); for
+    # two masters it does not (measured the same evening; the subject starts as BACKUP where its
+    # first member's priority is below the peer's).
     Scenario("sync group made by the reload: both masters", Side(), Side(), group=True, formed=True),
     Scenario(
         "sync group made by the reload: a master and a backup",
@@ -116,6 +119,38 @@ SCENARIOS: tuple[Scenario, ...] = (
         Side(),
         Side(),
         handover=True,
+        group=True,
+        formed=True,
+        member=Side(extra="track_script {\n    chk_fail\n}"),
+    ),
+    Scenario(
+        "sync group made by the reload: two members in fault",
+        Side(priority=90, extra="track_script {\n    chk_fail\n}"),
+        Side(priority=90, extra="track_script {\n    chk_fail\n}"),
+        group=True,
+        formed=True,
+        member=Side(priority=90, extra="track_script {\n    chk_fail\n}"),
+    ),
+    Scenario(
+        "sync group made by the reload: two backups",
+        Side(priority=90),
+        Side(priority=90),
+        group=True,
+        formed=True,
+        member=Side(priority=90),
+    ),
+    Scenario(
+        "sync group made by the reload: a member in fault and a backup",
+        Side(priority=90, extra="track_script {\n    chk_fail\n}"),
+        Side(priority=90, extra="track_script {\n    chk_fail\n}"),
+        group=True,
+        formed=True,
+        member=Side(priority=90),
+    ),
+    Scenario(
+        "sync group made by the reload: a backup and a member in fault",
+        Side(priority=90),
+        Side(priority=90),
         group=True,
         formed=True,
         member=Side(extra="track_script {\n    chk_fail\n}"),
@@ -338,7 +373,11 @@ def run_matrix(lab: Lab, scenarios: Sequence[Scenario] = SCENARIOS) -> dict[str,
                 vips.append(_member_vip(daemon, i))
             vips_of[(s.name, daemon)] = vips
     firsts = [vips[0] for vips in vips_of.values()]
-    expect = {vips[0]: {"h1" if daemon == "keepalived" else "h2"} for (_, daemon), vips in vips_of.items()}
+    starts = {s.name: s.before.priority > PEER_PRIORITY for s in scenarios}  # else h3 is master at start
+    expect = {
+        vips[0]: {("h1" if daemon == "keepalived" else "h2") if starts[name] else "h3"}
+        for (name, daemon), vips in vips_of.items()
+    }
     ready = wait_until(lambda: _holders(lab, firsts) == expect, 25, interval=0.2)
     if not ready:
         logs = "\n".join(f"--- {p.host} {p.kind}\n{p.log()[-3000:]}" for p in procs.values())

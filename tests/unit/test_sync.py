@@ -281,6 +281,36 @@ def test_a_group_whose_members_agree_is_left_alone() -> None:
     assert not a.take_effects() and not list(group.effects())
 
 
+def test_a_group_the_reload_forms_says_its_state_unless_every_member_is_master() -> None:
+    """keepalived 2.2.7 (reload_matrix.py, six rows): a group a reload made runs its notify for the
+    state its members end in, BACKUP or FAULT, even when they agreed already; two masters, none.
+    Only a group of a new name is formed: the same members under a group that ran before say
+    nothing (test_a_group_whose_members_agree_is_left_alone)."""
+
+    def formed(a_master: bool, b_master: bool, b_fault: bool = False) -> list[tuple[State, State]]:
+        a, b = running_apart(a_master, b_master, b_fault)
+        group = SyncGroup("G", [a, b])
+        group.reconcile(10.0, formed=True)
+        return [(e.old, e.new) for e in group.effects() if isinstance(e, fx.SyncGroupChanged)]
+
+    assert formed(True, True) == []
+    assert formed(False, False) == [(State.MASTER, State.BACKUP)]
+    assert formed(True, False) == [(State.MASTER, State.BACKUP)]
+    assert formed(True, False, b_fault=True) == [(State.MASTER, State.FAULT)]
+    assert formed(False, False, b_fault=True) == [(State.MASTER, State.FAULT)]
+    a, b = running_apart(False, False, b_fault=True)
+    a.link_changed(False, 3.0)  # both in FAULT of their own
+    group = SyncGroup("G", [a, b])
+    group.reconcile(10.0, formed=True)
+    assert [(e.old, e.new) for e in group.effects() if isinstance(e, fx.SyncGroupChanged)] == [
+        (State.MASTER, State.FAULT)
+    ]
+    fresh = member("C", 53)  # nothing counted yet: the group is announced when its members start
+    group = SyncGroup("G", [fresh])
+    group.reconcile(10.0, formed=True)
+    assert not list(group.effects())
+
+
 def test_a_member_the_reload_starts_is_not_counted() -> None:
     """A new (or restarted) member is still in INIT when the group is made: it joins in the group's
     state when it starts, so the master beside it keeps its VIPs."""

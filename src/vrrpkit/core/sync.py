@@ -41,7 +41,7 @@ class SyncGroup:
         """Some running member has a fault of its own (not one it only holds for the group)."""
         return any(r.running and r.own_fault() is not None for r in self.members)
 
-    def reconcile(self, now: float) -> None:
+    def reconcile(self, now: float, formed: bool = False) -> None:
         """Bring the members of a group a reload made or reshaped into one group state.
 
         A reload can make a group of instances that ran apart, or add one to a group, so a MASTER
@@ -56,14 +56,20 @@ class SyncGroup:
         Called once the routers have their new configs (a track the reload added or removed has
         counted) and new members have started: what those inputs did is settled first, by the
         usual rules. Members still in INIT (waiting for their scripts) are not counted; they join
-        in the group's state when they start."""
+        in the group's state when they start.
+
+        A group the reload ``formed`` (no group of its name ran before) starts out as MASTER for
+        its notify: keepalived 2.2.7 runs the group's notify for whatever state its members then
+        share, BACKUP or FAULT, even when they agree, and none when all are MASTER (measured, six
+        rows of reload_matrix.py)."""
         self.settle(now)
         counted = [r for r in self.members if r.running and r.state is not State.INIT]
         states = {r.state for r in counted}
+        if (formed and counted) or (State.MASTER in states and len(states) > 1):
+            self._state = State.MASTER  # the group's move from MASTER is notified
         if len(states) < 2:
+            self.settle(now)
             return
-        if State.MASTER in states:  # keepalived notifies the group's move from MASTER
-            self._state = State.MASTER
         follow = State.FAULT if self.faulted() else State.BACKUP
         self._refresh_views()
         for router in counted:
