@@ -192,7 +192,8 @@ class Trackers:
             self.scripts[name] = tracker
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._script_loop(t)) for t in self.scripts.values()]
-        self._tasks.append(loop.create_task(self._files_loop()))
+        if result.track_files:  # no poll without a file to read: two wake-ups a second saved
+            self._tasks.append(loop.create_task(self._files_loop()))
 
     def initial(self, kind: TrackKind, name: str) -> TrackValue:
         """The value a new router starts from (None: unknown until the first run)."""
