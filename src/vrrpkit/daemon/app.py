@@ -49,6 +49,7 @@ from vrrpkit.daemon.notify import Notifier, Runner
 from vrrpkit.daemon.ports import LinkEvents, Ports, RouteEvents, Timer, os_ports
 from vrrpkit.daemon.proctrack import ProcessTrackers
 from vrrpkit.daemon.reloading import Reloading
+from vrrpkit.daemon.rounds import Rounds
 from vrrpkit.daemon.sayings import Sayings
 from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.sockets import SocketKey, SocketSet
@@ -62,7 +63,8 @@ log = logging.getLogger("vrrpkit")
 detail = logging.getLogger(DETAIL)  # keepalived's -D lines
 
 NOTIFY_TIMEOUT = 30.0
-HOUSEKEEPING = 0.5  # seconds between looks for a late source address
+HOUSEKEEPING = 0.5  # seconds between looks at the host, at least (daemon/rounds.py)
+HOUSEKEEPING_LATEST = 2.0  # the longest wait, in HOUSEKEEPINGs, when no protocol wake-up starts a round
 PREPARE_EVERY = 2.0  # seconds between rounds of building ahead what a takeover or a stop sends first
 _SELECT = selectors.DefaultSelector.select.__code__
 _RUN_ONCE = getattr(getattr(asyncio.BaseEventLoop, "_run_once", None), "__code__", None)  # a private name
@@ -111,6 +113,7 @@ class Daemon(Reloading, Building, Cycle):
         self.reloads = 0
         self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._rounds: Rounds | None = None  # when housekeeping runs next (made with the loop)
         self._tick: Timer | None = None  # the one protocol timer (a timerfd: sub-millisecond)
         self._next_deadline: float | None = None
         self._takeover: Instance | None = None
@@ -373,8 +376,12 @@ class Daemon(Reloading, Building, Cycle):
         VMACs and sockets that could not be made (a failure must never stop the daemon), and which
         masters are due a split-brain probe."""
         next_poll = next_prepare = 0.0
+        rounds = self._rounds = Rounds(self.loop)
+        first = True  # the first look soon after start
         while True:
-            await asyncio.sleep(HOUSEKEEPING)
+            urgent = first or any(self._looked_for(i) for i in self.instances.values())
+            first = False
+            await rounds.wait(HOUSEKEEPING, HOUSEKEEPING_LATEST * HOUSEKEEPING, urgent)
             now = self._now()
             changed = False
             try:
@@ -406,6 +413,21 @@ class Daemon(Reloading, Building, Cycle):
                     self.applier.prepare(self.instances.values())
             except Exception:
                 log.exception("error during housekeeping")
+
+    @staticmethod
+    def _looked_for(inst: Instance) -> bool:
+        """Waiting for what a housekeeping round finds: its source address, or track_src_ip's."""
+        return inst.router.running and (inst.router.address is None or inst.cfg.track_src_ip)
+
+    def _on_timer(self) -> None:
+        super()._on_timer()
+        if self._rounds is not None:  # a wake-up the protocol made: housekeeping rides on it
+            self._rounds.poke(self._now())
+
+    def _lazy_read(self, key: SocketKey, hold: float) -> None:
+        super()._lazy_read(key, hold)
+        if self._rounds is not None:
+            self._rounds.poke(self._now())
 
     def _retry(self, now: float) -> bool:
         """Make VMACs that are missing (never made, or deleted under us) and reopen missing sockets."""
