@@ -82,9 +82,9 @@ def left_master(inst: Instance) -> None:
     """A backup holds no VIP, so whatever another host does is no longer *our* split brain."""
     if inst.split_brain:
         log.info("(%s) split brain over: this host is no longer MASTER", inst.name)
-    inst.split_brain = frozenset()
+    inst.split_brain = _NONE
     inst.split_brain_since = None
-    inst.suspects = frozenset()
+    inst.suspects = _NONE
 
 
 class SplitBrainProber:
