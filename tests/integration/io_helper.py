@@ -133,9 +133,10 @@ def cmd_vip(args: argparse.Namespace) -> None:
 
 
 def cmd_vip_remade(args: argparse.Namespace) -> None:
-    """`del_vip` sends to the ifindex it last saw for a name: each step here makes that index
-    wrong in one way the kernel can say (the interface made again under the name, at a new index;
-    the address removed behind its back), and each removal must still say the truth."""
+    """`del_vip` sends to the ifindex it last saw for a name (`add_vip` too, within FRESH of the
+    lookup): each step here makes that index wrong in one way the kernel can say (the interface
+    made again under the name, at a new index; the address removed behind its back), and each
+    change must still land on the interface of that name and say the truth."""
     vip = Vip(ip_interface("192.0.2.77/32"))
 
     def ip(*argv: str) -> None:
@@ -155,6 +156,10 @@ def cmd_vip_remade(args: argparse.Namespace) -> None:
     steps["removed_after_remake"] = netlink.del_vip("vk0", vip)
     steps["left"] = bool(subprocess.run(["ip", "-o", "addr", "show", "dev", "vk0"], capture_output=True, text=True,
                                         check=True).stdout.count("192.0.2.77"))  # fmt: skip
+    remake()  # again: the index the last lookup saw (within FRESH) is gone when the VIP is added
+    steps["added_after_remake"] = netlink.add_vip("vk0", vip)
+    steps["there"] = "192.0.2.77" in subprocess.run(["ip", "-o", "addr", "show", "dev", "vk0"], capture_output=True,
+                                                    text=True, check=True).stdout  # fmt: skip
     ip("link", "del", "vk0")
     steps["removed_without_interface"] = netlink.del_vip("vk0", vip)
     _out({**steps, "new_index": second != first})

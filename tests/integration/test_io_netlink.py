@@ -119,14 +119,17 @@ def test_add_vip_matches_keepalived_and_is_idempotent(make_lab: Callable[..., La
 
 
 def test_a_removal_sent_to_a_stale_index_still_removes_the_vip(make_lab: Callable[..., Lab]) -> None:
-    """del_vip skips the ifindex lookup (it removes at the index it last saw, as keepalived does):
-    an interface made again, an address already gone and an interface gone are each answered right."""
+    """del_vip skips the ifindex lookup (it removes at the index it last saw, as keepalived does),
+    add_vip within a second of one: an interface made again, an address already gone and an
+    interface gone are each answered right."""
     assert run_json(make_lab(1), "h1", "vip-remade") == {
         "added": True,
         "removed": True,
         "removed_again": False,
         "removed_after_remake": True,
         "left": False,
+        "added_after_remake": True,
+        "there": True,
         "removed_without_interface": False,
         "new_index": True,
     }

@@ -149,6 +149,44 @@ def test_del_vip_removes_at_the_index_it_last_saw_and_looks_again_when_told_it_i
     assert netlink.del_vip("vk0", vip) is False and "vk0" not in netlink._known_index
 
 
+def test_add_vip_uses_an_index_a_lookup_saw_within_fresh_and_looks_again_past_it_or_on_enodev(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vip = v4("192.0.2.12/32")
+    indexes = {"vk0": 40}
+    looked: list[str] = []
+    sent: list[int] = []
+    clock = [100.0]
+
+    def lookup(ifname: str) -> int | None:
+        looked.append(ifname)
+        return indexes.get(ifname)
+
+    class Kernel:
+        def change_address(self, add: bool, body: bytes) -> None:
+            index = struct.unpack_from("=I", body, 4)[0]
+            sent.append(index)
+            if index not in indexes.values():
+                raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(netlink, "interface_index", lookup)
+    monkeypatch.setattr(netlink._connection, "get", lambda: Kernel())
+    monkeypatch.setattr(netlink, "_known_index", {})
+    monkeypatch.setattr(netlink.time, "monotonic", lambda: clock[0])
+    netlink.prepare_vip("vk0", vip)  # the takeover's rehearsal looks the name up
+    assert looked == ["vk0"]
+    clock[0] += 0.5
+    assert netlink.add_vip("vk0", vip) is True and looked == ["vk0"] and sent == [40]  # no second look
+    clock[0] += netlink.FRESH
+    assert netlink.add_vip("vk0", vip) is True and looked == ["vk0"] * 2  # too old: looked up again
+    indexes["vk0"] = 41  # made again within FRESH: the old index answers ENODEV, the new one is asked
+    assert netlink.add_vip("vk0", vip) is True and sent[-2:] == [40, 41] and looked == ["vk0"] * 3
+    del indexes["vk0"]
+    clock[0] += 0.1  # gone: the remembered index says ENODEV, the lookup finds nothing
+    with pytest.raises(OSError):
+        netlink.add_vip("vk0", vip)
+
+
 def test_rtnl_parses_an_address_dump_and_errors() -> None:
     body = rtnl.addr_body(
         family=socket.AF_INET, index=3, prefixlen=24, address=bytes([192, 0, 2, 1]), local=bytes([192, 0, 2, 1]),
