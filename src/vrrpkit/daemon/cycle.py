@@ -57,7 +57,7 @@ log = logging.getLogger("vrrpkit")
 BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
-LAZY_MIN, LAZY_MAX = 0.001, 2.0  # seconds between reads of a lazy socket (0.5 woke 2x keepalived at 1 s)
+LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between reads of a lazy socket, at least and at most
 # A lazy socket is read every this many (shortest) advert intervals: a read's cost per BACKUP (its
 # Master_Down, its count) is paid once for this many adverts. Master_Down is over three intervals,
 # so the read still comes long before it; a deadline reads the queue first anyway.
