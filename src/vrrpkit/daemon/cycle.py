@@ -57,7 +57,7 @@ log = logging.getLogger("vrrpkit")
 BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
-LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between reads of a lazy socket, at least and at most
+LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between lazy reads (under 1 s: older stamps are read as clock steps)
 # A lazy socket is read every this many (shortest) advert intervals: a read's cost per BACKUP (its
 # Master_Down, its count) is paid once for this many adverts. Master_Down is over three intervals,
 # so the read still comes long before it; a deadline reads the queue first anyway.
