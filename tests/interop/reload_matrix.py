@@ -47,6 +47,8 @@ vrrp_script chk_fail {
 }
 """
 
+FAILING = "track_script {\n    chk_fail\n}"  # a member in FAULT of its own
+
 
 @dataclass(frozen=True)
 class Side:
@@ -87,7 +89,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("add a VIP on the master only", Side(), Side(extra_vip=True)),
     Scenario("add a track script", Side(), Side(extra="track_script {\n    chk_ok\n}")),
     Scenario("remove a track script", Side(extra="track_script {\n    chk_ok\n}"), Side()),
-    Scenario("add a failing track script", Side(), Side(extra="track_script {\n    chk_fail\n}"), handover=True),
+    Scenario("add a failing track script", Side(), Side(extra=FAILING), handover=True),
     Scenario("add a virtual route", Side(), Side(extra=f"virtual_routes {{\n    {ROUTE} via 192.0.2.3 dev eth0\n}}")),
     Scenario("advert_int 1 -> 2", Side(), Side(advert_int="2"), peer_after=Side(PEER_PRIORITY, advert_int="2")),
     Scenario("rename the instance", Side(), Side(name_suffix="_renamed")),
@@ -121,15 +123,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         handover=True,
         group=True,
         formed=True,
-        member=Side(extra="track_script {\n    chk_fail\n}"),
+        member=Side(extra=FAILING),
     ),
     Scenario(
         "sync group made by the reload: two members in fault",
-        Side(priority=90, extra="track_script {\n    chk_fail\n}"),
-        Side(priority=90, extra="track_script {\n    chk_fail\n}"),
+        Side(priority=90, extra=FAILING),
+        Side(priority=90, extra=FAILING),
         group=True,
         formed=True,
-        member=Side(priority=90, extra="track_script {\n    chk_fail\n}"),
+        member=Side(priority=90, extra=FAILING),
     ),
     Scenario(
         "sync group made by the reload: two backups",
@@ -141,8 +143,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "sync group made by the reload: a member in fault and a backup",
-        Side(priority=90, extra="track_script {\n    chk_fail\n}"),
-        Side(priority=90, extra="track_script {\n    chk_fail\n}"),
+        Side(priority=90, extra=FAILING),
+        Side(priority=90, extra=FAILING),
         group=True,
         formed=True,
         member=Side(priority=90),
@@ -153,7 +155,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         Side(priority=90),
         group=True,
         formed=True,
-        member=Side(extra="track_script {\n    chk_fail\n}"),
+        member=Side(extra=FAILING),
     ),
 )
 

@@ -108,44 +108,51 @@ def test_prepared_vip_requests_are_the_ones_add_vip_and_del_vip_send(monkeypatch
     netlink.prepare_vip("no-such-if0", vip)  # nothing to prepare for: no error either
 
 
+class FakeKernel:
+    """Interfaces by name -> ifindex, and which indexes hold the VIP: RTM_NEWADDR/RTM_DELADDR at a
+    missing index say ENODEV, a removal of what is not there EADDRNOTAVAIL. Records each lookup
+    (``looked``) and each request as (add, index) (``sent``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, indexes: dict[str, int]) -> None:
+        self.indexes = indexes
+        self.looked: list[str] = []
+        self.sent: list[tuple[bool, int]] = []
+        self.present: dict[int, bool] = {}
+        monkeypatch.setattr(netlink, "interface_index", self.lookup)
+        monkeypatch.setattr(netlink._connection, "get", lambda: self)
+        monkeypatch.setattr(netlink, "_known_index", {})
+
+    def lookup(self, ifname: str) -> int | None:
+        self.looked.append(ifname)
+        return self.indexes.get(ifname)
+
+    def change_address(self, add: bool, body: bytes) -> None:
+        index = struct.unpack_from("=I", body, 4)[0]
+        self.sent.append((add, index))
+        if index not in self.indexes.values():
+            raise OSError(errno.ENODEV, "No such device")
+        if add:
+            self.present[index] = True
+        elif not self.present.pop(index, False):
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+
+
 def test_del_vip_removes_at_the_index_it_last_saw_and_looks_again_when_told_it_is_stale(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     vip = v4("192.0.2.11/32")
-    indexes = {"vk0": 40}
-    looked: list[str] = []
-
-    def lookup(ifname: str) -> int | None:
-        looked.append(ifname)
-        return indexes.get(ifname)
-
-    sent: list[tuple[bool, int]] = []
-    present: dict[int, bool] = {}  # index -> holds the VIP
-
-    class Kernel:
-        def change_address(self, add: bool, body: bytes) -> None:
-            index = struct.unpack_from("=I", body, 4)[0]
-            sent.append((add, index))
-            if index not in indexes.values():
-                raise OSError(errno.ENODEV, "No such device")
-            if add:
-                present[index] = True
-            elif not present.pop(index, False):
-                raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
-
-    monkeypatch.setattr(netlink, "interface_index", lookup)
-    monkeypatch.setattr(netlink._connection, "get", lambda: Kernel())
-    monkeypatch.setattr(netlink, "_known_index", {})
+    kernel = FakeKernel(monkeypatch, {"vk0": 40})
+    looked, sent = kernel.looked, kernel.sent
     assert netlink.add_vip("vk0", vip) is True and looked == ["vk0"]
     assert netlink.del_vip("vk0", vip) is True and looked == ["vk0"]  # no lookup: the index it added at
     # not there: the name is asked once more, and names the same index: not sent again
     assert netlink.del_vip("vk0", vip) is False and looked == ["vk0"] * 2 and sent[-1] == (False, 40)
     assert len(sent) == 3
-    indexes["vk0"] = 41  # made again: the old index answers ENODEV, the new one is asked
-    present[41] = True
+    kernel.indexes["vk0"] = 41  # made again: the old index answers ENODEV, the new one is asked
+    kernel.present[41] = True
     assert netlink.del_vip("vk0", vip) is True and sent[-2:] == [(False, 40), (False, 41)]
     assert netlink.del_vip("vk0", vip) is False and sent[-1] == (False, 41)  # remembered the new one
-    del indexes["vk0"]  # gone: nothing to remove, and the name is forgotten
+    del kernel.indexes["vk0"]  # gone: nothing to remove, and the name is forgotten
     assert netlink.del_vip("vk0", vip) is False and "vk0" not in netlink._known_index
 
 
@@ -153,35 +160,19 @@ def test_add_vip_uses_an_index_a_lookup_saw_within_fresh_and_looks_again_past_it
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     vip = v4("192.0.2.12/32")
-    indexes = {"vk0": 40}
-    looked: list[str] = []
-    sent: list[int] = []
+    kernel = FakeKernel(monkeypatch, {"vk0": 40})
+    looked, sent = kernel.looked, kernel.sent
     clock = [100.0]
-
-    def lookup(ifname: str) -> int | None:
-        looked.append(ifname)
-        return indexes.get(ifname)
-
-    class Kernel:
-        def change_address(self, add: bool, body: bytes) -> None:
-            index = struct.unpack_from("=I", body, 4)[0]
-            sent.append(index)
-            if index not in indexes.values():
-                raise OSError(errno.ENODEV, "No such device")
-
-    monkeypatch.setattr(netlink, "interface_index", lookup)
-    monkeypatch.setattr(netlink._connection, "get", lambda: Kernel())
-    monkeypatch.setattr(netlink, "_known_index", {})
     monkeypatch.setattr(netlink.time, "monotonic", lambda: clock[0])
     netlink.prepare_vip("vk0", vip)  # the takeover's rehearsal looks the name up
     assert looked == ["vk0"]
     clock[0] += 0.5
-    assert netlink.add_vip("vk0", vip) is True and looked == ["vk0"] and sent == [40]  # no second look
+    assert netlink.add_vip("vk0", vip) is True and looked == ["vk0"] and sent == [(True, 40)]  # no second look
     clock[0] += netlink.FRESH
     assert netlink.add_vip("vk0", vip) is True and looked == ["vk0"] * 2  # too old: looked up again
-    indexes["vk0"] = 41  # made again within FRESH: the old index answers ENODEV, the new one is asked
-    assert netlink.add_vip("vk0", vip) is True and sent[-2:] == [40, 41] and looked == ["vk0"] * 3
-    del indexes["vk0"]
+    kernel.indexes["vk0"] = 41  # made again within FRESH: the old index answers ENODEV, the new one is asked
+    assert netlink.add_vip("vk0", vip) is True and sent[-2:] == [(True, 40), (True, 41)] and looked == ["vk0"] * 3
+    del kernel.indexes["vk0"]
     clock[0] += 0.1  # gone: the remembered index says ENODEV, the lookup finds nothing
     with pytest.raises(OSError):
         netlink.add_vip("vk0", vip)
