@@ -212,7 +212,7 @@ def add_vip(ifname: str, vip: Vip) -> bool:
     known = _known_index.get(ifname)
     if known is not None and time.monotonic() - known[1] < FRESH:
         try:
-            return _add_at(ifname, known[0], vip)
+            return _change_at(True, ifname, known[0], vip)
         except _Stale:
             pass
     index = interface_index(ifname)
@@ -220,20 +220,23 @@ def add_vip(ifname: str, vip: Vip) -> bool:
         raise _no_such_interface(ifname)
     _seen_index(ifname, index)
     try:
-        return _add_at(ifname, index, vip)
+        return _change_at(True, ifname, index, vip)
     except _Stale as exc:
         raise OSError(errno.ENODEV, f"add {vip} dev {ifname}: {os.strerror(errno.ENODEV)}") from exc
 
 
-def _add_at(ifname: str, index: int, vip: Vip) -> bool:
+def _change_at(add: bool, ifname: str, index: int, vip: Vip) -> bool:
+    """One RTM_NEWADDR (``add``) or RTM_DELADDR of ``vip`` at ``index``; True if it changed
+    something. _Stale when the index may be the wrong one: ENODEV, or for a removal the address
+    not being there (a remembered index, looked up again by the caller)."""
     try:
-        _connection.get().change_address(True, _bodies_of(vip, index)[0])
+        _connection.get().change_address(add, _bodies_of(vip, index)[0 if add else 1])
     except OSError as exc:
-        if exc.errno == errno.ENODEV:
+        if exc.errno == errno.ENODEV or (not add and exc.errno == errno.EADDRNOTAVAIL):
             raise _Stale from exc
-        if exc.errno in ADD_IS_DONE:
+        if exc.errno in (ADD_IS_DONE if add else DEL_IS_DONE):
             return False
-        raise OSError(exc.errno, f"add {vip} dev {ifname}: {exc.strerror}") from exc
+        raise OSError(exc.errno, f"{'add' if add else 'del'} {vip} dev {ifname}: {exc.strerror}") from exc
     return True
 
 
@@ -250,7 +253,7 @@ def del_vip(ifname: str, vip: Vip) -> bool:
     known = None if seen is None else seen[0]
     if known is not None:
         try:
-            return _del_at(ifname, known, vip)
+            return _change_at(False, ifname, known, vip)
         except _Stale:
             pass
     index = interface_index(ifname)
@@ -261,16 +264,14 @@ def del_vip(ifname: str, vip: Vip) -> bool:
     if index == known:
         return False  # that index said it has no such address
     try:
-        return _del_at(ifname, index, vip)
+        return _change_at(False, ifname, index, vip)
     except _Stale:
         return False
 
 
 class _Stale(Exception):
-    """A removal sent to a remembered ifindex found no interface there, or not the address."""
+    """A change sent to a remembered ifindex found no interface there (or, removing, not the address)."""
 
-
-_STALE = frozenset({errno.ENODEV, errno.EADDRNOTAVAIL})
 
 # The ifindex by interface name, as a lookup by `prepare_vip`, `add_vip` or `del_vip` last saw it,
 # and when (bounded)
@@ -282,18 +283,6 @@ def _seen_index(ifname: str, index: int) -> None:
     if len(_known_index) >= 4096 and ifname not in _known_index:
         _known_index.clear()
     _known_index[ifname] = (index, time.monotonic())
-
-
-def _del_at(ifname: str, index: int, vip: Vip) -> bool:
-    try:
-        _connection.get().change_address(False, _bodies_of(vip, index)[1])
-    except OSError as exc:
-        if exc.errno in _STALE:
-            raise _Stale from exc
-        if exc.errno in DEL_IS_DONE:
-            return False
-        raise OSError(exc.errno, f"del {vip} dev {ifname}: {exc.strerror}") from exc
-    return True
 
 
 def _info(msg: rtnl.AddrMessage) -> AddressInfo | None:
