@@ -57,7 +57,7 @@ log = logging.getLogger("vrrpkit")
 BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
-LAZY_MIN, LAZY_MAX = 0.001, 0.5  # seconds between lazy reads (under 1 s: older stamps are read as clock steps)
+LAZY_MIN, LAZY_MAX, STAMP_AGE = 0.001, 2.0, 30.0  # s between lazy reads; older stamps are no arrival
 # A lazy socket is read every this many (shortest) advert intervals: a read's cost per BACKUP (its
 # Master_Down, its count) is paid once for this many adverts. Master_Down is over three intervals,
 # so the read still comes long before it; a deadline reads the queue first anyway.
@@ -252,8 +252,8 @@ class Cycle:
             return count
         now = self._now()
         if stamps:  # a lazy socket: each datagram counts from its own arrival
-            early = now - 1.0
-            whens = [t if early < t <= now else now for t in stamps]  # a clock step makes nonsense
+            early = now - STAMP_AGE  # a clock step between arrival and read: the reader said now
+            whens = [t if early < t <= now else now for t in stamps]
         else:
             # Every datagram of the batch arrived by the time the last one did: a BACKUP counts its
             # Master_Down from then. A batch only for MASTERs (an answer, a step-down) needs no such
@@ -293,7 +293,7 @@ class Cycle:
         router hears its own so many times, the last at its arrival. Nothing else can come of it
         but a sync group that held a member back looking again."""
         now = self._now()
-        early = now - 1.0
+        early = now - STAMP_AGE
         counts = Counter(seen)
         touched: list[Instance] = []
         deadline_of, grouped = self._deadline_of, self.group_of
@@ -301,7 +301,7 @@ class Cycle:
             for known, when in hits.items():
                 inst = known.owner
                 router = inst.router
-                if not early < when <= now:  # a clock step makes nonsense
+                if not early < when <= now:  # nonsense (a clock step is caught by the reader)
                     when = now
                 deadline = router.heard_again(counts[known], when)
                 if deadline is not None:

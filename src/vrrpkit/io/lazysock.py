@@ -58,7 +58,9 @@ class LazyReading:
             self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, int(on))
             self._stamped = on
             self.stamps = []
-            if not on:
+            if on:
+                self._lazy().mark()  # the first read looks for a clock step since now
+            else:
                 self._reader = None
 
     def _drain_stamped(self, limit: int) -> tuple[list[Datagram], list[InvalidPacket]]:

@@ -37,6 +37,10 @@ BATCH_SLOTS = 64  # datagrams per recvmmsg of a lazily read socket (the daemon r
 RECV_SLOT4 = 1200  # bytes per datagram there: the largest IPv4 advert is 60 + 1036
 _MSG_TRUNC = 0x20
 _PLAIN_IPV4 = 0x45  # version 4, a 20-byte header: what every VRRP implementation sends
+# The kernel stamps in realtime; the timers run on the monotonic clock. Their difference moving by
+# more than this between two reads is a step of the realtime clock (NTP slews at most 0.5 ms/s):
+# the stamps of that read straddle it, and none is trusted.
+STEP = 0.005
 
 
 class Known(Generic[T]):
@@ -77,10 +81,25 @@ class LazyReader:
     against a table of known adverts or parsed; ``parse`` is the socket's own cached parser (the
     same `Datagram` object for the same advert, InvalidPacket when it does not parse)."""
 
+    offset: float | None = None  # monotonic - realtime when the socket was last read (or marked)
+
     def __init__(self, parse: Callable[[bytes], Datagram], stats: SocketStats) -> None:
         self.reader = sendmmsg.StampedReader(BATCH_SLOTS, RECV_SLOT4)
         self.parse = parse
         self.stats = stats
+
+    def mark(self) -> None:
+        """Stamping starts: the clocks' difference now, against which the first read looks for a step."""
+        self.offset = time.monotonic() - time.time()
+
+    def _offset(self) -> float | None:
+        """monotonic - realtime now, or None when the realtime clock stepped since the last read:
+        a stamp from before the step would convert to the wrong arrival, off by the step (a BACKUP
+        taking over early on a forward step, while its master is alive); each datagram of this
+        read then counts from now, which at worst makes one Master_Down a read late."""
+        offset = time.monotonic() - time.time()
+        last, self.offset = self.offset, offset
+        return offset if last is None or abs(offset - last) <= STEP else None
 
     def drain(self, fd: int, limit: int) -> tuple[list[Datagram], list[InvalidPacket], list[float]]:
         """Up to ``limit`` datagrams, parsed, each with its kernel receive time (monotonic)."""
@@ -128,7 +147,16 @@ class LazyReader:
             last[known] = stamp
             seen.append(known)
             start += size
-        return arrivals(last), seen
+        return self._arrivals(last), seen
+
+    def _arrivals(self, last: Mapping[Known[T], tuple[int, int]]) -> dict[Known[T], float]:
+        """Each known advert's last arrival, from the kernel's realtime (seconds, nanoseconds) to the
+        monotonic clock; now for all of them across a clock step."""
+        offset = self._offset()
+        if offset is None:
+            now = time.monotonic()
+            return dict.fromkeys(last, now)
+        return {known: sec + nsec * 1e-9 + offset for known, (sec, nsec) in last.items()}
 
     def _parse(self, count: int) -> tuple[list[Datagram], list[InvalidPacket], list[float]]:
         """Every slot read the ordinary way, in order, each with its arrival (monotonic)."""
@@ -136,8 +164,12 @@ class LazyReader:
         bad: list[InvalidPacket] = []
         stamps: list[float] = []
         reader = self.reader
+        offset = self._offset()
         now = time.time()
-        offset = time.monotonic() - now
+        if offset is None:  # a clock step: every datagram counts from now
+            offset, stepped = time.monotonic() - now, True
+        else:
+            stepped = False
         for i, ((controllen, flags, length), fields) in enumerate(reader.slots(count)):
             if controllen != reader.full:  # the kernel shortened the control space: give it back
                 reader.restore(i)
@@ -150,7 +182,7 @@ class LazyReader:
                 bad.append(exc)
                 continue
             good.append(datagram)
-            stamps.append((now if stamp is None else stamp) + offset)  # no stamp came: it counts from now
+            stamps.append((now if stamp is None or stepped else stamp) + offset)  # no stamp came: from now
         self.stats.received += len(good)
         return good, bad, stamps
 
@@ -161,9 +193,3 @@ class LazyReader:
         stamp = fields[0] + fields[1] * 1e-9 if controllen == reader.full else None
         return stamp, self.parse(reader.whole(i, length))
 
-
-def arrivals(last: Mapping[Known[T], tuple[int, int]]) -> dict[Known[T], float]:
-    """Each known advert's last arrival, from the kernel's realtime (seconds, nanoseconds) to the
-    monotonic clock."""
-    offset = time.monotonic() - time.time()
-    return {known: sec + nsec * 1e-9 + offset for known, (sec, nsec) in last.items()}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from vrrpkit.core.packet import DropReason, InvalidPacket
 from vrrpkit.io import consts, sendmmsg
-from vrrpkit.io.stamped import BATCH_SLOTS, Known, LazyReader, arrivals
+from vrrpkit.io.stamped import BATCH_SLOTS, Known, LazyReader
 
 if TYPE_CHECKING:
     from vrrpkit.io.vrrp_socket import Datagram, SocketStats
@@ -73,7 +73,7 @@ class LazyReader6(LazyReader):
             seen.append(known)
             start += size
             name += NAME6
-        return arrivals(last), seen
+        return self._arrivals(last), seen
 
     def _slot(self, i: int, controllen: int, fields: tuple[Any, ...], length: int) -> tuple[float | None, Datagram]:
         reader = self.reader

@@ -185,6 +185,23 @@ def test_a_lazy_read_of_known_adverts_only_moves_master_down(tmp_path: Path) -> 
     drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
 
 
+def test_adverts_read_two_intervals_late_count_from_their_arrival(tmp_path: Path) -> None:
+    """At 1 s adverts the socket is read every 2 s: an advert read 1.9 s after it came still counts
+    from then, parsed or known (a master dead since must be taken over on time, not a read late)."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        loop = asyncio.get_running_loop()
+        sock, router = await lazy_backup(d, fake)
+        for kind in ("read", "known"):
+            at = loop.time() - 1.9
+            sock.deliver(advert1(200), "192.0.2.2", at=at)
+            d._read_lazy()
+            assert sock.journal[-1] == (kind, 1)
+            assert router.get_timer() == pytest.approx(at + router.master_down_interval - CLAIM_LEAD, abs=1e-9)
+
+    drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
+
+
 def test_a_takeover_reads_eagerly_before_its_first_advert(tmp_path: Path) -> None:
     """The takeover's rehearsal, a millisecond ahead, turns the socket eager: the old master's
     answer to the new master's first advert wakes the loop at once, and the switch's system calls

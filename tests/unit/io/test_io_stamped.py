@@ -123,3 +123,41 @@ def test_a_failed_read_is_an_error_not_an_empty_batch() -> None:
         sock.close()
         batch = reader.drain_known(fd, 64, table_of(1), lambda hits: True)
     assert batch.hits is None and batch.read == 0 and len(batch.bad) == 1 and stats.receive_errors == 1
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["matched", "parsed"])
+def test_a_realtime_clock_step_between_reads_counts_the_read_from_now(
+    pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch, known: bool
+) -> None:
+    """The kernel stamps in realtime; an advert that arrived before a step forward of 5 s would
+    convert to 5 s before its arrival, and a BACKUP at 1 s adverts would take over early while its
+    master is alive. Across a step every datagram of the read counts from the read; the next read,
+    in the new clock, converts again."""
+    sender, receiver = pair
+    reader = LazyReader(parse, SocketStats())
+    table = table_of(1) if known else {}
+    reader.mark()
+    sender.send(build_ipv4(SRC, GROUP, message(1)))
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 5.0)
+    before = time.monotonic()
+    batch = reader.drain_known(receiver.fileno(), 64, table, lambda hits: True)
+    arrived = list(batch.hits.values()) if batch.hits is not None else batch.stamps
+    assert len(arrived) == 1 and before <= arrived[0] <= time.monotonic()  # now, not 5 s ago
+    # The next read converts stamps again, with the offset after the step. (Only this process's
+    # realtime is shifted here, not the kernel's, so the conversion reads 5 s early: the sign
+    # that the stamp, not the read, was used.)
+    sender.send(build_ipv4(SRC, GROUP, message(1)))
+    batch = reader.drain_known(receiver.fileno(), 64, table, lambda hits: True)
+    arrived = list(batch.hits.values()) if batch.hits is not None else batch.stamps
+    assert len(arrived) == 1 and arrived[0] < time.monotonic() - 4.9
+
+
+def test_without_a_step_each_datagram_counts_from_its_arrival(pair: tuple[socket.socket, socket.socket]) -> None:
+    sender, receiver = pair
+    reader = LazyReader(parse, SocketStats())
+    reader.mark()
+    sender.send(build_ipv4(SRC, GROUP, message(1)))
+    time.sleep(0.05)
+    batch = reader.drain(receiver.fileno(), 64)
+    assert len(batch[2]) == 1 and batch[2][0] <= time.monotonic() - 0.04
