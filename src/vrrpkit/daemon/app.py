@@ -57,6 +57,7 @@ from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.status import dump, status_line
 from vrrpkit.daemon.tracking import Trackers, TrackValue
 from vrrpkit.io import memory
+from vrrpkit.io.eventloop import ReadyFirstSelector
 from vrrpkit.io.script_runner import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
@@ -66,7 +67,8 @@ NOTIFY_TIMEOUT = 30.0
 HOUSEKEEPING = 0.5  # seconds between looks at the host, at least (daemon/rounds.py)
 HOUSEKEEPING_LATEST = 2.0  # the longest wait, in HOUSEKEEPINGs, when no protocol wake-up starts a round
 PREPARE_EVERY = 2.0  # seconds between rounds of building ahead what a takeover or a stop sends first
-_SELECT = selectors.DefaultSelector.select.__code__
+# The selector waits in the stdlib's epoll `select`, called by the daemon's own (io/eventloop.py)
+_SELECTS = frozenset({selectors.DefaultSelector.select.__code__, ReadyFirstSelector.select.__code__})
 _RUN_ONCE = getattr(getattr(asyncio.BaseEventLoop, "_run_once", None), "__code__", None)  # a private name
 
 
@@ -74,8 +76,12 @@ def _waiting(frame: FrameType) -> bool:
     """Whether a signal's frame is the event loop waiting for its next events (and no callback of
     ours running: a script's subprocess select or the netlink thread's loop is not this). On a
     Python whose loop looks different, never: the signal is then served as asyncio would."""
+    if _RUN_ONCE is None or frame.f_code not in _SELECTS:
+        return False
     back = frame.f_back
-    return _RUN_ONCE is not None and frame.f_code is _SELECT and back is not None and back.f_code is _RUN_ONCE
+    while back is not None and back.f_code in _SELECTS:  # the daemon's selector calls epoll's
+        back = back.f_back
+    return back is not None and back.f_code is _RUN_ONCE
 
 
 class Daemon(Reloading, Building, Cycle):

@@ -27,6 +27,7 @@ from vrrpkit.config import load_string
 from vrrpkit.daemon import app
 from vrrpkit.daemon.app import HOUSEKEEPING, Daemon
 from vrrpkit.daemon.cycle import BATCH, TAKEOVER_AHEAD
+from vrrpkit.io.eventloop import new_loop
 from vrrpkit.io.vrrp_filter import Mode, VridRule
 
 
@@ -153,8 +154,11 @@ def test_masters_on_one_interface_share_one_split_brain_probe_round(tmp_path: Pa
 Stop = Callable[[Daemon, FakeOs], Awaitable[None]]
 
 
-def _run_until_stopped(tmp_path: Path, text: str, stop: Stop) -> FakeOs:
-    """`Daemon.run()` (its signal handlers included) as MASTER until `stop` has signalled it."""
+def _run_until_stopped(
+    tmp_path: Path, text: str, stop: Stop, loop_factory: Callable[[], asyncio.AbstractEventLoop] = new_loop
+) -> FakeOs:
+    """`Daemon.run()` (its signal handlers included) as MASTER until `stop` has signalled it, in
+    the loop `vrrpkit run` makes (io/eventloop.py) unless told otherwise."""
     fake, runner = FakeOs(), FakeRunner()
 
     async def main() -> None:
@@ -166,7 +170,8 @@ def _run_until_stopped(tmp_path: Path, text: str, stop: Stop) -> FakeOs:
         await stop(d, fake)
         assert await asyncio.wait_for(task, 10) == 0
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory) as running:
+        running.run(main())
     return fake
 
 
@@ -189,9 +194,14 @@ def _stopped_in_order(fake: FakeOs) -> bool:
     return kinds[-2:] == ["send", "del"]  # the VIP removed after the goodbye
 
 
-def test_a_stop_signal_that_finds_the_loop_waiting_sends_the_goodbyes_from_its_handler(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop_factory", [new_loop, asyncio.new_event_loop], ids=["daemon-loop", "asyncio-loop"])
+def test_a_stop_signal_that_finds_the_loop_waiting_sends_the_goodbyes_from_its_handler(
+    tmp_path: Path, loop_factory: Callable[[], asyncio.AbstractEventLoop]
+) -> None:
     # asyncio runs a signal's handler one or two loop iterations after the signal; the goodbyes
-    # (the backups count Skew_Time from them) go out from the Python-level handler instead
+    # (the backups count Skew_Time from them) go out from the Python-level handler instead. The
+    # daemon's own selector waits through the stdlib's: this went unseen while only asyncio's
+    # default loop ran here (0.14 ms more from SIGTERM to the goodbye, measured 2026-12-01)
     goodbyes: list[tuple[bool, bool]] = []
     main_thread = threading.get_ident()
     select = selectors.DefaultSelector.select.__code__
@@ -211,7 +221,7 @@ def test_a_stop_signal_that_finds_the_loop_waiting_sends_the_goodbyes_from_its_h
         while thread.is_alive():
             await asyncio.sleep(0.01)
 
-    fake = _run_until_stopped(tmp_path, conf(priority=150), stop)
+    fake = _run_until_stopped(tmp_path, conf(priority=150), stop, loop_factory)
     assert goodbyes == [(True, False)]  # once, from the handler, before the rest of the stop ran
     assert _stopped_in_order(fake)
 
