@@ -106,7 +106,7 @@ class LazyReader:
         count = self.reader.receive(fd, limit)
         if count < 0:
             return [], self._failed(count), []
-        return self._parse(count)
+        return self._parse(count, self._offset())
 
     def drain_known(
         self, fd: int, limit: int, table: Mapping[bytes, Known[T]], check: Callable[[Iterable[Known[T]]], bool]
@@ -116,11 +116,12 @@ class LazyReader:
         count = self.reader.receive(fd, limit)
         if count < 0:
             return Batch(0, None, [], [], self._failed(count), [])
+        offset = self._offset()  # once per read: a step it finds holds for the parse too
         matched = self._match(count, table)
         if matched is not None and check(matched[0]):
             self.stats.received += count
-            return Batch(count, matched[0], matched[1], [], [], [])
-        good, bad, stamps = self._parse(count)
+            return Batch(count, _arrivals(matched[0], offset), matched[1], [], [], [])
+        good, bad, stamps = self._parse(count, offset)
         return Batch(count, None, [], good, bad, stamps)
 
     def _failed(self, count: int) -> list[InvalidPacket]:
@@ -131,8 +132,9 @@ class LazyReader:
 
     def _match(
         self, count: int, table: Mapping[bytes, Known[T]]
-    ) -> tuple[dict[Known[T], float], list[Known[T]]] | None:
-        """The hot loop of an idle BACKUP: per datagram a slice, a table look-up and two compares."""
+    ) -> tuple[dict[Known[T], tuple[int, int]], list[Known[T]]] | None:
+        """The hot loop of an idle BACKUP: per datagram a slice, a table look-up and two compares.
+        Each entry's last arrival as the kernel stamped it (realtime seconds, nanoseconds)."""
         reader = self.reader
         data, size, full, get = reader.data, reader.size, reader.full, table.get
         last: dict[Known[T], tuple[int, int]] = {}
@@ -147,24 +149,15 @@ class LazyReader:
             last[known] = stamp
             seen.append(known)
             start += size
-        return self._arrivals(last), seen
+        return last, seen
 
-    def _arrivals(self, last: Mapping[Known[T], tuple[int, int]]) -> dict[Known[T], float]:
-        """Each known advert's last arrival, from the kernel's realtime (seconds, nanoseconds) to the
-        monotonic clock; now for all of them across a clock step."""
-        offset = self._offset()
-        if offset is None:
-            now = time.monotonic()
-            return dict.fromkeys(last, now)
-        return {known: sec + nsec * 1e-9 + offset for known, (sec, nsec) in last.items()}
-
-    def _parse(self, count: int) -> tuple[list[Datagram], list[InvalidPacket], list[float]]:
-        """Every slot read the ordinary way, in order, each with its arrival (monotonic)."""
+    def _parse(self, count: int, offset: float | None) -> tuple[list[Datagram], list[InvalidPacket], list[float]]:
+        """Every slot read the ordinary way, in order, each with its arrival (monotonic; ``offset``
+        from `_offset`)."""
         good: list[Datagram] = []
         bad: list[InvalidPacket] = []
         stamps: list[float] = []
         reader = self.reader
-        offset = self._offset()
         now = time.time()
         if offset is None:  # a clock step: every datagram counts from now
             offset, stepped = time.monotonic() - now, True
@@ -193,3 +186,10 @@ class LazyReader:
         stamp = fields[0] + fields[1] * 1e-9 if controllen == reader.full else None
         return stamp, self.parse(reader.whole(i, length))
 
+
+def _arrivals(last: Mapping[Known[T], tuple[int, int]], offset: float | None) -> dict[Known[T], float]:
+    """Each known advert's last arrival, from the kernel's realtime (seconds, nanoseconds) to the
+    monotonic clock (``offset`` from `LazyReader._offset`); now for all of them across a step."""
+    if offset is None:
+        return dict.fromkeys(last, time.monotonic())
+    return {known: sec + nsec * 1e-9 + offset for known, (sec, nsec) in last.items()}

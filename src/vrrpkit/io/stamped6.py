@@ -54,7 +54,7 @@ class LazyReader6(LazyReader):
 
     def _match(
         self, count: int, table: Mapping[bytes, Known[T]]
-    ) -> tuple[dict[Known[T], float], list[Known[T]]] | None:
+    ) -> tuple[dict[Known[T], tuple[int, int]], list[Known[T]]] | None:
         """The hot loop of an idle IPv6 BACKUP: per datagram three slices, a table look-up and
         three compares."""
         reader = self.reader
@@ -73,7 +73,7 @@ class LazyReader6(LazyReader):
             seen.append(known)
             start += size
             name += NAME6
-        return self._arrivals(last), seen
+        return last, seen
 
     def _slot(self, i: int, controllen: int, fields: tuple[Any, ...], length: int) -> tuple[float | None, Datagram]:
         reader = self.reader

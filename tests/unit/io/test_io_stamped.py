@@ -125,14 +125,15 @@ def test_a_failed_read_is_an_error_not_an_empty_batch() -> None:
     assert batch.hits is None and batch.read == 0 and len(batch.bad) == 1 and stats.receive_errors == 1
 
 
-@pytest.mark.parametrize("known", [True, False], ids=["matched", "parsed"])
+@pytest.mark.parametrize(("known", "vouched"), [(True, True), (False, True), (True, False)],
+                         ids=["matched", "parsed", "matched-then-parsed"])  # fmt: skip
 def test_a_realtime_clock_step_between_reads_counts_the_read_from_now(
-    pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch, known: bool
+    pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch, known: bool, vouched: bool
 ) -> None:
     """The kernel stamps in realtime; an advert that arrived before a step forward of 5 s would
     convert to 5 s before its arrival, and a BACKUP at 1 s adverts would take over early while its
-    master is alive. Across a step every datagram of the read counts from the read; the next read,
-    in the new clock, converts again."""
+    master is alive. Across a step every datagram of the read counts from the read (also when the
+    batch matched and is parsed after all); the next read, in the new clock, converts again."""
     sender, receiver = pair
     reader = LazyReader(parse, SocketStats())
     table = table_of(1) if known else {}
@@ -141,14 +142,15 @@ def test_a_realtime_clock_step_between_reads_counts_the_read_from_now(
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 5.0)
     before = time.monotonic()
-    batch = reader.drain_known(receiver.fileno(), 64, table, lambda hits: True)
+    batch = reader.drain_known(receiver.fileno(), 64, table, lambda hits: vouched)
+    assert (batch.hits is not None) == (known and vouched)
     arrived = list(batch.hits.values()) if batch.hits is not None else batch.stamps
     assert len(arrived) == 1 and before <= arrived[0] <= time.monotonic()  # now, not 5 s ago
     # The next read converts stamps again, with the offset after the step. (Only this process's
     # realtime is shifted here, not the kernel's, so the conversion reads 5 s early: the sign
     # that the stamp, not the read, was used.)
     sender.send(build_ipv4(SRC, GROUP, message(1)))
-    batch = reader.drain_known(receiver.fileno(), 64, table, lambda hits: True)
+    batch = reader.drain_known(receiver.fileno(), 64, table, lambda hits: vouched)
     arrived = list(batch.hits.values()) if batch.hits is not None else batch.stamps
     assert len(arrived) == 1 and arrived[0] < time.monotonic() - 4.9
 
