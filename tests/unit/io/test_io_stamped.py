@@ -14,6 +14,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from vrrpkit.core.packet import Advertisement, build_ipv4, encode, parse_ip
+from vrrpkit.io import stamped
 from vrrpkit.io.stamped import RECV_SLOT4, Known, LazyReader, known_key
 from vrrpkit.io.vrrp_socket import Datagram, SocketStats
 
@@ -163,3 +164,14 @@ def test_without_a_step_each_datagram_counts_from_its_arrival(pair: tuple[socket
     time.sleep(0.05)
     batch = reader.drain(receiver.fileno(), 64)
     assert len(batch[2]) == 1 and batch[2][0] <= time.monotonic() - 0.04
+
+
+def test_a_preemption_between_the_clock_reads_is_not_a_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The difference of the clocks is read again when the process lost the CPU between its two
+    clock reads (there the monotonic clock moves 20 ms and the realtime one did not)."""
+    ticks = iter([100.0, 100.02, 200.0, 200.0001])  # one slow pair, then a close one
+    monkeypatch.setattr(time, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(time, "time", lambda: 1000.0)
+    assert stamped.clock_offset() == pytest.approx(200.00005 - 1000.0)
+    ticks = iter([1.0, 1.01] * 3)  # never close: the closest of three
+    assert stamped.clock_offset() == pytest.approx(1.005 - 1000.0)
