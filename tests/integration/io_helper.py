@@ -227,6 +227,11 @@ def cmd_link_overrun(args: argparse.Namespace) -> None:
     subprocess.run(["ip", "link", "add", "wmon", "type", "veth", "peer", "name", "wmonp"], check=True, timeout=10)
     subprocess.run(["ip", "link", "set", "wmonp", "up"], check=True, timeout=10)  # else no carrier
     subprocess.run(["ip", "link", "set", "wmon", "up"], check=True, timeout=10)
+    # The carrier comes a moment after "up" (the kernel's linkwatch runs later): the first dump
+    # must see the link running (it once saw it down, in a floor run on 2026-12-01)
+    deadline = time.monotonic() + 5
+    while not netlink.link_is_up("wmon") and time.monotonic() < deadline:
+        time.sleep(0.02)
     mon = linkmon.LinkMonitor(["wmon"])
     try:
         mon.request_dump()
