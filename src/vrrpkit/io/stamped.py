@@ -159,10 +159,9 @@ class LazyReader:
         stamps: list[float] = []
         reader = self.reader
         now = time.time()
-        if offset is None:  # a clock step: every datagram counts from now
-            offset, stepped = time.monotonic() - now, True
-        else:
-            stepped = False
+        stepped = offset is None  # a clock step: every datagram counts from now
+        if offset is None:
+            offset = time.monotonic() - now
         for i, ((controllen, flags, length), fields) in enumerate(reader.slots(count)):
             if controllen != reader.full:  # the kernel shortened the control space: give it back
                 reader.restore(i)

@@ -37,7 +37,6 @@ import fcntl
 import os
 import socket
 import struct
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
@@ -49,7 +48,7 @@ from vrrpkit.core.packet import DropReason, InvalidPacket, build_ipv4, parse_ip
 from vrrpkit.io import consts, sendmmsg, vrrp_filter
 from vrrpkit.io.fdsocket import NOTHING_TO_READ, FdSocket, attach_bpf
 from vrrpkit.io.lazysock import LazyReading
-from vrrpkit.io.stamped import LazyReader
+from vrrpkit.io.stamped import LazyReader, clock_offset
 
 RECV_BUFSIZE = 65535
 RECV_BUFSIZE4 = 4096  # the largest IPv4 advert is 60 + 1036 bytes; a smaller buffer reads faster
@@ -160,7 +159,7 @@ class _VrrpSocketBase(LazyReading, FdSocket):
         except OSError:
             return None
         sec, nsec = struct.unpack("qq", raw)
-        stamp: float = sec + nsec / 1e9 - (time.time() - time.monotonic())
+        stamp: float = sec + nsec / 1e9 + clock_offset()
         return stamp
 
     def _grow_queue(self) -> None:
