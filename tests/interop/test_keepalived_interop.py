@@ -158,11 +158,11 @@ def test_keepalived_answers_the_takeover_claim_of_a_vrrpkit_backup(make_lab: Mak
     finally:
         lab.drop_pattern("h1", [])
     st = vrrpkit_instance(lab, "h2")
+    vk = lab.processes("h2")[0]
     assert st["state"] == "BACKUP", st
     counters = st["counters"]
-    assert counters["claims_sent"] == counters["claims_answered"] == 1, counters
+    assert counters["claims_sent"] == counters["claims_answered"] == 1, (counters, vk.log()[-3000:])
     assert counters["become_master"] == 0 and lab.vip_holders(VIP) == {"h1"}
-    vk = lab.processes("h2")[0]
     assert vk.wait_for_log("answered our claim: staying BACKUP", timeout=2), vk.log()[-2000:]
     ka = lab.processes("h1")[0]
     assert ka.wait_for_log("with lower priority 100", timeout=2), ka.log()[-2000:]

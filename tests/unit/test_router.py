@@ -9,7 +9,6 @@ import pytest
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, Track, TrackKind, UnicastPeer, Vip
 from vrrpkit.core.packet import Advertisement, DropReason, encode
-from vrrpkit.core.receive import CLAIM_LEAD
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import State
 
@@ -18,6 +17,7 @@ PEER = ip_address("192.0.2.2")
 LOW_PEER = ip_address("192.0.2.0")
 GROUP = ip_address("224.0.0.18")
 VIP = Vip(ip_interface("192.0.2.99/24"))
+LEAD = (256 - 100) / 256 / 2  # a claim's lead (half the skew time) at 1 s, priority 100: test_router_claim.py
 
 
 def cfg(**kw: object) -> InstanceConfig:
@@ -122,7 +122,7 @@ def test_v3_skew_and_down_interval_use_master_interval() -> None:
     assert r.master_adver_int_cs == 50
     # 3 * 0.5 + ((256 - 100) * 0.5) / 256
     assert r.master_down_interval == pytest.approx(1.5 + 156 * 0.5 / 256)
-    assert r.timers()["master-down"] == pytest.approx(1.0 + 1.5 + 156 * 0.5 / 256 - CLAIM_LEAD)
+    assert r.timers()["master-down"] == pytest.approx(1.0 + 1.5 + 156 * 0.5 / 256 - 156 * 0.5 / 256 / 2)
     mismatch = of(drain(r), fx.Mismatch)
     assert mismatch and mismatch[0].kind == "interval"
 
@@ -130,8 +130,8 @@ def test_v3_skew_and_down_interval_use_master_interval() -> None:
 def test_backup_resets_down_timer_on_higher_priority_advert() -> None:
     r = router()
     receive(r, advert(200), 2.0)
-    # the claim (test_router_claim.py) is due CLAIM_LEAD before the RFC's Master_Down
-    assert r.timers()["master-down"] == pytest.approx(2.0 + 3.609375 - CLAIM_LEAD)
+    # the claim (test_router_claim.py) is due LEAD before the RFC's Master_Down
+    assert r.timers()["master-down"] == pytest.approx(2.0 + 3.609375 - LEAD)
     assert r.master_address == PEER and r.master_priority == 200
     assert r.stats.advert_rcvd == 1
 
@@ -215,7 +215,7 @@ def test_master_steps_down_for_higher_priority() -> None:
     effects = drain(r)
     assert of(effects, fx.DelVips)[0].vips == (VIP,)
     assert not of(effects, fx.SendAdvert)
-    assert r.timers() == {"master-down": pytest.approx(now + 3.609375 - CLAIM_LEAD)}
+    assert r.timers() == {"master-down": pytest.approx(now + 3.609375 - LEAD)}
     assert r.stats.release_master == 1
 
 
@@ -652,7 +652,7 @@ def test_identical_repeats_take_the_fast_path_with_the_same_outcome() -> None:
     data = advert(200)
     receive(r, data, 1.0)
     receive(r, data, 2.0)
-    assert r.stats.advert_rcvd == 2 and r.timers() == {"master-down": pytest.approx(2.0 + 3.609375 - CLAIM_LEAD)}
+    assert r.stats.advert_rcvd == 2 and r.timers() == {"master-down": pytest.approx(2.0 + 3.609375 - LEAD)}
     assert r.datagram_received(data, PEER, GROUP, 255, 3.0) == r.datagram_received(data, PEER, GROUP, 255, 3.5)
     # a different TTL is a different packet: the rules run again and drop it
     receive(r, data, 4.0, ttl=254)
@@ -666,7 +666,7 @@ def test_fast_path_respects_a_priority_change() -> None:
     receive(r, data, 2.0)
     r.tracker_changed("up", True, 2.5)  # 250 now outranks the master's 200: preempt
     receive(r, data, 3.0)
-    assert r.timers()["master-down"] == pytest.approx(2.0 + 3 + (256 - 100) / 256 - CLAIM_LEAD)  # not reset at 3.0
+    assert r.timers()["master-down"] == pytest.approx(2.0 + 3 + (256 - 100) / 256 - LEAD)  # not reset at 3.0
     r.handle_timer(r.get_timer() or 0.0)  # the claim: the master it followed outranked it then
     r.handle_timer(r.get_timer() or 0.0)
     assert r.state is State.MASTER
@@ -737,7 +737,7 @@ def test_identical_datagrams_are_decoded_once_and_counted_every_time(monkeypatch
     assert r.stats.advert_rcvd == 50 and r.stats.checksum_err == 50
     drops = of(drain(r), fx.PacketDropped)
     assert len(drops) == 50 and {d.reason for d in drops} == {DropReason.BAD_CHECKSUM}
-    assert r.timers()["master-down"] == pytest.approx(1.49 + 3 + (256 - 100) / 256 - CLAIM_LEAD)
+    assert r.timers()["master-down"] == pytest.approx(1.49 + 3 + (256 - 100) / 256 - LEAD)
     # the same bytes from another source or with another TTL are judged again
     receive(r, good, 2.0, src=LOW_PEER)
     receive(r, good, 2.0, ttl=1)
@@ -777,13 +777,13 @@ def test_only_timer_moved_marks_a_backups_repeated_master_advert() -> None:
     receive(r, data, 1.0)
     assert not r.only_timer_moved  # judged, accepted: the caller must look at the timers
     receive(r, data, 2.0)
-    assert r.only_timer_moved and r.timers() == {"master-down": pytest.approx(2.0 + 3 + (256 - 100) / 256 - CLAIM_LEAD)}
+    assert r.only_timer_moved and r.timers() == {"master-down": pytest.approx(2.0 + 3 + (256 - 100) / 256 - LEAD)}
     receive(r, advert(0), 2.5)  # the master leaves: Master_Down moves *earlier* (no claim: it left)
     assert not r.only_timer_moved and r.timers()["master-down"] == pytest.approx(2.5 + (256 - 100) / 256)
     receive(r, data, 3.0)  # it is back: judged once more (its goodbye changed what a claim would be)
     assert not r.only_timer_moved
     receive(r, data, 3.5)  # and then the same advert means the same as before
-    assert r.only_timer_moved and r.timers()["master-down"] == pytest.approx(3.5 + 3 + (256 - 100) / 256 - CLAIM_LEAD)
+    assert r.only_timer_moved and r.timers()["master-down"] == pytest.approx(3.5 + 3 + (256 - 100) / 256 - LEAD)
     wrong = advert(200, vips=("192.0.2.98",))
     receive(r, wrong, 4.0)
     receive(r, wrong, 4.5)

@@ -1,7 +1,8 @@
-"""The takeover claim: a BACKUP whose master outranks it sends its advert CLAIM_LEAD before
-Master_Down_Interval ends, and takes over at the interval's end only if that master did not answer.
-A master that was alive (its adverts lost) answers a lower priority at once, so the VIP never moves;
-a dead one does not, and the takeover comes exactly when it would have without the claim."""
+"""The takeover claim: a BACKUP whose master outranks it sends its advert half its skew time (at
+least CLAIM_LEAD) before Master_Down_Interval ends, and takes over at the interval's end only if
+that master did not answer. A master that was alive (its adverts lost) answers a lower priority at
+once, so the VIP never moves; a dead one does not, and the takeover comes exactly when it would
+have without the claim."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 
 MDI = 3 + (256 - 100) / 256  # VRRPv2, 1 s adverts, our priority 100
+LEAD = (256 - 100) / 256 / 2  # the claim's lead: half the skew time
 
 
 def fire(r: VirtualRouter) -> float:
@@ -35,7 +37,7 @@ def following(master: int = 200, **kw: object) -> VirtualRouter:
 
 def test_a_silent_master_that_outranks_us_is_asked_first() -> None:
     r = following(200)
-    assert fire(r) == pytest.approx(1.0 + MDI - CLAIM_LEAD)
+    assert fire(r) == pytest.approx(1.0 + MDI - LEAD)
     effects = drain(r)
     claim = of(effects, fx.SendAdvert)
     assert len(claim) == 1 and claim[0].priority == 100  # our own advert, our priority
@@ -48,13 +50,13 @@ def test_an_answered_claim_is_no_takeover() -> None:
     r = following(200)
     fire(r)
     drain(r)
-    receive(r, advert(200), 1.0 + MDI - CLAIM_LEAD / 2)  # the master answers within the lead
+    receive(r, advert(200), 1.0 + MDI - LEAD / 2)  # the master answers within the lead
     effects = drain(r)
     assert of(effects, fx.ClaimAnswered) == [fx.ClaimAnswered("VI_1", PEER, 200)]
     assert not of(effects, fx.AddVips) and not of(effects, fx.SendAdvert) and not r.claiming
     assert r.state is State.BACKUP and r.stats.claims_answered == 1 and r.stats.become_master == 0
     # no takeover: Master_Down counts from the answer, as from any advert of the master
-    assert r.timers() == {"master-down": pytest.approx(1.0 + MDI - CLAIM_LEAD / 2 + MDI - CLAIM_LEAD)}
+    assert r.timers() == {"master-down": pytest.approx(1.0 + MDI - LEAD / 2 + MDI - LEAD)}
 
 
 @pytest.mark.parametrize("how", ["judged", "fast", "again"])
@@ -70,7 +72,7 @@ def test_every_way_of_hearing_the_master_answers_the_claim(how: str) -> None:
         receive(r, advert(200), 1.0)
     fire(r)
     drain(r)
-    at = 1.0 + MDI - CLAIM_LEAD / 2
+    at = 1.0 + MDI - LEAD / 2
     if how == "again":
         assert r.heard_again(1, at) is None and not r.only_timer_moved
     else:
@@ -81,11 +83,11 @@ def test_every_way_of_hearing_the_master_answers_the_claim(how: str) -> None:
 def test_a_goodbye_during_the_claim_takes_over_after_skew_time() -> None:
     r = following(200)
     fire(r)
-    receive(r, advert(0), 1.0 + MDI - CLAIM_LEAD / 2)  # not an answer: it leaves
+    receive(r, advert(0), 1.0 + MDI - LEAD / 2)  # not an answer: it leaves
     assert r.stats.claims_answered == 0
     fire(r)  # the claim's takeover time: a master spoke since, nothing to do
     assert r.state is State.BACKUP
-    assert fire(r) == pytest.approx(1.0 + MDI - CLAIM_LEAD / 2 + (256 - 100) / 256)
+    assert fire(r) == pytest.approx(1.0 + MDI - LEAD / 2 + (256 - 100) / 256)
     assert r.state is State.MASTER
 
 
@@ -106,7 +108,7 @@ def test_a_lower_priority_advert_is_no_answer() -> None:
     r = following(200)
     fire(r)
     drain(r)
-    receive(r, advert(50), 1.0 + MDI - CLAIM_LEAD / 2, src=LOW_PEER)
+    receive(r, advert(50), 1.0 + MDI - LEAD / 2, src=LOW_PEER)
     fire(r)
     assert r.state is State.MASTER and r.stats.claims_answered == 0
 
@@ -148,7 +150,7 @@ def test_a_master_back_after_its_goodbye_is_asked_again() -> None:
     receive(r, advert(0), 2.0)
     receive(r, advert(200), 2.5)
     receive(r, advert(200), 3.0)  # the fast path again
-    assert fire(r) == pytest.approx(3.0 + MDI - CLAIM_LEAD)
+    assert fire(r) == pytest.approx(3.0 + MDI - LEAD)
     assert r.stats.claims_sent == 1 and r.state is State.BACKUP
 
 
@@ -175,7 +177,8 @@ def test_a_member_held_by_its_sync_group_sends_no_claim() -> None:
 def test_a_reload_keeps_the_lead() -> None:
     r = following(200)
     r.reconfigure(replace(r.config, priority=150), 2.0)
-    assert r.timers()["master-down"] == pytest.approx(1.0 + 3 + (256 - 150) / 256 - CLAIM_LEAD)
+    skew = (256 - 150) / 256
+    assert r.timers()["master-down"] == pytest.approx(1.0 + 3 + skew - skew / 2)  # the new skew's half
     fire(r)
     assert r.stats.claims_sent == 1
 
@@ -187,3 +190,25 @@ def test_claiming_says_the_takeover_is_next() -> None:
     assert r.claiming  # the takeover's own time is next
     fire(r)
     assert not r.claiming and r.state is State.MASTER
+
+
+
+@pytest.mark.parametrize(
+    ("priority", "interval", "lead"),
+    [
+        (100, 0.1, 156 * 0.1 / 256 / 2),  # 30.5 ms: room for a round trip and a late wake-up
+        (100, 0.01, 156 * 0.01 / 256 / 2),  # 3.0 ms
+        (254, 0.01, CLAIM_LEAD),  # half the skew is 0.04 ms: the floor
+    ],
+)
+def test_the_lead_is_half_the_skew_time_of_the_masters_interval(priority: int, interval: float, lead: float) -> None:
+    """VRRPv3: the skew, and so the lead, follow the interval the master sends (ours is 1 s)."""
+    r = router(version=3, priority=priority)
+    receive(r, advert(255, version=3, interval=interval), 1.0)
+    drain(r)
+    assert r.claim_lead == pytest.approx(lead)
+    mdi = 3 * interval + (256 - priority) * interval / 256
+    assert fire(r) == pytest.approx(1.0 + mdi - lead)
+    assert r.stats.claims_sent == 1 and r.state is State.BACKUP
+    assert fire(r) == pytest.approx(1.0 + mdi)  # no answer: the takeover, at the RFC's time
+    assert r.state is State.MASTER

@@ -15,7 +15,6 @@ import pytest
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, Track, TrackKind, UnicastPeer, Vip, VmacLink, rfc_vmac
 from vrrpkit.core.packet import Advertisement, decode, encode
-from vrrpkit.core.receive import CLAIM_LEAD
 from vrrpkit.core.reconfig import diff, identity
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import Event, State
@@ -142,10 +141,10 @@ def test_backup_vip_changes_touch_no_address() -> None:
 def test_backup_down_timer_is_rederived_from_the_masters_last_advert_with_the_new_skew() -> None:
     r = backup(priority=100)
     r.datagram_received(advert(200), PEER, GROUP, 255, 1.0)
-    # CLAIM_LEAD early: the master outranks us, a claim first (test_router_claim.py)
-    assert r.timers()["master-down"] == pytest.approx(1.0 + 3 + 156 / 256 - CLAIM_LEAD)
+    # half the skew time early: the master outranks us, a claim first (test_router_claim.py)
+    assert r.timers()["master-down"] == pytest.approx(1.0 + 3 + 156 / 256 / 2)
     r.reconfigure(cfg(priority=50), 2.0)
-    assert r.timers()["master-down"] == pytest.approx(1.0 + 3 + 206 / 256 - CLAIM_LEAD)
+    assert r.timers()["master-down"] == pytest.approx(1.0 + 3 + 206 / 256 / 2)
 
 
 def test_backup_v2_interval_change_restarts_the_down_timer_as_keepalived_does() -> None:
@@ -153,7 +152,7 @@ def test_backup_v2_interval_change_restarts_the_down_timer_as_keepalived_does() 
     r.datagram_received(advert(200), PEER, GROUP, 255, 1.0)
     r.reconfigure(cfg(priority=100, advert_int_cs=200), 2.5)
     assert r.master_adver_int_cs == 200
-    assert r.timers()["master-down"] == pytest.approx(2.5 + 6 + 156 / 256 - CLAIM_LEAD)
+    assert r.timers()["master-down"] == pytest.approx(2.5 + 6 + 156 / 256 / 2)
 
 
 def test_backup_v3_keeps_the_interval_its_master_sends() -> None:
@@ -161,7 +160,7 @@ def test_backup_v3_keeps_the_interval_its_master_sends() -> None:
     r.datagram_received(advert(200, version=3, interval=0.5), PEER, GROUP, 255, 1.0)
     r.reconfigure(cfg(priority=100, version=3, advert_int_cs=200), 1.2)
     assert r.master_adver_int_cs == 50
-    assert r.timers()["master-down"] == pytest.approx(1.0 + 1.5 + 156 * 0.5 / 256 - CLAIM_LEAD)
+    assert r.timers()["master-down"] == pytest.approx(1.0 + 1.5 + 156 * 0.5 / 256 / 2)
 
 
 def test_a_shorter_down_timer_already_past_fires_at_the_next_timer_call() -> None:

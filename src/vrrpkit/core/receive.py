@@ -37,15 +37,16 @@ class Timer(StrEnum):
 
 _MASTER_DOWN = Timer.MASTER_DOWN
 
-# When the master a BACKUP follows outranks it, the BACKUP's Master_Down timer fires this long
-# before RFC 5798's Master_Down_Interval ends, and it sends its own advert then (the claim): a
-# master that is alive but whose adverts were lost answers a lower priority at once (keepalived and
-# vrrpkit do, 0.1-0.8 ms on the lab's LAN), and the BACKUP, hearing it, stays BACKUP: no VIP, no
-# GARP, no notify. Otherwise it takes over when the interval ends (`Timer.TAKEOVER`), no later than
-# without the claim. (A master that does not outrank us would step down on our advert rather than
-# answer it: then there is nothing to ask, and no lead.) Two milliseconds: a few answers' round
-# trips on a LAN or in a cloud zone, with room for a late wake-up, and a fifth of the shortest
-# advert interval (docs/divergences.md, takeover-claim).
+# When the master a BACKUP follows outranks it, the BACKUP's Master_Down timer fires early, and it
+# sends its own advert then (the claim): a master that is alive but whose adverts were lost answers
+# a lower priority at once (keepalived and vrrpkit do, 0.1-0.8 ms on an idle lab LAN), and the
+# BACKUP, hearing it, stays BACKUP: no VIP, no GARP, no notify. Otherwise it takes over when the
+# interval ends (`Timer.TAKEOVER`), no later than without the claim. (A master that does not outrank
+# us would step down on our advert rather than answer it: then there is nothing to ask, and no
+# lead.) How early: half the skew time, so the claim goes out only once the third advert is overdue
+# by as much again, and the answer has room for a round trip across zones and for either host
+# waking late under load (a fixed 2 ms lost the answer to a 2-core host's run queue, measured in the
+# keepalived interop test); never less than CLAIM_LEAD (docs/divergences.md, takeover-claim).
 CLAIM_LEAD = 0.002
 
 
@@ -244,9 +245,9 @@ class Receiving:
     _answer_after: float  # no answer to a lower priority before this time
     _last_answer: float  # when we last answered one
     _claimed: bool  # this Master_Down sent a claim (`_claim`)
-    _lead: float  # how much earlier than the RFC's the Master_Down deadline is set: 0 or CLAIM_LEAD
+    _lead: float  # how much earlier than the RFC's the Master_Down deadline is set: 0 or `claim_lead`
     _master_left: bool  # the master's last word was priority 0: nobody will answer a claim
-    _mdi: tuple[tuple[int, int, float], float]
+    _mdi: tuple[tuple[int, int, bool], float, float]  # (interval, priority, claim): down interval, lead
     _garp_lower_pending: bool
     _old_checksum: bool
     _advert_cache: dict[int, Any]
@@ -265,19 +266,24 @@ class Receiving:
 
     def _down_from(self, when: float) -> float:
         """The Master_Down deadline for a silence that starts at ``when``: the interval, less
-        CLAIM_LEAD when the master we follow outranks us and did not say goodbye (`_lead`
+        the claim's lead when the master we follow outranks us and did not say goodbye (`_lead`
         remembers which, for the timer). Remembered per interval, priority and lead: a BACKUP's
         repeated master advert (the fast paths) adds `_mdi`'s value without looking again."""
         master, address = self.master_priority, self.master_address
-        lead = 0.0
-        if (master is not None and address is not None and self.address is not None and not self._master_left
-                and self._outranks_us(master, address)):
-            lead = CLAIM_LEAD
-        self._lead = lead
-        key = (self.master_adver_int_cs, self._priority, lead)
+        claim = (master is not None and address is not None and self.address is not None and not self._master_left
+                 and self._outranks_us(master, address))
+        key = (self.master_adver_int_cs, self._priority, claim)
         if self._mdi[0] != key:
-            self._mdi = (key, self.master_down_interval - lead)
+            lead = max(CLAIM_LEAD, self.skew_time / 2) if claim else 0.0
+            self._mdi = (key, self.master_down_interval - lead, lead)
+        self._lead = self._mdi[2]
         return when + self._mdi[1]
+
+    @property
+    def claim_lead(self) -> float:
+        """How long before Master_Down_Interval ends a claim goes out to the master we follow now
+        (half the skew time, at least CLAIM_LEAD); 0 when there is no one to ask."""
+        return self._lead
 
     @property
     def claiming(self) -> bool:
@@ -523,7 +529,7 @@ class Receiving:
         # interval lost every other one of its adverts: they arrive an interval apart give or take
         # a wake-up's jitter, and when our answer to the first was lost, both held the VIP one
         # interval longer; measured, docs/reliability.md), and so is a BACKUP's takeover right
-        # after its claim (core/receive.py CLAIM_LEAD) when our answer to the claim was lost.
+        # after its claim (core/receive.py `claim_lead`) when our answer to the claim was lost.
         if now < self._answer_after and not answered:
             self.stats.lower_prio_unanswered += 1
             return False

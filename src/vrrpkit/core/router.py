@@ -86,7 +86,7 @@ class VirtualRouter(Receiving):
         self._answer_after = self._last_answer = float("-inf")
         self._claimed = self._master_left = False
         self._lead = 0.0
-        self._mdi = ((0, 0, 0.0), 0.0)
+        self._mdi = ((0, 0, False), 0.0, 0.0)
         self._master_advert: Advertisement | None = None  # the advert last accepted as our master's
         self._master_advert_prio = 0  # our priority when we accepted it
         # (data, src, dst, ttl) of the master's advert while nothing can change what it means
@@ -113,7 +113,7 @@ class VirtualRouter(Receiving):
         self._advert_cache.clear()
         self._advert_interval = cfg.advert_int_cs / 100
         self._master_advert = self._hot = self._rival = self._superior = None
-        self._mdi = ((0, 0, 0.0), 0.0)
+        self._mdi = ((0, 0, False), 0.0, 0.0)
 
     # --- inputs -------------------------------------------------------------------------------
 

@@ -547,7 +547,7 @@ class Cycle:
             earliest, first = self._earliest(links)
         self._next_deadline = earliest
         router = first.router if first is not None and first.router.state is State.BACKUP else None
-        # the router's own deadline (no advert moved it since); a claim's takeover (CLAIM_LEAD) too
+        # the router's own deadline (no advert moved it since); a claim's takeover (its lead later) too
         takeover = router is not None and earliest is not None and router.get_timer() == earliest and (
             router.claiming or earliest - self._waited_at >= TAKEOVER_SPACING
         )

@@ -2,8 +2,9 @@
 
 keepalived's own account is read in ``keepalived_rules``; vrrpkit's status adds what only vrrpkit
 can tell: how often a silent master turned out alive. A BACKUP whose master says nothing for a
-Master_Down interval sends a takeover claim (an advert of its own) and takes over only if the
-master stays silent for 2 ms more (docs/divergences.md, ``takeover-claim``). A master that answered
+Master_Down interval, less half the skew time, sends a takeover claim (an advert of its own) and
+takes over only if the master stays silent until the interval ends (docs/divergences.md,
+``takeover-claim``). A master that answered
 the claim was alive all along: its adverts were lost on the way, or it stalled for a few intervals.
 keepalived would have taken the VIP and handed it back each time; vrrpkit held, and this is the
 trace it leaves. Pure: the facts in, findings out.

@@ -16,7 +16,6 @@ from daemon_fakes import FakeOs, FakeRunner, FakeSocket
 from test_daemon_loop import GROUP, advert, conf, drive, state, until
 
 from vrrpkit.core.packet import Advertisement, encode
-from vrrpkit.core.receive import CLAIM_LEAD
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.daemon import app, cycle
 from vrrpkit.daemon.app import Daemon
@@ -89,7 +88,7 @@ def test_a_queued_advert_counts_from_its_arrival_when_a_deadline_reads_it(tmp_pa
         sock.deliver(advert1(200), "192.0.2.2", at=at)  # not read: lazy, and no goodbye
         await asyncio.sleep(max(0.0, down - loop.time()) + 0.05)
         assert state(d) == "BACKUP" and router.stats.advert_rcvd == 2
-        assert router.get_timer() == pytest.approx(at + router.master_down_interval - CLAIM_LEAD, abs=1e-6)
+        assert router.get_timer() == pytest.approx(at + router.master_down_interval - router.claim_lead, abs=1e-6)
 
     drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))  # Master_Down 3.61 s: no race with it
 
@@ -160,7 +159,7 @@ def test_a_lazy_read_of_known_adverts_only_moves_master_down(tmp_path: Path) -> 
             sock.deliver(advert1(200), "192.0.2.2", at=when)
         d._read_lazy()
         assert sock.journal[-1] == ("known", 3) and router.stats.advert_rcvd == 6
-        assert router.get_timer() == pytest.approx(at[-1] + router.master_down_interval - CLAIM_LEAD, abs=1e-9)
+        assert router.get_timer() == pytest.approx(at[-1] + router.master_down_interval - router.claim_lead, abs=1e-9)
         assert d._deadline_of["VI_1"] == router.get_timer()
         # a changed advert among repeats: the whole batch in order (the last one counts)
         sock.deliver(advert1(200), "192.0.2.2", at=now + 0.03)
@@ -197,7 +196,7 @@ def test_adverts_read_two_intervals_late_count_from_their_arrival(tmp_path: Path
             sock.deliver(advert1(200), "192.0.2.2", at=at)
             d._read_lazy()
             assert sock.journal[-1] == (kind, 1)
-            assert router.get_timer() == pytest.approx(at + router.master_down_interval - CLAIM_LEAD, abs=1e-9)
+            assert router.get_timer() == pytest.approx(at + router.master_down_interval - router.claim_lead, abs=1e-9)
 
     drive(tmp_path, slow(), body, fake=FakeOs(wakeable=True))
 
