@@ -55,7 +55,8 @@ DIVERGENCES: tuple[Divergence, ...] = (
         key="takeover-claim",
         direction="runtime",
         vrrpkit="a BACKUP whose master outranks it sends its own advert half its skew time before "
-        "Master_Down_Interval ends (30 ms at 0.1 s adverts and priority 100; 2 ms at least) (the claim) and takes over when the interval ends only if that master did not answer; an answer is "
+        "Master_Down_Interval ends (30 ms at 0.1 s adverts and priority 100; 2 ms at least) (the claim) and "
+        "takes over when the interval ends only if that master did not answer; an answer is "
         "logged ('... answered our claim: staying BACKUP'), counted (vrrpkit_takeover_claims_answered_total) "
         "and reported by vrrpkit investigate (claims-answered: the master's adverts are being lost, or it stalls)",
         keepalived_2_2_7="takes over when the interval ends (VIP, GARPs, notify_master); a master that was alive "
