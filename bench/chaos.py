@@ -4,6 +4,7 @@
     sudo .venv/bin/python bench/chaos.py --only flood         # scenarios whose name contains "flood"
     sudo .venv/bin/python bench/chaos.py --soak 3600          # the soak alone: both daemons, one hour
          ... [--pps 60000] [--flood-seconds 10] [--loss-seconds 20] [--rounds N] [--loss-pattern] [--json]
+         ... [--family 6]                                   # an IPv6 instance: VIP 2001:db8:100::1/128
 
 Lab: h1 (priority 150) and h2 (priority 100) run the daemon under test, one VRRPv3 instance,
 VRID 51, one /32 VIP; h3 is the rest of the LAN (the flooder, the CPU hogs). For each scenario and
@@ -15,8 +16,9 @@ which with two or more, with none) and how often the set of holders changed; for
 CPU of both daemons (% of one core, process trees) and the packets per second that reached h1.
 
 The floods are sent by bench/flood.c (compiled with gcc into the work directory at start), from h3,
-to 224.0.0.18 with TTL 255: garbage (a VRID 51 advert with a wrong checksum), a valid VRID 51 advert
-at priority 1, and a valid advert for VRID 52, which nobody here runs.
+to 224.0.0.18 (with --family 6: ff02::12, from h3's link-local address) with TTL 255: garbage (a
+VRID 51 advert with a wrong checksum), a valid VRID 51 advert at priority 1, and a valid advert for
+VRID 52, which nobody here runs.
 
 Numbers from one machine mean little alone: both daemons run the same scenarios minutes apart on
 the same lab, and the table is read side by side. No thresholds: this prints, it does not judge.
@@ -41,7 +43,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,7 @@ from labwatch import HolderWatch  # noqa: E402
 from procstat import cpu_between, cpu_sample, mem_sample  # noqa: E402
 from wire import WireCounter  # noqa: E402
 
-from vrrpkit.core.config import VRRP_GROUP4  # noqa: E402
+from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6  # noqa: E402
 from vrrpkit.core.packet import Advertisement, encode  # noqa: E402
 from vrrpkit.lab import Lab, LabProcess  # noqa: E402
 from vrrpkit.lab.faults import DROP_PERIOD  # noqa: E402
@@ -61,8 +63,23 @@ from vrrpkit.lab.faults import DROP_PERIOD  # noqa: E402
 DAEMONS = ("vrrpkit", "keepalived")
 KEEPALIVED = "/usr/sbin/keepalived"
 VIP = IPv4Address("198.51.100.1")
+VIP6 = IPv6Address("2001:db8:100::1")  # --family 6: outside the lab's 2001:db8::/64
+OTHER_VIP = {4: IPv4Address("198.51.100.2"), 6: IPv6Address("2001:db8:100::2")}  # VRID 52's, nobody's
 VRID = 51
 STABLE = 2.0  # seconds of exactly one holder that end a window
+
+
+def vip_of(family: int) -> IPv4Address | IPv6Address:
+    return VIP if family == 4 else VIP6
+
+
+def vip_text(family: int) -> str:
+    return f"{VIP}/32" if family == 4 else f"{VIP6}/128"
+
+
+def source(lab: Lab, host: str, family: int) -> IPv4Address | IPv6Address:
+    """The address a host's adverts come from: its lab address, or for IPv6 its link-local one."""
+    return lab.addr(host) if family == 4 else lab.link_local(host)
 
 
 def conf(host: str, priority: int, interval: float, vip: str = f"{VIP}/32") -> str:
@@ -199,24 +216,29 @@ def _cpu_hogs(c: Ctx) -> None:
             hog.wait()
 
 
-def flood_payload(kind: str, src: IPv4Address, interval: float) -> bytes:
+def flood_payload(kind: str, src: IPv4Address | IPv6Address, interval: float) -> bytes:
+    """The VRRP packet a flood repeats, its checksum computed for ``src`` to the family's group."""
+    family = src.version
+    vip, group = (VIP, VRRP_GROUP4) if family == 4 else (VIP6, VRRP_GROUP6)
     if kind == "garbage":
-        good = encode(Advertisement(3, VRID, 254, (VIP,), interval), src, VRRP_GROUP4)
+        good = encode(Advertisement(3, VRID, 254, (vip,), interval), src, group)
         return good[:6] + bytes([good[6] ^ 0x5A, good[7] ^ 0xA5]) + good[8:]  # wrong checksum
     if kind == "low":
-        return encode(Advertisement(3, VRID, 1, (VIP,), interval), src, VRRP_GROUP4)
-    return encode(Advertisement(3, VRID + 1, 100, (IPv4Address("198.51.100.2"),), interval), src, VRRP_GROUP4)
+        return encode(Advertisement(3, VRID, 1, (vip,), interval), src, group)
+    return encode(Advertisement(3, VRID + 1, 100, (OTHER_VIP[family],), interval), src, group)
 
 
 def _flood(kind: str) -> Callable[[Ctx], None]:
     def run(c: Ctx) -> None:
         lab, args = c.lab, c.args
-        payload = flood_payload(kind, lab.addr("h3"), 0.1)
-        counter = WireCounter(lab, "h1", peer=lab.addr("h3"), own=lab.addr("h1"))
+        flooder = source(lab, "h3", args.family)
+        group = VRRP_GROUP4 if args.family == 4 else VRRP_GROUP6
+        payload = flood_payload(kind, flooder, 0.1)
+        counter = WireCounter(lab, "h1", peer=flooder, own=source(lab, "h1", args.family))
         pids = {h: p.pid for h, p in c.daemons.items()}
         try:
             n0, cpu0, t0 = counter.read(), {h: cpu_sample(p) for h, p in pids.items()}, time.monotonic()
-            argv = [str(c.flood), "eth0", str(lab.addr("h3")), str(VRRP_GROUP4), "255", payload.hex()]
+            argv = [str(c.flood), "eth0", str(flooder), str(group), "255", payload.hex()]
             done = lab.exec("h3", [*argv, str(args.pps), str(args.flood_seconds)], timeout=args.flood_seconds + 30)
             t1, cpu1, n1 = time.monotonic(), {h: cpu_sample(p) for h, p in pids.items()}, counter.read()
         finally:
@@ -260,12 +282,14 @@ def start(lab: Lab, kind: str, host: str, text: str) -> LabProcess:
 def run_one(
     lab: Lab, kind: str, sc: Scenario, args: argparse.Namespace, flood: Path, phase: float = 0.0
 ) -> dict[str, Any]:
-    heard = {"h2": str(lab.addr("h1"))} if sc.phased else None  # not in floods: the watcher would read them
-    watch = HolderWatch(lab, ["h1", "h2"], str(VIP), adverts_from=heard)
+    family = args.family
+    # not in floods: the watcher would read them
+    heard = {"h2": str(source(lab, "h1", family))} if sc.phased else None
+    watch = HolderWatch(lab, ["h1", "h2"], str(vip_of(family)), adverts_from=heard)
     daemons: dict[str, LabProcess] = {}
     try:
-        daemons["h1"] = start(lab, kind, "h1", conf("h1", 150, sc.interval))
-        daemons["h2"] = start(lab, kind, "h2", conf("h2", 100, sc.interval))
+        daemons["h1"] = start(lab, kind, "h1", conf("h1", 150, sc.interval, vip_text(family)))
+        daemons["h2"] = start(lab, kind, "h2", conf("h2", 100, sc.interval, vip_text(family)))
         if not watch.wait_holders({"h1"}, 30, stable=max(1.0, 20 * sc.interval)):
             raise RuntimeError(f"{kind}: h1 did not become the only holder: {watch.holders()}")
         ctx = Ctx(lab, kind, args, flood, daemons, {}, phase)
@@ -319,7 +343,7 @@ def run_chaos(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str,
     rng = random.Random(args.seed)
     try:
         flood = build_flood(workdir)
-        with lab_up(args.lab_name, workdir) as lab:
+        with lab_up(args.lab_name, workdir, ipv6=args.family == 6) as lab:
             for sc in chosen:
                 rounds: dict[str, list[dict[str, Any]]] = {k: [] for k in DAEMONS}
                 for rnd in range(args.rounds):
@@ -441,7 +465,8 @@ def run_soak(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, 
 def render(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
-        f"vrrpkit vs keepalived under chaos, {m['date']}, kernel {m['kernel']}, Python {m['python']}",
+        f"vrrpkit vs keepalived under chaos, IPv{report.get('params', {}).get('family', 4)}, {m['date']}, "
+        f"kernel {m['kernel']}, Python {m['python']}",
         "load average before/after: "
         + " / ".join(" ".join(f"{x:.2f}" for x in m[k]) for k in ("load_avg_before", "load_avg_after") if k in m),
     ]
@@ -490,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hog-seconds", type=float, default=20.0)
     p.add_argument("--soak", type=float, metavar="SECONDS", help="run the soak (both daemons at once) instead")
     p.add_argument("--soak-every", type=float, default=30.0, help="seconds between RSS/fd samples in the soak")
+    p.add_argument("--family", type=int, choices=(4, 6), default=4, help="an IPv4 (default) or IPv6 instance")
     p.add_argument("--lab-name", default=f"chaos{os.getpid() % 10000}")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
