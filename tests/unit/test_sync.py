@@ -356,3 +356,56 @@ def test_what_the_reload_did_to_a_member_is_settled_before_the_group_is_judged()
     effects = a.take_effects()
     assert [e.priority for e in effects if isinstance(e, fx.SendAdvert)] == [0]
     assert [e.new for e in effects if isinstance(e, fx.StateChanged)] == [State.FAULT]
+
+
+def test_an_owner_held_in_fault_by_a_group_it_left_joins_a_backup_group_as_backup() -> None:
+    """An owner (priority 255) held in FAULT by G1 (its other member's script fails) is moved by a
+    reload into G2, whose members are BACKUP under a live peer. keepalived 2.2.7 (measured in a lab,
+    h2 the peer): '(VI_1) Entering BACKUP STATE (init)', no advert, no VIP, G2's members untouched.
+    The daemon's order: groups rebuilt (views cleared), members reconfigured, then reconcile. Before
+    the fix the reconfigure released the owner as MASTER, an election G2 followed: all three MASTER,
+    VIPs set, then given back to the peer."""
+    from dataclasses import replace
+
+    owner = VirtualRouter(
+        InstanceConfig(name="O", interface="eth0", vrid=61, priority=255, vips=(Vip(ip_interface("192.0.2.61/32")),),
+                       sync_group="G1"), ME)  # fmt: skip
+    failing = member("F", 62, (Track("chk", TrackKind.SCRIPT, 0),))
+    g1 = SyncGroup("G1", [owner, failing])
+    failing.tracker_changed("chk", False, 0.0)
+    owner.start(0.0)
+    failing.start(0.0)
+    g1.settle(0.0)
+    c, d = running_apart(False, False)
+    assert (owner.state, failing.state, c.state, d.state) == (State.FAULT, State.FAULT, State.BACKUP, State.BACKUP)
+    for r in (owner, failing, c, d):
+        r.take_effects()
+        r.group = None  # the reload rebuilds every group (Building._rebuild_groups)
+        r.set_group_view(fault=False, master=False)
+    g2 = SyncGroup("G2", [owner, c, d])
+    owner.reconfigure(replace(owner.config, sync_group="G2"), 10.0)
+    g2.reconcile(10.0, was=State.BACKUP)  # G2 ran before, BACKUP
+    assert (owner.state, c.state, d.state) == (State.BACKUP, State.BACKUP, State.BACKUP)
+    assert not list(g2.effects())  # no group notify: G2 did not move (keepalived runs none)
+    moves = [(e.old, e.new) for e in owner.take_effects() if isinstance(e, fx.StateChanged)]
+    assert moves == [(State.FAULT, State.BACKUP)]
+    assert not c.take_effects() and not d.take_effects()
+    assert not owner.wants_master
+
+
+def test_a_member_held_in_fault_alone_in_its_group_after_a_reload_is_released() -> None:
+    """The member whose fault held the group left it: nobody is left to recover the one held, so
+    reconcile releases it, as BACKUP (before, it stayed in FAULT until another fault came and went)."""
+    a, b = member("A", 51), member("B", 52, (Track("chk", TrackKind.SCRIPT, 0),))
+    group = SyncGroup("G", [a, b])
+    b.tracker_changed("chk", False, 0.0)
+    a.start(0.0)
+    b.start(0.0)
+    group.settle(0.0)
+    assert a.state is State.FAULT
+    for r in (a, b):
+        r.group = None
+        r.set_group_view(fault=False, master=False)
+    alone = SyncGroup("G", [a])
+    alone.reconcile(10.0)
+    assert a.state is State.BACKUP and b.state is State.FAULT

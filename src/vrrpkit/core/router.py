@@ -353,9 +353,12 @@ class VirtualRouter(Receiving):
                 self._sync_fault = True  # our own fault is over; the group's is not
                 self.fault_reason = "sync group member in fault"
                 return
-            self._sync_fault = False
+            # Held for a group we no longer share (a reload): BACKUP even as owner, as keepalived
+            # re-inits it; our MASTER would be an election the new group follows (measured)
+            held, self._sync_fault = self._sync_fault, False
             self.fault_reason = None
-            self._transition(Event.RECOVERED_OWNER if self.config.owner else Event.RECOVERED, now, "fault cleared")
+            owner = self.config.owner and not held
+            self._transition(Event.RECOVERED_OWNER if owner else Event.RECOVERED, now, "fault cleared")
             return
         if self.state is State.INIT:
             if self._waiting_for_scripts():
@@ -470,14 +473,15 @@ class VirtualRouter(Receiving):
                 self._send_advert(now, PRIORITY_STOP)
             self._transition(Event.SYNC_BACKUP, now, "sync group member became backup")
 
-    def sync_recover(self, now: float) -> None:
-        """The sync group's last own fault cleared: leave a FAULT we only held for the group."""
+    def sync_recover(self, now: float, to_backup: bool = False) -> None:
+        """The sync group's last own fault cleared: leave a FAULT we only held for the group
+        (`to_backup`: as BACKUP even if we own the address, when a reload moved us out of the group
+        that held us: keepalived re-inits the instance as BACKUP)."""
         self._sync_fault = False
         if self.running and self.state is State.FAULT and self.own_fault() is None:
             self.fault_reason = None
-            self._transition(
-                Event.RECOVERED_OWNER if self.config.owner else Event.RECOVERED, now, "sync group recovered"
-            )
+            owner = self.config.owner and not to_backup
+            self._transition(Event.RECOVERED_OWNER if owner else Event.RECOVERED, now, "sync group recovered")
 
     # --- internals: timers and sending ----------------------------------------------------------
 

@@ -37,11 +37,17 @@ class SyncGroup:
         self._state = self.state
         self._refresh_views()
 
+    @property
+    def said(self) -> State:
+        """The group's state as last announced (its notify), which a reload's new group of the
+        same name continues from."""
+        return self._state
+
     def faulted(self) -> bool:
         """Some running member has a fault of its own (not one it only holds for the group)."""
         return any(r.running and r.own_fault() is not None for r in self.members)
 
-    def reconcile(self, now: float, formed: bool = False) -> None:
+    def reconcile(self, now: float, formed: bool = False, was: State | None = None) -> None:
         """Bring the members of a group a reload made or reshaped into one group state.
 
         A reload can make a group of instances that ran apart, or add one to a group, so a MASTER
@@ -61,20 +67,26 @@ class SyncGroup:
         A group the reload ``formed`` (no group of its name ran before) starts out as MASTER for
         its notify: keepalived 2.2.7 runs the group's notify for whatever state its members then
         share, BACKUP or FAULT, even when they agree, and none when all are MASTER (measured, six
-        rows of reload_matrix.py)."""
+        rows of reload_matrix.py). A group of a name that ran before says only a move from the
+        state it last said (``was``): a member it gained held in FAULT elsewhere is no move of its."""
+        if was is not None and not formed:
+            self._state = was
         self.settle(now)
         counted = [r for r in self.members if r.running and r.state is not State.INIT]
+        follow = State.FAULT if self.faulted() else State.BACKUP
+        if follow is State.BACKUP:
+            for router in counted:
+                if router.state is State.FAULT:  # held in FAULT by a group it has left
+                    router.sync_recover(now, to_backup=True)
+                    router.pull_sync_events()  # a release, not an election
         states = {r.state for r in counted}
         if (formed and counted) or (State.MASTER in states and len(states) > 1):
             self._state = State.MASTER  # the group's move from MASTER is notified
         if len(states) < 2:
             self.settle(now)
             return
-        follow = State.FAULT if self.faulted() else State.BACKUP
         self._refresh_views()
         for router in counted:
-            if follow is State.BACKUP and router.state is State.FAULT:
-                router.sync_recover(now)  # held in FAULT by a group it has left
             router.sync_to(follow, now, goodbye=True)
             router.pull_sync_events()  # this decided the group's state: no member's move is an election
         self.settle(now)

@@ -119,7 +119,7 @@ class Reloading:
         for inst in stopped:  # a restarted instance keeps the VMACs its new configuration still wants
             wanted = configs[inst.name].vmac_links if inst.name in plan.restart else ()
             self.linkmgr.release(inst.cfg, keep=frozenset(k.name for k in wanted if k in inst.cfg.vmac_links))
-        ran = set(self.groups)  # the groups running before the reload (the rest it forms)
+        ran = {name: g.said for name, g in self.groups.items()}  # what ran before (the rest it forms)
         moved: list[tuple[Instance, InstanceConfig, InstanceConfig | None]] = []
         for old_name, new_name in plan.reconfigure:
             inst = self.instances.pop(old_name)
@@ -152,7 +152,7 @@ class Reloading:
         for inst in (self.instances[n] for n in plan.start):
             inst.router.start(now)
         for name, group in self.groups.items():  # a group made or joined by this reload: one state at once
-            group.reconcile(now, formed=name not in ran)
+            group.reconcile(now, formed=name not in ran, was=ran.get(name))
         self._deadline_of.clear()
         self._drain(self.instances.values(), removals_first=True)
         if result.globals.fifo_write_vrrp_states_on_reload:
