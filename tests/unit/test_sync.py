@@ -409,3 +409,87 @@ def test_a_member_held_in_fault_alone_in_its_group_after_a_reload_is_released() 
     alone = SyncGroup("G", [a])
     alone.reconcile(10.0)
     assert a.state is State.BACKUP and b.state is State.FAULT
+
+
+# --- startup: keepalived 2.2.7 measured in a lab (h1: G1 {VI_1 priority 255, VI_2 priority 100}) ---
+
+
+def owner(name: str, vrid: int) -> VirtualRouter:
+    vips = (Vip(ip_interface(f"192.0.2.{vrid}/24")),)
+    cfg = InstanceConfig(name=name, interface="eth0", vrid=vrid, priority=255, vips=vips)
+    return VirtualRouter(cfg, ME)
+
+
+def start_all(group: SyncGroup, *routers: VirtualRouter, now: float = 0.0) -> None:
+    """The daemon's start: every router in turn, then one settle."""
+    for r in routers:
+        r.start(now)
+    group.settle(now)
+
+
+def said(*routers: VirtualRouter) -> list[type]:
+    return [type(e) for r in routers for e in r.take_effects() if isinstance(e, (fx.AddVips, fx.SendAdvert))]
+
+
+def test_an_owner_waits_in_init_while_a_member_waits_for_its_scripts_and_faults_with_it() -> None:
+    """keepalived: no member of a group leaves INIT before all can; VI_2's failing script takes the
+    group to FAULT without VI_1 ever advertising (vrrpkit used to flash VI_1 MASTER: advert, VIP,
+    GARP, then priority 0 within the second)."""
+    for order in ("owner first", "owner last"):
+        lead, chk = owner("VI_1", 61), member("VI_2", 62, (Track("chk", TrackKind.SCRIPT, 0),))
+        group = SyncGroup("G1", [lead, chk])
+        start_all(group, *((lead, chk) if order == "owner first" else (chk, lead)))
+        assert (lead.state, chk.state, group.state) == (State.INIT, State.INIT, State.INIT), order
+        assert not said(lead, chk) and not list(group.effects())
+        chk.tracker_changed("chk", False, 0.5)
+        group.settle(0.5)
+        assert (lead.state, chk.state) == (State.FAULT, State.FAULT), order
+        assert not said(lead, chk)
+
+
+def test_an_owner_starts_as_backup_with_its_group_once_the_scripts_report() -> None:
+    """keepalived: "(VI_2) Entering BACKUP STATE", the group syncs to BACKUP, "(VI_1) Entering BACKUP
+    STATE"; both MASTER when the last Master_Down runs out (VI_2's, 3.61 s at 1 s adverts)."""
+    lead, chk = owner("VI_1", 61), member("VI_2", 62, (Track("chk", TrackKind.SCRIPT, 0),))
+    group = SyncGroup("G1", [lead, chk])
+    start_all(group, lead, chk)
+    chk.tracker_changed("chk", True, 0.5)
+    group.settle(0.5)
+    assert (lead.state, chk.state, group.state) == (State.BACKUP, State.BACKUP, State.BACKUP)
+    assert not said(lead, chk)
+    assert [e.new for e in group.effects() if isinstance(e, fx.SyncGroupChanged)] == [State.BACKUP]
+    now = expire(group, lead, chk)
+    assert now == 0.5 + 3 + (256 - 100) / 256
+    assert (lead.state, chk.state) == (State.MASTER, State.MASTER)
+
+
+def test_an_owner_in_a_sync_group_starts_as_backup() -> None:
+    """Even with no script to wait for, and with every member an owner: keepalived 2.2.7 enters
+    "BACKUP STATE (init)" for all and MASTER after Master_Down (3.00 s for two owners, 3.61 s
+    beside a priority-100 member). Alone, an owner still starts MASTER (RFC 5798 6.4.1)."""
+    lead, plain = owner("VI_1", 61), member("VI_2", 62)
+    group = SyncGroup("G1", [lead, plain])
+    start_all(group, lead, plain)
+    assert (lead.state, plain.state) == (State.BACKUP, State.BACKUP) and not said(lead, plain)
+    assert expire(group, lead, plain) == 3 + (256 - 100) / 256 and group.state is State.MASTER
+    a, b = owner("VI_1", 61), owner("VI_2", 62)
+    both = SyncGroup("G1", [a, b])
+    start_all(both, a, b)
+    assert (a.state, b.state) == (State.BACKUP, State.BACKUP)
+    assert expire(both, a, b) == 3 + 1 / 256 and (a.state, b.state) == (State.MASTER, State.MASTER)
+    alone = owner("VI_1", 61)
+    alone.start(0.0)
+    assert alone.state is State.MASTER
+
+
+def test_an_owner_joining_a_master_group_takes_over_at_once() -> None:
+    a, late = member("A", 51), owner("VI_1", 61)
+    group = SyncGroup("G", [a, late])
+    a.start(0.0)
+    group.settle(0.0)
+    a.handle_timer(a.get_timer() or 0.0)  # the owner is not running: A alone decides
+    group.settle(4.0)
+    late.start(5.0)  # e.g. restarted by a reload
+    group.settle(5.0)
+    assert (a.state, late.state) == (State.MASTER, State.MASTER)
+    assert [e.event for e in late.take_effects() if isinstance(e, fx.StateChanged)] == [Event.STARTUP_OWNER]

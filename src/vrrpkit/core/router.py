@@ -10,10 +10,8 @@ twice in any advert interval, so a flood of lower-priority adverts never makes t
 of adverts and GARPs, while a rival advertising every interval is answered every time; and a BACKUP
 asks a silent master that outranks it (its own advert, `CLAIM_LEAD` early) before it takes over.
 
-Received datagrams are judged once per distinct packet (`vrrpkit.core.receive.Judge`): a master
-resends identical bytes every interval and a flood repeats one packet, so the verdict of the codec
-and the receive rules is remembered and replayed; what depends on state (timers, transitions, the
-answers) runs for every datagram.
+Received datagrams are judged once per distinct packet (`vrrpkit.core.receive.Judge`: a master
+resends identical bytes, a flood repeats one packet); what depends on state runs for each one.
 """
 
 from __future__ import annotations
@@ -36,11 +34,10 @@ _ADVERT, _MASTER_DOWN = Timer.ADVERT, Timer.MASTER_DOWN
 
 
 class VirtualRouter(Receiving):
-    # Slots, not a dict: a router has more attributes than Python shares dict keys for (30), so
-    # each one's own dict cost ~2 KB; with the lists below, 200 routers take 440 KB, not 830.
+    # Slots, not a dict (more than 30 attributes: no shared keys): 200 routers take 440 KB, not 830.
     __slots__ = (  # and `Receiving`'s
         "_advert_cache", "_advert_interval", "_deadlines", "_effects", "_group_fault", "_group_master",
-        "_group_others_want_master", "_host_address", "_judge", "_link_up", "_priority",
+        "_group_others_want_master", "_group_waiting", "_host_address", "_judge", "_link_up", "_priority",
         "_said_goodbye", "_src_present", "_sync_fault", "_sync_log", "_tracks", "address", "config",
         "fault_reason", "group", "name", "running", "state", "state_since", "stats", "transitions",
     )  # fmt: skip
@@ -67,6 +64,7 @@ class VirtualRouter(Receiving):
         self._group_fault = False  # another member has a fault of its own: hold us in FAULT
         self._group_master = False  # another running member is MASTER
         self._group_others_want_master = True  # every other running member is MASTER or wants to be
+        self._group_waiting = False  # another member is in INIT until its scripts report: so are we
         # keepalived's wantstate MASTER: our master-down (or preempt) timer ran out, but a sync group
         # that is not MASTER yet holds us in BACKUP until every member wants MASTER.
         self.wants_master = False
@@ -89,14 +87,12 @@ class VirtualRouter(Receiving):
         self._mdi = ((0, 0, False), 0.0, 0.0)
         self._master_advert: Advertisement | None = None  # the advert last accepted as our master's
         self._master_advert_prio = 0  # our priority when we accepted it
-        # (data, src, dst, ttl) of the master's advert while nothing can change what it means
+        # (data, src, dst, ttl), while nothing can change what it means: our master's advert; the
+        # lower-priority rival a MASTER answered last, and the one `answer_first` answered; the
+        # outranking master a BACKUP followed until it took over (its answer steps us down)
         self._hot: tuple[bytes, IPAddress, IPAddress, int] | None = None
-        # (data, src, dst, ttl) of the lower-priority rival a MASTER answered last, while nothing
-        # can change what it means (cleared with `_hot`), and the one `answer_first` answered
         self._rival: Remembered | None = None
         self._answered: Remembered | None = None
-        # (data, src, dst, ttl) of the master a BACKUP followed until it took over, when that
-        # master outranks it: its answer steps this MASTER down (`step_down_first`)
         self._superior: Remembered | None = None
         # True when the last datagram did nothing but move Master_Down later: no effect, no
         # earlier deadline (a caller that tracks deadlines may skip looking at this router)
@@ -171,8 +167,7 @@ class VirtualRouter(Receiving):
         """A reload changed this instance but not its identity (`core.reconfig.identity`): apply it in
         place, as keepalived does. The state is kept and the election re-run with the new values: a
         master stays master unless a peer now outranks it (the peer preempts, as from keepalived); a
-        master adds and removes VIPs (GARP for the new ones) and advertises at once. `tracks` gives
-        the current values of newly tracked objects; the ones still tracked keep theirs."""
+        master adds and removes VIPs (GARP for new ones), advertises at once. `tracks`: new tracks' values."""
         new = apply_strict(config)
         old = self.config
         if identity(new) != identity(old):
@@ -326,8 +321,9 @@ class VirtualRouter(Receiving):
 
     # --- internals: state changes -------------------------------------------------------------
 
-    def _waiting_for_scripts(self) -> bool:
-        return waiting_for_scripts(self.config, self._tracks)
+    def waiting_for_scripts(self) -> bool:
+        """In INIT until a weight-0 script reports (and with us, the rest of our sync group)."""
+        return self.state is State.INIT and waiting_for_scripts(self.config, self._tracks)
 
     def _evaluate(self, now: float, announce: bool = False) -> None:
         """Re-derive priority and fault state after any input changed. A master advertises at once
@@ -361,13 +357,14 @@ class VirtualRouter(Receiving):
             self._transition(Event.RECOVERED_OWNER if owner else Event.RECOVERED, now, "fault cleared")
             return
         if self.state is State.INIT:
-            if self._waiting_for_scripts():
-                return
+            if self.waiting_for_scripts() or self._group_waiting:
+                return  # keepalived: no member of a group leaves INIT before all can (measured)
             if self._group_fault:
                 self._enter_fault(Event.SYNC_FAULT, now, "sync group in fault")
                 self._sync_fault = True
                 return
-            owner = self.config.owner
+            # keepalived 2.2.7 starts a group's owner as BACKUP too, unless the group is MASTER
+            owner = self.config.owner and (self.group is None or self._group_master)
             self._transition(Event.STARTUP_OWNER if owner else Event.STARTUP, now, "startup")
             if self._group_master and not owner:
                 # keepalived starts a member in its group's state: a reload of one member must
@@ -439,18 +436,20 @@ class VirtualRouter(Receiving):
         self.master_priority = None
         self._emit(fx.DelVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips))
 
-    def set_group_view(self, *, fault: bool, master: bool, others_want_master: bool = True) -> None:
-        """What the sync group's other members look like: one has a fault of its own (so we are held
-        in FAULT), one is MASTER (so a starting member joins as MASTER, and a member whose timer ran
-        out may take over at once), all want MASTER (so our timer running out moves the whole
-        group). Set by `SyncGroup`."""
+    def set_group_view(
+        self, *, fault: bool, master: bool, others_want_master: bool = True, waiting: bool = False
+    ) -> None:
+        """What the sync group's other members look like (set by `SyncGroup`): one has a fault of its
+        own (we are held in FAULT), one is MASTER (a starting member joins it, a timer running out
+        takes over at once), all want MASTER (our timer moves the group), one waits in INIT for its
+        scripts (so do we)."""
         self._group_fault = fault
         self._group_master = master
         self._group_others_want_master = others_want_master
+        self._group_waiting = waiting
 
     def _may_take_over(self) -> bool:
-        """keepalived's vrrp_sync_can_goto_master: a group goes MASTER only when every member wants
-        to, which prefers BACKUP to thrashing when one member's master is still alive."""
+        """keepalived's vrrp_sync_can_goto_master: a group goes MASTER when every member wants to."""
         return self.group is None or self._group_master or self._group_others_want_master
 
     def pull_sync_events(self) -> list[tuple[Event, State]]:
@@ -476,9 +475,12 @@ class VirtualRouter(Receiving):
     def sync_recover(self, now: float, to_backup: bool = False) -> None:
         """The sync group's last own fault cleared: leave a FAULT we only held for the group
         (`to_backup`: as BACKUP even if we own the address, when a reload moved us out of the group
-        that held us: keepalived re-inits the instance as BACKUP)."""
+        that held us: keepalived re-inits the instance as BACKUP). A member the group kept in INIT
+        starts now, if it can."""
         self._sync_fault = False
-        if self.running and self.state is State.FAULT and self.own_fault() is None:
+        if self.running and self.state is State.INIT:
+            self._evaluate(now)
+        elif self.running and self.state is State.FAULT and self.own_fault() is None:
             self.fault_reason = None
             owner = self.config.owner and not to_backup
             self._transition(Event.RECOVERED_OWNER if owner else Event.RECOVERED, now, "sync group recovered")
@@ -548,11 +550,10 @@ class VirtualRouter(Receiving):
         return cached
 
     def rehearse_takeover(self, now: float) -> State:
-        """Take over on a scratch router of the same config, inputs and adverts, and throw it away;
-        nothing here changes. For a caller whose real takeover is due within a millisecond: the
-        takeover's code and data, untouched for a while, are then in the CPU's caches, which took
-        Master_Down to the VIP from ~0.3 ms to ~0.12 ms of Python (measured at 10 ms adverts).
-        Returns the state the scratch router reached."""
+        """Take over on a scratch router of the same config, inputs and adverts, and throw it away
+        (returns its state). For a caller whose real takeover is due within a millisecond: the
+        takeover's code and data are then in the CPU's caches, which took Master_Down to the VIP
+        from ~0.3 ms to ~0.12 ms of Python (measured at 10 ms adverts)."""
         scratch = VirtualRouter(self.config, self.address)
         scratch._tracks = dict(self._tracks)
         scratch._old_checksum = self._old_checksum
@@ -569,9 +570,8 @@ class VirtualRouter(Receiving):
     def prepare_adverts(self) -> None:
         """Build, ahead of need, the adverts this router sends first when its state next changes:
         a master's priority-0 goodbye (a stop, a fault), anyone else's own advert (a takeover).
-        Built when needed, by code that has not run for a while, each cost ~0.15 ms (measured)
-        before the goodbye leaves or the VIP is added. For a caller's idle moments; changes
-        nothing else. What the encoder refuses is left to the moment of sending, as without this."""
+        Built when needed, each cost ~0.15 ms (measured) before the goodbye left or the VIP was
+        added. For idle moments; what the encoder refuses is left to the moment of sending."""
         priority = PRIORITY_STOP if self.state is State.MASTER else self._priority
         if self.address is None or priority in self._advert_cache:
             return

@@ -4,7 +4,9 @@ keepalived semantics: the group goes MASTER only when every member wants to (eac
 or preempt timer ran out; a member that still hears its master holds the group in BACKUP, which
 prefers BACKUP to thrashing), and then all members move at once; when one falls back to BACKUP the
 others follow; when one enters FAULT all do, and they leave FAULT only when no member has a fault
-of its own any more.
+of its own any more. At startup no member leaves INIT while another waits for its weight-0
+scripts, and an owner starts as BACKUP like the rest (keepalived 2.2.7, measured): the group is
+decided together, and nobody flashes MASTER for a group about to go FAULT.
 
 The group is one-way, like h11's state-triggered transitions: a router never calls its group.
 Routers record the transitions they made on their own; whoever fed a member an input (the daemon,
@@ -130,8 +132,8 @@ class SyncGroup:
             self._refresh_views()
             if follow is not None:
                 other.sync_to(follow, now)
-            elif not self.faulted():
-                other.sync_recover(now)
+            elif not self.faulted() or other.state is State.INIT:
+                other.sync_recover(now)  # a member kept in INIT for this one may start now
 
     def _refresh_views(self) -> None:
         for router in self.members:
@@ -140,6 +142,7 @@ class SyncGroup:
                 fault=any(r.own_fault() is not None for r in others),
                 master=any(r.state is State.MASTER for r in others),
                 others_want_master=all(r.state is State.MASTER or r.wants_master for r in others),
+                waiting=any(r is not router and r.waiting_for_scripts() for r in self.members),
             )
 
     @property
