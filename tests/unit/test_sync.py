@@ -493,3 +493,40 @@ def test_an_owner_joining_a_master_group_takes_over_at_once() -> None:
     group.settle(5.0)
     assert (a.state, late.state) == (State.MASTER, State.MASTER)
     assert [e.event for e in late.take_effects() if isinstance(e, fx.StateChanged)] == [Event.STARTUP_OWNER]
+
+
+def test_an_owner_leaving_fault_stays_backup_while_its_group_cannot_go_master() -> None:
+    """keepalived 2.2.7, measured (h1: G1 {VI_1 owner with a weight-0 track, VI_2 100}, h2 master of
+    VI_2's VRID at 200): when VI_1's track recovers, "(VI_1) Entering BACKUP STATE", the group syncs
+    to BACKUP, and VI_1 stays BACKUP while VI_2 hears h2. vrrpkit used to take VI_1 MASTER (advert,
+    VIP, GARPs) and leave VI_2 in FAULT: a group half MASTER, half FAULT."""
+    lead = VirtualRouter(
+        InstanceConfig(
+            name="VI_1", interface="eth0", vrid=61, priority=255, vips=(Vip(ip_interface("192.0.2.61/24")),),
+            tracks=(Track("chk", TrackKind.SCRIPT, 0),),
+        ),
+        ME,
+    )
+    other = member("VI_2", 62)
+    group = SyncGroup("G1", [lead, other])
+    lead.tracker_changed("chk", True, 0.0)
+    start_all(group, lead, other)
+    h2 = encode(Advertisement(2, 62, 200, (ip_address("192.0.2.62"),), 1.0), PEER, GROUP)
+    for t in (0.5, 1.5, 2.5):
+        other.datagram_received(h2, PEER, GROUP, 255, t)
+        group.settle(t)
+    lead.tracker_changed("chk", False, 3.0)
+    group.settle(3.0)
+    assert (lead.state, other.state) == (State.FAULT, State.FAULT)
+    said(lead, other)
+    lead.tracker_changed("chk", True, 5.0)
+    group.settle(5.0)
+    assert (lead.state, other.state, group.state) == (State.BACKUP, State.BACKUP, State.BACKUP)
+    assert not said(lead, other)
+    for t in (5.5, 6.5, 7.5, 8.5, 9.5):  # h2 goes on; VI_1's Master_Down runs out at 8.0
+        other.datagram_received(h2, PEER, GROUP, 255, t)
+        group.settle(t)
+        lead.handle_timer(t)
+        group.settle(t)
+    assert (lead.state, other.state) == (State.BACKUP, State.BACKUP) and lead.wants_master
+    assert not said(lead, other)

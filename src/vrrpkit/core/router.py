@@ -232,9 +232,8 @@ class VirtualRouter(Receiving):
         self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
 
     def goodbye(self, now: float) -> None:
-        """A graceful stop's first step, alone: a master's priority-0 adverts and no advert after
-        them. The backups count Skew_Time from these, so a daemon sends them before anything else
-        of its stop (even before it has looked at anything else); `shutdown()` then sends none."""
+        """A graceful stop's first step, alone: a master's priority-0 adverts and no advert after them.
+        The backups count Skew_Time from these, so they go before anything else; `shutdown()` sends none."""
         if self.running and self.state is State.MASTER and not self._said_goodbye:
             self._said_goodbye = True
             self._deadlines.pop(Timer.ADVERT, None)
@@ -349,12 +348,8 @@ class VirtualRouter(Receiving):
                 self._sync_fault = True  # our own fault is over; the group's is not
                 self.fault_reason = "sync group member in fault"
                 return
-            # Held for a group we no longer share (a reload): BACKUP even as owner, as keepalived
-            # re-inits it; our MASTER would be an election the new group follows (measured)
-            held, self._sync_fault = self._sync_fault, False
-            self.fault_reason = None
-            owner = self.config.owner and not held
-            self._transition(Event.RECOVERED_OWNER if owner else Event.RECOVERED, now, "fault cleared")
+            held, self._sync_fault = self._sync_fault, False  # for a group we no longer share (a reload)
+            self._leave_fault(now, "fault cleared", held)
             return
         if self.state is State.INIT:
             if self.waiting_for_scripts() or self._group_waiting:
@@ -481,9 +476,14 @@ class VirtualRouter(Receiving):
         if self.running and self.state is State.INIT:
             self._evaluate(now)
         elif self.running and self.state is State.FAULT and self.own_fault() is None:
-            self.fault_reason = None
-            owner = self.config.owner and not to_backup
-            self._transition(Event.RECOVERED_OWNER if owner else Event.RECOVERED, now, "sync group recovered")
+            self._leave_fault(now, "sync group recovered", to_backup)
+
+    def _leave_fault(self, now: float, reason: str, as_backup: bool) -> None:
+        """An owner comes back MASTER as in keepalived 2.2.7 (measured): not when released from a group
+        it left (`as_backup`), nor when its group cannot go MASTER (the group would follow, then fall back)."""
+        self.fault_reason = None
+        owner = self.config.owner and not as_backup and self._may_take_over()
+        self._transition(Event.RECOVERED_OWNER if owner else Event.RECOVERED, now, reason)
 
     # --- internals: timers and sending ----------------------------------------------------------
 
