@@ -530,3 +530,35 @@ def test_an_owner_leaving_fault_stays_backup_while_its_group_cannot_go_master() 
         group.settle(t)
     assert (lead.state, other.state) == (State.BACKUP, State.BACKUP) and lead.wants_master
     assert not said(lead, other)
+
+
+def test_one_input_to_two_members_before_one_settle_frees_both() -> None:
+    """The daemon gives a link change (or a script's result) to every member it concerns, then
+    settles once. Each member judged it by the other's state from before: held for the other,
+    neither moved. Measured in a lab: after a link flap under both members of a group, vrrpkit
+    stayed in FAULT for good (keepalived: BACKUP, then MASTER after Master_Down)."""
+    a, b = member("A", 51), member("B", 52)
+    group = SyncGroup("G", [a, b])
+    start_all(group, a, b)
+    for up, now in ((False, 1.0), (True, 3.0)):
+        a.link_changed(up, now)
+        b.link_changed(up, now)
+        group.settle(now)
+    assert (a.state, b.state, group.state) == (State.BACKUP, State.BACKUP, State.BACKUP)
+    assert expire(group, a, b) == 3.0 + 3 + (256 - 100) / 256 and group.state is State.MASTER
+
+
+def test_a_script_both_members_track_starts_and_frees_the_group_at_once() -> None:
+    """One weight-0 script tracked by both members (the usual chk_haproxy): at startup both wait
+    in INIT for it; its first result, given to both before one settle, starts both; a failure and
+    a recovery the same way take both to FAULT and back."""
+    chk = (Track("chk", TrackKind.SCRIPT, 0),)
+    a, b = member("A", 51, chk), member("B", 52, chk)
+    group = SyncGroup("G", [a, b])
+    start_all(group, a, b)
+    assert (a.state, b.state) == (State.INIT, State.INIT)
+    for value, now, want in ((True, 0.5, State.BACKUP), (False, 1.0, State.FAULT), (True, 2.0, State.BACKUP)):
+        a.tracker_changed("chk", value, now)
+        b.tracker_changed("chk", value, now)
+        group.settle(now)
+        assert (a.state, b.state, group.state) == (want, want, want), now

@@ -73,7 +73,7 @@ class SyncGroup:
         state it last said (``was``): a member it gained held in FAULT elsewhere is no move of its."""
         if was is not None and not formed:
             self._state = was
-        self.settle(now)
+        self.settle(now, release=False)  # a member held by a group it left is released below
         counted = [r for r in self.members if r.running and r.state is not State.INIT]
         follow = State.FAULT if self.faulted() else State.BACKUP
         if follow is State.BACKUP:
@@ -93,15 +93,18 @@ class SyncGroup:
             router.pull_sync_events()  # this decided the group's state: no member's move is an election
         self.settle(now)
 
-    def settle(self, now: float) -> None:
+    def settle(self, now: float, release: bool = True) -> None:
         """Apply the group's rules to what its members did since the last call, until quiet.
 
         Each round answers the transitions recorded in the previous one; followers' transitions
         (the SYNC_* events) are not recorded, and recoveries end in BACKUP or MASTER, so this
-        converges within a few rounds. The bound only guards against a bug becoming a hang."""
+        converges within a few rounds. The bound only guards against a bug becoming a hang. When
+        nothing is recorded, members held for what is over are freed (`release`, `_release`)."""
         for _ in range(4 * len(self.members) + 4):
             recorded = [(r, event, new) for r in self.members for event, new in r.pull_sync_events()]
             if not recorded:
+                if release and self._release(now):
+                    continue
                 break
             for router, event, new in recorded:
                 self._follow(router, event, new, now)
@@ -110,6 +113,24 @@ class SyncGroup:
         if state is not self._state:
             self._effects.append(fx.SyncGroupChanged(self.name, self._state, state))
             self._state = state
+
+    def _release(self, now: float) -> bool:
+        """Start or free the members held in INIT or FAULT for what is over, though no member moved
+        to say so. The daemon gives one input to every member it concerns before it settles (a link
+        under two members, a script both track), and each judged it by the others' state before
+        that input: each held for the other, neither moved (measured: a link flap left both in
+        FAULT for good; a shared script at startup, both in INIT). True if a member moved."""
+        moved = False
+        for router in self.members:
+            state = router.state
+            if not router.running or state not in (State.INIT, State.FAULT):
+                continue
+            if state is State.FAULT and (router.own_fault() is not None or self.faulted()):
+                continue
+            self._refresh_views()
+            router.sync_recover(now)
+            moved = moved or router.state is not state
+        return moved
 
     def effects(self) -> Iterator[fx.Effect]:
         while self._effects:
