@@ -517,11 +517,16 @@ def test_link_down_master_releases_without_sending() -> None:
     assert r.state is State.BACKUP
 
 
-def test_owner_recovers_from_fault_as_master() -> None:
-    r = router(priority=255)
-    r.link_changed(False, 1.0)
-    r.link_changed(True, 2.0)
-    assert r.state is State.MASTER
+def test_owner_recovers_from_fault_as_backup_and_takes_over_after_master_down() -> None:
+    """keepalived 2.2.7, measured (a weight-0 track_file to 1 and back to 0, state MASTER, BACKUP
+    or unset): "Entering BACKUP STATE", the VIP back 3.0 s later, not at once."""
+    for state in ("MASTER", "BACKUP"):
+        r = router(priority=255, state=state)
+        r.link_changed(False, 1.0)
+        r.link_changed(True, 2.0)
+        assert r.state is State.BACKUP and r.get_timer() == 2.0 + 3 + 1 / 256, state
+        r.handle_timer(2.0 + 3 + 1 / 256)
+        assert r.state is State.MASTER, state
 
 
 def test_no_source_address_means_fault() -> None:

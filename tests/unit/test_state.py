@@ -28,7 +28,6 @@ KEEPALIVED = {
     (State.BACKUP, Event.FAULT): State.FAULT,
     (State.MASTER, Event.FAULT): State.FAULT,
     (State.FAULT, Event.RECOVERED): State.BACKUP,
-    (State.FAULT, Event.RECOVERED_OWNER): State.MASTER,
     (State.FAULT, Event.SHUTDOWN): State.INIT,
     (State.BACKUP, Event.PREEMPT): State.MASTER,
     (State.BACKUP, Event.SYNC_MASTER): State.MASTER,

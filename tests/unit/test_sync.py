@@ -414,9 +414,10 @@ def test_a_member_held_in_fault_alone_in_its_group_after_a_reload_is_released() 
 # --- startup: keepalived 2.2.7 measured in a lab (h1: G1 {VI_1 priority 255, VI_2 priority 100}) ---
 
 
-def owner(name: str, vrid: int) -> VirtualRouter:
+def owner(name: str, vrid: int, state: str = "BACKUP") -> VirtualRouter:
+    """An address owner; `state` as the file resolves it (unset with priority 255 is MASTER)."""
     vips = (Vip(ip_interface(f"192.0.2.{vrid}/24")),)
-    cfg = InstanceConfig(name=name, interface="eth0", vrid=vrid, priority=255, vips=vips)
+    cfg = InstanceConfig(name=name, interface="eth0", vrid=vrid, priority=255, vips=vips, state=state)  # type: ignore[arg-type]
     return VirtualRouter(cfg, ME)
 
 
@@ -466,8 +467,9 @@ def test_an_owner_starts_as_backup_with_its_group_once_the_scripts_report() -> N
 def test_an_owner_in_a_sync_group_starts_as_backup() -> None:
     """Even with no script to wait for, and with every member an owner: keepalived 2.2.7 enters
     "BACKUP STATE (init)" for all and MASTER after Master_Down (3.00 s for two owners, 3.61 s
-    beside a priority-100 member). Alone, an owner still starts MASTER (RFC 5798 6.4.1)."""
-    lead, plain = owner("VI_1", 61), member("VI_2", 62)
+    beside a priority-100 member); owners whose state is MASTER (or unset) listen one interval
+    only (1.00 s). Alone, an owner starts MASTER if its state is, else as a BACKUP (3.00 s)."""
+    lead, plain = owner("VI_1", 61, "MASTER"), member("VI_2", 62)
     group = SyncGroup("G1", [lead, plain])
     start_all(group, lead, plain)
     assert (lead.state, plain.state) == (State.BACKUP, State.BACKUP) and not said(lead, plain)
@@ -477,13 +479,19 @@ def test_an_owner_in_a_sync_group_starts_as_backup() -> None:
     start_all(both, a, b)
     assert (a.state, b.state) == (State.BACKUP, State.BACKUP)
     assert expire(both, a, b) == 3 + 1 / 256 and (a.state, b.state) == (State.MASTER, State.MASTER)
-    alone = owner("VI_1", 61)
+    a, b = owner("VI_1", 61, "MASTER"), owner("VI_2", 62, "MASTER")
+    both = SyncGroup("G1", [a, b])
+    start_all(both, a, b)
+    assert (a.state, b.state) == (State.BACKUP, State.BACKUP)
+    assert expire(both, a, b) == 1 + 1 / 256 and (a.state, b.state) == (State.MASTER, State.MASTER)
+    alone, waits = owner("VI_1", 61, "MASTER"), owner("VI_1", 61, "BACKUP")
     alone.start(0.0)
-    assert alone.state is State.MASTER
+    waits.start(0.0)
+    assert alone.state is State.MASTER and waits.state is State.BACKUP and waits.get_timer() == 3 + 1 / 256
 
 
 def test_an_owner_joining_a_master_group_takes_over_at_once() -> None:
-    a, late = member("A", 51), owner("VI_1", 61)
+    a, late = member("A", 51), owner("VI_1", 61, "MASTER")
     group = SyncGroup("G", [a, late])
     a.start(0.0)
     group.settle(0.0)

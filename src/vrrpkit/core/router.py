@@ -285,8 +285,7 @@ class VirtualRouter(Receiving):
         if sends is None:
             return None
         nxt = when + self._advert_interval
-        if nxt <= now:  # a whole interval behind: start again from now
-            nxt = now + self._advert_interval
+        nxt = nxt if nxt > now else now + self._advert_interval  # a whole interval behind: from now
         deadlines[_ADVERT] = nxt
         self.stats.advert_sent += 1
         return sends, nxt
@@ -348,8 +347,8 @@ class VirtualRouter(Receiving):
                 self._sync_fault = True  # our own fault is over; the group's is not
                 self.fault_reason = "sync group member in fault"
                 return
-            held, self._sync_fault = self._sync_fault, False  # for a group we no longer share (a reload)
-            self._leave_fault(now, "fault cleared", held)
+            self._sync_fault = False  # (held for a group we no longer share: a reload)
+            self._leave_fault(now, "fault cleared")
             return
         if self.state is State.INIT:
             if self.waiting_for_scripts() or self._group_waiting:
@@ -358,13 +357,17 @@ class VirtualRouter(Receiving):
                 self._enter_fault(Event.SYNC_FAULT, now, "sync group in fault")
                 self._sync_fault = True
                 return
-            # keepalived 2.2.7 starts a group's owner as BACKUP too, unless the group is MASTER
-            owner = self.config.owner and (self.group is None or self._group_master)
+            # keepalived 2.2.7 (measured): an owner starts MASTER if its state is MASTER (unset
+            # counts), alone or into a MASTER group; in another group, BACKUP for one interval
+            cfg = self.config
+            wants = cfg.owner and cfg.state == "MASTER"
+            owner = wants and (self.group is None or self._group_master)
             self._transition(Event.STARTUP_OWNER if owner else Event.STARTUP, now, "startup")
-            if self._group_master and not owner:
-                # keepalived starts a member in its group's state: a reload of one member must
-                # not pull the group's VIPs down
-                self._transition(Event.SYNC_MASTER, now, "sync group is master")
+            if self._group_master and not owner:  # in its group's state: a reload of one member
+                self._transition(Event.SYNC_MASTER, now, "sync group is master")  # keeps the VIPs
+            elif wants and not owner:  # plus keepalived's VRRP_TIMER_SKEW_MIN
+                skew = self._advert_interval / 256 if cfg.version == 3 else 1 / 256
+                self._deadlines[Timer.MASTER_DOWN] = now + self._advert_interval + skew
             return
         if announce and self.state is State.MASTER:
             # keepalived tells the LAN at once rather than at the next tick (faster handover).
@@ -467,23 +470,20 @@ class VirtualRouter(Receiving):
                 self._send_advert(now, PRIORITY_STOP)
             self._transition(Event.SYNC_BACKUP, now, "sync group member became backup")
 
-    def sync_recover(self, now: float, to_backup: bool = False) -> None:
-        """The sync group's last own fault cleared: leave a FAULT we only held for the group
-        (`to_backup`: as BACKUP even if we own the address, when a reload moved us out of the group
-        that held us: keepalived re-inits the instance as BACKUP). A member the group kept in INIT
-        starts now, if it can."""
+    def sync_recover(self, now: float) -> None:
+        """The sync group's last own fault cleared: leave a FAULT we only held for the group. A
+        member the group kept in INIT starts now, if it can."""
         self._sync_fault = False
         if self.running and self.state is State.INIT:
             self._evaluate(now)
         elif self.running and self.state is State.FAULT and self.own_fault() is None:
-            self._leave_fault(now, "sync group recovered", to_backup)
+            self._leave_fault(now, "sync group recovered")
 
-    def _leave_fault(self, now: float, reason: str, as_backup: bool) -> None:
-        """An owner comes back MASTER as in keepalived 2.2.7 (measured): not when released from a group
-        it left (`as_backup`), nor when its group cannot go MASTER (the group would follow, then fall back)."""
+    def _leave_fault(self, now: float, reason: str) -> None:
+        """As BACKUP, even the owner: keepalived 2.2.7 takes the VIP back after Master_Down, alone or
+        in a group (measured; not at once, as vrrpkit did), so a group moves as one."""
         self.fault_reason = None
-        owner = self.config.owner and not as_backup and self._may_take_over()
-        self._transition(Event.RECOVERED_OWNER if owner else Event.RECOVERED, now, reason)
+        self._transition(Event.RECOVERED, now, reason)
 
     # --- internals: timers and sending ----------------------------------------------------------
 

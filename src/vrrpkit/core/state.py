@@ -28,7 +28,6 @@ class Event(StrEnum):
     SHUTDOWN = "shutdown"  # 6.4.2 / 6.4.3 Shutdown event
     FAULT = "fault"  # keepalived: interface down, tracker failed, no source address
     RECOVERED = "fault cleared"
-    RECOVERED_OWNER = "fault cleared, address owner"
     SYNC_MASTER = "sync group member became master"
     SYNC_BACKUP = "sync group member became backup"
     SYNC_FAULT = "sync group member entered fault"
@@ -52,7 +51,6 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.MASTER, Event.SYNC_FAULT): State.FAULT,
     (State.MASTER, Event.SHUTDOWN): State.INIT,
     (State.FAULT, Event.RECOVERED): State.BACKUP,
-    (State.FAULT, Event.RECOVERED_OWNER): State.MASTER,
     (State.FAULT, Event.SHUTDOWN): State.INIT,
 }
 

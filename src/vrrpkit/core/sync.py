@@ -25,7 +25,7 @@ from vrrpkit.core import effects as fx
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import Event, State
 
-_WON = frozenset({Event.MASTER_DOWN, Event.PREEMPT, Event.STARTUP_OWNER, Event.RECOVERED_OWNER})
+_WON = frozenset({Event.MASTER_DOWN, Event.PREEMPT, Event.STARTUP_OWNER})
 
 
 class SyncGroup:
@@ -79,7 +79,7 @@ class SyncGroup:
         if follow is State.BACKUP:
             for router in counted:
                 if router.state is State.FAULT:  # held in FAULT by a group it has left
-                    router.sync_recover(now, to_backup=True)
+                    router.sync_recover(now)
                     router.pull_sync_events()  # a release, not an election
         states = {r.state for r in counted}
         if (formed and counted) or (State.MASTER in states and len(states) > 1):
