@@ -163,6 +163,19 @@ DIVERGENCES: tuple[Divergence, ...] = (
         why='a /proc scan cannot tell a fork from an exec; the delays exist to ride out restarts, which both cover',
     ),
     Divergence(
+        key='track-file-polled-too',
+        direction='runtime',
+        vrrpkit=(
+            'a track_file is read when inotify reports its directory changed (a closed write, a rename, a '
+            'deletion), and every 0.5 s besides'
+        ),
+        keepalived_2_2_7=(
+            'reads on inotify events only (measured: a write held open is not read until it is closed), so a file '
+            'whose changes inotify does not report (procfs, sysfs, network filesystems) is not read again'
+        ),
+        why='the same moment as keepalived for every change inotify sees; the poll keeps other files tracked',
+    ),
+    Divergence(
         key='smtp-stop-mail',
         direction='runtime',
         vrrpkit="the 'Stopping' mails are sent at stop, waiting at most 3 s for the server",

@@ -1,8 +1,9 @@
 """vrrp_script and track_file state, as keepalived computes it (rise/fall, strtol of the file).
 
-`Trackers` runs them for the daemon: one task per tracked script (each at its own interval) and one
-poll of the track files, reporting every change through a callback so that the daemon feeds the
-routers and nothing here knows about routers.
+`Trackers` runs them for the daemon: one task per tracked script (each at its own interval), the
+track files read when inotify says their directory changed (as keepalived: at once) and polled too
+(for what inotify cannot see), every change reported through a callback so that the daemon feeds
+the routers and nothing here knows about routers.
 
 Track files are read as root but belong to whoever can write their directory (usually the
 application they describe), so reading one must never block the loop: it is opened with
@@ -28,11 +29,12 @@ from vrrpkit.config.model import ParseResult, ScriptConfig, TrackFileConfig
 from vrrpkit.control.snapshot import ScriptStatus
 from vrrpkit.core.config import InstanceConfig, TrackKind
 from vrrpkit.daemon.logsetup import fields
+from vrrpkit.io.inotify import DirWatch
 from vrrpkit.io.script_runner import RiseFall, run_script
 from vrrpkit.io.scripts import Script
 
 log = logging.getLogger("vrrpkit")
-FILE_POLL = 0.5  # seconds between reads of the track files (keepalived uses inotify)
+FILE_POLL = 0.5  # seconds between reads of the track files (besides inotify, which keepalived uses alone)
 READ_BOUND = 128  # bytes of a track file that are read (keepalived reads a small buffer)
 TrackValue = bool | int | None
 
@@ -162,6 +164,8 @@ class Trackers:
         self.files: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._not_regular: set[str] = set()  # paths already reported as not a regular file
+        self._watch: DirWatch | None = None
+        self._watch_loop: asyncio.AbstractEventLoop | None = None
 
     def init_files(self, result: ParseResult) -> None:
         """init_file, once at start-up (a reload never rewrites a track file)."""
@@ -194,6 +198,52 @@ class Trackers:
         self._tasks = [loop.create_task(self._script_loop(t)) for t in self.scripts.values()]
         if result.track_files:  # no poll without a file to read: two wake-ups a second saved
             self._tasks.append(loop.create_task(self._files_loop()))
+            self._watch_files(loop)
+
+    def _watch_files(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read a track file again as soon as its directory says it was written, renamed or
+        removed. Without inotify (or a watch: a missing directory, no watches left) the poll
+        alone sees the change, up to FILE_POLL later."""
+        try:
+            watch = DirWatch()
+        except OSError as exc:
+            log.info("track files are polled only: inotify unavailable (%s)", exc.strerror)
+            return
+        for directory in sorted({os.path.dirname(os.path.abspath(tf.path)) for tf in self.result.track_files.values()}):
+            try:
+                watch.watch(directory)
+            except OSError as exc:
+                log.info("track files in %s are polled only: %s", directory, exc.strerror)
+        self._watch = watch
+        self._watch_loop = loop
+        loop.add_reader(watch.fd, self._files_changed)
+
+    def _files_changed(self) -> None:
+        watch = self._watch
+        if watch is None:
+            return
+        try:
+            paths = watch.changed()
+        except OSError as exc:  # never the loop: the poll goes on
+            log.warning("inotify read failed (%s): track files are polled only", exc.strerror)
+            self._unwatch()
+            return
+        files = self.result.track_files.items()
+        self._read_files(n for n, tf in files if paths is None or os.path.abspath(tf.path) in paths)
+
+    def _read_files(self, names: Iterable[str]) -> None:
+        for name in list(names):
+            old = self.files.get(name)
+            value = self.read_file(name)
+            if value != old:
+                self.on_change(name, value)
+
+    def _unwatch(self) -> None:
+        if self._watch is not None:
+            if self._watch_loop is not None and not self._watch_loop.is_closed():
+                self._watch_loop.remove_reader(self._watch.fd)
+            self._watch.close()
+            self._watch = None
 
     def initial(self, kind: TrackKind, name: str) -> TrackValue:
         """The value a new router starts from (None: unknown until the first run)."""
@@ -230,6 +280,7 @@ class Trackers:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        self._unwatch()
 
     async def _script_loop(self, tracker: ScriptTracker) -> None:
         interval = max(tracker.config.interval_cs, 1) / 100
@@ -244,8 +295,4 @@ class Trackers:
     async def _files_loop(self) -> None:
         while True:
             await asyncio.sleep(FILE_POLL)
-            for name in list(self.result.track_files):
-                old = self.files.get(name)
-                value = self.read_file(name)
-                if value != old:
-                    self.on_change(name, value)
+            self._read_files(self.result.track_files)

@@ -416,3 +416,26 @@ def test_an_interface_coming_up_gets_its_static_addresses_and_routes_back() -> N
     keeper.interface_up("dum1")
     assert fake.netlink.routes == {tracked} and ("add", "dum1", "198.51.100.1/24") in fake.netlink.calls
     assert keeper.stats.restored == 2
+
+
+def test_a_track_file_is_read_when_written_not_only_when_polled(tmp_path: Path, monkeypatch: Any) -> None:
+    """keepalived reads a track file when inotify says it was written (1 ms, measured); with the
+    poll an hour away, only the directory's event can bring the new value."""
+    from vrrpkit.daemon import tracking
+
+    monkeypatch.setattr(tracking, "FILE_POLL", 3600.0)
+    prio = tmp_path / "prio"
+    prio.write_text("0\n")
+    tracked = conf(priority=150, extra="track_file {\n    prio\n}")
+    text = f"track_file prio {{\n    file {prio}\n    weight 1\n}}\n" + tracked
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        staged = tmp_path / "staged"
+        staged.write_text("-20\n")
+        os.rename(staged, prio)  # the atomic way to write it
+        await until(lambda: d.instances["VI_1"].router.priority == 130)
+        prio.write_text("5\n")
+        await until(lambda: d.instances["VI_1"].router.priority == 155)
+
+    drive(tmp_path, text, body)
