@@ -157,6 +157,10 @@ def test_nopreempt_backup_keeps_lower_master() -> None:
 
 
 def test_preempt_delay_defers_then_takes_over() -> None:
+    """keepalived 2.2.7, measured (priority 150 beside a master at 100, preempt_delay 2 and 5, 1 s
+    adverts): the master's adverts count until the delay is over, then are discarded, and the
+    takeover comes when Master_Down runs out from the last one counted (5.01 and 8.01 s after a
+    start whose first advert came at 0.6 s), not when the delay ends."""
     r = router(priority=200, preempt_delay_cs=1000)
     receive(r, advert(100), 1.0)
     assert r.timers()["preempt-delay"] == 11.0
@@ -167,8 +171,13 @@ def test_preempt_delay_defers_then_takes_over() -> None:
     for t in range(3, 11):
         receive(r, advert(100), float(t))
     r.handle_timer(11.0)
-    assert r.state is State.MASTER
-    assert r.transitions[-1][3] == "preempt delay expired"
+    assert r.state is State.BACKUP and "preempt-delay" not in r.timers()
+    down = 10.0 + 3 + (256 - 200) / 256
+    for t in (11.0, 12.0, 13.0):  # discarded: Master_Down keeps running from 10.0
+        receive(r, advert(100), t)
+        assert r.timers()["master-down"] == down
+    r.handle_timer(down)
+    assert r.state is State.MASTER and r.transitions[-1][3] == "advertisement timeout"
 
 
 def test_preempt_delay_does_not_preempt_once_we_are_no_longer_higher() -> None:
@@ -793,3 +802,27 @@ def test_only_timer_moved_marks_a_backups_repeated_master_advert() -> None:
     receive(r, wrong, 4.0)
     receive(r, wrong, 4.5)
     assert not r.only_timer_moved and r.stats.addr_list_err == 2  # a mismatch is reported every time
+
+
+def test_an_advert_at_the_end_of_the_preempt_delay_is_discarded_before_its_timer_runs() -> None:
+    """keepalived compares the delay's end with the advert's arrival; here the advert may be read
+    before the delay's timer runs, and must not count either (else the takeover is a whole
+    interval later: 5.99 s against keepalived's 5.01 in the same lab run)."""
+    r = router(priority=200, preempt_delay_cs=200)
+    receive(r, advert(100), 1.0)
+    receive(r, advert(100), 2.0)
+    receive(r, advert(100), 3.0)  # the delay ends at 3.0: discarded
+    assert r.timers()["master-down"] == 2.0 + 3 + (256 - 200) / 256
+
+
+def test_an_advert_read_after_the_preempt_delay_ended_counts_if_it_arrived_before() -> None:
+    """A lazily read socket hands over adverts with their arrival times, after timers that ran
+    meanwhile: one that arrived before the delay's end counts (measured in a lab before this was
+    judged by arrival: a takeover a whole interval early, 4.01 s against keepalived's 5.01)."""
+    r = router(priority=200, preempt_delay_cs=200)
+    receive(r, advert(100), 1.0)
+    r.handle_timer(3.0)  # the delay ends
+    receive(r, advert(100), 2.0)  # arrived at 2.0, read now
+    assert r.timers()["master-down"] == 2.0 + 3 + (256 - 200) / 256
+    receive(r, advert(100), 3.5)  # arrived after the end: discarded
+    assert r.timers()["master-down"] == 2.0 + 3 + (256 - 200) / 256

@@ -29,7 +29,6 @@ KEEPALIVED = {
     (State.MASTER, Event.FAULT): State.FAULT,
     (State.FAULT, Event.RECOVERED): State.BACKUP,
     (State.FAULT, Event.SHUTDOWN): State.INIT,
-    (State.BACKUP, Event.PREEMPT): State.MASTER,
     (State.BACKUP, Event.SYNC_MASTER): State.MASTER,
     (State.MASTER, Event.SYNC_BACKUP): State.BACKUP,
     (State.INIT, Event.SYNC_FAULT): State.FAULT,

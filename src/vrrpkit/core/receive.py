@@ -36,6 +36,7 @@ class Timer(StrEnum):
 
 
 _MASTER_DOWN = Timer.MASTER_DOWN
+_NEVER = float("inf")  # no preempt delay has ended
 
 # When the master a BACKUP follows outranks it, the BACKUP's Master_Down timer fires early, and it
 # sends its own advert then (the claim): a master that is alive but whose adverts were lost answers
@@ -217,7 +218,8 @@ class Receiving:
     # What this half of the router sets; the rest of the router's slots are `VirtualRouter`'s.
     __slots__ = (
         "_answer_after", "_answered", "_claimed", "_garp_lower_pending", "_hot", "_last_answer", "_lead",
-        "_master_advert", "_master_advert_prio", "_master_left", "_mdi", "_old_checksum", "_rival", "_superior",
+        "_master_advert", "_master_advert_prio", "_master_left", "_mdi", "_old_checksum", "_preempt_end",
+        "_rival", "_superior",
         "master_address", "master_adver_int_cs", "master_priority", "only_timer_moved", "wants_master",
     )  # fmt: skip
 
@@ -485,13 +487,19 @@ class Receiving:
         if not cfg.preempt or adv.priority >= self._priority:
             self._accept_master(adv, src, now)
             self._deadlines.pop(Timer.PREEMPT_DELAY, None)
+            self._preempt_end = _NEVER  # a delay starts again from the next lower master
             self.wants_master = False  # a master we defer to is alive: we want BACKUP again
             self._master_advert, self._master_advert_prio = adv, self._priority
             return
         # A lower priority master and we may preempt: let the down timer run out, unless
-        # preempt_delay asks us to keep deferring to it for a while first.
-        if cfg.preempt_delay_cs > 0:
-            if Timer.PREEMPT_DELAY not in self._deadlines:
+        # preempt_delay asks us to keep deferring to it for a while first. keepalived 2.2.7
+        # (measured): its adverts count until the delay is over, and then Master_Down runs out
+        # from the last one (the takeover comes up to Master_Down_Interval after the delay).
+        # Judged by arrival: a queue read late holds adverts from before the end (they count), and
+        # one at the very end may be read before the delay's timer runs (it does not).
+        ends = self._deadlines.get(Timer.PREEMPT_DELAY, self._preempt_end)
+        if cfg.preempt_delay_cs > 0 and ends > now:
+            if ends == _NEVER:
                 self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
             self._accept_master(adv, src, now)
             self.wants_master = False

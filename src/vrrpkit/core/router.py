@@ -83,6 +83,7 @@ class VirtualRouter(Receiving):
         self._said_goodbye = False  # this mastership's priority-0 adverts already went out (`goodbye`)
         self._answer_after = self._last_answer = float("-inf")
         self._claimed = self._master_left = False
+        self._preempt_end = float("inf")  # when the preempt delay ended (lower adverts discarded since)
         self._lead = 0.0
         self._mdi = ((0, 0, False), 0.0, 0.0)
         self._master_advert: Advertisement | None = None  # the advert last accepted as our master's
@@ -393,7 +394,7 @@ class VirtualRouter(Receiving):
         self.transitions.append((now, old, new, reason))
         for timer in (Timer.MASTER_DOWN, Timer.TAKEOVER, Timer.PREEMPT_DELAY):
             self._deadlines.pop(timer, None)
-        self._claimed = False
+        self._claimed, self._preempt_end = False, float("inf")
         self._emit(fx.StateChanged(self.name, old, new, event, reason, now))
         if new is State.MASTER:
             self._become_master(now)
@@ -506,12 +507,9 @@ class VirtualRouter(Receiving):
                 self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
             else:  # held by the group; keepalived looks again after another down interval
                 self._deadlines[Timer.MASTER_DOWN] = self._down_from(now)
-        elif name is Timer.PREEMPT_DELAY:
-            # only if we still outrank the master we deferred to (our priority may have dropped)
-            if self.master_priority is None or self.master_priority < self._priority:
-                self.wants_master = True
-                if self._may_take_over():
-                    self._transition(Event.PREEMPT, now, "preempt delay expired")
+        elif name is Timer.PREEMPT_DELAY:  # lower adverts are discarded from now: Master_Down runs out
+            self._preempt_end = when
+            self._master_advert = self._hot = None  # a repeat of the master's is not news any more
         elif name is Timer.GARP_REPEAT:
             lower = self._garp_lower_pending
             self._garp_lower_pending = False

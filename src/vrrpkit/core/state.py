@@ -22,7 +22,6 @@ class Event(StrEnum):
     STARTUP = "startup"  # Initialize, priority != 255: Backup (RFC 5798 6.4.1)
     STARTUP_OWNER = "startup as address owner"  # Initialize, priority == 255: Master
     MASTER_DOWN = "master down timer expired"  # Backup 6.4.2
-    PREEMPT = "preempt delay expired while a lower priority master is advertising"
     HIGHER_PRIORITY = "received higher priority advertisement"  # Master 6.4.3
     RESIGN = "a tracked virtual route or rule was deleted"  # keepalived: give up, then re-elect
     SHUTDOWN = "shutdown"  # 6.4.2 / 6.4.3 Shutdown event
@@ -39,7 +38,6 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.INIT, Event.FAULT): State.FAULT,
     (State.INIT, Event.SYNC_FAULT): State.FAULT,
     (State.BACKUP, Event.MASTER_DOWN): State.MASTER,
-    (State.BACKUP, Event.PREEMPT): State.MASTER,
     (State.BACKUP, Event.SYNC_MASTER): State.MASTER,
     (State.BACKUP, Event.FAULT): State.FAULT,
     (State.BACKUP, Event.SYNC_FAULT): State.FAULT,

@@ -25,7 +25,7 @@ from vrrpkit.core import effects as fx
 from vrrpkit.core.router import VirtualRouter
 from vrrpkit.core.state import Event, State
 
-_WON = frozenset({Event.MASTER_DOWN, Event.PREEMPT, Event.STARTUP_OWNER})
+_WON = frozenset({Event.MASTER_DOWN, Event.STARTUP_OWNER})
 
 
 class SyncGroup:

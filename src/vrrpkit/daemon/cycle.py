@@ -58,16 +58,14 @@ BATCH = 64  # datagrams read per readable socket and wake-up
 QUEUE_ROUNDS = 16  # batches read before a Master_Down fires, at most (then the timer wins)
 _URGENT = (fx.AddVips, fx.DelVips, fx.SendGarp)  # with SendAdvert: applied before everything else
 LAZY_MIN, LAZY_MAX, STAMP_AGE = 0.001, 2.0, 30.0  # s between lazy reads; older stamps are no arrival
-# A lazy socket is read every this many (shortest) advert intervals: a read's cost per BACKUP (its
-# Master_Down, its count) is paid once for this many adverts. Master_Down is over three intervals,
-# so the read still comes long before it; a deadline reads the queue first anyway.
+# A lazy socket is read every this many (shortest) advert intervals: a read's cost per BACKUP is
+# paid once for this many adverts, long before Master_Down (and a deadline reads the queue first).
 LAZY_ADVERTS = 2
 LAZY_BACKOFF = 10.0  # seconds a socket is read eagerly after a lazy read found a flood in it
-# A takeover's timer (a BACKUP's Master_Down or preempt delay) fires this much early: the loop
-# rehearses the takeover (code that has not run for a while took ~0.2 ms more) and waits out the
-# rest awake (a sleeping process takes ~0.1 ms to run again); measured at 10 ms adverts,
-# docs/reliability.md. Not more often than every TAKEOVER_SPACING (200 takeovers at once cost at
-# most a tenth of a core).
+# A takeover's timer (a BACKUP's Master_Down) fires this much early: the loop rehearses the takeover
+# (code that has not run for a while took ~0.2 ms more) and waits out the rest awake (a sleeping
+# process takes ~0.1 ms to run again); measured at 10 ms adverts, docs/reliability.md. Not more
+# often than every TAKEOVER_SPACING (200 takeovers at once cost at most a tenth of a core).
 TAKEOVER_AHEAD, TAKEOVER_SPACING = 0.001, 0.01
 
 
@@ -343,8 +341,11 @@ class Cycle:
     def _wait_for_takeover(self, inst: Instance) -> None:
         """The timer fired TAKEOVER_AHEAD early for this BACKUP's takeover: rehearse it, then wait
         the rest awake (bounded), unless the deadline has moved meanwhile (its master's advert
-        came). The queue is read at the deadline, as for any timer, so an advert that comes during
-        the wait still counts."""
+        came; a lazy socket's queue is read first, with the adverts' arrival stamps). The queue is
+        read at the deadline, as for any timer, so an advert that comes during the wait counts."""
+        key = (inst.cfg.advert_interface, inst.cfg.family)
+        if key in self.socketset.lazy:
+            self._read_queue(key)
         due, real = self._next_deadline, inst.router.get_timer()
         if due is None or real is None or real > due or inst.router.state is not State.BACKUP:
             return
@@ -357,7 +358,6 @@ class Cycle:
             # A new master must hear the old one's answer at once: its socket is read eagerly from
             # now, not after the VIP (0.1-0.3 ms of system calls then, while the answer waits).
             # Should its master's advert still come, housekeeping makes the socket lazy again.
-            key = (inst.cfg.advert_interface, inst.cfg.family)
             if key in self.socketset.lazy:
                 self._make_eager(key)
         except Exception:  # only a head start: the takeover itself meets (and logs) the same error
@@ -550,7 +550,7 @@ class Cycle:
         # the router's own deadline (no advert moved it since); a claim's takeover (its lead later) too
         takeover = router is not None and earliest is not None and router.get_timer() == earliest and (
             router.claiming or earliest - self._waited_at >= TAKEOVER_SPACING
-        )
+        ) and router.timers().get("preempt-delay") != earliest  # its end is no takeover (keepalived)
         self._takeover = first if takeover else None
         if self._tick is not None:
             self._tick.arm(earliest - TAKEOVER_AHEAD if takeover and earliest is not None else earliest)
