@@ -680,8 +680,8 @@ def test_fast_path_respects_a_priority_change() -> None:
     receive(r, data, 2.0)
     r.tracker_changed("up", True, 2.5)  # 250 now outranks the master's 200: preempt
     receive(r, data, 3.0)
-    assert r.timers()["master-down"] == pytest.approx(2.0 + 3 + (256 - 100) / 256 - LEAD)  # not reset at 3.0
-    r.handle_timer(r.get_timer() or 0.0)  # the claim: the master it followed outranked it then
+    # not reset at 3.0; counted again from 2.0 with the new Skew_Time, no claim (keepalived, measured)
+    assert r.timers()["master-down"] == 2.0 + 3 + (256 - 250) / 256
     r.handle_timer(r.get_timer() or 0.0)
     assert r.state is State.MASTER
 
@@ -826,3 +826,24 @@ def test_an_advert_read_after_the_preempt_delay_ended_counts_if_it_arrived_befor
     assert r.timers()["master-down"] == 2.0 + 3 + (256 - 200) / 256
     receive(r, advert(100), 3.5)  # arrived after the end: discarded
     assert r.timers()["master-down"] == 2.0 + 3 + (256 - 200) / 256
+
+
+def test_a_backup_whose_priority_rose_above_its_master_preempts_on_the_same_adverts() -> None:
+    """keepalived 2.2.7, measured (priority 150, a weight -60 script failing then passing, a
+    master at 100): back at 150, it discards the master's adverts and takes over at Master_Down.
+    vrrpkit kept the master's advert as 'the one we follow' across the priority change: the same
+    bytes (the same verdict object) were taken as a mere repeat, Master_Down moved on each, and it
+    never preempted."""
+    r = router(priority=150, tracks=(Track("chk", TrackKind.SCRIPT, -60),))
+    r.tracker_changed("chk", False, 0.5)  # 90: the master at 100 outranks us
+    same = advert(100)
+    for t in (1.0, 2.0):
+        receive(r, same, t)
+    assert r.state is State.BACKUP and r.priority == 90
+    r.tracker_changed("chk", True, 2.5)  # 150 again: Master_Down from 2.0 with 150's Skew_Time
+    down = 2.0 + 3 + (256 - 150) / 256  # keepalived: 3.414 s after the last advert (measured)
+    for t in (3.0, 4.0, 5.0):  # discarded: Master_Down keeps running
+        receive(r, same, t)
+        assert r.timers()["master-down"] == down, t
+    r.handle_timer(down)
+    assert r.state is State.MASTER

@@ -57,16 +57,15 @@ class VirtualRouter(Receiving):
         self.master_priority: int | None = None
         self.master_adver_int_cs = cfg.advert_int_cs
         self.running = False
-        # Sync groups are one-way: the group (core/sync.py) reads what this router recorded in
-        # `_sync_log` during `settle()` and tells it what the group looks like through
-        # `set_group_view()`; the router never calls into its group.
+        # Sync groups are one-way (core/sync.py): the group reads `_sync_log` in `settle()` and
+        # tells us what it looks like (`set_group_view()`); we never call into it.
         self.group: str | None = None
         self._group_fault = False  # another member has a fault of its own: hold us in FAULT
         self._group_master = False  # another running member is MASTER
         self._group_others_want_master = True  # every other running member is MASTER or wants to be
         self._group_waiting = False  # another member is in INIT until its scripts report: so are we
-        # keepalived's wantstate MASTER: our master-down (or preempt) timer ran out, but a sync group
-        # that is not MASTER yet holds us in BACKUP until every member wants MASTER.
+        # keepalived's wantstate MASTER: our Master_Down ran out, but a sync group that is not
+        # MASTER yet holds us in BACKUP until every member wants MASTER.
         self.wants_master = False
         self._sync_log: list[tuple[Event, State]] = []
         self.fault_reason: str | None = None
@@ -326,13 +325,16 @@ class VirtualRouter(Receiving):
 
     def _evaluate(self, now: float, announce: bool = False) -> None:
         """Re-derive priority and fault state after any input changed. A master advertises at once
-        when its priority changed, or when `announce` says its advert did (a reload)."""
-        old = self._priority
+        when its priority changed, or when `announce` says its advert did (a reload); a BACKUP's
+        Master_Down counts again from its master's last advert with the new Skew_Time (keepalived)."""
+        old, down = self._priority, self._deadlines.get(_MASTER_DOWN)
         self._priority = self._compute_priority()
         if self._priority != old:
-            # a new priority may make the same advert mean something else
-            self._hot = self._rival = self._superior = None
+            # the same advert may mean something else (our master's next one is no mere repeat)
+            self._master_advert = self._hot = self._rival = self._superior = None
             self._advert_cache.clear()
+            if down is not None and self.state is State.BACKUP and not self._master_left:
+                self._deadlines[_MASTER_DOWN] = max(now, self._down_from(down - self._mdi[1]))
             self._emit(fx.PriorityChanged(self.name, old, self._priority, self.state))
             announce = True
         if not self.running:

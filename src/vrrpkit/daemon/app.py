@@ -362,6 +362,9 @@ class Daemon(Reloading, Building, Cycle):
             self._drain([self.instances[n] for n, _ in resign if n in self.instances])
 
     def _tracker_changed(self, name: str, value: TrackValue) -> None:
+        # adverts that came before the change count as they came (a lazy socket holds them):
+        # keepalived has read its master's last advert under the old priority (measured)
+        self._read_lazy()
         now = self._now()
         for inst in self.instances.values():
             inst.router.tracker_changed(name, value, now)
