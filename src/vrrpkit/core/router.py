@@ -350,7 +350,7 @@ class VirtualRouter(Receiving):
                 self._sync_fault = True  # our own fault is over; the group's is not
                 self.fault_reason = "sync group member in fault"
                 return
-            self._sync_fault = False  # (held for a group we no longer share: a reload)
+            self._sync_fault = False  # also a fault held for a group we no longer share (a reload)
             self._leave_fault(now, "fault cleared")
             return
         if self.state is State.INIT:

@@ -5,8 +5,9 @@ or preempt timer ran out; a member that still hears its master holds the group i
 prefers BACKUP to thrashing), and then all members move at once; when one falls back to BACKUP the
 others follow; when one enters FAULT all do, and they leave FAULT only when no member has a fault
 of its own any more. At startup no member leaves INIT while another waits for its weight-0
-scripts, and an owner starts as BACKUP like the rest (keepalived 2.2.7, measured): the group is
-decided together, and nobody flashes MASTER for a group about to go FAULT.
+scripts, and an owner starts as BACKUP like the rest (listening one interval if its state is
+MASTER; keepalived 2.2.7, measured): the group is decided together, and nobody flashes MASTER for
+a group about to go FAULT.
 
 The group is one-way, like h11's state-triggered transitions: a router never calls its group.
 Routers record the transitions they made on their own; whoever fed a member an input (the daemon,
