@@ -11,14 +11,13 @@ seeded with a wrong MAC first so that only the new master's announcements can fi
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from needs import KEEPALIVED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from confgen import config, instance
@@ -26,12 +25,7 @@ from confgen import config, instance
 from vrrpkit.lab import Lab, wait_until
 from vrrpkit.lab.pcap import read_pcap
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.interop,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
-    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
-]
+pytestmark = KEEPALIVED
 
 MakeLab = Callable[..., Lab]
 WRONG_MAC = "02:00:00:00:00:99"

@@ -9,26 +9,20 @@ in a sync group, for the GROUP lines. About 25 s of namespace time.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from needs import KEEPALIVED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from confgen import config, instance, wait_holders
 
 from vrrpkit.lab import Lab, LabProcess, wait_until
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.interop,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
-    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
-]
+pytestmark = KEEPALIVED
 
 MakeLab = Callable[..., Lab]
 TRACKED = "notify_priority_changes\ntrack_file {\n    prio\n}"

@@ -6,23 +6,17 @@ state. vrrpkit took the VIP at once in both. h1's adverts are captured at h2; ab
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from needs import KEEPALIVED
 
 from vrrpkit.lab import Lab
 from vrrpkit.lab.pcap import Frame
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.interop,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
-    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
-]
+pytestmark = KEEPALIVED
 
 MakeLab = Callable[..., Lab]
 

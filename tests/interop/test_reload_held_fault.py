@@ -7,22 +7,16 @@ new group followed: three VIPs set and given back to h2 a moment later. About 30
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import time
 from collections.abc import Callable
 
 import pytest
+from needs import KEEPALIVED
 
 from vrrpkit.lab import Lab
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.interop,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
-    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
-]
+pytestmark = KEEPALIVED
 
 MakeLab = Callable[..., Lab]
 HEAD = """global_defs {

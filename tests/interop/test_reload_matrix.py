@@ -10,21 +10,14 @@ About 25 s of namespace time.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 
-import pytest
+from needs import KEEPALIVED
 from reload_matrix import DIVERGING, ROUTE, SCENARIOS, SKEW_TIME, Outcome, render, run_matrix
 
 from vrrpkit.lab import Lab
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.interop,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
-    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
-]
+pytestmark = KEEPALIVED
 
 JITTER = 0.25  # two daemons' timers and process wake-ups in one busy lab: what "as long as" allows
 

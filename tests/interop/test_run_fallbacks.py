@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
@@ -22,6 +21,7 @@ from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
+from needs import KEEPALIVED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from confgen import VIP, config, instance, wait_holders
@@ -31,12 +31,7 @@ from vrrpkit.lab import Lab, wait_until
 from vrrpkit.lab.pcap import read_pcap
 from vrrpkit.lab.process import keepalived_argv
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.interop,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
-    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
-]
+pytestmark = KEEPALIVED
 
 MakeLab = Callable[..., Lab]
 STARTUP = Path(__file__).parent / "startup"

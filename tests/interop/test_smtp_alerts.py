@@ -9,26 +9,19 @@ transitions happen on time, the failures are logged and counted. About 30 s of n
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from needs import KEEPALIVED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from confgen import config, instance, wait_holders
 
 from vrrpkit.lab import Lab, wait_until
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.interop,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
-    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
-]
+pytestmark = KEEPALIVED
 
 MakeLab = Callable[..., Lab]
 SINK = Path(__file__).resolve().parent.parent / "integration" / "smtp_sink.py"

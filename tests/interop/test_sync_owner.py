@@ -11,23 +11,17 @@ vrrpkit took the owner MASTER and left the other member in FAULT. About 60 s."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from needs import KEEPALIVED
 
 from vrrpkit.lab import Lab
 from vrrpkit.lab.pcap import Frame
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.interop,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
-    pytest.mark.skipif(shutil.which("keepalived", path="/usr/sbin:/usr/bin") is None, reason="needs keepalived"),
-]
+pytestmark = KEEPALIVED
 
 MakeLab = Callable[..., Lab]
 HEAD = """global_defs {
