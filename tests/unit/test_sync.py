@@ -570,3 +570,24 @@ def test_a_script_both_members_track_starts_and_frees_the_group_at_once() -> Non
         b.tracker_changed("chk", value, now)
         group.settle(now)
         assert (a.state, b.state, group.state) == (want, want, want), now
+
+
+def test_a_held_member_and_a_goodbye_say_keepalived_s_lines() -> None:
+    """keepalived logs '(VI_2) Receive advertisement timeout' each time a member's Master_Down runs
+    out while its group holds it, and '(VI_1) Backup received priority 0 advertisement' for a
+    goodbye (measured); neither changes a state, so they come as `Remarked`."""
+    a, b = member("VI_1", 51), member("VI_2", 52)
+    group = SyncGroup("G1", [a, b])
+    start_all(group, a, b)
+    master = encode(Advertisement(2, 51, 200, (ip_address("192.0.2.51"),), 1.0), PEER, GROUP)
+    a.datagram_received(master, PEER, GROUP, 255, 0.5)
+    group.settle(0.5)
+    a.take_effects()
+    b.take_effects()
+    b.handle_timer(b.get_timer() or 0.0)  # VI_2 wants MASTER; VI_1 hears its master: held
+    group.settle(3.7)
+    assert b.state is State.BACKUP
+    assert [e.remark for e in b.take_effects() if isinstance(e, fx.Remarked)] == [fx.Remark.HELD]
+    goodbye = encode(Advertisement(2, 51, 0, (ip_address("192.0.2.51"),), 1.0), PEER, GROUP)
+    a.datagram_received(goodbye, PEER, GROUP, 255, 4.0)
+    assert [e.remark for e in a.take_effects() if isinstance(e, fx.Remarked)] == [fx.Remark.PRIORITY_ZERO]

@@ -113,6 +113,19 @@ class ClaimAnswered:
     priority: int | None
 
 
+class Remark(StrEnum):
+    """keepalived's lines for moments that change no state (people grep for them)."""
+
+    HELD = "Receive advertisement timeout"  # Master_Down ran out, but the sync group holds us
+    PRIORITY_ZERO = "Backup received priority 0 advertisement"  # the master said goodbye
+
+
+@dataclass(frozen=True)
+class Remarked:
+    instance: str
+    remark: Remark
+
+
 @dataclass(frozen=True)
 class PacketDropped:
     instance: str
@@ -162,6 +175,7 @@ Effect = (
     | Notify
     | PacketDropped
     | ClaimAnswered
+    | Remarked
     | Mismatch
     | PriorityChanged
     | SyncGroupChanged

@@ -480,6 +480,7 @@ class Receiving:
             return
         cfg = self.config
         if adv.priority == PRIORITY_STOP:
+            self._effects.append(fx.Remarked(self.name, fx.Remark.PRIORITY_ZERO))
             self._deadlines[Timer.MASTER_DOWN] = now + self.skew_time
             # nobody to ask: no claim, and its next advert (if it comes back) goes the full way
             self._master_left, self._lead, self._master_advert, self._hot = True, 0.0, None, None

@@ -64,8 +64,7 @@ class VirtualRouter(Receiving):
         self._group_master = False  # another running member is MASTER
         self._group_others_want_master = True  # every other running member is MASTER or wants to be
         self._group_waiting = False  # another member is in INIT until its scripts report: so are we
-        # keepalived's wantstate MASTER: our Master_Down ran out, but a sync group that is not
-        # MASTER yet holds us in BACKUP until every member wants MASTER.
+        # keepalived's wantstate MASTER: our Master_Down ran out, but our group holds us in BACKUP
         self.wants_master = False
         self._sync_log: list[tuple[Event, State]] = []
         self.fault_reason: str | None = None
@@ -507,8 +506,9 @@ class VirtualRouter(Receiving):
             self.wants_master = True
             if self._may_take_over():
                 self._transition(Event.MASTER_DOWN, now, "advertisement timeout")
-            else:  # held by the group; keepalived looks again after another down interval
+            else:  # held by the group; keepalived says so and looks again after another interval
                 self._deadlines[Timer.MASTER_DOWN] = self._down_from(now)
+                self._emit(fx.Remarked(self.name, fx.Remark.HELD))
         elif name is Timer.PREEMPT_DELAY:  # lower adverts are discarded from now: Master_Down runs out
             self._preempt_end = when
             self._master_advert = self._hot = None  # a repeat of the master's is not news any more

@@ -165,6 +165,8 @@ class EffectApplier:
                 self._dropped(inst, effect)
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
+        elif isinstance(effect, fx.Remarked):
+            log.info("(%s) %s", inst.name, effect.remark.value, extra=_fields(inst))
         elif isinstance(effect, fx.ClaimAnswered):
             # vrrpkit's own line (keepalived would have taken over here, and given the VIP back)
             log.warning("(%s) Master %s (priority %s) silent for a Master_Down interval, then answered our claim: "
