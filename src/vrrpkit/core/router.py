@@ -213,9 +213,9 @@ class VirtualRouter(Receiving):
         seen = len(self.transitions)
         self._evaluate(now, announce=change.advert_changed)
         if self.state is State.BACKUP and len(self.transitions) == seen and silent_since is not None:
-            # The down timer measures the master's silence, so it is re-derived with the new
-            # priority (Skew_Time); a VRRPv2 interval change restarts it, as keepalived's reload
-            # does, because the master's adverts mismatch until it is reloaded too.
+            # The down timer measures the master's silence: re-derived with the new priority
+            # (keepalived restarts it: divergence reload-keeps-master-silence); a VRRPv2 interval
+            # change restarts it, as keepalived: the master's adverts mismatch until its reload.
             if new.version == 2 and new.advert_int_cs != old.advert_int_cs:
                 silent_since = now
             self._deadlines[Timer.MASTER_DOWN] = max(now, self._down_from(silent_since))

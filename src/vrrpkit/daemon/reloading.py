@@ -62,6 +62,7 @@ class ReloadHost(Protocol):
     def _drain(
         self, instances: Iterable[Instance], extra_groups: Iterable[SyncGroup] = (), removals_first: bool = False
     ) -> None: ...
+    def _read_lazy(self) -> None: ...
 
 
 class Reloading:
@@ -103,6 +104,7 @@ class Reloading:
             log.error("Reload failed: %s", why)
             return False
         result = self._take_scripts(result, scripts if scripts is not None else resolve_scripts(result))
+        self._read_lazy()  # adverts that came before the reload count from when they came
         plan = plan_reload({n: i.configured for n, i in self.instances.items()}, result.instances)
         now = self._now()
         stopped = []
