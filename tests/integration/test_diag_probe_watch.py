@@ -109,7 +109,8 @@ def test_watch_flags_a_foreign_cluster_and_decode_reads_what_it_saw(make_lab: Ca
     settle(lab, {"h3"}, vip="192.0.2.200")
     t0 = time.monotonic()
     done = lab.exec("h2", argv, check=False, timeout=30)
-    assert done.returncode == 1 and time.monotonic() - t0 < 10
+    # (the whole report on failure: this check failed about once in 15 runs, cause not known yet)
+    assert done.returncode == 1 and time.monotonic() - t0 < 10, done.stdout[-4000:]
     flags = [json.loads(line) for line in done.stdout.splitlines() if '"type": "flag"' in line]
     assert "vrid-collision" in {f["code"] for f in flags}
     # decode the bytes of one advert as tcpdump captured them
