@@ -62,16 +62,23 @@ def adverts(frames: list[Frame], since: float) -> list[tuple[float, int, int]]:
     return out
 
 
+def start_h1(
+    lab: Lab, daemon: str, text: str, until: str, timeout: float, after: float
+) -> tuple[str, list[tuple[float, int, int]]]:
+    """Start `daemon` on h1 with h1's adverts captured at h2; once `until` is logged and `after`
+    more seconds passed: its log, and the adverts (seconds after the start, VRID, priority)."""
+    cap = lab.start_capture("h2", f"vrrp and src host {lab.addr('h1')}")
+    t0 = time.time()
+    proc = lab.run_vrrpkit("h1", text) if daemon == "vrrpkit" else lab.run_keepalived("h1", text)
+    assert proc.wait_for_log(until, timeout=timeout), proc.log()[-2000:]
+    time.sleep(after)
+    return proc.log(), adverts(cap.frames(), t0)
+
+
 @pytest.mark.parametrize("daemon", ["keepalived", "vrrpkit"])
 def test_an_owner_never_advertises_for_a_group_its_member_takes_to_fault(make_lab: MakeLab, daemon: str) -> None:
     lab = make_lab(2)
-    cap = lab.start_capture("h2", f"vrrp and src host {lab.addr('h1')}")
-    t0 = time.time()
-    proc = lab.run_vrrpkit("h1", FAILING) if daemon == "vrrpkit" else lab.run_keepalived("h1", FAILING)
-    assert proc.wait_for_log("Syncing instances to FAULT", timeout=10), proc.log()[-2000:]
-    time.sleep(1.0)
-    sent = adverts(cap.frames(), t0)
-    log = proc.log()
+    log, sent = start_h1(lab, daemon, FAILING, "Syncing instances to FAULT", 10, 1.0)
     assert not sent, (sent, log[-2000:])
     assert "setting VIPs" not in log and "Entering MASTER" not in log, log[-2000:]
     assert "h1" not in lab.vip_holders("198.51.100.61"), log[-2000:]
@@ -82,13 +89,7 @@ def test_an_owner_in_a_sync_group_starts_as_backup_and_the_group_goes_master_tog
     make_lab: MakeLab, daemon: str
 ) -> None:
     lab = make_lab(2)
-    cap = lab.start_capture("h2", f"vrrp and src host {lab.addr('h1')}")
-    t0 = time.time()
-    proc = lab.run_vrrpkit("h1", PLAIN) if daemon == "vrrpkit" else lab.run_keepalived("h1", PLAIN)
-    assert proc.wait_for_log("(VI_1) Entering MASTER", timeout=15), proc.log()[-2000:]
-    time.sleep(0.5)
-    sent = adverts(cap.frames(), t0)
-    log = proc.log()
+    log, sent = start_h1(lab, daemon, PLAIN, "(VI_1) Entering MASTER", 15, 0.5)
     assert "(VI_1) Entering BACKUP" in log, log[-2000:]
     first = {vrid: min(t for t, v, _ in sent if v == vrid) for vrid in (61, 62)}
     # nobody speaks before the group's slowest Master_Down (3.61 s; the daemon's own start adds
