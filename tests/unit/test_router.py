@@ -509,11 +509,45 @@ def test_master_tracker_fault_sends_priority_zero_and_releases() -> None:
     r.handle_timer(r.get_timer() or 0.0)
     assert r.state is State.MASTER
     drain(r)
+    sent, zeros = r.stats.advert_sent, r.stats.pri_zero_sent
     r.tracker_changed("chk", False, 30.0)
     effects = drain(r)
-    assert of(effects, fx.SendAdvert)[0].priority == 0
-    assert of(effects, fx.DelVips)
+    # keepalived 2.2.7 (measured: track_file, track_script, track_interface): two priority-0
+    # adverts, before the VIP goes; one 'sent 0 priority' line and one in its counter
+    assert [(a.priority, a.said) for a in of(effects, fx.SendAdvert)] == [(0, False), (0, True)]
+    assert effects.index(of(effects, fx.SendAdvert)[1]) < effects.index(of(effects, fx.DelVips)[0])
+    assert (r.stats.advert_sent - sent, r.stats.pri_zero_sent - zeros) == (2, 1)
     assert r.state is State.FAULT and r.get_timer() is None
+
+
+def test_a_fault_goodbye_to_unicast_peers_is_said_once() -> None:
+    peers = (UnicastPeer(PEER), UnicastPeer(LOW_PEER))
+    r = router(unicast_peers=peers, tracks=(Track("chk", TrackKind.SCRIPT, 0),))
+    r.tracker_changed("chk", True, 0.0)
+    r.handle_timer(r.get_timer() or 0.0)
+    drain(r)
+    r.tracker_changed("chk", False, 30.0)
+    byes = of(drain(r), fx.SendAdvert)
+    assert [(a.dst, a.said) for a in byes] == [(PEER, False), (LOW_PEER, False), (PEER, False), (LOW_PEER, True)]
+
+
+def test_a_backup_says_which_lower_priority_adverts_it_discards() -> None:
+    """keepalived: '(VI_1) received lower priority (90) advert from 192.0.2.2 - discarding' for
+    each one; vrrpkit at most twice an advert interval, so a flood of them is no flood of lines."""
+    r = router(priority=150)
+    assert r.state is State.BACKUP
+    drain(r)
+    receive(r, advert(90), 0.5)
+    (said,) = of(drain(r), fx.Remarked)
+    assert said == fx.Remarked("VI_1", fx.Remark.LOWER_PRIORITY, PEER, 90)
+    assert said.text() == "received lower priority (90) advert from 192.0.2.2 - discarding"
+    for k in range(50):  # a flood within half an interval: not one more line
+        receive(r, advert(90), 0.51 + k * 0.008)
+    assert not of(drain(r), fx.Remarked)
+    receive(r, advert(90), 1.5)  # the next one a lower master sends, an interval later
+    assert len(of(drain(r), fx.Remarked)) == 1
+    receive(r, advert(150), 2.0)  # not lower: followed, nothing said
+    assert not of(drain(r), fx.Remarked)
 
 
 def test_link_down_master_releases_without_sending() -> None:

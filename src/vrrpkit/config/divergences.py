@@ -52,6 +52,15 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "right after its claim (takeover-claim) when the answer to the claim was lost (docs/reliability.md)",
     ),
     Divergence(
+        key="backup-lower-priority-line",
+        direction="runtime",
+        vrrpkit="a BACKUP that may preempt logs '(VI_x) received lower priority (N) advert from A - discarding' "
+        "at most twice in any advert interval",
+        keepalived_2_2_7="logs the line for every lower-priority advert it discards",
+        why="a master advertising every interval is said every time (as keepalived), a flood of lower-priority "
+        "adverts is not a flood of log lines (drop-log-rate-limit)",
+    ),
+    Divergence(
         key="takeover-claim",
         direction="runtime",
         vrrpkit="a BACKUP whose master outranks it sends its own advert half its skew time before "

@@ -42,6 +42,7 @@ class SendAdvert:
     data: bytes  # the VRRP message; the I/O layer adds the IP header
     priority: int
     ttl: int = 255  # TTL / hop limit (unicast_ttl changes it for unicast adverts)
+    said: bool = True  # logged ('sent 0 priority' for a goodbye); keepalived sends some goodbyes unsaid
 
 
 class VipCause(StrEnum):
@@ -118,12 +119,18 @@ class Remark(StrEnum):
 
     HELD = "Receive advertisement timeout"  # Master_Down ran out, but the sync group holds us
     PRIORITY_ZERO = "Backup received priority 0 advertisement"  # the master said goodbye
+    LOWER_PRIORITY = "received lower priority ({priority}) advert from {src} - discarding"  # we may preempt it
 
 
 @dataclass(frozen=True)
 class Remarked:
     instance: str
     remark: Remark
+    src: IPAddress | None = None  # the advert's sender, for a remark that names it
+    priority: int = 0  # and its priority
+
+    def text(self) -> str:
+        return self.remark.value.format(src=self.src, priority=self.priority)
 
 
 @dataclass(frozen=True)

@@ -218,8 +218,8 @@ class Receiving:
     # What this half of the router sets; the rest of the router's slots are `VirtualRouter`'s.
     __slots__ = (
         "_answer_after", "_answered", "_claimed", "_garp_lower_pending", "_hot", "_last_answer", "_lead",
-        "_master_advert", "_master_advert_prio", "_master_left", "_mdi", "_old_checksum", "_preempt_end",
-        "_rival", "_superior",
+        "_lower_said", "_master_advert", "_master_advert_prio", "_master_left", "_mdi", "_old_checksum",
+        "_preempt_end", "_rival", "_superior",
         "master_address", "master_adver_int_cs", "master_priority", "only_timer_moved", "wants_master",
     )  # fmt: skip
 
@@ -246,6 +246,7 @@ class Receiving:
     _master_advert_prio: int
     _answer_after: float  # no answer to a lower priority before this time
     _last_answer: float  # when we last answered one
+    _lower_said: float  # when a BACKUP last logged a lower priority it discarded
     _claimed: bool  # this Master_Down sent a claim (`_claim`)
     _lead: float  # how much earlier than the RFC's the Master_Down deadline is set: 0 or `claim_lead`
     _master_left: bool  # the master's last word was priority 0: nobody will answer a claim
@@ -504,6 +505,11 @@ class Receiving:
                 self._deadlines[Timer.PREEMPT_DELAY] = now + cfg.preempt_delay_cs / 100
             self._accept_master(adv, src, now)
             self.wants_master = False
+        elif now - self._lower_said >= cfg.advert_int_cs / 200:
+            # discarded: keepalived says so for each one; we at most twice an advert interval (a
+            # lower master advertising every interval is said every time, a flood is not a flood of lines)
+            self._lower_said = now
+            self._effects.append(fx.Remarked(self.name, fx.Remark.LOWER_PRIORITY, src, adv.priority))
 
     def _accept_master(self, adv: Advertisement, src: IPAddress, now: float) -> None:
         if self.config.version == 3:

@@ -5,13 +5,12 @@ or logs. Outputs are effects pulled with ``effects()``; the next deadline is ``g
 Where keepalived and the RFC differ, keepalived wins (reference section 3): an advert and re-GARP in
 answer to a lower priority, owner still listening, VIP-list mismatch only counted, real MAC.
 
-Two divergences on purpose (docs/divergences.md): the answer to a lower priority goes out at most
-twice in any advert interval, so a flood of lower-priority adverts never makes this router a flood
-of adverts and GARPs, while a rival advertising every interval is answered every time; and a BACKUP
-asks a silent master that outranks it (its own advert, `CLAIM_LEAD` early) before it takes over.
+Two divergences on purpose (docs/divergences.md): a lower priority is answered at most twice in any
+advert interval (a flood of them never makes us a flood of adverts and GARPs), and a BACKUP asks a
+silent master that outranks it (its own advert, `CLAIM_LEAD` early) before it takes over.
 
-Received datagrams are judged once per distinct packet (`vrrpkit.core.receive.Judge`: a master
-resends identical bytes, a flood repeats one packet); what depends on state runs for each one.
+Datagrams are judged once per distinct packet (`vrrpkit.core.receive.Judge`: a master resends the
+same bytes, a flood repeats one); what depends on state runs for each one.
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ class VirtualRouter(Receiving):
         self._tracks: dict[str, TrackValue] = {track.name: initial_value(track) for track in cfg.tracks}
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
         self._said_goodbye = False  # this mastership's priority-0 adverts already went out (`goodbye`)
-        self._answer_after = self._last_answer = float("-inf")
+        self._answer_after = self._last_answer = self._lower_said = float("-inf")
         self._claimed = self._master_left = False
         self._preempt_end = float("inf")  # when the preempt delay ended (lower adverts discarded since)
         self._lead = 0.0
@@ -377,9 +376,11 @@ class VirtualRouter(Receiving):
             self._deadlines[Timer.ADVERT] = now + self.config.advert_int_cs / 100
 
     def _enter_fault(self, event: Event, now: float, reason: str) -> None:
-        if self.state is State.MASTER and self._link_up:
-            # keepalived sends priority 0 on leaving MASTER for FAULT so a backup need not wait.
-            self._send_advert(now, PRIORITY_STOP)
+        if self.state is State.MASTER and self._link_up:  # priority 0: a backup need not wait
+            own = event is not Event.SYNC_FAULT
+            self._effects += announce.goodbyes(self._own_adverts(PRIORITY_STOP), own)
+            self.stats.advert_sent += 1 + own
+            self.stats.pri_zero_sent += own  # keepalived counts the logged one
         self._transition(event, now, reason)
 
     def _transition(self, event: Event, now: float, reason: str) -> None:
@@ -432,8 +433,7 @@ class VirtualRouter(Receiving):
         self.stats.release_master += 1
         for timer in (Timer.ADVERT, Timer.GARP_REPEAT, Timer.GARP_REFRESH, Timer.GARP_EXTRA):
             self._deadlines.pop(timer, None)
-        self.master_address = None
-        self.master_priority = None
+        self.master_address = self.master_priority = None
         self._emit(fx.DelVips(self.name, cfg.vip_interface, cfg.vips + cfg.excluded_vips))
 
     def set_group_view(

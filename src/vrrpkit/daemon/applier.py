@@ -166,7 +166,7 @@ class EffectApplier:
         elif isinstance(effect, fx.Mismatch):
             self._mismatch(inst, effect)
         elif isinstance(effect, fx.Remarked):
-            log.info("(%s) %s", inst.name, effect.remark.value, extra=_fields(inst))
+            log.info("(%s) %s", inst.name, effect.text(), extra=_fields(inst))
         elif isinstance(effect, fx.ClaimAnswered):
             # vrrpkit's own line (keepalived would have taken over here, and given the VIP back)
             log.warning("(%s) Master %s (priority %s) silent for a Master_Down interval, then answered our claim: "
@@ -271,7 +271,7 @@ class EffectApplier:
         """The log line of one advert `send_advert` sent (or could not send)."""
         if error is not None:
             log.warning("(%s) send advert error %s (%s) dst=%s", inst.name, error.errno, error.strerror, effect.dst)
-        elif effect.priority == 0:
+        elif effect.priority == 0 and effect.said:
             log.info("(%s) sent 0 priority", inst.name, extra=_fields(inst))
 
     _send = send_advert
@@ -298,7 +298,7 @@ class EffectApplier:
                 if error is not None:
                     name = effect.instance
                     log.warning("(%s) send advert error %s (%s) dst=%s", name, error.errno, error.strerror, effect.dst)
-                elif effect.priority == 0:
+                elif effect.priority == 0 and effect.said:
                     log.info("(%s) sent 0 priority", effect.instance)
 
     def act_ahead(self, first: Datagram, routes: list[list[Instance]], now: float) -> None:

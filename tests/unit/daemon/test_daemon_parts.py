@@ -4,6 +4,7 @@ bookkeeping, each against recording fakes, no root and no loop needed."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from ipaddress import ip_address, ip_interface
 from typing import Any
 
@@ -188,6 +189,19 @@ def test_adverts_leave_by_the_socket_of_their_interface_and_family() -> None:
     a.apply(inst, fx.SendAdvert("VI_1", "eth0", ME, ip_address("224.0.0.18"), b"adv", 100))
     a.apply(inst, fx.SendAdvert("VI_1", "eth1", ME, ip_address("224.0.0.18"), b"lost", 100))  # no socket: skipped
     assert fake.sockets[("eth0", 4)].sent == [(b"adv", ip_address("224.0.0.18"), ME)]
+
+
+def test_goodbyes_sent_unsaid_are_not_logged_and_remarks_name_the_sender(caplog: pytest.LogCaptureFixture) -> None:
+    a, _ = applier(FakeOs())
+    inst = instance()
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    bye = fx.SendAdvert("VI_1", "eth0", ME, ip_address("224.0.0.18"), b"bye", 0, said=False)
+    a.apply(inst, bye)  # keepalived's unlogged one (a fault's first, a sync group's)
+    assert "sent 0 priority" not in caplog.text
+    a.apply(inst, replace(bye, said=True))
+    assert caplog.text.count("(VI_1) sent 0 priority") == 1
+    a.apply(inst, fx.Remarked("VI_1", fx.Remark.LOWER_PRIORITY, ip_address("192.0.2.2"), 90))
+    assert "(VI_1) received lower priority (90) advert from 192.0.2.2 - discarding" in caplog.text
 
 
 def test_garp_is_paced_when_vrrp_garp_interval_is_set() -> None:
