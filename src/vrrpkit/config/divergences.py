@@ -61,6 +61,16 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "adverts is not a flood of log lines (drop-log-rate-limit)",
     ),
     Divergence(
+        key="priority-change-advert",
+        direction="runtime",
+        vrrpkit="a MASTER whose effective priority changes (a track weight) advertises the new priority at once, "
+        "and its next adverts an interval apart from then",
+        keepalived_2_2_7="at its next advert (measured: 150 to 90 at 5.00 s, advertised at 5.43 s)",
+        why="a rise reaches a backup whose Master_Down is running out (it discarded our lower adverts) before it "
+        "takes over: measured, keepalived's backup took the VIP 20 ms after the rise and gave it back at the "
+        "master's answer; a fall changes nothing for a backup (it discards the lower advert either way)",
+    ),
+    Divergence(
         key="takeover-claim",
         direction="runtime",
         vrrpkit="a BACKUP whose master outranks it sends its own advert half its skew time before "

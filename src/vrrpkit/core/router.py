@@ -322,8 +322,8 @@ class VirtualRouter(Receiving):
         return self.state is State.INIT and waiting_for_scripts(self.config, self._tracks)
 
     def _evaluate(self, now: float, announce: bool = False) -> None:
-        """Re-derive priority and fault state after any input changed. A master advertises at once
-        when its priority changed, or when `announce` says its advert did (a reload); a BACKUP's
+        """Re-derive priority and fault state after any input changed. A master advertises at once when
+        its priority changed (priority-change-advert) or `announce` says its advert did (a reload); a BACKUP's
         Master_Down counts again from its master's last advert with the new Skew_Time (keepalived)."""
         old, down = self._priority, self._deadlines.get(_MASTER_DOWN)
         self._priority = self._compute_priority()
