@@ -3,7 +3,8 @@ wrote to its FIFO must be the same bytes.
 
 Sequence: start (BACKUP), MASTER, the reader goes away, a priority change (track_file with
 notify_priority_changes) while nobody reads, a new reader, stop. Then the same with two instances
-in a sync group, for the GROUP lines. About 25 s of namespace time.
+in a sync group, for the GROUP lines; and the notify scripts of such a group (start to stop). About
+30 s of namespace time.
 """
 
 from __future__ import annotations
@@ -107,4 +108,33 @@ def test_group_lines_are_keepalived_lines(make_lab: MakeLab) -> None:
     keepalived, vrrpkit = grouped(lab, "keepalived"), grouped(lab, "vrrpkit")
     print("\nkeepalived:\n" + "\n".join(keepalived) + "\nvrrpkit:\n" + "\n".join(vrrpkit))
     assert keepalived[0] == 'GROUP "G1" BACKUP 0' and keepalived[-1] == 'GROUP "G1" STOP 0'
+    assert vrrpkit == keepalived
+
+
+def group_scripts(lab: Lab, daemon: str) -> list[str]:
+    out = lab.workdir / f"{daemon}-scripts.txt"
+    out.touch()
+    note = f"\"/bin/sh -c 'echo $0 $* >> {out}'\""
+    group = (f"vrrp_sync_group G1 {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    notify {note}\n"
+             f"    notify_stop \"/bin/sh -c 'echo group-stop >> {out}'\"\n}}\n")  # fmt: skip
+    text = group + config(
+        instance(150, version=3, advert_int="0.1", extra=f"notify {note}"),
+        instance(200, name="VI_2", vrid=52, version=3, advert_int="0.1", vips=("192.0.2.101/24",)),
+        globals_="enable_script_security\nscript_user root")
+    proc = start(lab, daemon, text)
+    assert wait_until(lambda: "GROUP G1 MASTER 0" in out.read_text(), 10), (out.read_text(), proc.log()[-2000:])
+    proc.stop(timeout=10)
+    assert wait_until(lambda: "group-stop" in out.read_text() and "STOP" in out.read_text(), 5), out.read_text()
+    time.sleep(0.3)
+    return sorted(out.read_text().splitlines())
+
+
+def test_group_notify_scripts_run_as_keepalived_runs_them(make_lab: MakeLab) -> None:
+    """keepalived 2.2.7 (measured): a group's notify and notify_stop run when the daemon stops
+    (`GROUP G1 STOP 0`); vrrpkit wrote the FIFO line but ran no script. Scripts run side by side,
+    so their lines are compared as a multiset."""
+    lab = make_lab(1)
+    keepalived, vrrpkit = group_scripts(lab, "keepalived"), group_scripts(lab, "vrrpkit")
+    print("\nkeepalived:\n" + "\n".join(keepalived) + "\nvrrpkit:\n" + "\n".join(vrrpkit))
+    assert {"GROUP G1 STOP 0", "group-stop", "INSTANCE VI_1 STOP 150"} <= set(keepalived), keepalived
     assert vrrpkit == keepalived

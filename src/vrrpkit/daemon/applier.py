@@ -184,18 +184,18 @@ class EffectApplier:
 
     def group_changed(self, effect: fx.SyncGroupChanged) -> None:
         """vrrp_sync_group notify_*: once per group transition, with `GROUP name STATE 0`; then the
-        FIFO line and the mail (a group that stops gets `GROUP "G" STOP 0`, as keepalived writes)."""
-        if effect.new is State.INIT:
-            if effect.old is not State.INIT:
-                self.fifos.group(effect.group, "STOP")
-                self.mailer.changed("group", effect.group, State.INIT)
+        FIFO line and the mail (a group that stops: notify_stop and `GROUP "G" STOP 0`, as keepalived)."""
+        stop = effect.new is State.INIT
+        if stop and effect.old is State.INIT:
             return
-        log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value,
-                 extra=fields(group=effect.group, state=effect.new.value))
+        if not stop:
+            log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value,
+                     extra=fields(group=effect.group, state=effect.new.value))  # fmt: skip
+        word = "STOP" if stop else effect.new.value
         if effect.group in self.groups:
-            commands = group_commands(self.scripts.notify_of("group", effect.group), effect.group, effect.new)
+            commands = group_commands(self.scripts.notify_of("group", effect.group), effect.group, word)
             self.notifier.run(f"group:{effect.group}", commands)
-        self.fifos.group(effect.group, effect.new.value)
+        self.fifos.group(effect.group, word)
         self.mailer.changed("group", effect.group, effect.new)
 
     def write_states(self, instances: Iterable[Instance], groups: Iterable[SyncGroup]) -> None:

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from vrrpkit.core.effects import NotifyKind
-from vrrpkit.core.state import State
 from vrrpkit.io.scripts import Script
 
 log = logging.getLogger("vrrpkit")
@@ -38,14 +37,16 @@ def instance_commands(notify: Mapping[str, Script], instance: str, kind: NotifyK
     return commands
 
 
-def group_commands(notify: Mapping[str, Script], group: str, state: State) -> list[Command]:
+def group_commands(notify: Mapping[str, Script], group: str, word: str) -> list[Command]:
+    """`word`: MASTER, BACKUP, FAULT, or STOP when the group stops (notify_stop, and the generic
+    notify with `GROUP name STOP 0`, as keepalived 2.2.7 runs them at its stop; measured)."""
     commands: list[Command] = []
-    specific = notify.get(state.value.lower())
+    specific = notify.get(word.lower())
     if specific is not None:
         commands.append((specific, []))
     generic = notify.get("notify")
     if generic is not None:
-        commands.append((generic, ["GROUP", group, state.value, "0"]))
+        commands.append((generic, ["GROUP", group, word, "0"]))
     return commands
 
 

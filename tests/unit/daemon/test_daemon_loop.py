@@ -341,7 +341,7 @@ vrrp_sync_group G {
 
     _, runner = drive(tmp_path, text, body)
     group = [n.removeprefix("group ") for n in notifies(runner) if n.startswith("group ")]
-    assert group == ["GROUP G BACKUP 0", "GROUP G MASTER 0", "GROUP G BACKUP 0"]
+    assert group == ["GROUP G BACKUP 0", "GROUP G MASTER 0", "GROUP G BACKUP 0", "GROUP G STOP 0"]  # and the stop
 
 
 def test_status_snapshot_round_trips_through_json(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def test_master_rx_lower_pri_has_no_generic_call() -> None:
 
 def test_group_notify_passes_priority_zero() -> None:
     notify = {"backup": S("/x/b.sh"), "notify": S("/x/all.sh")}
-    assert group_commands(notify, "G", State.BACKUP) == [
+    assert group_commands(notify, "G", "BACKUP") == [
         (S("/x/b.sh"), []),
         (S("/x/all.sh"), ["GROUP", "G", "BACKUP", "0"]),
     ]
@@ -264,7 +264,8 @@ def test_quiet_drops_are_not_logged_and_mismatches_are_logged_once_a_hundred(
     assert caplog.text.count("interval mismatch") == 2 and inst.mismatches == {"interval": 150}
 
 
-def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> None:
+def test_group_change_runs_the_group_scripts_once_and_a_stop_runs_them_with_stop() -> None:
+    """keepalived 2.2.7 at its stop (measured): the group's notify runs with `GROUP G1 STOP 0`."""
     runner = FakeRunner()
     a, _ = applier(FakeOs(), runner)
     group = SyncGroupConfig("G", ("A", "B"), (("notify", "/bin/echo", ()),))
@@ -275,9 +276,13 @@ def test_group_change_runs_the_group_scripts_once_and_init_runs_nothing() -> Non
     async def go() -> None:
         a.apply(instance(), fx.SyncGroupChanged("G", State.BACKUP, State.MASTER))
         a.apply(instance(), fx.SyncGroupChanged("G", State.MASTER, State.INIT))
+        a.apply(instance(), fx.SyncGroupChanged("G", State.INIT, State.INIT))  # never started: nothing
 
     asyncio.run(go())
-    assert runner.queued == [("group:G", ["/bin/echo", "GROUP", "G", "MASTER", "0"])]
+    assert runner.queued == [
+        ("group:G", ["/bin/echo", "GROUP", "G", "MASTER", "0"]),
+        ("group:G", ["/bin/echo", "GROUP", "G", "STOP", "0"]),
+    ]
 
 
 # --- split brain bookkeeping ------------------------------------------------------------------------
