@@ -182,15 +182,22 @@ class EffectApplier:
         elif isinstance(effect, fx.SyncGroupChanged):
             self.group_changed(effect)
 
-    def group_changed(self, effect: fx.SyncGroupChanged) -> None:
+    def group_said(self, effect: fx.SyncGroupChanged) -> None:
+        """The group's line: keepalived logs it as the group starts to move its members, before
+        their lines, and runs the group's scripts after them (`group_changed(said=True)`); none
+        for its first BACKUP (measured), none at a stop."""
+        if effect.new is not State.INIT and (effect.old, effect.new) != (State.INIT, State.BACKUP):
+            log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value,
+                     extra=fields(group=effect.group, state=effect.new.value))  # fmt: skip
+
+    def group_changed(self, effect: fx.SyncGroupChanged, said: bool = False) -> None:
         """vrrp_sync_group notify_*: once per group transition, with `GROUP name STATE 0`; then the
         FIFO line and the mail (a group that stops: notify_stop and `GROUP "G" STOP 0`, as keepalived)."""
         stop = effect.new is State.INIT
         if stop and effect.old is State.INIT:
             return
-        if not stop:
-            log.info("VRRP_Group(%s) Syncing instances to %s state", effect.group, effect.new.value,
-                     extra=fields(group=effect.group, state=effect.new.value))  # fmt: skip
+        if not said:
+            self.group_said(effect)
         word = "STOP" if stop else effect.new.value
         if effect.group in self.groups:
             commands = group_commands(self.scripts.notify_of("group", effect.group), effect.group, word)

@@ -41,7 +41,7 @@ from vrrpkit.core import effects as fx
 from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon.instance import Instance
-from vrrpkit.daemon.sayings import Saying, Sayings
+from vrrpkit.daemon.sayings import Saying, Sayings, said_in_order
 
 if TYPE_CHECKING:
     from vrrpkit.daemon.applier import EffectApplier, SocketKey
@@ -480,20 +480,13 @@ class Cycle:
             [act(inst, e) for e in effects if isinstance(e, _URGENT) and not (removals_first and type(e) is fx.DelVips)]
             for inst, effects in later
         ]
-        hurry = False  # a takeover: what is said waits behind input (the old master's answer)
-        apply = self._apply
-        for (inst, effects), said in zip(later, acted, strict=True):
-            rest: list[Saying] = []
-            for effect in effects:
-                kind = type(effect)
-                if isinstance(effect, fx.StateChanged):
-                    sayings.append(partial(apply, inst, effect))
-                    hurry = hurry or effect.new is State.MASTER
-                elif kind not in _URGENT and kind is not fx.SendAdvert:
-                    rest.append(partial(apply, inst, effect))
-            sayings += said
-            sayings += rest
-        sayings += [partial(self._apply_group, e) for e in group_effects if not _first_group_state(e)]
+        # hurry: a takeover, what is said waits behind input (the old master's answer)
+        own, moved, hurry = said_in_order(zip(later, acted, strict=True), self._apply, _URGENT)
+        moves = [e for e in group_effects if not _first_group_state(e)]
+        sayings += own
+        sayings += [partial(self._apply_group, e, True) for e in moves]  # the group's line
+        sayings += moved
+        sayings += [partial(self._apply_group, e, False) for e in moves]  # its scripts, FIFO, mail
         deadline_of, live = self._deadline_of, self.instances
         earliest, first = None, None
         for name, inst in touched.items():
@@ -523,10 +516,14 @@ class Cycle:
         except Exception:  # an OS hiccup on one effect must not stop the protocol loop
             log.exception("(%s) failed to apply %s", inst.name, type(effect).__name__)
 
-    def _apply_group(self, effect: fx.Effect) -> None:
+    def _apply_group(self, effect: fx.Effect, line: bool | None = None) -> None:
+        """`line`: True the log line alone, False the rest alone (sayings.said_in_order), None both."""
         try:
             if isinstance(effect, fx.SyncGroupChanged):
-                self.applier.group_changed(effect)
+                if line:
+                    self.applier.group_said(effect)
+                else:
+                    self.applier.group_changed(effect, said=line is False)
         except Exception:
             log.exception("failed to apply %s", type(effect).__name__)
 

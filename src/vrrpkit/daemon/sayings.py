@@ -24,7 +24,14 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from vrrpkit.core import effects as fx
+from vrrpkit.core.state import Event, State
+
+if TYPE_CHECKING:
+    from vrrpkit.daemon.instance import Instance
 
 log = logging.getLogger("vrrpkit")
 
@@ -94,3 +101,35 @@ def _say(item: Saying) -> None:
         item()
     except Exception:  # a failing line or script costs itself, never the loop or the next saying
         log.exception("error while reporting a change")
+
+
+_GROUP_MOVES = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT})
+Block = tuple[tuple["Instance", list[fx.Effect]], list[Saying]]
+
+
+def said_in_order(
+    blocks: Iterable[Block], apply: Callable[[Instance, fx.Effect], None], done: tuple[type, ...]
+) -> tuple[list[Saying], list[Saying], bool]:
+    """What one wake-up did, said in keepalived's order. `blocks`: each touched instance with its
+    effects and the sayings of its VIPs and GARPs (`done`: the effects those are of, applied).
+    Per instance its state lines and remarks as they happened, then its VIP and GARP lines, then
+    the rest (history, notify scripts); a member its sync group moved is said from that move on
+    in the second list, for after the group's line: keepalived 2.2.7 logs '(VI_1) Receive
+    advertisement timeout', '(VI_1) Entering MASTER STATE', 'VRRP_Group(G1) Syncing instances
+    to MASTER state', '(VI_2) Entering MASTER STATE' (measured). And whether one is a takeover."""
+    own: list[Saying] = []
+    moved: list[Saying] = []
+    takeover = False
+    for (inst, effects), said in blocks:
+        lines, rest = own, []
+        for effect in effects:
+            if isinstance(effect, fx.StateChanged | fx.Remarked):
+                if isinstance(effect, fx.StateChanged):
+                    takeover = takeover or effect.new is State.MASTER
+                    lines = moved if effect.event in _GROUP_MOVES else lines
+                lines.append(partial(apply, inst, effect))
+            elif not isinstance(effect, done) and type(effect) is not fx.SendAdvert:
+                rest.append(partial(apply, inst, effect))
+        lines += said
+        lines += rest
+    return own, moved, takeover

@@ -285,6 +285,18 @@ def test_group_change_runs_the_group_scripts_once_and_a_stop_runs_them_with_stop
     ]
 
 
+def test_a_group_s_first_backup_is_not_said_as_syncing(caplog: pytest.LogCaptureFixture) -> None:
+    """keepalived 2.2.7 logs no 'Syncing instances to BACKUP state' as a group starts (its notify
+    runs); a group that starts in FAULT, or moves later, is said (measured)."""
+    a, _ = applier(FakeOs())
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    a.group_changed(fx.SyncGroupChanged("G", State.INIT, State.BACKUP))
+    assert "Syncing" not in caplog.text
+    a.group_changed(fx.SyncGroupChanged("G", State.INIT, State.FAULT))
+    a.group_changed(fx.SyncGroupChanged("G", State.BACKUP, State.MASTER), said=True)  # said apart (cycle)
+    assert caplog.text.count("Syncing") == 1 and "VRRP_Group(G) Syncing instances to FAULT state" in caplog.text
+
+
 # --- split brain bookkeeping ------------------------------------------------------------------------
 
 

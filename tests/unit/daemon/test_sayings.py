@@ -112,3 +112,33 @@ def test_for_the_answer_window_after_a_takeover_the_loop_only_polls() -> None:
     assert said == ["Entering MASTER STATE"]
     sayings.flush()
     assert said == ["Entering MASTER STATE", "setting VIPs"]
+
+
+def test_a_group_s_members_are_said_around_its_line_as_keepalived_logs_them() -> None:
+    """keepalived 2.2.7 (measured): '(VI_1) Receive advertisement timeout' (held), '(VI_2) Receive
+    advertisement timeout', '(VI_2) Entering MASTER STATE' and its VIP lines, 'VRRP_Group(G1)
+    Syncing instances to MASTER state', then '(VI_1) Entering MASTER STATE'. vrrpkit said VI_1's
+    Entering line before its own timeout line, and the group's line last."""
+    from types import SimpleNamespace
+
+    from vrrpkit.core import effects as fx
+    from vrrpkit.core.state import Event, State
+    from vrrpkit.daemon.sayings import said_in_order
+
+    vi1, vi2 = SimpleNamespace(name="VI_1"), SimpleNamespace(name="VI_2")
+    held = fx.Remarked("VI_1", fx.Remark.HELD)
+    synced = fx.StateChanged("VI_1", State.BACKUP, State.MASTER, Event.SYNC_MASTER, "sync", 1.0)
+    timed_out = fx.StateChanged("VI_2", State.BACKUP, State.MASTER, Event.MASTER_DOWN, "timeout", 1.0)
+    notify = fx.Notify("VI_1", fx.NotifyKind.MASTER, 100)
+    heard: list[str] = []
+
+    def said(text: str) -> Callable[[], None]:
+        return lambda: heard.append(text)
+
+    blocks = [((vi1, [held, synced, notify]), [said("VI_1 VIPs")]), ((vi2, [timed_out]), [said("VI_2 VIPs")])]
+    own, moved, takeover = said_in_order(blocks, lambda inst, e: heard.append(f"{inst.name} {type(e).__name__}"), ())
+    for saying in [*own, said("group"), *moved]:
+        saying()
+    assert takeover
+    assert heard == ["VI_1 Remarked", "VI_2 StateChanged", "VI_2 VIPs", "group",
+                     "VI_1 StateChanged", "VI_1 VIPs", "VI_1 Notify"]  # fmt: skip
