@@ -5,7 +5,8 @@ Measured first (ad hoc: track_file, track_script and track_interface, alone and 
 and a reload adding a failing script): keepalived sends two priority-0 adverts for an instance
 whose own tracker failed (its leave_master sends one, restore_interface another, the only one it
 logs, 'sent 0 priority'), and one, unlogged, for a member its sync group takes along. vrrpkit sent
-one for each and logged both. On the way there, h1 starts as BACKUP beside h2's lower priority:
+one for each and logged both, its goodbye's line before the FAULT line and the group's line after
+its member's. On the way there, h1 starts as BACKUP beside h2's lower priority:
 keepalived says '(VI_1) received lower priority (100) advert from 192.0.2.2 - discarding' for each
 of h2's adverts until it takes over; vrrpkit said nothing. About 25 s."""
 
@@ -67,3 +68,8 @@ def test_a_fault_of_its_own_says_goodbye_twice_and_the_group_s_member_once(
     after = proc.log()[mark:]
     assert goodbyes == {61: 2, 62: 1}, (daemon, goodbyes, after)
     assert after.count("(VI_1) sent 0 priority") == 1 and "(VI_2) sent 0 priority" not in after, after
+    # and keepalived's order of lines: the fault, its goodbye, the group, the member it took along
+    order = ["(VI_1) Entering FAULT STATE", "(VI_1) sent 0 priority", "VRRP_Group(G1) Syncing instances to FAULT",
+             "(VI_2) Entering FAULT STATE"]  # fmt: skip
+    at = [after.find(line) for line in order]
+    assert -1 not in at and at == sorted(at), (daemon, after)

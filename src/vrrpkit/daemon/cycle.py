@@ -471,15 +471,17 @@ class Cycle:
         # What the network sees first: adverts of every instance (a new master's before its VIP, as
         # keepalived sends it: the old master answers it at once, and a double holding ends the
         # sooner), then VIPs and GARPs; what is said of it all comes after, in keepalived's order
-        # per instance: the state lines, the VIP and GARP lines, the rest (history, notify scripts)
+        # per instance: the state lines, the advert ('sent 0 priority'), VIP and GARP lines, the rest
+        acted: list[list[Saying]] = []
         for inst, effects in later:
+            lines: list[Saying] = []
             for effect in effects:
-                if type(effect) is fx.SendAdvert:
-                    send(inst, effect)
-        acted = [
-            [act(inst, e) for e in effects if isinstance(e, _URGENT) and not (removals_first and type(e) is fx.DelVips)]
-            for inst, effects in later
-        ]
+                if type(effect) is fx.SendAdvert and ((error := send(inst, effect, True)) or effect.priority == 0):
+                    lines.append(partial(self.applier.said, inst, effect, error))
+            acted.append(lines)
+        for (inst, effects), lines in zip(later, acted, strict=True):
+            lines += [act(inst, e) for e in effects
+                      if isinstance(e, _URGENT) and not (removals_first and type(e) is fx.DelVips)]  # fmt: skip
         # hurry: a takeover, what is said waits behind input (the old master's answer)
         own, moved, hurry = said_in_order(zip(later, acted, strict=True), self._apply, _URGENT)
         moves = [e for e in group_effects if not _first_group_state(e)]
