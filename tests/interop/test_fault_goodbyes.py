@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from kaconf import GROUP, inst
 from needs import KEEPALIVED
 
 from vrrpkit.lab import Lab
@@ -27,16 +28,9 @@ pytestmark = KEEPALIVED
 MakeLab = Callable[..., Lab]
 
 
-def inst(name: str, vrid: int, prio: int, extra: str = "") -> str:
-    return (f"vrrp_instance {name} {{\n state BACKUP\n interface eth0\n virtual_router_id {vrid}\n"
-            f" priority {prio}\n advert_int 1\n virtual_ipaddress {{\n  198.51.100.{vrid}/32\n }}\n"
-            f"{extra}}}\n")  # fmt: skip
-
-
 def h1_conf(track: Path) -> str:
     head = f"global_defs {{\n router_id h1\n}}\nvrrp_track_file tf {{\n file {track}\n weight 0\n}}\n"
-    group = "vrrp_sync_group G1 {\n group {\n  VI_1\n  VI_2\n }\n}\n"
-    return head + group + inst("VI_1", 61, 150, " track_file {\n  tf\n }\n") + inst("VI_2", 62, 150)
+    return head + GROUP + inst("VI_1", 61, 150, " track_file {\n  tf\n }\n") + inst("VI_2", 62, 150)
 
 
 @pytest.mark.parametrize("daemon", ["keepalived", "vrrpkit"])

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from kaconf import GROUP, inst
 from needs import KEEPALIVED
 
 from vrrpkit.lab import Lab
@@ -21,13 +22,6 @@ pytestmark = KEEPALIVED
 MakeLab = Callable[..., Lab]
 
 
-def inst(name: str, vrid: int, prio: int, extra: str = "") -> str:
-    return (f"vrrp_instance {name} {{\n state BACKUP\n interface eth0\n virtual_router_id {vrid}\n"
-            f" priority {prio}\n advert_int 1\n virtual_ipaddress {{\n  198.51.100.{vrid}/32\n }}\n"
-            f"{extra}}}\n")  # fmt: skip
-
-
-GROUP = "vrrp_sync_group G1 {\n group {\n  VI_1\n  VI_2\n }\n}\n"
 DELAY = " preempt_delay 2\n"
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from kaconf import inst
 from needs import KEEPALIVED
 
 from vrrpkit.lab import Lab
@@ -29,12 +30,6 @@ vrrp_script chk_fail {
  interval 1
 }
 """
-
-
-def inst(name: str, vrid: int, prio: int, extra: str = "") -> str:
-    return (f"vrrp_instance {name} {{\n state BACKUP\n interface eth0\n virtual_router_id {vrid}\n"
-            f" priority {prio}\n advert_int 1\n virtual_ipaddress {{\n  198.51.100.{vrid}/32\n }}\n"
-            f"{extra}}}\n")  # fmt: skip
 
 
 def group(name: str, *members: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from kaconf import inst
 from needs import KEEPALIVED
 
 from vrrpkit.lab import Lab
@@ -40,12 +41,6 @@ vrrp_sync_group G1 {
  }
 }
 """
-
-
-def inst(name: str, vrid: int, prio: int, extra: str = "") -> str:
-    return (f"vrrp_instance {name} {{\n state BACKUP\n interface eth0\n virtual_router_id {vrid}\n"
-            f" priority {prio}\n advert_int 1\n virtual_ipaddress {{\n  198.51.100.{vrid}/32\n }}\n"
-            f"{extra}}}\n")  # fmt: skip
 
 
 FAILING = HEAD + inst("VI_1", 61, 255) + inst("VI_2", 62, 100, " track_script {\n  chk\n }\n")
