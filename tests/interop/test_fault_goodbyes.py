@@ -62,8 +62,8 @@ def test_a_fault_of_its_own_says_goodbye_twice_and_the_group_s_member_once(
     after = proc.log()[mark:]
     assert goodbyes == {61: 2, 62: 1}, (daemon, goodbyes, after)
     assert after.count("(VI_1) sent 0 priority") == 1 and "(VI_2) sent 0 priority" not in after, after
-    # and keepalived's order of lines: the fault, its goodbye, the group, the member it took along
-    order = ["(VI_1) Entering FAULT STATE", "(VI_1) sent 0 priority", "VRRP_Group(G1) Syncing instances to FAULT",
-             "(VI_2) Entering FAULT STATE"]  # fmt: skip
+    # and keepalived's order of lines: the file, the fault, its goodbye, the group, the member it took along
+    order = ["(VI_1): tracked file tf now FAULT state", "(VI_1) Entering FAULT STATE", "(VI_1) sent 0 priority",
+             "VRRP_Group(G1) Syncing instances to FAULT", "(VI_2) Entering FAULT STATE"]  # fmt: skip
     at = [after.find(line) for line in order]
     assert -1 not in at and at == sorted(at), (daemon, after)

@@ -27,6 +27,7 @@ import selectors
 import socket
 import time
 from collections.abc import Callable, Coroutine, Iterable
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -55,7 +56,7 @@ from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.sockets import SocketKey, SocketSet
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.status import dump, status_line
-from vrrpkit.daemon.tracking import Trackers, TrackValue
+from vrrpkit.daemon.tracking import Trackers, TrackValue, file_fault_lines
 from vrrpkit.io import memory
 from vrrpkit.io.eventloop import ReadyFirstSelector
 from vrrpkit.io.script_runner import ScriptRunner
@@ -333,6 +334,10 @@ class Daemon(Reloading, Building, Cycle):
         if not changes:
             return
         for ifname, up in changes:
+            tracked = {inst.name for inst in self.instances.values() if any(
+                t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks)}  # fmt: skip
+            if tracked or any(ifname in watched(inst.cfg) for inst in self.instances.values()):  # keepalived's line
+                self.sayings.say([partial(log.info, "Netlink reports %s %s", ifname, "up" if up else "down")])
             if up:  # keepalived's interface_up: the static addresses and routes on it go back
                 self.applier.routes.interface_up(ifname)
             for inst in self.instances.values():
@@ -345,7 +350,7 @@ class Daemon(Reloading, Building, Cycle):
                     if not up and ifname != inst.cfg.interface:
                         self._retry_at = 0.0  # a VMAC deleted under us: make it again at once, as keepalived
                     inst.router.link_changed(link_up, now)
-                if any(t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks):
+                if inst.name in tracked:
                     inst.router.tracker_changed(ifname, up, now)
         self._drain_all()
 
@@ -367,6 +372,9 @@ class Daemon(Reloading, Building, Cycle):
         self._read_lazy()
         now = self._now()
         for inst in self.instances.values():
+            if isinstance(value, int) and not isinstance(value, bool):
+                lines = file_fault_lines(inst.cfg, inst.router.track_values(), name, value)
+                self.sayings.say([partial(log.info, "%s", line) for line in lines])
             inst.router.tracker_changed(name, value, now)
         self._drain_all()
 

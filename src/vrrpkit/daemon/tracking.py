@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from vrrpkit.config.model import ParseResult, ScriptConfig, TrackFileConfig
 from vrrpkit.control.snapshot import ScriptStatus
 from vrrpkit.core.config import InstanceConfig, TrackKind
+from vrrpkit.core.tracks import FILE_FAULT, file_status
 from vrrpkit.daemon.logsetup import fields
 from vrrpkit.io.inotify import DirWatch
 from vrrpkit.io.script_runner import RiseFall, run_script
@@ -79,6 +80,20 @@ def log_script(tracker: ScriptTracker, before: int | None, changed: bool) -> Non
         return
     why = tracker.error or (f"exited with status {tracker.last_rc}" if tracker.last_rc is not None else "no result")
     log.warning("VRRP_Script(%s) failed (%s)", tracker.name, why, extra=fields(script=tracker.name, status="BAD"))
+
+
+def file_fault_lines(cfg: InstanceConfig, old: Mapping[str, TrackValue], name: str, value: int) -> list[str]:
+    """keepalived's lines when a track_file crosses its fault level for an instance (weight 0 and
+    non-zero, or a weighted value at -254): '(VI_1): tracked file tf now FAULT state', and
+    'leaving FAULT state' when it comes back (measured, keepalived 2.2.7)."""
+    out = []
+    for track in cfg.tracks:
+        if track.kind is TrackKind.FILE and track.name == name:
+            was = file_status(track.weight, track.reverse, int(old.get(name) or 0)) <= FILE_FAULT
+            now = file_status(track.weight, track.reverse, value) <= FILE_FAULT
+            if was != now:
+                out.append(f"({cfg.name}): tracked file {name} {'now' if now else 'leaving'} FAULT state")
+    return out
 
 
 def parse_strtol(text: str) -> int:

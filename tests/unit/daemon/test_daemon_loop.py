@@ -185,7 +185,9 @@ def test_an_advert_that_ends_mastership_ends_the_split_brain_with_it(tmp_path: P
     drive(tmp_path, conf(), body)
 
 
-def test_link_down_is_fault_and_link_up_recovers(tmp_path: Path) -> None:
+def test_link_down_is_fault_and_link_up_recovers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")
         assert fake.links is not None
@@ -196,6 +198,24 @@ def test_link_down_is_fault_and_link_up_recovers(tmp_path: Path) -> None:
         await until(lambda: state(d) in ("BACKUP", "MASTER"))
 
     drive(tmp_path, conf(), body)
+    # keepalived's lines (measured), the interface's before the instance's
+    lines = [r.getMessage() for r in caplog.records if r.name == "vrrpkit"]
+    down, up = lines.index("Netlink reports eth0 down"), lines.index("Netlink reports eth0 up")
+    assert down < lines.index("(VI_1) Entering FAULT STATE") < up
+
+
+def test_a_track_file_says_when_it_faults_an_instance_and_when_it_stops(tmp_path: Path) -> None:
+    """keepalived 2.2.7 (measured): '(VI_1): tracked file tf now FAULT state', then 'leaving'."""
+    from vrrpkit.core.config import InstanceConfig, Track, TrackKind
+    from vrrpkit.daemon.tracking import file_fault_lines
+
+    cfg = InstanceConfig(name="VI_1", interface="eth0", vrid=51, vips=(),
+                         tracks=(Track("tf", TrackKind.FILE, 0), Track("w", TrackKind.FILE, -100)))  # fmt: skip
+    assert file_fault_lines(cfg, {"tf": 0}, "tf", 1) == ["(VI_1): tracked file tf now FAULT state"]
+    assert file_fault_lines(cfg, {"tf": 1}, "tf", 7) == []  # still at fault
+    assert file_fault_lines(cfg, {"tf": 7}, "tf", 0) == ["(VI_1): tracked file tf leaving FAULT state"]
+    assert file_fault_lines(cfg, {"w": 0}, "w", 3) == ["(VI_1): tracked file w now FAULT state"]  # -300: -254
+    assert file_fault_lines(cfg, {"w": 0}, "w", 2) == []  # -200: a weight, no fault
 
 
 def test_a_leftover_vip_from_a_crash_is_removed_at_start(tmp_path: Path) -> None:
