@@ -469,7 +469,8 @@ def test_weight_zero_script_waits_then_faults_and_recovers() -> None:
     r = router(tracks=(Track("chk", TrackKind.SCRIPT, 0),))
     assert r.state is State.INIT and r.get_timer() is None
     r.tracker_changed("chk", True, 2.0)
-    assert r.state is State.BACKUP
+    assert r.state is State.BACKUP and r.transitions[-1][3] == "scripts ran"  # not "startup": no "(init)"
+    assert router().transitions[-1][3] == "startup"
     r.tracker_changed("chk", False, 3.0)
     assert r.state is State.FAULT and r.fault_reason == "tracked script chk failed"
     r.tracker_changed("chk", True, 4.0)

@@ -360,10 +360,10 @@ class VirtualRouter(Receiving):
                 return
             # keepalived 2.2.7 (measured): an owner starts MASTER if its state is MASTER (unset
             # counts), alone or into a MASTER group; in another group, BACKUP for one interval
-            cfg = self.config
+            cfg, late = self.config, now > self.state_since  # late: its scripts kept it waiting
             wants = cfg.owner and cfg.state == "MASTER"
             owner = wants and (self.group is None or self._group_master)
-            self._transition(Event.STARTUP_OWNER if owner else Event.STARTUP, now, "startup")
+            self._transition(Event.STARTUP_OWNER if owner else Event.STARTUP, now, "scripts ran" if late else "startup")
             if self._group_master and not owner:  # in its group's state: a reload of one member
                 self._transition(Event.SYNC_MASTER, now, "sync group is master")  # keeps the VIPs
             elif wants and not owner:  # plus keepalived's VRRP_TIMER_SKEW_MIN

@@ -431,7 +431,9 @@ class EffectApplier:
             log.info("(%s) Master received advert from %s with higher priority %s, ours %d", inst.name,
                      router.master_address, router.master_priority, router.priority, extra=extra)  # fmt: skip
         if effect.new in _LIVE_STATES:
-            suffix = " (init)" if effect.old is State.INIT and effect.new is State.BACKUP else ""
+            # keepalived: "(init)" at start, none for an instance that waited for its scripts (measured)
+            first = effect.old is State.INIT and effect.new is State.BACKUP and effect.reason == "startup"
+            suffix = " (init)" if first else ""
             level = logging.WARNING if effect.new is State.FAULT else logging.INFO
             log.log(level, "(%s) Entering %s STATE%s", inst.name, effect.new.value, suffix, extra=extra)
             if effect.new is State.FAULT:

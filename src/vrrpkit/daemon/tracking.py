@@ -70,8 +70,8 @@ def log_script(tracker: ScriptTracker, before: int | None, changed: bool) -> Non
     """keepalived's lines: "Script `chk` now returning 1" when the exit code changes, then
     "VRRP_Script(chk) failed (exited with status 1)" or "VRRP_Script(chk) succeeded" when the
     rise/fall counter flips. A failure is a warning (``journalctl -p warning`` finds it)."""
-    extra = fields(script=tracker.name)
-    if tracker.last_rc is not None and tracker.last_rc != before:
+    extra = fields(script=tracker.name)  # keepalived counts 0 before the first run (a first 0 is not said)
+    if tracker.last_rc is not None and tracker.last_rc != (before or 0):
         log.info("Script `%s` now returning %d", tracker.name, tracker.last_rc, extra=extra)
     if not changed:
         return

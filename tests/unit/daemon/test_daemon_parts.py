@@ -486,6 +486,21 @@ def test_script_lines_are_keepalived_s(caplog: pytest.LogCaptureFixture) -> None
         "Script `chk` now returning 0", "VRRP_Script(chk) succeeded",
     ]
     assert [r.levelno for r in caplog.records][1] == logging.WARNING
+    caplog.clear()
+    first = ScriptTracker("ok", ScriptConfig("/bin/true"), Script("/bin/true"))
+    first.last_rc = 0
+    first.counter.update(True)
+    log_script(first, None, True)  # a first run that returns 0: keepalived says only that it succeeded
+    assert [r.getMessage() for r in caplog.records] == ["VRRP_Script(ok) succeeded"]
+
+
+def test_a_backup_that_waited_for_its_scripts_is_not_said_to_enter_at_init(caplog: pytest.LogCaptureFixture) -> None:
+    """keepalived 2.2.7 (measured): '(VI_1) Entering BACKUP STATE (init)' at start, but only
+    '(VI_1) Entering BACKUP STATE' when the instance waited in INIT for a weight-0 script."""
+    a, _ = applier(FakeOs())
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    a.apply(instance(), fx.StateChanged("VI_1", State.INIT, State.BACKUP, Event.STARTUP, "scripts ran", 1.0))
+    assert "(VI_1) Entering BACKUP STATE" in caplog.text and "(init)" not in caplog.text
 
 
 def test_dropped_adverts_log_the_first_of_a_kind_then_a_count(caplog: pytest.LogCaptureFixture) -> None:
