@@ -157,7 +157,7 @@ def test_sighup_reload_keeps_the_master(make_lab: MakeLab) -> None:
     second = instance(150, name="VI_2", vrid=52, version=3, advert_int="0.1", vips=("198.51.100.100/24",))
     h1.conf_path.write_text("# reloaded\n" + h1.conf_path.read_text() + second)
     h1.signal(signal.SIGHUP)
-    assert h1.wait_for_log("Reload done", timeout=5), h1.log()
+    assert h1.wait_for_log("Reload complete", timeout=5), h1.log()
     time.sleep(0.5)
     after = instance_status(lab, "h1")
     assert after["state"] == "MASTER" and len(after["transitions"]) == len(before["transitions"])

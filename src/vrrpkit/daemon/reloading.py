@@ -70,7 +70,7 @@ class Reloading:
         """SIGHUP: read and check the files off the loop, then apply (or keep the running config)."""
         from vrrpkit.config import load_files
 
-        log.info("Reloading configuration (SIGHUP)")
+        log.info("Reloading ...")  # keepalived's words, and "Reload complete" at the end
         load = self._load or load_files
 
         def read() -> tuple[ParseResult, ScriptSet]:
@@ -166,7 +166,7 @@ class Reloading:
                 except Exception:
                     log.exception("(%s) failed to change accept mode", inst.name)
         log.info(
-            "Reload done: %d instance(s), %d kept, %d changed in place, %d restarted",
+            "Reload complete: %d instance(s), %d kept, %d changed in place, %d restarted",
             len(self.instances),
             len(plan.keep),
             len(plan.reconfigure),
