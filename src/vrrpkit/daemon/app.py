@@ -127,6 +127,7 @@ class Daemon(Reloading, Building, Cycle):
         self._waited_at = -1e9
         self._status_pending = False
         self._stop = asyncio.Event()
+        self._said_stopping = False
         self._links: LinkEvents | None = None
         self._route_events: RouteEvents | None = None
         self._control = ControlServer(control_path, self._control_request)
@@ -198,20 +199,24 @@ class Daemon(Reloading, Building, Cycle):
         the rest of the stop is the loop's next callback, before anything the wait returned."""
         try:
             if frame is not None and _waiting(frame) and self._loop is not None and not self.stopping:
-                self._farewell()
+                self._farewell(self._say_stopping)
         except Exception:  # the stop itself must still happen
             log.exception("failed to send the priority-0 adverts")
         asyncio.get_running_loop().call_soon_threadsafe(self.request_stop)
 
     def request_stop(self) -> None:
-        said = self._stop.is_set()
         if self._loop is not None and not self.stopping:
             self.applier.release_vips = not self.keep_vips
             # in the signal's own callback: nothing, not even a log line, before the goodbyes
-            self._goodbye(then=None if said else lambda: log.info("Stopping"))
-        elif not said:
-            log.info("Stopping")
+            self._goodbye(then=self._say_stopping)
+        else:
+            self._say_stopping()
         self._stop.set()
+
+    def _say_stopping(self) -> None:
+        if not self._said_stopping:  # once: the signal's handler, the stop, a second SIGTERM
+            self._said_stopping = True
+            log.info("Stopping")
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -97,10 +97,11 @@ class Cycle:
     def _links_changed(self, changes: list[Change], now: float) -> None:
         raise NotImplementedError
 
-    def _farewell(self) -> None:
+    def _farewell(self, first: Callable[[], None] | None = None) -> None:
         """Every master's priority-0 adverts and nothing else: the backups count Skew_Time from
         them, so no log line, no VIP removal, no other instance's stop goes first. Safe to call
-        early (the stop signal's own handler does, when the loop is idle) and again."""
+        early (the stop signal's own handler does, when the loop is idle) and again. `first`: said
+        before their lines ("Stopping", as keepalived logs it, then "(VI_1) sent 0 priority")."""
         now = self._now()
         said: list[tuple[Instance, fx.Effect, OSError | None]] = []
         for inst in self.instances.values():
@@ -112,6 +113,8 @@ class Cycle:
                     error = self.applier.send_advert(inst, effect, quiet=True)
                 said.append((inst, effect, error))
         self.sayings.flush()  # what was still to be said of earlier changes, in order, before the stop's
+        if first is not None:
+            first()
         for inst, effect, error in said:  # now the log lines
             if isinstance(effect, fx.SendAdvert):
                 self.applier.said(inst, effect, error)
@@ -123,9 +126,7 @@ class Cycle:
         removed, notify_stop queued): with many instances, the last goodbye must not wait for
         every VIP removal before it."""
         self.stopping = True
-        self._farewell()
-        if then is not None:  # what the caller does once the goodbyes are out ("Stopping")
-            then()
+        self._farewell(then)  # `then`: said once the goodbyes are out ("Stopping")
         now = self._now()
         for inst in self.instances.values():
             inst.router.shutdown(now)
