@@ -341,7 +341,8 @@ class Daemon(Reloading, Building, Cycle):
         for ifname, up in changes:
             tracked = {inst.name for inst in self.instances.values() if any(
                 t.kind is TrackKind.INTERFACE and t.name == ifname for t in inst.cfg.tracks)}  # fmt: skip
-            if tracked or any(ifname in watched(inst.cfg) for inst in self.instances.values()):  # keepalived's line
+            # keepalived's line, for a tracked or an instance's own interface (not the VMACs we make and set up)
+            if tracked or any(ifname == inst.cfg.interface for inst in self.instances.values()):
                 self.sayings.say([partial(log.info, "Netlink reports %s %s", ifname, "up" if up else "down")])
             if up:  # keepalived's interface_up: the static addresses and routes on it go back
                 self.applier.routes.interface_up(ifname)
