@@ -425,7 +425,7 @@ class EffectApplier:
         extra = _fields(inst, state=effect.new.value, old_state=effect.old.value, event=effect.event.name,
                         reason=effect.reason)  # fmt: skip
         router = inst.router
-        if effect.event is Event.MASTER_DOWN:
+        if effect.event is Event.MASTER_DOWN or effect.event is Event.STARTUP_OWNER:  # an owner: its 1 µs timer
             log.info("(%s) Receive advertisement timeout", inst.name, extra=extra)
         elif effect.event is Event.HIGHER_PRIORITY and router.master_address is not None:
             log.info("(%s) Master received advert from %s with higher priority %s, ours %d", inst.name,

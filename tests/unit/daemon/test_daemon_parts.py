@@ -494,6 +494,16 @@ def test_script_lines_are_keepalived_s(caplog: pytest.LogCaptureFixture) -> None
     assert [r.getMessage() for r in caplog.records] == ["VRRP_Script(ok) succeeded"]
 
 
+def test_an_owner_starting_master_says_its_timeout_first(caplog: pytest.LogCaptureFixture) -> None:
+    """keepalived 2.2.7 (measured, priority 255, state unset): '(VI_1) Receive advertisement
+    timeout', then '(VI_1) Entering MASTER STATE' (its Master_Down is 1 µs), and no BACKUP line."""
+    a, _ = applier(FakeOs())
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    a.apply(instance(), fx.StateChanged("VI_1", State.INIT, State.MASTER, Event.STARTUP_OWNER, "startup", 0.0))
+    lines = [r.getMessage() for r in caplog.records if r.name == "vrrpkit"]
+    assert lines[:2] == ["(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE"]
+
+
 def test_a_backup_that_waited_for_its_scripts_is_not_said_to_enter_at_init(caplog: pytest.LogCaptureFixture) -> None:
     """keepalived 2.2.7 (measured): '(VI_1) Entering BACKUP STATE (init)' at start, but only
     '(VI_1) Entering BACKUP STATE' when the instance waited in INIT for a weight-0 script."""
