@@ -59,12 +59,28 @@ def test_drop_in_a_jumped_to_chain_is_found_with_its_handle() -> None:
     [block] = fw.find_blocks([rs], advert_in())
     where = (block.family, block.table, block.chain, block.base_chain, block.handle)
     assert where == ("ip", "fw", "from_lan", "input", 4)
-    assert block.text == "ip daddr 224.0.0.0/4 ip protocol vrrp drop"
+    assert block.text == "ip daddr 224.0.0.0/4 ip protocol 112 drop"
     assert fw.find_blocks([rs], advert_in(dst=US)) == []  # unicast adverts are not in 224.0.0.0/4
     assert fw.find_blocks([rs], fw.vrrp_packet("in", "eth1", PEER, GROUP)) == []  # other interface: no jump
     assert fw.accept_rule_for(block, "eth0", "in") == (
         'nft insert rule ip fw from_lan position 4 iifname "eth0" meta l4proto 112 accept'
     )
+
+
+def test_the_protocol_s_name_reads_as_its_number() -> None:
+    """The fixtures are what nft prints on a minimal Debian (no /etc/protocols: 112); a host with
+    netbase prints the name instead ("right": "vrrp" in the JSON), and the rule means the same."""
+    for name in ("drop-vrrp-in-jump", "policy-drop-vrrp-accepted"):
+        text = (FIX / f"{name}.json").read_text()
+        assert '"right": 112' in text
+        named = fw.parse_nft_json(text.replace('"right": 112', '"right": "vrrp"'))
+        numbered = nft(name)
+        found = [[(b.table, b.chain, b.handle, b.verdict, b.certain) for b in fw.find_blocks([rs], advert_in())]
+                 for rs in (named, numbered)]  # fmt: skip
+        assert found[0] == found[1]
+    [block] = fw.find_blocks([fw.parse_nft_json((FIX / "drop-vrrp-out.json").read_text().replace(
+        '"right": 112', '"right": "vrrp"'))], advert_out())  # fmt: skip
+    assert (block.hook, block.certain) == ("output", True)
 
 
 def test_output_drop_is_found_and_inbound_is_clean() -> None:
