@@ -32,6 +32,11 @@ def file_status(weight: int, reverse: bool, value: int) -> int:
     return max(FILE_FAULT, min(253, status))
 
 
+def file_fault(track: Track, value: TrackValue) -> bool:
+    """A track_file's value holds the instance in FAULT (weight 0 and non-zero, or a weighted -254)."""
+    return file_status(track.weight, track.reverse, int(value or 0)) <= FILE_FAULT
+
+
 def effective_priority(cfg: InstanceConfig, values: Mapping[str, TrackValue]) -> int:
     """Base plus track weights, clamped to 1..254; 255 for the owner (keepalived: it ignores weights)."""
     if cfg.owner:
@@ -56,8 +61,7 @@ def track_fault(cfg: InstanceConfig, values: Mapping[str, TrackValue]) -> str | 
     for track in cfg.tracks:
         value = values.get(track.name)
         if track.kind is TrackKind.FILE:
-            status = file_status(track.weight, track.reverse, int(value or 0))
-            if status <= FILE_FAULT:
+            if file_fault(track, value):
                 return f"tracked file {track.name} = {value}"
         elif track.weight == 0 and value is not None and bool(value) is track.reverse:
             return f"tracked {track.kind.value} {track.name} {'ok (reverse)' if value else 'failed'}"

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from vrrpkit.config.model import ParseResult, ScriptConfig, TrackFileConfig
 from vrrpkit.control.snapshot import ScriptStatus
 from vrrpkit.core.config import InstanceConfig, TrackKind
-from vrrpkit.core.tracks import FILE_FAULT, file_status
+from vrrpkit.core.tracks import file_fault
 from vrrpkit.daemon.logsetup import fields
 from vrrpkit.io.inotify import DirWatch
 from vrrpkit.io.script_runner import RiseFall, run_script
@@ -89,9 +89,8 @@ def file_fault_lines(cfg: InstanceConfig, old: Mapping[str, TrackValue], name: s
     out = []
     for track in cfg.tracks:
         if track.kind is TrackKind.FILE and track.name == name:
-            was = file_status(track.weight, track.reverse, int(old.get(name) or 0)) <= FILE_FAULT
-            now = file_status(track.weight, track.reverse, value) <= FILE_FAULT
-            if was != now:
+            now = file_fault(track, value)
+            if file_fault(track, old.get(name)) != now:
                 out.append(f"({cfg.name}): tracked file {name} {'now' if now else 'leaving'} FAULT state")
     return out
 
