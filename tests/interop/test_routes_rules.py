@@ -126,4 +126,5 @@ def test_present_exactly_while_master_and_nothing_left_after_stop_or_crash(make_
     restarted = lab.run_vrrpkit("h1", conf(100))
     wait_holders(lab, {"h2"}, 10)
     assert wait_until(lambda: kernel_state(lab, "h1") == static_only, 5), kernel_state(lab, "h1")
-    assert restarted.wait_for_log("removing Virtual Rules and Routes left by an earlier run", 2)
+    assert restarted.wait_for_log("(VI_1) removed leftover 198.51.100.0/26 via 192.0.2.3 dev eth0", 2)
+    assert restarted.wait_for_log("(VI_1) removed leftover 200: from 198.51.100.0/26 lookup 100", 1)

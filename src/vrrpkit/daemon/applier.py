@@ -341,20 +341,23 @@ class EffectApplier:
             self.ports.netlink.add_vip(inst.cfg.device_of(vip), vip)
         if not inst.cfg.accept_mode:
             self._firewall().add(effect.interface, [v.address for v in effect.vips])
-        if effect.cause is fx.VipCause.STATE:  # a reload's additions: the routes are RouteKeeper.configure's
-            self.routes.became_master(inst.name)
+        # a reload's additions: the routes are RouteKeeper.configure's
+        extras = self.routes.became_master(inst.name) if effect.cause is fx.VipCause.STATE else ()
 
         def say() -> None:  # keepalived's words (its -D line), with the addresses: the line people look for
             vips = " ".join(map(str, effect.vips))
             log.info("(%s) setting VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
+            for kind in extras:
+                log.info("(%s) setting Virtual %s", inst.name, kind)
 
         return say
 
     def _del_vips(self, inst: Instance, effect: fx.DelVips) -> Callable[[], None]:
         kept = not self.release_vips  # keepalived -V: VIPs and virtual routes stay when the daemon stops
+        extras: tuple[str, ...] = ()
         if not kept:
             if effect.cause is fx.VipCause.STATE:  # leaving MASTER, not a reload trimming the list
-                self.routes.leaving_master(inst.name)
+                extras = self.routes.leaving_master(inst.name)
             for vip in effect.vips:
                 self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
             if self.firewall is not None and not inst.cfg.accept_mode:
@@ -366,6 +369,8 @@ class EffectApplier:
                 log.info("(%s) leaving VIPs in place (--dont-release-vrrp): %s", inst.name, vips,
                          extra=_fields(inst, vips=vips))  # fmt: skip
             else:
+                for kind in extras:
+                    log.info("(%s) removing Virtual %s", inst.name, kind)
                 log.info("(%s) removing VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
 
         return say

@@ -126,45 +126,43 @@ class RouteKeeper:
         self._static_up = False
 
     def remove_leftovers(self, name: str) -> None:
-        """Before an instance first runs: what a crashed run left must go (it is not MASTER yet)."""
+        """Before an instance first runs: what a crashed run left must go (it is not MASTER yet).
+        Only what the kernel really had is said ('removed leftover ...'): keepalived says '(VI_1)
+        removing Virtual Routes' at every start, with nothing there (docs/divergences.md)."""
         extras = self.extras.get(name)
-        if extras is None or not (extras.virtual_routes or extras.virtual_rules):
+        if extras is None:
             return
-        log.info("(%s) removing Virtual Rules and Routes left by an earlier run", name)
         for rule in extras.virtual_rules:
             self._call("del", name, rule, quiet=True)
         for route in extras.virtual_routes:
             self._call("del", name, route, quiet=True)
 
-    def became_master(self, name: str) -> None:
-        """After the VIPs are set: routes, then rules (keepalived's order)."""
+    def became_master(self, name: str) -> tuple[str, ...]:
+        """After the VIPs are set: routes, then rules (keepalived's order). Returns what to say
+        ('setting Virtual <what>'), which the caller says after the VIPs' line: keepalived says
+        it after 'Entering MASTER STATE', and the state's line waits behind the takeover."""
         extras = self.extras.get(name)
         # held even when empty: it marks a MASTER, so that a reload adding routes swaps them in
         self.held[name] = _Held(extras.virtual_routes, extras.virtual_rules) if extras is not None else _Held()
         if extras is None:
-            return
-        if extras.virtual_routes:
-            log.info("(%s) setting Virtual Routes", name)
+            return ()
         for route in extras.virtual_routes:
             self._call("add", name, route)
-        if extras.virtual_rules:
-            log.info("(%s) setting Virtual Rules", name)
         for rule in extras.virtual_rules:
             self._call("add", name, rule)
+        return _said(("Routes", extras.virtual_routes), ("Rules", extras.virtual_rules))
 
-    def leaving_master(self, name: str) -> None:
-        """Before the VIPs go: rules, then routes. Forgotten first, so our own deletions are not "someone's"."""
+    def leaving_master(self, name: str) -> tuple[str, ...]:
+        """Before the VIPs go: rules, then routes. Forgotten first, so our own deletions are not
+        "someone's". Returns what to say ('removing Virtual <what>', before the VIPs' line)."""
         held = self.held.pop(name, None)
         if held is None:
-            return
-        if held.rules:
-            log.info("(%s) removing Virtual Rules", name)
+            return ()
         for rule in held.rules:
             self._call("del", name, rule)
-        if held.routes:
-            log.info("(%s) removing Virtual Routes", name)
         for route in held.routes:
             self._call("del", name, route)
+        return _said(("Rules", held.rules), ("Routes", held.routes))
 
     # --- deletions by others ----------------------------------------------------------------------------
 
@@ -264,3 +262,8 @@ class RouteKeeper:
                 if quiet:
                     log.info("(%s) removed leftover %s", who, item)
         return changed
+
+
+def _said(*kinds: tuple[str, tuple[Route, ...] | tuple[Rule, ...]]) -> tuple[str, ...]:
+    """The kinds ('Routes', 'Rules') that have anything in them, in the order given."""
+    return tuple(kind for kind, items in kinds if items)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
+import pytest
 from daemon_fakes import FakeOs, FakeRunner, _Fd
 from test_daemon_loop import advert, conf, drive, state, until
 
@@ -103,6 +105,43 @@ def test_leftover_virtual_routes_of_a_crash_are_removed_before_anything_runs(tmp
         assert state(d) == "BACKUP" and not fake.netlink.routes and not fake.netlink.rules
 
     drive(tmp_path, text, body, fake)
+
+
+def test_the_routes_lines_come_in_keepalived_order_and_only_a_real_leftover_is_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """keepalived 2.2.7, measured with the same file (2026-12-02): 'Entering MASTER STATE', 'setting
+    VIPs.', 'setting Virtual Routes'; at a step-down 'Entering BACKUP STATE', 'removing Virtual
+    Routes', 'removing VIPs.'. vrrpkit said the routes' lines when it installed them, before the
+    takeover's own lines, and 'removing Virtual Rules and Routes left by an earlier run' at every
+    start, with nothing left."""
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        fake.sockets[("eth0", 4)].deliver(advert(200), "192.0.2.2")
+        await until(lambda: state(d) == "BACKUP")
+
+    drive(tmp_path, conf(extra=ROUTES), body)
+    lines = [r.getMessage() for r in caplog.records if r.name == "vrrpkit" and r.getMessage().startswith("(VI_1)")]
+    assert not [line for line in lines if "leftover" in line or "earlier run" in line]  # nothing was there
+    wanted = ["Entering MASTER STATE", "setting VIPs.", "setting Virtual Routes", "setting Virtual Rules",
+              "Entering BACKUP STATE", "removing Virtual Rules", "removing Virtual Routes", "removing VIPs."]
+    at = lines.index("(VI_1) Receive advertisement timeout")
+    for w in wanted:  # each after the one before
+        at = next((i for i in range(at + 1, len(lines)) if lines[i].startswith(f"(VI_1) {w}")), -1)
+        assert at >= 0, (w, lines)
+
+    caplog.clear()
+    fake = FakeOs()
+    fake.netlink.routes.update(load_string(conf(extra=ROUTES)).extras_of("VI_1").virtual_routes[:1])
+
+    async def idle(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        assert state(d) == "BACKUP"
+
+    drive(tmp_path, conf(extra=ROUTES), idle, fake)
+    said = [r.getMessage() for r in caplog.records if "leftover" in r.getMessage()]
+    assert said == ["(VI_1) removed leftover 198.51.100.0/26 via 192.0.2.3 dev eth0"]
 
 
 def test_a_tracked_route_deleted_by_someone_makes_the_master_resign_and_come_back(tmp_path: Path) -> None:
