@@ -41,7 +41,7 @@ from vrrpkit.core import effects as fx
 from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon.instance import Instance
-from vrrpkit.daemon.sayings import Saying, Sayings, said_in_order
+from vrrpkit.daemon.sayings import Saying, Sayings, moved_by_group, said_in_order
 
 if TYPE_CHECKING:
     from vrrpkit.daemon.applier import EffectApplier, SocketKey
@@ -459,11 +459,10 @@ class Cycle:
         # group's first state before its members'.
         sayings: list[Saying] = [partial(self._apply_group, e) for e in group_effects if _first_group_state(e)]
         act, send = self._act, self.applier.send_advert
-        later: list[tuple[Instance, list[fx.Effect]]] = []
-        for inst in touched.values():
-            effects = inst.router.take_effects()
-            if effects:
-                later.append((inst, effects))
+        later = [(inst, effects) for inst in touched.values() if (effects := inst.router.take_effects())]
+        # the member that moved its sync group acts before those the group moved, as in keepalived
+        # (the first VIP on a subnet is its primary address); what is said keeps the events' order
+        order = sorted(range(len(later)), key=lambda i: moved_by_group(later[i])) if groups else range(len(later))
         if removals_first:
             for inst, effects in later:
                 for effect in effects:
@@ -473,16 +472,16 @@ class Cycle:
         # keepalived sends it: the old master answers it at once, and a double holding ends the
         # sooner), then VIPs and GARPs; what is said of it all comes after, in keepalived's order
         # per instance: the state lines, the advert ('sent 0 priority'), VIP and GARP lines, the rest
-        acted: list[list[Saying]] = []
-        for inst, effects in later:
-            lines: list[Saying] = []
+        acted: list[list[Saying]] = [[] for _ in later]
+        for i in order:
+            inst, effects = later[i]
             for effect in effects:
                 if type(effect) is fx.SendAdvert and ((error := send(inst, effect, True)) or effect.priority == 0):
-                    lines.append(partial(self.applier.said, inst, effect, error))
-            acted.append(lines)
-        for (inst, effects), lines in zip(later, acted, strict=True):
-            lines += [act(inst, e) for e in effects
-                      if isinstance(e, _URGENT) and not (removals_first and type(e) is fx.DelVips)]  # fmt: skip
+                    acted[i].append(partial(self.applier.said, inst, effect, error))
+        for i in order:
+            inst, effects = later[i]
+            acted[i] += [act(inst, e) for e in effects
+                         if isinstance(e, _URGENT) and not (removals_first and type(e) is fx.DelVips)]  # fmt: skip
         # hurry: a takeover, what is said waits behind input (the old master's answer)
         own, moved, hurry = said_in_order(zip(later, acted, strict=True), self._apply, _URGENT)
         moves = [e for e in group_effects if not _first_group_state(e)]

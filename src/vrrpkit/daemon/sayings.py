@@ -107,6 +107,14 @@ _GROUP_MOVES = frozenset({Event.SYNC_MASTER, Event.SYNC_BACKUP, Event.SYNC_FAULT
 Block = tuple[tuple["Instance", list[fx.Effect]], list[Saying]]
 
 
+def moved_by_group(block: tuple[Instance, list[fx.Effect]]) -> bool:
+    """Whether a sync group moved this member (rather than its own event). keepalived 2.2.7 moves
+    the member whose event moved the group first (state, VIPs), then syncs the others: the first
+    VIP added to a subnet is the interface's primary address there (measured: two members' VIPs in
+    one /27, the later member in the file completing the group held the primary)."""
+    return any(type(e) is fx.StateChanged and e.event in _GROUP_MOVES for e in block[1])
+
+
 def said_in_order(
     blocks: Iterable[Block], apply: Callable[[Instance, fx.Effect], None], done: tuple[type, ...]
 ) -> tuple[list[Saying], list[Saying], bool]:

@@ -364,6 +364,44 @@ vrrp_sync_group G {
     assert group == ["GROUP G BACKUP 0", "GROUP G MASTER 0", "GROUP G BACKUP 0", "GROUP G STOP 0"]  # and the stop
 
 
+def test_the_member_that_moves_its_sync_group_acts_first_as_in_keepalived(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """keepalived 2.2.7, measured (two state MASTER members of one group, VIPs in one /27): the
+    member whose timeout completes the group enters MASTER and adds its VIPs, then the group
+    syncs the held one; the first VIP added is the interface's primary address for the subnet, so
+    the order is what a host's source address and a later deletion depend on. vrrpkit added them
+    in file order. Leaving MASTER: the member that heard the better master first, then the rest.
+    The log keeps the events' order (the held member's timeout first), as keepalived's does."""
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    text = conf(vips="192.0.2.99/24") + conf(name="VI_2", vrid=52, vips="192.0.2.98/24") + """
+vrrp_sync_group G {
+    group {
+        VI_1
+        VI_2
+    }
+}
+"""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER" and state(d, "VI_2") == "MASTER")
+        adds = [vip for op, _, vip in fake.netlink.calls if op == "add"]
+        assert adds == ["192.0.2.98/24", "192.0.2.99/24"]  # VI_2 completed the group (VI_1 was held)
+        fake.netlink.calls.clear()
+        fake.sockets[("eth0", 4)].deliver(advert(200), "192.0.2.2")  # VI_1 hears a better master
+        await until(lambda: state(d) == "BACKUP" and state(d, "VI_2") == "BACKUP")
+        dels = [vip for op, _, vip in fake.netlink.calls if op == "del"]
+        assert dels == ["192.0.2.99/24", "192.0.2.98/24"]
+
+    drive(tmp_path, text, body)
+    said = [r.getMessage() for r in caplog.records if r.name == "vrrpkit"]
+    up = said.index("VRRP_Group(G) Syncing instances to MASTER state")
+    assert [m for m in said[:up] if "timeout" in m or "Entering MASTER" in m] == [
+        "(VI_1) Receive advertisement timeout", "(VI_2) Receive advertisement timeout", "(VI_2) Entering MASTER STATE"
+    ]
+    assert said[up + 1] == "(VI_1) Entering MASTER STATE"
+
+
 def test_status_snapshot_round_trips_through_json(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")
