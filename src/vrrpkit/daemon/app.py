@@ -332,7 +332,21 @@ class Daemon(Reloading, Building, Cycle):
     def _on_link_events(self) -> None:
         assert self._links is not None
         now = self._now()
-        self._links_changed(self.linkwatch.netlink_events(self._links.drain(), now), now)
+        events = self._links.drain()
+        for ifname, up in events:  # before debouncing: a remake inside a delay is a remake still
+            self._remade(ifname, up)
+        self._links_changed(self.linkwatch.netlink_events(events, now), now)
+
+    def _remade(self, ifname: str, up: bool) -> None:
+        """An interface deleted, or deleted and made again, under us: what is bound to its old index
+        (the VRRP sockets, the ARP/NA senders) goes, and the sockets open again as it comes up.
+        Measured with keepalived 2.2.7 (an instance's interface deleted and re-created): keepalived
+        advertised on the new interface; vrrpkit's adverts failed with ENODEV while it held the VIP."""
+        if self.socketset.bound_elsewhere(ifname, self.ports.netlink.interface_index(ifname)):
+            self.socketset.forget([ifname])
+            self.applier.forget_interfaces([ifname])
+        if up and any(key[0] == ifname for key in self.socketset.missing):
+            self.socketset.rebuild(self.instances.values())
 
     def _links_changed(self, changes: list[Change], now: float) -> None:
         """Link changes as instances see them (after linkbeat polling and up/down debouncing)."""

@@ -70,6 +70,7 @@ class VrrpSocket(Protocol):
     unicast: bool
     group: IPAddress | None
     filter: FilterSpec | None  # the kernel filter attached, if any
+    ifindex: int  # the interface index it is bound to: an interface made anew has another
 
     def fileno(self) -> int: ...
     def close(self) -> None: ...

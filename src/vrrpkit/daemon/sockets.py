@@ -322,6 +322,11 @@ class SocketSet:
         self.counters.setdefault(key, SocketCounters())
         self.add_reader(sock.fileno(), key)
 
+    def bound_elsewhere(self, ifname: str, index: int | None) -> bool:
+        """Whether a socket on `ifname` is bound to another index than the interface has now (None:
+        it is gone): the interface was deleted, or deleted and made again, under us."""
+        return any(key[0] == ifname and sock.ifindex != index for key, sock in self.sockets.items())
+
     def forget(self, interfaces: list[str]) -> None:
         """Close the sockets bound to these interfaces (made anew: a socket keeps the old index); the
         next `rebuild` opens them again."""

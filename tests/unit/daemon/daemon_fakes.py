@@ -73,6 +73,7 @@ class FakeNetlink:
     refuse: set[str] = field(default_factory=set)  # str(route|rule) the kernel refuses (EINVAL)
     journal: list[tuple[object, ...]] = field(default_factory=list)  # shared with the sockets: one order
     prepared: list[tuple[str, str]] = field(default_factory=list)  # prepare_vip calls (ifname, vip)
+    remakes: dict[str, int] = field(default_factory=dict)  # name -> times deleted and made again (new index)
 
     def add_vip(self, ifname: str, vip: Vip) -> bool:
         self.calls.append(("add", ifname, str(vip)))
@@ -109,7 +110,9 @@ class FakeNetlink:
 
 
     def interface_index(self, ifname: str) -> int | None:
-        return sorted(self.interfaces).index(ifname) + 2 if ifname in self.interfaces else None
+        if ifname not in self.interfaces:
+            return None
+        return sorted(self.interfaces).index(ifname) + 2 + 100 * self.remakes.get(ifname, 0)
 
     def _kernel(self, op: str, item: Route | Rule, held: set[Any]) -> bool:
         self.calls.append((op, type(item).__name__.lower(), str(item)))
@@ -222,6 +225,7 @@ class FakeSocket(_Fd):
         super().__init__()
         self.journal = journal
         self.ifname, self.family, self.group, self.unicast = ifname, family, group, unicast
+        self.ifindex = 0  # set by the fake netlink's open_socket
         self.sent: list[tuple[bytes, IPAddress, IPAddress]] = []
         self.ttls: list[int] = []
         self.groups: list[IPAddress] = [group] if group is not None else []
@@ -530,6 +534,7 @@ class FakeOs:
             if ifname not in self.netlink.interfaces:  # as if_nametoindex fails for the real socket
                 raise OSError(errno.ENODEV, f"no such interface: {ifname}")
             sock = self.sockets[(ifname, family)] = FakeSocket(ifname, family, group, unicast, self.netlink.journal)
+            sock.ifindex = self.netlink.interface_index(ifname) or 0
             sock.wakeable = self.wakeable
             return sock
 

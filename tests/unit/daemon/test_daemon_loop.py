@@ -204,6 +204,47 @@ def test_link_down_is_fault_and_link_up_recovers(tmp_path: Path, caplog: pytest.
     assert down < lines.index("(VI_1) Entering FAULT STATE") < up
 
 
+def test_an_interface_made_anew_gets_new_sockets_and_arp_senders(tmp_path: Path) -> None:
+    """keepalived 2.2.7, measured (the instance's interface deleted while MASTER, made again 3 s
+    later): FAULT, then BACKUP and MASTER again, advertising on the new interface. vrrpkit's
+    socket stayed bound to the old index: MASTER with the VIP, every advert failing with ENODEV."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert fake.links is not None
+        old = fake.sockets[("eth0", 4)]
+        del fake.netlink.interfaces["eth0"]  # deleted
+        fake.links.push("eth0", False)
+        await until(lambda: state(d) == "FAULT")
+        assert old.closed  # bound to an index that is gone
+        fake.netlink.interfaces["eth0"] = True  # made again: another index
+        fake.netlink.remakes["eth0"] = 1
+        fake.links.push("eth0", True)
+        await until(lambda: fake.sockets[("eth0", 4)] is not old)
+        new = fake.sockets[("eth0", 4)]
+        assert new.ifindex == fake.netlink.interface_index("eth0") != old.ifindex
+        await until(lambda: state(d) == "MASTER" and bool(new.sent))  # adverts on the new socket
+
+    drive(tmp_path, conf(), body)
+
+
+def test_an_interface_remade_between_two_looks_is_noticed_by_its_index(tmp_path: Path) -> None:
+    """Deleted and made again before the daemon read the events (or inside an up/down delay): only
+    the index tells; the socket on the old one is replaced at once."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert fake.links is not None
+        old = fake.sockets[("eth0", 4)]
+        fake.netlink.remakes["eth0"] = 1
+        fake.links.push("eth0", False)
+        fake.links.push("eth0", True)
+        await until(lambda: fake.sockets[("eth0", 4)] is not old)
+        assert old.closed and fake.sockets[("eth0", 4)].ifindex == fake.netlink.interface_index("eth0")
+
+    drive(tmp_path, conf(), body)
+
+
 def test_a_track_file_says_when_it_faults_an_instance_and_when_it_stops(tmp_path: Path) -> None:
     """keepalived 2.2.7 (measured): '(VI_1): tracked file tf now FAULT state', then 'leaving'."""
     from vrrpkit.core.config import InstanceConfig, Track, TrackKind

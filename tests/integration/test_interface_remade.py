@@ -1,0 +1,46 @@
+"""An instance's interface deleted and made again under a running daemon (an operator recreating a
+veth or a bond, a driver reload): keepalived 2.2.7, measured 2026-12-02, goes to FAULT, comes back
+on the new interface and advertises there. vrrpkit's socket stayed bound to the old interface
+index: it took the VIP back as MASTER while every advert failed with ENODEV, so a peer would have
+taken the VIP too. Both ends of a veth pair in one namespace: the adverts are read on the far end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from confgen import config, instance
+
+from vrrpkit.lab import Lab
+from vrrpkit.lab.lab import wait_until
+
+pytestmark = pytest.mark.root
+
+MakeLab = Callable[..., Lab]
+VIP = "198.51.100.61"
+
+
+def _make_veth(lab: Lab) -> None:
+    for argv in (["ip", "link", "add", "vt0", "type", "veth", "peer", "name", "vt1"],
+                 ["ip", "addr", "add", "198.51.100.201/24", "dev", "vt0"],
+                 ["ip", "link", "set", "vt0", "up"], ["ip", "link", "set", "vt1", "up"]):  # fmt: skip
+        lab.exec("h1", argv)
+
+
+def test_adverts_leave_on_an_interface_made_anew(make_lab: MakeLab) -> None:
+    lab = make_lab(1)
+    _make_veth(lab)
+    text = config(instance(100, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",)))
+    vk = lab.run_vrrpkit("h1", text)
+    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    lab.exec("h1", ["ip", "link", "del", "vt0"])
+    assert vk.wait_for_log("(VI_1) Entering FAULT STATE", 5)
+    time.sleep(0.5)
+    _make_veth(lab)
+    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    heard = lab.exec("h1", ["timeout", "3", "tcpdump", "-c", "3", "-lnni", "vt1", "ip proto 112"], check=False)
+    lines = heard.stdout.splitlines()
+    adverts = [line for line in lines if "198.51.100.201 > 224.0.0.18" in line and "vrid 51" in line]
+    assert len(adverts) == 3, (heard.stdout, heard.stderr, vk.log()[-2000:])
+    assert "send advert error" not in vk.log()
