@@ -10,6 +10,7 @@ as soon as its cause does: leaving MASTER, or a probe that sees nobody else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from typing import Any
 from vrrpkit.core.state import State
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.ports import Ports, Prober
+from vrrpkit.io.garp import format_mac
 
 log = logging.getLogger("vrrpkit")
 
@@ -146,9 +148,24 @@ class SplitBrainProber:
         except OSError as exc:
             log.debug("VIP probes on %s failed: %s", key[0], exc)
             return
+        own: frozenset[str] | None = None
         for inst, seen in answers:
+            if seen:  # rare: only then are this host's own MACs read
+                own = self._own_macs() if own is None else own
+                seen = seen - own
             if inst.router.state is State.MASTER:
                 judge(inst, seen, self.wall_clock())
+
+    def _own_macs(self) -> frozenset[str]:
+        """The MACs of every interface of this host. One with two interfaces on a LAN answers ARP
+        (NS) for its VIP on both: Linux answers for any local address on any interface (arp_ignore
+        0). Measured (a veth pair with both ends in one namespace): the other end's MAC was flagged
+        as a second master. An answer from this host is never another master."""
+        macs: set[str] = set()
+        for name in self.ports.netlink.interface_names():
+            with contextlib.suppress(OSError, ValueError):
+                macs.add(format_mac(self.ports.vmacs.mac(name)))
+        return frozenset(macs)
 
     def close(self) -> None:
         for prober in self.probers.values():

@@ -152,6 +152,7 @@ class FakeVmacs:
 
     netlink: FakeNetlink
     links: dict[str, LinkState] = field(default_factory=dict)  # the non-VMAC ones are derived from netlink
+    macs: dict[str, bytes] = field(default_factory=dict)  # interface -> MAC, 02:00:00:00:00:01 unless set
     calls: list[tuple[str, ...]] = field(default_factory=list)
     refuse: dict[str, OSError] = field(default_factory=dict)  # NAME (or "up:NAME") -> what create (set_up) raises
 
@@ -193,7 +194,7 @@ class FakeVmacs:
         self.calls.append(("addr", name, str(address)))
 
     def mac(self, ifname: str) -> bytes:
-        return b"\x02\0\0\0\0\x01"
+        return self.macs.get(ifname, b"\x02\0\0\0\0\x01")
 
 
 @dataclass

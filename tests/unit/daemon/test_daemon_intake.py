@@ -151,6 +151,25 @@ def test_masters_on_one_interface_share_one_split_brain_probe_round(tmp_path: Pa
 
 
 
+
+def test_an_answer_from_another_interface_of_this_host_is_no_split_brain(tmp_path: Path) -> None:
+    """A host with two interfaces on one LAN answers ARP for its VIP on both (Linux answers for any
+    local address on any interface): measured in a namespace whose veth pair had both ends, the
+    other end's MAC was flagged as a second master. Only another host's MAC is one."""
+    fake = FakeOs(prober_answers=frozenset({"02:00:00:00:00:09"}))
+    fake.netlink.interfaces["eth1"] = True
+    fake.vmacs.macs["eth1"] = b"\x02\0\0\0\0\x09"
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        await until(lambda: ("eth0", 4) in fake.probers and fake.probers[("eth0", 4)].rounds >= 3, limit=6.0)
+        assert not d.instances["VI_1"].split_brain
+        fake.probers[("eth0", 4)].answers = frozenset({"02:00:00:00:00:09", "02:00:00:00:00:0a"})  # and another host
+        await until(lambda: bool(d.instances["VI_1"].split_brain), limit=5.0)
+        assert d.instances["VI_1"].split_brain == frozenset({"02:00:00:00:00:0a"})
+
+    drive(tmp_path, conf(), body, fake)
+
 Stop = Callable[[Daemon, FakeOs], Awaitable[None]]
 
 
