@@ -1,11 +1,18 @@
-"""An instance's interface deleted and made again under a running daemon (an operator recreating a
-veth or a bond, a driver reload): keepalived 2.2.7, measured 2026-12-02, goes to FAULT, comes back
-on the new interface and advertises there. vrrpkit's socket stayed bound to the old interface
-index: it took the VIP back as MASTER while every advert failed with ENODEV, so a peer would have
-taken the VIP too. Both ends of a veth pair in one namespace: the adverts are read on the far end."""
+"""An instance's interface, or its address, changing under a running daemon (an operator
+recreating a veth or a bond, a driver reload, an address moved): what keepalived 2.2.7 does,
+measured 2026-12-02. Both ends of a veth pair in one namespace: the adverts are read on the far end.
+
+- The interface deleted and made again: keepalived goes to FAULT, comes back on the new interface
+  and advertises there. vrrpkit's socket stayed bound to the old index: it took the VIP back as
+  MASTER while every advert failed with ENODEV, so a peer would have taken the VIP too.
+- Its only IPv4 address deleted: keepalived goes to FAULT with two priority-0 adverts from that
+  address and drops the VIP; the address back, BACKUP at once. vrrpkit stayed MASTER, advertising
+  from the deleted address."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -44,3 +51,28 @@ def test_adverts_leave_on_an_interface_made_anew(make_lab: MakeLab) -> None:
     adverts = [line for line in lines if "198.51.100.201 > 224.0.0.18" in line and "vrid 51" in line]
     assert len(adverts) == 3, (heard.stdout, heard.stderr, vk.log()[-2000:])
     assert "send advert error" not in vk.log()
+
+
+def test_the_source_address_deleted_is_a_fault_with_goodbyes_and_its_return_ends_it(make_lab: MakeLab) -> None:
+    lab = make_lab(1)
+    _make_veth(lab)
+    text = config(instance(100, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",)))
+    vk = lab.run_vrrpkit("h1", text)
+    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    dump = lab.popen("h1", ["tcpdump", "-lnni", "vt1", "ip proto 112"], stdout=subprocess.PIPE,
+                     stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        time.sleep(1.0)  # listening
+        lab.exec("h1", ["ip", "addr", "del", "198.51.100.201/24", "dev", "vt0"])
+        assert vk.wait_for_log("(VI_1) Entering FAULT STATE", 5)
+        assert wait_until(lambda: not lab.vip_holders(VIP, "vt0"), 5)
+        time.sleep(0.5)
+    finally:
+        dump.terminate()
+        heard, _ = dump.communicate(timeout=5)
+    goodbyes = [line for line in heard.splitlines() if "198.51.100.201 > 224.0.0.18" in line and "prio 0," in line]
+    assert len(goodbyes) == 2, heard
+    lab.exec("h1", ["ip", "addr", "add", "198.51.100.201/24", "dev", "vt0"])
+    back = re.compile(r"\(VI_1\) Entering BACKUP STATE$", re.M)  # not the start's '(init)' line
+    assert vk.wait_for_log(back, 2)  # at once, not at the next housekeeping look
+    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 5), vk.log()[-2000:]

@@ -578,6 +578,21 @@ def test_no_source_address_means_fault() -> None:
     assert r.state is State.FAULT and r.fault_reason == "src address not configured"
 
 
+def test_a_master_whose_address_goes_faults_with_two_goodbyes_from_it_and_comes_back() -> None:
+    """keepalived 2.2.7, measured (the interface's only IPv4 address deleted while MASTER): FAULT,
+    two priority-0 adverts from the deleted address, VIPs removed; the address back: BACKUP at once,
+    MASTER a Master_Down later. vrrpkit stayed MASTER, advertising from an address it no longer had."""
+    r = master()
+    drain(r)
+    r.address_changed(None, 50.0)
+    effects = drain(r)
+    assert r.state is State.FAULT and r.fault_reason == "src address not configured"
+    byes = of(effects, fx.SendAdvert)
+    assert [(b.priority, b.src) for b in byes] == [(0, ME), (0, ME)] and of(effects, fx.DelVips)
+    r.address_changed(ME, 52.0)
+    assert r.state is State.BACKUP and "master-down" in r.timers()
+
+
 def test_shutdown_master_sends_priority_zero_and_releases() -> None:
     r = master()
     r.shutdown(50.0)

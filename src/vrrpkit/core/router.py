@@ -73,8 +73,7 @@ class VirtualRouter(Receiving):
         self._link_up = True
         self._src_present = True  # track_src_ip: the configured source address is on the host
         self._old_checksum = False  # sending keepalived <= 1.3.6 unicast checksums (see `_derive`)
-        self._sync_fault = False
-        self._garp_lower_pending = False
+        self._sync_fault = self._garp_lower_pending = False
         self._tracks: dict[str, TrackValue] = {track.name: initial_value(track) for track in cfg.tracks}
         self._advert_cache: dict[int, tuple[fx.SendAdvert, ...]] = {}
         self._said_goodbye = False  # this mastership's priority-0 adverts already went out (`goodbye`)
@@ -135,13 +134,14 @@ class VirtualRouter(Receiving):
         return dict(self._tracks)
 
     def address_changed(self, address: IPAddress | None, now: float) -> None:
-        """The interface's primary address appeared, changed or went away (DHCP, late config).
-
+        """The interface's primary address appeared, changed or went away (DHCP, an operator); gone
+        from a MASTER: FAULT, with its goodbyes from the old one (keepalived 2.2.7, measured).
         Pinned sources (unicast_src_ip, mcast_src_ip) never change this way."""
-        cfg = self.config
         self._host_address = address
-        if cfg.unicast_src_ip is not None or cfg.mcast_src_ip is not None or address == self.address:
+        if self.config.unicast_src_ip is not None or self.config.mcast_src_ip is not None or address == self.address:
             return
+        if address is None and self.state is State.MASTER:
+            self._enter_fault(Event.FAULT, now, "src address not configured")
         self.address = address
         self._advert_cache.clear()
         self._judge.set_address(address)  # "our own advert" depends on the address

@@ -28,7 +28,7 @@ from vrrpkit.config.model import InstanceExtras, StaticConfig
 from vrrpkit.core.config import Vip
 from vrrpkit.core.routing import Route, Rule
 from vrrpkit.daemon.ports import Netlink
-from vrrpkit.io.routes import AddressGone, Gone, RouteGone, RuleGone
+from vrrpkit.io.routes import AddressCame, AddressGone, Gone, RouteGone, RuleGone
 
 log = logging.getLogger("vrrpkit")
 
@@ -173,6 +173,8 @@ class RouteKeeper:
         for event in events:
             if isinstance(event, AddressGone):
                 self._restore_address(event)
+                continue
+            if isinstance(event, AddressCame):
                 continue
             for name, held in self.held.items():
                 if name in resign:

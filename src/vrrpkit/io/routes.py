@@ -12,7 +12,8 @@ Why each choice:
   an unknown name is an error for that route alone.
 * `RouteMonitor` reads RTM_DELROUTE/RTM_DELRULE/RTM_DELADDR from a non-blocking netlink socket so
   the daemon can react when someone else deletes a tracked route, rule or static address, as
-  keepalived does; the messages are parsed here, without pyroute2, so the loop can watch the fd.
+  keepalived does, and RTM_NEWADDR, since an instance's source address may come or go; the
+  messages are parsed here, without pyroute2, so the loop can watch the fd.
 """
 
 from __future__ import annotations
@@ -258,7 +259,7 @@ def del_rule_sync(rule: Rule) -> bool:
 
 # --- deletions made by others -----------------------------------------------------------------------
 
-RTM_DELADDR, RTM_DELROUTE, RTM_DELRULE = 21, 25, 33
+RTM_NEWADDR, RTM_DELADDR, RTM_DELROUTE, RTM_DELRULE = 20, 21, 25, 33
 RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_IPV4_RULE = 0x10, 0x40, 0x80
 RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE = 0x100, 0x400
 RTNLGRP_IPV6_RULE = 19
@@ -300,7 +301,14 @@ class AddressGone:
     prefixlen: int
 
 
-Gone = RouteGone | RuleGone | AddressGone
+@dataclass(frozen=True)
+class AddressCame:
+    index: int
+    address: str
+    prefixlen: int
+
+
+Gone = RouteGone | RuleGone | AddressGone | AddressCame  # what the route monitor reports
 
 
 def _attrs(data: bytes, start: int, end: int) -> dict[int, bytes]:
@@ -326,7 +334,8 @@ def _u32(raw: bytes | None) -> int | None:
 
 
 def parse_deletions(data: bytes) -> list[Gone]:
-    """RTM_DELROUTE/RTM_DELRULE/RTM_DELADDR messages in a netlink buffer; anything else is skipped."""
+    """RTM_DELROUTE/RTM_DELRULE/RTM_DELADDR/RTM_NEWADDR messages in a netlink buffer; anything else
+    is skipped."""
     out: list[Gone] = []
     offset = 0
     while offset + _NLMSGHDR.size <= len(data):
@@ -349,12 +358,13 @@ def parse_deletions(data: bytes) -> list[Gone]:
                     out.append(RuleGone(family, _u32(a.get(FRA_PRIORITY)), table, rtype,
                                         _net(family, a.get(FRA_SRC), src_len) if FRA_SRC in a else None,
                                         _net(family, a.get(FRA_DST), dst_len) if FRA_DST in a else None))
-            elif kind == RTM_DELADDR and end - body >= _IFADDRMSG.size:
+            elif kind in (RTM_DELADDR, RTM_NEWADDR) and end - body >= _IFADDRMSG.size:
                 family, plen, _f, _s, index = _IFADDRMSG.unpack_from(data, body)
                 a = _attrs(data, body + _IFADDRMSG.size, end)
                 raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
                 if raw is not None:
-                    out.append(AddressGone(index, str(ip_address(raw)), plen))
+                    kind_of = AddressGone if kind == RTM_DELADDR else AddressCame
+                    out.append(kind_of(index, str(ip_address(raw)), plen))
         offset += (length + 3) & ~3
     return out
 

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from vrrpkit.config import load_string
 from vrrpkit.daemon import proctrack
 from vrrpkit.daemon.app import Daemon
 from vrrpkit.daemon.mail import Mailer, compose
-from vrrpkit.io.routes import AddressGone, RouteGone
+from vrrpkit.io.routes import AddressCame, AddressGone, RouteGone
 from vrrpkit.io.smtp import Mail, SmtpError
 
 ROUTES = """
@@ -166,6 +166,37 @@ def test_a_tracked_route_deleted_by_someone_makes_the_master_resign_and_come_bac
             "a tracked virtual route or rule was deleted", "master down timer expired"]
 
     drive(tmp_path, conf(extra=ROUTES), body)
+
+
+def test_the_source_address_deleted_faults_a_master_and_its_return_ends_the_fault(tmp_path: Path) -> None:
+    """keepalived 2.2.7, measured (the interface's only IPv4 address deleted while MASTER, put back
+    2 s later): FAULT with two priority-0 adverts from the deleted address, the VIPs removed; back:
+    BACKUP at once. With a second address promoted, the adverts come from it. vrrpkit advertised
+    from the deleted address as MASTER in both cases."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert fake.route_events is not None
+        sock, eth0 = fake.sockets[("eth0", 4)], fake.netlink.interface_index("eth0")
+        assert eth0 is not None
+        mine = ip_address("192.0.2.1")
+        del fake.netlink.primary[("eth0", 4)]
+        fake.route_events.push(AddressGone(eth0, "192.0.2.99", 24))  # our own VIP going: nothing to look up
+        fake.route_events.push(AddressGone(eth0, "192.0.2.1", 24))
+        await until(lambda: state(d) == "FAULT")
+        byes = [(data[2], src) for data, _, src in sock.sent if data[2] == 0]
+        assert byes == [(0, mine), (0, mine)]
+        assert d.instances["VI_1"].router.fault_reason == "src address not configured"
+        fake.netlink.primary[("eth0", 4)] = ip_address("192.0.2.7")
+        fake.route_events.push(AddressCame(eth0, "192.0.2.7", 24))
+        await until(lambda: state(d) == "MASTER")
+        assert sock.sent[-1][2] == ip_address("192.0.2.7")
+        fake.netlink.primary[("eth0", 4)] = ip_address("192.0.2.8")  # promoted when .7 went
+        fake.route_events.push(AddressGone(eth0, "192.0.2.7", 24))
+        await until(lambda: sock.sent[-1][2] == ip_address("192.0.2.8"))
+        assert state(d) == "MASTER"
+
+    drive(tmp_path, conf(), body)
 
 
 def test_a_deleted_static_address_is_restored_and_a_refused_route_costs_only_itself(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from vrrpkit.io.proc import (
     parse_stat,
 )
 from vrrpkit.io.routes import (
+    AddressCame,
     AddressGone,
     RouteGone,
     RuleGone,
@@ -93,10 +94,12 @@ def test_deletions_are_read_from_netlink_messages() -> None:
                   + _attr(2, bytes([198, 51, 100, 128])) + _attr(6, struct.pack("=I", 200)))
     addr = _nlmsg(21, struct.pack("=BBBBI", socket.AF_INET, 32, 0, 0, 2) + _attr(2, bytes([198, 51, 100, 1])))
     other = _nlmsg(24, b"\0" * 12)  # RTM_NEWROUTE: not a deletion
-    assert parse_deletions(route + rule + addr + other + b"\x01\x02") == [
+    came = _nlmsg(20, struct.pack("=BBBBI", socket.AF_INET, 24, 0, 0, 3) + _attr(2, bytes([192, 0, 2, 7])))
+    assert parse_deletions(route + rule + addr + other + came + b"\x01\x02") == [
         RouteGone(ip_network("198.51.100.0/26"), 254, 0, 1, 18, 2, None),
         RuleGone(socket.AF_INET, 200, 100, 1, ip_network("198.51.100.128/26"), None),
         AddressGone(2, "198.51.100.1", 32),
+        AddressCame(3, "192.0.2.7", 24),  # RTM_NEWADDR: a source address may have come
     ]
 
 
