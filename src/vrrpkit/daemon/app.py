@@ -38,6 +38,7 @@ from vrrpkit.control.snapshot import Snapshot
 from vrrpkit.core.config import TrackKind
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon import report, systemd
+from vrrpkit.daemon.addresses import our_vips, sources_moved, vips_deleted
 from vrrpkit.daemon.applier import EffectApplier
 from vrrpkit.daemon.building import RETRY, Building
 from vrrpkit.daemon.cycle import Cycle
@@ -59,7 +60,6 @@ from vrrpkit.daemon.status import dump, status_line
 from vrrpkit.daemon.tracking import Trackers, TrackValue, file_fault_lines
 from vrrpkit.io import memory
 from vrrpkit.io.eventloop import ReadyFirstSelector
-from vrrpkit.io.routes import AddressCame, AddressGone, Gone
 from vrrpkit.io.script_runner import ScriptRunner
 
 log = logging.getLogger("vrrpkit")
@@ -377,43 +377,25 @@ class Daemon(Reloading, Building, Cycle):
         self._drain_all()
 
     def _on_route_events(self) -> None:
-        """Someone deleted routes, rules or addresses: MASTERs that lost a tracked one resign; an
-        address that came or went may be an instance's source address."""
+        """Someone deleted routes, rules or addresses: MASTERs that lost a tracked one (or a VIP)
+        resign; an address that came or went may be an instance's source (daemon/addresses.py)."""
         assert self._route_events is not None
         events = self._route_events.drain()
-        resign = self.applier.routes.deleted(events)
+        ours, netlink = self._our_vips(), self.ports.netlink
+        resign = self.applier.routes.deleted(events) + vips_deleted(self.instances.values(), netlink, events, ours)
         now = self._now()
         for name, why in resign:
             inst = self.instances.get(name)
             if inst is not None:
                 inst.router.resign(now, why)
-        moved = self._sources_moved(events, now)
+        moved = sources_moved(self.instances.values(), netlink, events, ours, self._source_address, now)
         if resign or moved:
             self._drain([self.instances[n] for n, _ in resign if n in self.instances] + moved)
 
-    def _sources_moved(self, events: list[Gone], now: float) -> list[Instance]:
-        """Instances whose interface gained or lost an address other than our VIPs look up their
-        source address again. keepalived 2.2.7, measured: the interface's only IPv4 address deleted
-        -> FAULT (two goodbyes from it), back -> BACKUP at once; the primary deleted with
-        promote_secondaries -> adverts from the promoted one. vrrpkit went on advertising from the
-        deleted address. Our own VIPs coming and going (every takeover) cost a set lookup."""
-        if self._vip_set[0] is not self.result:
-            vips = {str(v.address) for i in self.instances.values() for v in i.cfg.vips + i.cfg.excluded_vips}
-            self._vip_set = (self.result, frozenset(vips))
-        ours = self._vip_set[1]
-        indexes = {e.index for e in events if isinstance(e, AddressGone | AddressCame) and e.address not in ours}
-        if not indexes:
-            return []
-        moved = []
-        for inst in self.instances.values():
-            if inst.router.running and self.ports.netlink.interface_index(inst.cfg.interface) in indexes:
-                address, before = self._source_address(inst.cfg), inst.router.address
-                inst.router.address_changed(address, now)
-                if inst.router.address != before:
-                    moved.append(inst)
-                    if address is not None and before is not None:
-                        log.info("(%s) source address %s now on %s", inst.name, address, inst.cfg.interface)
-        return moved
+    def _our_vips(self) -> frozenset[str]:
+        if self._vip_set[0] is not self.result:  # computed once per configuration
+            self._vip_set = (self.result, our_vips(self.instances.values()))
+        return self._vip_set[1]
 
     def _tracker_changed(self, name: str, value: TrackValue) -> None:
         # adverts that came before the change count as they came (a lazy socket holds them):

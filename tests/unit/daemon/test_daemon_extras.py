@@ -199,6 +199,40 @@ def test_the_source_address_deleted_faults_a_master_and_its_return_ends_the_faul
     drive(tmp_path, conf(), body)
 
 
+def test_a_vip_deleted_behind_a_masters_back_makes_it_resign_and_come_back(tmp_path: Path) -> None:
+    """keepalived 2.2.7, measured (`ip addr del` of the VIP while MASTER): 'Entering BACKUP STATE',
+    a priority-0 advert, MASTER again after its Skew_Time with the VIP back (0.42 s at priority
+    150); a `no_track` VIP stays deleted and nothing moves. vrrpkit stayed MASTER without its VIP."""
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert fake.route_events is not None
+        sock, eth0, vip = fake.sockets[("eth0", 4)], fake.netlink.interface_index("eth0"), ip_address("192.0.2.99")
+        assert eth0 is not None
+        fake.netlink.addresses["eth0"].discard(vip)
+        adds = len([c for c in fake.netlink.calls if c[0] == "add"])
+        fake.route_events.push(AddressGone(eth0, "192.0.2.99", 24))
+        await until(lambda: state(d) == "BACKUP")
+        assert any(data[2] == 0 for data, _, _ in sock.sent)  # the goodbye: the backups may take over
+        await until(lambda: state(d) == "MASTER")
+        assert vip in fake.netlink.addresses["eth0"] and len([c for c in fake.netlink.calls if c[0] == "add"]) > adds
+
+    drive(tmp_path, conf(priority=150), body)
+
+    async def untracked(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        assert fake.route_events is not None
+        eth0 = fake.netlink.interface_index("eth0")
+        assert eth0 is not None
+        fake.netlink.addresses["eth0"].discard(ip_address("192.0.2.99"))
+        moves = len(d.instances["VI_1"].router.transitions)
+        fake.route_events.push(AddressGone(eth0, "192.0.2.99", 24))
+        await asyncio.sleep(0.3)
+        assert state(d) == "MASTER" and len(d.instances["VI_1"].router.transitions) == moves
+
+    drive(tmp_path, conf(priority=150, vips="192.0.2.99/24 no_track"), untracked)
+
+
 def test_a_deleted_static_address_is_restored_and_a_refused_route_costs_only_itself(tmp_path: Path) -> None:
     fake = FakeOs()
     fake.netlink.refuse.add("198.51.100.128/26 via 192.0.2.3 dev eth0")

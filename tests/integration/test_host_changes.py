@@ -7,7 +7,9 @@ measured 2026-12-02. Both ends of a veth pair in one namespace: the adverts are 
   MASTER while every advert failed with ENODEV, so a peer would have taken the VIP too.
 - Its only IPv4 address deleted: keepalived goes to FAULT with two priority-0 adverts from that
   address and drops the VIP; the address back, BACKUP at once. vrrpkit stayed MASTER, advertising
-  from the deleted address."""
+  from the deleted address.
+- A VIP deleted by someone (`ip addr del`): keepalived resigns (priority 0, BACKUP) and, still the
+  best, takes the VIP back after its Skew_Time. vrrpkit stayed MASTER without the VIP."""
 
 from __future__ import annotations
 
@@ -76,3 +78,15 @@ def test_the_source_address_deleted_is_a_fault_with_goodbyes_and_its_return_ends
     back = re.compile(r"\(VI_1\) Entering BACKUP STATE$", re.M)  # not the start's '(init)' line
     assert vk.wait_for_log(back, 2)  # at once, not at the next housekeeping look
     assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 5), vk.log()[-2000:]
+
+
+def test_a_vip_deleted_by_someone_comes_back_after_a_resignation(make_lab: MakeLab) -> None:
+    lab = make_lab(1)
+    _make_veth(lab)
+    text = config(instance(150, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",)))
+    vk = lab.run_vrrpkit("h1", text)
+    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    lab.exec("h1", ["ip", "addr", "del", f"{VIP}/32", "dev", "vt0"])
+    assert vk.wait_for_log(f"(VI_1) VIP {VIP} was deleted: resigning MASTER", 3), vk.log()[-2000:]
+    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 3), vk.log()[-2000:]
+    assert vk.log().count("(VI_1) Entering MASTER STATE") == 2
