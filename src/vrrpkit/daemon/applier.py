@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from vrrpkit.config.model import GlobalDefs, InstanceExtras, InterfaceSettings
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig, SyncGroupConfig
+from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, Vip
 from vrrpkit.core.packet import DropReason
 from vrrpkit.core.state import Event, State
 from vrrpkit.core.sync import SyncGroup
@@ -345,8 +345,8 @@ class EffectApplier:
         extras = self.routes.became_master(inst.name) if effect.cause is fx.VipCause.STATE else ()
 
         def say() -> None:  # keepalived's words (its -D line), with the addresses: the line people look for
-            vips = " ".join(map(str, effect.vips))
-            log.info("(%s) setting VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
+            for what, vips in _vip_lines(inst, effect.vips):
+                log.info("(%s) setting %s. (%s)", inst.name, what, vips, extra=_fields(inst, vips=vips))
             for kind in extras:
                 log.info("(%s) setting Virtual %s", inst.name, kind)
 
@@ -371,7 +371,8 @@ class EffectApplier:
             else:
                 for kind in extras:
                     log.info("(%s) removing Virtual %s", inst.name, kind)
-                log.info("(%s) removing VIPs. (%s)", inst.name, vips, extra=_fields(inst, vips=vips))
+                for what, some in _vip_lines(inst, effect.vips):
+                    log.info("(%s) removing %s. (%s)", inst.name, what, some, extra=_fields(inst, vips=some))
 
         return say
 
@@ -497,6 +498,16 @@ class EffectApplier:
             self.firewall.configure(g.nftables_table, g.nftables_priority, g.nftables_counters)
             self.firewall.setup()
         return self.firewall
+
+
+def _vip_lines(inst: Instance, vips: tuple[Vip, ...]) -> list[tuple[str, str]]:
+    """keepalived's two lines: 'VIPs' for the advertised addresses, 'E-VIPs' for the excluded ones
+    (virtual_ipaddress_excluded), each with its addresses; one 'VIPs' line when there is no E-VIP."""
+    excluded = inst.cfg.excluded_vips
+    shown = [v for v in vips if v not in excluded] if excluded else list(vips)
+    hidden = [v for v in vips if v in excluded] if excluded else []
+    lines = [("VIPs", " ".join(map(str, shown)))] if shown or not hidden else []
+    return [*lines, ("E-VIPs", " ".join(map(str, hidden)))] if hidden else lines
 
 
 def _fields(inst: Instance, **more: object) -> dict[str, dict[str, str]]:

@@ -443,6 +443,23 @@ vrrp_sync_group G {
     assert said[up + 1] == "(VI_1) Entering MASTER STATE"
 
 
+def test_excluded_vips_have_keepalived_s_e_vips_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """keepalived 2.2.7, measured: 'setting VIPs.' then 'setting E-VIPs.' (virtual_ipaddress_excluded),
+    'removing VIPs.' then 'removing E-VIPs.'; vrrpkit said both lists in the one VIPs line."""
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    text = conf(extra="virtual_ipaddress_excluded {\n        192.0.2.50/32\n    }")
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER")
+        fake.sockets[("eth0", 4)].deliver(advert(200), "192.0.2.2")
+        await until(lambda: state(d) == "BACKUP")
+
+    drive(tmp_path, text, body)
+    said = [r.getMessage() for r in caplog.records if r.name == "vrrpkit" and "VIPs." in r.getMessage()]
+    assert said == ["(VI_1) setting VIPs. (192.0.2.99/24)", "(VI_1) setting E-VIPs. (192.0.2.50/32)",
+                    "(VI_1) removing VIPs. (192.0.2.99/24)", "(VI_1) removing E-VIPs. (192.0.2.50/32)"]
+
+
 def test_status_snapshot_round_trips_through_json(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")
