@@ -337,6 +337,11 @@ class Daemon(Reloading, Building, Cycle):
         events = self._links.drain()
         for ifname, up in events:  # before debouncing: a remake inside a delay is a remake still
             self._remade(ifname, up)
+        bases = {link.base for i in self.instances.values() if i.vmac_error is not None for link in i.cfg.vmac_links}
+        if any(up and ifname in bases for ifname, up in events):
+            # keepalived makes the VMAC as soon as its base is back (measured: 3.4 s sooner than
+            # our 5 s retry, base deleted and made again under a MASTER)
+            self._retry(now)
         self._links_changed(self.linkwatch.netlink_events(events, now), now)
 
     def _remade(self, ifname: str, up: bool) -> None:

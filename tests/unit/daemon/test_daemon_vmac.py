@@ -199,6 +199,29 @@ def test_a_vmac_the_kernel_refuses_is_logged_counted_and_retried(
     drive(tmp_path, conf(extra="use_vmac"), body, fake)
 
 
+def test_a_vmac_is_made_as_soon_as_its_base_interface_comes_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keepalived 2.2.7, measured (a use_vmac instance's base interface deleted and made again):
+    the VMAC is made as soon as the base is back; vrrpkit waited for its 5 s retry (MASTER 2.7 s
+    later than keepalived). A link-up of the base of a VMAC that could not be made retries now."""
+    monkeypatch.setattr(app, "RETRY", 5.0)  # the daemon's own retry period, not this module's quick one
+    fake = FakeOs()
+    fake.vmacs.refuse["vrrp.51"] = OSError(errno.ENODEV, "No such device")  # the base is gone
+
+    def creates() -> int:
+        return len([c for c in fake.vmacs.calls if c[0] == "create"])
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        assert state(d) == "FAULT" and d.instances["VI_1"].vmac_error is not None
+        await until(lambda: creates() == 2)  # the first housekeeping round's retry; the next is 5 s later
+        del fake.vmacs.refuse["vrrp.51"]
+        assert fake.links is not None
+        fake.links.push("eth0", True)  # the base is back
+        await until(lambda: creates() == 3, limit=2.0)
+        assert d.instances["VI_1"].vmac_error is None
+
+    drive(tmp_path, conf(extra="use_vmac"), body, fake)
+
+
 def test_a_vmac_deleted_under_us_is_made_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="vrrpkit")
 
