@@ -53,6 +53,7 @@ class ScriptTracker:
         self.counter = RiseFall(max(1, config.rise), max(1, config.fall), bool(config.init_fail))
         self.last_rc: int | None = None
         self.error: str | None = None
+        self.timed_out = False  # the last run was killed at its timeout
 
     @property
     def ok(self) -> bool | None:
@@ -62,7 +63,7 @@ class ScriptTracker:
         """Run the script once; True when its OK/failed state changed."""
         timeout_cs = self.config.timeout_cs or self.config.interval_cs
         result = await run_script(self.script, timeout=max(timeout_cs, 1) / 100)
-        self.last_rc, self.error = result.returncode, result.error
+        self.last_rc, self.error, self.timed_out = result.returncode, result.error, result.timed_out
         return self.counter.update(result.ok) is not None
 
 
@@ -77,6 +78,9 @@ def log_script(tracker: ScriptTracker, before: int | None, changed: bool) -> Non
         return
     if tracker.ok:
         log.info("VRRP_Script(%s) succeeded", tracker.name, extra=fields(script=tracker.name, status="GOOD"))
+        return
+    if tracker.timed_out:  # keepalived 2.2.7's words for a run killed at its timeout (measured)
+        log.warning("VRRP_Script(%s) timed_out", tracker.name, extra=fields(script=tracker.name, status="BAD"))
         return
     why = tracker.error or (f"exited with status {tracker.last_rc}" if tracker.last_rc is not None else "no result")
     log.warning("VRRP_Script(%s) failed (%s)", tracker.name, why, extra=fields(script=tracker.name, status="BAD"))

@@ -492,6 +492,11 @@ def test_script_lines_are_keepalived_s(caplog: pytest.LogCaptureFixture) -> None
     first.counter.update(True)
     log_script(first, None, True)  # a first run that returns 0: keepalived says only that it succeeded
     assert [r.getMessage() for r in caplog.records] == ["VRRP_Script(ok) succeeded"]
+    caplog.clear()
+    first.last_rc, first.timed_out = None, True  # killed at its timeout: keepalived 2.2.7's words (measured)
+    first.counter.update(False)
+    log_script(first, 0, True)
+    assert [r.getMessage() for r in caplog.records] == ["VRRP_Script(ok) timed_out"]
 
 
 def test_an_owner_starting_master_says_its_timeout_first(caplog: pytest.LogCaptureFixture) -> None:
