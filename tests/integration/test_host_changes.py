@@ -9,7 +9,10 @@ measured 2026-12-02. Both ends of a veth pair in one namespace: the adverts are 
   address and drops the VIP; the address back, BACKUP at once. vrrpkit stayed MASTER, advertising
   from the deleted address.
 - A VIP deleted by someone (`ip addr del`): keepalived resigns (priority 0, BACKUP) and, still the
-  best, takes the VIP back after its Skew_Time. vrrpkit stayed MASTER without the VIP."""
+  best, takes the VIP back after its Skew_Time. vrrpkit stayed MASTER without the VIP.
+- The interface's MAC changed (`ip link set address`, a bond's fail_over_mac): keepalived's next
+  gratuitous ARPs carry the new MAC; vrrpkit's carried the old one, sending the neighbours to a
+  MAC no longer on the link."""
 
 from __future__ import annotations
 
@@ -90,3 +93,17 @@ def test_a_vip_deleted_by_someone_comes_back_after_a_resignation(make_lab: MakeL
     assert vk.wait_for_log(f"(VI_1) VIP {VIP} was deleted: resigning MASTER", 3), vk.log()[-2000:]
     assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 3), vk.log()[-2000:]
     assert vk.log().count("(VI_1) Entering MASTER STATE") == 2
+
+
+def test_gratuitous_arps_follow_a_mac_change(make_lab: MakeLab) -> None:
+    lab = make_lab(1)
+    _make_veth(lab)
+    refresh = "garp_master_refresh 1\ngarp_master_refresh_repeat 1"
+    text = config(instance(150, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",), extra=refresh))
+    vk = lab.run_vrrpkit("h1", text)
+    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    lab.exec("h1", ["ip", "link", "set", "vt0", "address", "02:00:5e:10:20:30"])
+    heard = lab.exec("h1", ["timeout", "2.5", "tcpdump", "-lnneei", "vt1", "arp"], check=False)
+    frames = [line for line in heard.stdout.splitlines() if f"who-has {VIP}" in line]  # GARPs and probes
+    garps = [line for line in frames if f"tell {VIP}" in line]
+    assert len(garps) >= 2 and all(line.split()[1] == "02:00:5e:10:20:30" for line in frames), heard.stdout

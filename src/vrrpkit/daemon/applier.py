@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ detail = logging.getLogger(DETAIL)  # keepalived's -D lines
 
 SocketKey = tuple[str, int]  # (interface, family)
 MISMATCH_LOG_EVERY = 100
+MAC_FRESH = 0.5  # seconds a GARP sender's MAC is trusted before it is read again
 DROP_LOG_WINDOW = 60.0  # seconds: one line per kind of dropped advert and instance, then a count
 # Drops that are the protocol working as designed, not a problem worth a log line.
 _QUIET_DROPS = frozenset(
@@ -75,6 +77,7 @@ class EffectApplier:
         self.scripts = ScriptSet()
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self._mac_read: dict[str, float] = {}  # interface -> when its announcer last read its MAC
         self.release_vips = True  # False at shutdown with keepalived's -V/--dont-release-vrrp
         self._drop_windows: dict[tuple[str, DropReason], list[int]] = {}  # -> [drops not logged]
         self.routes = routes if routes is not None else RouteKeeper(ports.netlink)
@@ -115,6 +118,18 @@ class EffectApplier:
             self.ports.netlink.prepare_vip(cfg.device_of(vip), vip)
         for device in cfg.devices(cfg.vips + cfg.excluded_vips):
             self._announcer(device)  # its socket and MAC (~0.15 ms at a first takeover otherwise)
+            self._fresh_mac(device, force=True)
+
+    def _fresh_mac(self, ifname: str, force: bool = False) -> None:
+        """Read the interface's MAC again unless read within MAC_FRESH: it can change under us (a
+        bond's fail_over_mac, an operator), and a GARP with the old one sends the neighbours to a
+        MAC no longer there; keepalived 2.2.7 follows the change (measured). A takeover's burst
+        finds it read by the rehearsal a moment before: no system call between its VIP and its
+        next read."""
+        now = time.monotonic()
+        if force or now - self._mac_read.get(ifname, -MAC_FRESH) >= MAC_FRESH:
+            self._announcer(ifname).refresh_mac()
+            self._mac_read[ifname] = now
 
     def configure(
         self,
@@ -378,6 +393,7 @@ class EffectApplier:
 
     def _garp(self, inst: Instance, effect: fx.SendGarp) -> Callable[[], None]:
         announcer = self._announcer(effect.interface)
+        self._fresh_mac(effect.interface)
         v6 = bool(effect.vips) and effect.vips[0].address.version == 6
         spacing, key = self._garp_spacing(effect.interface, v6)
         if spacing <= 0:

@@ -241,8 +241,10 @@ _BPF_NA_ONLY = [
 class GarpSender(FdSocket):
     """Sends keepalived-format gratuitous ARPs and unsolicited NAs on one interface.
 
-    The socket is bound with protocol 0, so it never receives anything. The MAC is read once; call
-    ``refresh_mac()`` if the interface's address may have changed.
+    The socket is bound with protocol 0, so it never receives anything. The MAC is read when made
+    and again by ``refresh_mac()``, which the daemon calls before each burst: an interface's MAC
+    can change under us (a bond's fail_over_mac, an operator), and a GARP with the old one sends
+    the neighbours to a MAC no longer there. keepalived 2.2.7 follows the change (measured).
     """
 
     def __init__(self, ifname: str, mac: bytes | None = None) -> None:
@@ -254,7 +256,8 @@ class GarpSender(FdSocket):
         self.last_error = ""
 
     def refresh_mac(self) -> None:
-        self.mac = interface_mac(self.ifname)
+        with contextlib.suppress(OSError, ValueError):  # gone: the send fails and says so
+            self.mac = interface_mac(self.ifname)
 
     def frame_for(self, address: IPAddress) -> bytes:
         if isinstance(address, IPv4Address):
@@ -301,6 +304,7 @@ class NeighborProber(FdSocket):
             raise ValueError(f"address family {family}")
         self.ifname = ifname
         self.family = family
+        self._follow = mac is None  # the interface's own MAC, read again each round (it can change)
         self.mac = interface_mac(ifname) if mac is None else mac
         if family == 4:
             self.sock = _packet_socket(ifname, consts.ETH_P_ARP)
@@ -313,6 +317,11 @@ class NeighborProber(FdSocket):
     def probe_all(self, addresses: Iterable[IPAddress]) -> list[tuple[IPAddress, OSError]]:
         """One round for many addresses: flush once, then one probe each; returns the failures."""
         self.read(limit=_FLUSH_LIMIT)
+        if self._follow:
+            with contextlib.suppress(OSError, ValueError):
+                mac = interface_mac(self.ifname)
+                if mac != self.mac:  # the probes say who asks, and our own answers must not count
+                    self.mac, self._frames = mac, {}
         failed = []
         for address in addresses:
             error = self._send_probe(address)

@@ -358,10 +358,14 @@ class FakeAnnouncer:
     ifname: str
     announced: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
     frames: list[bytes] = field(default_factory=list)
+    mac_reads: int = 0  # refresh_mac() calls
 
     def announce(self, vips: Iterable[Vip], count: int) -> int:
         self.announced.append((tuple(str(v.address) for v in vips), count))
         return count
+
+    def refresh_mac(self) -> None:
+        self.mac_reads += 1
 
     def frame_for(self, address: IPAddress) -> bytes:
         return str(address).encode()

@@ -458,6 +458,27 @@ def test_the_garp_sender_of_each_vip_interface_is_opened_ahead_and_used_at_the_t
     assert fake.announcers["eth0"] is sender and sender.announced == [(("192.0.2.99",), 5)]
 
 
+def test_a_garp_burst_reads_the_mac_again_unless_the_rehearsal_just_did(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interface's MAC can change under us; keepalived 2.2.7's next GARPs carry the new one
+    (measured), vrrpkit's carried the MAC read when the sender was opened. A takeover's own burst
+    follows the rehearsal's read: no system call between the VIP and the next read."""
+    from vrrpkit.daemon import applier as applier_module
+
+    clock = [100.0]
+    monkeypatch.setattr(applier_module.time, "monotonic", lambda: clock[0])
+    fake = FakeOs()
+    a, _ = applier(fake)
+    inst = instance()
+    a.prepare_vips(inst)  # the takeover's rehearsal
+    sender = fake.announcers["eth0"]
+    assert sender.mac_reads == 1
+    a.apply(inst, fx.SendGarp("VI_1", "eth0", (VIP,), 5))  # the takeover's burst
+    assert sender.mac_reads == 1
+    clock[0] += 5.0  # garp_master_delay later
+    a.apply(inst, fx.SendGarp("VI_1", "eth0", (VIP,), 5))
+    assert sender.mac_reads == 2 and len(sender.announced) == 2
+
+
 def test_dont_release_vrrp_leaves_the_vips_at_shutdown() -> None:
     """keepalived -V: the stopping daemon keeps its VIPs (it still sends priority 0)."""
     fake = FakeOs()
