@@ -64,6 +64,27 @@ def test_master_and_backup_propagate() -> None:
     assert a.state is State.BACKUP and b.state is State.BACKUP
 
 
+def test_a_member_that_resigns_takes_every_master_of_its_group_with_goodbyes() -> None:
+    """keepalived 2.2.7, measured (a VIP of one member of a MASTER group deleted): each member
+    sends priority 0 ('sent 0 priority' for both) and is MASTER again after its Skew_Time. The
+    group's other member went BACKUP silently with a whole Master_Down (3.4 s without the VIPs)."""
+    group, a, b = pair()
+    a.tracker_changed("chk", True, 0.0)
+    b.start(0.0)
+    a.start(0.0)
+    group.settle(0.0)
+    expire(group, b, a)
+    assert group.state is State.MASTER
+    a.take_effects()
+    b.take_effects()
+    a.resign(10.0, "VIP deleted")
+    group.settle(10.0)
+    assert a.state is State.BACKUP and b.state is State.BACKUP
+    byes = [e for e in b.take_effects() if isinstance(e, fx.SendAdvert)]
+    assert [e.priority for e in byes] == [0] and byes[0].said
+    assert b.get_timer() == 10.0 + b.skew_time  # back at Skew_Time, as the member that resigned
+
+
 def test_a_router_never_moves_its_group_by_itself() -> None:
     """The input's own router changes; its followers wait for settle (no re-entry mid-call)."""
     group, a, b = pair()

@@ -152,7 +152,9 @@ class SyncGroup:
             if other is router:
                 continue
             self._refresh_views()
-            if follow is not None:
+            if event is Event.RESIGN:  # keepalived 2.2.7 (measured): every master of the group resigns
+                other.resign(now, "sync group member resigned")  # priority 0, back at Skew_Time
+            elif follow is not None:
                 other.sync_to(follow, now)
             elif not self.faulted() or other.state is State.INIT:
                 other.sync_recover(now)  # a member kept in INIT for this one may start now
