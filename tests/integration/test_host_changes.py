@@ -26,11 +26,22 @@ from confgen import config, instance
 
 from vrrpkit.lab import Lab
 from vrrpkit.lab.lab import wait_until
+from vrrpkit.lab.process import LabProcess
 
 pytestmark = pytest.mark.root
 
 MakeLab = Callable[..., Lab]
 VIP = "198.51.100.61"
+
+
+def _master_on_vt0(make_lab: MakeLab, priority: int = 100, extra: str = "") -> tuple[Lab, LabProcess]:
+    """One host whose vrrpkit is MASTER on vt0 (VRRPv3 at 0.2 s), the far end vt1 to listen on."""
+    lab = make_lab(1)
+    _make_veth(lab)
+    text = config(instance(priority, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",), extra=extra))
+    vk = lab.run_vrrpkit("h1", text)
+    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    return lab, vk
 
 
 def _make_veth(lab: Lab) -> None:
@@ -41,11 +52,7 @@ def _make_veth(lab: Lab) -> None:
 
 
 def test_adverts_leave_on_an_interface_made_anew(make_lab: MakeLab) -> None:
-    lab = make_lab(1)
-    _make_veth(lab)
-    text = config(instance(100, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",)))
-    vk = lab.run_vrrpkit("h1", text)
-    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    lab, vk = _master_on_vt0(make_lab)
     lab.exec("h1", ["ip", "link", "del", "vt0"])
     assert vk.wait_for_log("(VI_1) Entering FAULT STATE", 5)
     time.sleep(0.5)
@@ -59,11 +66,7 @@ def test_adverts_leave_on_an_interface_made_anew(make_lab: MakeLab) -> None:
 
 
 def test_the_source_address_deleted_is_a_fault_with_goodbyes_and_its_return_ends_it(make_lab: MakeLab) -> None:
-    lab = make_lab(1)
-    _make_veth(lab)
-    text = config(instance(100, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",)))
-    vk = lab.run_vrrpkit("h1", text)
-    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    lab, vk = _master_on_vt0(make_lab)
     dump = lab.popen("h1", ["tcpdump", "-lnni", "vt1", "ip proto 112"], stdout=subprocess.PIPE,
                      stderr=subprocess.DEVNULL, text=True)  # fmt: skip
     try:
@@ -84,11 +87,7 @@ def test_the_source_address_deleted_is_a_fault_with_goodbyes_and_its_return_ends
 
 
 def test_a_vip_deleted_by_someone_comes_back_after_a_resignation(make_lab: MakeLab) -> None:
-    lab = make_lab(1)
-    _make_veth(lab)
-    text = config(instance(150, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",)))
-    vk = lab.run_vrrpkit("h1", text)
-    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    lab, vk = _master_on_vt0(make_lab, 150)
     lab.exec("h1", ["ip", "addr", "del", f"{VIP}/32", "dev", "vt0"])
     assert vk.wait_for_log(f"(VI_1) VIP {VIP} was deleted: resigning MASTER", 3), vk.log()[-2000:]
     assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 3), vk.log()[-2000:]
@@ -96,12 +95,7 @@ def test_a_vip_deleted_by_someone_comes_back_after_a_resignation(make_lab: MakeL
 
 
 def test_gratuitous_arps_follow_a_mac_change(make_lab: MakeLab) -> None:
-    lab = make_lab(1)
-    _make_veth(lab)
-    refresh = "garp_master_refresh 1\ngarp_master_refresh_repeat 1"
-    text = config(instance(150, interface="vt0", version=3, advert_int="0.2", vips=(f"{VIP}/32",), extra=refresh))
-    vk = lab.run_vrrpkit("h1", text)
-    assert wait_until(lambda: lab.vip_holders(VIP, "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    lab, _ = _master_on_vt0(make_lab, 150, extra="garp_master_refresh 1\ngarp_master_refresh_repeat 1")
     lab.exec("h1", ["ip", "link", "set", "vt0", "address", "02:00:5e:10:20:30"])
     heard = lab.exec("h1", ["timeout", "2.5", "tcpdump", "-lnneei", "vt1", "arp"], check=False)
     frames = [line for line in heard.stdout.splitlines() if f"who-has {VIP}" in line]  # GARPs and probes

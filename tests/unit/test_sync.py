@@ -39,6 +39,18 @@ def test_group_state_before_start_is_init() -> None:
     assert group.state is State.INIT
 
 
+def masters() -> tuple[SyncGroup, VirtualRouter, VirtualRouter]:
+    """A pair started together (A's script reported OK) that took over: group and members MASTER."""
+    group, a, b = pair()
+    a.tracker_changed("chk", True, 0.0)
+    a.start(0.0)
+    b.start(0.0)
+    group.settle(0.0)
+    expire(group, b, a)
+    assert group.state is State.MASTER
+    return group, a, b
+
+
 def expire(group: SyncGroup, *routers: VirtualRouter) -> float:
     """Let each router's master-down timer run out, in order, settling after each (as the daemon)."""
     now = 0.0
@@ -68,13 +80,7 @@ def test_a_member_that_resigns_takes_every_master_of_its_group_with_goodbyes() -
     """keepalived 2.2.7, measured (a VIP of one member of a MASTER group deleted): each member
     sends priority 0 ('sent 0 priority' for both) and is MASTER again after its Skew_Time. The
     group's other member went BACKUP silently with a whole Master_Down (3.4 s without the VIPs)."""
-    group, a, b = pair()
-    a.tracker_changed("chk", True, 0.0)
-    b.start(0.0)
-    a.start(0.0)
-    group.settle(0.0)
-    expire(group, b, a)
-    assert group.state is State.MASTER
+    group, a, b = masters()
     a.take_effects()
     b.take_effects()
     a.resign(10.0, "VIP deleted")
@@ -133,12 +139,7 @@ def test_group_stays_backup_while_one_member_still_hears_its_master() -> None:
 
 
 def test_settle_reports_each_group_transition_once() -> None:
-    group, a, b = pair()
-    a.tracker_changed("chk", True, 0.0)
-    a.start(0.0)
-    b.start(0.0)
-    group.settle(0.0)
-    expire(group, b, a)
+    group, _, _ = masters()
     group.settle(4.0)  # nothing new: nothing reported
     changes = [(e.old, e.new) for e in group.effects() if isinstance(e, fx.SyncGroupChanged)]
     assert changes == [(State.INIT, State.BACKUP), (State.BACKUP, State.MASTER)]
