@@ -71,6 +71,17 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "master's answer; a fall changes nothing for a backup (it discards the lower advert either way)",
     ),
     Divergence(
+        key="group-resign-notify",
+        direction="runtime",
+        vrrpkit="a sync group whose members resign (a VIP or tracked route deleted) is BACKUP until they are "
+        "MASTER again: 'Syncing instances to BACKUP state', the group's notify with BACKUP, then MASTER",
+        keepalived_2_2_7="each member resigns on its own; the group says nothing and runs no BACKUP notify, then "
+        "runs its MASTER notify again at the re-election (measured: GROUP G1 MASTER at 3.43 and 5.42 s, "
+        "nothing at 5.01 s when the VIPs went)",
+        why="the VIPs are gone from the host for the Skew_Time: a group's notify_backup script (conntrackd's, a "
+        "service to stop) hears so, and a notify_master script runs once per mastership",
+    ),
+    Divergence(
         key="startup-delay-lower-master",
         direction="runtime",
         vrrpkit="vrrp_startup_delay D: the instances start D seconds late, and a BACKUP beside a lower-priority "
