@@ -7,6 +7,7 @@ process scheduling on a loaded 2-core CI machine, never a tighter performance cl
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -197,4 +198,7 @@ def test_tshark_decodes_our_adverts_without_complaint(make_lab: MakeLab) -> None
     assert "Version 3" in text or "Version: 3" in text
     vrrp_checks = [line for line in text.splitlines() if "Checksum Status" in line]
     assert vrrp_checks and all("Good" in line for line in vrrp_checks), vrrp_checks
-    assert "incorrect" not in text.lower() and "bad" not in text.lower()
+    # tshark's complaints ('[Bad checksum]', 'incorrect', 'Malformed'), not hex that happens to spell
+    # "bad": a fresh Debian run failed on 'Identification: 0x8bad' (the IP ID is random)
+    lower = text.lower()
+    assert "incorrect" not in lower and "malformed" not in lower and not re.search(r"\bbad\b", lower)
