@@ -160,11 +160,32 @@ def _lost_bursts(c: Ctx) -> None:
 
 
 def _sigstop(c: Ctx) -> None:
+    c.extra["_stopped"] = time.monotonic()
     c.lab.fault_stop("h1")
     try:
         time.sleep(2.0)
     finally:
+        c.extra["_thawed"] = time.monotonic()
         c.lab.fault_cont("h1")
+
+
+def freeze_steps(watch: HolderWatch, stopped: float, thawed: float) -> dict[str, float]:
+    """The SIGSTOP row taken apart, in ms. Its time with two holders is (thaw - last advert) minus
+    h2's takeover plus h1's way back: an earlier takeover (a punctual Master_Down timer) lengthens
+    the row as much as a slower step-down does, so the row alone cannot say which daemon is slower
+    at what."""
+    last = watch.last_advert("h2", stopped + 0.001)  # an advert on the wire as the signal lands counts
+    took = watch.first_change("h2", stopped, True)
+    first = watch.first_advert("h2", thawed)
+    left = watch.first_change("h2", thawed, False)
+    if last is None or took is None or first is None or left is None:
+        return {}
+    heard = first[0]
+    return {
+        "takeover_after_last_advert_ms": round(1000 * (took - last[0]), 3),
+        "thaw_to_advert_ms": round(1000 * (heard - thawed), 3),
+        "advert_to_stepdown_ms": round(1000 * (left - heard), 3),
+    }
 
 
 def _link_flap(c: Ctx) -> None:
@@ -300,6 +321,8 @@ def run_one(
         recovered = watch.wait_holders({"h1"}, 30, stable=STABLE)
         t1 = time.monotonic() - (STABLE if recovered else 0.0)
         alive = {h: p.alive() for h, p in daemons.items()}
+        if "_thawed" in ctx.extra:
+            ctx.extra.update(freeze_steps(watch, ctx.extra.pop("_stopped"), ctx.extra.pop("_thawed")))
         result = {"daemon": kind, **watch.timeline(t0, t1).as_dict(), **ctx.extra, "recovered": recovered}
         if not all(alive.values()):
             result["died"] = sorted(h for h, ok in alive.items() if not ok)
@@ -486,6 +509,13 @@ def render(report: dict[str, Any]) -> str:
                 f"{row['name']:<38}{vk['without_one_s']:>11.4f} / {ka['without_one_s']:<10.4f}"
                 f"{vk['changes']:>8} / {ka['changes']:<7}{cpu:>16}{pps:>11}"
             )
+    for row in report.get("scenarios", []):
+        steps = [k for k in row["vrrpkit"] if k.endswith("_ms")]
+        if steps:
+            lines.append(f"  {row['name']}, ms, vrrpkit / keepalived:")
+            for k in steps:
+                vk, ka = row["vrrpkit"][k], row["keepalived"].get(k, float("nan"))
+                lines.append(f"    {k[:-3].replace('_', ' '):<32}{vk:>10.3f} / {ka:.3f}")
     if "daemons" in report:
         lines += ["", f"soak {report['seconds']} s at 0.1 s adverts, SIGHUP every 60 s:"]
         for kind, data in report["daemons"].items():

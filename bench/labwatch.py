@@ -141,6 +141,11 @@ class HolderWatch:
             heard = [a for a in self.adverts[host] if a[0] < before]
         return heard[-1] if heard else None
 
+    def first_advert(self, host: str, after: float) -> tuple[float, int] | None:
+        """The first advert ``host`` heard after ``after`` (time, priority)."""
+        with self._lock:
+            return next((a for a in self.adverts[host] if a[0] > after), None)
+
     def until_phase(self, host: str, interval: float, fraction: float) -> float:
         """Seconds to sleep so that what comes next falls `fraction` of an interval after an advert
         ``host`` heard (needs ``adverts_from`` for it). Two daemons' runs then meet a fault at the

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 from types import ModuleType
@@ -40,3 +41,27 @@ def test_the_flood_packets_are_what_the_table_says(src: IPv4Address | IPv6Addres
     assert (low.version, low.vrid, low.priority, low.addresses, low.interval_cs) == (3, 51, 1, (vip,), 10)
     other = decode(bench.flood_payload("other", src, 0.1), src, group)
     assert (other.vrid, other.priority, other.addresses) == (52, 100, (bench.OTHER_VIP[src.version],))
+
+
+def test_the_sigstop_row_taken_apart() -> None:
+    """The SIGSTOP row is (thaw - last advert) - takeover + way back: each step from the watch's
+    stamps, so a run says which daemon is slower at what (bench/chaos.py `freeze_steps`)."""
+    bench = chaos()
+    watch = bench.HolderWatch.__new__(bench.HolderWatch)  # no lab: the stamps are the input
+    watch.hosts = ["h1", "h2"]
+    watch._lock = threading.Lock()
+    watch.adverts = {"h1": [], "h2": [(9.9, 150), (10.0, 150), (12.5004, 150), (12.6, 150)]}
+    watch.events = {"h1": [(1.0, True)], "h2": [(1.0, False), (10.3615, True), (12.5007, False)]}
+    steps = bench.freeze_steps(watch, stopped=10.05, thawed=12.5)
+    assert steps == {
+        "takeover_after_last_advert_ms": 361.5,
+        "thaw_to_advert_ms": 0.4,
+        "advert_to_stepdown_ms": 0.3,
+    }
+    assert bench.freeze_steps(watch, stopped=10.05, thawed=13.0) == {}  # h1 never heard again: no steps
+    row = {"name": "SIGSTOP master 2 s", "interval": 0.1}
+    row["vrrpkit"] = {"without_one_s": 2.1389, "changes": 2, **steps}
+    row["keepalived"] = {"without_one_s": 2.1388, "changes": 2, **steps}
+    machine = {"date": "d", "kernel": "k", "python": "p", "load_avg_before": (0, 0, 0)}
+    text = bench.render({"machine": machine, "scenarios": [row]})
+    assert "    advert to stepdown                   0.300 / 0.300" in text
