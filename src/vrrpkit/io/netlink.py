@@ -56,30 +56,39 @@ _SIOCGIFFLAGS, _SIOCGIFINDEX = 0x8913, 0x8933
 
 
 class _IoctlSocket:
-    """One datagram socket for interface ioctls, kept open (and opened again after a fork):
-    if_nametoindex opens and closes one per call, three system calls where one does."""
+    """One datagram socket for interface ioctls, kept open (and opened again after a fork, which
+    a fork hook says: no getpid() per call): if_nametoindex opens and closes one per call, three
+    system calls where one does."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
-        self._pid = 0
 
     def ifreq(self, ifname: str, request: int) -> bytes | None:
         """The struct ifreq the kernel answers for ``ifname``; None when it has no such interface."""
         name = ifname.encode()
         if not name or len(name) >= 16 or b"\0" in name:  # IFNAMSIZ: no interface has such a name
             return None
-        with self._lock:
-            if self._sock is None or self._pid != os.getpid():
-                self._sock, self._pid = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), os.getpid()
-            sock = self._sock
+        sock = self._sock
+        if sock is None:
+            with self._lock:
+                if self._sock is None:
+                    self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock = self._sock
         try:
             return fcntl.ioctl(sock.fileno(), request, struct.pack("16s16x", name))
         except OSError:
             return None
 
 
+    def forget(self) -> None:
+        """In a forked child (see `_Connection.forget`)."""
+        self._sock = None
+        self._lock = threading.Lock()
+
+
 _ioctl = _IoctlSocket()
+os.register_at_fork(after_in_child=_ioctl.forget)
 
 
 def interface_index(ifname: str) -> int | None:
@@ -156,21 +165,32 @@ def _no_such_interface(ifname: str) -> OSError:
 
 
 class _Connection:
-    """The process's one request socket, opened on first use and again after a fork."""
+    """The process's one request socket, opened on first use and again after a fork (a child
+    must not share it: answers would go to either process). The fork is noticed by a fork hook,
+    not by comparing pids at every request: getpid() is a system call, and the lock only guards
+    the opening, so a request on the way to a VIP removal costs neither."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rtnl: rtnl.Rtnl | None = None
-        self._pid = 0
 
     def get(self) -> rtnl.Rtnl:
+        opened = self._rtnl
+        if opened is not None:
+            return opened
         with self._lock:
-            if self._rtnl is None or self._pid != os.getpid():  # a fork must not share the socket
-                self._rtnl, self._pid = rtnl.Rtnl(), os.getpid()
+            if self._rtnl is None:
+                self._rtnl = rtnl.Rtnl()
             return self._rtnl
+
+    def forget(self) -> None:
+        """In a forked child: the parent's socket stays the parent's (closed with the child)."""
+        self._rtnl = None
+        self._lock = threading.Lock()  # a lock held by another thread at the fork stays held
 
 
 _connection = _Connection()
+os.register_at_fork(after_in_child=_connection.forget)
 
 
 def _family_of(af: int) -> int:

@@ -4,7 +4,7 @@ Why not pyroute2 (which this module replaced in the daemon): the daemon needs fo
 delete an address, dump addresses, dump links), and pyroute2 0.9 brought ~230 modules and ~13 MB of
 RSS for them, plus a private event-loop thread that every VIP change had to cross (a thread hand-off
 and a GIL round trip between the Master_Down timer and the VIP). A request here is one sendto and
-one recv on a blocking socket: a kernel round trip, as keepalived makes it.
+one recv: a kernel round trip, as keepalived makes it.
 
 The message layouts are ``linux/netlink.h``, ``linux/rtnetlink.h`` and ``linux/if_addr.h``; the
 builders and the parser are pure functions (tested byte for byte without root), and `Rtnl` only
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import struct
 import threading
@@ -132,15 +133,19 @@ def error_code(data: bytes, body: int, end: int) -> int:
 class Rtnl:
     """One NETLINK_ROUTE socket for requests and their answers (never subscribed to events).
 
-    Blocking with a timeout: a request is a kernel round trip, answered at once. A lock makes a
-    request and its answers one unit, so the module's shared instance is safe across threads.
+    A request is a kernel round trip answered at once: rtnetlink handles it inside the sendto and
+    queues the answer (a dump's next part inside the recv that empties the queue). So the socket
+    is non-blocking and waits (`_wait`, bounded by TIMEOUT) only should the answer not be there:
+    a socket with a timeout would make Python poll() before every send and recv, two system calls
+    on the way to a step-down's VIP removal. A lock makes a request and its answers one unit, so
+    the module's shared instance is safe across threads.
     """
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, consts.NETLINK_ROUTE)
         try:
             self.sock.bind((0, 0))
-            self.sock.settimeout(TIMEOUT)
+            self.sock.setblocking(False)
         except BaseException:
             self.sock.close()
             raise
@@ -156,10 +161,10 @@ class Rtnl:
         with self._lock:
             self._seq = (self._seq + 1) & 0xFFFFFFFF
             seq = self._seq
-            self.sock.send(message(kind, flags | consts.NLM_F_REQUEST, seq, body))
+            self._send(message(kind, flags | consts.NLM_F_REQUEST, seq, body))
             answers: list[tuple[int, bytes, int, int]] = []
             while True:
-                data = self.sock.recv(RECV_SIZE)
+                data = self._recv()
                 for mtype, _mflags, buf, start, end in parse_messages(data):
                     if NLMSGHDR.unpack_from(buf, start - NLMSGHDR.size)[3] != seq:
                         continue  # an answer to an earlier request that timed out
@@ -173,6 +178,27 @@ class Rtnl:
                     answers.append((mtype, buf, start, end))
                 if not flags & consts.NLM_F_DUMP and not flags & NLM_F_ACK:
                     return answers
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.sock.send(data)
+        except BlockingIOError:
+            self._wait(select.POLLOUT)
+            self.sock.send(data)
+
+    def _recv(self) -> bytes:
+        try:
+            return self.sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            self._wait(select.POLLIN)
+            return self.sock.recv(RECV_SIZE)
+
+    def _wait(self, event: int) -> None:
+        """Until the socket is ready for ``event``; TimeoutError after TIMEOUT seconds."""
+        poller = select.poll()
+        poller.register(self.sock, event)
+        if not poller.poll(TIMEOUT * 1000):
+            raise TimeoutError(errno.ETIMEDOUT, "no answer from the kernel (rtnetlink)")
 
     def addresses(self, family: int = socket.AF_UNSPEC) -> list[AddrMessage]:
         """Every address of the namespace (RTM_GETADDR dump), in kernel order."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import struct
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
@@ -297,3 +298,46 @@ def test_sync_helpers_work_inside_a_running_loop() -> None:
     assert netlink.primary_address("lo", 4) == IPv4Address("127.0.0.1")  # and outside a loop
     with pytest.raises(OSError):
         netlink.addresses("vk-no-such0")
+
+
+def test_rtnl_requests_wait_only_when_the_answer_is_not_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rtnetlink answers inside the sendto: a request makes no poll() (a socket with a timeout
+    polls before every send and recv), and one with no answer waits TIMEOUT, then says so.
+    Read-only: an address dump of this namespace."""
+    conn = rtnl.Rtnl()
+    try:
+        def no_poll() -> None:
+            raise AssertionError("polled although the answer was there")
+
+        with monkeypatch.context() as m:
+            m.setattr(rtnl.select, "poll", no_poll)
+            assert any(a.address == bytes([127, 0, 0, 1]) for a in conn.addresses(socket.AF_INET))
+        monkeypatch.setattr(rtnl, "TIMEOUT", 0.05)
+        with pytest.raises(TimeoutError):
+            conn._recv()  # nothing asked, nothing queued
+    finally:
+        conn.close()
+
+
+def test_a_forked_child_opens_its_own_netlink_and_ioctl_sockets() -> None:
+    """The sockets are shared module state; a child must not read the parent's answers. The fork
+    hook forgets them in the child (no getpid() per request), the parent keeps its own."""
+    parent = netlink._connection.get()
+    assert netlink.interface_index("lo") is not None
+    ioctl_sock = netlink._ioctl._sock
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave at once
+        try:
+            forgot = netlink._connection._rtnl is None and netlink._ioctl._sock is None
+            fresh = netlink._connection.get() is not parent and netlink.interface_index("lo") is not None
+            os.write(write, b"1" if forgot and fresh and netlink._ioctl._sock is not ioctl_sock else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    assert netlink._connection.get() is parent and netlink._ioctl._sock is ioctl_sock
