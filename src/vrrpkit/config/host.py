@@ -65,8 +65,9 @@ def host_checks(result: ParseResult, facts: HostFacts) -> list[Diagnostic]:
             if addr is not None and addr not in have:
                 r.add(src.at(keyword), "host-address-missing",
                       f"{keyword} {addr} is not an address of this host: adverts cannot be sent from it")
+        vip_devs = {vip.dev for vip in (*inst.vips, *inst.excluded_vips)}  # said above (config/interface_blocks.py)
         for track in inst.tracks:
-            if track.kind.value == "interface" and track.name not in facts.interfaces:
+            if track.kind.value == "interface" and track.name not in facts.interfaces and track.name not in vip_devs:
                 r.add(src.item(f"track:{track.name}", "track_interface"), "host-interface-missing",
                       f"tracked interface {track.name} does not exist on this host (the instance stays in FAULT)")
     _interface_block_checks(r, result, facts)

@@ -82,3 +82,25 @@ def with_static_tracks(
         out.append(cfg.replace(tracks=cfg.tracks + tuple(Track(n, TrackKind.INTERFACE, 0) for n in names))
                    if names else cfg)
     return out
+
+
+def with_vip_tracks(instances: list[InstanceConfig]) -> list[InstanceConfig]:
+    """A VIP or excluded VIP on another interface than the instance's (its `dev`) makes the instance
+    track that interface with weight 0, unless the VIP says `no_track`. Measured with keepalived
+    2.2.7: that interface down or deleted puts the instance in FAULT (priority 0 sent, its VIPs
+    removed), up again BACKUP and a new election. A track_interface that gives it a weight is
+    overridden: FAULT, and no 'Changing effective priority' either way. vrrpkit had stayed MASTER
+    with the VIP gone."""
+    out = []
+    for cfg in instances:
+        devs = dict.fromkeys(v.dev for v in cfg.vips + cfg.excluded_vips
+                             if v.dev is not None and v.dev != cfg.interface and "no_track" not in v.flags)  # fmt: skip
+        if not devs:
+            out.append(cfg)
+            continue
+        tracks = [Track(t.name, t.kind, 0) if t.kind is TrackKind.INTERFACE and t.name in devs and not t.reverse
+                  else t for t in cfg.tracks]  # fmt: skip
+        have = {t.name for t in tracks if t.kind is TrackKind.INTERFACE and t.weight == 0 and not t.reverse}
+        tracks += [Track(n, TrackKind.INTERFACE, 0) for n in devs if n not in have]
+        out.append(cfg.replace(tracks=tuple(tracks)))
+    return out

@@ -15,7 +15,7 @@ from ipaddress import IPv4Address, IPv6Address
 from sys import intern
 
 from vrrpkit.config.diagnostics import Location, Reporter
-from vrrpkit.config.interface_blocks import InterfaceRef, complete_interfaces, with_static_tracks
+from vrrpkit.config.interface_blocks import InterfaceRef, complete_interfaces, with_static_tracks, with_vip_tracks
 from vrrpkit.config.longtail import check_long_tail
 from vrrpkit.config.model import (
     FifoConfig,
@@ -174,7 +174,7 @@ def complete(written: Written, reporter: Reporter) -> Completed:
     static_locs.update({f"address:{v.address}": loc for v, loc in written.static_addresses})
     fifo_locs = {k: loc for k, loc in written.globals.locs.items() if "fifo" in k}
     interfaces, track_groups, refs = complete_interfaces(r, written.interfaces, {i.name for i in instances})
-    instances = with_static_tracks(r, written.interfaces, track_groups, instances, g.default_interface)
+    instances = with_vip_tracks(with_static_tracks(r, written.interfaces, track_groups, instances, g.default_interface))
     return Completed(instances, sources, groups, written.scripts, written.track_files, g, written.script_locs,
                      _notify_locs(written), dict(written.track_processes), extras, group_mail, static, fifo_locs,
                      static_locs, interfaces, track_groups, refs)

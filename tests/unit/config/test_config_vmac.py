@@ -324,6 +324,24 @@ def test_track_group_on_static_items_makes_its_instances_track_their_interfaces(
     assert not [d for d in res.diagnostics if d.severity == "error"]
 
 
+def test_a_vip_on_another_interface_makes_the_instance_track_it_with_weight_zero() -> None:
+    """keepalived 2.2.7, measured (an instance on eth0 with a VIP `dev vt0`): vt0 down or deleted
+    puts the instance in FAULT (priority 0, VIPs removed), up again BACKUP and a new election; the
+    same for an excluded VIP; not with `no_track`; FAULT, and no priority change, when a
+    track_interface gives vt0 a weight. A VIP on the instance's own interface adds nothing."""
+    vips = ("    192.0.2.100/24\n    192.0.2.101/32 dev vt0\n    192.0.2.102/32 dev vt0\n"
+            "    192.0.2.103/32 dev vt1 no_track\n    192.0.2.104/32 dev eth0")
+    excluded = "  virtual_ipaddress_excluded {\n    192.0.2.110/32 dev vt2\n  }"
+    res = parse(inst(excluded, vips=vips) + inst("  track_interface {\n    vt0 weight -60\n  }", name="VI_2",
+                                                 vrid=52, vips="    192.0.2.120/32 dev vt0"))
+    tracks = {c.name: [(t.name, t.kind.value, t.weight) for t in c.tracks] for c in res.instances}
+    assert tracks == {"VI_1": [("vt0", "interface", 0), ("vt2", "interface", 0)],
+                      "VI_2": [("vt0", "interface", 0)]}
+    assert not [d for d in res.diagnostics if d.severity in ("error", "warning")]
+    (same,) = parse(inst("  track_interface {\n    vt0\n  }", vips="    192.0.2.101/32 dev vt0")).instances
+    assert [(t.name, t.weight) for t in same.tracks] == [("vt0", 0)]  # tracked once
+
+
 def test_track_group_must_be_defined_first_and_only_on_static_items() -> None:
     """keepalived -t, measured: 'track_group G not found' for a group defined later; on a virtual
     address 'Unknown configuration entry' for both words; on a virtual rule or route the line goes."""
