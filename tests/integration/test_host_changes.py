@@ -101,3 +101,34 @@ def test_gratuitous_arps_follow_a_mac_change(make_lab: MakeLab) -> None:
     frames = [line for line in heard.stdout.splitlines() if f"who-has {VIP}" in line]  # GARPs and probes
     garps = [line for line in frames if f"tell {VIP}" in line]
     assert len(garps) >= 2 and all(line.split()[1] == "02:00:5e:10:20:30" for line in frames), heard.stdout
+
+
+def test_a_vips_own_interface_is_tracked_and_its_garps_follow_it_made_anew(make_lab: MakeLab) -> None:
+    """A VIP `dev vt0` of an instance on eth0 (keepalived 2.2.7, measured): vt0 down is a FAULT
+    (every VIP goes), up again BACKUP and MASTER; vt0 deleted and made again, the same, and the
+    refresh GARPs reach the new link. vrrpkit had stayed MASTER without that VIP, and its ARP
+    sender, bound to the old interface index, sent nowhere without a word."""
+    lab = make_lab(1)
+    lab.exec("h1", ["ip", "link", "add", "vt0", "type", "veth", "peer", "name", "vt1"])
+    for name in ("vt0", "vt1"):
+        lab.exec("h1", ["ip", "link", "set", name, "up"])
+    extra = "garp_master_refresh 1\ngarp_master_refresh_repeat 1"
+    text = config(instance(100, version=3, advert_int="0.2", vips=(f"{VIP}/32", "198.51.100.71/32 dev vt0"),
+                           extra=extra))  # fmt: skip
+    vk = lab.run_vrrpkit("h1", text)
+    assert wait_until(lambda: lab.vip_holders("198.51.100.71", "vt0") == {"h1"}, 10), vk.log()[-2000:]
+    lab.exec("h1", ["ip", "link", "set", "vt0", "down"])
+    assert vk.wait_for_log("(VI_1) fault: tracked interface vt0 failed", 5), vk.log()[-2000:]
+    assert wait_until(lambda: not lab.vip_holders(VIP, "eth0"), 3)
+    lab.exec("h1", ["ip", "link", "set", "vt0", "up"])
+    assert wait_until(lambda: lab.vip_holders("198.51.100.71", "vt0") == {"h1"}, 5), vk.log()[-2000:]
+    lab.exec("h1", ["ip", "link", "del", "vt0"])
+    assert wait_until(lambda: not lab.vip_holders(VIP, "eth0"), 3), vk.log()[-2000:]
+    lab.exec("h1", ["ip", "link", "add", "vt0", "type", "veth", "peer", "name", "vt1"])
+    for name in ("vt0", "vt1"):
+        lab.exec("h1", ["ip", "link", "set", name, "up"])
+    assert wait_until(lambda: lab.vip_holders("198.51.100.71", "vt0") == {"h1"}, 5), vk.log()[-2000:]
+    heard = lab.exec("h1", ["timeout", "2.5", "tcpdump", "-lnni", "vt1", "arp"], check=False)
+    garps = [ln for ln in heard.stdout.splitlines() if "who-has 198.51.100.71 " in ln and "tell 198.51.100.71," in ln]
+    assert len(garps) >= 2, (heard.stdout, vk.log()[-2000:])
+    assert vk.log().count("(VI_1) Entering FAULT STATE") == 2

@@ -346,12 +346,16 @@ class Daemon(Reloading, Building, Cycle):
 
     def _remade(self, ifname: str, up: bool) -> None:
         """An interface deleted, or deleted and made again, under us: what is bound to its old index
-        (the VRRP sockets, the ARP/NA senders) goes, and the sockets open again as it comes up.
-        Measured with keepalived 2.2.7 (an instance's interface deleted and re-created): keepalived
-        advertised on the new interface; vrrpkit's adverts failed with ENODEV while it held the VIP."""
-        if self.socketset.bound_elsewhere(ifname, self.ports.netlink.interface_index(ifname)):
-            self.socketset.forget([ifname])
-            self.applier.forget_interfaces([ifname])
+        (the VRRP sockets, the ARP/NA senders, the split-brain probers) goes, and the sockets open
+        again as it comes up. Measured with keepalived 2.2.7 (an instance's interface deleted and
+        re-created): keepalived advertised on the new interface; vrrpkit's adverts failed with
+        ENODEV while it held the VIP. The index is asked for only when something is bound there."""
+        if self.socketset.bound_to(ifname) or ifname in self.applier.announcers or self.prober.probes_on(ifname):
+            index = self.ports.netlink.interface_index(ifname)
+            if self.socketset.bound_elsewhere(ifname, index):
+                self.socketset.forget([ifname])
+            self.applier.forget_moved(ifname, index)
+            self.prober.forget_moved(ifname, index)
         if up and any(key[0] == ifname for key in self.socketset.missing):
             self.socketset.rebuild(self.instances.values())
 

@@ -77,6 +77,7 @@ class EffectApplier:
         self.scripts = ScriptSet()
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
+        self._announcer_at: dict[str, int | None] = {}  # interface -> its index when its announcer was made
         self._mac_read: dict[str, float] = {}  # interface -> when its announcer last read its MAC
         self.release_vips = True  # False at shutdown with keepalived's -V/--dont-release-vrrp
         self._drop_windows: dict[tuple[str, DropReason], list[int]] = {}  # -> [drops not logged]
@@ -257,9 +258,17 @@ class EffectApplier:
     def forget_interfaces(self, names: list[str]) -> None:
         """These interfaces were made anew (a VMAC): their ARP/NA senders are bound to the old index."""
         for name in names:
+            self._announcer_at.pop(name, None)
             announcer = self.announcers.pop(name, None)
             if announcer is not None:
                 announcer.close()
+
+    def forget_moved(self, ifname: str, index: int | None) -> None:
+        """`ifname` now has this index (None: gone). An ARP/NA sender bound to another one sends
+        nowhere (the kernel drops the frames; measured: a VIP's `dev` deleted and made again, no
+        GARP reached the new link while keepalived's did): it goes, and the next burst opens one."""
+        if ifname in self.announcers and self._announcer_at.get(ifname) != index:
+            self.forget_interfaces([ifname])
 
     def firewall_handle(self) -> Firewall:
         """The one firewall (set up on first use), shared with the VMAC rules of `daemon.links`."""
@@ -426,6 +435,7 @@ class EffectApplier:
         announcer = self.announcers.get(ifname)
         if announcer is None:
             announcer = self.announcers[ifname] = self.ports.announcer(ifname)
+            self._announcer_at[ifname] = self.ports.netlink.interface_index(ifname)
         return announcer
 
     def _garp_spacing(self, ifname: str, v6: bool) -> tuple[float, tuple[str, int]]:

@@ -322,6 +322,9 @@ class SocketSet:
         self.counters.setdefault(key, SocketCounters())
         self.add_reader(sock.fileno(), key)
 
+    def bound_to(self, ifname: str) -> bool:
+        return any(key[0] == ifname for key in self.sockets)
+
     def bound_elsewhere(self, ifname: str, index: int | None) -> bool:
         """Whether a socket on `ifname` is bound to another index than the interface has now (None:
         it is gone): the interface was deleted, or deleted and made again, under us."""

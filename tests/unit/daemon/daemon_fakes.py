@@ -375,7 +375,9 @@ class FakeAnnouncer:
         return None
 
     def close(self) -> None:
-        pass
+        self.closed = True
+
+    closed: bool = False
 
 
 @dataclass
@@ -544,7 +546,10 @@ class FakeOs:
             return sock
 
         def announcer(ifname: str) -> FakeAnnouncer:
-            return self.announcers.setdefault(ifname, FakeAnnouncer(ifname))
+            made = self.announcers.get(ifname)
+            if made is None or made.closed:  # a closed one was bound to an interface made anew
+                made = self.announcers[ifname] = FakeAnnouncer(ifname)
+            return made
 
         def prober(ifname: str, family: int) -> FakeProber:
             return self.probers.setdefault((ifname, family), FakeProber(ifname, family, self.prober_answers))

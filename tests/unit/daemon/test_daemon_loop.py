@@ -245,6 +245,39 @@ def test_an_interface_remade_between_two_looks_is_noticed_by_its_index(tmp_path:
     drive(tmp_path, conf(), body)
 
 
+def test_a_vips_interface_made_anew_gets_a_new_arp_sender_and_others_cost_no_lookup(tmp_path: Path) -> None:
+    """The ARP/NA sender of a VIP's `dev` is bound to that interface's index: made anew, the old
+    sender sends nowhere, so it is replaced (measured in the lab: no GARP reached the new link).
+    A link event for an interface nothing is bound to asks the kernel for no index."""
+    fake = FakeOs()
+    fake.netlink.interfaces["eth1"] = True
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER" and "eth1" in fake.announcers)
+        assert fake.links is not None
+        old = fake.announcers["eth1"]
+        asked: list[str] = []
+        lookup = fake.netlink.interface_index
+
+        def counted(ifname: str) -> int | None:
+            asked.append(ifname)
+            return lookup(ifname)
+
+        fake.netlink.interface_index = counted  # type: ignore[method-assign]
+        fake.links.push("eth7", True)  # nothing of ours on it
+        fake.links.push("eth1", True)  # the same index: the sender stays
+        await until(lambda: asked == ["eth1"])
+        assert not old.closed
+        fake.netlink.remakes["eth1"] = 1
+        fake.links.push("eth1", False)
+        fake.links.push("eth1", True)
+        await until(lambda: old.closed)
+        await until(lambda: state(d) == "MASTER" and fake.announcers["eth1"] is not old)
+        await until(lambda: bool(fake.announcers["eth1"].announced))  # the takeover's GARPs on the new one
+
+    drive(tmp_path, conf(vips="192.0.2.99/24\n        192.0.2.98/32 dev eth1"), body, fake)
+
+
 def test_a_track_file_says_when_it_faults_an_instance_and_when_it_stops(tmp_path: Path) -> None:
     """keepalived 2.2.7 (measured): '(VI_1): tracked file tf now FAULT state', then 'leaving'."""
     from vrrpkit.core.config import InstanceConfig, Track, TrackKind
