@@ -192,6 +192,24 @@ def test_a_new_failing_track_script_faults_a_master_with_priority_zero() -> None
     assert of(effects, fx.DelVips) and [n.state for n in of(effects, fx.Notify)] == ["FAULT"]
 
 
+def test_a_reload_that_faults_a_master_adds_none_of_its_new_vips() -> None:
+    """A VIP added on an interface that is down (its implicit weight-0 track fails): the reload
+    ends the mastership, so the new VIP is not added. keepalived 2.2.7 (measured) adds it and
+    removes every VIP at the end of the reload, holding none; vrrpkit's daemon applied a reload's
+    removals first (a VIP moved between instances) and so added that VIP after the FAULT's removal,
+    leaving it on a FAULT host."""
+    r = master()
+    vt0 = Vip(ip_interface("198.51.100.71/32"), dev="vt0")
+    r.reconfigure(cfg(vips=(VIP, vt0), tracks=(Track("vt0", TrackKind.INTERFACE, 0),)), 10.0, {"vt0": False})
+    effects = list(r.effects())
+    assert r.state is State.FAULT and not of(effects, fx.AddVips) and not of(effects, fx.SendGarp)
+    assert [d.vips for d in of(effects, fx.DelVips)] == [(VIP, vt0)]
+    r = master()  # still master: the new VIP comes, with its GARP, after what the election said
+    r.reconfigure(cfg(vips=(VIP, vt0), tracks=(Track("vt0", TrackKind.INTERFACE, 0),)), 10.0, {"vt0": True})
+    effects = list(r.effects())
+    assert r.state is State.MASTER and [a.vips for a in of(effects, fx.AddVips)] == [(vt0,)]
+
+
 def test_a_new_track_script_not_run_yet_keeps_the_master_until_it_fails() -> None:
     r = master()
     r.reconfigure(cfg(tracks=(CHK,)), 10.0)

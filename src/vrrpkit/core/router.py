@@ -186,22 +186,19 @@ class VirtualRouter(Receiving):
         self.config, self.name = new, new.name
         self.address = new.unicast_src_ip or new.mcast_src_ip or self._host_address
         self._derive()
+        added: tuple[Vip, ...] = ()
         if self.state is State.MASTER:
             self.master_address = self.address
             self.master_adver_int_cs = new.advert_int_cs
             if change.vips_removed:
                 self._emit(fx.DelVips(self.name, old.vip_interface, change.vips_removed, fx.VipCause.RELOAD))
-            if added := change.vips_added + change.vips_moved:  # moved: the VMAC took them along
-                self._emit(fx.AddVips(self.name, new.vip_interface, added, fx.VipCause.RELOAD))
-                self._garp(new.garp_master_repeat, tuple(v for v in added if v in new.vips))
-            if "garp_master_refresh_cs" in change.fields:
-                self._deadlines.pop(Timer.GARP_REFRESH, None)
-                if new.garp_master_refresh_cs > 0:
-                    self._deadlines[Timer.GARP_REFRESH] = now + new.garp_master_refresh_cs / 100
-            if "garp_extra_if_s" in change.fields:
-                self._deadlines.pop(Timer.GARP_EXTRA, None)
-                if new.garp_extra_if_s > 0:
-                    self._deadlines[Timer.GARP_EXTRA] = now + new.garp_extra_if_s
+            added = change.vips_added + change.vips_moved  # moved: the VMAC took them along
+            for timer, name, every in ((Timer.GARP_REFRESH, "garp_master_refresh_cs", new.garp_master_refresh_cs / 100),
+                                       (Timer.GARP_EXTRA, "garp_extra_if_s", new.garp_extra_if_s)):  # fmt: skip
+                if name in change.fields:
+                    self._deadlines.pop(timer, None)
+                    if every > 0:
+                        self._deadlines[timer] = now + every
         elif self.state is State.BACKUP:
             if new.version == 2 or self.master_address is None:
                 self.master_adver_int_cs = new.advert_int_cs  # v3 keeps the interval its master sends
@@ -211,6 +208,9 @@ class VirtualRouter(Receiving):
                 self._deadlines[Timer.PREEMPT_DELAY] = delay_since + new.preempt_delay_cs / 100
         seen = len(self.transitions)
         self._evaluate(now, announce=change.advert_changed)
+        if added and self.state is State.MASTER:  # not when the reload itself ends the mastership (a new FAULT)
+            self._emit(fx.AddVips(self.name, new.vip_interface, added, fx.VipCause.RELOAD))
+            self._garp(new.garp_master_repeat, tuple(v for v in added if v in new.vips))
         if self.state is State.BACKUP and len(self.transitions) == seen and silent_since is not None:
             # The down timer measures the master's silence: re-derived with the new priority
             # (keepalived restarts it: divergence reload-keeps-master-silence); a VRRPv2 interval
