@@ -82,6 +82,17 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "service to stop) hears so, and a notify_master script runs once per mastership",
     ),
     Divergence(
+        key="reload-priority-line",
+        direction="runtime",
+        vrrpkit="a reload that changes an instance's effective priority logs 'configuration changed, state kept: "
+        "priority 151 -> 152' and 'Changing effective priority from 141 to 142' (the old and new effective values)",
+        keepalived_2_2_7="logs 'Changing effective priority from 152 to 142' (the new base to the new effective "
+        "value: 152 was never in force) and nothing when a script's weight does not apply (150 -> 151 unsaid; "
+        "measured)",
+        why="the line says what the instance advertised before and what it advertises now; a priority that changes "
+        "is worth a line whether a weight or the configuration changed it",
+    ),
+    Divergence(
         key="startup-delay-lower-master",
         direction="runtime",
         vrrpkit="vrrp_startup_delay D: the instances start D seconds late, and a BACKUP beside a lower-priority "

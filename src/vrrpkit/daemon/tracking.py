@@ -220,7 +220,12 @@ class Trackers:
             tracker = ScriptTracker(name, config, resolved)
             previous = old.get(name)
             if previous is not None and (previous.config, previous.script) == (config, resolved):
-                tracker.counter = previous.counter
+                # its last exit code too: 'now returning' says a change, and a reload changes nothing
+                tracker.counter, tracker.last_rc = previous.counter, previous.last_rc
+                tracker.error, tracker.timed_out = previous.error, previous.timed_out
+                if tracker.ok is not None:  # keepalived 2.2.7's line for a script kept by a reload (measured)
+                    log.info("VRRP_Script(%s) considered %ssuccessful on reload", name, "" if tracker.ok else "un",
+                             extra=fields(script=name))  # fmt: skip
             self.scripts[name] = tracker
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._script_loop(t)) for t in self.scripts.values()]

@@ -3,6 +3,7 @@ bookkeeping, each against recording fakes, no root and no loop needed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from ipaddress import ip_address, ip_interface
@@ -584,3 +585,36 @@ def test_scripts_start_on_a_fixed_cadence_and_skip_the_starts_a_long_run_overlap
     assert next_start(10.0, 11.0, 1.0) == 11.0  # ended exactly at the next start
     assert next_start(10.0, 12.5, 1.0) == 13.0  # a 2.5 s run: 11 and 12 skipped
     assert next_start(10.0, 10.2, 0.25) == 10.25
+
+
+def test_a_script_kept_by_a_reload_keeps_its_last_exit_code_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """keepalived 2.2.7, measured: a reload logs 'VRRP_Script(chk) considered unsuccessful on
+    reload' (or 'successful') for a script it keeps, and no 'now returning' at the next run of an
+    unchanged exit code. vrrpkit forgot the exit code and said 'now returning 3' again."""
+    from vrrpkit.config import load_string
+    from vrrpkit.daemon.tracking import Trackers
+    from vrrpkit.io.scripts import Script
+
+    text = ('vrrp_script chk {\n  script "/bin/false"\n  weight -10\n}\nvrrp_instance VI_1 {\n  interface eth0\n'
+            "  virtual_router_id 51\n  track_script {\n    chk\n  }\n  virtual_ipaddress {\n    192.0.2.1/24\n  }\n}\n")
+    result = load_string(text, "k.conf")
+    scripts = {"chk": Script("/bin/false", argv=("/bin/false",))}
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+
+    async def main() -> tuple[object, ...]:
+        trackers = Trackers(lambda name, value: None)
+        try:  # no await in between: the script loops never run
+            trackers.configure(result, result.instances, scripts)
+            first = trackers.scripts["chk"]
+            first.last_rc = 3
+            first.counter.update(False)
+            said = len(caplog.records)  # a start says nothing
+            trackers.configure(result, result.instances, scripts)  # the reload
+            kept = trackers.scripts["chk"]
+            return said, kept is first, kept.ok, kept.last_rc
+        finally:
+            trackers.cancel()
+
+    assert asyncio.run(main()) == (0, False, False, 3)
+
+    assert [r.getMessage() for r in caplog.records] == ["VRRP_Script(chk) considered unsuccessful on reload"]
