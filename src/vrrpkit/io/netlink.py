@@ -80,7 +80,6 @@ class _IoctlSocket:
         except OSError:
             return None
 
-
     def forget(self) -> None:
         """In a forked child (see `_Connection.forget`)."""
         self._sock = None
