@@ -354,3 +354,16 @@ def test_a_vmac_master_adds_and_removes_reloaded_vips_on_its_vmac() -> None:
     assert [(e.interface, e.vips) for e in of(out, fx.DelVips)] == [("vrrp.51", (VIP,))]
     assert [(e.interface, e.vips) for e in of(out, fx.AddVips)] == [("vrrp.51", (VIP2,))]
     assert [(e.interface, e.vips) for e in of(out, fx.SendGarp)] == [("vrrp.51", (VIP2,))]
+
+
+def test_what_a_later_removal_undoes_is_not_added() -> None:
+    """`without_undone_vips`, which the daemon applies to a reload's effects before it makes every
+    removal first: an addition (and its GARP) that a later removal of the same router takes back
+    is dropped; a removal before an addition (a VIP moved onto a VMAC, options changed) stays."""
+    other = Vip(ip_interface("198.51.100.7/32"))
+    add, garp = fx.AddVips("VI_1", "eth0", (VIP, VIP2)), fx.SendGarp("VI_1", "eth0", (VIP, VIP2), 5)
+    gone = fx.DelVips("VI_1", "eth0", (VIP2, other))
+    assert fx.without_undone_vips([add, garp, gone]) == [
+        fx.AddVips("VI_1", "eth0", (VIP,)), fx.SendGarp("VI_1", "eth0", (VIP,), 5), gone]
+    assert fx.without_undone_vips([fx.AddVips("VI_1", "eth0", (VIP2,)), gone]) == [gone]
+    assert fx.without_undone_vips([gone, add, garp]) == [gone, add, garp]

@@ -8,6 +8,7 @@ and may change without breaking anyone.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -187,3 +188,25 @@ Effect = (
     | PriorityChanged
     | SyncGroupChanged
 )
+
+
+def without_undone_vips(effects: list[Effect]) -> list[Effect]:
+    """One router's effects of a step, less the VIPs (and their GARPs) that a later removal in the
+    same step takes away again: a reload's new VIP on a master that the reload itself, or its sync
+    group, then faults. Applied in order they cancel out; but after a reload the daemon makes every
+    removal first (a VIP that moved between instances must not be removed after its new holder
+    added it), and the addition would then come last and stay on a host that is not MASTER
+    (measured: keepalived 2.2.7 holds none)."""
+    removed: set[Vip] = set()
+    kept: list[Effect] = []
+    for effect in reversed(effects):
+        if isinstance(effect, DelVips):
+            removed.update(effect.vips)
+        elif removed and isinstance(effect, AddVips | SendGarp) and not removed.isdisjoint(effect.vips):
+            vips = tuple(v for v in effect.vips if v not in removed)
+            if not vips:
+                continue
+            effect = dataclasses.replace(effect, vips=vips)
+        kept.append(effect)
+    kept.reverse()
+    return kept

@@ -459,7 +459,8 @@ class Cycle:
         # group's first state before its members'.
         sayings: list[Saying] = [partial(self._apply_group, e) for e in group_effects if _first_group_state(e)]
         act, send = self._act, self.applier.send_advert
-        later = [(inst, effects) for inst in touched.values() if (effects := inst.router.take_effects())]
+        later = [(inst, fx.without_undone_vips(effects) if removals_first else effects)  # removals go first
+                 for inst in touched.values() if (effects := inst.router.take_effects())]  # fmt: skip
         # the member that moved its sync group acts before those the group moved, as in keepalived
         # (the first VIP on a subnet is its primary address); what is said keeps the events' order
         order = sorted(range(len(later)), key=lambda i: moved_by_group(later[i])) if groups else range(len(later))

@@ -412,6 +412,28 @@ def test_reload_that_removes_a_master_sends_priority_zero_and_releases_its_vip(t
     drive(tmp_path, conf(), body)
 
 
+def test_a_reload_that_faults_a_sync_group_leaves_none_of_its_new_vips(tmp_path: Path) -> None:
+    """keepalived 2.2.7, measured: a reload gives VI_1 a VIP on a down interface (FAULT) and VI_2 of
+    its sync group a new VIP: both end in FAULT holding no VIP. vrrpkit's VI_2 had added its new
+    VIP (it was MASTER when reconfigured) after the group's FAULT removed its VIPs, since a reload's
+    removals go first: the VIP stayed on a FAULT host."""
+    group = "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n}\n"
+    before = group + conf(priority=150) + conf(name="VI_2", vrid=52, vips="192.0.2.98/24")
+    after = group + conf(priority=150, vips="192.0.2.99/24\n        192.0.2.71/32 dev eth1") + conf(
+        name="VI_2", vrid=52, vips="192.0.2.98/24\n        192.0.2.82/32")
+    fake = FakeOs()
+    fake.netlink.interfaces["eth1"] = False  # there, and down
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER" and state(d, "VI_2") == "MASTER")
+        assert d.apply_reload(load_string(after, filename="keepalived.conf"))
+        await until(lambda: state(d) == "FAULT" and state(d, "VI_2") == "FAULT")
+        held = {str(a) for addresses in fake.netlink.addresses.values() for a in addresses}
+        assert held.isdisjoint({"192.0.2.99", "192.0.2.71", "192.0.2.98", "192.0.2.82"}), held
+
+    drive(tmp_path, before, body, fake)
+
+
 def test_sync_group_moves_together_and_runs_group_notify_once_per_transition(tmp_path: Path) -> None:
     text = (
         conf(priority=150)
