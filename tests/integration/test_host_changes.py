@@ -118,7 +118,7 @@ def test_a_vips_own_interface_is_tracked_and_its_garps_follow_it_made_anew(make_
     vk = lab.run_vrrpkit("h1", text)
     assert wait_until(lambda: lab.vip_holders("198.51.100.71", "vt0") == {"h1"}, 10), vk.log()[-2000:]
     lab.exec("h1", ["ip", "link", "set", "vt0", "down"])
-    assert vk.wait_for_log("(VI_1) fault: tracked interface vt0 failed", 5), vk.log()[-2000:]
+    assert vk.wait_for_log("(VI_1) fault: interface vt0 failed (a VIP is on it)", 5), vk.log()[-2000:]
     assert wait_until(lambda: not lab.vip_holders(VIP, "eth0"), 3)
     lab.exec("h1", ["ip", "link", "set", "vt0", "up"])
     assert wait_until(lambda: lab.vip_holders("198.51.100.71", "vt0") == {"h1"}, 5), vk.log()[-2000:]

@@ -484,6 +484,15 @@ def test_reversed_weight_zero_faults_while_ok() -> None:
     assert r.state is State.FAULT
 
 
+def test_a_vips_interface_down_says_why_it_is_tracked() -> None:
+    """Nobody wrote a track for the interface a VIP is on (config/interface_blocks.with_vip_tracks):
+    the FAULT's reason says so, where a written one says 'tracked interface'."""
+    r = VirtualRouter(cfg(tracks=(Track("vt0", TrackKind.INTERFACE, 0, vip=True),)), ME)
+    r.set_initial_track("vt0", False)
+    r.start(0.0)
+    assert r.state is State.FAULT and r.fault_reason == "interface vt0 failed (a VIP is on it)"
+
+
 def test_track_file_fault_and_initial_values() -> None:
     r = VirtualRouter(cfg(tracks=(Track("f", TrackKind.FILE, 0), Track("eth1", TrackKind.INTERFACE, 0))), ME)
     r.set_initial_track("eth1", False)

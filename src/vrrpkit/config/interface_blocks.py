@@ -98,9 +98,10 @@ def with_vip_tracks(instances: list[InstanceConfig]) -> list[InstanceConfig]:
         if not devs:
             out.append(cfg)
             continue
-        tracks = [Track(t.name, t.kind, 0) if t.kind is TrackKind.INTERFACE and t.name in devs and not t.reverse
-                  else t for t in cfg.tracks]  # fmt: skip
+        tracks = [Track(t.name, t.kind, 0, vip=t.weight != 0)
+                  if t.kind is TrackKind.INTERFACE and t.name in devs and not t.reverse else t
+                  for t in cfg.tracks]  # fmt: skip
         have = {t.name for t in tracks if t.kind is TrackKind.INTERFACE and t.weight == 0 and not t.reverse}
-        tracks += [Track(n, TrackKind.INTERFACE, 0) for n in devs if n not in have]
+        tracks += [Track(n, TrackKind.INTERFACE, 0, vip=True) for n in devs if n not in have]
         out.append(cfg.replace(tracks=tuple(tracks)))
     return out

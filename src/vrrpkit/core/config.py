@@ -49,6 +49,7 @@ class Track:
     kind: TrackKind = TrackKind.SCRIPT
     weight: int = 0
     reverse: bool = False
+    vip: bool = False  # an interface tracked because a VIP is on it (keepalived's, unless no_track)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,8 @@ def track_fault(cfg: InstanceConfig, values: Mapping[str, TrackValue]) -> str | 
             if file_fault(track, value):
                 return f"tracked file {track.name} = {value}"
         elif track.weight == 0 and value is not None and bool(value) is track.reverse:
+            if track.vip:  # nobody wrote this track: say why it is one
+                return f"interface {track.name} failed (a VIP is on it)"
             return f"tracked {track.kind.value} {track.name} {'ok (reverse)' if value else 'failed'}"
     return None
 

@@ -338,8 +338,9 @@ def test_a_vip_on_another_interface_makes_the_instance_track_it_with_weight_zero
     assert tracks == {"VI_1": [("vt0", "interface", 0), ("vt2", "interface", 0)],
                       "VI_2": [("vt0", "interface", 0)]}
     assert not [d for d in res.diagnostics if d.severity in ("error", "warning")]
+    assert all(t.vip for c in res.instances for t in c.tracks)  # FAULT says why: a VIP is on it
     (same,) = parse(inst("  track_interface {\n    vt0\n  }", vips="    192.0.2.101/32 dev vt0")).instances
-    assert [(t.name, t.weight) for t in same.tracks] == [("vt0", 0)]  # tracked once
+    assert [(t.name, t.weight, t.vip) for t in same.tracks] == [("vt0", 0, False)]  # tracked once, as written
 
 
 def test_track_group_must_be_defined_first_and_only_on_static_items() -> None:
