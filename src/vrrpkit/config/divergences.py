@@ -93,6 +93,17 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "is worth a line whether a weight or the configuration changed it",
     ),
     Divergence(
+        key="reload-garp",
+        direction="runtime",
+        vrrpkit="a reload that adds VIPs to a MASTER sends gratuitous ARPs / NAs for the added ones; the "
+        "takeover's garp_master_delay burst, if still to come, still comes",
+        keepalived_2_2_7="logs 'setting VIPs.' at every reload; when the VIP list changed, it sends GARPs for every "
+        "VIP of the instance, and a pending garp_master_delay burst does not come (measured: a VIP moved to another "
+        "dev, 5 GARPs for it and 5 for the unchanged one at the reload, none 5 s after the takeover)",
+        why="a VIP that did not move needs no new GARP, and the reload does not undo the takeover that the delayed "
+        "burst is for (a switch that missed the first burst learns the VIP from it)",
+    ),
+    Divergence(
         key="startup-delay-lower-master",
         direction="runtime",
         vrrpkit="vrrp_startup_delay D: the instances start D seconds late, and a BACKUP beside a lower-priority "
