@@ -77,7 +77,6 @@ class EffectApplier:
         self.scripts = ScriptSet()
         self.firewall: Firewall | None = None
         self.announcers: dict[str, Announcer] = {}
-        self._announcer_at: dict[str, int | None] = {}  # interface -> its index when its announcer was made
         self._mac_read: dict[str, float] = {}  # interface -> when its announcer last read its MAC
         self.release_vips = True  # False at shutdown with keepalived's -V/--dont-release-vrrp
         self._drop_windows: dict[tuple[str, DropReason], list[int]] = {}  # -> [drops not logged]
@@ -258,7 +257,6 @@ class EffectApplier:
     def forget_interfaces(self, names: list[str]) -> None:
         """These interfaces were made anew (a VMAC): their ARP/NA senders are bound to the old index."""
         for name in names:
-            self._announcer_at.pop(name, None)
             announcer = self.announcers.pop(name, None)
             if announcer is not None:
                 announcer.close()
@@ -267,7 +265,8 @@ class EffectApplier:
         """`ifname` now has this index (None: gone). An ARP/NA sender bound to another one sends
         nowhere (the kernel drops the frames; measured: a VIP's `dev` deleted and made again, no
         GARP reached the new link while keepalived's did): it goes, and the next burst opens one."""
-        if ifname in self.announcers and self._announcer_at.get(ifname) != index:
+        announcer = self.announcers.get(ifname)
+        if announcer is not None and announcer.ifindex != index:
             self.forget_interfaces([ifname])
 
     def firewall_handle(self) -> Firewall:
@@ -435,7 +434,6 @@ class EffectApplier:
         announcer = self.announcers.get(ifname)
         if announcer is None:
             announcer = self.announcers[ifname] = self.ports.announcer(ifname)
-            self._announcer_at[ifname] = self.ports.netlink.interface_index(ifname)
         return announcer
 
     def _garp_spacing(self, ifname: str, v6: bool) -> tuple[float, tuple[str, int]]:

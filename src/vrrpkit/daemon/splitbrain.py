@@ -95,7 +95,6 @@ class SplitBrainProber:
         self.spawn = spawn
         self.wall_clock = wall_clock
         self.probers: dict[tuple[str, int], Prober] = {}
-        self._prober_at: dict[str, int | None] = {}  # interface -> its index when its probers were made
         self._next_scan = 0.0
 
     def check(self, instances: Iterable[Instance], now: float) -> None:
@@ -142,7 +141,6 @@ class SplitBrainProber:
             prober = self.probers.get(key)
             if prober is None:
                 prober = self.probers[key] = self.ports.prober(*key)
-                self._prober_at[key[0]] = self.ports.netlink.interface_index(key[0])
             for address, error in prober.probe_all(inst.cfg.vips[0].address for inst in members):
                 log.debug("VIP probe for %s failed: %s", address, error)
             await asyncio.sleep(ANSWER_WAIT)
@@ -172,17 +170,13 @@ class SplitBrainProber:
     def forget_moved(self, ifname: str, index: int | None) -> None:
         """`ifname` now has this index (None: gone): probers bound to another one go (see
         `Applier.forget_moved`); the next round opens them again."""
-        if ifname not in self._prober_at or self._prober_at[ifname] == index:
-            return
-        del self._prober_at[ifname]
-        for key in [k for k in self.probers if k[0] == ifname]:
+        for key in [k for k, p in self.probers.items() if k[0] == ifname and p.ifindex != index]:
             self.probers.pop(key).close()
 
     def probes_on(self, ifname: str) -> bool:
-        return ifname in self._prober_at
+        return any(key[0] == ifname for key in self.probers)
 
     def close(self) -> None:
         for prober in self.probers.values():
             prober.close()
         self.probers.clear()
-        self._prober_at.clear()

@@ -251,6 +251,8 @@ class GarpSender(FdSocket):
         self.ifname = ifname
         self.mac = interface_mac(ifname) if mac is None else mac
         self.sock = _packet_socket(ifname, 0)
+        # the index it is bound to: made anew, the name names another, and this socket sends nowhere
+        self.ifindex = socket.if_nametoindex(ifname)
         self.sent = 0
         self.errors = 0
         self.last_error = ""
@@ -310,6 +312,7 @@ class NeighborProber(FdSocket):
             self.sock = _packet_socket(ifname, consts.ETH_P_ARP)
         else:
             self.sock = _packet_socket(ifname, consts.ETH_P_IPV6, _BPF_NA_ONLY)
+        self.ifindex = socket.if_nametoindex(ifname)  # as GarpSender's
         self._claims: dict[IPAddress, dict[bytes, str]] = {}
         self._frames: dict[IPAddress, bytes] = {}  # a master probes the same VIPs every round
         self.errors = 0

@@ -359,6 +359,7 @@ class FakeAnnouncer:
     announced: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
     frames: list[bytes] = field(default_factory=list)
     mac_reads: int = 0  # refresh_mac() calls
+    ifindex: int = 0
 
     def announce(self, vips: Iterable[Vip], count: int) -> int:
         self.announced.append((tuple(str(v.address) for v in vips), count))
@@ -387,6 +388,7 @@ class FakeProber:
     answers: frozenset[str] = frozenset()
     probes: list[IPAddress] = field(default_factory=list)
     rounds: int = 0
+    ifindex: int = 0
 
     def probe_all(self, addresses: Iterable[IPAddress]) -> list[tuple[IPAddress, OSError]]:
         self.probes.extend(addresses)
@@ -548,11 +550,16 @@ class FakeOs:
         def announcer(ifname: str) -> FakeAnnouncer:
             made = self.announcers.get(ifname)
             if made is None or made.closed:  # a closed one was bound to an interface made anew
-                made = self.announcers[ifname] = FakeAnnouncer(ifname)
+                index = self.netlink.interface_index(ifname) or 0
+                made = self.announcers[ifname] = FakeAnnouncer(ifname, ifindex=index)
             return made
 
         def prober(ifname: str, family: int) -> FakeProber:
-            return self.probers.setdefault((ifname, family), FakeProber(ifname, family, self.prober_answers))
+            index = self.netlink.interface_index(ifname) or 0
+            made = self.probers.get((ifname, family))
+            if made is None or made.ifindex != index:  # one bound to an interface made anew is replaced
+                made = self.probers[(ifname, family)] = FakeProber(ifname, family, self.prober_answers, ifindex=index)
+            return made
 
         def link_events() -> FakeLinkEvents:
             self.links = FakeLinkEvents()
