@@ -92,6 +92,8 @@ class EffectApplier:
         self.interfaces = InterfaceSettings()
         self._garp_free: dict[tuple[str, int], float] = {}  # (pacing group, family) -> when the next frame may go
         self._prepared: dict[str, InstanceConfig] = {}  # instance -> the config its VIP requests are built for
+        # instance -> (its MASTER term, the release that ends it, the VIPs act_ahead removed)
+        self._gone_ahead: dict[str, tuple[int, int, tuple[Vip, ...]]] = {}
 
 
     def prepare(self, instances: Iterable[Instance]) -> None:
@@ -356,6 +358,8 @@ class EffectApplier:
             if not (held and (held.routes or held.rules)):
                 for vip in gone.vips:
                     self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
+                stats = router.stats
+                self._gone_ahead[inst.name] = (stats.become_master, stats.release_master + 1, gone.vips)
         except Exception:  # the batch is then handled the usual way: never the loop
             log.exception("(%s) error while acting ahead", inst.name)
 
@@ -379,10 +383,13 @@ class EffectApplier:
         kept = not self.release_vips  # keepalived -V: VIPs and virtual routes stay when the daemon stops
         extras: tuple[str, ...] = ()
         if not kept:
+            ahead: tuple[Vip, ...] = ()
             if effect.cause is fx.VipCause.STATE:  # leaving MASTER, not a reload trimming the list
                 extras = self.routes.leaving_master(inst.name)
+                ahead = self._removed_ahead(inst)
             for vip in effect.vips:
-                self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
+                if vip not in ahead:
+                    self.ports.netlink.del_vip(inst.cfg.device_of(vip), vip)
             if self.firewall is not None and not inst.cfg.accept_mode:
                 self.firewall.remove(effect.interface, [v.address for v in effect.vips])
 
@@ -398,6 +405,17 @@ class EffectApplier:
                     log.info("(%s) removing %s. (%s)", inst.name, what, some, extra=_fields(inst, vips=some))
 
         return say
+
+    def _removed_ahead(self, inst: Instance) -> tuple[Vip, ...]:
+        """The VIPs `act_ahead` removed for the step-down now under way: asking the kernel again
+        costs a round trip and an ioctl per VIP (not there: the index is looked up anew). Only
+        for the leaving of the very MASTER term it acted in (a step-down that never came, by a
+        bug, leaves a mark no later term matches)."""
+        mark = self._gone_ahead.pop(inst.name, None)
+        stats = inst.router.stats
+        if mark is None or mark[:2] != (stats.become_master, stats.release_master):
+            return ()
+        return mark[2]
 
     def _garp(self, inst: Instance, effect: fx.SendGarp) -> Callable[[], None]:
         announcer = self._announcer(effect.interface)

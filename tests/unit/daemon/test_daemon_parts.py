@@ -183,6 +183,29 @@ def test_vips_go_to_their_device_and_the_no_accept_firewall_follows() -> None:
     ]
 
 
+def test_a_step_down_skips_only_the_removal_made_ahead_in_the_same_master_term() -> None:
+    """`act_ahead` removed the VIPs for the step-down under way: that step-down does not ask the
+    kernel again. A mark from another MASTER term (a step-down that never came) removes as usual."""
+    fake = FakeOs()
+    a, _ = applier(fake)
+    inst = instance()
+    stats = inst.router.stats
+    stats.become_master, stats.release_master = 3, 3  # leaving the third term
+    a._gone_ahead["VI_1"] = (3, 3, (VIP,))  # what act_ahead marks
+    a.apply(inst, fx.DelVips("VI_1", "eth0", (VIP,)))
+    assert fake.netlink.calls == []
+    a.apply(inst, fx.DelVips("VI_1", "eth0", (VIP,)))  # the mark is used once
+    assert fake.netlink.calls == [("del", "eth0", "192.0.2.99/24")]
+    fake.netlink.calls.clear()
+    a._gone_ahead["VI_1"] = (2, 2, (VIP,))  # marked in an earlier term
+    a.apply(inst, fx.DelVips("VI_1", "eth0", (VIP,)))
+    assert fake.netlink.calls == [("del", "eth0", "192.0.2.99/24")]
+    fake.netlink.calls.clear()
+    a._gone_ahead["VI_1"] = (3, 3, (VIP,))
+    a.apply(inst, fx.DelVips("VI_1", "eth0", (VIP,), fx.VipCause.RELOAD))  # a reload trims: not a step-down
+    assert fake.netlink.calls == [("del", "eth0", "192.0.2.99/24")]
+
+
 def test_adverts_leave_by_the_socket_of_their_interface_and_family() -> None:
     fake = FakeOs()
     a, _ = applier(fake)
