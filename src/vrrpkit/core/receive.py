@@ -388,8 +388,8 @@ class Receiving:
         takeover, and handling its advert will step down (nothing that could change the verdict
         has happened since: any change clears the token). The removal is what ends the double
         holding; the caller makes it, then hands the datagram to `datagram_received`, whose
-        step-down removes the VIPs again (a no-op for the kernel) with the rest: routes, firewall,
-        what is said. Nothing here changes the router."""
+        step-down says the VIPs go with the rest (routes, firewall, what is said; the daemon does
+        not ask the kernel for them twice). Nothing here changes the router."""
         superior = self._superior
         if superior is None or not _same(superior, data, src, dst, ttl):
             return None

@@ -339,9 +339,9 @@ class EffectApplier:
         (`VirtualRouter.answer_first`), or the VIPs' removal that the answer of the master it
         followed until it took over asks for (`step_down_first`). Either ends a double holding
         when it reaches the wire or the kernel. Only for one instance on the VRID, so the router
-        has seen nothing else since it decided; the batch is then handled as usual (the removal
-        again, quietly, in keepalived's order with the rest: routes and rules first when there
-        are any, so then none is done ahead)."""
+        has seen nothing else since it decided; the batch is then handled as usual, in
+        keepalived's order, without asking the kernel for these VIPs again (`_removed_ahead`):
+        routes and rules go first when there are any, so then none is done ahead."""
         src, dst, ttl, payload, _ifname = first
         targets = routes[payload[1] if len(payload) > 1 else 0]
         if len(targets) != 1:
