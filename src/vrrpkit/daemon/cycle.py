@@ -464,11 +464,9 @@ class Cycle:
         # the member that moved its sync group acts before those the group moved, as in keepalived
         # (the first VIP on a subnet is its primary address); what is said keeps the events' order
         order = sorted(range(len(later)), key=lambda i: moved_by_group(later[i])) if groups else range(len(later))
-        if removals_first:
-            for inst, effects in later:
-                for effect in effects:
-                    if type(effect) is fx.DelVips:
-                        sayings.append(act(inst, effect))
+        # said in each instance's order below (a reload that faults: 'Entering FAULT STATE' first)
+        removed = [[act(inst, e) for e in effects if type(e) is fx.DelVips] if removals_first else []
+                   for inst, effects in later]  # fmt: skip
         # What the network sees first: adverts of every instance (a new master's before its VIP, as
         # keepalived sends it: the old master answers it at once, and a double holding ends the
         # sooner), then VIPs and GARPs; what is said of it all comes after, in keepalived's order
@@ -481,6 +479,7 @@ class Cycle:
                     acted[i].append(partial(self.applier.said, inst, effect, error))
         for i in order:
             inst, effects = later[i]
+            acted[i] += removed[i]
             acted[i] += [act(inst, e) for e in effects
                          if isinstance(e, _URGENT) and not (removals_first and type(e) is fx.DelVips)]  # fmt: skip
         # hurry: a takeover, what is said waits behind input (the old master's answer)

@@ -357,7 +357,11 @@ def test_reload_renames_in_place_and_moves_a_vip_between_instances_without_a_gap
     drive(tmp_path, two, body)
 
 
-def test_reload_adding_a_tracked_interface_that_is_down_faults_the_master(tmp_path: Path) -> None:
+def test_reload_adding_a_tracked_interface_that_is_down_faults_the_master(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """And says so in keepalived's order (2.2.7, measured): the state line, then the VIPs' removal
+    (a reload's removals are made first, and were said first)."""
     fake = FakeOs()
     fake.netlink.interfaces["eth1"] = False
 
@@ -371,7 +375,12 @@ def test_reload_adding_a_tracked_interface_that_is_down_faults_the_master(tmp_pa
         # sends none here (divergence reload-tracked-interface-down)
         assert [data[2] for data, _, _ in sock.sent[sent_before:]] == [0, 0]
         assert fake.netlink.calls[-1] == ("del", "eth0", "192.0.2.99/24")
+        await until(lambda: "removing VIPs" in caplog.text)
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("(VI_1) ")]
+        fault = lines.index("(VI_1) Entering FAULT STATE")
+        assert next(i for i, line in enumerate(lines) if "removing VIPs" in line) > fault, lines
 
+    caplog.set_level(logging.INFO, logger="vrrpkit")
     drive(tmp_path, conf(), body, fake)
 
 
