@@ -207,7 +207,7 @@ class VirtualRouter(Receiving):
             elif Timer.PREEMPT_DELAY in self._deadlines:
                 self._deadlines[Timer.PREEMPT_DELAY] = delay_since + new.preempt_delay_cs / 100
         seen = len(self.transitions)
-        self._evaluate(now, announce=change.advert_changed)
+        self._evaluate(now, announce=change.advert_changed, cleared="fault cleared by reload")
         if added and self.state is State.MASTER:  # not when the reload itself ends the mastership (a new FAULT)
             self._emit(fx.AddVips(self.name, new.vip_interface, added, fx.VipCause.RELOAD))
             self._garp(new.garp_master_repeat, tuple(v for v in added if v in new.vips))
@@ -321,10 +321,10 @@ class VirtualRouter(Receiving):
         """In INIT until a weight-0 script reports (and with us, the rest of our sync group)."""
         return self.state is State.INIT and waiting_for_scripts(self.config, self._tracks)
 
-    def _evaluate(self, now: float, announce: bool = False) -> None:
+    def _evaluate(self, now: float, announce: bool = False, cleared: str = "fault cleared") -> None:
         """Re-derive priority and fault state after any input changed. A master advertises at once when
         its priority changed (priority-change-advert) or `announce` says its advert did (a reload); a BACKUP's
-        Master_Down counts again from its master's last advert with the new Skew_Time (keepalived)."""
+        Master_Down counts again from its master's last advert (keepalived). `cleared`: why a fault ends."""
         old, down = self._priority, self._deadlines.get(_MASTER_DOWN)
         self._priority = self._compute_priority()
         if self._priority != old:
@@ -349,7 +349,7 @@ class VirtualRouter(Receiving):
                 self.fault_reason = "sync group member in fault"
                 return
             self._sync_fault = False  # also a fault held for a group we no longer share (a reload)
-            self._leave_fault(now, "fault cleared")
+            self._leave_fault(now, cleared)
             return
         if self.state is State.INIT:
             if self.waiting_for_scripts() or self._group_waiting:

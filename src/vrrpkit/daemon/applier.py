@@ -479,8 +479,11 @@ class EffectApplier:
             log.info("(%s) Master received advert from %s with higher priority %s, ours %d", inst.name,
                      router.master_address, router.master_priority, router.priority, extra=extra)  # fmt: skip
         if effect.new in _LIVE_STATES:
-            # keepalived: "(init)" at start, none for an instance that waited for its scripts (measured)
-            first = effect.old is State.INIT and effect.new is State.BACKUP and effect.reason == "startup"
+            # keepalived: "(init)" at start, none for an instance that waited for its scripts, and
+            # after a reload that ends a fault (it starts the instance anew; measured)
+            first = effect.new is State.BACKUP and (
+                (effect.old is State.INIT and effect.reason == "startup") or effect.reason == "fault cleared by reload"
+            )
             suffix = " (init)" if first else ""
             level = logging.WARNING if effect.new is State.FAULT else logging.INFO
             log.log(level, "(%s) Entering %s STATE%s", inst.name, effect.new.value, suffix, extra=extra)

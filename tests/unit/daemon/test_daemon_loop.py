@@ -384,6 +384,25 @@ def test_reload_adding_a_tracked_interface_that_is_down_faults_the_master(
     drive(tmp_path, conf(), body, fake)
 
 
+def test_a_reload_that_ends_a_fault_says_init_as_keepalived_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """keepalived 2.2.7 (measured) starts an instance a reload takes out of FAULT anew: '(VI_1)
+    Entering BACKUP STATE (init)'; an interface coming back says it without '(init)'."""
+    fake = FakeOs()
+    fake.netlink.interfaces["eth1"] = False
+    tracked = conf(extra="track_interface {\n eth1\n}")
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "FAULT")
+        assert d.apply_reload(load_string(conf(), filename="keepalived.conf"))
+        await until(lambda: state(d) == "BACKUP" and "Entering BACKUP STATE (init)" in caplog.text)
+        assert d.instances["VI_1"].transitions[-1].reason == "fault cleared by reload"
+
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    drive(tmp_path, tracked, body, fake)
+
+
 def test_reload_turning_accept_off_on_a_master_moves_only_the_firewall(tmp_path: Path) -> None:
     async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
         await until(lambda: state(d) == "MASTER")
