@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address, ip_interface
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from vrrpkit.core.config import IPAddress, IPInterface, Vip
 from vrrpkit.io import consts, rtnl
@@ -55,44 +55,52 @@ _SIOCGIFFLAGS, _SIOCGIFINDEX = 0x8913, 0x8933
 # --- synchronous, netlink-free link queries ---------------------------------------------------
 
 
-class _IoctlSocket:
-    """One datagram socket for interface ioctls, kept open (and opened again after a fork, which
-    a fork hook says: no getpid() per call): if_nametoindex opens and closes one per call, three
-    system calls where one does."""
+class _PerProcess(Generic[T]):
+    """One object per process, made on first use and again after a fork (a child must not share
+    a socket: answers would go to either process). The fork is noticed by a fork hook, not by
+    comparing pids at every use: getpid() is a system call, and the lock only guards the making,
+    so a request on the way to a VIP removal costs neither."""
 
-    def __init__(self) -> None:
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
         self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
+        self.made: T | None = None
+        os.register_at_fork(after_in_child=self.forget)
 
-    def ifreq(self, ifname: str, request: int) -> bytes | None:
-        """The struct ifreq the kernel answers for ``ifname``; None when it has no such interface."""
-        name = ifname.encode()
-        if not name or len(name) >= 16 or b"\0" in name:  # IFNAMSIZ: no interface has such a name
-            return None
-        sock = self._sock
-        if sock is None:
-            with self._lock:
-                if self._sock is None:
-                    self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sock = self._sock
-        try:
-            return fcntl.ioctl(sock.fileno(), request, struct.pack("16s16x", name))
-        except OSError:
-            return None
+    def get(self) -> T:
+        made = self.made
+        if made is not None:
+            return made
+        with self._lock:
+            if self.made is None:
+                self.made = self._make()
+            return self.made
 
     def forget(self) -> None:
-        """In a forked child (see `_Connection.forget`)."""
-        self._sock = None
-        self._lock = threading.Lock()
+        """In a forked child: the parent's object stays the parent's (closed with the child)."""
+        self.made = None
+        self._lock = threading.Lock()  # a lock held by another thread at the fork stays held
 
 
-_ioctl = _IoctlSocket()
-os.register_at_fork(after_in_child=_ioctl.forget)
+# One datagram socket for interface ioctls: if_nametoindex opens and closes one per call, three
+# system calls where one does.
+_ioctl = _PerProcess(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+
+
+def _ifreq(ifname: str, request: int) -> bytes | None:
+    """The struct ifreq the kernel answers for ``ifname``; None when it has no such interface."""
+    name = ifname.encode()
+    if not name or len(name) >= 16 or b"\0" in name:  # IFNAMSIZ: no interface has such a name
+        return None
+    try:
+        return fcntl.ioctl(_ioctl.get().fileno(), request, struct.pack("16s16x", name))
+    except OSError:
+        return None
 
 
 def interface_index(ifname: str) -> int | None:
     """The ifindex, or None when the interface does not exist (in our network namespace)."""
-    answer = _ioctl.ifreq(ifname, _SIOCGIFINDEX)
+    answer = _ifreq(ifname, _SIOCGIFINDEX)
     return None if answer is None else int(struct.unpack_from("i", answer, 16)[0])
 
 
@@ -102,7 +110,7 @@ def interface_exists(ifname: str) -> bool:
 
 def interface_flags(ifname: str) -> int | None:
     """SIOCGIFFLAGS: cheap and synchronous, so the loop may call it (None if missing)."""
-    answer = _ioctl.ifreq(ifname, _SIOCGIFFLAGS)
+    answer = _ifreq(ifname, _SIOCGIFFLAGS)
     return None if answer is None else int(struct.unpack_from("H", answer, 16)[0])
 
 
@@ -163,33 +171,7 @@ def _no_such_interface(ifname: str) -> OSError:
     return OSError(errno.ENODEV, f"no such interface: {ifname}")
 
 
-class _Connection:
-    """The process's one request socket, opened on first use and again after a fork (a child
-    must not share it: answers would go to either process). The fork is noticed by a fork hook,
-    not by comparing pids at every request: getpid() is a system call, and the lock only guards
-    the opening, so a request on the way to a VIP removal costs neither."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rtnl: rtnl.Rtnl | None = None
-
-    def get(self) -> rtnl.Rtnl:
-        opened = self._rtnl
-        if opened is not None:
-            return opened
-        with self._lock:
-            if self._rtnl is None:
-                self._rtnl = rtnl.Rtnl()
-            return self._rtnl
-
-    def forget(self) -> None:
-        """In a forked child: the parent's socket stays the parent's (closed with the child)."""
-        self._rtnl = None
-        self._lock = threading.Lock()  # a lock held by another thread at the fork stays held
-
-
-_connection = _Connection()
-os.register_at_fork(after_in_child=_connection.forget)
+_connection = _PerProcess(rtnl.Rtnl)  # the process's one request socket
 
 
 def _family_of(af: int) -> int:

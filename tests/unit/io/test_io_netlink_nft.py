@@ -324,14 +324,14 @@ def test_a_forked_child_opens_its_own_netlink_and_ioctl_sockets() -> None:
     hook forgets them in the child (no getpid() per request), the parent keeps its own."""
     parent = netlink._connection.get()
     assert netlink.interface_index("lo") is not None
-    ioctl_sock = netlink._ioctl._sock
+    ioctl_sock = netlink._ioctl.made
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report and leave at once
         try:
-            forgot = netlink._connection._rtnl is None and netlink._ioctl._sock is None
+            forgot = netlink._connection.made is None and netlink._ioctl.made is None
             fresh = netlink._connection.get() is not parent and netlink.interface_index("lo") is not None
-            os.write(write, b"1" if forgot and fresh and netlink._ioctl._sock is not ioctl_sock else b"0")
+            os.write(write, b"1" if forgot and fresh and netlink._ioctl.made is not ioctl_sock else b"0")
         finally:
             os._exit(0)
     os.close(write)
@@ -340,4 +340,4 @@ def test_a_forked_child_opens_its_own_netlink_and_ioctl_sockets() -> None:
     finally:
         os.close(read)
         os.waitpid(pid, 0)
-    assert netlink._connection.get() is parent and netlink._ioctl._sock is ioctl_sock
+    assert netlink._connection.get() is parent and netlink._ioctl.made is ioctl_sock
