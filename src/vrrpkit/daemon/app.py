@@ -57,6 +57,7 @@ from vrrpkit.daemon.scriptset import ScriptSet, resolve_scripts
 from vrrpkit.daemon.sockets import SocketKey, SocketSet
 from vrrpkit.daemon.splitbrain import SplitBrainProber
 from vrrpkit.daemon.status import dump, status_line
+from vrrpkit.daemon.stopping import Stopping, Unsaid
 from vrrpkit.daemon.tracking import Trackers, TrackValue, file_fault_lines
 from vrrpkit.io import memory
 from vrrpkit.io.eventloop import ReadyFirstSelector
@@ -86,7 +87,7 @@ def _waiting(frame: FrameType) -> bool:
     return back is not None and back.f_code is _RUN_ONCE
 
 
-class Daemon(Reloading, Building, Cycle):
+class Daemon(Reloading, Building, Cycle, Stopping):
     def __init__(
         self,
         result: ParseResult,
@@ -138,6 +139,7 @@ class Daemon(Reloading, Building, Cycle):
         self._deadline_of: dict[str, float] = {}  # instance -> its router's next deadline
         self._lazy_reads: dict[SocketKey, asyncio.TimerHandle] = {}  # lazy socket -> its next read
         self._lazy_after: dict[SocketKey, float] = {}
+        self._unsaid: Unsaid = {}  # what Stopping._farewell did, to say
         self._retry_at = 0.0
         self.scripts = ScriptSet()
         self.http: HttpServer | None = None
@@ -262,6 +264,7 @@ class Daemon(Reloading, Building, Cycle):
         self.applier.release_vips = not self.keep_vips
         if self._loop is not None and not self.stopping:
             self._goodbye()
+        self._say_farewell(None)  # goodbyes the signal's handler sent, if the stop took another way
         self.stopping = True
         systemd.notify("STOPPING=1")
         if self._tick is not None:

@@ -23,7 +23,7 @@ kept apart because it is the hot path and the place where the protocol's urgenci
   eagerly again as soon as one of its instances is anything but BACKUP, and for `LAZY_BACKOFF`
   after a read found more than its instances send (a flood must not overflow a queue nobody
   reads: the master's adverts would be lost in it);
-* on SIGTERM every priority-0 advert leaves before any other stop work (`_goodbye`);
+* on SIGTERM every priority-0 advert leaves before any other stop work (daemon/stopping.py);
 * the one protocol timer (a timerfd) is re-armed only when it must move earlier.
 """
 
@@ -96,44 +96,6 @@ class Cycle:
 
     def _links_changed(self, changes: list[Change], now: float) -> None:
         raise NotImplementedError
-
-    def _farewell(self, first: Callable[[], None] | None = None) -> None:
-        """Every master's priority-0 adverts and nothing else: the backups count Skew_Time from
-        them, so no log line, no VIP removal, no other instance's stop goes first. Safe to call
-        early (the stop signal's own handler does, when the loop is idle) and again. `first`: said
-        before their lines ("Stopping", as keepalived logs it, then "(VI_1) sent 0 priority")."""
-        now = self._now()
-        said: list[tuple[Instance, fx.Effect, OSError | None]] = []
-        for inst in self.instances.values():
-            router = inst.router
-            router.goodbye(now)
-            for effect in router.take_effects():  # the adverts: `goodbye` queues nothing else
-                error = None
-                if isinstance(effect, fx.SendAdvert):
-                    error = self.applier.send_advert(inst, effect, quiet=True)
-                said.append((inst, effect, error))
-        self.sayings.flush()  # what was still to be said of earlier changes, in order, before the stop's
-        if first is not None:
-            first()
-        for inst, effect, error in said:  # now the log lines
-            if isinstance(effect, fx.SendAdvert):
-                self.applier.said(inst, effect, error)
-            else:
-                self._apply(inst, effect)
-
-    def _goodbye(self, then: Callable[[], None] | None = None) -> None:
-        """The priority-0 adverts first (`_farewell`), then the rest of each instance's stop (VIPs
-        removed, notify_stop queued): with many instances, the last goodbye must not wait for
-        every VIP removal before it."""
-        self.stopping = True
-        self._farewell(then)  # `then`: said once the goodbyes are out ("Stopping")
-        now = self._now()
-        for inst in self.instances.values():
-            inst.router.shutdown(now)
-            for effect in inst.router.effects():
-                self._apply(inst, effect)
-        self._drain(self.instances.values())  # sync groups, deadlines
-        self.sayings.flush()  # notify_stop and the last lines: the loop may not turn again
 
     def _on_readable(self, key: SocketKey) -> None:
         """Due timers first (no queue may delay an advert), then one bounded batch: the loop calls

@@ -103,7 +103,11 @@ def test_master_down_waits_for_the_advert_already_in_the_queue(tmp_path: Path) -
     drive(tmp_path, conf(), body)
 
 
-def test_priority_zero_adverts_leave_before_any_vip_is_removed(tmp_path: Path) -> None:
+def test_priority_zero_adverts_leave_before_any_vip_is_removed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """And it is said as keepalived 2.2.7 says it (measured, two masters): 'Stopping', then per
+    instance '(VI_1) sent 0 priority', '(VI_1) removing VIPs.'; vrrpkit said every goodbye first."""
     three = conf(priority=150) + conf(name="VI_2", vrid=52, vips="192.0.2.98/24")
     three += conf(name="VI_3", vrid=53, vips="192.0.2.97/24")
 
@@ -114,7 +118,12 @@ def test_priority_zero_adverts_leave_before_any_vip_is_removed(tmp_path: Path) -
         kinds = [(e[0], e[2] if e[0] == "send" else None) for e in fake.netlink.journal]
         assert kinds[:3] == [("send", 0)] * 3
         assert [k for k, _ in kinds[3:]] == ["del"] * 3
+        lines = [r.getMessage() for r in caplog.records]
+        said = lines[lines.index("Stopping") + 1 :]
+        expected = [(f"(VI_{n}) sent 0 priority", f"(VI_{n}) removing VIPs.") for n in (1, 2, 3)]
+        assert [line.split(" (192")[0] for line in said[:6]] == [line for pair in expected for line in pair], said
 
+    caplog.set_level(logging.INFO, logger="vrrpkit")
     drive(tmp_path, three, body)
 
 
