@@ -57,7 +57,6 @@ CODEC_REASONS = frozenset(
         DropReason.ZERO_INTERVAL,
         DropReason.ZERO_COUNT,
         DropReason.BAD_AUTH_TYPE,
-        DropReason.UNSUPPORTED_AUTH,
         DropReason.FAMILY_MISMATCH,
     }
 )
@@ -235,10 +234,11 @@ def check_accepted(insp: Inspection, data: bytes, src: IPAddr, dst: IPAddr) -> N
     assert insp.raw_interval >= 1
     assert adv.interval_cs == (insp.raw_interval * 100 if adv.version == 2 else insp.raw_interval)
     if adv.version == 2 and src.version == 6:  # keepalived's VRRPv2 over IPv6: no auth data
-        assert adv.auth_type in (0, 1) and adv.auth_data == b"" == insp.raw_auth_data
+        assert adv.auth_type in (0, 1, 2) and adv.auth_data == b"" == insp.raw_auth_data
         assert insp.checksum_form is ChecksumForm.IPV6_PSEUDO
     elif adv.version == 2:
-        assert adv.auth_type in (0, 1) and len(adv.auth_data) <= 8
+        assert adv.auth_type in (0, 1, 2) and len(adv.auth_data) <= 8
+        assert adv.auth_type == 1 or adv.auth_data == b""  # AH: the password is only the ICV's key
         assert insp.checksum_form is ChecksumForm.V2
     else:
         assert adv.addresses and adv.auth_type == 0 and adv.auth_data == b""

@@ -27,7 +27,9 @@ def make(**kw: object) -> InstanceConfig:
         {"advert_int_cs": 150},
         {"advert_int_cs": 0},
         {"version": 3, "advert_int_cs": 4096},
-        {"auth_type": 2},
+        {"auth_type": 3},
+        {"auth_type": 2, "version": 3},  # AH is VRRPv2 over IPv4 only
+        {"auth_type": 2, "vips": (Vip(ip_interface("2001:db8::1/64")),)},
         {"auth_pass": b"123456789"},
         {"version": 3, "vips": (Vip(ip_interface("192.0.2.1/24")), Vip(ip_interface("2001:db8::1/64")))},
     ],

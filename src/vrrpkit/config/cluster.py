@@ -88,4 +88,6 @@ def lint_cluster(results: Sequence[ParseResult]) -> list[Diagnostic]:
 
 
 def _auth(inst: InstanceConfig) -> str:
-    return f"PASS {inst.auth_pass.decode(errors='replace')!r}" if inst.auth_type else "none"
+    if not inst.auth_type:
+        return "none"
+    return f"{'PASS' if inst.auth_type == 1 else 'AH'} {inst.auth_pass.decode(errors='replace')!r}"

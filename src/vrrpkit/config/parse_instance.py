@@ -93,10 +93,7 @@ def _auth_type(b: InstanceBlock, a: Stmt) -> None:
     if t == "PASS":
         b.inst.auth_type = "PASS"
     elif t == "AH":
-        b.inst.auth_type = "AH"  # given (so auth_pass has its type), though vrrpkit cannot speak it
-        b.p.err(a.word_loc(1), "unsupported-keyword",
-                "auth_type AH (IPsec AH, IPv4 only): not supported, ignored; vrrpkit will not "
-                "interoperate with hosts that use it")
+        b.inst.auth_type = "AH"  # IPsec AH as keepalived speaks it (core/ah.py)
     else:
         b.p.err(a.word_loc(1), "invalid-value", f"unknown auth_type {t!r} (PASS or AH)")
 

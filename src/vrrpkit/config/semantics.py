@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from sys import intern
 
+from vrrpkit.config.auth import authentication
 from vrrpkit.config.diagnostics import Location, Reporter
 from vrrpkit.config.interface_blocks import InterfaceRef, complete_interfaces, with_static_tracks, with_vip_tracks
 from vrrpkit.config.longtail import check_long_tail
@@ -342,17 +343,8 @@ def _complete_instance(
     priority = raw.priority if raw.priority is not None else (255 if raw.state == "MASTER" else 100)
     state = raw.state or ("MASTER" if priority == 255 else "BACKUP")
 
-    # Authentication.
-    auth_type, auth_pass = (1, raw.auth_pass) if raw.auth_type == "PASS" else (0, b"")
-    if raw.auth_type is None and raw.auth_pass:
-        r.add(loc("authentication"), "invalid-value", "authentication has auth_pass but no auth_type; ignored",
-              "warning")
-        auth_pass = b""
-    if auth_type and version == 3:
-        r.add(loc("authentication"), "auth-ignored-v3",
-              "VRRPv3 has no authentication (RFC 5798); keepalived ignores this block ('VRRP version 3 does not "
-              "support authentication. Ignoring.')")
-        auth_type, auth_pass = 0, b""
+    auth_type, auth_pass, state = authentication(r, loc, (raw.auth_type, raw.auth_pass), version=version,
+                                                 ipv6=is_v6, strict=strict, state=state, priority=priority)
 
     accept = raw.accept
     preempt = not raw.nopreempt
@@ -364,12 +356,6 @@ def _complete_instance(
                   "unicast_peer in strict mode (vrrp_strict / strict_mode): keepalived 2.3+ refuses the config "
                   "('Unicast peers are not supported in strict mode'; 2.2 still accepts it). Remove vrrp_strict "
                   "- `vrrpkit convert --to-unicast` does it and keeps strict mode's behaviour")
-        if auth_type:
-            r.add(loc("authentication"), "strict-drops-auth",
-                  "strict mode ignores the authentication block ('Strict mode does not support authentication'); "
-                  "adverts go out without a password, so hosts without strict mode and with this password "
-                  "will drop them")
-            auth_type, auth_pass = 0, b""
         if state == "MASTER" and priority != 255:
             r.add(loc("state"), "strict-state-reset",
                   f"strict mode: state MASTER needs priority 255 (address owner); with priority {priority} "

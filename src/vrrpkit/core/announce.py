@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import InstanceConfig, IPAddress, Vip
-from vrrpkit.core.packet import Advertisement, ChecksumForm, encode
+from vrrpkit.core.packet import AUTH_SIMPLE, Advertisement, ChecksumForm, encode
 from vrrpkit.core.receive import TTL_REQUIRED
 
 
@@ -32,7 +32,8 @@ def adverts(cfg: InstanceConfig, src: IPAddress, priority: int, old_checksum: bo
         addresses=cfg.advertised_addresses(),
         interval=cfg.advert_int_cs / 100,
         auth_type=cfg.auth_type if cfg.version == 2 else 0,
-        auth_data=cfg.auth_pass if cfg.version == 2 and cfg.auth_type and not cfg.is_ipv6 else b"",
+        # AH (type 2): the password is only the ICV's key (core/ah.py); the field stays zero
+        auth_data=cfg.auth_pass if cfg.version == 2 and cfg.auth_type == AUTH_SIMPLE and not cfg.is_ipv6 else b"",
     )
     form = ChecksumForm.NONE if cfg.v3_checksum_as_v2 else (ChecksumForm.IPV4_PSEUDO_GROUP if old_checksum else None)
     ttl = cfg.unicast_ttl if cfg.unicast and cfg.unicast_ttl is not None else TTL_REQUIRED

@@ -177,8 +177,10 @@ class InstanceConfig:
         limit = 25500 if self.version == 2 else 4095
         if not 1 <= self.advert_int_cs <= limit:
             raise ValueError(f"advert_int {self.advert_int_cs / 100} s out of range")
-        if self.auth_type not in (0, 1):
-            raise ValueError("only auth_type 0 (none) and 1 (PASS) are supported")
+        if self.auth_type not in (0, 1, 2):
+            raise ValueError("auth_type is 0 (none), 1 (PASS) or 2 (AH)")
+        if self.auth_type == 2 and (self.version != 2 or self.is_ipv6):
+            raise ValueError("auth_type AH is VRRPv2 over IPv4 only")
         if len(self.auth_pass) > 8:
             raise ValueError("auth_pass is at most 8 bytes")
         # IPv6 with version 2 is keepalived's own VRRPv2 over IPv6 (core/packet.py), allowed only

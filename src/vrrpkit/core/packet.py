@@ -44,7 +44,6 @@ class DropReason(StrEnum):
     ZERO_INTERVAL = "zero-interval"
     ZERO_COUNT = "zero-count"
     BAD_AUTH_TYPE = "bad-auth-type"
-    UNSUPPORTED_AUTH = "unsupported-auth"
     FAMILY_MISMATCH = "family-mismatch"
     BAD_IP_HEADER = "bad-ip-header"
     NOT_VRRP = "not-vrrp"
@@ -62,6 +61,10 @@ class DropReason(StrEnum):
     OWN_ADVERT = "own-advert"
     OWNER_IGNORES = "owner-ignores-adverts"
     NOT_RUNNING = "not-running"
+    # auth_type AH (core/ah.py)
+    BAD_ICV = "bad-ah-icv"
+    BAD_SPI = "bad-ah-spi"
+    REPLAYED = "ah-replayed"
 
 
 class InvalidPacket(Exception):
@@ -161,10 +164,10 @@ def encode(
     if adv.version == 2:
         if not 1 <= adv.interval <= 255 or adv.interval != int(adv.interval):  # range first: inf, NaN
             raise ValueError("VRRPv2 interval must be whole seconds 1..255")
-        if adv.auth_type not in (AUTH_NONE, AUTH_SIMPLE):
-            raise ValueError("VRRPv2 auth_type must be 0 (none) or 1 (simple password)")
-        if len(adv.auth_data) > V2_AUTH_LEN or (adv.auth_type == AUTH_NONE and adv.auth_data):
-            raise ValueError("auth_data is at most 8 bytes, and empty without authentication")
+        if adv.auth_type not in (AUTH_NONE, AUTH_SIMPLE, AUTH_AH):
+            raise ValueError("VRRPv2 auth_type must be 0 (none), 1 (simple password) or 2 (AH)")
+        if len(adv.auth_data) > V2_AUTH_LEN or (adv.auth_type != AUTH_SIMPLE and adv.auth_data):
+            raise ValueError("auth_data is at most 8 bytes, and empty but for a simple password")
         if family == 6 and adv.auth_data:
             raise ValueError("VRRPv2 over IPv6 (keepalived's form) carries no authentication data")
         header = struct.pack(
@@ -255,9 +258,8 @@ def _inspect(
         if check_checksum or version != 3 or src.version != 4:
             raise
         form = ChecksumForm.UNCHECKED
-    if version == 2 and auth_type not in (AUTH_NONE, AUTH_SIMPLE):
-        reason = DropReason.UNSUPPORTED_AUTH if auth_type == AUTH_AH else DropReason.BAD_AUTH_TYPE
-        raise InvalidPacket(reason, f"auth type {auth_type}")
+    if version == 2 and auth_type not in (AUTH_NONE, AUTH_SIMPLE, AUTH_AH):  # AH: opened by core/ah.py
+        raise InvalidPacket(DropReason.BAD_AUTH_TYPE, f"auth type {auth_type}")
     addr_bytes = data[HEADER_LEN : HEADER_LEN + alen * count]
     cls = IPv4Address if family == 4 else IPv6Address
     addresses = tuple(cls(addr_bytes[i : i + alen]) for i in range(0, len(addr_bytes), alen))

@@ -18,7 +18,7 @@ from typing import Any
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, ChecksumCompat, InstanceConfig, IPAddress, Vip
-from vrrpkit.core.packet import Advertisement, ChecksumForm, DropReason, InvalidPacket, inspect
+from vrrpkit.core.packet import AUTH_SIMPLE, Advertisement, ChecksumForm, DropReason, InvalidPacket, inspect
 from vrrpkit.core.state import Event, State
 from vrrpkit.core.stats import Stats
 
@@ -95,7 +95,7 @@ class ReceiveRules:
         if cfg.version == 2:
             if adv.auth_type != cfg.auth_type:
                 return DropReason.AUTH_TYPE_MISMATCH, f"auth type {adv.auth_type}, expected {cfg.auth_type}"
-            if cfg.auth_type and not cfg.is_ipv6 and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
+            if cfg.auth_type == AUTH_SIMPLE and not cfg.is_ipv6 and adv.auth_data != cfg.auth_pass.rstrip(b"\0"):
                 return DropReason.BAD_PASSWORD, "password differs"
             if adv.interval_cs != cfg.advert_int_cs:
                 return DropReason.INTERVAL_MISMATCH, f"interval {adv.interval:g}s, mine {cfg.advert_int_cs // 100}s"
@@ -323,6 +323,11 @@ class Receiving:
 
     def _drop(self, reason: DropReason, src: IPAddress | None, detail: str, count: bool = True) -> None:
         raise NotImplementedError
+
+    def refused(self, reason: DropReason, src: IPAddress, detail: str) -> None:
+        """A datagram for this router that its AH session refused (core/ah.py) before it could be
+        handled: counted and said as the router's own drops are."""
+        self._drop(reason, src, detail)
 
     def _emit(self, effect: fx.Effect) -> None:
         raise NotImplementedError

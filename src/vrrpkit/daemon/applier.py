@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from vrrpkit.config.model import GlobalDefs, InstanceExtras, InterfaceSettings
 from vrrpkit.core import effects as fx
-from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, Vip
-from vrrpkit.core.packet import DropReason
+from vrrpkit.core.ah import AhSession, ah_key
+from vrrpkit.core.config import InstanceConfig, IPAddress, SyncGroupConfig, Vip
+from vrrpkit.core.packet import AUTH_AH, DropReason
 from vrrpkit.core.state import Event, State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon.fifo import NotifyFifos
@@ -29,7 +30,7 @@ from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.logsetup import DETAIL, fields
 from vrrpkit.daemon.mail import Mailer
 from vrrpkit.daemon.notify import Notifier, group_commands, instance_commands
-from vrrpkit.daemon.ports import Announcer, Firewall, Ports, VrrpSocket
+from vrrpkit.daemon.ports import AH_SOCKET, Announcer, Firewall, Ports, VrrpSocket
 from vrrpkit.daemon.routes import RouteKeeper
 from vrrpkit.daemon.scriptset import ScriptSet
 
@@ -92,6 +93,7 @@ class EffectApplier:
         self.interfaces = InterfaceSettings()
         self._garp_free: dict[tuple[str, int], float] = {}  # (pacing group, family) -> when the next frame may go
         self._prepared: dict[str, InstanceConfig] = {}  # instance -> the config its VIP requests are built for
+        self.ah: dict[str, AhSession] = {}  # auth_type AH instances' sequence counters, by name
         # instance -> (its MASTER term, the release that ends it, the VIPs act_ahead removed)
         self._gone_ahead: dict[str, tuple[int, int, tuple[Vip, ...]]] = {}
 
@@ -291,13 +293,37 @@ class EffectApplier:
     def send_advert(self, inst: Instance, effect: fx.SendAdvert, quiet: bool = False) -> OSError | None:
         """`apply` for the effect of every tick; never raises (the socket returns its errors).
         `quiet`: a stop's goodbyes, whose log lines (`said`) wait until every goodbye is out."""
-        sock = self.sockets.get((effect.interface, effect.src.version))
+        key: SocketKey = (effect.interface, effect.src.version)
+        if inst.cfg.auth_type == AUTH_AH:  # each advert its own AH sequence number and ICV
+            key, effect = (effect.interface, AH_SOCKET), self.ah_session(inst).seal_round((effect,))[0]
+        sock = self.sockets.get(key)
         if sock is None:
             return None
         error = sock.send(effect.data, effect.dst, effect.src, effect.ttl)
         if not quiet:
             self.said(inst, effect, error)
         return error
+
+    def ah_session(self, inst: Instance) -> AhSession:
+        """The instance's AH state (core/ah.py), kept across reloads as keepalived keeps it."""
+        cfg = inst.cfg
+        session = self.ah.get(inst.name)
+        if session is None:
+            session = self.ah[inst.name] = AhSession(cfg.auth_pass, cfg.unicast)
+        elif session.key != ah_key(cfg.auth_pass) or session.unicast != cfg.unicast:
+            session.configure(cfg.auth_pass, cfg.unicast)
+        return session
+
+    def ah_open(self, inst: Instance, payload: bytes, src: IPAddress) -> bytes | None:
+        """The VRRP message of a datagram from the AH socket, or None: refused (and said)."""
+        if inst.cfg.auth_type != AUTH_AH:  # a VRID an AH peer uses where we do not
+            inst.router.refused(DropReason.AUTH_TYPE_MISMATCH, src, "an AH packet, auth_type AH not configured")
+            return None
+        opened = self.ah_session(inst).open(payload, src)
+        if opened.message is None:
+            assert opened.reason is not None
+            inst.router.refused(opened.reason, src, opened.detail)
+        return opened.message
 
     def said(self, inst: Instance, effect: fx.SendAdvert, error: OSError | None) -> None:
         """The log line of one advert `send_advert` sent (or could not send)."""

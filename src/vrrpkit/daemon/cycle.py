@@ -38,10 +38,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from vrrpkit.core import effects as fx
+from vrrpkit.core.packet import AUTH_AH
 from vrrpkit.core.state import State
 from vrrpkit.core.sync import SyncGroup
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.ports import AH_SOCKET
 from vrrpkit.daemon.sayings import Saying, Sayings, moved_by_group, said_in_order
+from vrrpkit.daemon.sockets import socket_key
 
 if TYPE_CHECKING:
     from vrrpkit.daemon.applier import EffectApplier, SocketKey
@@ -177,7 +180,7 @@ class Cycle:
         lazy = self.socketset.lazy
         for inst in instances:
             if inst.router.state is not State.BACKUP or inst.router.claiming:  # an answer comes at once
-                key = (inst.cfg.advert_interface, inst.cfg.family)
+                key = socket_key(inst.cfg)
                 if key in lazy:
                     self._make_eager(key)
 
@@ -226,6 +229,7 @@ class Cycle:
             whens = [now] * len(datagrams)
         touched: dict[str, Instance] = {}
         grouped = self.group_of
+        sealed = key[1] == AH_SOCKET  # each datagram opened by its instance's AH session first
         try:
             for (src, dst, ttl, payload, _ifname), now in zip(datagrams, whens, strict=True):
                 vrid = payload[1] if len(payload) > 1 else 0
@@ -235,7 +239,11 @@ class Cycle:
                     continue
                 for inst in targets:
                     router = inst.router
-                    router.datagram_received(payload, src, dst, ttl, now)
+                    message = self.applier.ah_open(inst, payload, src) if sealed else payload
+                    if message is None:  # refused: its drop is said
+                        touched[inst.name] = inst
+                        continue
+                    router.datagram_received(message, src, dst, ttl, now)
                     if not router.only_timer_moved:
                         touched[inst.name] = inst
                         if grouped and inst.name in grouped:
@@ -306,7 +314,7 @@ class Cycle:
         the rest awake (bounded), unless the deadline has moved meanwhile (its master's advert
         came; a lazy socket's queue is read first, with the adverts' arrival stamps). The queue is
         read at the deadline, as for any timer, so an advert that comes during the wait counts."""
-        key = (inst.cfg.advert_interface, inst.cfg.family)
+        key = socket_key(inst.cfg)
         if key in self.socketset.lazy:
             self._read_queue(key)
         due, real = self._next_deadline, inst.router.get_timer()
@@ -346,7 +354,8 @@ class Cycle:
         burst: list[fx.SendAdvert] = []
         deadline_of = self._deadline_of
         for inst in self._due(now):
-            tick = inst.router.advert_tick(now)
+            # AH: each round sealed anew (EffectApplier.send_advert), by the general path
+            tick = None if inst.cfg.auth_type == AUTH_AH else inst.router.advert_tick(now)
             if tick is None:
                 rest.append(inst)
                 continue

@@ -16,7 +16,7 @@ from vrrpkit.core.config import IPAddress, IPInterface, Vip, VmacLink
 from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import InvalidPacket
 from vrrpkit.core.routing import Route, Rule
-from vrrpkit.io import linkbeat, linkmon, netlink, routes, sysctl
+from vrrpkit.io import consts, linkbeat, linkmon, netlink, routes, sysctl
 from vrrpkit.io.garp import GarpSender, NeighborProber, interface_mac
 from vrrpkit.io.nft import NoAcceptFirewall
 from vrrpkit.io.stamped import Batch, Known
@@ -62,6 +62,9 @@ class Sysctl(Protocol):
 
     def read(self, name: str) -> int | None: ...
     def write(self, name: str, value: int) -> None: ...
+
+
+AH_SOCKET = consts.IPPROTO_AH  # a socket key's "family" for auth_type AH instances (io/ah_socket.py)
 
 
 class VrrpSocket(Protocol):

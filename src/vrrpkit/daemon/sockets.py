@@ -39,16 +39,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vrrpkit.control.snapshot import SocketStatus
-from vrrpkit.core.config import IPAddress
+from vrrpkit.core.config import InstanceConfig, IPAddress
+from vrrpkit.core.packet import AUTH_AH
 from vrrpkit.daemon.instance import Instance
-from vrrpkit.daemon.ports import Ports, VrrpSocket
+from vrrpkit.daemon.ports import AH_SOCKET, Ports, VrrpSocket
 from vrrpkit.io.stamped import Batch, Known, known_key
 from vrrpkit.io.vrrp_filter import Mode, VridRule, spec_for
 from vrrpkit.io.vrrp_socket import Datagram
 
 log = logging.getLogger("vrrpkit")
 
-SocketKey = tuple[str, int]  # (interface, family)
+SocketKey = tuple[str, int]  # (interface, family), or (interface, AH_SOCKET)
 RouteKey = tuple[str, int, int]  # (interface, family, vrid)
 LAZY_RCVBUF_PER_INSTANCE = 2048  # bytes of SO_RCVBUF per instance a lazily read socket needs
 UNKNOWN_VRID_LOG_EVERY = 60.0  # log_unknown_vrids: at most one line per (interface, VRID) per minute
@@ -56,6 +57,15 @@ _NO_ROUTE: list[Instance] = []
 _NO_ROUTES: list[list[Instance]] = [_NO_ROUTE] * 256
 _NO_STAMPS: list[float] = []
 _NOTHING_KNOWN: dict[bytes, Known[Instance]] = {}
+
+
+def socket_key(cfg: InstanceConfig) -> SocketKey:
+    """The socket an instance sends and receives on."""
+    return (cfg.advert_interface, AH_SOCKET if cfg.auth_type == AUTH_AH else cfg.family)
+
+
+def label(key: SocketKey) -> str:
+    return "IPv4 AH" if key[1] == AH_SOCKET else f"IPv{key[1]}"
 
 
 @dataclass
@@ -176,7 +186,7 @@ class SocketSet:
         """Watch the socket's goodbye socket instead of it, stamp its datagrams; False when this
         socket cannot (the goodbye socket could not be made): it stays eager."""
         sock = self.sockets.get(key)
-        if sock is None or key in self.lazy:
+        if sock is None or key in self.lazy or key[1] == AH_SOCKET:  # AH: each advert opened as it comes
             return key in self.lazy
         try:
             fd = sock.open_wake()
@@ -184,7 +194,7 @@ class SocketSet:
                 return False
             sock.set_stamped(True)
         except OSError as exc:
-            log.debug("reading %s (IPv%d) as it arrives: no goodbye socket: %s", key[0], key[1], exc)
+            log.debug("reading %s (%s) as it arrives: no goodbye socket: %s", key[0], label(key), exc)
             sock.close_wake()
             return False
         self.remove_reader(sock.fileno())
@@ -220,7 +230,7 @@ class SocketSet:
             sock.clear_wake()
 
     def keys_of(self, instances: Iterable[Instance]) -> set[SocketKey]:
-        keys = {(i.cfg.advert_interface, i.cfg.family) for i in instances}
+        keys = {socket_key(i.cfg) for i in instances}
         return {k for k in keys if k in self.sockets}
 
     # --- keeping the set right --------------------------------------------------------------------
@@ -235,7 +245,7 @@ class SocketSet:
         members: dict[SocketKey, list[Instance]] = {}
         for inst in insts:
             cfg = inst.cfg
-            key: SocketKey = (cfg.advert_interface, cfg.family)
+            key = socket_key(cfg)
             needed = wanted.setdefault(key, set())
             members.setdefault(key, []).append(inst)
             if not cfg.unicast:
@@ -267,7 +277,7 @@ class SocketSet:
 
     def _filter(self, key: SocketKey, insts: list[Instance]) -> None:
         sock = self.sockets.get(key)
-        if sock is None:
+        if sock is None or key[1] == AH_SOCKET:  # no filter reads past an AH header
             return
         spec = spec_for(key[1], [i.router.config for i in insts])
         if self.log_unknown:  # other VRIDs must reach us to be logged: drop nothing by VRID
@@ -275,14 +285,14 @@ class SocketSet:
         try:
             sock.set_filter(spec)
         except (OSError, ValueError) as exc:  # without a filter user space still checks everything
-            log.warning("no kernel filter on %s (IPv%d): %s", key[0], key[1], exc)
+            log.warning("no kernel filter on %s (%s): %s", key[0], label(key), exc)
 
     def _size_buffers(self, insts: list[Instance]) -> None:
         sizes: dict[SocketKey, int] = {}
         policy, fixed, multiplier = self.rx_policy
         for inst in insts:
             cfg = inst.cfg
-            key: SocketKey = (cfg.advert_interface, cfg.family)
+            key = socket_key(cfg)
             share = cfg.kernel_rx_buf_size
             if not share and policy == "size":
                 share = fixed
@@ -310,12 +320,12 @@ class SocketSet:
         except OSError as exc:
             why = str(exc) or "no such interface"
             if self.missing.get(key) != why:
-                log.error("cannot open the VRRP socket on %s (IPv%d): %s; retrying", key[0], key[1], why)
+                log.error("cannot open the VRRP socket on %s (%s): %s; retrying", key[0], label(key), why)
             self.missing[key] = why
             self.errors += 1
             return
         if key in self.missing:
-            log.info("VRRP socket on %s (IPv%d) open", key[0], key[1])
+            log.info("VRRP socket on %s (%s) open", key[0], label(key))
             del self.missing[key]
         self.sockets[key] = sock
         self.joined[key] = groups

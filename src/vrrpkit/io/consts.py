@@ -66,6 +66,7 @@ IFF_LOWER_UP: Final = 0x10000
 
 # --- protocols ---------------------------------------------------------------------------------
 IPPROTO_VRRP: Final = 112
+IPPROTO_AH: Final = 51  # auth_type AH (RFC 2338's IPsec Authentication Header)
 IPPROTO_ICMPV6: Final = socket.IPPROTO_ICMPV6
 ICMPV6_ND_NEIGHBOR_SOLICIT: Final = 135
 ICMPV6_ND_NEIGHBOR_ADVERT: Final = 136

@@ -269,6 +269,7 @@ class VrrpSocket4(_VrrpSocketBase):
     """
 
     family = 4
+    protocol = consts.IPPROTO_VRRP  # the IP protocol it receives (io/ah_socket.py: 51)
 
     def __init__(
         self,
@@ -283,7 +284,7 @@ class VrrpSocket4(_VrrpSocketBase):
         self._packets: dict[tuple[bytes, int, int], tuple[bytes, tuple[str, int], IPv4Address, IPv4Address, bytes]] = {}
         self._groups = [] if unicast else [group]
         self._bound = src if unicast else None
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, consts.IPPROTO_VRRP)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, self.protocol)
         try:
             self._bind_device()
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
@@ -555,10 +556,14 @@ def open_vrrp_socket(
     ifname: str, family: int, group: IPAddress | None = None, unicast: bool = False, src: IPAddress | None = None
 ) -> VrrpSocket:
     """The socket for an instance's family, with the family's default group when none is given."""
-    if family == 4:
+    if family in (4, consts.IPPROTO_AH):  # 51: auth_type AH's own socket (io/ah_socket.py)
         g4 = VRRP_GROUP4 if group is None else group
         if not isinstance(g4, IPv4Address) or not (src is None or isinstance(src, IPv4Address)):
             raise ValueError("IPv4 socket needs IPv4 group and source")
+        if family == consts.IPPROTO_AH:
+            from vrrpkit.io.ah_socket import AhSocket4
+
+            return AhSocket4(ifname, g4, unicast, src)
         return VrrpSocket4(ifname, g4, unicast, src)
     if family == 6:
         g6 = VRRP_GROUP6 if group is None else group

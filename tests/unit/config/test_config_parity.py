@@ -77,6 +77,28 @@ def test_auth_pass_before_auth_type_is_fine() -> None:
     assert not [d for d in ah.diagnostics if "no auth_type" in d.message]  # it is on the next line
 
 
+def test_auth_type_ah_is_read_and_keepalived_s_rules_turn_it_off_where_it_turns_it_off() -> None:
+    """keepalived 2.2.7 (`keepalived -t`, measured): AH is VRRPv2 over IPv4; without a password,
+    with version 3, on IPv6 or in strict mode the block is ignored; state MASTER below priority
+    255 starts as BACKUP ('Initial state master is incompatible with AH authentication')."""
+    block = "  authentication {\n    auth_type AH\n    auth_pass secret12\n  }\n"
+    ah = parse(inst("  version 2\n" + block))
+    assert (ah.instances[0].auth_type, ah.instances[0].auth_pass) == (2, b"secret12")
+    assert not [d for d in ah.diagnostics if d.severity == "error" or "auth" in d.rule]
+    master = parse(inst("  version 2\n  state MASTER\n" + block))
+    assert at(master, "ah-initial-master") == [(9, "warning")] and master.instances[0].state == "BACKUP"
+    owner = parse(inst("  version 2\n  state MASTER\n" + block).replace("priority 100", "priority 255"))
+    assert not at(owner, "ah-initial-master") and owner.instances[0].state == "MASTER"
+    nopass = parse(inst("  version 2\n  authentication {\n    auth_type AH\n  }\n"))
+    assert at(nopass, "auth-no-password") == [(9, "warning")] and nopass.instances[0].auth_type == 0
+    v3 = parse(inst("  version 3\n" + block))
+    assert at(v3, "auth-ignored-v3") and v3.instances[0].auth_type == 0
+    v6 = parse(inst("  version 2\n" + block).replace("192.0.2.100/24", "2001:db8::100/64"))
+    assert at(v6, "ah-ipv6") and v6.instances[0].auth_type == 0
+    strict = parse(inst("  version 2\n  strict_mode\n" + block))
+    assert at(strict, "strict-drops-auth") and strict.instances[0].auth_type == 0
+
+
 def test_unicast_keyword_without_peers_is_ignored() -> None:
     res = parse(inst("  unicast_src_ip 192.0.2.10\n"))
     assert at(res, "ignored-value") == [(8, "warning")]

@@ -1,0 +1,63 @@
+"""auth_type AH's receive path under mutated packets: `AhSession.open` never raises, and accepts a
+packet only if it is keepalived's own, unchanged (anything the ICV covers changed is refused), and
+only once; the AH socket's header check refuses what it cannot hand over as a trailer.
+
+Corpus: packets captured from keepalived 2.2.7 here (tests/unit/test_ah.py)."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from ipaddress import IPv4Address
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
+from test_ah import KEEPALIVED
+
+from vrrpkit.core.ah import AhSession, trailer
+from vrrpkit.core.packet import DropReason
+
+CASES = int(os.environ.get("VRRPKIT_FUZZ_CASES", "100000")) // 10
+SEED = int(os.environ.get("VRRPKIT_FUZZ_SEED", "0x56525250"), 0)
+
+
+def _mutate(rng: random.Random, packet: bytes) -> bytes:
+    data = bytearray(packet)
+    kind = rng.randrange(4)
+    if kind == 0:  # flip bits
+        for _ in range(rng.randrange(1, 4)):
+            i = rng.randrange(len(data))
+            data[i] ^= 1 << rng.randrange(8)
+    elif kind == 1:  # cut or grow
+        data = data[: rng.randrange(len(data))] if rng.random() < 0.5 else data + rng.randbytes(rng.randrange(1, 9))
+    elif kind == 2:  # random bytes of a random length
+        data = bytearray(rng.randbytes(rng.randrange(0, 90)))
+    else:  # overwrite a field-sized run
+        i = rng.randrange(len(data))
+        data[i : i + 4] = rng.randbytes(4)
+    return bytes(data)
+
+
+def test_fuzz_ah_open() -> None:
+    rng = random.Random(SEED)
+    corpus = [(p.encode(), u, bytes.fromhex(h)) for p, u, h in KEEPALIVED]
+    accepted = 0
+    for _ in range(CASES):
+        password, unicast, packet = rng.choice(corpus)
+        mutated = _mutate(rng, packet)
+        session = AhSession(password, unicast)
+        src = IPv4Address(packet[12:16])
+        opened = session.open(trailer(mutated) if len(mutated) >= 44 else mutated, src)
+        assert (opened.message is None) == (opened.reason is not None)
+        ttl_only = len(mutated) == len(packet) and all(
+            a == b for i, (a, b) in enumerate(zip(mutated, packet, strict=True)) if i not in (1, 6, 7, 10, 11)
+            and not (unicast and i == 8)  # unicast: the TTL is not covered
+        )
+        if opened.message is not None:
+            accepted += 1
+            assert ttl_only, (mutated.hex(), packet.hex())  # only what the ICV does not cover changed
+            assert session.open(trailer(mutated), src).reason is DropReason.REPLAYED
+        elif ttl_only:  # a field outside the ICV changed: still keepalived's packet
+            raise AssertionError(f"refused {mutated.hex()}: {opened.reason} {opened.detail}")
+    assert accepted  # some mutations only touch TOS, flags or the checksum

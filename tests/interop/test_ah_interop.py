@@ -1,0 +1,88 @@
+"""auth_type AH between vrrpkit and real keepalived (Debian 2.2.7), both roles, multicast and unicast.
+
+A host whose daemon does not speak AH never hears an AH peer (its adverts are IP protocol 51) and
+both become MASTER: so each pairing must elect one master, keep it past Master_Down_Interval (the
+BACKUP accepted every advert: ICV, SPI, sequence), and hand over on a graceful stop (the
+priority-0 advert is AH too). The oracle for vrrpkit's packets is keepalived accepting them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from needs import KEEPALIVED
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from confgen import VIP, config, instance, wait_holders
+
+from vrrpkit.lab import Lab
+
+pytestmark = KEEPALIVED
+
+MakeLab = Callable[..., Lab]
+AH = "authentication {\n    auth_type AH\n    auth_pass {password}\n}"
+
+
+def ah_instance(lab: Lab, host: str, prio: int, unicast: bool, password: str = "secret12") -> str:
+    peer = "h2" if host == "h1" else "h1"
+    extra = AH.replace("{password}", password)
+    if unicast:
+        return instance(prio, extra=extra, unicast_src=str(lab.addr(host)), peers=[str(lab.addr(peer))])
+    return instance(prio, extra=extra)
+
+
+def status(lab: Lab, host: str) -> dict:  # type: ignore[type-arg]
+    out = lab.exec(host, Lab.vrrpkit_argv("status", "--json"), timeout=10).stdout
+    return json.loads(out)["instances"][0]  # type: ignore[no-any-return]
+
+
+def run(lab: Lab, host: str, daemon: str, conf: str) -> None:
+    if daemon == "keepalived":
+        lab.run_keepalived(host, conf)
+    else:
+        lab.run_vrrpkit(host, conf)
+
+
+@pytest.mark.parametrize("unicast", [False, True], ids=["multicast", "unicast"])
+@pytest.mark.parametrize("master", ["keepalived", "vrrpkit"])
+def test_ah_mixed_pair_elects_keeps_and_hands_over(make_lab: MakeLab, master: str, unicast: bool) -> None:
+    other = "vrrpkit" if master == "keepalived" else "keepalived"
+    lab = make_lab(2)
+    if unicast:
+        lab.cloud(True)
+    run(lab, "h1", master, config(ah_instance(lab, "h1", 150, unicast)))
+    wait_holders(lab, {"h1"}, 10)
+    run(lab, "h2", other, config(ah_instance(lab, "h2", 100, unicast)))
+    time.sleep(5.0)  # past the backup's Master_Down_Interval (3.61 s): it heard every advert
+    assert lab.vip_holders(VIP) == {"h1"}
+    vk = "h2" if other == "vrrpkit" else "h1"
+    st = status(lab, vk)
+    assert st["counters"]["advert_rcvd"] > 0 if vk == "h2" else True
+    assert not st["counters"]["dropped"], st["counters"]
+    if vk == "h2":
+        assert st["state"] == "BACKUP" and st["master"] == str(lab.addr("h1"))
+    ka = lab.processes("h1" if master == "keepalived" else "h2")[0]
+    assert "IPSEC" not in ka.log(), ka.log()[-2000:]  # no ICV, SPI or sequence complaint
+    t0 = time.monotonic()
+    lab.processes("h1")[0].stop(timeout=10)  # its priority-0 advert is AH too
+    wait_holders(lab, {"h2"}, 5)
+    took = time.monotonic() - t0
+    print(f"\nAH {'unicast' if unicast else 'multicast'}: {master} SIGTERM -> {other} master in {took:.3f}s")
+    assert took < 2.0  # Skew_Time (0.61 s), not Master_Down_Interval
+
+
+def test_ah_wrong_password_is_refused_by_both_in_keepalived_s_words(make_lab: MakeLab) -> None:
+    lab = make_lab(2)
+    lab.run_keepalived("h1", config(ah_instance(lab, "h1", 150, False, "right")))
+    lab.run_vrrpkit("h2", config(ah_instance(lab, "h2", 100, False, "wrong")))
+    wait_holders(lab, {"h1", "h2"}, 10)  # neither accepts the other's adverts: both master
+    st = status(lab, "h2")
+    assert st["counters"]["auth_failure"] > 0
+    line = "IPSEC-AH : invalid IPSEC HMAC-MD5 value"
+    assert lab.processes("h1")[0].wait_for_log(line, timeout=5)
+    assert lab.processes("h2")[0].wait_for_log(line, timeout=5)

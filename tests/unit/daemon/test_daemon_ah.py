@@ -1,0 +1,86 @@
+"""auth_type AH in the daemon (core/ah.py, io/ah_socket.py): its own protocol-51 socket, each advert
+sealed with the next sequence number, each datagram opened by the instance's session first, and
+what the session refuses counted and said as any dropped advert is (interop: tests/interop)."""
+
+from __future__ import annotations
+
+import logging
+from ipaddress import IPv4Address, ip_address
+from pathlib import Path
+
+import pytest
+from daemon_fakes import FakeOs, FakeRunner
+from test_daemon_loop import drive, state, until
+
+from vrrpkit.core.ah import AhSession, trailer
+from vrrpkit.core.packet import AUTH_AH, Advertisement, encode
+from vrrpkit.daemon.app import Daemon
+
+CONF = """
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 255
+    advert_int 1
+    authentication {
+        auth_type AH
+        auth_pass secret12
+    }
+    virtual_ipaddress {
+        192.0.2.99/24
+    }
+}
+"""
+PEER = IPv4Address("192.0.2.2")
+GROUP = IPv4Address("224.0.0.18")
+
+
+def peer_advert(session: AhSession, priority: int) -> bytes:
+    """What a keepalived peer's AH socket hands over (core.ah.trailer) for its next advert."""
+    message = encode(Advertisement(2, 51, priority, (ip_address("192.0.2.99"),), 1.0, auth_type=AUTH_AH), PEER, GROUP)
+    sent = session.seal_round((_advert(message, priority),))[0]
+    return trailer(sent.data)
+
+
+def _advert(message: bytes, priority: int):  # type: ignore[no-untyped-def]
+    from vrrpkit.core import effects as fx
+
+    return fx.SendAdvert("peer", "eth0", PEER, GROUP, message, priority, 255)
+
+
+def test_an_ah_instance_seals_its_adverts_and_opens_and_guards_what_it_hears(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER" and bool(fake.sockets[("eth0", 51)].sent))
+        assert ("eth0", 4) not in fake.sockets  # nothing on protocol 112: keepalived opens none either
+        sock = fake.sockets[("eth0", 51)]
+        listener = AhSession(b"secret12", False)  # a keepalived BACKUP hearing us
+        for data, dst, _src in sock.sent:
+            assert data[9] == 51 and dst == GROUP
+            opened = listener.open(trailer(data), IPv4Address(data[12:16]))
+            assert opened.reason is None and opened.message is not None and opened.message[4] == AUTH_AH
+        assert listener.seq == len(sock.sent)  # one more per advert
+        peer = AhSession(b"secret12", False)
+        peer.seq = listener.seq  # it followed us, as a keepalived BACKUP does
+        caplog.clear()
+        lower = peer_advert(peer, 100)
+        sock.deliver(lower, str(PEER))  # accepted (answered, not obeyed): our counter follows it
+        router = d.instances["VI_1"].router
+        await until(lambda: router.stats.advert_rcvd == 1)
+        assert d.applier.ah["VI_1"].seq >= peer.seq
+        sock.deliver(lower, str(PEER))  # the same packet again
+        await until(lambda: "ah-replayed" in caplog.text)
+        assert "IPSEC-AH : sequence number" in caplog.text and router.stats.auth_failure == 1
+        peer.seq = d.applier.ah["VI_1"].seq  # a keepalived peer learns our numbers as it hears us
+        sock.deliver(peer_advert(peer, 100), "192.0.2.3")  # its SPI says 192.0.2.2
+        await until(lambda: "bad-ah-spi" in caplog.text)
+        wrong = AhSession(b"wrong", False)
+        wrong.seq = peer.seq
+        sock.deliver(peer_advert(wrong, 100), str(PEER))
+        await until(lambda: "bad-ah-icv" in caplog.text)
+        assert router.stats.auth_failure == 3 and router.stats.advert_rcvd == 1 and state(d) == "MASTER"
+
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    drive(tmp_path, CONF, body)
