@@ -101,3 +101,17 @@ def test_a_round_has_one_sequence_and_one_ip_id_and_each_peer_its_own_icv() -> N
     with pytest.raises(ValueError, match="IPv4 only"):
         session.seal_round((fx.SendAdvert("VI_1", "eth0", ip_address("fe80::1"), ip_address("ff02::12"),
                                           message, 150, 255),))  # fmt: skip
+
+
+def test_adverts_handed_over_one_by_one_make_keepalived_s_rounds() -> None:
+    """The daemon sends each advert as it comes: a destination the round has already had starts
+    the next round. And keepalived's MASTER hearing a lower priority goes one past its number."""
+    src = IPv4Address("192.0.2.201")
+    a, b = IPv4Address("192.0.2.202"), IPv4Address("192.0.2.203")
+    message = encode(Advertisement(2, 51, 150, (VIP,), 1.0, auth_type=AUTH_AH), src, a)
+    session = AhSession(b"secret12", True)
+    sent = [session.seal_next(fx.SendAdvert("VI_1", "eth0", src, dst, message, 150, 255)) for dst in (a, b, a, b, a)]
+    assert [struct.unpack("!I", s.data[28:32])[0] for s in sent] == [1, 1, 2, 2, 3]
+    assert [bytes.fromhex(h) for _, _, h in KEEPALIVED[4:]] == [s.data for s in sent[:2]]
+    session.synced(41)
+    assert session.seal_next(sent[0]).data[28:32] == (43).to_bytes(4, "big")  # keepalived: 12 heard, 14 sent

@@ -87,13 +87,14 @@ class AhSession:
     """One instance's AH state: its sequence counter (sent and guarded against replay) and the IP
     id of its next round. Kept across reloads, as keepalived keeps it; a new process starts at 0."""
 
-    __slots__ = ("ident", "key", "seq", "unicast")
+    __slots__ = ("_round", "ident", "key", "seq", "unicast")
 
     def __init__(self, auth_pass: bytes, unicast: bool) -> None:
         self.key = ah_key(auth_pass)
         self.unicast = unicast
         self.seq = 0
         self.ident = 0
+        self._round: set[IPAddress] = set()  # the destinations the current round has sealed for
 
     def configure(self, auth_pass: bytes, unicast: bool) -> None:
         self.key, self.unicast = ah_key(auth_pass), unicast
@@ -101,16 +102,34 @@ class AhSession:
     def seal_round(self, adverts: tuple[fx.SendAdvert, ...]) -> tuple[fx.SendAdvert, ...]:
         """One advert round, each advert as its whole AH packet: one sequence number and one IP id
         for the round (every unicast peer gets the same), each packet its own ICV."""
+        self._next_round()
+        self._round.update(advert.dst for advert in adverts)
+        return tuple(self._sealed(advert) for advert in adverts)
+
+    def seal_next(self, advert: fx.SendAdvert) -> fx.SendAdvert:
+        """One advert of a round handed over one by one (the daemon sends each as it comes): a
+        destination the round already has starts the next round (as does the first)."""
+        if not self._round or advert.dst in self._round:
+            self._next_round()
+        self._round.add(advert.dst)
+        return self._sealed(advert)
+
+    def synced(self, seq: int) -> None:
+        """keepalived's MASTER hearing a lower priority ('IPSEC-AH : Syncing seq_num - Increment
+        seq'): its counter goes one past the rival's, so that its answer is two past it."""
+        self.seq = seq + 1 if seq < SEQ_MAX else seq
+
+    def _next_round(self) -> None:
         self.seq = self.seq + 1 if self.seq < SEQ_MAX else 1
         self.ident = self.ident % 0xFFFF + 1
-        out = []
-        for advert in adverts:
-            src, dst = advert.src, advert.dst
-            if not isinstance(src, IPv4Address) or not isinstance(dst, IPv4Address):
-                raise ValueError("AH is IPv4 only")
-            packet = seal(self.key, advert.data, src, dst, advert.ttl, self.ident, self.seq, self.unicast)
-            out.append(replace(advert, data=packet))
-        return tuple(out)
+        self._round.clear()
+
+    def _sealed(self, advert: fx.SendAdvert) -> fx.SendAdvert:
+        src, dst = advert.src, advert.dst
+        if not isinstance(src, IPv4Address) or not isinstance(dst, IPv4Address):
+            raise ValueError("AH is IPv4 only")
+        packet = seal(self.key, advert.data, src, dst, advert.ttl, self.ident, self.seq, self.unicast)
+        return replace(advert, data=packet)
 
     def open(self, payload: bytes, src: IPAddress) -> Opened:
         """A datagram of the AH socket (`trailer`: the VRRP message, then the IP and AH headers it

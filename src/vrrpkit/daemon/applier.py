@@ -295,7 +295,7 @@ class EffectApplier:
         `quiet`: a stop's goodbyes, whose log lines (`said`) wait until every goodbye is out."""
         key: SocketKey = (effect.interface, effect.src.version)
         if inst.cfg.auth_type == AUTH_AH:  # each advert its own AH sequence number and ICV
-            key, effect = (effect.interface, AH_SOCKET), self.ah_session(inst).seal_round((effect,))[0]
+            key, effect = (effect.interface, AH_SOCKET), self.ah_session(inst).seal_next(effect)
         sock = self.sockets.get(key)
         if sock is None:
             return None
@@ -319,11 +319,18 @@ class EffectApplier:
         if inst.cfg.auth_type != AUTH_AH:  # a VRID an AH peer uses where we do not
             inst.router.refused(DropReason.AUTH_TYPE_MISMATCH, src, "an AH packet, auth_type AH not configured")
             return None
-        opened = self.ah_session(inst).open(payload, src)
-        if opened.message is None:
+        session = self.ah_session(inst)
+        opened = session.open(payload, src)
+        message, router = opened.message, inst.router
+        if message is None:
             assert opened.reason is not None
-            inst.router.refused(opened.reason, src, opened.detail)
-        return opened.message
+            router.refused(opened.reason, src, opened.detail)
+        elif router.state is State.MASTER and len(message) > 2 and message[2] and (  # not a goodbye
+            message[2] < router.priority or (message[2] == router.priority and int(src) < int(router.address or src))
+        ):
+            session.synced(session.seq)
+            log.info("(%s) IPSEC-AH : Syncing seq_num - Increment seq", inst.name, extra=_fields(inst))
+        return message
 
     def said(self, inst: Instance, effect: fx.SendAdvert, error: OSError | None) -> None:
         """The log line of one advert `send_advert` sent (or could not send)."""

@@ -68,8 +68,12 @@ def test_an_ah_instance_seals_its_adverts_and_opens_and_guards_what_it_hears(
         lower = peer_advert(peer, 100)
         sock.deliver(lower, str(PEER))  # accepted (answered, not obeyed): our counter follows it
         router = d.instances["VI_1"].router
-        await until(lambda: router.stats.advert_rcvd == 1)
-        assert d.applier.ah["VI_1"].seq >= peer.seq
+        await until(lambda: router.stats.advert_rcvd == 1 and "Syncing seq_num" in caplog.text)
+        # keepalived's MASTER: '(VI_1) IPSEC-AH : Syncing seq_num - Increment seq', then its answer
+        # two past the rival's number (measured: 12 heard, 14 sent)
+        last = lambda: sock.sent[-1][0]  # noqa: E731
+        await until(lambda: listener.open(trailer(last()), IPv4Address(last()[12:16])).reason is None)
+        assert listener.seq == peer.seq + 2
         sock.deliver(lower, str(PEER))  # the same packet again
         await until(lambda: "ah-replayed" in caplog.text)
         assert "IPSEC-AH : sequence number" in caplog.text and router.stats.auth_failure == 1
