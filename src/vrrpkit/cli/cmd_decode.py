@@ -200,6 +200,10 @@ def render(doc: dict[str, Any]) -> str:
     if ip.get("header_checksum_ok") is not None:
         hdr = ", header checksum " + ("ok" if ip["header_checksum_ok"] else "BAD")
     lines.append(f"  ip        v{ip['version']} {ip['src']} > {ip['dst']}, ttl {ip['ttl']}, tos 0x{ip['tos']:02x}{hdr}")
+    if ip.get("ah"):
+        ah = ip["ah"]
+        lines.append(f"  ah        spi {ah['spi']}, seq {ah['seq']} (keepalived's auth_type AH; the ICV needs "
+                     "the password: not checked)")  # fmt: skip
     v = doc["vrrp"]
     if v:
         lines += _vrrp_lines(doc, v)

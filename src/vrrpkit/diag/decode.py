@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
+from vrrpkit.core.ah import AH_LEN, PROTO_AH
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, IPAddress
 from vrrpkit.core.packet import (
     AUTH_AH,
@@ -147,6 +148,7 @@ class Sighting:
     incomplete: str | None = None  # "truncated" or "fragment"
     form: ChecksumForm | None = None
     checksum_computed: bool = False
+    ah: tuple[int, int] | None = None  # auth_type AH: (SPI, sequence number); its ICV is not checked
 
     @property
     def family(self) -> int:
@@ -234,7 +236,16 @@ def sight(
 
 
 def sight_view(ip: L.IpView, **kwargs: Any) -> Sighting | None:
-    """A Sighting from a tolerantly read IP header, or None when it carries no VRRP (protocol 112)."""
+    """A Sighting from a tolerantly read IP header, or None when it carries no VRRP (protocol 112,
+    or keepalived's auth_type AH: an IPv4 AH header whose next header is 112, read past unverified;
+    the message says auth type 2)."""
+    if ip.protocol == PROTO_AH and ip.version == 4 and not ip.fragment and len(ip.payload) > AH_LEN and (
+        ip.payload[0] == PROTO_VRRP
+    ):
+        inner, (spi, seq) = ip.payload[AH_LEN:], struct.unpack_from("!II", ip.payload, 4)
+        seen = sight(ip.src, ip.dst, ip.ttl, inner, ip.tos, incomplete="truncated" if ip.truncated else None,
+                     declared=ip.declared - AH_LEN, **kwargs)  # fmt: skip
+        return dataclasses.replace(seen, ah=(spi, seq))
     if ip.protocol != PROTO_VRRP:
         return None
     if ip.fragment == "later":  # no VRRP header in it: only its IP fields are known
@@ -365,6 +376,8 @@ def describe(s: Sighting, group_known: bool = True) -> dict[str, Any]:
         "warnings": [],
         "tcpdump": tcpdump_line(s),
     }
+    if s.ah is not None:  # keepalived's auth_type AH (core/ah.py)
+        out["ip"]["ah"] = {"spi": str(IPv4Address(s.ah[0])), "seq": s.ah[1], "icv_checked": False}
     if s.ttl != 255:
         out["warnings"].append(f"TTL {s.ttl}: receivers must discard adverts whose TTL is not 255")
     expected_group = VRRP_GROUP4 if s.family == 4 else VRRP_GROUP6

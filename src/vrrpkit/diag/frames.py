@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from vrrpkit.core.ah import PROTO_AH
 from vrrpkit.core.packet import PROTO_VRRP
 from vrrpkit.diag import linklayer as L
 from vrrpkit.diag.capture import CapturedFrame
@@ -88,7 +89,7 @@ def _plainly_not_vrrp(linktype: int, data: bytes) -> bool:
     if linktype != L.LINKTYPE_ETHERNET or len(data) < 34:
         return False
     if data[12:14] == b"\x08\x00":
-        return data[23] != PROTO_VRRP and data[14] >> 4 == 4
+        return data[23] not in (PROTO_VRRP, PROTO_AH) and data[14] >> 4 == 4  # AH: keepalived's auth_type AH
     if data[12:14] == b"\x86\xdd" and len(data) >= 54:
         return data[20] not in (PROTO_VRRP, *L.IPV6_EXTENSIONS, L.IPV6_FRAGMENT) and data[14] >> 4 == 6
     return data[12:14] == b"\x08\x06"  # ARP

@@ -253,7 +253,7 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
     with win.stack:
         for name in names:
             try:
-                tap = PacketTap(name, protocols4=(112, IGMP), protocols6=(112, HOP_BY_HOP))
+                tap = PacketTap(name, protocols4=(112, 51, IGMP), protocols6=(112, HOP_BY_HOP))  # 51: auth_type AH
             except OSError as exc:
                 raise EnvironmentProblem(f"cannot tap {name}: {exc.strerror or exc}") from exc
             win.add(tap, _tap_reader(tap, facts))

@@ -105,7 +105,7 @@ class PacketTap(FdSocket):
     def __init__(
         self,
         ifname: str,
-        protocols4: Sequence[int] = (consts.IPPROTO_VRRP,),
+        protocols4: Sequence[int] = (consts.IPPROTO_VRRP, consts.IPPROTO_AH),  # AH: auth_type AH's adverts
         protocols6: Sequence[int] = (consts.IPPROTO_VRRP,),
         macs: Iterable[bytes] = DEFAULT_MACS,
     ) -> None:

@@ -80,8 +80,28 @@ def lab_captures() -> None:
                                                                 vips=["192.0.2.100/24"])]))  # fmt: skip
             time.sleep(3.0)
             shutil.copy(cap.stop(), HERE / f"lab-{name}.pcap")
+    ah_capture()
     if "--keep" not in sys.argv:
         shutil.rmtree(HERE / ".work", ignore_errors=True)
+
+
+def ah_capture() -> None:
+    """keepalived's auth_type AH (VRRPv2 in IP protocol 51): h1 then h2 start, h1 masters."""
+    sys.path.insert(0, str(HERE.parents[2] / "src"))
+    from vrrpkit.lab import Lab
+
+    def ah(prio: int) -> str:
+        text = instance("VI_1", 51, prio, version=2, advert="1", vips=["192.0.2.100/24"], password="secret12")
+        return conf(f"r{prio}", prio, [text.replace("auth_type PASS", "auth_type AH")])
+
+    with Lab(name="capmk", hosts=2, ipv6=False, workdir=HERE / ".work" / "ah") as lab:
+        cap = lab.start_capture("h2", "ip proto 51")
+        time.sleep(0.5)
+        lab.run_keepalived("h1", ah(150))
+        time.sleep(4.5)  # h1 takes over (Master_Down_Interval 3.4 s)
+        lab.run_keepalived("h2", ah(100))
+        time.sleep(4.0)
+        shutil.copy(cap.stop(), HERE / "keepalived-ah.pcap")
 
 
 def derived() -> None:

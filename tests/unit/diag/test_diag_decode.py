@@ -117,6 +117,22 @@ def test_sight_ip_skips_other_protocols_and_keeps_truncated_vrrp() -> None:
     assert s is not None and s.raw is None and s.error == "too-short"
 
 
+def test_keepalived_s_auth_type_ah_is_read_past_its_ah_header() -> None:
+    """keepalived 2.2.7's AH advert (captured here; tests/unit/test_ah.py): the VRRPv2 message inside,
+    the SPI and sequence shown, the ICV not checked (that needs the password). The live tap takes
+    protocol 51 by default, and an AH packet carrying something else is not VRRP."""
+    packet = bytes.fromhex("45c0004000010000ff3317eec00002c9e000001270040000c00002c900000002552bafdc36c0bf99285417b4"
+                           "21339601020183cfc00002fa0000000000000000")  # fmt: skip
+    s = d.sight_ip(packet)
+    assert s is not None and s.valid and s.ah == (0xC00002C9, 2) and s.raw is not None and s.raw.vrid == 51
+    assert "authtype ah" in d.tcpdump_line(s)
+    assert d.describe(s)["ip"]["ah"] == {"spi": "192.0.2.201", "seq": 2, "icv_checked": False}
+    assert d.sight_ip(packet[:20] + b"\x06" + packet[21:]) is None  # AH over TCP: not VRRP
+    defaults = tap.PacketTap.__init__.__defaults__
+    assert defaults is not None and 51 in defaults[0]
+    assert _run_bpf(tap.bpf_program(defaults[0], ()), 0x0800, packet) > 0
+
+
 # --- io helpers ---------------------------------------------------------------------------------
 
 
