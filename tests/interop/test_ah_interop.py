@@ -86,3 +86,20 @@ def test_ah_wrong_password_is_refused_by_both_in_keepalived_s_words(make_lab: Ma
     line = "IPSEC-AH : invalid IPSEC HMAC-MD5 value"
     assert lab.processes("h1")[0].wait_for_log(line, timeout=5)
     assert lab.processes("h2")[0].wait_for_log(line, timeout=5)
+
+
+@pytest.mark.parametrize("password", ["secret12", "wrong"])
+def test_investigate_on_a_keepalived_ah_pair(make_lab: MakeLab, password: str) -> None:
+    """AH adverts are protocol 51: `investigate` must hear them (tap and socket) and find keepalived's
+    protocol-51 socket, or a healthy pair reads as 'a firewall drops VRRP, no daemon'; with another
+    password on the master it must say so, from the ICV (the password is not on the wire)."""
+    lab = make_lab(2)
+    lab.run_keepalived("h1", config(ah_instance(lab, "h1", 150, False, password)))
+    wait_holders(lab, {"h1"}, 10)
+    lab.run_keepalived("h2", config(ah_instance(lab, "h2", 100, False)))
+    time.sleep(4.5 if password == "secret12" else 1.0)
+    conf = lab.workdir / "h2.keepalived.conf"
+    out = lab.exec("h2", Lab.vrrpkit_argv("investigate", "-f", str(conf), "--duration", "4", "--json"),
+                   timeout=60, check=False).stdout  # fmt: skip
+    doc = json.loads(out)
+    assert doc["verdict"] == ("healthy" if password == "secret12" else "auth-mismatch"), out[-3000:]

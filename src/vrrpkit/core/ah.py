@@ -67,6 +67,15 @@ def seal(key: bytes, message: bytes, src: IPv4Address, dst: IPv4Address, ttl: in
     return header + ah + icv(key, header, ah, message, unicast) + message
 
 
+def verifies(packet: bytes, auth_pass: bytes, unicast: bool) -> bool:
+    """Whether a whole AH packet's ICV is the one ``auth_pass`` makes: for a diagnosis, which knows
+    a configuration's password but holds no session (no sequence is judged)."""
+    if len(packet) < IP_LEN + AH_LEN:
+        return False
+    header, ah, message = packet[:IP_LEN], packet[IP_LEN : IP_LEN + AH_LEN], packet[IP_LEN + AH_LEN :]
+    return hmac.compare_digest(ah[12:], icv(ah_key(auth_pass), header, ah, message, unicast))
+
+
 def trailer(packet: bytes) -> bytes:
     """How the AH socket hands a packet over: its VRRP message first (so that byte 1 is the VRID,
     as for every other datagram), then its IP header and AH header, for `AhSession.open`. None of

@@ -149,6 +149,7 @@ class Sighting:
     form: ChecksumForm | None = None
     checksum_computed: bool = False
     ah: tuple[int, int] | None = None  # auth_type AH: (SPI, sequence number); its ICV is not checked
+    ah_packet: bytes = b""  # and the packet as its ICV covers it, for whoever knows the password
 
     @property
     def family(self) -> int:
@@ -245,7 +246,10 @@ def sight_view(ip: L.IpView, **kwargs: Any) -> Sighting | None:
         inner, (spi, seq) = ip.payload[AH_LEN:], struct.unpack_from("!II", ip.payload, 4)
         seen = sight(ip.src, ip.dst, ip.ttl, inner, ip.tos, incomplete="truncated" if ip.truncated else None,
                      declared=ip.declared - AH_LEN, **kwargs)  # fmt: skip
-        return dataclasses.replace(seen, ah=(spi, seq))
+        # the header as the ICV covers it (keepalived sends no options; TOS, flags, checksum count as 0)
+        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ip.declared, ip.ident, 0, ip.ttl, PROTO_AH, 0,
+                             ip.src.packed, ip.dst.packed)  # fmt: skip
+        return dataclasses.replace(seen, ah=(spi, seq), ah_packet=header + ip.payload)
     if ip.protocol != PROTO_VRRP:
         return None
     if ip.fragment == "later":  # no VRRP header in it: only its IP fields are known

@@ -51,7 +51,8 @@ def fix_advert_flag(flag: Finding, facts: Facts) -> None:
             f"unicast, where keepalived skips the TTL check: {convert_line(facts, cfg, peers) if cfg else ''}"
         )
     elif flag.code == F.AUTH_MISMATCH:
-        flag.fix = (f"use the same authentication {{ auth_type PASS; auth_pass ... }} block in vrrp_instance {name} "
+        kind = "AH" if str(ev.get("ours", "")).startswith("AH") else "PASS"
+        flag.fix = (f"use the same authentication {{ auth_type {kind}; auth_pass ... }} block in vrrp_instance {name} "
                     f"on every host ({file} here has {ev.get('ours')}, {ev.get('src')} sends {ev.get('theirs')})")
     elif flag.code == F.INTERVAL_MISMATCH:
         flag.fix = (f"set the same `advert_int` in vrrp_instance {name} on every host ({file} here: "

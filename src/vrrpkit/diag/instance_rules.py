@@ -295,7 +295,7 @@ def ownership(inst: Instance) -> list[Finding]:
             if heard:
                 basis.append(f"{cfg.name}: its adverts arrive ({heard[0].count} in {facts.window:.1f} s)")
                 if heard[0].src in rx_srcs:
-                    basis.append(f"{cfg.name}: and reach a protocol-112 socket")
+                    basis.append(f"{cfg.name}: and reach a protocol-{51 if cfg.auth_type == 2 else 112} socket")
     return out
 
 

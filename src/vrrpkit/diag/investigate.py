@@ -31,7 +31,9 @@ from ipaddress import IPv4Address, IPv6Address, ip_interface
 from typing import Any
 
 from vrrpkit.control.snapshot import Snapshot
+from vrrpkit.core.ah import AH_LEN, IP_LEN
 from vrrpkit.core.config import VRRP_GROUP4, VRRP_GROUP6, InstanceConfig, IPAddress
+from vrrpkit.core.packet import AUTH_AH
 from vrrpkit.diag import kadata, probe_wire, sysinfo
 from vrrpkit.diag.decode import sight, sight_ip
 from vrrpkit.diag.facts import DEFAULT_CONFIG, Facts, PeerFacts
@@ -239,6 +241,7 @@ class _Window:
 
 
 def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> None:
+    from vrrpkit.io.ah_socket import AhSocket4
     from vrrpkit.io.garp import NeighborProber
     from vrrpkit.io.igmp import send_group_query, send_mld_query
     from vrrpkit.io.tap import PacketTap
@@ -271,6 +274,13 @@ def _window(opts: Options, facts: Facts, names: list[str], report: Progress) -> 
                 win.add(sock, _socket_reader(sock, name, facts))
                 if not opts.passive:
                     schedule += _unicast_probes(sock, facts, name, family, src, start)
+            if any(c.auth_type == AUTH_AH and c.interface == name for c in facts.instances):
+                try:  # keepalived's auth_type AH: its adverts are protocol 51, never seen on 112
+                    ah = AhSocket4(name, src=facts.primary(name, 4))  # type: ignore[arg-type]
+                except OSError as exc:
+                    facts.notes.append(f"no protocol-51 (AH) socket on {name}: {exc}")
+                else:
+                    win.add(ah, _socket_reader(ah, name, facts, AH_LEN + IP_LEN))
         for c in facts.instances:
             if c.interface not in names:
                 continue
@@ -426,11 +436,14 @@ def _igmp_report(packet: bytes, mac: str, ifname: str, facts: Facts) -> None:
         facts.igmp_reporters.setdefault(ifname, {})[mac] = src
 
 
-def _socket_reader(sock: Any, name: str, facts: Facts) -> Callable[[], None]:
+def _socket_reader(sock: Any, name: str, facts: Facts, trailer: int = 0) -> Callable[[], None]:
+    """`trailer`: the AH socket hands over the message followed by its IP and AH headers."""
+
     def read() -> None:
         good, _bad = sock.drain()
         for d in good:
-            s = sight(d.src, d.dst, d.ttl, d.payload, kernel_checked=isinstance(d.src, IPv6Address))
+            payload = d.payload[: len(d.payload) - trailer]
+            s = sight(d.src, d.dst, d.ttl, payload, kernel_checked=isinstance(d.src, IPv6Address))
             if s.probe is None and s.vrid is not None:
                 facts.socket_rx.append((name, d.src, s.vrid))
 

@@ -114,13 +114,14 @@ def read_iface(name: str) -> IfaceInfo:
 
 
 def vrrp_daemons() -> list[Daemon]:
-    """Processes holding a protocol-112 raw socket in this network namespace.
+    """Processes holding a protocol-112 raw socket in this network namespace (or an IPv4 protocol-51
+    one: keepalived with auth_type AH reads its adverts there).
 
     /proc/net/raw is per namespace, so the inodes found there belong to processes of ours; a scan of
     /proc/*/fd maps them to pids. Process names decide the kind (keepalived's VRRP child holds the
     sockets; its parent does not).
     """
-    inodes = {s.inode for s in parse_raw(read_text("/proc/net/raw"), 4) if s.protocol == 112}
+    inodes = {s.inode for s in parse_raw(read_text("/proc/net/raw"), 4) if s.protocol in (112, 51)}
     inodes |= {s.inode for s in parse_raw(read_text("/proc/net/raw6"), 6) if s.protocol == 112}
     if not inodes:
         return []

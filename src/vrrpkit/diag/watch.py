@@ -32,8 +32,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from vrrpkit.core.ah import verifies
 from vrrpkit.core.config import InstanceConfig, IPAddress, apply_strict
-from vrrpkit.core.packet import AUTH_SIMPLE
+from vrrpkit.core.packet import AUTH_AH, AUTH_SIMPLE
 from vrrpkit.diag import findings as F
 from vrrpkit.diag.decode import AUTH_NAMES, Sighting, printable, sight_ip
 from vrrpkit.diag.findings import Finding, Severity
@@ -253,7 +254,21 @@ class VridTable:
         if sender.version == 2:
             want_type = cfg.auth_type if cfg else (ref.auth_type if ref else 0)
             want_pass = cfg.auth_pass if cfg else (ref.password if ref else b"")
-            if (sender.auth_type or 0) != want_type or (want_type == AUTH_SIMPLE and sender.password != want_pass):
+            ah_wrong = (want_type == AUTH_AH and sender.auth_type == AUTH_AH and cfg is not None and s.ah_packet
+                        and not verifies(s.ah_packet, want_pass, cfg.unicast))  # fmt: skip
+            if ah_wrong:
+                out += self._raise(
+                    (F.AUTH_MISMATCH, *tag),
+                    Finding(
+                        F.AUTH_MISMATCH,
+                        Severity.ERROR,
+                        f"{sender.src} authenticates VRID {vrid} with AH under another auth_pass than the "
+                        "configuration's: its adverts' ICV does not verify with ours, so each side discards the "
+                        "other's (keepalived logs 'IPSEC-AH : invalid IPSEC HMAC-MD5 value')",
+                        {**ev, "theirs": "AH (ICV does not verify)", "ours": _auth(want_type, want_pass, True)},
+                    ),
+                )
+            elif (sender.auth_type or 0) != want_type or (want_type == AUTH_SIMPLE and sender.password != want_pass):
                 out += self._raise(
                     (F.AUTH_MISMATCH, *tag),
                     Finding(
@@ -366,6 +381,8 @@ def _auth(auth_type: int | None, password: bytes, configured: bool = False) -> s
             length = len(password.rstrip(bytes(1)))
             return f"the configured password ({length} characters, not shown)"
         return f'password "{printable(password)}"'
+    if auth_type == AUTH_AH:
+        return "AH (the configured auth_pass, not shown)" if configured else "AH"
     return f"auth type {auth_type}"
 
 

@@ -84,6 +84,18 @@ def test_config_mismatches() -> None:
     assert feed(VridTable([cfg()]), [ad(A, 0, ttl=64), ad(A, 1, ttl=64)]) == [F.TTL_NOT_255]
 
 
+def test_keepalived_s_ah_adverts_are_checked_against_the_configured_auth_pass() -> None:
+    """The password is not on the wire with AH: the ICV is checked with the configuration's."""
+    packet = bytes.fromhex("45c0004000010000ff3317eec00002c9e000001270040000c00002c900000002552bafdc36c0bf99285417b4"
+                           "21339601020183cfc00002fa0000000000000000")  # fmt: skip (keepalived 2.2.7, test_ah.py)
+    s = sight_ip(packet, time=0.0, ifname="eth0")
+    assert s is not None
+    ah = {"vips": (Vip(ip_interface("192.0.2.250/24")),), "auth_type": 2}
+    assert feed(VridTable([cfg(**ah, auth_pass=b"secret12", priority=100)]), [s]) == []
+    assert feed(VridTable([cfg(**ah, auth_pass=b"wrong", priority=100)]), [s]) == [F.AUTH_MISMATCH]
+    assert feed(VridTable([cfg(vips=ah["vips"], priority=100)]), [s]) == [F.AUTH_MISMATCH]  # AH against none
+
+
 def test_strict_config_compares_without_its_ignored_auth_block() -> None:
     """keepalived drops the authentication block in strict mode; so must the comparison."""
     assert feed(VridTable([cfg(strict=True, auth_type=1, auth_pass=b"x")]), [ad(A, 0)]) == []
