@@ -13,10 +13,13 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit"))
+import cbpf
 from test_ah import KEEPALIVED
 
 from vrrpkit.core.ah import AhSession, trailer
-from vrrpkit.core.packet import DropReason
+from vrrpkit.core.packet import DropReason, InvalidPacket, decode
+from vrrpkit.io import ah_filter
+from vrrpkit.io.vrrp_filter import FilterSpec, Mode, VridRule
 
 CASES = int(os.environ.get("VRRPKIT_FUZZ_CASES", "100000")) // 10
 SEED = int(os.environ.get("VRRPKIT_FUZZ_SEED", "0x56525250"), 0)
@@ -61,3 +64,37 @@ def test_fuzz_ah_open() -> None:
         elif ttl_only:  # a field outside the ICV changed: still keepalived's packet
             raise AssertionError(f"refused {mutated.hex()}: {opened.reason} {opened.detail}")
     assert accepted  # some mutations only touch TOS, flags or the checksum
+
+
+def test_fuzz_the_ah_filter_never_drops_what_the_session_and_the_codec_take() -> None:
+    """io/ah_filter.py is a shield: a packet it drops must be one AhSession.open or the codec refuses
+    (or for a VRID, TTL or destination no instance here takes)."""
+    rng = random.Random(SEED + 1)
+    corpus = [(p.encode(), u, bytes.fromhex(h)) for p, u, h in KEEPALIVED]
+    specs = {
+        False: FilterSpec(4, (VridRule(51, Mode.MULTICAST),)),
+        True: FilterSpec(4, (VridRule(51, Mode.UNICAST, frozenset({IPv4Address("192.0.2.201")})),)),
+    }
+    programs = {u: ah_filter.program(spec) for u, spec in specs.items()}
+    kept = 0
+    for n in range(CASES):
+        password, unicast, packet = rng.choice(corpus)
+        mutated = packet if n % 10 == 0 else _mutate(rng, packet)
+        verdict = cbpf.run(programs[unicast], mutated)
+        kept += bool(verdict)
+        if verdict:
+            continue
+        if len(mutated) < 45 or mutated[0] != 0x45:
+            continue
+        src, dst = IPv4Address(mutated[12:16]), IPv4Address(mutated[16:20])
+        opened = AhSession(password, unicast).open(trailer(mutated), src)
+        if opened.message is None:
+            continue
+        try:
+            adv = decode(opened.message, src, dst)
+        except InvalidPacket:
+            continue
+        takes = adv.vrid == 51 and (dst.is_multicast and mutated[8] == 255 if not unicast else
+                                    not dst.is_multicast and src == IPv4Address("192.0.2.201"))
+        assert not takes, f"the filter dropped {mutated.hex()}, which the session and the codec take"
+    assert kept  # keepalived's own packets pass

@@ -277,9 +277,9 @@ class SocketSet:
 
     def _filter(self, key: SocketKey, insts: list[Instance]) -> None:
         sock = self.sockets.get(key)
-        if sock is None or key[1] == AH_SOCKET:  # no filter reads past an AH header
+        if sock is None:
             return
-        spec = spec_for(key[1], [i.router.config for i in insts])
+        spec = spec_for(4 if key[1] == AH_SOCKET else key[1], [i.router.config for i in insts])
         if self.log_unknown:  # other VRIDs must reach us to be logged: drop nothing by VRID
             spec = dataclasses.replace(spec, rules=_every_vrid(spec.rules))
         try:

@@ -6,8 +6,8 @@ What differs from `VrrpSocket4`: each advert leaves as the whole packet core/ah.
 id and TTL are under the ICV, so nothing here may rebuild the header); no packet repeats (a new
 sequence number each time), so nothing is cached or sent as a prepared burst; each datagram is
 handed over as its VRRP message followed by the IP and AH headers (`core.ah.trailer`), for the
-instance's AH session to open. No kernel filter (its program reads VRRP at offset 20) and no lazy
-reading: every AH advert must be opened as it comes, for its sequence number.
+instance's AH session to open. Its kernel filter is io/ah_filter.py's; no lazy reading: every AH
+advert must be opened as it comes, for its sequence number.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from ipaddress import IPv4Address
 from vrrpkit.core.ah import AH_LEN, IP_LEN, trailer
 from vrrpkit.core.effects import SendAdvert
 from vrrpkit.core.packet import DropReason, InvalidPacket
-from vrrpkit.io import consts, vrrp_filter
+from vrrpkit.io import ah_filter, consts, vrrp_filter
+from vrrpkit.io.fdsocket import attach_bpf
 from vrrpkit.io.vrrp_socket import Datagram, VrrpSocket4
 
 
@@ -41,7 +42,12 @@ class AhSocket4(VrrpSocket4):
         return [self._send_one(a) for a in adverts]
 
     def set_filter(self, spec: vrrp_filter.FilterSpec) -> None:
-        return None
+        """io/ah_filter.py's program for the AH instances here (the kernel swaps it atomically)."""
+        if spec == self.filter:
+            return
+        program = ah_filter.program(spec)
+        attach_bpf(self.sock, program)
+        self.filter, self.filter_size = spec, len(program)
 
     def open_wake(self) -> int | None:
         return None
