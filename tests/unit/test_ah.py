@@ -115,3 +115,23 @@ def test_adverts_handed_over_one_by_one_make_keepalived_s_rounds() -> None:
     assert [bytes.fromhex(h) for _, _, h in KEEPALIVED[4:]] == [s.data for s in sent[:2]]
     session.synced(41)
     assert session.seal_next(sent[0]).data[28:32] == (43).to_bytes(4, "big")  # keepalived: 12 heard, 14 sent
+
+
+def test_a_number_heard_or_a_new_key_starts_a_round_so_no_number_is_sent_twice() -> None:
+    """The review's case: peers [p] reloaded to [q, p]; the BACKUP learns q's 50 and takes over: its
+    first advert, to q, must be 51 (50 would be a replay to q)."""
+    me, p, q = IPv4Address("192.0.2.201"), IPv4Address("192.0.2.202"), IPv4Address("192.0.2.203")
+    message = encode(Advertisement(2, 51, 150, (VIP,), 1.0, auth_type=AUTH_AH), me, p)
+    session = AhSession(b"secret12", True)
+    session.seal_next(fx.SendAdvert("VI_1", "eth0", me, p, message, 150, 255))
+    heard = AhSession(b"secret12", True)
+    heard.seq = 49
+    from_q = heard.seal_round((fx.SendAdvert("VI_1", "eth0", q, me, message, 100, 255),))[0]
+    assert session.open(trailer(from_q.data), q).reason is None and session.seq == 50
+    to_q = session.seal_next(fx.SendAdvert("VI_1", "eth0", me, q, message, 150, 255))
+    assert struct.unpack("!I", to_q.data[28:32])[0] == 51
+    session.configure(b"other", True)
+    again = session.seal_next(fx.SendAdvert("VI_1", "eth0", me, p, message, 150, 255))
+    assert struct.unpack("!I", again.data[28:32])[0] == 52
+    session.synced(60)
+    assert struct.unpack("!I", session.seal_next(again).data[28:32])[0] == 62

@@ -212,3 +212,15 @@ def test_the_lead_is_half_the_skew_time_of_the_masters_interval(priority: int, i
     assert r.stats.claims_sent == 1 and r.state is State.BACKUP
     assert fire(r) == pytest.approx(1.0 + mdi)  # no answer: the takeover, at the RFC's time
     assert r.state is State.MASTER
+
+
+def test_no_claim_with_auth_type_ah() -> None:
+    """With AH the counter a claim moves is also the replay guard: the master's next advert would
+    carry the claim's number and be dropped, the takeover the claim exists to avoid (keepalived
+    never sends from BACKUP). So Master_Down fires at the RFC's moment, with no claim."""
+    r = router(auth_type=2, auth_pass=b"secret12")
+    receive(r, advert(200, auth_type=2), 1.0)
+    drain(r)
+    assert r.claim_lead == 0 and r.master_priority == 200
+    assert fire(r) == pytest.approx(1.0 + MDI)
+    assert r.state is State.MASTER and r.stats.claims_sent == 0

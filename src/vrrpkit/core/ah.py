@@ -107,6 +107,7 @@ class AhSession:
 
     def configure(self, auth_pass: bytes, unicast: bool) -> None:
         self.key, self.unicast = ah_key(auth_pass), unicast
+        self._round.clear()  # the next advert starts a round: no number is sent twice
 
     def seal_round(self, adverts: tuple[fx.SendAdvert, ...]) -> tuple[fx.SendAdvert, ...]:
         """One advert round, each advert as its whole AH packet: one sequence number and one IP id
@@ -127,6 +128,7 @@ class AhSession:
         """keepalived's MASTER hearing a lower priority ('IPSEC-AH : Syncing seq_num - Increment
         seq'): its counter goes one past the rival's, so that its answer is two past it."""
         self.seq = seq + 1 if seq < SEQ_MAX else seq
+        self._round.clear()
 
     def _next_round(self) -> None:
         self.seq = self.seq + 1 if self.seq < SEQ_MAX else 1
@@ -161,4 +163,5 @@ class AhSession:
             return Opened(None, DropReason.REPLAYED, f"IPSEC-AH : sequence number {seq} already processed. "
                           f"Packet dropped. Local({self.seq})")  # fmt: skip
         self.seq = seq
+        self._round.clear()  # what we send next must be above what we heard
         return Opened(message)

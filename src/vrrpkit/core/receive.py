@@ -18,7 +18,7 @@ from typing import Any
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import PRIORITY_STOP, VRRP_GROUP4, ChecksumCompat, InstanceConfig, IPAddress, Vip
-from vrrpkit.core.packet import AUTH_SIMPLE, Advertisement, ChecksumForm, DropReason, InvalidPacket, inspect
+from vrrpkit.core.packet import AUTH_AH, AUTH_SIMPLE, Advertisement, ChecksumForm, DropReason, InvalidPacket, inspect
 from vrrpkit.core.state import Event, State
 from vrrpkit.core.stats import Stats
 
@@ -273,8 +273,9 @@ class Receiving:
         remembers which, for the timer). Remembered per interval, priority and lead: a BACKUP's
         repeated master advert (the fast paths) adds `_mdi`'s value without looking again."""
         master, address = self.master_priority, self.master_address
+        # AH: no claim, whose number would make the master's next advert a replay (core/ah.py)
         claim = (master is not None and address is not None and self.address is not None and not self._master_left
-                 and self._outranks_us(master, address))
+                 and self.config.auth_type != AUTH_AH and self._outranks_us(master, address))
         key = (self.master_adver_int_cs, self._priority, claim)
         if self._mdi[0] != key:
             lead = max(CLAIM_LEAD, self.skew_time / 2) if claim else 0.0

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from vrrpkit.config.model import GlobalDefs, InstanceExtras, InterfaceSettings
 from vrrpkit.core import effects as fx
-from vrrpkit.core.ah import AhSession, ah_key
-from vrrpkit.core.config import InstanceConfig, IPAddress, SyncGroupConfig, Vip
+from vrrpkit.core.config import InstanceConfig, SyncGroupConfig, Vip
 from vrrpkit.core.packet import AUTH_AH, DropReason
 from vrrpkit.core.state import Event, State
 from vrrpkit.core.sync import SyncGroup
+from vrrpkit.daemon.ahsessions import AhSessions
 from vrrpkit.daemon.fifo import NotifyFifos
 from vrrpkit.daemon.instance import Instance
 from vrrpkit.daemon.logsetup import DETAIL, fields
@@ -93,7 +93,7 @@ class EffectApplier:
         self.interfaces = InterfaceSettings()
         self._garp_free: dict[tuple[str, int], float] = {}  # (pacing group, family) -> when the next frame may go
         self._prepared: dict[str, InstanceConfig] = {}  # instance -> the config its VIP requests are built for
-        self.ah: dict[str, AhSession] = {}  # auth_type AH instances' sequence counters, by name
+        self.ah = AhSessions()  # auth_type AH instances' sequence counters
         # instance -> (its MASTER term, the release that ends it, the VIPs act_ahead removed)
         self._gone_ahead: dict[str, tuple[int, int, tuple[Vip, ...]]] = {}
 
@@ -173,6 +173,8 @@ class EffectApplier:
                 election = "" if inst.cfg.lower_prio_no_advert else ", forcing new election"
                 log.info("(%s) Received advert from %s with lower priority %d, ours %d%s", inst.name, effect.src,
                          effect.heard, effect.priority, election, extra=_fields(inst))  # fmt: skip
+                if inst.cfg.auth_type == AUTH_AH:  # the counter moved when it was heard (`ah_heard`)
+                    log.info("(%s) IPSEC-AH : Syncing seq_num - Increment seq", inst.name, extra=_fields(inst))
             notify = self.scripts.notify_of("instance", inst.name)
             commands = instance_commands(notify, inst.name, effect.state, effect.priority)
             self.notifier.run(inst.name, commands)
@@ -295,7 +297,7 @@ class EffectApplier:
         `quiet`: a stop's goodbyes, whose log lines (`said`) wait until every goodbye is out."""
         key: SocketKey = (effect.interface, effect.src.version)
         if inst.cfg.auth_type == AUTH_AH:  # each advert its own AH sequence number and ICV
-            key, effect = (effect.interface, AH_SOCKET), self.ah_session(inst).seal_next(effect)
+            key, effect = (effect.interface, AH_SOCKET), self.ah.seal(inst, effect)
         sock = self.sockets.get(key)
         if sock is None:
             return None
@@ -303,34 +305,6 @@ class EffectApplier:
         if not quiet:
             self.said(inst, effect, error)
         return error
-
-    def ah_session(self, inst: Instance) -> AhSession:
-        """The instance's AH state (core/ah.py), kept across reloads as keepalived keeps it."""
-        cfg = inst.cfg
-        session = self.ah.get(inst.name)
-        if session is None:
-            session = self.ah[inst.name] = AhSession(cfg.auth_pass, cfg.unicast)
-        elif session.key != ah_key(cfg.auth_pass) or session.unicast != cfg.unicast:
-            session.configure(cfg.auth_pass, cfg.unicast)
-        return session
-
-    def ah_open(self, inst: Instance, payload: bytes, src: IPAddress) -> bytes | None:
-        """The VRRP message of a datagram from the AH socket, or None: refused (and said)."""
-        if inst.cfg.auth_type != AUTH_AH:  # a VRID an AH peer uses where we do not
-            inst.router.refused(DropReason.AUTH_TYPE_MISMATCH, src, "an AH packet, auth_type AH not configured")
-            return None
-        session = self.ah_session(inst)
-        opened = session.open(payload, src)
-        message, router = opened.message, inst.router
-        if message is None:
-            assert opened.reason is not None
-            router.refused(opened.reason, src, opened.detail)
-        elif router.state is State.MASTER and len(message) > 2 and message[2] and (  # not a goodbye
-            message[2] < router.priority or (message[2] == router.priority and int(src) < int(router.address or src))
-        ):
-            session.synced(session.seq)
-            log.info("(%s) IPSEC-AH : Syncing seq_num - Increment seq", inst.name, extra=_fields(inst))
-        return message
 
     def said(self, inst: Instance, effect: fx.SendAdvert, error: OSError | None) -> None:
         """The log line of one advert `send_advert` sent (or could not send)."""

@@ -239,11 +239,16 @@ class Cycle:
                     continue
                 for inst in targets:
                     router = inst.router
-                    message = self.applier.ah_open(inst, payload, src) if sealed else payload
+                    message = self.applier.ah.open(inst, payload, src) if sealed else payload
                     if message is None:  # refused: its drop is said
                         touched[inst.name] = inst
                         continue
-                    router.datagram_received(message, src, dst, ttl, now)
+                    if sealed:
+                        before = router.stats.advert_rcvd
+                        router.datagram_received(message, src, dst, ttl, now)
+                        self.applier.ah.heard(inst, message, src, before)
+                    else:
+                        router.datagram_received(message, src, dst, ttl, now)
                     if not router.only_timer_moved:
                         touched[inst.name] = inst
                         if grouped and inst.name in grouped:

@@ -132,6 +132,7 @@ class Reloading:
             inst.written = written if inst.cfg != written else None
             self.applier.routes.renamed(old_name, new_name)
             self._relink(inst, moved[-1][1])
+        self.applier.ah.renamed(dict(plan.reconfigure), (inst.name for inst in stopped))
         try:
             self._build(result, plan.start, [inst for inst, _, _ in moved])
         except OSError as exc:

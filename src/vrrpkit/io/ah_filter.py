@@ -2,13 +2,14 @@
 
 Every AH datagram that reaches Python costs an HMAC (core/ah.py), so what could never be one of
 keepalived's AH adverts stays in the kernel, as `io.vrrp_filter` does for protocol 112: an IPv4
-header without options, an AH header of keepalived's form (next header VRRP, length 4, the SPI the
-source address), a VRRPv2 advertisement inside, a VRID an AH instance here runs; for a VRID whose
-instances are all multicast a TTL of 255 and a multicast destination, for one whose instances are
-all unicast a unicast destination (and a source among the peers when the instances check sources).
-The ICV and the sequence number stay for the session: a filter holds no key and no state. Each rule
-is one the session or the router applies too (the filter is a shield, never the only check), and
-tests/fuzz/test_fuzz_ah.py checks that it never drops what they would accept.
+header without options, an AH header of keepalived's form (next header VRRP, the SPI the source
+address; its length byte is not judged, as keepalived does not), a VRRPv2 advertisement inside, a
+VRID an AH instance here runs; for a VRID whose instances are all multicast a TTL of 255 and a
+multicast destination, for one whose instances are all unicast a unicast destination (and a source
+among the peers when the instances check sources). The ICV and the sequence number stay for the
+session: a filter holds no key and no state. Each rule is one the session or the router applies too
+(the filter is a shield, never the only check), and tests/fuzz/test_fuzz_ah.py checks that it never
+drops what they would accept.
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ def program(spec: FilterSpec) -> list[BpfInsn]:
     a.unless_eq(0x45, "drop")  # IPv4, no options
     a.op(bpf.LD_B_ABS, _AH_AT)
     a.unless_eq(112, "drop")  # AH's next header: VRRP
-    a.op(bpf.LD_B_ABS, _AH_AT + 1)
-    a.unless_eq(4, "drop")  # AH length: HMAC-MD5-96
     a.op(bpf.LD_W_ABS, 12)
     a.op(bpf.TAX)
     a.op(bpf.LD_W_ABS, _AH_AT + 4)
-    a.jump(bpf.JEQ_X, 0, None, "drop")  # SPI: the source address
+    a.jump(bpf.JEQ_X, 0, "+1", None)  # SPI: the source address
+    a.ja("drop")
     a.op(bpf.LD_B_ABS, _VRRP_AT)
     a.unless_eq(0x21, "drop")  # VRRPv2 advertisement
     a.op(bpf.LD_B_ABS, _VRRP_AT + 1)

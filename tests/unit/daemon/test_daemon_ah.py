@@ -77,7 +77,7 @@ def test_an_ah_instance_seals_its_adverts_and_opens_and_guards_what_it_hears(
         sock.deliver(lower, str(PEER))  # the same packet again
         await until(lambda: "ah-replayed" in caplog.text)
         assert "IPSEC-AH : sequence number" in caplog.text and router.stats.auth_failure == 1
-        peer.seq = d.applier.ah["VI_1"].seq  # a keepalived peer learns our numbers as it hears us
+        peer.seq = d.applier.ah.sessions["VI_1"].seq  # a keepalived peer learns our numbers as it hears us
         sock.deliver(peer_advert(peer, 100), "192.0.2.3")  # its SPI says 192.0.2.2
         await until(lambda: "bad-ah-spi" in caplog.text)
         wrong = AhSession(b"wrong", False)
@@ -85,6 +85,35 @@ def test_an_ah_instance_seals_its_adverts_and_opens_and_guards_what_it_hears(
         sock.deliver(peer_advert(wrong, 100), str(PEER))
         await until(lambda: "bad-ah-icv" in caplog.text)
         assert router.stats.auth_failure == 3 and router.stats.advert_rcvd == 1 and state(d) == "MASTER"
+
+    caplog.set_level(logging.INFO, logger="vrrpkit")
+    drive(tmp_path, CONF, body)
+
+
+def test_a_reload_keeps_a_renamed_instance_s_counter_and_a_fault_ignores_ah_datagrams(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """keepalived keeps the counter of an instance a reload keeps (a renamed one is kept in place):
+    a fresh counter would send 1, which every peer drops as a replay. In FAULT, AH datagrams are
+    ignored without a word, and the counter does not move."""
+    from vrrpkit.config import load_string
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER" and len(fake.sockets[("eth0", 51)].sent) >= 2)
+        session = d.applier.ah.sessions["VI_1"]
+        assert d.apply_reload(load_string(CONF.replace("VI_1", "VI_9"), filename="keepalived.conf"))
+        assert d.applier.ah.sessions == {"VI_9": session} and session.seq >= 2
+        track = "    advert_int 1\n    track_interface {\n        eth1\n    }\n"
+        tracked = CONF.replace("VI_1", "VI_9").replace("    advert_int 1\n", track)
+        fake.netlink.interfaces["eth1"] = False
+        assert d.apply_reload(load_string(tracked, filename="keepalived.conf"))
+        await until(lambda: state(d, "VI_9") == "FAULT")
+        seq, caplog_before = session.seq, len(caplog.records)
+        peer = AhSession(b"wrong", False)
+        fake.sockets[("eth0", 51)].deliver(peer_advert(peer, 100), str(PEER))
+        await until(lambda: not fake.sockets[("eth0", 51)].inbox)
+        assert session.seq == seq and not [r for r in caplog.records[caplog_before:] if "IPSEC" in r.getMessage()]
+        assert d.instances["VI_9"].router.stats.auth_failure == 0
 
     caplog.set_level(logging.INFO, logger="vrrpkit")
     drive(tmp_path, CONF, body)

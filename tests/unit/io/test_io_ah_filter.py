@@ -48,3 +48,11 @@ def test_unicast_vrids_take_unicast_from_their_peers_only() -> None:
     assert passes(FilterSpec(4, (VridRule(51, Mode.UNICAST),)), edit(UNICAST, 8, b"\x40"))  # no TTL rule
     stranger = FilterSpec(4, (VridRule(51, Mode.UNICAST, frozenset({IPv4Address("192.0.2.7")})),))
     assert not passes(stranger, UNICAST)
+
+
+def test_every_vrid_fits_in_one_program() -> None:
+    """log_unknown_vrids gives the filter a rule for each of the 255 VRIDs: every jump must reach."""
+    every = FilterSpec(4, tuple(VridRule(v, Mode.MULTICAST) for v in range(1, 256)))
+    program = ah_filter.program(every)
+    assert cbpf.run(program, MULTICAST) > 0 and cbpf.run(program, edit(MULTICAST, 8, b"\x40")) == 0
+    assert cbpf.run(program, edit(MULTICAST, 24, IPv4Address("192.0.2.9").packed)) == 0
