@@ -19,6 +19,8 @@ from needs import KEEPALIVED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from confgen import VIP, config, instance, wait_holders
+from test_keepalived_interop import run
+from test_keepalived_interop import vrrpkit_instance as status
 
 from vrrpkit.lab import Lab
 
@@ -34,18 +36,6 @@ def ah_instance(lab: Lab, host: str, prio: int, unicast: bool, password: str = "
     if unicast:
         return instance(prio, extra=extra, unicast_src=str(lab.addr(host)), peers=[str(lab.addr(peer))])
     return instance(prio, extra=extra)
-
-
-def status(lab: Lab, host: str) -> dict:  # type: ignore[type-arg]
-    out = lab.exec(host, Lab.vrrpkit_argv("status", "--json"), timeout=10).stdout
-    return json.loads(out)["instances"][0]  # type: ignore[no-any-return]
-
-
-def run(lab: Lab, host: str, daemon: str, conf: str) -> None:
-    if daemon == "keepalived":
-        lab.run_keepalived(host, conf)
-    else:
-        lab.run_vrrpkit(host, conf)
 
 
 @pytest.mark.parametrize("unicast", [False, True], ids=["multicast", "unicast"])

@@ -256,31 +256,21 @@ class VridTable:
             want_pass = cfg.auth_pass if cfg else (ref.password if ref else b"")
             ah_wrong = (want_type == AUTH_AH and sender.auth_type == AUTH_AH and cfg is not None and s.ah_packet
                         and not verifies(s.ah_packet, want_pass, cfg.unicast))  # fmt: skip
-            if ah_wrong:
-                out += self._raise(
-                    (F.AUTH_MISMATCH, *tag),
-                    Finding(
-                        F.AUTH_MISMATCH,
-                        Severity.ERROR,
-                        f"{sender.src} authenticates VRID {vrid} with AH under another auth_pass than the "
+            ours = _auth(want_type, want_pass, cfg is not None)
+            said: tuple[str, str] | None = None  # (the finding's words, how the sender authenticates)
+            if ah_wrong:  # the password is not on the wire: the ICV says it differs
+                said = (f"{sender.src} authenticates VRID {vrid} with AH under another auth_pass than the "
                         "configuration's: its adverts' ICV does not verify with ours, so each side discards the "
                         "other's (keepalived logs 'IPSEC-AH : invalid IPSEC HMAC-MD5 value')",
-                        {**ev, "theirs": "AH (ICV does not verify)", "ours": _auth(want_type, want_pass, True)},
-                    ),
-                )
+                        "AH (ICV does not verify)")  # fmt: skip
             elif (sender.auth_type or 0) != want_type or (want_type == AUTH_SIMPLE and sender.password != want_pass):
-                out += self._raise(
-                    (F.AUTH_MISMATCH, *tag),
-                    Finding(
-                        F.AUTH_MISMATCH,
-                        Severity.ERROR,
-                        f"{sender.src} authenticates VRID {vrid} with {_auth(sender.auth_type, sender.password)}, "
-                        f"{how} has {_auth(want_type, want_pass, cfg is not None)}: each side discards the other's "
-                        "adverts (keepalived logs 'received an invalid passwd')",
-                        {**ev, "theirs": _auth(sender.auth_type, sender.password),
-                         "ours": _auth(want_type, want_pass, cfg is not None)},
-                    ),
-                )
+                their_auth = _auth(sender.auth_type, sender.password)
+                said = (f"{sender.src} authenticates VRID {vrid} with {their_auth}, {how} has {ours}: each side "
+                        "discards the other's adverts (keepalived logs 'received an invalid passwd')",
+                        their_auth)  # fmt: skip
+            if said is not None:
+                finding = Finding(F.AUTH_MISMATCH, Severity.ERROR, said[0], {**ev, "theirs": said[1], "ours": ours})
+                out += self._raise((F.AUTH_MISMATCH, *tag), finding)
         want_interval = cfg.advert_int_cs / 100 if cfg else (ref.interval if ref else sender.interval)
         if abs(sender.interval - want_interval) > 1e-9:
             out += self._raise(
