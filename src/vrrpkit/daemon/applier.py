@@ -173,7 +173,7 @@ class EffectApplier:
                 election = "" if inst.cfg.lower_prio_no_advert else ", forcing new election"
                 log.info("(%s) Received advert from %s with lower priority %d, ours %d%s", inst.name, effect.src,
                          effect.heard, effect.priority, election, extra=_fields(inst))  # fmt: skip
-                if inst.cfg.auth_type == AUTH_AH:  # the counter moved when it was heard (`ah_heard`)
+                if inst.cfg.auth_type == AUTH_AH:  # the counter moved when it was heard (`AhSessions.heard`)
                     log.info("(%s) IPSEC-AH : Syncing seq_num - Increment seq", inst.name, extra=_fields(inst))
             notify = self.scripts.notify_of("instance", inst.name)
             commands = instance_commands(notify, inst.name, effect.state, effect.priority)

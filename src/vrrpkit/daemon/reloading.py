@@ -142,6 +142,7 @@ class Reloading:
                 inst.reconfigure(old)
                 inst.written = old_written
                 self.instances[inst.name] = inst
+            self.applier.ah.renamed({new: old for old, new in plan.reconfigure}, ())  # their old names again
             self._start_routers([i for i in self.instances.values() if not i.router.running])
             return False
         self.reloads += 1

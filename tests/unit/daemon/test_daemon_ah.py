@@ -109,11 +109,32 @@ def test_a_reload_keeps_a_renamed_instance_s_counter_and_a_fault_ignores_ah_data
         assert d.apply_reload(load_string(tracked, filename="keepalived.conf"))
         await until(lambda: state(d, "VI_9") == "FAULT")
         seq, caplog_before = session.seq, len(caplog.records)
-        peer = AhSession(b"wrong", False)
-        fake.sockets[("eth0", 51)].deliver(peer_advert(peer, 100), str(PEER))
+        wrong, right = AhSession(b"wrong", False), AhSession(b"secret12", False)
+        right.seq = seq  # a good advert: it would move the counter, were it opened
+        for peer in (wrong, right):
+            fake.sockets[("eth0", 51)].deliver(peer_advert(peer, 100), str(PEER))
         await until(lambda: not fake.sockets[("eth0", 51)].inbox)
         assert session.seq == seq and not [r for r in caplog.records[caplog_before:] if "IPSEC" in r.getMessage()]
         assert d.instances["VI_9"].router.stats.auth_failure == 0
 
     caplog.set_level(logging.INFO, logger="vrrpkit")
+    drive(tmp_path, CONF, body)
+
+
+def test_a_reload_that_fails_while_building_gives_a_renamed_instance_its_counter_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vrrpkit.config import load_string
+
+    async def body(d: Daemon, fake: FakeOs, runner: FakeRunner) -> None:
+        await until(lambda: state(d) == "MASTER" and bool(fake.sockets[("eth0", 51)].sent))
+        session = d.applier.ah.sessions["VI_1"]
+
+        def no_room(*args: object, **kwargs: object) -> None:
+            raise OSError(12, "Cannot allocate memory")
+
+        monkeypatch.setattr(d, "_build", no_room)
+        assert not d.apply_reload(load_string(CONF.replace("VI_1", "VI_9"), filename="keepalived.conf"))
+        assert "VI_1" in d.instances and d.applier.ah.sessions == {"VI_1": session}
+
     drive(tmp_path, CONF, body)
