@@ -130,8 +130,8 @@ class Reloading:
             # the identity includes the written VMACs: a VMAC renamed at start (vrrp1.51) stays so
             inst.reconfigure(written.replace(vmac=inst.cfg.vmac) if inst.written is not None else written)
             inst.written = written if inst.cfg != written else None
-            self.applier.routes.renamed(old_name, new_name)
             self._relink(inst, moved[-1][1])
+        self.applier.routes.renamed(dict(plan.reconfigure))
         self.applier.ah.renamed(dict(plan.reconfigure), (inst.name for inst in stopped))
         try:
             self._build(result, plan.start, [inst for inst, _, _ in moved])
@@ -142,7 +142,9 @@ class Reloading:
                 inst.reconfigure(old)
                 inst.written = old_written
                 self.instances[inst.name] = inst
-            self.applier.ah.renamed({new: old for old, new in plan.reconfigure}, ())  # their old names again
+            back = {new: old for old, new in plan.reconfigure}  # their old names again
+            self.applier.routes.renamed(back)
+            self.applier.ah.renamed(back, ())
             self._start_routers([i for i in self.instances.values() if not i.router.running])
             return False
         self.reloads += 1

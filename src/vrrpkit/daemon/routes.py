@@ -81,11 +81,14 @@ class RouteKeeper:
             self._swap(name, held.rules, new.virtual_rules, held.routes, new.virtual_routes)
             self.held[name] = _Held(new.virtual_routes, new.virtual_rules)
 
-    def renamed(self, old: str, new: str) -> None:
-        """A reload renamed a MASTER instance in place (same identity): what it installed is now the
-        new name's, so that `configure` swaps it and leaving MASTER removes it."""
-        if old in self.held and old != new:
-            self.held[new] = self.held.pop(old)
+    def renamed(self, renames: Mapping[str, str]) -> None:
+        """A reload renamed MASTER instances in place (same identity): what each installed is now
+        its new name's, so that `configure` swaps it and leaving MASTER removes it. All at once: two
+        instances may swap their names."""
+        moved = {new: self.held[old] for old, new in renames.items() if old in self.held}
+        for old in renames:
+            self.held.pop(old, None)
+        self.held.update(moved)
 
     def _swap(self, who: str | None, old_rules: Iterable[Rule], new_rules: tuple[Rule, ...],
               old_routes: Iterable[Route], new_routes: tuple[Route, ...]) -> None:

@@ -464,6 +464,21 @@ def test_route_matching_uses_table_and_interface() -> None:
     assert not keeper._route_is(route, RouteGone(route.dst, 100, 0, 1, 18, 9, None))
 
 
+def test_a_reload_that_swaps_two_masters_names_keeps_what_each_installed() -> None:
+    """Renames go all at once: one by one, VI_A -> VI_B overwrote VI_B's routes before VI_B -> VI_A
+    could move them, and the route VI_B had installed was never removed."""
+    from vrrpkit.core.routing import Route
+    from vrrpkit.daemon.routes import RouteKeeper, _Held
+
+    keeper = RouteKeeper(FakeOs().netlink)
+    a, b = (_Held((Route(ip_network(f"198.51.100.{n}/32"), dev="eth0"),)) for n in (1, 2))
+    keeper.held = {"VI_A": a, "VI_B": b, "VI_C": _Held()}
+    keeper.renamed({"VI_A": "VI_B", "VI_B": "VI_A", "VI_C": "VI_C"})
+    assert keeper.held == {"VI_B": a, "VI_A": b, "VI_C": _Held()}
+    keeper.renamed({"VI_A": "VI_D"})
+    assert keeper.held == {"VI_B": a, "VI_D": b, "VI_C": _Held()}
+
+
 def test_a_fifo_script_reads_the_fifo_it_is_given_and_states_are_rewritten_on_reload(tmp_path: Path) -> None:
     fifo, out = tmp_path / "vk.fifo", tmp_path / "seen"
     reader = tmp_path / "reader.sh"
