@@ -31,13 +31,12 @@ from ipaddress import IPv4Address
 
 from vrrpkit.core import effects as fx
 from vrrpkit.core.config import IPAddress
-from vrrpkit.core.packet import PROTO_VRRP, DropReason, checksum
+from vrrpkit.core.packet import PROTO_VRRP, DropReason, build_ipv4
 
 PROTO_AH = 51
 AH_LEN = 24  # next header, length, reserved, SPI, sequence, 12-byte ICV
 ICV_LEN = 12
 IP_LEN = 20  # keepalived's header: no options
-_TOS = 0xC0
 SEQ_MAX = 0xFFFFFFFF
 
 
@@ -60,11 +59,14 @@ def seal(key: bytes, message: bytes, src: IPv4Address, dst: IPv4Address, ttl: in
          unicast: bool) -> bytes:  # fmt: skip
     """The whole IPv4 packet (header checksum included) keepalived would send for this VRRPv2
     message, to be written as it is (IP_HDRINCL)."""
-    total = IP_LEN + AH_LEN + len(message)
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, _TOS, total, ident, 0, ttl, PROTO_AH, 0, src.packed, dst.packed)
-    header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
     ah = struct.pack("!BBHII", PROTO_VRRP, AH_LEN // 4 - 2, 0, int(src), seq)
+    unsealed = build_ipv4(src, dst, ah + bytes(ICV_LEN) + message, ttl, protocol=PROTO_AH, ident=ident)
+    header = unsealed[:IP_LEN]
     return header + ah + icv(key, header, ah, message, unicast) + message
+
+
+def _genuine(key: bytes, header: bytes, ah: bytes, message: bytes, unicast: bool) -> bool:
+    return hmac.compare_digest(ah[12:], icv(key, header, ah, message, unicast))
 
 
 def verifies(packet: bytes, auth_pass: bytes, unicast: bool) -> bool:
@@ -73,7 +75,7 @@ def verifies(packet: bytes, auth_pass: bytes, unicast: bool) -> bool:
     if len(packet) < IP_LEN + AH_LEN:
         return False
     header, ah, message = packet[:IP_LEN], packet[IP_LEN : IP_LEN + AH_LEN], packet[IP_LEN + AH_LEN :]
-    return hmac.compare_digest(ah[12:], icv(ah_key(auth_pass), header, ah, message, unicast))
+    return _genuine(ah_key(auth_pass), header, ah, message, unicast)
 
 
 def trailer(packet: bytes) -> bytes:
@@ -152,7 +154,7 @@ class AhSession:
         message, header, ah = payload[:cut], payload[cut : cut + IP_LEN], payload[cut + IP_LEN :]
         if ah[0] != PROTO_VRRP:
             return Opened(None, DropReason.NOT_VRRP, f"AH next header {ah[0]}")
-        if not hmac.compare_digest(ah[12:], icv(self.key, header, ah, message, self.unicast)):
+        if not _genuine(self.key, header, ah, message, self.unicast):
             return Opened(None, DropReason.BAD_ICV, "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields "
                           "mutation or bad password !")  # fmt: skip
         spi, seq = struct.unpack("!II", ah[4:12])

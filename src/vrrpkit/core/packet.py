@@ -318,10 +318,12 @@ class IPPacket:
     tos: int = 0
 
 
-def build_ipv4(src: IPv4Address, dst: IPv4Address, payload: bytes, ttl: int = 255, tos: int = 0xC0) -> bytes:
-    """IPv4 header as keepalived builds it (vrrp_build_ip4): TOS 0xc0, id 0, DF clear, TTL 255."""
+def build_ipv4(src: IPv4Address, dst: IPv4Address, payload: bytes, ttl: int = 255, tos: int = 0xC0, *,
+               protocol: int = PROTO_VRRP, ident: int = 0) -> bytes:  # fmt: skip
+    """IPv4 header as keepalived builds it (vrrp_build_ip4): TOS 0xc0, id 0, DF clear, TTL 255
+    (auth_type AH: protocol 51 and the sender's own id, core/ah.py)."""
     total = 20 + len(payload)
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, tos, total, 0, 0, ttl, PROTO_VRRP, 0, src.packed, dst.packed)
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, tos, total, ident, 0, ttl, protocol, 0, src.packed, dst.packed)
     return header[:10] + struct.pack("!H", checksum(header)) + header[12:] + payload
 
 

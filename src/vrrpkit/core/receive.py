@@ -411,6 +411,10 @@ class Receiving:
             return False
         return self._outranks_us(adv.priority, src)
 
+    def outranks_us(self, priority: int, src: IPAddress) -> bool:
+        """`_outranks_us` for the daemon (AH's sequence sync), and False while we have no address."""
+        return self.address is not None and self._outranks_us(priority, src)
+
     def _outranks_us(self, priority: int, src: IPAddress) -> bool:
         """RFC 5798 6.4.3: a higher priority, or ours from a higher address (we have one)."""
         mine, address = self._priority, self.address

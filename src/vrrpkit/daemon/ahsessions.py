@@ -16,6 +16,7 @@ from vrrpkit.core.config import IPAddress
 from vrrpkit.core.packet import AUTH_AH, DropReason
 from vrrpkit.core.state import State
 from vrrpkit.daemon.instance import Instance
+from vrrpkit.daemon.routes import rekeyed
 
 
 class AhSessions:
@@ -57,14 +58,12 @@ class AhSessions:
         router = inst.router
         if router.stats.advert_rcvd == accepted_before or router.state is not State.MASTER or len(message) < 3:
             return
-        theirs, ours = message[2], router.priority
-        if theirs and (theirs < ours or (theirs == ours and int(src) < int(router.address or src))):
+        theirs = message[2]
+        if theirs and src != router.address and not router.outranks_us(theirs, src):
             session = self.of(inst)
             session.synced(session.seq)
 
     def renamed(self, renamed: Mapping[str, str], gone: Iterable[str]) -> None:
         """A reload renamed instances in place (their sessions go with them) and stopped or
         restarted others (they start afresh, as keepalived starts them)."""
-        dropped = set(gone)
-        kept = {n: s for n, s in self.sessions.items() if n not in renamed and n not in dropped}
-        self.sessions = {**kept, **{renamed[n]: s for n, s in self.sessions.items() if n in renamed}}
+        self.sessions = rekeyed(self.sessions, renamed, gone)

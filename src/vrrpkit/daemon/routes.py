@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from vrrpkit.config.model import InstanceExtras, StaticConfig
 from vrrpkit.core.config import Vip
@@ -48,6 +49,17 @@ class _Held:
 
     routes: tuple[Route, ...] = ()
     rules: tuple[Rule, ...] = ()
+
+
+T = TypeVar("T")
+
+
+def rekeyed(by_name: Mapping[str, T], renames: Mapping[str, str], dropped: Iterable[str] = ()) -> dict[str, T]:
+    """Per-instance state after a reload: each renamed instance's under its new name (all at once:
+    two instances may swap their names), a dropped one's gone, the rest as it was."""
+    gone = set(dropped)
+    kept = {n: v for n, v in by_name.items() if n not in renames and n not in gone}
+    return {**kept, **{renames[n]: v for n, v in by_name.items() if n in renames}}
 
 
 @dataclass
@@ -83,12 +95,8 @@ class RouteKeeper:
 
     def renamed(self, renames: Mapping[str, str]) -> None:
         """A reload renamed MASTER instances in place (same identity): what each installed is now
-        its new name's, so that `configure` swaps it and leaving MASTER removes it. All at once: two
-        instances may swap their names."""
-        moved = {new: self.held[old] for old, new in renames.items() if old in self.held}
-        for old in renames:
-            self.held.pop(old, None)
-        self.held.update(moved)
+        its new name's, so that `configure` swaps it and leaving MASTER removes it."""
+        self.held = rekeyed(self.held, renames)
 
     def _swap(self, who: str | None, old_rules: Iterable[Rule], new_rules: tuple[Rule, ...],
               old_routes: Iterable[Route], new_routes: tuple[Route, ...]) -> None:

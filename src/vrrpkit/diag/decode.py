@@ -27,6 +27,7 @@ from vrrpkit.core.packet import (
     DropReason,
     Inspection,
     InvalidPacket,
+    build_ipv4,
     inspect,
     match_checksum,
 )
@@ -247,9 +248,9 @@ def sight_view(ip: L.IpView, **kwargs: Any) -> Sighting | None:
         seen = sight(ip.src, ip.dst, ip.ttl, inner, ip.tos, incomplete="truncated" if ip.truncated else None,
                      declared=ip.declared - AH_LEN, **kwargs)  # fmt: skip
         # the header as the ICV covers it (keepalived sends no options; TOS, flags, checksum count as 0)
-        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ip.declared, ip.ident, 0, ip.ttl, PROTO_AH, 0,
-                             ip.src.packed, ip.dst.packed)  # fmt: skip
-        return dataclasses.replace(seen, ah=(spi, seq), ah_packet=header + ip.payload)
+        assert isinstance(ip.src, IPv4Address) and isinstance(ip.dst, IPv4Address)  # version 4, checked above
+        packet = build_ipv4(ip.src, ip.dst, ip.payload, ip.ttl, protocol=PROTO_AH, ident=ip.ident)
+        return dataclasses.replace(seen, ah=(spi, seq), ah_packet=packet)
     if ip.protocol != PROTO_VRRP:
         return None
     if ip.fragment == "later":  # no VRRP header in it: only its IP fields are known
